@@ -1,0 +1,306 @@
+//! Node-bound record storage for one shard.
+//!
+//! Records (`[key_len u32][value_len u32][key][value]`) live in 2 MiB chunks
+//! mapped with `mbind` to the shard's memory node, so the pages land on that
+//! node whichever thread first touches them. Blocks come in size classes
+//! (8-byte steps up to 512 B, then eight steps per power of two up to
+//! 64 KiB) with one intrusive free list per class; chunks are carved by a
+//! single bump pointer shared by all classes, so a small map does not pay a
+//! chunk per class. Larger records get a region of their own.
+
+use crate::error::Result;
+use crate::numa::{self, NodeRegion, PageCount};
+use std::collections::HashMap;
+use std::ptr;
+
+/// Bytes of a record header (two u32 lengths).
+pub(crate) const HEADER: usize = 8;
+/// Records above this size get a dedicated region.
+const LARGE_THRESHOLD: usize = 64 * 1024;
+/// Size of the chunks small records are carved from.
+const CHUNK: usize = 2 * 1024 * 1024;
+const SMALL_CLASSES: usize = 64; // 8..=512 in steps of 8
+const GEO_CLASSES: usize = 7 * 8; // (512, 65536] in eight steps per doubling
+const NCLASSES: usize = SMALL_CLASSES + GEO_CLASSES;
+
+/// The size class of a block of at least `size` bytes: (index, block size).
+/// Only for `size <= LARGE_THRESHOLD`.
+pub(crate) fn class_of(size: usize) -> (usize, usize) {
+    debug_assert!(size > 0 && size <= LARGE_THRESHOLD);
+    if size <= 512 {
+        let idx = size.div_ceil(8) - 1;
+        (idx, (idx + 1) * 8)
+    } else {
+        // size in (2^k, 2^(k+1)], k in 9..=15; eight steps of 2^(k-3).
+        let k = (usize::BITS - 1 - (size - 1).leading_zeros()) as usize;
+        let step = 1usize << (k - 3);
+        let j = (size - (1 << k)).div_ceil(step); // 1..=8
+        let idx = SMALL_CLASSES + (k - 9) * 8 + (j - 1);
+        (idx, (1 << k) + j * step)
+    }
+}
+
+/// Bytes a record with these lengths really occupies.
+pub(crate) fn block_size(key_len: usize, value_len: usize) -> usize {
+    let need = HEADER + key_len + value_len;
+    if need <= LARGE_THRESHOLD {
+        class_of(need).1
+    } else {
+        need.next_multiple_of(page_size())
+    }
+}
+
+fn page_size() -> usize {
+    4096
+}
+
+/// One shard's record storage.
+pub(crate) struct Arena {
+    node: Option<u32>,
+    chunks: Vec<NodeRegion>,
+    bump: *mut u8,
+    bump_end: *mut u8,
+    free: [*mut u8; NCLASSES],
+    large: HashMap<usize, NodeRegion>,
+    all_bound: bool,
+}
+
+// SAFETY: the raw pointers point into regions the arena owns (`chunks`,
+// `large`); nothing else aliases them, so moving the arena to another thread
+// moves sole ownership with it.
+unsafe impl Send for Arena {}
+
+impl Arena {
+    /// An empty arena whose memory will be bound to `node` (None = unbound).
+    pub(crate) fn new(node: Option<u32>) -> Arena {
+        Arena {
+            node,
+            chunks: Vec::new(),
+            bump: ptr::null_mut(),
+            bump_end: ptr::null_mut(),
+            free: [ptr::null_mut(); NCLASSES],
+            large: HashMap::new(),
+            all_bound: true,
+        }
+    }
+
+    /// True when every region this arena mapped was bound to its node.
+    pub(crate) fn all_bound(&self) -> bool {
+        self.all_bound
+    }
+
+    /// Allocates a block for a record with these lengths and writes its header.
+    pub(crate) fn alloc_record(&mut self, key_len: usize, value_len: usize) -> Result<*mut u8> {
+        let need = HEADER + key_len + value_len;
+        let p = if need <= LARGE_THRESHOLD {
+            self.alloc_small(need)?
+        } else {
+            let region = NodeRegion::new(need, self.node, false)?;
+            self.all_bound &= region.bound() || self.node.is_none();
+            let p = region.as_ptr();
+            self.large.insert(p as usize, region);
+            p
+        };
+        // SAFETY: `p` is a fresh block of at least HEADER bytes, 8-aligned.
+        unsafe {
+            (p as *mut u32).write(key_len as u32);
+            (p.add(4) as *mut u32).write(value_len as u32);
+        }
+        Ok(p)
+    }
+
+    fn alloc_small(&mut self, need: usize) -> Result<*mut u8> {
+        let (idx, size) = class_of(need);
+        let head = self.free[idx];
+        if !head.is_null() {
+            // SAFETY: free blocks hold the next free pointer in their first 8 bytes.
+            self.free[idx] = unsafe { (head as *mut *mut u8).read() };
+            return Ok(head);
+        }
+        if (self.bump_end as usize) - (self.bump as usize) < size {
+            self.retire_bump_tail();
+            let region = NodeRegion::new(CHUNK, self.node, true)?;
+            self.all_bound &= region.bound() || self.node.is_none();
+            self.bump = region.as_ptr();
+            // SAFETY: the region is CHUNK bytes long.
+            self.bump_end = unsafe { region.as_ptr().add(region.len()) };
+            self.chunks.push(region);
+        }
+        let p = self.bump;
+        // SAFETY: we checked that `size` bytes remain before bump_end.
+        self.bump = unsafe { p.add(size) };
+        Ok(p)
+    }
+
+    /// Hands the unused tail of the current chunk to the free lists so it is
+    /// not lost when a new chunk starts.
+    fn retire_bump_tail(&mut self) {
+        let mut left = (self.bump_end as usize) - (self.bump as usize);
+        while left >= 8 {
+            let take = if left <= 512 { left & !7 } else { largest_class_le(left) };
+            let (idx, size) = class_of(take);
+            debug_assert_eq!(size, take);
+            // SAFETY: [bump, bump+take) is unused chunk space owned by the arena.
+            unsafe { self.push_free(idx, self.bump) };
+            // SAFETY: take <= left.
+            self.bump = unsafe { self.bump.add(take) };
+            left -= take;
+        }
+    }
+
+    /// # Safety
+    /// `p` must be an unused block of class `idx` owned by this arena.
+    unsafe fn push_free(&mut self, idx: usize, p: *mut u8) {
+        // SAFETY: the block is at least 8 bytes and 8-aligned (caller's contract).
+        unsafe { (p as *mut *mut u8).write(self.free[idx]) };
+        self.free[idx] = p;
+    }
+
+    /// Frees a record allocated by `alloc_record`.
+    ///
+    /// # Safety
+    /// `rec` must come from this arena's `alloc_record` and not be freed yet.
+    pub(crate) unsafe fn free_record(&mut self, rec: *mut u8) {
+        // SAFETY: rec is a live record of this arena (caller's contract).
+        let (k, v) = unsafe { record_lens(rec) };
+        let need = HEADER + k + v;
+        if need <= LARGE_THRESHOLD {
+            let (idx, _) = class_of(need);
+            // SAFETY: the block is this arena's and now unused.
+            unsafe { self.push_free(idx, rec) };
+        } else {
+            self.large.remove(&(rec as usize));
+        }
+    }
+
+    /// Frees everything (keeps nothing mapped).
+    pub(crate) fn reset(&mut self) {
+        let node = self.node;
+        *self = Arena::new(node);
+    }
+
+    /// Bytes mapped by this arena.
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.chunks.iter().map(|c| c.len()).sum::<usize>()
+            + self.large.values().map(|r| r.len()).sum::<usize>()
+    }
+
+    /// Where the arena's resident pages are, relative to `node`.
+    pub(crate) fn page_nodes(&self, node: u32) -> PageCount {
+        let mut total = PageCount::default();
+        for r in self.chunks.iter().chain(self.large.values()) {
+            // SAFETY: the region stays mapped while we hold &self.
+            total.add(unsafe { numa::page_nodes(r.as_ptr(), r.len(), node) });
+        }
+        total
+    }
+}
+
+fn largest_class_le(n: usize) -> usize {
+    // Geometric classes are 8-aligned; walk down from n to the nearest class.
+    let mut s = n.min(LARGE_THRESHOLD) & !7;
+    while s > 512 {
+        if class_of(s).1 == s {
+            return s;
+        }
+        s -= 8;
+    }
+    s
+}
+
+/// Lengths stored in a record header.
+///
+/// # Safety
+/// `rec` must point to a live record.
+#[inline]
+pub(crate) unsafe fn record_lens(rec: *const u8) -> (usize, usize) {
+    // SAFETY: a live record starts with two u32 lengths, 8-aligned.
+    unsafe { ((rec as *const u32).read() as usize, (rec.add(4) as *const u32).read() as usize) }
+}
+
+/// The key bytes of a record.
+///
+/// # Safety
+/// `rec` must point to a live record that outlives `'a` unchanged.
+#[inline]
+pub(crate) unsafe fn record_key<'a>(rec: *const u8) -> &'a [u8] {
+    // SAFETY: caller's contract; the key follows the header.
+    unsafe {
+        let (k, _) = record_lens(rec);
+        std::slice::from_raw_parts(rec.add(HEADER), k)
+    }
+}
+
+/// The value bytes of a record.
+///
+/// # Safety
+/// As for [`record_key`].
+#[inline]
+pub(crate) unsafe fn record_value<'a>(rec: *const u8) -> &'a [u8] {
+    // SAFETY: caller's contract; the value follows the key.
+    unsafe {
+        let (k, v) = record_lens(rec);
+        std::slice::from_raw_parts(rec.add(HEADER + k), v)
+    }
+}
+
+/// Overwrites a record's value in place (same block class required).
+///
+/// # Safety
+/// `rec` must be a live record whose block can hold the header, its key and `value`.
+pub(crate) unsafe fn record_set_value(rec: *mut u8, value: &[u8]) {
+    // SAFETY: caller's contract.
+    unsafe {
+        let (k, _) = record_lens(rec);
+        ptr::copy_nonoverlapping(value.as_ptr(), rec.add(HEADER + k), value.len());
+        (rec.add(4) as *mut u32).write(value.len() as u32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_cover_every_size_tightly() {
+        let mut last = (0, 0);
+        for size in 1..=LARGE_THRESHOLD {
+            let (idx, cls) = class_of(size);
+            assert!(cls >= size, "class {cls} too small for {size}");
+            assert!(idx < NCLASSES);
+            assert!(cls % 8 == 0);
+            // at most 12.5% (or 7 bytes) of waste
+            assert!(cls - size <= (size / 8).max(7), "size {size} class {cls}");
+            assert!(idx >= last.0 && cls >= last.1);
+            last = (idx, cls);
+        }
+        assert_eq!(class_of(56), (6, 56));
+    }
+
+    #[test]
+    fn alloc_free_reuse_and_large() {
+        let mut a = Arena::new(Some(0));
+        let r1 = a.alloc_record(16, 32).unwrap();
+        unsafe {
+            ptr::copy_nonoverlapping(b"0123456789abcdef".as_ptr(), r1.add(HEADER), 16);
+            record_set_value(r1, &[7u8; 32]);
+            assert_eq!(record_key(r1), b"0123456789abcdef");
+            assert_eq!(record_value(r1), &[7u8; 32]);
+            a.free_record(r1);
+        }
+        let r2 = a.alloc_record(16, 32).unwrap();
+        assert_eq!(r1, r2, "freed block is reused");
+        let big = a.alloc_record(10, 200_000).unwrap();
+        assert_eq!(unsafe { record_lens(big) }, (10, 200_000));
+        assert!(a.mapped_bytes() >= CHUNK + 200_000);
+        unsafe { a.free_record(big) };
+        assert_eq!(a.mapped_bytes(), CHUNK);
+        // Fill past one chunk so the tail is retired and a second chunk maps.
+        for _ in 0..(CHUNK / 4000 + 2) {
+            a.alloc_record(8, 4000).unwrap();
+        }
+        assert_eq!(a.chunks.len(), 2);
+        let pages = a.page_nodes(0);
+        assert!(pages.total > 0);
+    }
+}

@@ -1,0 +1,87 @@
+//! Map configuration.
+
+use std::path::PathBuf;
+
+/// Environment variable holding a synthetic hwloc topology description
+/// (e.g. `"pack:2 [numa] core:2 pu:1"`), used when [`Config::topology`] is `None`.
+pub const ENV_TOPOLOGY: &str = "NUMASHARD_TOPOLOGY";
+/// Environment variable holding the path of an hwloc XML topology file,
+/// used when [`Config::topology_xml`] is `None` and no synthetic topology is given.
+pub const ENV_TOPOLOGY_XML: &str = "NUMASHARD_TOPOLOGY_XML";
+
+/// Default largest key, in bytes (inclusive).
+pub const DEFAULT_MAX_KEY_LEN: usize = 4 * 1024;
+/// Default largest value, in bytes (inclusive).
+pub const DEFAULT_MAX_VALUE_LEN: usize = 4 * 1024 * 1024;
+/// Hard ceiling for both limits: record headers store lengths in 32 bits.
+pub const MAX_LEN_CEILING: usize = (u32::MAX as usize) / 2;
+
+/// How single operations and batch parts reach a shard's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ExecMode {
+    /// The caller applies the operation itself under the shard's ownership
+    /// when the owner is parked or runs on the caller's CPU; otherwise it is
+    /// delegated to the owner. Picked by measurement as the default.
+    #[default]
+    Auto,
+    /// Every operation travels to the owning worker thread ("EREW").
+    Delegate,
+}
+
+/// Everything a map is created with. `Config::default()` gives a map with one
+/// shard per allowed CPU on the real machine, no memory limit, and the default
+/// size limits.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Number of shards; 0 = one per allowed CPU. An explicit N yields exactly N shards.
+    pub shards: usize,
+    /// Byte limit on what entries cost (key, value, per-entry overhead); 0 = none.
+    pub memory_limit: u64,
+    /// Largest key accepted, inclusive.
+    pub max_key_len: usize,
+    /// Largest value accepted, inclusive.
+    pub max_value_len: usize,
+    /// A synthetic hwloc topology description; `None` = `NUMASHARD_TOPOLOGY`, then the real machine.
+    pub topology: Option<String>,
+    /// An hwloc XML topology file; `None` = `NUMASHARD_TOPOLOGY_XML`, then the real machine.
+    pub topology_xml: Option<PathBuf>,
+    /// Use only these NUMA nodes (OS indexes); `None` = every node with allowed CPUs.
+    pub nodes: Option<Vec<u32>>,
+    /// Explicit shard count per used node, in the order of the used nodes;
+    /// overrides `shards` when set.
+    pub shards_per_node: Option<Vec<usize>>,
+    /// Seed of the key hash that routes keys to shards.
+    pub hash_seed: u64,
+    /// How operations reach the shard tables.
+    pub exec_mode: ExecMode,
+    /// Microseconds an idle worker spins before it parks; `None` = chosen from
+    /// whether threads may outnumber cores.
+    pub worker_spin_us: Option<u64>,
+    /// In `ExecMode::Auto`, a batch's part for one shard is sent to the
+    /// shard's owner (so shards work in parallel) when it holds at least this
+    /// many ops; smaller parts are applied by the caller. 0 = never send.
+    pub batch_delegate_min: usize,
+    /// Testing switch: bind every shard's memory to a node other than its CPU's
+    /// (the next used node), to measure what wrong placement costs.
+    pub misplace_memory: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            shards: 0,
+            memory_limit: 0,
+            max_key_len: DEFAULT_MAX_KEY_LEN,
+            max_value_len: DEFAULT_MAX_VALUE_LEN,
+            topology: None,
+            topology_xml: None,
+            nodes: None,
+            shards_per_node: None,
+            hash_seed: 0x6e75_6d61_7368_6172, // "numashar"
+            exec_mode: ExecMode::Auto,
+            worker_spin_us: None,
+            batch_delegate_min: 16,
+            misplace_memory: false,
+        }
+    }
+}

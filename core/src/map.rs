@@ -1,0 +1,806 @@
+//! The map: creation (topology, placement, owner threads), every operation,
+//! batches, iteration, replace_all, stats and close.
+
+use crate::batch::{BatchOp, OpKind};
+use crate::config::{Config, ExecMode, MAX_LEN_CEILING};
+use crate::error::{Error, Result, Status};
+use crate::gate::{Gate, Pass};
+use crate::numa;
+use crate::placement::{self, ShardPlacement};
+use crate::routing::{shard_of, KeyHasher, Msg, ReplySlot};
+use crate::shard::{owner_loop, Budget, Shard, ShardState};
+use crate::stats::{MapStats, ShardStats};
+use crate::topology::{Topology, TopologySource};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Outcome of [`Map::compare_and_swap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CasOutcome {
+    /// The value was replaced.
+    Swapped,
+    /// The current value differs from the expected one; nothing changed.
+    Mismatch,
+    /// The key is absent; nothing changed.
+    NotFound,
+}
+
+const OPEN: u8 = 0;
+const CLOSING: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// Entries per iteration chunk (a writer waits at most one chunk).
+const ITER_CHUNK: u64 = 256;
+/// Entries a replace_all build step inserts before the owner looks at its channels again.
+const BUILD_STEP: usize = 4096;
+
+pub(crate) struct Inner {
+    cfg: Config,
+    hasher: KeyHasher,
+    shards: Box<[Shard]>,
+    budget: Budget,
+    gate: Gate,
+    topology: Topology,
+    lifecycle: AtomicU8,
+    owners: Mutex<Vec<JoinHandle<()>>>,
+    replace_lock: Mutex<()>,
+    replace_stall_max_ns: AtomicU64,
+    replace_count: AtomicU64,
+}
+
+/// A NUMA-aware sharded key-value map. Every method may be called from any
+/// number of threads at once, including [`Map::close`]; after close every
+/// call returns [`Status::Closed`]. Dropping the map closes it.
+pub struct Map {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Map {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Map").field("shards", &self.inner.shards.len()).finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch for splitting batches by shard (no allocation per batch once warm).
+    static SPLIT: RefCell<(Vec<u32>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+static ZERO_INDEX: [u32; 1] = [0];
+
+fn possible_cpus() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    if n > 0 {
+        n as usize
+    } else {
+        1
+    }
+}
+
+impl Map {
+    /// Creates a map: loads the topology, plans the placement, starts one
+    /// pinned owner thread per shard, which binds its memory to its node and
+    /// allocates its shard there.
+    pub fn new(cfg: Config) -> Result<Map> {
+        if cfg.max_key_len == 0 || cfg.max_key_len > MAX_LEN_CEILING || cfg.max_value_len > MAX_LEN_CEILING {
+            return Err(Error::with_detail(Status::InvalidArgument, "max_key_len must be 1..=2^31-1, max_value_len <= 2^31-1"));
+        }
+        let source = TopologySource::from_config(&cfg);
+        let topology = Topology::load(&source)?;
+        let allowed = placement::allowed_cpus();
+        let plan = placement::plan(
+            &topology,
+            &allowed,
+            cfg.shards,
+            cfg.nodes.as_deref(),
+            cfg.shards_per_node.as_deref(),
+            cfg.misplace_memory,
+        )?;
+        let slots = possible_cpus().max(allowed.iter().map(|&c| c as usize + 1).max().unwrap_or(1));
+        let mut receivers = Vec::with_capacity(plan.len());
+        let shards: Box<[Shard]> = plan
+            .iter()
+            .map(|p| {
+                let (txs, rxs): (Vec<_>, Vec<_>) = (0..slots).map(|_| crossbeam_channel::unbounded()).unzip();
+                receivers.push(rxs);
+                Shard::new(*p, txs.into_boxed_slice())
+            })
+            .collect();
+        let spin = Duration::from_micros(cfg.worker_spin_us.unwrap_or(if plan.len() >= allowed.len().max(1) { 0 } else { 20 }));
+        let inner = Arc::new(Inner {
+            hasher: KeyHasher::new(cfg.hash_seed),
+            budget: Budget::new(cfg.memory_limit),
+            gate: Gate::new(slots),
+            cfg,
+            shards,
+            topology,
+            lifecycle: AtomicU8::new(OPEN),
+            owners: Mutex::new(Vec::new()),
+            replace_lock: Mutex::new(()),
+            replace_stall_max_ns: AtomicU64::new(0),
+            replace_count: AtomicU64::new(0),
+        });
+        let real = inner.topology.is_this_system;
+        let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<()>>();
+        for (i, rxs) in receivers.into_iter().enumerate() {
+            let inner2 = inner.clone();
+            let ready = ready_tx.clone();
+            let spawned = std::thread::Builder::new().name(format!("numashard-{i}")).spawn(move || {
+                let shard = &inner2.shards[i];
+                let _ = shard.owner.set(std::thread::current());
+                let p = shard.placement;
+                // Pin first, then set the memory policy, then allocate: the
+                // shard's own structures are created on its node.
+                if real {
+                    shard.pinned.store(numa::pin_thread(p.cpu), Ordering::Relaxed);
+                    shard.memory_bound.store(numa::bind_thread_memory(p.memory_node), Ordering::Relaxed);
+                }
+                match ShardState::new(real.then_some(p.memory_node)) {
+                    Ok(st) => {
+                        shard.install(st);
+                        let _ = ready.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                }
+                owner_loop(shard, &inner2.budget, rxs, spin);
+            });
+            match spawned {
+                Ok(h) => inner.owners.lock().unwrap_or_else(|e| e.into_inner()).push(h),
+                Err(e) => {
+                    let _ = ready_tx.send(Err(Error::with_detail(Status::Resource, format!("spawning shard thread: {e}"))));
+                }
+            }
+        }
+        drop(ready_tx);
+        let mut failure = None;
+        for r in ready_rx.iter().take(inner.shards.len()) {
+            if let Err(e) = r {
+                failure.get_or_insert(e);
+            }
+        }
+        let map = Map { inner };
+        if let Some(e) = failure {
+            let _ = map.close();
+            return Err(e);
+        }
+        Ok(map)
+    }
+
+    /// Creates a map with the default configuration.
+    pub fn with_defaults() -> Result<Map> {
+        Map::new(Config::default())
+    }
+
+    /// The configuration the map was created with.
+    pub fn config(&self) -> &Config {
+        &self.inner.cfg
+    }
+
+    /// The topology the map was placed on.
+    pub fn topology(&self) -> &Topology {
+        &self.inner.topology
+    }
+
+    /// Every shard's planned placement.
+    pub fn placements(&self) -> Vec<ShardPlacement> {
+        self.inner.shards.iter().map(|s| s.placement).collect()
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.inner.shards.len()
+    }
+
+    /// The shard a key is routed to.
+    pub fn shard_of_key(&self, key: &[u8]) -> usize {
+        shard_of(self.inner.hasher.hash(key), self.inner.shards.len())
+    }
+
+    /// True once `close` has started.
+    pub fn is_closed(&self) -> bool {
+        self.inner.gate.is_closed()
+    }
+
+    fn enter(&self) -> Result<Pass<'_>> {
+        self.inner.gate.enter().ok_or(Error::new(Status::Closed))
+    }
+
+    /// Checks sizes; sets the op's status and returns false when invalid.
+    #[inline]
+    fn validate(&self, op: &mut BatchOp<'_>) -> bool {
+        let cfg = &self.inner.cfg;
+        let status = if op.key.len() > cfg.max_key_len {
+            Status::KeyTooLarge
+        } else if matches!(op.kind, OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas) && op.value.len() > cfg.max_value_len {
+            Status::ValueTooLarge
+        } else {
+            return true;
+        };
+        op.status = status;
+        op.out_len = 0;
+        false
+    }
+
+    /// Applies one op (the single-call path).
+    fn run_one(&self, op: &mut BatchOp<'_>) -> Result<Status> {
+        let _pass = self.enter()?;
+        if !self.validate(op) {
+            return Ok(op.status);
+        }
+        let inner = &*self.inner;
+        op.hash = inner.hasher.hash(op.key);
+        let shard = &inner.shards[shard_of(op.hash, inner.shards.len())];
+        match inner.cfg.exec_mode {
+            ExecMode::Auto => {
+                let mut st = shard.lock()?;
+                st.apply(&inner.budget, op);
+            }
+            ExecMode::Delegate => {
+                let cpu = numa::current_cpu() as usize;
+                ReplySlot::with(|slot| {
+                    slot.expect(1);
+                    shard.send(
+                        cpu,
+                        Msg::Ops {
+                            ops: op as *mut BatchOp<'_> as *mut BatchOp<'static>,
+                            idx: ZERO_INDEX.as_ptr(),
+                            n: 1,
+                            reply: slot,
+                        },
+                    );
+                    slot.wait(shard.placement.cpu as usize != cpu);
+                });
+            }
+        }
+        Ok(op.status)
+    }
+
+    fn status_err(s: Status) -> Error {
+        Error::new(s)
+    }
+
+    /// The value of `key`, copied into a new vector.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut v = Vec::new();
+        let mut op = BatchOp::get_vec(key, &mut v);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(Some(v)),
+            Status::NotFound => Ok(None),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Copies the value of `key` into `buf`. Returns the value's length when
+    /// found; if that is larger than `buf`, nothing was copied (call again
+    /// with a buffer of that size).
+    pub fn get_into(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
+        let mut op = BatchOp::get(key, buf);
+        match self.run_one(&mut op)? {
+            Status::Ok | Status::BufferTooSmall => Ok(Some(op.out_len)),
+            Status::NotFound => Ok(None),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Inserts or overwrites.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut op = BatchOp::put(key, value);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(()),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Inserts only if absent; true if inserted.
+    pub fn put_if_absent(&self, key: &[u8], value: &[u8]) -> Result<bool> {
+        let mut op = BatchOp::put_if_absent(key, value);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(true),
+            Status::Exists => Ok(false),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Inserts if absent, else returns the present value (Go's `LoadOrStore`):
+    /// `Ok(None)` when inserted, `Ok(Some(existing))` otherwise.
+    pub fn get_or_put(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut v = Vec::new();
+        let mut op = BatchOp { out_vec: Some(&mut v), ..BatchOp::put_if_absent(key, value) };
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(None),
+            Status::Exists => Ok(Some(v)),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Removes `key`; true if it was present.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let mut op = BatchOp::delete(key);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(true),
+            Status::NotFound => Ok(false),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Removes `key` and returns its value.
+    pub fn take(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut v = Vec::new();
+        let mut op = BatchOp::take_vec(key, &mut v);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(Some(v)),
+            Status::NotFound => Ok(None),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Removes `key`, copying its value into `buf`. Returns the value's
+    /// length when found; if that is larger than `buf`, nothing was copied
+    /// and the key was **not** removed.
+    pub fn take_into(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
+        let mut op = BatchOp::take(key, buf);
+        match self.run_one(&mut op)? {
+            Status::Ok | Status::BufferTooSmall => Ok(Some(op.out_len)),
+            Status::NotFound => Ok(None),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Replaces the value only if it currently equals `expected`.
+    pub fn compare_and_swap(&self, key: &[u8], expected: &[u8], value: &[u8]) -> Result<CasOutcome> {
+        let mut op = BatchOp::cas(key, expected, value);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(CasOutcome::Swapped),
+            Status::Mismatch => Ok(CasOutcome::Mismatch),
+            Status::NotFound => Ok(CasOutcome::NotFound),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Adds `delta` to the counter at `key` (8 little-endian bytes; a missing
+    /// key counts as 0) and returns the new value. Wraps on overflow, like
+    /// hardware atomics. `NotACounter` when the stored value is not 8 bytes.
+    pub fn add(&self, key: &[u8], delta: i64) -> Result<i64> {
+        let mut op = BatchOp::add(key, delta);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(op.out_counter),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Exact number of entries: the sum of every shard's count, each read at
+    /// one moment.
+    pub fn len(&self) -> Result<u64> {
+        let _pass = self.enter()?;
+        Ok(self.inner.shards.iter().map(|s| s.entries.load(Ordering::Relaxed)).sum())
+    }
+
+    /// True when the map holds no entry.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Removes every entry, shard by shard.
+    pub fn clear(&self) -> Result<()> {
+        let _pass = self.enter()?;
+        for s in self.inner.shards.iter() {
+            s.lock()?.clear(&self.inner.budget)?;
+        }
+        Ok(())
+    }
+
+    /// Runs any mix of operations in one call: split by shard (ops on the
+    /// same key keep their array order), all shards working at once; every op
+    /// gets its own status. Returns an error only when the call as a whole
+    /// failed (closed map); per-op errors live in the ops.
+    pub fn batch(&self, ops: &mut [BatchOp<'_>]) -> Result<()> {
+        let _pass = self.enter()?;
+        if ops.len() > u32::MAX as usize {
+            return Err(Error::with_detail(Status::InvalidArgument, "batch larger than 2^32-1 ops"));
+        }
+        let inner = &*self.inner;
+        let n = inner.shards.len();
+        SPLIT.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let (starts, order) = &mut *scratch;
+            starts.clear();
+            starts.resize(n + 1, 0);
+            order.clear();
+            order.resize(ops.len(), 0);
+            // Counting sort by shard: stable, so same-key ops keep array order.
+            let mut shard_ids: Vec<u32> = Vec::new();
+            let use_local = ops.len() <= 256;
+            let mut local = [0u32; 256];
+            for (i, op) in ops.iter_mut().enumerate() {
+                let s = if self.validate(op) {
+                    op.hash = inner.hasher.hash(op.key);
+                    shard_of(op.hash, n) as u32
+                } else {
+                    u32::MAX
+                };
+                if use_local {
+                    local[i] = s;
+                } else {
+                    shard_ids.push(s);
+                }
+                if s != u32::MAX {
+                    starts[s as usize + 1] += 1;
+                }
+            }
+            for s in 0..n {
+                starts[s + 1] += starts[s];
+            }
+            let mut fill = starts.clone();
+            for i in 0..ops.len() {
+                let s = if use_local { local[i] } else { shard_ids[i] };
+                if s != u32::MAX {
+                    order[fill[s as usize] as usize] = i as u32;
+                    fill[s as usize] += 1;
+                }
+            }
+            let base = ops.as_mut_ptr() as *mut BatchOp<'static>;
+            let cpu = numa::current_cpu() as usize;
+            let delegate_min = match inner.cfg.exec_mode {
+                ExecMode::Delegate => 1,
+                ExecMode::Auto if inner.cfg.batch_delegate_min == 0 => usize::MAX,
+                ExecMode::Auto => inner.cfg.batch_delegate_min,
+            };
+            ReplySlot::with(|slot| {
+                let parts = (0..n).filter(|&s| (starts[s + 1] - starts[s]) as usize >= delegate_min);
+                let sent = parts.clone().count();
+                slot.expect(sent);
+                let mut may_spin = true;
+                for s in parts {
+                    let part = &order[starts[s] as usize..starts[s + 1] as usize];
+                    may_spin &= inner.shards[s].placement.cpu as usize != cpu;
+                    inner.shards[s].send(cpu, Msg::Ops { ops: base, idx: part.as_ptr(), n: part.len(), reply: slot });
+                }
+                for s in 0..n {
+                    let len = (starts[s + 1] - starts[s]) as usize;
+                    if len == 0 || len >= delegate_min {
+                        continue;
+                    }
+                    let part = &order[starts[s] as usize..starts[s + 1] as usize];
+                    match inner.shards[s].lock() {
+                        // SAFETY: `part` holds distinct indices into `ops` that
+                        // no owner was sent; `ops` is exclusively borrowed.
+                        Ok(mut st) => unsafe { st.apply_indexed(&inner.budget, base, part) },
+                        Err(e) => {
+                            for &i in part {
+                                // SAFETY: as above.
+                                unsafe { (*base.add(i as usize)).status = e.status() };
+                            }
+                        }
+                    }
+                }
+                if sent > 0 {
+                    slot.wait(may_spin);
+                }
+            });
+        });
+        Ok(())
+    }
+
+    /// Gets many keys in one batch.
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut outs: Vec<Vec<u8>> = vec![Vec::new(); keys.len()];
+        let mut ops: Vec<BatchOp<'_>> = keys.iter().zip(outs.iter_mut()).map(|(k, o)| BatchOp::get_vec(k, o)).collect();
+        self.batch(&mut ops)?;
+        let statuses: Vec<Status> = ops.iter().map(|o| o.status).collect();
+        drop(ops);
+        statuses
+            .into_iter()
+            .zip(outs)
+            .map(|(s, v)| match s {
+                Status::Ok => Ok(Some(v)),
+                Status::NotFound => Ok(None),
+                s => Err(Error::new(s)),
+            })
+            .collect()
+    }
+
+    /// An iterator over the whole map, in chunks served shard by shard.
+    ///
+    /// Guarantee: every entry present and unchanged for the whole iteration
+    /// is returned exactly once; an entry inserted, updated or deleted during
+    /// it is returned at most once, with its old or new value, never torn.
+    /// Chunks are ranges of the key-hash space, which resizes do not move, so
+    /// no entry is skipped or repeated when a table grows. A writer waits at
+    /// most one chunk; an abandoned iterator holds nothing.
+    pub fn iter(&self) -> Result<Iter> {
+        let _pass = self.enter()?;
+        Ok(Iter { inner: self.inner.clone(), shard: 0, lo: 0, buf: Vec::new(), spans: Vec::new(), pos: 0, done: false })
+    }
+
+    /// Calls `f` with every entry (see [`Map::iter`]) until it returns false.
+    pub fn range(&self, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        let mut it = self.iter()?;
+        while let Some((k, v)) = it.next_entry()? {
+            if !f(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Atomically replaces the whole contents (the "hot reload"). The new
+    /// contents are built on every shard's owner thread, in its node's
+    /// memory, while the old contents keep serving; then all shards switch
+    /// at once under all ownership locks, so once any caller has seen a new
+    /// value no later operation returns an old one. Later duplicates of a key
+    /// win. Any oversized entry, or contents over the memory limit, fail the
+    /// call and change nothing.
+    pub fn replace_all<K: AsRef<[u8]> + Sync, V: AsRef<[u8]> + Sync>(&self, entries: &[(K, V)]) -> Result<()> {
+        let _pass = self.enter()?;
+        let inner = &*self.inner;
+        let cfg = &inner.cfg;
+        let n = inner.shards.len();
+        let mut parts: Vec<Vec<(u64, u32)>> = vec![Vec::new(); n];
+        for (i, (k, v)) in entries.iter().enumerate() {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            if k.len() > cfg.max_key_len {
+                return Err(Error::with_detail(Status::KeyTooLarge, format!("entry {i}")));
+            }
+            if v.len() > cfg.max_value_len {
+                return Err(Error::with_detail(Status::ValueTooLarge, format!("entry {i}")));
+            }
+            let h = inner.hasher.hash(k);
+            parts[shard_of(h, n)].push((h, i as u32));
+        }
+        if entries.len() > u32::MAX as usize {
+            return Err(Error::with_detail(Status::InvalidArgument, "more than 2^32-1 entries"));
+        }
+        let _one_at_a_time = inner.replace_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let real = inner.topology.is_this_system;
+        // Build every shard's new state on its owner, in steps.
+        let mut built: Vec<Option<Result<ShardState>>> = (0..n).map(|_| None).collect();
+        {
+            let unlimited = Budget::new(0);
+            let mut jobs: Vec<Box<dyn FnMut() -> bool + Send + '_>> = Vec::with_capacity(n);
+            for ((s, part), out) in parts.iter().enumerate().zip(built.iter_mut()) {
+                let node = real.then_some(inner.shards[s].placement.memory_node);
+                let unlimited = &unlimited;
+                let mut pos = 0usize;
+                jobs.push(Box::new(move || {
+                    if out.is_none() {
+                        *out = Some(ShardState::new(node));
+                    }
+                    let Some(Ok(st)) = out.as_mut() else { return true };
+                    let end = (pos + BUILD_STEP).min(part.len());
+                    for &(h, i) in &part[pos..end] {
+                        let (k, v) = &entries[i as usize];
+                        let mut op = BatchOp::put(k.as_ref(), v.as_ref());
+                        op.hash = h;
+                        st.apply(unlimited, &mut op);
+                        if op.status != Status::Ok {
+                            *out = Some(Err(Error::new(op.status)));
+                            return true;
+                        }
+                    }
+                    pos = end;
+                    pos == part.len()
+                }));
+            }
+            let cpu = numa::current_cpu() as usize;
+            ReplySlot::with(|slot| {
+                slot.expect(n);
+                for (s, job) in jobs.iter_mut().enumerate() {
+                    let f: *mut (dyn FnMut() -> bool + Send + '_) = &mut **job;
+                    // SAFETY: only the lifetime is erased; we wait below for
+                    // every owner to finish the job before `jobs` is dropped.
+                    let f: *mut (dyn FnMut() -> bool + Send + 'static) = unsafe { std::mem::transmute(f) };
+                    inner.shards[s].send(cpu, Msg::Job { f, reply: slot });
+                }
+                slot.wait(false);
+            });
+        }
+        let mut states = Vec::with_capacity(n);
+        let mut new_total = 0u64;
+        for b in built {
+            let st = b.unwrap_or_else(|| Err(Error::new(Status::Closed)))?;
+            new_total += st.charged;
+            states.push(st);
+        }
+        if inner.budget.limit() != 0 && new_total > inner.budget.limit() {
+            return Err(Error::with_detail(Status::Full, format!("{new_total} bytes over the limit")));
+        }
+        // Switch: hold every ownership lock (in shard order, so two switches
+        // cannot deadlock), swap, release.
+        let mut guards = Vec::with_capacity(n);
+        let mut start = None;
+        for s in inner.shards.iter() {
+            guards.push(s.lock()?);
+            start.get_or_insert_with(Instant::now);
+        }
+        let mut old_total = 0u64;
+        let mut olds = Vec::with_capacity(n);
+        for (g, st) in guards.iter_mut().zip(states) {
+            old_total += g.charged;
+            olds.push(std::mem::replace(&mut **g, st));
+        }
+        inner.budget.release(old_total);
+        // Checked against the limit above, and the old contents were released.
+        inner.budget.force_charge(new_total);
+        drop(guards);
+        let stall = start.map(|t| t.elapsed().as_nanos() as u64).unwrap_or(0);
+        inner.replace_stall_max_ns.fetch_max(stall, Ordering::Relaxed);
+        inner.replace_count.fetch_add(1, Ordering::Relaxed);
+        drop(olds);
+        Ok(())
+    }
+
+    fn shard_stats_locked(&self, i: usize) -> Result<ShardStats> {
+        let inner = &*self.inner;
+        let s = &inner.shards[i];
+        let p = s.placement;
+        let st = s.lock()?;
+        let pages = st.page_nodes(p.memory_node);
+        Ok(ShardStats {
+            shard: i as u32,
+            node: p.node,
+            memory_node: p.memory_node,
+            cpu: p.cpu,
+            entries: st.len() as u64,
+            bytes: st.charged,
+            mapped_bytes: st.mapped_bytes() as u64,
+            ops: st.ops,
+            queue_high_water: s.queue_high_water.load(Ordering::Relaxed),
+            binding_applied: inner.topology.is_this_system
+                && s.pinned.load(Ordering::Relaxed)
+                && s.memory_bound.load(Ordering::Relaxed)
+                && st.bound(),
+            pages_on_node: pages.on_node,
+            pages_total: pages.total,
+        })
+    }
+
+    /// One shard's placement and counters (asks the kernel where its pages are).
+    pub fn shard_stats(&self, shard: usize) -> Result<ShardStats> {
+        let _pass = self.enter()?;
+        if shard >= self.inner.shards.len() {
+            return Err(Error::with_detail(Status::InvalidArgument, "shard index out of range"));
+        }
+        self.shard_stats_locked(shard)
+    }
+
+    /// Totals and every shard's stats.
+    pub fn stats(&self) -> Result<MapStats> {
+        let _pass = self.enter()?;
+        let inner = &*self.inner;
+        let per_shard = (0..inner.shards.len()).map(|i| self.shard_stats_locked(i)).collect::<Result<Vec<_>>>()?;
+        Ok(MapStats {
+            shards: per_shard.len() as u32,
+            entries: per_shard.iter().map(|s| s.entries).sum(),
+            bytes: per_shard.iter().map(|s| s.bytes).sum(),
+            mapped_bytes: per_shard.iter().map(|s| s.mapped_bytes).sum(),
+            ops: per_shard.iter().map(|s| s.ops).sum(),
+            memory_limit: inner.budget.limit(),
+            binding_applied: per_shard.iter().all(|s| s.binding_applied),
+            replace_stall_max_ns: inner.replace_stall_max_ns.load(Ordering::Relaxed),
+            replace_count: inner.replace_count.load(Ordering::Relaxed),
+            per_shard,
+        })
+    }
+
+    /// Drains queued work, stops and joins the owner threads, frees every
+    /// shard. Calls racing it finish or return `Closed`; later calls return
+    /// `Closed`. Returns `Closed` if the map was already closed (by this or a
+    /// racing call, which this one waits for).
+    pub fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+impl Inner {
+    fn close(&self) -> Result<()> {
+        if self.lifecycle.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            while self.lifecycle.load(Ordering::Acquire) != CLOSED {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            return Err(Error::new(Status::Closed));
+        }
+        self.gate.close_and_drain();
+        for s in self.shards.iter() {
+            s.send(0, Msg::Stop);
+        }
+        let owners = std::mem::take(&mut *self.owners.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in owners {
+            let _ = h.join();
+        }
+        for s in self.shards.iter() {
+            drop(s.uninstall());
+            s.entries.store(0, Ordering::Relaxed);
+        }
+        self.lifecycle.store(CLOSED, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        let _ = self.inner.close();
+    }
+}
+
+/// A chunked iterator over a map (see [`Map::iter`]). Holds no lock and no
+/// shard between calls; the entries it returns are borrowed until the next
+/// call.
+pub struct Iter {
+    inner: Arc<Inner>,
+    shard: usize,
+    lo: u64,
+    buf: Vec<u8>,
+    spans: Vec<(usize, usize, usize)>,
+    pos: usize,
+    done: bool,
+}
+
+impl Iter {
+    /// The next entry, `Ok(None)` at the end, `Err(Closed)` if the map closed.
+    pub fn next_entry(&mut self) -> Result<Option<(&[u8], &[u8])>> {
+        while self.pos >= self.spans.len() {
+            if self.done {
+                return Ok(None);
+            }
+            self.fetch_chunk()?;
+        }
+        let (off, k, v) = self.spans[self.pos];
+        self.pos += 1;
+        Ok(Some((&self.buf[off..off + k], &self.buf[off + k..off + k + v])))
+    }
+
+    fn fetch_chunk(&mut self) -> Result<()> {
+        let inner = &*self.inner;
+        let _pass = inner.gate.enter().ok_or(Error::new(Status::Closed))?;
+        self.buf.clear();
+        self.spans.clear();
+        self.pos = 0;
+        if self.shard >= inner.shards.len() {
+            self.done = true;
+            return Ok(());
+        }
+        let shard = &inner.shards[self.shard];
+        let st = shard.lock()?;
+        let entries = st.len() as u64;
+        let step = if entries <= ITER_CHUNK { u64::MAX } else { (u64::MAX / entries).saturating_mul(ITER_CHUNK) };
+        let hi = self.lo.saturating_add(step);
+        let (buf, spans) = (&mut self.buf, &mut self.spans);
+        st.table.for_each_in_tag_range(self.lo, hi, |slot| {
+            // SAFETY: occupied slots point to live records, unchanged while we hold the lock.
+            let (k, v) = unsafe { (crate::arena::record_key(slot.rec), crate::arena::record_value(slot.rec)) };
+            spans.push((buf.len(), k.len(), v.len()));
+            buf.extend_from_slice(k);
+            buf.extend_from_slice(v);
+        });
+        drop(st);
+        if hi == u64::MAX {
+            self.shard += 1;
+            self.lo = 0;
+        } else {
+            self.lo = hi + 1;
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_entry() {
+            Ok(Some((k, v))) => Some(Ok((k.to_vec(), v.to_vec()))),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                self.spans.clear();
+                Some(Err(e))
+            }
+        }
+    }
+}

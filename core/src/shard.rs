@@ -1,0 +1,520 @@
+//! One shard: its state (index + record arena in node-bound memory), the
+//! operations applied to it, and the owner thread's loop.
+
+use crate::arena::{self, record_key, record_lens, record_value, Arena, HEADER};
+use crate::batch::{BatchOp, OpKind};
+use crate::error::{Result, Status};
+use crate::numa::PageCount;
+use crate::placement::ShardPlacement;
+use crate::routing::{Msg, ReplySlot};
+use crate::table::{tag_of, Table};
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// Index overhead charged per entry on top of its record block (one slot).
+pub(crate) const SLOT_COST: u64 = 16;
+
+/// What one entry costs against the memory limit.
+pub(crate) fn entry_cost(key_len: usize, value_len: usize) -> u64 {
+    arena::block_size(key_len, value_len) as u64 + SLOT_COST
+}
+
+/// The map-wide memory budget shared by all shards.
+pub(crate) struct Budget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: u64) -> Budget {
+        Budget { limit, used: AtomicU64::new(0) }
+    }
+
+    /// Reserves `n` bytes; false (and nothing reserved) if that would pass the limit.
+    #[inline]
+    pub(crate) fn try_charge(&self, n: u64) -> bool {
+        if self.limit == 0 {
+            return true;
+        }
+        let before = self.used.fetch_add(n, Ordering::Relaxed);
+        if before + n > self.limit {
+            self.used.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    #[inline]
+    pub(crate) fn release(&self, n: u64) {
+        if self.limit != 0 {
+            self.used.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Charges without checking (the caller checked the limit).
+    pub(crate) fn force_charge(&self, n: u64) {
+        if self.limit != 0 {
+            self.used.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
+    }
+}
+
+/// A shard's data. Only the holder of the shard's ownership lock touches it.
+pub(crate) struct ShardState {
+    pub(crate) table: Table,
+    pub(crate) arena: Arena,
+    /// Bytes this shard's entries are charged (sum of `entry_cost`).
+    pub(crate) charged: u64,
+    /// Operations applied.
+    pub(crate) ops: u64,
+}
+
+impl ShardState {
+    pub(crate) fn new(memory_node: Option<u32>) -> Result<ShardState> {
+        Ok(ShardState { table: Table::new(memory_node)?, arena: Arena::new(memory_node), charged: 0, ops: 0 })
+    }
+
+    pub(crate) fn bound(&self) -> bool {
+        self.table.bound() && self.arena.all_bound()
+    }
+
+    pub(crate) fn page_nodes(&self, node: u32) -> PageCount {
+        let mut p = self.table.page_nodes(node);
+        p.add(self.arena.page_nodes(node));
+        p
+    }
+
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.table.mapped_bytes() + self.arena.mapped_bytes()
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn new_record(&mut self, key: &[u8], value: &[u8]) -> Result<*mut u8> {
+        let rec = self.arena.alloc_record(key.len(), value.len())?;
+        // SAFETY: the block holds header + key + value (alloc_record's contract).
+        unsafe {
+            std::ptr::copy_nonoverlapping(key.as_ptr(), rec.add(HEADER), key.len());
+            std::ptr::copy_nonoverlapping(value.as_ptr(), rec.add(HEADER + key.len()), value.len());
+        }
+        Ok(rec)
+    }
+
+    /// Inserts a key known to be absent.
+    fn insert_new(&mut self, budget: &Budget, hash: u64, key: &[u8], value: &[u8]) -> Status {
+        let cost = entry_cost(key.len(), value.len());
+        if !budget.try_charge(cost) {
+            return Status::Full;
+        }
+        if self.table.needs_grow() {
+            if let Err(e) = self.table.grow() {
+                budget.release(cost);
+                return e.status();
+            }
+        }
+        match self.new_record(key, value) {
+            Ok(rec) => {
+                self.table.insert_absent(tag_of(hash), rec);
+                self.charged += cost;
+                Status::Ok
+            }
+            Err(e) => {
+                budget.release(cost);
+                e.status()
+            }
+        }
+    }
+
+    /// Replaces the value of the entry in slot `i`.
+    fn replace_value(&mut self, budget: &Budget, i: usize, value: &[u8]) -> Status {
+        let old = self.table.slot(i).rec;
+        // SAFETY: occupied slot → live record.
+        let (klen, vlen) = unsafe { record_lens(old) };
+        let old_cost = entry_cost(klen, vlen);
+        let new_cost = entry_cost(klen, value.len());
+        if new_cost > old_cost && !budget.try_charge(new_cost - old_cost) {
+            return Status::Full;
+        }
+        if arena::block_size(klen, vlen) == arena::block_size(klen, value.len())
+            && HEADER + klen + value.len() <= 64 * 1024
+        {
+            // SAFETY: same block class, so the block holds the new value.
+            unsafe { arena::record_set_value(old, value) };
+        } else {
+            // SAFETY: live record; the key bytes are copied before `old` is freed.
+            let key = unsafe { record_key(old) }.to_vec();
+            let rec = match self.new_record(&key, value) {
+                Ok(r) => r,
+                Err(e) => {
+                    if new_cost > old_cost {
+                        budget.release(new_cost - old_cost);
+                    }
+                    return e.status();
+                }
+            };
+            self.table.replace_rec(i, rec);
+            // SAFETY: `old` came from this arena and is no longer referenced.
+            unsafe { self.arena.free_record(old) };
+        }
+        if new_cost < old_cost {
+            budget.release(old_cost - new_cost);
+        }
+        self.charged = self.charged + new_cost - old_cost;
+        Status::Ok
+    }
+
+    fn remove_slot(&mut self, budget: &Budget, i: usize) {
+        let rec = self.table.slot(i).rec;
+        // SAFETY: occupied slot → live record.
+        let (k, v) = unsafe { record_lens(rec) };
+        self.table.remove_at(i);
+        // SAFETY: the record is no longer referenced by the table.
+        unsafe { self.arena.free_record(rec) };
+        let cost = entry_cost(k, v);
+        self.charged -= cost;
+        budget.release(cost);
+    }
+
+    /// Copies a value into an op's output; true if it fit (or went to out_vec).
+    fn copy_out(op: &mut BatchOp<'_>, value: &[u8]) -> bool {
+        op.out_len = value.len();
+        if let Some(v) = op.out_vec.as_deref_mut() {
+            v.clear();
+            v.extend_from_slice(value);
+            true
+        } else if value.len() <= op.out.len() {
+            op.out[..value.len()].copy_from_slice(value);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Applies one validated op.
+    pub(crate) fn apply(&mut self, budget: &Budget, op: &mut BatchOp<'_>) {
+        self.ops += 1;
+        let hash = op.hash;
+        let key = op.key;
+        let found = self.table.find(hash, key);
+        op.status = match op.kind {
+            OpKind::Get => match found {
+                None => {
+                    op.out_len = 0;
+                    Status::NotFound
+                }
+                Some(i) => {
+                    // SAFETY: occupied slot → live record, unchanged during this call.
+                    let v = unsafe { record_value(self.table.slot(i).rec) };
+                    if Self::copy_out(op, v) {
+                        Status::Ok
+                    } else {
+                        Status::BufferTooSmall
+                    }
+                }
+            },
+            OpKind::Put => match found {
+                None => self.insert_new(budget, hash, key, op.value),
+                Some(i) => self.replace_value(budget, i, op.value),
+            },
+            OpKind::PutIfAbsent => match found {
+                None => self.insert_new(budget, hash, key, op.value),
+                Some(i) => {
+                    // SAFETY: as above.
+                    let v = unsafe { record_value(self.table.slot(i).rec) };
+                    if op.out_vec.is_some() || !op.out.is_empty() {
+                        Self::copy_out(op, v);
+                    } else {
+                        op.out_len = v.len();
+                    }
+                    Status::Exists
+                }
+            },
+            OpKind::Delete => match found {
+                None => Status::NotFound,
+                Some(i) => {
+                    self.remove_slot(budget, i);
+                    Status::Ok
+                }
+            },
+            OpKind::Take => match found {
+                None => {
+                    op.out_len = 0;
+                    Status::NotFound
+                }
+                Some(i) => {
+                    // SAFETY: as above.
+                    let v = unsafe { record_value(self.table.slot(i).rec) };
+                    if Self::copy_out(op, v) {
+                        self.remove_slot(budget, i);
+                        Status::Ok
+                    } else {
+                        Status::BufferTooSmall
+                    }
+                }
+            },
+            OpKind::Cas => match found {
+                None => Status::NotFound,
+                Some(i) => {
+                    // SAFETY: as above.
+                    let v = unsafe { record_value(self.table.slot(i).rec) };
+                    if v == op.expected {
+                        self.replace_value(budget, i, op.value)
+                    } else {
+                        Status::Mismatch
+                    }
+                }
+            },
+            OpKind::Add => match found {
+                None => {
+                    op.out_counter = op.delta;
+                    self.insert_new(budget, hash, key, &op.delta.to_le_bytes())
+                }
+                Some(i) => {
+                    let rec = self.table.slot(i).rec;
+                    // SAFETY: as above; we hold the shard exclusively.
+                    let (k, v) = unsafe { record_lens(rec) };
+                    if v != 8 {
+                        Status::NotACounter
+                    } else {
+                        // SAFETY: the value is 8 bytes at HEADER + k inside the record.
+                        let p = unsafe { rec.add(HEADER + k) };
+                        // SAFETY: as above; unaligned access is explicit.
+                        let old = i64::from_le_bytes(unsafe { (p as *const [u8; 8]).read_unaligned() });
+                        let new = old.wrapping_add(op.delta);
+                        // SAFETY: as above.
+                        unsafe { (p as *mut [u8; 8]).write_unaligned(new.to_le_bytes()) };
+                        op.out_counter = new;
+                        Status::Ok
+                    }
+                }
+            },
+        };
+    }
+
+    /// Runs a group of ops: prefetches every home slot first, so that the
+    /// memory misses of a large table overlap, then applies them in order.
+    ///
+    /// # Safety
+    /// Every `idx[i]` must index a distinct live op of `ops` that no other
+    /// thread touches during the call.
+    pub(crate) unsafe fn apply_indexed(&mut self, budget: &Budget, ops: *mut BatchOp<'_>, idx: &[u32]) {
+        if idx.len() > 1 {
+            for &i in idx {
+                // SAFETY: caller's contract.
+                self.table.prefetch(unsafe { (*ops.add(i as usize)).hash });
+            }
+        }
+        for &i in idx {
+            // SAFETY: caller's contract: distinct, live, exclusively ours.
+            self.apply(budget, unsafe { &mut *ops.add(i as usize) });
+        }
+    }
+
+    /// Removes everything.
+    pub(crate) fn clear(&mut self, budget: &Budget) -> Result<()> {
+        self.table.clear()?;
+        self.arena.reset();
+        budget.release(self.charged);
+        self.charged = 0;
+        Ok(())
+    }
+}
+
+/// One shard as the map sees it: the state behind its ownership lock, the
+/// owner's inbound channels, and counters readable without the lock.
+pub(crate) struct Shard {
+    pub(crate) placement: ShardPlacement,
+    state: Mutex<Option<ShardState>>,
+    pub(crate) inbound: Box<[Sender<Msg>]>,
+    pub(crate) owner: OnceLock<Thread>,
+    sleeping: AtomicBool,
+    /// Entries, published after every change (for `len` without locking).
+    pub(crate) entries: AtomicU64,
+    pub(crate) queue_high_water: AtomicU64,
+    pub(crate) pinned: AtomicBool,
+    pub(crate) memory_bound: AtomicBool,
+}
+
+impl Shard {
+    pub(crate) fn new(placement: ShardPlacement, inbound: Box<[Sender<Msg>]>) -> Shard {
+        Shard {
+            placement,
+            state: Mutex::new(None),
+            inbound,
+            owner: OnceLock::new(),
+            sleeping: AtomicBool::new(false),
+            entries: AtomicU64::new(0),
+            queue_high_water: AtomicU64::new(0),
+            pinned: AtomicBool::new(false),
+            memory_bound: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes the ownership lock. A poisoned lock (a panic while applying)
+    /// means the state may be inconsistent: it is reported, never used.
+    pub(crate) fn lock(&self) -> Result<StateGuard<'_>> {
+        let g = self.state.lock().map_err(|_| crate::Error::new(Status::Panic))?;
+        if g.is_none() {
+            return Err(crate::Error::new(Status::Closed));
+        }
+        Ok(StateGuard { shard: self, guard: g })
+    }
+
+    pub(crate) fn install(&self, st: ShardState) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.entries.store(st.len() as u64, Ordering::Relaxed);
+        *g = Some(st);
+    }
+
+    /// Takes the state out (after close), dropping it on the caller.
+    pub(crate) fn uninstall(&self) -> Option<ShardState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Sends a message on the channel of the caller's CPU and wakes the owner
+    /// if it sleeps.
+    pub(crate) fn send(&self, cpu: usize, msg: Msg) {
+        let ch = &self.inbound[cpu % self.inbound.len()];
+        // The receiver lives as long as the owner thread, which runs until a
+        // Stop that is only sent after every caller left the gate.
+        let _ = ch.send(msg);
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            if let Some(t) = self.owner.get() {
+                t.unpark();
+            }
+        }
+    }
+}
+
+/// The held ownership lock; derefs to the state and republishes the entry
+/// count when released.
+pub(crate) struct StateGuard<'a> {
+    shard: &'a Shard,
+    guard: MutexGuard<'a, Option<ShardState>>,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = ShardState;
+    fn deref(&self) -> &ShardState {
+        self.guard.as_ref().expect("checked in lock")
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ShardState {
+        self.guard.as_mut().expect("checked in lock")
+    }
+}
+
+impl StateGuard<'_> {
+    /// Publishes the entry count for lock-free `len`.
+    pub(crate) fn publish(&self) {
+        if let Some(st) = self.guard.as_ref() {
+            self.shard.entries.store(st.len() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(st) = self.guard.as_ref() {
+            self.shard.entries.store(st.len() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The owner thread's loop: drain every per-CPU channel, apply what came
+/// under one hold of the ownership lock, reply; run a step of a pending job
+/// (built without the lock, so callers are not held off by it); when idle,
+/// spin for `spin` and then park until a sender wakes it.
+pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, rxs: Vec<Receiver<Msg>>, spin: Duration) {
+    type Job = (*mut (dyn FnMut() -> bool + Send + 'static), *const ReplySlot);
+    let mut msgs: Vec<Msg> = Vec::with_capacity(64);
+    let mut jobs: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+    let mut stop = false;
+    loop {
+        for rx in &rxs {
+            while msgs.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => break,
+                }
+            }
+        }
+        if !msgs.is_empty() {
+            shard.queue_high_water.fetch_max(msgs.len() as u64, Ordering::Relaxed);
+            let mut guard: Option<Result<StateGuard<'_>>> = None;
+            for m in msgs.drain(..) {
+                match m {
+                    Msg::Ops { ops, idx, n, reply } => {
+                        // SAFETY: the sender waits on `reply`, keeping ops and idx alive.
+                        let idx = unsafe { std::slice::from_raw_parts(idx, n) };
+                        match guard.get_or_insert_with(|| shard.lock()) {
+                            // SAFETY: the indices of one message are distinct ops
+                            // that only this shard touches (the batch splitter's contract).
+                            Ok(st) => {
+                                unsafe { st.apply_indexed(budget, ops, idx) };
+                                // Publish before replying: a caller that saw its
+                                // reply must see the count it caused.
+                                st.publish();
+                            }
+                            Err(e) => {
+                                for &i in idx {
+                                    // SAFETY: as above.
+                                    unsafe { (*ops.add(i as usize)).status = e.status() };
+                                }
+                            }
+                        }
+                        // SAFETY: the caller is waiting for this message.
+                        unsafe { ReplySlot::complete(reply) };
+                    }
+                    Msg::Job { f, reply } => jobs.push_back((f, reply)),
+                    Msg::Stop => stop = true,
+                }
+            }
+            drop(guard);
+            continue;
+        }
+        if let Some(&(f, reply)) = jobs.front() {
+            // SAFETY: the job's closure lives on its waiting caller's stack.
+            if unsafe { (*f)() } {
+                jobs.pop_front();
+                // SAFETY: the caller is waiting for this job.
+                unsafe { ReplySlot::complete(reply) };
+            }
+            continue;
+        }
+        if stop {
+            return;
+        }
+        if !spin.is_zero() {
+            let until = Instant::now() + spin;
+            while Instant::now() < until && rxs.iter().all(|r| r.is_empty()) {
+                std::hint::spin_loop();
+            }
+            if rxs.iter().any(|r| !r.is_empty()) {
+                continue;
+            }
+        }
+        shard.sleeping.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if rxs.iter().any(|r| !r.is_empty()) {
+            shard.sleeping.store(false, Ordering::SeqCst);
+            continue;
+        }
+        while shard.sleeping.load(Ordering::SeqCst) {
+            std::thread::park();
+        }
+    }
+}

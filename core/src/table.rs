@@ -1,0 +1,224 @@
+//! The shard's index: open addressing with linear probing over node-bound
+//! memory. A slot is 16 bytes: a tag (the key's hash with the low bit set,
+//! so 0 means empty) and a pointer to the record in the arena. The home slot
+//! of a key is taken from the top bits of its hash, so a range of the hash
+//! space is a range of slots at every capacity: that is what lets iteration
+//! resume by hash across resizes. Deletion shifts the following cluster back
+//! (no tombstones), so probe lengths never decay.
+
+use crate::arena::record_key;
+use crate::error::Result;
+use crate::numa::{NodeRegion, PageCount};
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct Slot {
+    pub(crate) tag: u64,
+    pub(crate) rec: *mut u8,
+}
+
+const MIN_BITS: u32 = 6;
+
+/// The index of one shard.
+pub(crate) struct Table {
+    region: NodeRegion,
+    bits: u32,
+    len: usize,
+    node: Option<u32>,
+}
+
+// SAFETY: the table owns its region exclusively; record pointers inside it
+// are owned by the shard's arena, which moves together with the table.
+unsafe impl Send for Table {}
+
+#[inline]
+pub(crate) fn tag_of(hash: u64) -> u64 {
+    hash | 1
+}
+
+impl Table {
+    pub(crate) fn new(node: Option<u32>) -> Result<Table> {
+        Table::with_bits(node, MIN_BITS)
+    }
+
+    fn with_bits(node: Option<u32>, bits: u32) -> Result<Table> {
+        let bytes = (1usize << bits) * std::mem::size_of::<Slot>();
+        let region = NodeRegion::new(bytes, node, bytes >= 2 * 1024 * 1024)?;
+        Ok(Table { region, bits, len: 0, node })
+    }
+
+    /// Slots whose memory is bound as asked.
+    pub(crate) fn bound(&self) -> bool {
+        self.region.bound() || self.node.is_none()
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        1 << self.bits
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.capacity() - 1
+    }
+
+    #[inline]
+    fn slots(&self) -> *mut Slot {
+        self.region.as_ptr() as *mut Slot
+    }
+
+    #[inline]
+    pub(crate) fn home(&self, hash: u64) -> usize {
+        (hash >> (64 - self.bits)) as usize
+    }
+
+    #[inline]
+    pub(crate) fn slot(&self, i: usize) -> Slot {
+        debug_assert!(i < self.capacity());
+        // SAFETY: i < capacity, and the region holds capacity slots (zeroed = empty).
+        unsafe { *self.slots().add(i) }
+    }
+
+    #[inline]
+    fn set_slot(&mut self, i: usize, s: Slot) {
+        // SAFETY: as in `slot`; &mut self gives exclusive access.
+        unsafe { *self.slots().add(i) = s }
+    }
+
+    /// Hints the CPU to fetch the home slot of `hash`.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch never faults, and the address is inside the region.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch(self.slots().add(self.home(hash)) as *const i8, _MM_HINT_T0);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = hash;
+    }
+
+    /// The slot index holding `key`, if present.
+    #[inline]
+    pub(crate) fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        let tag = tag_of(hash);
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        loop {
+            let s = self.slot(i);
+            if s.tag == 0 {
+                return None;
+            }
+            // SAFETY: occupied slots point to live records of this shard.
+            if s.tag == tag && unsafe { record_key(s.rec) } == key {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Whether inserting one more entry needs a bigger table first.
+    #[inline]
+    pub(crate) fn needs_grow(&self) -> bool {
+        (self.len + 1) * 4 > self.capacity() * 3
+    }
+
+    /// Doubles the capacity. The old slots are released.
+    pub(crate) fn grow(&mut self) -> Result<()> {
+        let mut bigger = Table::with_bits(self.node, self.bits + 1)?;
+        for i in 0..self.capacity() {
+            let s = self.slot(i);
+            if s.tag != 0 {
+                bigger.insert_absent(s.tag, s.rec);
+            }
+        }
+        *self = bigger;
+        Ok(())
+    }
+
+    /// Inserts a key known to be absent; the caller has grown the table if needed.
+    pub(crate) fn insert_absent(&mut self, tag: u64, rec: *mut u8) {
+        debug_assert!(self.len < self.capacity());
+        let mask = self.mask();
+        let mut i = self.home(tag);
+        while self.slot(i).tag != 0 {
+            i = (i + 1) & mask;
+        }
+        self.set_slot(i, Slot { tag, rec });
+        self.len += 1;
+    }
+
+    /// Points slot `i` at a new record of the same key.
+    pub(crate) fn replace_rec(&mut self, i: usize, rec: *mut u8) {
+        let tag = self.slot(i).tag;
+        self.set_slot(i, Slot { tag, rec });
+    }
+
+    /// Empties slot `i` and shifts the rest of its cluster back.
+    pub(crate) fn remove_at(&mut self, mut i: usize) {
+        let mask = self.mask();
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let s = self.slot(j);
+            if s.tag == 0 {
+                break;
+            }
+            let h = self.home(s.tag);
+            // Move s back to i unless its home lies cyclically in (i, j].
+            let stays = if i <= j { i < h && h <= j } else { i < h || h <= j };
+            if !stays {
+                self.set_slot(i, s);
+                i = j;
+            }
+        }
+        self.set_slot(i, Slot { tag: 0, rec: std::ptr::null_mut() });
+        self.len -= 1;
+    }
+
+    /// Drops every entry (records are the arena's to free) and shrinks back.
+    pub(crate) fn clear(&mut self) -> Result<()> {
+        *self = Table::with_bits(self.node, MIN_BITS)?;
+        Ok(())
+    }
+
+    /// Calls `f` with every entry whose tag lies in `[lo, hi]` (inclusive,
+    /// `lo <= hi`), in no particular order. Entries are found through their
+    /// home slots, so the answer does not depend on the capacity.
+    pub(crate) fn for_each_in_tag_range(&self, lo: u64, hi: u64, mut f: impl FnMut(Slot)) {
+        let mask = self.mask();
+        let first = self.home(lo);
+        let span = self.home(hi) - first;
+        let mut i = first;
+        // An entry sits at or after its home with no empty slot in between, so
+        // scanning from the first home past the last one until an empty slot
+        // sees every entry whose home is in range.
+        for steps in 0..self.capacity() {
+            let s = self.slot(i);
+            if s.tag == 0 {
+                if steps > span {
+                    break;
+                }
+            } else if lo <= s.tag && s.tag <= hi {
+                f(s);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Where the slot array's resident pages are.
+    pub(crate) fn page_nodes(&self, node: u32) -> PageCount {
+        // SAFETY: the region stays mapped while we hold &self.
+        unsafe { crate::numa::page_nodes(self.region.as_ptr(), self.region.len(), node) }
+    }
+
+    /// Bytes the slot array maps.
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.region.len()
+    }
+}

@@ -1,0 +1,293 @@
+//! Every operation's semantics against a plain model map, with random
+//! operation sequences (single calls and batches), in both execution modes.
+
+use numashard::{BatchOp, CasOutcome, Config, ExecMode, Map, OpKind, Status};
+use proptest::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Get(u8, usize),
+    Put(u8, Vec<u8>),
+    PutIfAbsent(u8, Vec<u8>),
+    Delete(u8),
+    Take(u8, usize),
+    Cas(u8, Vec<u8>, Vec<u8>),
+    Add(u8, i64),
+    Len,
+    Clear,
+    Batch(Vec<Op>),
+}
+
+fn key(k: u8) -> Vec<u8> {
+    // a few lengths, including the empty key
+    match k % 4 {
+        0 => vec![],
+        1 => vec![k],
+        2 => vec![k; 16],
+        _ => vec![k; 300],
+    }
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(vec![]),
+        proptest::collection::vec(any::<u8>(), 1..40),
+        proptest::collection::vec(any::<u8>(), 8..=8),
+        proptest::collection::vec(any::<u8>(), 500..3000),
+    ]
+}
+
+fn single() -> impl Strategy<Value = Op> {
+    let k = 0u8..24;
+    prop_oneof![
+        (k.clone(), 0usize..64).prop_map(|(k, c)| Op::Get(k, c)),
+        (k.clone(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+        (k.clone(), value()).prop_map(|(k, v)| Op::PutIfAbsent(k, v)),
+        k.clone().prop_map(Op::Delete),
+        (k.clone(), 0usize..64).prop_map(|(k, c)| Op::Take(k, c)),
+        (k.clone(), value(), value()).prop_map(|(k, e, v)| Op::Cas(k, e, v)),
+        (k.clone(), any::<i64>()).prop_map(|(k, d)| Op::Add(k, d)),
+        Just(Op::Len),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => single(),
+        1 => Just(Op::Clear),
+        2 => proptest::collection::vec(single().prop_filter("no len in batch", |o| !matches!(o, Op::Len)), 0..80).prop_map(Op::Batch),
+    ]
+}
+
+/// Applies an op to the model; returns (status, out bytes, counter).
+fn model_apply(m: &mut HashMap<Vec<u8>, Vec<u8>>, op: &Op) -> (Status, Option<Vec<u8>>, i64) {
+    match op {
+        Op::Get(k, cap) => match m.get(&key(*k)) {
+            None => (Status::NotFound, None, 0),
+            Some(v) if v.len() > *cap => (Status::BufferTooSmall, Some(v.clone()), 0),
+            Some(v) => (Status::Ok, Some(v.clone()), 0),
+        },
+        Op::Put(k, v) => {
+            m.insert(key(*k), v.clone());
+            (Status::Ok, None, 0)
+        }
+        Op::PutIfAbsent(k, v) => {
+            if m.contains_key(&key(*k)) {
+                (Status::Exists, None, 0)
+            } else {
+                m.insert(key(*k), v.clone());
+                (Status::Ok, None, 0)
+            }
+        }
+        Op::Delete(k) => match m.remove(&key(*k)) {
+            Some(_) => (Status::Ok, None, 0),
+            None => (Status::NotFound, None, 0),
+        },
+        Op::Take(k, cap) => match m.get(&key(*k)).cloned() {
+            None => (Status::NotFound, None, 0),
+            Some(v) if v.len() > *cap => (Status::BufferTooSmall, Some(v), 0),
+            Some(v) => {
+                m.remove(&key(*k));
+                (Status::Ok, Some(v), 0)
+            }
+        },
+        Op::Cas(k, e, v) => match m.get(&key(*k)) {
+            None => (Status::NotFound, None, 0),
+            Some(cur) if cur != e => (Status::Mismatch, None, 0),
+            Some(_) => {
+                m.insert(key(*k), v.clone());
+                (Status::Ok, None, 0)
+            }
+        },
+        Op::Add(k, d) => match m.get(&key(*k)) {
+            None => {
+                m.insert(key(*k), d.to_le_bytes().to_vec());
+                (Status::Ok, None, *d)
+            }
+            Some(cur) if cur.len() != 8 => (Status::NotACounter, None, 0),
+            Some(cur) => {
+                let n = i64::from_le_bytes(cur[..].try_into().unwrap()).wrapping_add(*d);
+                m.insert(key(*k), n.to_le_bytes().to_vec());
+                (Status::Ok, None, n)
+            }
+        },
+        Op::Len | Op::Clear | Op::Batch(_) => unreachable!(),
+    }
+}
+
+fn map_apply(map: &Map, op: &Op) -> (Status, Option<Vec<u8>>, i64) {
+    let st = |r: numashard::Error| (r.status(), None, 0);
+    match op {
+        Op::Get(k, cap) => {
+            let mut buf = vec![0xAAu8; *cap];
+            match map.get_into(&key(*k), &mut buf) {
+                Ok(None) => (Status::NotFound, None, 0),
+                Ok(Some(n)) if n > *cap => {
+                    assert!(buf.iter().all(|&b| b == 0xAA), "buffer touched on BufferTooSmall");
+                    (Status::BufferTooSmall, map.get(&key(*k)).unwrap(), 0)
+                }
+                Ok(Some(n)) => {
+                    let owned = map.get(&key(*k)).unwrap().unwrap();
+                    assert_eq!(&buf[..n], &owned[..]);
+                    (Status::Ok, Some(buf[..n].to_vec()), 0)
+                }
+                Err(e) => st(e),
+            }
+        }
+        Op::Put(k, v) => map.put(&key(*k), v).map_or_else(st, |_| (Status::Ok, None, 0)),
+        Op::PutIfAbsent(k, v) => map
+            .put_if_absent(&key(*k), v)
+            .map_or_else(st, |ins| (if ins { Status::Ok } else { Status::Exists }, None, 0)),
+        Op::Delete(k) => map
+            .delete(&key(*k))
+            .map_or_else(st, |d| (if d { Status::Ok } else { Status::NotFound }, None, 0)),
+        Op::Take(k, cap) => {
+            let mut buf = vec![0u8; *cap];
+            match map.take_into(&key(*k), &mut buf) {
+                Ok(None) => (Status::NotFound, None, 0),
+                Ok(Some(n)) if n > *cap => (Status::BufferTooSmall, map.get(&key(*k)).unwrap(), 0),
+                Ok(Some(n)) => (Status::Ok, Some(buf[..n].to_vec()), 0),
+                Err(e) => st(e),
+            }
+        }
+        Op::Cas(k, e, v) => match map.compare_and_swap(&key(*k), e, v) {
+            Ok(CasOutcome::Swapped) => (Status::Ok, None, 0),
+            Ok(CasOutcome::Mismatch) => (Status::Mismatch, None, 0),
+            Ok(CasOutcome::NotFound) => (Status::NotFound, None, 0),
+            Err(e) => st(e),
+        },
+        Op::Add(k, d) => map.add(&key(*k), *d).map_or_else(st, |n| (Status::Ok, None, n)),
+        Op::Len | Op::Clear | Op::Batch(_) => unreachable!(),
+    }
+}
+
+fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
+    let keys: Vec<Vec<u8>> = ops
+        .iter()
+        .map(|o| match o {
+            Op::Get(k, _) | Op::Put(k, _) | Op::PutIfAbsent(k, _) | Op::Delete(k) | Op::Take(k, _) | Op::Cas(k, _, _) | Op::Add(k, _) => key(*k),
+            _ => unreachable!(),
+        })
+        .collect();
+    let mut outs: Vec<Vec<u8>> = ops
+        .iter()
+        .map(|o| match o {
+            Op::Get(_, c) | Op::Take(_, c) => vec![0u8; *c],
+            _ => vec![],
+        })
+        .collect();
+    let mut bops: Vec<BatchOp> = ops
+        .iter()
+        .zip(keys.iter())
+        .zip(outs.iter_mut())
+        .map(|((o, k), out)| match o {
+            Op::Get(..) => BatchOp::get(k, out),
+            Op::Put(_, v) => BatchOp::put(k, v),
+            Op::PutIfAbsent(_, v) => BatchOp::put_if_absent(k, v),
+            Op::Delete(_) => BatchOp::delete(k),
+            Op::Take(..) => BatchOp::take(k, out),
+            Op::Cas(_, e, v) => BatchOp::cas(k, e, v),
+            Op::Add(_, d) => BatchOp::add(k, *d),
+            _ => unreachable!(),
+        })
+        .collect();
+    map.batch(&mut bops).unwrap();
+    let res: Vec<(Status, usize, i64, OpKind)> = bops.iter().map(|b| (b.status, b.out_len, b.out_counter, b.kind)).collect();
+    drop(bops);
+    res.into_iter()
+        .zip(outs)
+        .map(|((s, n, c, kind), out)| {
+            let bytes = match (kind, s) {
+                (OpKind::Get | OpKind::Take, Status::Ok) => Some(out[..n].to_vec()),
+                (OpKind::Get | OpKind::Take, Status::BufferTooSmall) => Some(vec![0; n]),
+                _ => None,
+            };
+            (s, bytes, if kind == OpKind::Add && s == Status::Ok { c } else { 0 })
+        })
+        .collect()
+}
+
+fn check(mode: ExecMode, shards: usize, ops: Vec<Op>) {
+    let map = Map::new(Config { shards, exec_mode: mode, max_key_len: 1024, max_value_len: 4096, ..Config::default() }).unwrap();
+    let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    for op in &ops {
+        match op {
+            Op::Len => assert_eq!(map.len().unwrap(), model.len() as u64),
+            Op::Clear => {
+                map.clear().unwrap();
+                model.clear();
+            }
+            Op::Batch(list) => {
+                let got = run_batch(&map, list);
+                for (o, g) in list.iter().zip(got) {
+                    let mut want = model_apply(&mut model, o);
+                    if want.0 == Status::BufferTooSmall {
+                        want.1 = want.1.map(|v| vec![0; v.len()]);
+                    }
+                    assert_eq!(g, want, "batch op {o:?}");
+                }
+            }
+            o => {
+                let got = map_apply(&map, o);
+                let want = model_apply(&mut model, o);
+                assert_eq!(got, want, "op {o:?}");
+            }
+        }
+    }
+    // Final contents agree, through iteration too.
+    assert_eq!(map.len().unwrap(), model.len() as u64);
+    let mut seen = HashMap::new();
+    for e in map.iter().unwrap() {
+        let (k, v) = e.unwrap();
+        assert!(seen.insert(k, v).is_none(), "iteration returned a key twice");
+    }
+    assert_eq!(seen, model);
+    let st = map.stats().unwrap();
+    assert_eq!(st.entries, model.len() as u64);
+    map.close().unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matches_model_auto(ops in proptest::collection::vec(op(), 1..200), shards in 1usize..5) {
+        check(ExecMode::Auto, shards, ops);
+    }
+
+    #[test]
+    fn matches_model_delegate(ops in proptest::collection::vec(op(), 1..120), shards in 1usize..4) {
+        check(ExecMode::Delegate, shards, ops);
+    }
+}
+
+#[test]
+fn size_limits_are_inclusive_and_change_nothing() {
+    let map = Map::new(Config { shards: 2, max_key_len: 8, max_value_len: 16, ..Config::default() }).unwrap();
+    map.put(&[1; 8], &[2; 16]).unwrap();
+    assert_eq!(map.put(&[1; 9], b"x").unwrap_err().status(), Status::KeyTooLarge);
+    assert_eq!(map.put(&[1; 8], &[3; 17]).unwrap_err().status(), Status::ValueTooLarge);
+    assert_eq!(map.get(&[1; 8]).unwrap().unwrap(), vec![2; 16]);
+    assert_eq!(map.get(&[1; 9]).unwrap_err().status(), Status::KeyTooLarge);
+    assert_eq!(map.len().unwrap(), 1);
+    assert_eq!(map.add(&[1; 8], 1).unwrap_err().status(), Status::NotACounter);
+}
+
+#[test]
+fn grows_through_many_resizes() {
+    let map = Map::new(Config { shards: 3, ..Config::default() }).unwrap();
+    for i in 0u32..200_000 {
+        map.put(&i.to_le_bytes(), &(i as u64 * 3).to_le_bytes()).unwrap();
+    }
+    assert_eq!(map.len().unwrap(), 200_000);
+    for i in (0u32..200_000).step_by(7) {
+        assert_eq!(map.get(&i.to_le_bytes()).unwrap().unwrap(), (i as u64 * 3).to_le_bytes());
+    }
+    for i in (0u32..200_000).filter(|i| i % 3 == 0) {
+        assert!(map.delete(&i.to_le_bytes()).unwrap());
+    }
+    for i in 0u32..200_000 {
+        assert_eq!(map.get(&i.to_le_bytes()).unwrap().is_some(), i % 3 != 0, "key {i}");
+    }
+}
