@@ -88,13 +88,33 @@ fn main() {
     println!(
         "workload : {threads} threads, {seconds} s, {keys} keys: single calls (90% get / 10% put) on even threads, 64-get batches on odd threads"
     );
-    println!("throughput: {:.2} Mops/s total ({:.2} single, {:.2} batched)", (s + b) as f64 / secs / 1e6, s as f64 / secs / 1e6, b as f64 / secs / 1e6);
+    println!(
+        "throughput: {:.2} Mops/s total ({:.2} single, {:.2} batched)",
+        (s + b) as f64 / secs / 1e6,
+        s as f64 / secs / 1e6,
+        b as f64 / secs / 1e6
+    );
     let st = map.stats().unwrap();
-    println!("stats    : {} entries, {} bytes charged ({:.1} B/entry), {} bytes mapped, binding applied: {}", st.entries, st.bytes, st.bytes as f64 / st.entries.max(1) as f64, st.mapped_bytes, st.binding_applied);
+    println!(
+        "stats    : {} entries, {} bytes charged ({:.1} B/entry), {} bytes mapped, binding applied: {}",
+        st.entries,
+        st.bytes,
+        st.bytes as f64 / st.entries.max(1) as f64,
+        st.mapped_bytes,
+        st.binding_applied
+    );
     for s in &st.per_shard {
         println!(
             "shard {:>3}: node {} cpu {} entries {} ops {} queue high-water {} binding {} pages on node {}/{}",
-            s.shard, s.node, s.cpu, s.entries, s.ops, s.queue_high_water, s.binding_applied, s.pages_on_node, s.pages_total
+            s.shard,
+            s.node,
+            s.cpu,
+            s.entries,
+            s.ops,
+            s.queue_high_water,
+            s.binding_applied,
+            s.pages_on_node,
+            s.pages_total
         );
     }
     map.close().unwrap();

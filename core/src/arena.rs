@@ -181,8 +181,7 @@ impl Arena {
 
     /// Bytes mapped by this arena.
     pub(crate) fn mapped_bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.len()).sum::<usize>()
-            + self.large.values().map(|r| r.len()).sum::<usize>()
+        self.chunks.iter().map(|c| c.len()).sum::<usize>() + self.large.values().map(|r| r.len()).sum::<usize>()
     }
 
     /// Where the arena's resident pages are, relative to `node`.

@@ -87,7 +87,10 @@ impl Map {
     /// allocates its shard there.
     pub fn new(cfg: Config) -> Result<Map> {
         if cfg.max_key_len == 0 || cfg.max_key_len > MAX_LEN_CEILING || cfg.max_value_len > MAX_LEN_CEILING {
-            return Err(Error::with_detail(Status::InvalidArgument, "max_key_len must be 1..=2^31-1, max_value_len <= 2^31-1"));
+            return Err(Error::with_detail(
+                Status::InvalidArgument,
+                "max_key_len must be 1..=2^31-1, max_value_len <= 2^31-1",
+            ));
         }
         let source = TopologySource::from_config(&cfg);
         let topology = Topology::load(&source)?;
@@ -110,7 +113,11 @@ impl Map {
                 Shard::new(*p, txs.into_boxed_slice())
             })
             .collect();
-        let spin = Duration::from_micros(cfg.worker_spin_us.unwrap_or(if plan.len() >= allowed.len().max(1) { 0 } else { 20 }));
+        let spin = Duration::from_micros(cfg.worker_spin_us.unwrap_or(if plan.len() >= allowed.len().max(1) {
+            0
+        } else {
+            20
+        }));
         let inner = Arc::new(Inner {
             hasher: KeyHasher::new(cfg.hash_seed),
             budget: Budget::new(cfg.memory_limit),
@@ -153,7 +160,8 @@ impl Map {
             match spawned {
                 Ok(h) => inner.owners.lock().unwrap_or_else(|e| e.into_inner()).push(h),
                 Err(e) => {
-                    let _ = ready_tx.send(Err(Error::with_detail(Status::Resource, format!("spawning shard thread: {e}"))));
+                    let _ =
+                        ready_tx.send(Err(Error::with_detail(Status::Resource, format!("spawning shard thread: {e}"))));
                 }
             }
         }
@@ -217,7 +225,9 @@ impl Map {
         let cfg = &self.inner.cfg;
         let status = if op.key.len() > cfg.max_key_len {
             Status::KeyTooLarge
-        } else if matches!(op.kind, OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas) && op.value.len() > cfg.max_value_len {
+        } else if matches!(op.kind, OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas)
+            && op.value.len() > cfg.max_value_len
+        {
             Status::ValueTooLarge
         } else {
             return true;
@@ -248,7 +258,7 @@ impl Map {
                     shard.send(
                         cpu,
                         Msg::Ops {
-                            ops: op as *mut BatchOp<'_> as *mut BatchOp<'static>,
+                            ops: (op as *mut BatchOp<'_>).cast(),
                             idx: ZERO_INDEX.as_ptr(),
                             n: 1,
                             reply: slot,
@@ -444,7 +454,7 @@ impl Map {
                     fill[s as usize] += 1;
                 }
             }
-            let base = ops.as_mut_ptr() as *mut BatchOp<'static>;
+            let base: *mut BatchOp<'static> = ops.as_mut_ptr().cast();
             let cpu = numa::current_cpu() as usize;
             let delegate_min = match inner.cfg.exec_mode {
                 ExecMode::Delegate => 1,

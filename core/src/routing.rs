@@ -35,18 +35,10 @@ pub(crate) fn shard_of(hash: u64, n: usize) -> usize {
 /// stay valid for as long as the owner uses them.
 pub(crate) enum Msg {
     /// Run `ops[idx[i]]` for i in 0..n, in order.
-    Ops {
-        ops: *mut BatchOp<'static>,
-        idx: *const u32,
-        n: usize,
-        reply: *const ReplySlot,
-    },
+    Ops { ops: *mut BatchOp<'static>, idx: *const u32, n: usize, reply: *const ReplySlot },
     /// A resumable job the owner runs without holding the ownership lock, one
     /// step per loop turn between messages, until it returns true.
-    Job {
-        f: *mut (dyn FnMut() -> bool + Send + 'static),
-        reply: *const ReplySlot,
-    },
+    Job { f: *mut (dyn FnMut() -> bool + Send + 'static), reply: *const ReplySlot },
     /// Leave the loop (sent only after the close gate drained every caller).
     Stop,
 }

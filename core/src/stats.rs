@@ -110,7 +110,10 @@ mod tests {
     fn prometheus_lines_are_well_formed() {
         let st = MapStats {
             shards: 2,
-            per_shard: vec![ShardStats { shard: 0, entries: 5, ..Default::default() }, ShardStats { shard: 1, ..Default::default() }],
+            per_shard: vec![
+                ShardStats { shard: 0, entries: 5, ..Default::default() },
+                ShardStats { shard: 1, ..Default::default() },
+            ],
             ..Default::default()
         };
         let text = st.to_prometheus();

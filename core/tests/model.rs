@@ -72,14 +72,13 @@ fn model_apply(m: &mut HashMap<Vec<u8>, Vec<u8>>, op: &Op) -> (Status, Option<Ve
             m.insert(key(*k), v.clone());
             (Status::Ok, None, 0)
         }
-        Op::PutIfAbsent(k, v) => {
-            if m.contains_key(&key(*k)) {
-                (Status::Exists, None, 0)
-            } else {
-                m.insert(key(*k), v.clone());
+        Op::PutIfAbsent(k, v) => match m.entry(key(*k)) {
+            std::collections::hash_map::Entry::Occupied(_) => (Status::Exists, None, 0),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(v.clone());
                 (Status::Ok, None, 0)
             }
-        }
+        },
         Op::Delete(k) => match m.remove(&key(*k)) {
             Some(_) => (Status::Ok, None, 0),
             None => (Status::NotFound, None, 0),
@@ -139,9 +138,9 @@ fn map_apply(map: &Map, op: &Op) -> (Status, Option<Vec<u8>>, i64) {
         Op::PutIfAbsent(k, v) => map
             .put_if_absent(&key(*k), v)
             .map_or_else(st, |ins| (if ins { Status::Ok } else { Status::Exists }, None, 0)),
-        Op::Delete(k) => map
-            .delete(&key(*k))
-            .map_or_else(st, |d| (if d { Status::Ok } else { Status::NotFound }, None, 0)),
+        Op::Delete(k) => {
+            map.delete(&key(*k)).map_or_else(st, |d| (if d { Status::Ok } else { Status::NotFound }, None, 0))
+        }
         Op::Take(k, cap) => {
             let mut buf = vec![0u8; *cap];
             match map.take_into(&key(*k), &mut buf) {
@@ -166,7 +165,13 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
     let keys: Vec<Vec<u8>> = ops
         .iter()
         .map(|o| match o {
-            Op::Get(k, _) | Op::Put(k, _) | Op::PutIfAbsent(k, _) | Op::Delete(k) | Op::Take(k, _) | Op::Cas(k, _, _) | Op::Add(k, _) => key(*k),
+            Op::Get(k, _)
+            | Op::Put(k, _)
+            | Op::PutIfAbsent(k, _)
+            | Op::Delete(k)
+            | Op::Take(k, _)
+            | Op::Cas(k, _, _)
+            | Op::Add(k, _) => key(*k),
             _ => unreachable!(),
         })
         .collect();
@@ -193,7 +198,8 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
         })
         .collect();
     map.batch(&mut bops).unwrap();
-    let res: Vec<(Status, usize, i64, OpKind)> = bops.iter().map(|b| (b.status, b.out_len, b.out_counter, b.kind)).collect();
+    let res: Vec<(Status, usize, i64, OpKind)> =
+        bops.iter().map(|b| (b.status, b.out_len, b.out_counter, b.kind)).collect();
     drop(bops);
     res.into_iter()
         .zip(outs)
@@ -209,7 +215,8 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
 }
 
 fn check(mode: ExecMode, shards: usize, ops: Vec<Op>) {
-    let map = Map::new(Config { shards, exec_mode: mode, max_key_len: 1024, max_value_len: 4096, ..Config::default() }).unwrap();
+    let map = Map::new(Config { shards, exec_mode: mode, max_key_len: 1024, max_value_len: 4096, ..Config::default() })
+        .unwrap();
     let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     for op in &ops {
         match op {
