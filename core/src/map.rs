@@ -257,12 +257,7 @@ impl Map {
                     slot.expect(1);
                     shard.send(
                         cpu,
-                        Msg::Ops {
-                            ops: (op as *mut BatchOp<'_>).cast(),
-                            idx: ZERO_INDEX.as_ptr(),
-                            n: 1,
-                            reply: slot,
-                        },
+                        Msg::Ops { ops: (op as *mut BatchOp<'_>).cast(), idx: ZERO_INDEX.as_ptr(), n: 1, reply: slot },
                     );
                     slot.wait(shard.placement.cpu as usize != cpu);
                 });

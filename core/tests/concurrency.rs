@@ -1,0 +1,444 @@
+//! Concurrency stress with invariants, more threads than cores: exact
+//! counters, close racing with operations, iteration under churn, and
+//! replace_all generations that never go backwards.
+
+use numashard::{BatchOp, Config, ExecMode, Map, Status};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+fn modes() -> [ExecMode; 2] {
+    [ExecMode::Auto, ExecMode::Delegate]
+}
+
+fn cfg(mode: ExecMode, shards: usize) -> Config {
+    Config { shards, exec_mode: mode, ..Config::default() }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn counters_lose_no_update() {
+    for mode in modes() {
+        let map = Arc::new(Map::new(cfg(mode, 3)).unwrap());
+        const THREADS: u64 = 8;
+        const COUNTERS: u64 = 1000;
+        let sums: Vec<Vec<i64>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let map = map.clone();
+                    s.spawn(move || {
+                        let mut rng = Rng(t * 7919 + 1);
+                        let mut local = vec![0i64; COUNTERS as usize];
+                        for round in 0..400 {
+                            if round % 4 == 0 {
+                                // a batch of 32 adds
+                                let picks: Vec<(u64, i64)> =
+                                    (0..32).map(|_| (rng.next() % COUNTERS, (rng.next() % 201) as i64 - 100)).collect();
+                                let keys: Vec<[u8; 8]> = picks.iter().map(|(c, _)| c.to_le_bytes()).collect();
+                                let mut ops: Vec<BatchOp> =
+                                    keys.iter().zip(&picks).map(|(k, (_, d))| BatchOp::add(k, *d)).collect();
+                                map.batch(&mut ops).unwrap();
+                                for (op, (c, d)) in ops.iter().zip(&picks) {
+                                    assert_eq!(op.status, Status::Ok);
+                                    local[*c as usize] += d;
+                                }
+                            } else {
+                                for _ in 0..8 {
+                                    let c = rng.next() % COUNTERS;
+                                    let d = (rng.next() % 201) as i64 - 100;
+                                    map.add(&c.to_le_bytes(), d).unwrap();
+                                    local[c as usize] += d;
+                                }
+                            }
+                        }
+                        local
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for c in 0..COUNTERS {
+            let want: i64 = sums.iter().map(|l| l[c as usize]).sum();
+            let got = map.get(&c.to_le_bytes()).unwrap();
+            match got {
+                Some(v) => assert_eq!(i64::from_le_bytes(v.try_into().unwrap()), want, "counter {c} ({mode:?})"),
+                None => assert!(sums.iter().all(|l| l[c as usize] == 0) && !touched(&map, c)),
+            }
+        }
+    }
+}
+
+fn touched(_map: &Map, _c: u64) -> bool {
+    false
+}
+
+#[test]
+fn close_races_with_operations() {
+    for mode in modes() {
+        for _ in 0..5 {
+            let map = Arc::new(Map::new(cfg(mode, 2)).unwrap());
+            let start = Arc::new(Barrier::new(7));
+            let closed_seen = Arc::new(AtomicU64::new(0));
+            let hs: Vec<_> = (0..6)
+                .map(|t| {
+                    let (map, start, closed_seen) = (map.clone(), start.clone(), closed_seen.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        let mut rng = Rng(t + 11);
+                        let mut after_closed = false;
+                        for i in 0..20_000u64 {
+                            let k = (rng.next() % 500).to_le_bytes();
+                            let r: Result<(), numashard::Error> = match i % 5 {
+                                0 => map.put(&k, &[1; 24]),
+                                1 => map.get(&k).map(|_| ()),
+                                2 => map.delete(&k).map(|_| ()),
+                                3 => {
+                                    let mut ops = [BatchOp::put(&k, b"x"), BatchOp::delete(&k)];
+                                    map.batch(&mut ops).map(|_| {
+                                        for op in &ops {
+                                            assert!(matches!(
+                                                op.status,
+                                                Status::Ok | Status::NotFound | Status::Closed
+                                            ));
+                                        }
+                                    })
+                                }
+                                _ => map.len().map(|_| ()),
+                            };
+                            match r {
+                                Ok(()) => assert!(!after_closed, "an op succeeded after Closed was seen"),
+                                Err(e) => {
+                                    assert_eq!(e.status(), Status::Closed);
+                                    after_closed = true;
+                                }
+                            }
+                        }
+                        if after_closed {
+                            closed_seen.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            start.wait();
+            std::thread::sleep(Duration::from_millis(3));
+            let a = map.close();
+            let b = map.close();
+            assert!(a.is_ok());
+            assert_eq!(b.unwrap_err().status(), Status::Closed);
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert_eq!(map.put(b"k", b"v").unwrap_err().status(), Status::Closed);
+            assert_eq!(map.get(b"k").unwrap_err().status(), Status::Closed);
+            assert_eq!(map.len().unwrap_err().status(), Status::Closed);
+            assert_eq!(map.stats().unwrap_err().status(), Status::Closed);
+            assert_eq!(map.iter().err().unwrap().status(), Status::Closed);
+            assert_eq!(map.clear().unwrap_err().status(), Status::Closed);
+        }
+    }
+}
+
+#[test]
+fn two_racing_closes_one_succeeds() {
+    for _ in 0..20 {
+        let map = Arc::new(Map::new(cfg(ExecMode::Auto, 2)).unwrap());
+        let hs: Vec<_> = (0..3)
+            .map(|_| {
+                let m = map.clone();
+                std::thread::spawn(move || m.close().is_ok())
+            })
+            .collect();
+        let oks = hs.into_iter().map(|h| h.join().unwrap()).filter(|&ok| ok).count();
+        assert_eq!(oks, 1);
+    }
+}
+
+fn stable_value(k: u64) -> Vec<u8> {
+    let mut v = k.to_le_bytes().repeat(5);
+    v.extend_from_slice(&(!k).to_le_bytes());
+    v
+}
+
+/// Churn values carry their key and a version in every 8-byte word, so a
+/// torn value (a mix of two writes) is detected.
+fn churn_value(k: u64, version: u64, words: usize) -> Vec<u8> {
+    (0..words).flat_map(|_| (k.wrapping_mul(1_000_003) ^ version).to_le_bytes()).collect()
+}
+
+#[test]
+fn iteration_sees_stable_keys_exactly_once_under_churn() {
+    for mode in modes() {
+        let map = Arc::new(Map::new(cfg(mode, 3)).unwrap());
+        const STABLE: u64 = 20_000;
+        for k in 0..STABLE {
+            map.put(&k.to_le_bytes(), &stable_value(k)).unwrap();
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let churners: Vec<_> = (0..3)
+            .map(|t| {
+                let (map, stop) = (map.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut rng = Rng(t + 5);
+                    let mut v = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        // churn keys live in [1<<40, 1<<40 + 30000): disjoint from stable keys
+                        let k = (1u64 << 40) + rng.next() % 30_000;
+                        v += 1;
+                        match rng.next() % 3 {
+                            0 | 1 => map.put(&k.to_le_bytes(), &churn_value(k, v, 1 + (v % 40) as usize)).unwrap(),
+                            _ => {
+                                map.delete(&k.to_le_bytes()).unwrap();
+                            }
+                        }
+                        if v % 5000 == 0 && t == 0 {
+                            // grow and shrink: a burst of inserts forces resizes during iteration
+                            for j in 0..2000u64 {
+                                let k = (1u64 << 40) + 30_000 + j;
+                                map.put(&k.to_le_bytes(), &churn_value(k, v, 2)).unwrap();
+                            }
+                            for j in 0..2000u64 {
+                                map.delete(&((1u64 << 40) + 30_000 + j).to_le_bytes()).unwrap();
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for pass in 0..6 {
+            let mut seen: HashMap<u64, usize> = HashMap::new();
+            let mut churn_seen: HashMap<u64, usize> = HashMap::new();
+            let mut it = map.iter().unwrap();
+            while let Some((k, v)) = it.next_entry().unwrap() {
+                let k = u64::from_le_bytes(k.try_into().unwrap());
+                if k < STABLE {
+                    assert_eq!(v, &stable_value(k)[..], "stable value of {k} torn or wrong");
+                    *seen.entry(k).or_default() += 1;
+                } else {
+                    assert!(!v.is_empty() && v.len() % 8 == 0);
+                    let w = &v[..8];
+                    assert!(v.chunks(8).all(|c| c == w), "churn value of {k} is torn");
+                    *churn_seen.entry(k).or_default() += 1;
+                }
+            }
+            assert_eq!(seen.len() as u64, STABLE, "pass {pass} ({mode:?}): a stable key was missed");
+            assert!(seen.values().all(|&c| c == 1), "pass {pass}: a stable key was returned twice");
+            assert!(churn_seen.values().all(|&c| c == 1), "pass {pass}: a churn key was returned twice");
+        }
+        // An abandoned iterator holds nothing: writers, clear and close proceed.
+        let mut it = map.iter().unwrap();
+        let _ = it.next_entry().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for h in churners {
+            h.join().unwrap();
+        }
+        map.clear().unwrap();
+        assert!(it.next_entry().is_ok());
+        map.close().unwrap();
+        match it.next_entry() {
+            Ok(None) => {}
+            Err(e) => assert_eq!(e.status(), Status::Closed),
+            Ok(Some(_)) => panic!("entries after clear and close"),
+        }
+    }
+}
+
+#[test]
+fn replace_all_generations_never_go_backwards() {
+    for mode in modes() {
+        let map = Arc::new(Map::new(cfg(mode, 3)).unwrap());
+        const KEYS: u64 = 10_000;
+        let gen_entries = |g: u64| -> Vec<(Vec<u8>, Vec<u8>)> {
+            (0..KEYS).map(|k| (k.to_le_bytes().to_vec(), [g.to_le_bytes(), k.to_le_bytes()].concat())).collect()
+        };
+        map.replace_all(&gen_entries(0)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..4)
+            .map(|t| {
+                let (map, stop) = (map.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut rng = Rng(t + 99);
+                    let mut max_seen = 0u64;
+                    let mut reads = 0u64;
+                    let mut buf = [0u8; 16];
+                    while !stop.load(Ordering::Relaxed) {
+                        let k = rng.next() % KEYS;
+                        let n = map
+                            .get_into(&k.to_le_bytes(), &mut buf)
+                            .unwrap()
+                            .expect("every key present in every generation");
+                        assert_eq!(n, 16);
+                        let g = u64::from_le_bytes(buf[..8].try_into().unwrap());
+                        assert_eq!(u64::from_le_bytes(buf[8..].try_into().unwrap()), k);
+                        assert!(g >= max_seen, "saw generation {g} after {max_seen}");
+                        max_seen = g;
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for g in 1..=100u64 {
+            map.replace_all(&gen_entries(g)).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        let reads: u64 = readers.into_iter().map(|h| h.join().unwrap()).sum();
+        assert!(reads > 0);
+        assert_eq!(map.len().unwrap(), KEYS);
+        let st = map.stats().unwrap();
+        assert_eq!(st.replace_count, 101);
+        assert!(st.replace_stall_max_ns > 0);
+        // Bad input changes nothing.
+        let mut bad = gen_entries(500);
+        bad.push((vec![0; 100_000], vec![]));
+        assert_eq!(map.replace_all(&bad).unwrap_err().status(), Status::KeyTooLarge);
+        assert_eq!(&map.get(&7u64.to_le_bytes()).unwrap().unwrap()[..8], &100u64.to_le_bytes());
+    }
+}
+
+#[test]
+fn memory_limit_is_exact_and_changes_nothing_when_full() {
+    let limit = 1 << 20;
+    let map = Map::new(Config { shards: 2, memory_limit: limit, ..Config::default() }).unwrap();
+    let mut stored = 0u64;
+    let full_at = loop {
+        match map.put(&stored.to_le_bytes(), &[9u8; 32]) {
+            Ok(()) => stored += 1,
+            Err(e) => {
+                assert_eq!(e.status(), Status::Full);
+                break stored;
+            }
+        }
+        assert!(stored < 1_000_000, "limit never reached");
+    };
+    let st = map.stats().unwrap();
+    assert!(st.bytes <= limit, "charged {} over the limit {limit}", st.bytes);
+    // Small entries cost their size plus a small overhead, far below 1 KiB.
+    let per_entry = st.bytes as f64 / full_at as f64;
+    assert!(per_entry < 100.0, "each 8 B key + 32 B value charged {per_entry} bytes");
+    assert!(limit - st.bytes < 200, "stopped {} bytes short of the limit", limit - st.bytes);
+    // The failed put changed nothing.
+    assert_eq!(map.len().unwrap(), full_at);
+    assert_eq!(map.get(&full_at.to_le_bytes()).unwrap(), None);
+    // Growing a value past the limit fails and keeps the old value.
+    assert_eq!(map.put(&0u64.to_le_bytes(), &[1u8; 4096]).unwrap_err().status(), Status::Full);
+    assert_eq!(map.get(&0u64.to_le_bytes()).unwrap().unwrap(), vec![9u8; 32]);
+    // Deleting frees budget.
+    assert!(map.delete(&1u64.to_le_bytes()).unwrap());
+    map.put(&u64::MAX.to_le_bytes(), &[9u8; 32]).unwrap();
+    // replace_all over the limit fails and changes nothing.
+    let big: Vec<(Vec<u8>, Vec<u8>)> = (0..100_000u64).map(|k| (k.to_le_bytes().to_vec(), vec![0; 32])).collect();
+    assert_eq!(map.replace_all(&big).unwrap_err().status(), Status::Full);
+    assert_eq!(map.len().unwrap(), full_at);
+    // clear releases everything.
+    map.clear().unwrap();
+    assert_eq!(map.stats().unwrap().bytes, 0);
+    for k in 0..full_at {
+        map.put(&k.to_le_bytes(), &[9u8; 32]).unwrap();
+    }
+}
+
+#[test]
+fn synthetic_topologies_place_shards_on_their_nodes() {
+    for (desc, nodes) in
+        [("pack:2 [numa] core:2 pu:1", 2u32), ("pack:4 [numa] core:2 pu:1", 4), ("numa:8 core:1 pu:1", 8)]
+    {
+        for shards in [0usize, 5, 16] {
+            let map = Map::new(Config { topology: Some(desc.into()), shards, ..Config::default() }).unwrap();
+            assert!(!map.topology().is_this_system);
+            let st = map.stats().unwrap();
+            let want = if shards == 0 { map.topology().cpus().len() } else { shards };
+            assert_eq!(st.shards as usize, want);
+            let mut per_node = vec![0usize; nodes as usize];
+            for s in &st.per_shard {
+                assert_eq!(
+                    map.topology().node_of_cpu(s.cpu),
+                    Some(s.node),
+                    "{desc}: shard {} cpu {} not on node {}",
+                    s.shard,
+                    s.cpu,
+                    s.node
+                );
+                assert!(!s.binding_applied, "{desc}: binding claimed on a synthetic topology");
+                per_node[s.node as usize] += 1;
+            }
+            let (min, max) = (per_node.iter().min().unwrap(), per_node.iter().max().unwrap());
+            assert!(max - min <= 1, "{desc} shards={shards}: unbalanced {per_node:?}");
+            assert!(!st.binding_applied);
+            // and the map works
+            for k in 0..1000u32 {
+                map.put(&k.to_le_bytes(), b"v").unwrap();
+            }
+            assert_eq!(map.len().unwrap(), 1000);
+        }
+    }
+}
+
+#[test]
+fn real_machine_binding_is_applied_and_pages_are_on_node() {
+    let map = Map::new(Config::default()).unwrap();
+    assert!(map.topology().is_this_system);
+    for k in 0..50_000u32 {
+        map.put(&k.to_le_bytes(), &[3u8; 100]).unwrap();
+    }
+    let st = map.stats().unwrap();
+    for s in &st.per_shard {
+        assert!(s.binding_applied, "shard {} not bound on the real machine", s.shard);
+        assert!(s.pages_total > 0);
+        assert_eq!(s.pages_on_node, s.pages_total);
+    }
+}
+
+#[test]
+fn many_threads_mixed_ops_stay_consistent() {
+    // Each thread owns a key range; the final contents must equal each thread's own model.
+    for mode in modes() {
+        let map = Arc::new(Map::new(cfg(mode, 2)).unwrap());
+        let deadline = Instant::now() + Duration::from_millis(700);
+        let models: Vec<HashMap<u64, Vec<u8>>> = std::thread::scope(|s| {
+            (0..6u64)
+                .map(|t| {
+                    let map = map.clone();
+                    s.spawn(move || {
+                        let mut rng = Rng(t + 1);
+                        let mut model = HashMap::new();
+                        while Instant::now() < deadline {
+                            let k = (t << 32) | (rng.next() % 300);
+                            let v = rng.next().to_le_bytes().repeat(1 + (rng.next() % 6) as usize);
+                            match rng.next() % 4 {
+                                0 | 1 => {
+                                    map.put(&k.to_le_bytes(), &v).unwrap();
+                                    model.insert(k, v);
+                                }
+                                2 => {
+                                    assert_eq!(map.take(&k.to_le_bytes()).unwrap(), model.remove(&k));
+                                }
+                                _ => assert_eq!(map.get(&k.to_le_bytes()).unwrap(), model.get(&k).cloned()),
+                            }
+                        }
+                        model
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect()
+        });
+        let total: usize = models.iter().map(|m| m.len()).sum();
+        assert_eq!(map.len().unwrap() as usize, total);
+        for m in &models {
+            for (k, v) in m {
+                assert_eq!(map.get(&k.to_le_bytes()).unwrap().as_ref(), Some(v));
+            }
+        }
+    }
+}
