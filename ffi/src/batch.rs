@@ -1,0 +1,186 @@
+//! `ns_batch`: any mix of operations in one call, each with its own status.
+
+use crate::boundary::{buffer, bytes, guard, key, value, Outcome};
+use crate::handle::ns_map;
+use crate::status::{ns_status, ns_status_in};
+use numashard::{BatchOp, Map, OpKind};
+
+/// The kind of one operation in a batch (`ns_op.kind`).
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ns_op_kind {
+    /// Copy the value into `out` (`out_len` = its length, also when `out` is
+    /// too small: then `NS_BUFFER_TOO_SMALL` and nothing is copied).
+    NS_OP_GET = 0,
+    /// Insert or overwrite `value`.
+    NS_OP_PUT = 1,
+    /// Insert `value` only if absent; `NS_EXISTS` otherwise, and then the
+    /// present value is copied into `out` if `out_cap` > 0 and it fits
+    /// (`out_len` = its length either way; it fitted iff `out_len <= out_cap`).
+    NS_OP_PUT_IF_ABSENT = 2,
+    /// Remove (`NS_NOT_FOUND` if absent).
+    NS_OP_DELETE = 3,
+    /// Remove and copy the old value into `out`; too small a buffer removes
+    /// nothing (`NS_BUFFER_TOO_SMALL`, `out_len` = the length needed).
+    NS_OP_TAKE = 4,
+    /// Replace with `value` only if the current value equals `expected`
+    /// (`NS_MISMATCH` / `NS_NOT_FOUND` otherwise).
+    NS_OP_CAS = 5,
+    /// Add `delta` to the 8-byte little-endian counter (missing = 0);
+    /// `out_counter` = the new value.
+    NS_OP_ADD = 6,
+}
+
+/// An `ns_op_kind` as C passes it in: read as a plain integer; unknown
+/// values give the op `NS_ERR_INVALID_ARGUMENT`.
+pub type ns_op_kind_in = i32;
+
+// The C kinds are the engine's kinds, value for value.
+const _: () = {
+    assert!(ns_op_kind::NS_OP_GET as i32 == OpKind::Get as i32);
+    assert!(ns_op_kind::NS_OP_PUT as i32 == OpKind::Put as i32);
+    assert!(ns_op_kind::NS_OP_PUT_IF_ABSENT as i32 == OpKind::PutIfAbsent as i32);
+    assert!(ns_op_kind::NS_OP_DELETE as i32 == OpKind::Delete as i32);
+    assert!(ns_op_kind::NS_OP_TAKE as i32 == OpKind::Take as i32);
+    assert!(ns_op_kind::NS_OP_CAS as i32 == OpKind::Cas as i32);
+    assert!(ns_op_kind::NS_OP_ADD as i32 == OpKind::Add as i32);
+};
+
+/// One operation of a batch: inputs set by the caller, results written by
+/// `ns_batch`. Fields a kind does not use are ignored (neither read nor checked).
+#[repr(C)]
+#[derive(Debug)]
+pub struct ns_op {
+    /// Input: an `ns_op_kind` value.
+    pub kind: ns_op_kind_in,
+    /// Result: this op's status (always written).
+    pub status: ns_status_in,
+    /// Input: the key (NULL with `key_len` 0 = the empty key).
+    pub key: *const u8,
+    /// Input: the key's length.
+    pub key_len: usize,
+    /// Input: the value to store (PUT, PUT_IF_ABSENT, CAS).
+    pub value: *const u8,
+    /// Input: the value's length.
+    pub value_len: usize,
+    /// Input: the expected current value (CAS).
+    pub expected: *const u8,
+    /// Input: the expected value's length.
+    pub expected_len: usize,
+    /// Input: the counter delta (ADD).
+    pub delta: i64,
+    /// Input: where GET / TAKE / PUT_IF_ABSENT copy a value (NULL with
+    /// `out_cap` 0 = only report the length).
+    pub out: *mut u8,
+    /// Input: the capacity of `out`.
+    pub out_cap: usize,
+    /// Result: the value's length (GET, TAKE, PUT_IF_ABSENT when present),
+    /// else 0 (always written).
+    pub out_len: usize,
+    /// Result: the counter's new value (ADD), else 0 (always written).
+    pub out_counter: i64,
+}
+
+/// Turns one C op into an engine op, or the status that rejects it.
+///
+/// # Safety
+/// The op's pointers obey the `ns_batch` contract.
+unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
+    let kind = OpKind::from_i32(op.kind).ok_or(ns_status::NS_ERR_INVALID_ARGUMENT)?;
+    // SAFETY (whole body): the caller's contract.
+    let k = unsafe { key(map, op.key, op.key_len) }?;
+    Ok(match kind {
+        OpKind::Get => BatchOp::get(k, unsafe { buffer(op.out, op.out_cap) }?),
+        OpKind::Take => BatchOp::take(k, unsafe { buffer(op.out, op.out_cap) }?),
+        OpKind::Put => BatchOp::put(k, unsafe { value(map, op.value, op.value_len) }?),
+        OpKind::PutIfAbsent => {
+            let mut b = BatchOp::put_if_absent(k, unsafe { value(map, op.value, op.value_len) }?);
+            b.out = unsafe { buffer(op.out, op.out_cap) }?;
+            b
+        }
+        OpKind::Delete => BatchOp::delete(k),
+        OpKind::Cas => {
+            let e = unsafe { bytes(op.expected, op.expected_len) }?;
+            BatchOp::cas(k, e, unsafe { value(map, op.value, op.value_len) }?)
+        }
+        OpKind::Add => BatchOp::add(k, op.delta),
+    })
+}
+
+fn set_result(op: &mut ns_op, status: ns_status, out_len: usize, out_counter: i64) {
+    op.status = status as i32;
+    op.out_len = out_len;
+    op.out_counter = out_counter;
+}
+
+/// Runs `n` operations in one call: split by shard, all shards working at
+/// once; operations on the same key take effect in array order. Every op's
+/// `status`, `out_len` and `out_counter` are written, also when the call as
+/// a whole fails (then every op gets the call's status).
+///
+/// Ownership: `ops` and every buffer they point to stay the caller's; values
+/// are copied; nothing is allocated for the caller.
+///
+/// # Safety
+/// `m` must be NULL or a handle from `ns_map_new`; `ops` must point to `n`
+/// writable `ns_op`s (or be NULL with `n` 0); every op's pointers must obey
+/// the field docs, and no `out` buffer may overlap another buffer of the
+/// batch or the `ops` array.
+///
+/// Returns `NS_OK` (every op has its own status: `NS_OK`, `NS_NOT_FOUND`,
+/// `NS_EXISTS`, `NS_MISMATCH`, `NS_BUFFER_TOO_SMALL`, or an error such as
+/// `NS_ERR_INVALID_ARGUMENT` for an unknown kind or a NULL pointer with a
+/// length, `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`,
+/// `NS_ERR_NOT_A_COUNTER`), or for the call as a whole
+/// `NS_ERR_INVALID_ARGUMENT` (`m` NULL, `ops` NULL with `n` > 0),
+/// `NS_ERR_CLOSED`.
+#[no_mangle]
+pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> ns_status {
+    guard(|| -> Outcome {
+        if n == 0 {
+            // SAFETY: the caller's contract.
+            unsafe { ns_map::get(m) }?;
+            return Ok(ns_status::NS_OK);
+        }
+        if ops.is_null() || n > isize::MAX as usize / std::mem::size_of::<ns_op>() {
+            return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
+        }
+        // SAFETY: non-NULL; `n` writable ops by the caller's contract. Every
+        // field of ns_op is valid for any bit pattern (integers, raw pointers).
+        let c_ops = unsafe { std::slice::from_raw_parts_mut(ops, n) };
+        // SAFETY: the caller's contract.
+        let map = match unsafe { ns_map::get(m) } {
+            Ok(map) => map,
+            Err(s) => {
+                c_ops.iter_mut().for_each(|op| set_result(op, s, 0, 0));
+                return Err(s);
+            }
+        };
+        let mut engine_ops: Vec<BatchOp<'_>> = Vec::with_capacity(n);
+        let mut origin: Vec<usize> = Vec::with_capacity(n);
+        for (i, op) in c_ops.iter_mut().enumerate() {
+            // SAFETY: the caller's contract.
+            match unsafe { decode(map, op) } {
+                Ok(b) => {
+                    engine_ops.push(b);
+                    origin.push(i);
+                }
+                Err(s) => set_result(op, s, 0, 0),
+            }
+        }
+        if let Err(e) = map.batch(&mut engine_ops) {
+            let s = ns_status::from(e);
+            origin.iter().for_each(|&i| set_result(&mut c_ops[i], s, 0, 0));
+            return Err(s);
+        }
+        for (b, &i) in engine_ops.iter().zip(&origin) {
+            let out_len = match b.kind {
+                OpKind::Get | OpKind::Take | OpKind::PutIfAbsent => b.out_len,
+                _ => 0,
+            };
+            let counter = if b.kind == OpKind::Add { b.out_counter } else { 0 };
+            set_result(&mut c_ops[i], b.status.into(), out_len, counter);
+        }
+        Ok(ns_status::NS_OK)
+    })
+}
