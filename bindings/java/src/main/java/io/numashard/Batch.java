@@ -1,0 +1,396 @@
+package io.numashard;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+/**
+ * Many operations executed by one native call ({@link NumaShardMap#execute(Batch)}): one JNI
+ * crossing, split by shard inside the engine, the shards' parts run in parallel with software
+ * prefetching. This is how a JVM caller amortises the crossing cost.
+ *
+ * <p>The batch is laid out for the C ABI directly: keys, values and result buffers are packed
+ * into one direct {@link ByteBuffer}, and the operations are {@code ns_op} structs written into
+ * a second direct buffer, so executing passes two pointers and copies nothing. Each adder
+ * returns the operation's index; after {@code execute}, read results by index. A batch is
+ * reusable ({@link #clear()}) and not thread-safe: use one per thread.
+ *
+ * <pre>{@code
+ * Batch b = new Batch();
+ * for (byte[] k : keys) b.get(k);
+ * map.execute(b);
+ * for (int i = 0; i < b.size(); i++) use(b.value(i)); // null when absent
+ * }</pre>
+ *
+ * <p>A {@code get} or {@code take} reserves {@code valueCapacity} bytes for its result (the
+ * batch's default unless given). When a value is larger, {@code execute} re-reads that key by
+ * itself afterwards (for {@code take}: takes it afterwards — the engine did not remove it), so
+ * results are always complete; size the capacity to your values to keep that path cold.
+ */
+public final class Batch {
+    private static final int[] LAYOUT;
+    private static final int OP_SIZE;
+    private static final int OFF_KIND;
+    private static final int OFF_KEY;
+    private static final int OFF_KEY_LEN;
+    private static final int OFF_VALUE;
+    private static final int OFF_VALUE_LEN;
+    private static final int OFF_EXPECTED;
+    private static final int OFF_EXPECTED_LEN;
+    private static final int OFF_DELTA;
+    private static final int OFF_OUT;
+    private static final int OFF_OUT_CAP;
+    private static final int OFF_OUT_LEN;
+    private static final int OFF_OUT_COUNTER;
+    private static final int OFF_STATUS;
+    static final int KIND_GET;
+    static final int KIND_PUT;
+    static final int KIND_PUT_IF_ABSENT;
+    static final int KIND_DELETE;
+    static final int KIND_TAKE;
+    static final int KIND_CAS;
+    static final int KIND_ADD;
+
+    static {
+        NativeLibrary.load();
+        LAYOUT = nOpLayout();
+        int i = 0;
+        OP_SIZE = LAYOUT[i++];
+        OFF_KIND = LAYOUT[i++];
+        OFF_KEY = LAYOUT[i++];
+        OFF_KEY_LEN = LAYOUT[i++];
+        OFF_VALUE = LAYOUT[i++];
+        OFF_VALUE_LEN = LAYOUT[i++];
+        OFF_EXPECTED = LAYOUT[i++];
+        OFF_EXPECTED_LEN = LAYOUT[i++];
+        OFF_DELTA = LAYOUT[i++];
+        OFF_OUT = LAYOUT[i++];
+        OFF_OUT_CAP = LAYOUT[i++];
+        OFF_OUT_LEN = LAYOUT[i++];
+        OFF_OUT_COUNTER = LAYOUT[i++];
+        OFF_STATUS = LAYOUT[i++];
+        KIND_GET = LAYOUT[i++];
+        KIND_PUT = LAYOUT[i++];
+        KIND_PUT_IF_ABSENT = LAYOUT[i++];
+        KIND_DELETE = LAYOUT[i++];
+        KIND_TAKE = LAYOUT[i++];
+        KIND_CAS = LAYOUT[i++];
+        KIND_ADD = LAYOUT[i++];
+    }
+
+    private final int defaultValueCapacity;
+    ByteBuffer ops;
+    private ByteBuffer data;
+    private long dataAddress;
+    private int count;
+    private int used;
+    private byte[][] overflow;
+    private boolean executed;
+
+    /** A batch with room for 64 operations to start with and 128-byte result buffers. */
+    public Batch() {
+        this(64, 128);
+    }
+
+    /**
+     * A batch sized for {@code expectedOps} operations (it grows as needed) whose {@code get} and
+     * {@code take} results get {@code defaultValueCapacity} bytes each.
+     */
+    public Batch(int expectedOps, int defaultValueCapacity) {
+        if (expectedOps <= 0 || defaultValueCapacity < 0) {
+            throw new IllegalArgumentException("expectedOps must be > 0 and defaultValueCapacity >= 0");
+        }
+        this.defaultValueCapacity = defaultValueCapacity;
+        this.ops = ByteBuffer.allocateDirect(expectedOps * OP_SIZE).order(ByteOrder.nativeOrder());
+        this.data = ByteBuffer.allocateDirect(Math.max(256, expectedOps * (48 + defaultValueCapacity)))
+                .order(ByteOrder.nativeOrder());
+        this.dataAddress = nAddress(data);
+    }
+
+    /** Number of operations added. */
+    public int size() {
+        return count;
+    }
+
+    /** Removes every operation (buffers are kept for reuse). */
+    public Batch clear() {
+        count = 0;
+        used = 0;
+        executed = false;
+        if (overflow != null) {
+            java.util.Arrays.fill(overflow, null);
+        }
+        return this;
+    }
+
+    // ---------------------------------------------------------------- adders (return the op index)
+
+    /** Adds a get; its value is read back with {@link #value(int)}. */
+    public int get(byte[] key) {
+        return get(key, defaultValueCapacity);
+    }
+
+    /** Adds a get reserving {@code valueCapacity} bytes for the value. */
+    public int get(byte[] key, int valueCapacity) {
+        return add(KIND_GET, key, null, null, 0, valueCapacity);
+    }
+
+    /** Adds a put (insert or overwrite). */
+    public int put(byte[] key, byte[] value) {
+        return add(KIND_PUT, key, Objects.requireNonNull(value, "value"), null, 0, -1);
+    }
+
+    /** Adds a put-if-absent; status {@link Status#OK} when inserted, {@link Status#EXISTS} when not. */
+    public int putIfAbsent(byte[] key, byte[] value) {
+        return add(KIND_PUT_IF_ABSENT, key, Objects.requireNonNull(value, "value"), null, 0, -1);
+    }
+
+    /** Adds a delete; status {@link Status#OK} when removed, {@link Status#NOT_FOUND} when absent. */
+    public int remove(byte[] key) {
+        return add(KIND_DELETE, key, null, null, 0, -1);
+    }
+
+    /** Adds a take (remove, returning the old value via {@link #value(int)}). */
+    public int take(byte[] key) {
+        return take(key, defaultValueCapacity);
+    }
+
+    /** Adds a take reserving {@code valueCapacity} bytes for the old value. */
+    public int take(byte[] key, int valueCapacity) {
+        return add(KIND_TAKE, key, null, null, 0, valueCapacity);
+    }
+
+    /** Adds a compare-and-swap; status OK, {@link Status#MISMATCH} or {@link Status#NOT_FOUND}. */
+    public int compareAndSet(byte[] key, byte[] expected, byte[] value) {
+        return add(KIND_CAS, key, Objects.requireNonNull(value, "value"),
+                Objects.requireNonNull(expected, "expected"), 0, -1);
+    }
+
+    /** Adds a counter add; the new value is read back with {@link #counter(int)}. */
+    public int add(byte[] key, long delta) {
+        return add(KIND_ADD, key, null, null, delta, -1);
+    }
+
+    private int add(int kind, byte[] key, byte[] value, byte[] expected, long delta, int outCap) {
+        Objects.requireNonNull(key, "key");
+        if (outCap < -1) {
+            throw new IllegalArgumentException("valueCapacity must be >= 0");
+        }
+        if (executed) {
+            clear();
+        }
+        long need = (long) key.length + (value == null ? 0 : value.length)
+                + (expected == null ? 0 : expected.length) + Math.max(outCap, 0);
+        ensureData(need);
+        ensureOps();
+        int o = count * OP_SIZE;
+        ByteBuffer ops = this.ops;
+        ops.putInt(o + OFF_KIND, kind);
+        ops.putLong(o + OFF_KEY, dataAddress + used);
+        ops.putLong(o + OFF_KEY_LEN, key.length);
+        data.put(used, key);
+        used += key.length;
+        if (value != null) {
+            ops.putLong(o + OFF_VALUE, dataAddress + used);
+            ops.putLong(o + OFF_VALUE_LEN, value.length);
+            data.put(used, value);
+            used += value.length;
+        } else {
+            ops.putLong(o + OFF_VALUE, 0);
+            ops.putLong(o + OFF_VALUE_LEN, 0);
+        }
+        if (expected != null) {
+            ops.putLong(o + OFF_EXPECTED, dataAddress + used);
+            ops.putLong(o + OFF_EXPECTED_LEN, expected.length);
+            data.put(used, expected);
+            used += expected.length;
+        } else {
+            ops.putLong(o + OFF_EXPECTED, 0);
+            ops.putLong(o + OFF_EXPECTED_LEN, 0);
+        }
+        ops.putLong(o + OFF_DELTA, delta);
+        if (outCap > 0) {
+            ops.putLong(o + OFF_OUT, dataAddress + used);
+            ops.putLong(o + OFF_OUT_CAP, outCap);
+            used += outCap;
+        } else {
+            ops.putLong(o + OFF_OUT, 0);
+            ops.putLong(o + OFF_OUT_CAP, 0);
+        }
+        ops.putLong(o + OFF_OUT_LEN, 0);
+        ops.putLong(o + OFF_OUT_COUNTER, 0);
+        ops.putInt(o + OFF_STATUS, -1);
+        return count++;
+    }
+
+    private void ensureOps() {
+        if ((count + 1) * OP_SIZE > ops.capacity()) {
+            ByteBuffer bigger = ByteBuffer.allocateDirect(ops.capacity() * 2).order(ByteOrder.nativeOrder());
+            bigger.put(0, ops, 0, count * OP_SIZE);
+            ops = bigger;
+        }
+    }
+
+    private void ensureData(long need) {
+        if (used + need <= data.capacity()) {
+            return;
+        }
+        long cap = Math.max((long) data.capacity() * 2, used + need);
+        if (cap > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("batch larger than 2 GiB");
+        }
+        ByteBuffer bigger = ByteBuffer.allocateDirect((int) cap).order(ByteOrder.nativeOrder());
+        bigger.put(0, data, 0, used);
+        long newAddress = nAddress(bigger);
+        long shift = newAddress - dataAddress;
+        // The ns_op structs hold absolute pointers into the data buffer: move them along.
+        for (int i = 0; i < count; i++) {
+            int o = i * OP_SIZE;
+            for (int field : new int[] {OFF_KEY, OFF_VALUE, OFF_EXPECTED, OFF_OUT}) {
+                long p = ops.getLong(o + field);
+                if (p != 0) {
+                    ops.putLong(o + field, p + shift);
+                }
+            }
+        }
+        data = bigger;
+        dataAddress = newAddress;
+    }
+
+    // ---------------------------------------------------------------- execution hooks
+
+    void beforeExecute() {
+        if (executed) {
+            // Re-executing the same operations: reset their outputs.
+            for (int i = 0; i < count; i++) {
+                int o = i * OP_SIZE;
+                ops.putLong(o + OFF_OUT_LEN, 0);
+                ops.putInt(o + OFF_STATUS, -1);
+            }
+            if (overflow != null) {
+                java.util.Arrays.fill(overflow, null);
+            }
+        }
+    }
+
+    /** Called by the map after the native call: completes values too large for their buffer. */
+    void afterExecute(NumaShardMap map) {
+        java.lang.ref.Reference.reachabilityFence(data);
+        executed = true;
+        for (int i = 0; i < count; i++) {
+            int o = i * OP_SIZE;
+            if (ops.getInt(o + OFF_STATUS) != Status.BUFFER_TOO_SMALL.code()) {
+                continue;
+            }
+            int kind = ops.getInt(o + OFF_KIND);
+            byte[] key = keyOf(i);
+            byte[] v = kind == KIND_TAKE ? map.take(key) : map.get(key);
+            if (overflow == null || overflow.length < count) {
+                byte[][] grown = new byte[Math.max(count, 16)][];
+                if (overflow != null) {
+                    System.arraycopy(overflow, 0, grown, 0, overflow.length);
+                }
+                overflow = grown;
+            }
+            overflow[i] = v;
+            ops.putInt(o + OFF_STATUS, v == null ? Status.NOT_FOUND.code() : Status.OK.code());
+            ops.putLong(o + OFF_OUT_LEN, v == null ? 0 : v.length);
+        }
+    }
+
+    private byte[] keyOf(int i) {
+        int o = i * OP_SIZE;
+        int off = (int) (ops.getLong(o + OFF_KEY) - dataAddress);
+        byte[] k = new byte[(int) ops.getLong(o + OFF_KEY_LEN)];
+        data.get(off, k);
+        return k;
+    }
+
+    // ---------------------------------------------------------------- results
+
+    private int checkIndex(int i) {
+        if (!executed) {
+            throw new IllegalStateException("batch not executed");
+        }
+        return Objects.checkIndex(i, count) * OP_SIZE;
+    }
+
+    /** The outcome of operation {@code i} (errors such as KEY_TOO_LARGE are reported here, not thrown). */
+    public Status status(int i) {
+        return Status.of(ops.getInt(checkIndex(i) + OFF_STATUS));
+    }
+
+    /** The raw {@code ns_status} of operation {@code i}. */
+    public int statusCode(int i) {
+        return ops.getInt(checkIndex(i) + OFF_STATUS);
+    }
+
+    /** The value length read by get/take {@code i}, or {@link NumaShardMap#NOT_FOUND} when absent. */
+    public int valueLength(int i) {
+        int o = checkIndex(i);
+        int st = ops.getInt(o + OFF_STATUS);
+        return st == Status.OK.code() ? (int) ops.getLong(o + OFF_OUT_LEN) : NumaShardMap.NOT_FOUND;
+    }
+
+    /**
+     * A copy of the value read by get/take {@code i}; null when the key was absent.
+     *
+     * @throws NumaShardException when the operation failed with an error status
+     */
+    public byte[] value(int i) {
+        int o = checkIndex(i);
+        int st = ops.getInt(o + OFF_STATUS);
+        if (st == Status.NOT_FOUND.code()) {
+            return null;
+        }
+        if (st != Status.OK.code()) {
+            throw NumaShardException.forStatus(st);
+        }
+        if (overflow != null && overflow[i] != null) {
+            return overflow[i].clone();
+        }
+        byte[] v = new byte[(int) ops.getLong(o + OFF_OUT_LEN)];
+        data.get((int) (ops.getLong(o + OFF_OUT) - dataAddress), v);
+        return v;
+    }
+
+    /**
+     * A read-only view of the value read by get/take {@code i}, valid until the batch is cleared
+     * or re-executed; null when absent. No copy.
+     */
+    public ByteBuffer valueBuffer(int i) {
+        int o = checkIndex(i);
+        int st = ops.getInt(o + OFF_STATUS);
+        if (st == Status.NOT_FOUND.code()) {
+            return null;
+        }
+        if (st != Status.OK.code()) {
+            throw NumaShardException.forStatus(st);
+        }
+        if (overflow != null && overflow[i] != null) {
+            return ByteBuffer.wrap(overflow[i]).asReadOnlyBuffer();
+        }
+        int off = (int) (ops.getLong(o + OFF_OUT) - dataAddress);
+        return data.slice(off, (int) ops.getLong(o + OFF_OUT_LEN)).asReadOnlyBuffer();
+    }
+
+    /**
+     * The new counter value of add {@code i}.
+     *
+     * @throws NumaShardException when the add failed (e.g. {@link NotACounterException})
+     */
+    public long counter(int i) {
+        int o = checkIndex(i);
+        int st = ops.getInt(o + OFF_STATUS);
+        if (st != Status.OK.code()) {
+            throw NumaShardException.forStatus(st);
+        }
+        return ops.getLong(o + OFF_OUT_COUNTER);
+    }
+
+    /** Layout of {@code ns_op} and the op kinds, from the glue (compiled against the header). */
+    private static native int[] nOpLayout();
+
+    /** The address of a direct buffer. */
+    private static native long nAddress(ByteBuffer direct);
+}

@@ -1,0 +1,198 @@
+package io.numashard;
+
+import java.util.Arrays;
+
+/**
+ * What a map is created with ({@code ns_config}). Fields left unset keep the native defaults of
+ * {@code ns_config_init}: one shard per allowed CPU, no memory limit, keys up to 4 KiB, values
+ * up to 4 MiB, the real machine's topology, {@link ExecMode#AUTO}.
+ *
+ * <pre>{@code
+ * Config cfg = Config.builder().shards(8).memoryLimit(1L << 30).build();
+ * }</pre>
+ */
+public final class Config {
+    final int shards;
+    final Long memoryLimit;
+    final Long maxKeyLen;
+    final Long maxValueLen;
+    final String topology;
+    final String topologyXml;
+    final int[] nodes;
+    final int[] shardsPerNode;
+    final Long hashSeed;
+    final Long workerSpinUs;
+    final ExecMode execMode;
+    final Integer batchDelegateMin;
+    final boolean misplaceMemory;
+
+    private Config(Builder b) {
+        this.shards = b.shards;
+        this.memoryLimit = b.memoryLimit;
+        this.maxKeyLen = b.maxKeyLen;
+        this.maxValueLen = b.maxValueLen;
+        this.topology = b.topology;
+        this.topologyXml = b.topologyXml;
+        this.nodes = b.nodes == null ? null : b.nodes.clone();
+        this.shardsPerNode = b.shardsPerNode == null ? null : b.shardsPerNode.clone();
+        this.hashSeed = b.hashSeed;
+        this.workerSpinUs = b.workerSpinUs;
+        this.execMode = b.execMode;
+        this.batchDelegateMin = b.batchDelegateMin;
+        this.misplaceMemory = b.misplaceMemory;
+    }
+
+    /** The native defaults. */
+    public static Config defaults() {
+        return builder().build();
+    }
+
+    /** A builder starting from the native defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Packs the numeric fields for the glue: {value, isSet} pairs in a fixed order. */
+    long[] packed() {
+        return new long[] {
+            shards, 1,
+            val(memoryLimit), set(memoryLimit),
+            val(maxKeyLen), set(maxKeyLen),
+            val(maxValueLen), set(maxValueLen),
+            val(hashSeed), set(hashSeed),
+            val(workerSpinUs), set(workerSpinUs),
+            execMode == null ? 0 : execMode.code, execMode == null ? 0 : 1,
+            batchDelegateMin == null ? 0 : batchDelegateMin, batchDelegateMin == null ? 0 : 1,
+            misplaceMemory ? 1 : 0, 1,
+        };
+    }
+
+    private static long val(Long v) {
+        return v == null ? 0 : v;
+    }
+
+    private static long set(Long v) {
+        return v == null ? 0 : 1;
+    }
+
+    @Override
+    public String toString() {
+        return "Config{shards=" + shards + ", memoryLimit=" + memoryLimit + ", maxKeyLen=" + maxKeyLen
+                + ", maxValueLen=" + maxValueLen + ", topology=" + topology + ", topologyXml=" + topologyXml
+                + ", nodes=" + Arrays.toString(nodes) + ", shardsPerNode=" + Arrays.toString(shardsPerNode)
+                + ", hashSeed=" + hashSeed + ", workerSpinUs=" + workerSpinUs + ", execMode=" + execMode
+                + ", batchDelegateMin=" + batchDelegateMin + ", misplaceMemory=" + misplaceMemory + "}";
+    }
+
+    /** Builds a {@link Config}; every setter returns the builder. Values are checked by the engine. */
+    public static final class Builder {
+        private int shards;
+        private Long memoryLimit;
+        private Long maxKeyLen;
+        private Long maxValueLen;
+        private String topology;
+        private String topologyXml;
+        private int[] nodes;
+        private int[] shardsPerNode;
+        private Long hashSeed;
+        private Long workerSpinUs;
+        private ExecMode execMode;
+        private Integer batchDelegateMin;
+        private boolean misplaceMemory;
+
+        private Builder() {}
+
+        /** Number of shards; 0 = one per allowed CPU. An explicit N yields exactly N shards. */
+        public Builder shards(int shards) {
+            if (shards < 0) {
+                throw new IllegalArgumentException("shards must be >= 0: " + shards);
+            }
+            this.shards = shards;
+            return this;
+        }
+
+        /** Byte limit on what entries cost (key, value, per-entry overhead); 0 = none. */
+        public Builder memoryLimit(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("memoryLimit must be >= 0: " + bytes);
+            }
+            this.memoryLimit = bytes;
+            return this;
+        }
+
+        /** Largest key accepted, in bytes (inclusive; 1 ..= 2^31-1). */
+        public Builder maxKeyLen(long bytes) {
+            this.maxKeyLen = bytes;
+            return this;
+        }
+
+        /** Largest value accepted, in bytes (inclusive; at most 2^31-1). */
+        public Builder maxValueLen(long bytes) {
+            this.maxValueLen = bytes;
+            return this;
+        }
+
+        /**
+         * A synthetic hwloc topology, e.g. {@code "pack:2 [numa] core:2 pu:1"}, to place shards
+         * as if on that machine (binding is then reported as not applied). Null = the
+         * {@code NUMASHARD_TOPOLOGY} environment variable, else the real machine.
+         */
+        public Builder topology(String topology) {
+            this.topology = topology;
+            return this;
+        }
+
+        /** Path of an hwloc XML topology; {@link #topology(String)} wins when both are set. */
+        public Builder topologyXml(String path) {
+            this.topologyXml = path;
+            return this;
+        }
+
+        /** Use only these NUMA nodes (OS indexes); null = every node with allowed CPUs. */
+        public Builder nodes(int... nodes) {
+            this.nodes = nodes;
+            return this;
+        }
+
+        /** Explicit shard count per used node, in the order of the used nodes; overrides shards. */
+        public Builder shardsPerNode(int... counts) {
+            this.shardsPerNode = counts;
+            return this;
+        }
+
+        /** Seed of the hash that routes keys to shards. */
+        public Builder hashSeed(long seed) {
+            this.hashSeed = seed;
+            return this;
+        }
+
+        /** Microseconds an idle owner thread spins before it parks (negative = automatic). */
+        public Builder workerSpinUs(long micros) {
+            this.workerSpinUs = micros;
+            return this;
+        }
+
+        /** How operations reach the shard tables. */
+        public Builder execMode(ExecMode mode) {
+            this.execMode = mode;
+            return this;
+        }
+
+        /** In AUTO mode, batch parts with at least this many ops go to the owner (0 = never). */
+        public Builder batchDelegateMin(int ops) {
+            this.batchDelegateMin = ops;
+            return this;
+        }
+
+        /** Testing switch: bind every shard's memory to another node than its CPU's. */
+        public Builder misplaceMemory(boolean misplace) {
+            this.misplaceMemory = misplace;
+            return this;
+        }
+
+        /** The configuration. */
+        public Config build() {
+            return new Config(this);
+        }
+    }
+}

@@ -1,0 +1,488 @@
+package io.numashard;
+
+import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.BiConsumer;
+
+/**
+ * A NUMA-aware, sharded, off-heap key-value map: byte-string keys and values live in native
+ * memory owned by the shard they hash to, bound to that shard's NUMA node, invisible to the
+ * garbage collector. A thin JNI layer over the numashard C ABI ({@code include/numashard.h}).
+ *
+ * <p><b>Threads.</b> Every method may be called from any number of threads at once, including
+ * {@link #close()}. Single-key operations are linearizable. A call racing {@code close()} either
+ * completes or throws {@link MapClosedException}; every call after {@code close()} throws it.
+ *
+ * <p><b>Lifetime.</b> {@link #close()} stops the shard threads and frees all entry memory at
+ * once; it is idempotent and thread-safe. The small native handle itself ({@code ns_map_free})
+ * is freed only when no Java thread can be inside a native call on it: when this object is
+ * unreachable (a {@link Cleaner} action). Every native method is an instance method, so the JVM keeps the receiver
+ * reachable for the whole native call and the handle cannot be freed under it. A map that is
+ * never closed is closed and freed by the same {@code Cleaner} — but close it explicitly.
+ *
+ * <p><b>Errors.</b> Outcomes (not found, already exists, mismatch) are return values; errors
+ * throw the unchecked {@link NumaShardException} (subclasses for closed, full, key or value too
+ * large, not a counter). Null keys or values throw {@link NullPointerException}.
+ */
+public final class NumaShardMap implements AutoCloseable {
+    /** Returned by the {@code get}/{@code take} buffer variants when the key is absent. */
+    public static final int NOT_FOUND = -1;
+
+    static final int ST_OK = 0;
+    static final int ST_NOT_FOUND = 1;
+    static final int ST_EXISTS = 2;
+    static final int ST_MISMATCH = 3;
+    static final int ST_CLOSED = 104;
+
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    static {
+        NativeLibrary.load();
+    }
+
+    /** The {@code ns_map*}; never 0 for an opened map. */
+    final long handle;
+
+    private NumaShardMap(long handle) {
+        this.handle = handle;
+        CLEANER.register(this, new FreeHandle(handle));
+    }
+
+    /** Opens a map with the native defaults (one shard per allowed CPU, no memory limit). */
+    public static NumaShardMap open() {
+        return open(Config.defaults());
+    }
+
+    /**
+     * Opens a map: starts one pinned owner thread per shard and binds each shard's memory to its
+     * node (or reports in {@link #stats()} that binding was not applied).
+     *
+     * @throws NumaShardException with {@link Status#INVALID_ARGUMENT}, {@link Status#TOPOLOGY} or
+     *     {@link Status#RESOURCE} when the map cannot be created
+     */
+    public static NumaShardMap open(Config config) {
+        Objects.requireNonNull(config, "config");
+        long h = nOpen(config.packed(), config.topology, config.topologyXml, config.nodes, config.shardsPerNode);
+        return new NumaShardMap(h);
+    }
+
+    /** The native library's version, {@code ns_version()} (e.g. {@code "0.1.0"}). */
+    public static String nativeVersion() {
+        return nVersion();
+    }
+
+    static String statusString(int code) {
+        return nStatusStr(code);
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /**
+     * The value stored under {@code key}, copied into a new array, or null when absent.
+     *
+     * @throws MapClosedException when the map is closed
+     * @throws KeyTooLargeException when the key is longer than the map's limit
+     */
+    public byte[] get(byte[] key) {
+        return nGet(handle, Objects.requireNonNull(key, "key"));
+    }
+
+    /**
+     * Copies the value stored under {@code key} into {@code dst} at its position, without going
+     * through the Java heap when {@code dst} is direct.
+     *
+     * <p>Returns the value's length, or {@link #NOT_FOUND} (-1) when the key is absent. When the
+     * value fits ({@code length <= dst.remaining()}) it is written at {@code dst.position()} and
+     * the position is advanced by its length, like a channel read. When it does not fit, nothing
+     * is written, the position is unchanged and the returned length ({@code > dst.remaining()})
+     * is the size to retry with.
+     */
+    public int get(byte[] key, ByteBuffer dst) {
+        Objects.requireNonNull(key, "key");
+        checkWritable(dst);
+        int pos = dst.position();
+        int cap = dst.remaining();
+        int n = dst.isDirect()
+                ? nGetDirect(handle, key, null, 0, 0, dst, pos, cap)
+                : nGetArray(handle, key, dst.array(), dst.arrayOffset() + pos, cap);
+        if (n >= 0 && n <= cap) {
+            dst.position(pos + n);
+        }
+        return n;
+    }
+
+    /**
+     * Like {@link #get(byte[], ByteBuffer)} with the key read from {@code key}'s remaining bytes
+     * (a direct buffer: no copy through the heap). The key buffer's position is not changed.
+     */
+    public int get(ByteBuffer key, ByteBuffer dst) {
+        requireDirect(key, "key");
+        requireDirect(dst, "dst");
+        checkWritable(dst);
+        int pos = dst.position();
+        int cap = dst.remaining();
+        int n = nGetDirect(handle, null, key, key.position(), key.remaining(), dst, pos, cap);
+        if (n >= 0 && n <= cap) {
+            dst.position(pos + n);
+        }
+        return n;
+    }
+
+    /** True when the key is present (a size query: no value bytes are copied). */
+    public boolean containsKey(byte[] key) {
+        return nGetDirect(handle, Objects.requireNonNull(key, "key"), null, 0, 0, null, 0, 0) >= 0;
+    }
+
+    /** The exact number of entries (each shard's count read at one moment). */
+    public long size() {
+        return nLen(handle);
+    }
+
+    /** The number of shards. */
+    public int shardCount() {
+        return nShardCount(handle);
+    }
+
+    /** The shard {@code key} is routed to; its placement is in {@link #stats()}. */
+    public int shardOf(byte[] key) {
+        return nShardOf(handle, Objects.requireNonNull(key, "key"));
+    }
+
+    /** The topology the map was placed on and where every shard lives, as text. */
+    public String describeTopology() {
+        return nDescribe(handle);
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /**
+     * Inserts or overwrites.
+     *
+     * @throws MapFullException when the memory limit would be exceeded (nothing changes)
+     * @throws KeyTooLargeException, ValueTooLargeException when over the map's size limits
+     */
+    public void put(byte[] key, byte[] value) {
+        nPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+    }
+
+    /**
+     * Inserts or overwrites, reading key and value from the remaining bytes of direct buffers (no
+     * copy through the heap). Buffer positions are not changed.
+     */
+    public void put(ByteBuffer key, ByteBuffer value) {
+        requireDirect(key, "key");
+        requireDirect(value, "value");
+        nPutDirect(handle, key, key.position(), key.remaining(), value, value.position(), value.remaining());
+    }
+
+    /** Inserts only when the key is absent; true when inserted, false when the key existed. */
+    public boolean putIfAbsent(byte[] key, byte[] value) {
+        return nPutIfAbsent(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+    }
+
+    /**
+     * Inserts when the key is absent and returns null, else returns the present value and changes
+     * nothing, in one atomic step ({@link java.util.concurrent.ConcurrentMap#putIfAbsent}'s
+     * contract; Go's {@code LoadOrStore}).
+     */
+    public byte[] getOrPut(byte[] key, byte[] value) {
+        return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+    }
+
+    /** Removes the key; true when it was present. */
+    public boolean remove(byte[] key) {
+        return nDelete(handle, Objects.requireNonNull(key, "key"));
+    }
+
+    /** Removes the key and returns the value it had, or null when absent ({@code LoadAndDelete}). */
+    public byte[] take(byte[] key) {
+        return nTake(handle, Objects.requireNonNull(key, "key"));
+    }
+
+    /**
+     * Replaces the value only when the current value equals {@code expected} byte for byte.
+     * Returns true when replaced; false when the current value differs or the key is absent (use
+     * {@link #compareAndSwap} to tell those apart).
+     */
+    public boolean compareAndSet(byte[] key, byte[] expected, byte[] value) {
+        return compareAndSwap(key, expected, value) == Status.OK;
+    }
+
+    /**
+     * Replaces the value only when the current value equals {@code expected}; returns
+     * {@link Status#OK}, {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
+     */
+    public Status compareAndSwap(byte[] key, byte[] expected, byte[] value) {
+        return Status.of(nCas(handle, Objects.requireNonNull(key, "key"),
+                Objects.requireNonNull(expected, "expected"), Objects.requireNonNull(value, "value")));
+    }
+
+    /**
+     * Atomically adds {@code delta} to the signed 64-bit counter stored under {@code key} (created
+     * at 0 when absent) and returns the new value. Counters are 8-byte values in the platform's
+     * little-endian (read them with {@link #counterValue(byte[])}).
+     *
+     * @throws NotACounterException when the stored value is not 8 bytes long
+     */
+    public long add(byte[] key, long delta) {
+        return nAdd(handle, Objects.requireNonNull(key, "key"), delta);
+    }
+
+    /** Decodes a counter value as stored by {@link #add} (8 bytes, little-endian). */
+    public static long counterValue(byte[] value) {
+        if (value == null || value.length != 8) {
+            throw new IllegalArgumentException("a counter is 8 bytes");
+        }
+        return ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getLong();
+    }
+
+    /** Encodes a counter value as {@link #add} stores it (8 bytes, little-endian). */
+    public static byte[] counterBytes(long value) {
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value).array();
+    }
+
+    /** Removes every entry. */
+    public void clear() {
+        nClear(handle);
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    /**
+     * Runs every operation of {@code batch} in one native call (one JNI crossing; the engine
+     * splits it by shard and runs the shards' parts in parallel). Per-operation outcomes and
+     * results are read back from the batch. Each operation is linearizable on its own; the batch
+     * as a whole is not atomic.
+     *
+     * @throws MapClosedException when the map is closed (per-op statuses are then undefined)
+     */
+    public void execute(Batch batch) {
+        Objects.requireNonNull(batch, "batch");
+        if (batch.size() == 0) {
+            return;
+        }
+        batch.beforeExecute();
+        nBatch(handle, batch.ops, batch.size());
+        batch.afterExecute(this);
+    }
+
+    // ---------------------------------------------------------------- iteration
+
+    /**
+     * An iterator over the entries: every entry present for the whole iteration is returned
+     * exactly once, whatever other threads do meanwhile; entries inserted or removed during the
+     * iteration may or may not appear; no value is torn. It holds no lock between chunks.
+     * Close it (try-with-resources) unless you iterate to the end.
+     */
+    public EntryIterator iterator() {
+        return new EntryIterator(nIterNew(handle));
+    }
+
+    /** Calls {@code action} with a copy of every entry, with {@link #iterator()}'s guarantee. */
+    public void forEach(BiConsumer<byte[], byte[]> action) {
+        Objects.requireNonNull(action, "action");
+        try (EntryIterator it = iterator()) {
+            while (it.advance()) {
+                action.accept(it.key(), it.value());
+            }
+        }
+    }
+
+    /**
+     * Calls {@code action} with read-only views of every entry's key and value, valid only
+     * during the call (no per-entry allocation beyond the two views), with
+     * {@link #iterator()}'s guarantee.
+     */
+    public void forEachBuffer(BiConsumer<ByteBuffer, ByteBuffer> action) {
+        Objects.requireNonNull(action, "action");
+        try (EntryIterator it = iterator()) {
+            while (it.advance()) {
+                action.accept(it.keyBuffer(), it.valueBuffer());
+            }
+        }
+    }
+
+    /**
+     * Atomically replaces the whole contents with {@code entries} (the "hot reload"): no reader
+     * on any shard ever sees a mix of old and new contents.
+     *
+     * @throws MapFullException when the new contents exceed the memory limit (nothing changes)
+     * @throws IllegalArgumentException when the packed contents exceed 2 GiB
+     */
+    public void replaceAll(Map<byte[], byte[]> entries) {
+        Objects.requireNonNull(entries, "entries");
+        replaceAll(entries.entrySet());
+    }
+
+    /** {@link #replaceAll(Map)} for any collection of entries; later duplicates of a key win. */
+    public void replaceAll(Iterable<? extends Map.Entry<byte[], byte[]>> entries) {
+        Objects.requireNonNull(entries, "entries");
+        long total = 0;
+        int n = 0;
+        for (Map.Entry<byte[], byte[]> e : entries) {
+            byte[] k = Objects.requireNonNull(e.getKey(), "key");
+            byte[] v = Objects.requireNonNull(e.getValue(), "value");
+            total += 8L + k.length + v.length;
+            n++;
+        }
+        if (total > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("replaceAll: packed contents of " + total + " bytes exceed 2 GiB");
+        }
+        ByteBuffer packed = ByteBuffer.allocateDirect((int) Math.max(total, 1)).order(ByteOrder.nativeOrder());
+        int count = 0;
+        for (Map.Entry<byte[], byte[]> e : entries) {
+            if (count == n) {
+                throw new IllegalStateException("replaceAll: entries changed while being packed");
+            }
+            byte[] k = e.getKey();
+            byte[] v = e.getValue();
+            packed.putInt(k.length).putInt(v.length).put(k).put(v);
+            count++;
+        }
+        if (count != n) {
+            throw new IllegalStateException("replaceAll: entries changed while being packed");
+        }
+        nReplaceAll(handle, packed, n);
+    }
+
+    // ---------------------------------------------------------------- stats, lifecycle
+
+    /** Per-shard placement and counters (node, cpu, binding applied, pages on node, entries, ...). */
+    public MapStats stats() {
+        long[] t = nStats(handle);
+        int shards = (int) t[0];
+        List<ShardStats> per = new ArrayList<>(shards);
+        for (int i = 0; i < shards; i++) {
+            long[] s = nShardStats(handle, i);
+            per.add(new ShardStats((int) s[0], (int) s[1], (int) s[2], (int) s[3], s[4], s[5], s[6], s[7], s[8],
+                    s[9] != 0, s[10], s[11]));
+        }
+        return new MapStats(shards, t[1], t[2], t[3], t[4], t[5], t[6] != 0, t[7], t[8], List.copyOf(per));
+    }
+
+    /** The stats in the Prometheus text exposition format ({@code ns_stats_prometheus}). */
+    public String prometheus() {
+        return nPrometheus(handle);
+    }
+
+    /**
+     * Drains queued work, stops the shard threads and frees every entry. Idempotent and
+     * thread-safe: every caller returns once the map is closed; calls racing it complete or
+     * throw {@link MapClosedException}, later calls throw it.
+     */
+    @Override
+    public void close() {
+        int st = nClose(handle);
+        if (st != ST_OK && st != ST_CLOSED) {
+            throw NumaShardException.forStatus(st);
+        }
+    }
+
+    /** True once {@link #close()} has completed (or the engine reports the map closed). */
+    public boolean isClosed() {
+        return nIsClosed(handle);
+    }
+
+    private static void requireDirect(ByteBuffer b, String what) {
+        Objects.requireNonNull(b, what);
+        if (!b.isDirect()) {
+            throw new IllegalArgumentException(what + " must be a direct ByteBuffer");
+        }
+    }
+
+    private static void checkWritable(ByteBuffer dst) {
+        Objects.requireNonNull(dst, "dst");
+        if (dst.isReadOnly()) {
+            throw new java.nio.ReadOnlyBufferException();
+        }
+        if (!dst.isDirect() && !dst.hasArray()) {
+            throw new IllegalArgumentException("dst must be a direct or array-backed ByteBuffer");
+        }
+    }
+
+    /**
+     * The Cleaner action: the map object became unreachable, so no Java thread can be inside a
+     * native call on its handle (natives are instance methods) and none can start one. Only then
+     * is {@code ns_map_free} (which also closes the map when it was not closed) safe. Iterators
+     * need no ordering: the C ABI lets them outlive the map.
+     */
+    private static final class FreeHandle implements Runnable {
+        private final long ptr;
+
+        FreeHandle(long ptr) {
+            this.ptr = ptr;
+        }
+
+        @Override
+        public void run() {
+            nFree(ptr);
+        }
+    }
+
+    // ---------------------------------------------------------------- natives (numashard_jni.c)
+    // Instance methods on purpose: the receiver stays reachable for the whole native call.
+
+    private static native String nVersion();
+
+    private static native String nStatusStr(int code);
+
+    private static native long nOpen(long[] numbers, String topology, String topologyXml, int[] nodes,
+            int[] shardsPerNode);
+
+    private static native void nFree(long h);
+
+    private native int nClose(long h);
+
+    private native boolean nIsClosed(long h);
+
+    private native byte[] nGet(long h, byte[] key);
+
+    private native int nGetDirect(long h, byte[] key, ByteBuffer keyBuf, int keyPos, int keyLen,
+            ByteBuffer dst, int dstPos, int dstCap);
+
+    private native int nGetArray(long h, byte[] key, byte[] dst, int dstOff, int dstCap);
+
+    private native void nPut(long h, byte[] key, byte[] value);
+
+    private native void nPutDirect(long h, ByteBuffer key, int keyPos, int keyLen, ByteBuffer value, int valuePos,
+            int valueLen);
+
+    private native boolean nPutIfAbsent(long h, byte[] key, byte[] value);
+
+    private native byte[] nGetOrPut(long h, byte[] key, byte[] value);
+
+    private native boolean nDelete(long h, byte[] key);
+
+    private native byte[] nTake(long h, byte[] key);
+
+    private native int nCas(long h, byte[] key, byte[] expected, byte[] value);
+
+    private native long nAdd(long h, byte[] key, long delta);
+
+    private native long nLen(long h);
+
+    private native int nShardCount(long h);
+
+    private native int nShardOf(long h, byte[] key);
+
+    private native String nDescribe(long h);
+
+    private native void nClear(long h);
+
+    private native void nBatch(long h, ByteBuffer ops, int n);
+
+    private native long nIterNew(long h);
+
+    private native void nReplaceAll(long h, ByteBuffer packed, int n);
+
+    private native long[] nStats(long h);
+
+    private native long[] nShardStats(long h, int shard);
+
+    private native String nPrometheus(long h);
+}

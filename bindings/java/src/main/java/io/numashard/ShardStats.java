@@ -1,0 +1,31 @@
+package io.numashard;
+
+/**
+ * One shard's placement and counters, as {@code ns_shard_stats_get} reports them.
+ *
+ * @param shard shard index
+ * @param node NUMA node of the shard's CPU (OS index)
+ * @param memoryNode NUMA node its memory is bound to (differs from node only when misplaced on purpose)
+ * @param cpu CPU the shard's owner thread is pinned to
+ * @param entries entries stored
+ * @param bytes bytes charged for the entries (key, value, per-entry overhead)
+ * @param mappedBytes bytes of memory mapped for the shard
+ * @param ops operations applied
+ * @param queueHighWater most messages the owner found queued at once
+ * @param bindingApplied true only when the owner is pinned and all shard memory is bound to its node
+ * @param pagesOnNode resident pages of the shard's memory found on {@code memoryNode} (asked of the kernel)
+ * @param pagesTotal resident pages of the shard's memory
+ */
+public record ShardStats(
+        int shard,
+        int node,
+        int memoryNode,
+        int cpu,
+        long entries,
+        long bytes,
+        long mappedBytes,
+        long ops,
+        long queueHighWater,
+        boolean bindingApplied,
+        long pagesOnNode,
+        long pagesTotal) {}
