@@ -1,0 +1,310 @@
+package numashard
+
+/*
+#include "numashard.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// OpKind is what one operation of a Batch does.
+type OpKind int32
+
+// Operation kinds, the C ABI's ns_op_kind values.
+const (
+	OpGet         OpKind = C.NS_OP_GET
+	OpPut         OpKind = C.NS_OP_PUT
+	OpPutIfAbsent OpKind = C.NS_OP_PUT_IF_ABSENT
+	OpDelete      OpKind = C.NS_OP_DELETE
+	OpTake        OpKind = C.NS_OP_TAKE
+	OpCAS         OpKind = C.NS_OP_CAS
+	OpAdd         OpKind = C.NS_OP_ADD
+)
+
+// span is a range of a Batch's data arena.
+type span struct{ off, n int }
+
+type batchOp struct {
+	kind          OpKind
+	key, val, exp span
+	delta         int64
+	out           span // where get/take copy the value, in the output arena
+	status        Status
+	outLen        int
+	counter       int64
+}
+
+// Batch is a list of operations run by Map.Run with one cgo call and one
+// call into the engine, which splits it by shard and runs the parts in
+// parallel. Operations on the same key keep their order. Every operation
+// gets its own result, read by index after Run.
+//
+// Keys and values are copied into the batch when an operation is added, so
+// the caller's slices may be reused at once. Values returned by Value point
+// into the batch and stay valid until the next Reset or Run; copy them to
+// keep them. A Batch is reusable (Reset) and allocation-free once warm; it
+// must not be used by two goroutines at once.
+//
+// Gets and takes copy their value into room the batch reserves per op
+// (ValueSizeHint, adapted to the largest value seen). An op whose value did
+// not fit is run again right after, on its own with room for it; if the
+// same batch also wrote that key, such a retried op sees the write.
+type Batch struct {
+	ops  []batchOp
+	data []byte // keys, values and expected values, back to back
+	out  []byte // get/take outputs
+	c    []C.ns_op
+	pin  runtime.Pinner
+	// ValueSizeHint is the room reserved per get/take; 0 = 64 bytes. It
+	// grows to the largest value a Run has seen.
+	ValueSizeHint int
+}
+
+const defaultValueSizeHint = 64
+
+// NewBatch returns an empty batch with room for n operations.
+func NewBatch(n int) *Batch {
+	return &Batch{ops: make([]batchOp, 0, n), c: make([]C.ns_op, 0, n)}
+}
+
+// Len is the number of operations in the batch.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Reset empties the batch, keeping its memory.
+func (b *Batch) Reset() {
+	b.ops = b.ops[:0]
+	b.data = b.data[:0]
+}
+
+func (b *Batch) bytes(p []byte) span {
+	s := span{len(b.data), len(p)}
+	b.data = append(b.data, p...)
+	return s
+}
+
+func (b *Batch) add(op batchOp) int {
+	b.ops = append(b.ops, op)
+	return len(b.ops) - 1
+}
+
+// Get adds a get of key; its result is Value(i).
+func (b *Batch) Get(key []byte) int { return b.add(batchOp{kind: OpGet, key: b.bytes(key)}) }
+
+// GetString adds a get of a string key.
+func (b *Batch) GetString(key string) int { return b.Get(stringBytes(key)) }
+
+// Put adds a store of value under key.
+func (b *Batch) Put(key, value []byte) int {
+	return b.add(batchOp{kind: OpPut, key: b.bytes(key), val: b.bytes(value)})
+}
+
+// PutIfAbsent adds a store that happens only if key is absent; OK(i) tells
+// whether it stored.
+func (b *Batch) PutIfAbsent(key, value []byte) int {
+	return b.add(batchOp{kind: OpPutIfAbsent, key: b.bytes(key), val: b.bytes(value)})
+}
+
+// Delete adds a removal of key; OK(i) tells whether it was present.
+func (b *Batch) Delete(key []byte) int { return b.add(batchOp{kind: OpDelete, key: b.bytes(key)}) }
+
+// Take adds a removal of key that returns its value in Value(i).
+func (b *Batch) Take(key []byte) int { return b.add(batchOp{kind: OpTake, key: b.bytes(key)}) }
+
+// CompareAndSwap adds a swap of old for new under key; OK(i) tells whether
+// it swapped.
+func (b *Batch) CompareAndSwap(key, old, new []byte) int {
+	return b.add(batchOp{kind: OpCAS, key: b.bytes(key), exp: b.bytes(old), val: b.bytes(new)})
+}
+
+// Add adds a counter addition; the new value is Counter(i).
+func (b *Batch) Add(key []byte, delta int64) int {
+	return b.add(batchOp{kind: OpAdd, key: b.bytes(key), delta: delta})
+}
+
+// Status is the raw outcome of op i after Run.
+func (b *Batch) Status(i int) Status { return b.ops[i].status }
+
+// OK reports whether op i did what it asks: the key was found (get, take,
+// delete), the value was stored (put, put-if-absent, add), the swap
+// happened (compare-and-swap).
+func (b *Batch) OK(i int) bool { return b.ops[i].status == StatusOK }
+
+// Err is op i's error, nil unless its status is an error (ErrKeyTooLarge,
+// ErrFull, ErrNotACounter, ...). Not found, exists and mismatch are not errors.
+func (b *Batch) Err(i int) error {
+	if s := b.ops[i].status; s >= StatusInvalidArgument {
+		return &Error{Status: s, Op: "Batch"}
+	}
+	return nil
+}
+
+// Value is the value a get or take found (ok=true), pointing into the
+// batch until the next Reset or Run.
+func (b *Batch) Value(i int) (value []byte, ok bool) {
+	op := &b.ops[i]
+	if op.status != StatusOK || (op.kind != OpGet && op.kind != OpTake) {
+		return nil, false
+	}
+	return b.out[op.out.off : op.out.off+op.outLen : op.out.off+op.outLen], true
+}
+
+// Counter is the new value of the counter an Add op updated.
+func (b *Batch) Counter(i int) int64 { return b.ops[i].counter }
+
+func ptrAt(buf []byte, s span) *C.uint8_t {
+	if s.n == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&buf[s.off]))
+}
+
+// Run executes every operation of b with one cgo call. The error is nil,
+// or ErrClosed when the map is closed (then no op ran); per-op outcomes and
+// errors are read with Status, OK, Err, Value and Counter.
+func (m *Map) Run(b *Batch) error {
+	if len(b.ops) == 0 {
+		return nil
+	}
+	hint := b.ValueSizeHint
+	if hint <= 0 {
+		hint = defaultValueSizeHint
+	}
+	// Reserve output room for gets and takes.
+	total := 0
+	for i := range b.ops {
+		op := &b.ops[i]
+		op.out = span{}
+		if op.kind == OpGet || op.kind == OpTake {
+			op.out = span{total, hint}
+			total += hint
+		}
+	}
+	if cap(b.out) < total {
+		b.out = make([]byte, total)
+	}
+	b.out = b.out[:total]
+	all := b.ops
+	err := m.runOps(b, all, func(i int) *batchOp { return &all[i] })
+	if err != nil {
+		return err
+	}
+	// Ops whose value outgrew its room: again, each with room for it.
+	for {
+		var retry []int
+		for i := range b.ops {
+			if b.ops[i].status == StatusBufferTooSmall {
+				retry = append(retry, i)
+			}
+		}
+		if len(retry) == 0 {
+			break
+		}
+		need := len(b.out)
+		for _, i := range retry {
+			op := &b.ops[i]
+			op.out = span{need, op.outLen}
+			need += op.outLen
+			if op.outLen > b.ValueSizeHint {
+				b.ValueSizeHint = op.outLen
+			}
+		}
+		grown := make([]byte, need)
+		copy(grown, b.out)
+		b.out = grown
+		sub := make([]batchOp, len(retry))
+		for j, i := range retry {
+			sub[j] = b.ops[i]
+		}
+		if err := m.runOps(b, sub, func(j int) *batchOp { return &b.ops[retry[j]] }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runOps hands ops to ns_batch in one call, writing each op's results to
+// dst(i). The arenas the C ops point into are pinned for the call.
+func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
+	if cap(b.c) < len(ops) {
+		b.c = make([]C.ns_op, len(ops))
+	}
+	c := b.c[:len(ops)]
+	if len(b.data) > 0 {
+		b.pin.Pin(&b.data[0])
+	}
+	if len(b.out) > 0 {
+		b.pin.Pin(&b.out[0])
+	}
+	for i := range ops {
+		op := &ops[i]
+		c[i] = C.ns_op{
+			kind:         C.ns_op_kind(op.kind),
+			key:          ptrAt(b.data, op.key),
+			key_len:      C.size_t(op.key.n),
+			value:        ptrAt(b.data, op.val),
+			value_len:    C.size_t(op.val.n),
+			expected:     ptrAt(b.data, op.exp),
+			expected_len: C.size_t(op.exp.n),
+			delta:        C.int64_t(op.delta),
+			out:          ptrAt(b.out, op.out),
+			out_cap:      C.size_t(op.out.n),
+		}
+	}
+	s := Status(C.ns_batch(m.h, &c[0], C.size_t(len(c))))
+	runtime.KeepAlive(m)
+	b.pin.Unpin()
+	if s != StatusOK {
+		for i := range ops {
+			dst(i).status = s
+		}
+		return errorOf("Run", s)
+	}
+	for i := range c {
+		d := dst(i)
+		d.status = Status(c[i].status)
+		d.outLen = int(c[i].out_len)
+		d.counter = int64(c[i].out_counter)
+	}
+	// Drop the pointers into the arenas so the next Run starts clean.
+	clear(c)
+	return nil
+}
+
+var batchPool = sync.Pool{New: func() any { return NewBatch(64) }}
+
+// LoadMany loads many keys with one cgo call. values[i] is the value of
+// keys[i], or nil when absent (a present empty value is a non-nil empty
+// slice). All values share one allocation.
+func (m *Map) LoadMany(keys [][]byte) (values [][]byte, err error) {
+	b := batchPool.Get().(*Batch)
+	defer batchPool.Put(b)
+	b.Reset()
+	for _, k := range keys {
+		b.Get(k)
+	}
+	if err := m.Run(b); err != nil {
+		return nil, err
+	}
+	values = make([][]byte, len(keys))
+	size := 0
+	for i := range keys {
+		if v, ok := b.Value(i); ok {
+			size += len(v)
+		} else if e := b.Err(i); e != nil {
+			return nil, e
+		}
+	}
+	all := make([]byte, 0, size)
+	for i := range keys {
+		if v, ok := b.Value(i); ok {
+			start := len(all)
+			all = append(all, v...)
+			values[i] = all[start:len(all):len(all)]
+		}
+	}
+	return values, nil
+}

@@ -1,0 +1,160 @@
+package numashard
+
+/*
+#include <stdlib.h>
+#include "numashard.h"
+*/
+import "C"
+
+import (
+	"iter"
+	"runtime"
+	"unsafe"
+)
+
+// Range calls f for every entry until f returns false, like sync.Map's
+// Range, but with the engine's guarantee: every entry present and unchanged
+// for the whole iteration is seen exactly once, whatever other goroutines
+// do meanwhile; an entry inserted, updated or deleted during it is seen at
+// most once, with its old or its new value, never torn. Writers are held up
+// by at most one chunk of the iteration, never by f.
+//
+// key and value are valid only until f returns (the next entry reuses their
+// memory); copy them (bytes.Clone) to keep them. The error is ErrClosed if
+// the map is or gets closed.
+func (m *Map) Range(f func(key, value []byte) bool) error {
+	var err error
+	for k, v := range m.all(&err) {
+		if !f(k, v) {
+			break
+		}
+	}
+	return err
+}
+
+// All returns an iterator over the entries, for use with range:
+//
+//	for k, v := range m.All() { ... }
+//
+// with Range's guarantees and Range's rule: k and v are valid until the
+// next iteration step. Iteration stops early if the map is closed; use
+// Range to see that error.
+func (m *Map) All() iter.Seq2[[]byte, []byte] {
+	return m.all(nil)
+}
+
+func (m *Map) all(errp *error) iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		var it *C.ns_iter
+		s := Status(C.ns_iter_new(m.h, &it))
+		runtime.KeepAlive(m)
+		if s != StatusOK {
+			if errp != nil {
+				*errp = errorOf("Range", s)
+			}
+			return
+		}
+		// The iterator holds its own reference to the engine's map, so it
+		// stays valid whatever happens to m; free it however the loop ends.
+		defer C.ns_iter_free(it)
+		var scratch []byte
+		for {
+			var k, v *C.uint8_t
+			var kn, vn C.size_t
+			s := Status(C.ns_iter_next(it, &k, &kn, &v, &vn))
+			if s == StatusNotFound {
+				return
+			}
+			if s != StatusOK {
+				if errp != nil {
+					*errp = errorOf("Range", s)
+				}
+				return
+			}
+			// Copy the borrowed entry into Go memory reused for every entry:
+			// a slice the caller keeps by mistake sees later bytes, but never
+			// freed memory.
+			scratch = append(scratch[:0], unsafe.Slice((*byte)(unsafe.Pointer(k)), int(kn))...)
+			scratch = append(scratch, unsafe.Slice((*byte)(unsafe.Pointer(v)), int(vn))...)
+			kb := scratch[:kn:kn]
+			vb := scratch[kn : kn+vn : kn+vn]
+			if !yield(kb, vb) {
+				return
+			}
+		}
+	}
+}
+
+// Entry is one key and value, for ReplaceAll.
+type Entry struct {
+	Key, Value []byte
+}
+
+// ReplaceAll atomically replaces the whole contents of the map with
+// entries: the "hot reload". The new contents are built while the old ones
+// keep serving; then every shard switches at once, so no reader ever sees a
+// mix of old and new, and once any reader has seen a new value no later
+// read returns an old one. Later duplicates of a key win. An oversized
+// entry (ErrKeyTooLarge, ErrValueTooLarge) or contents over the memory
+// limit (ErrFull) fail the call and change nothing.
+func (m *Map) ReplaceAll(entries []Entry) error {
+	size := 0
+	for _, e := range entries {
+		size += len(e.Key) + len(e.Value)
+	}
+	arena := make([]byte, 0, size)
+	spans := make([]span, 0, 2*len(entries))
+	for _, e := range entries {
+		spans = append(spans, span{len(arena), len(e.Key)})
+		arena = append(arena, e.Key...)
+		spans = append(spans, span{len(arena), len(e.Value)})
+		arena = append(arena, e.Value...)
+	}
+	return m.replaceAll(arena, spans)
+}
+
+// ReplaceAllSeq is ReplaceAll fed by an iterator (a generator, a decoder
+// reading a snapshot file, another map's All): the entries are copied as
+// they come, so the sequence's slices may be reused between steps.
+func (m *Map) ReplaceAllSeq(entries iter.Seq2[[]byte, []byte]) error {
+	var arena []byte
+	var spans []span
+	for k, v := range entries {
+		spans = append(spans, span{len(arena), len(k)})
+		arena = append(arena, k...)
+		spans = append(spans, span{len(arena), len(v)})
+		arena = append(arena, v...)
+	}
+	return m.replaceAll(arena, spans)
+}
+
+// replaceAll hands the entries to ns_replace_all: one pointer-free Go arena
+// holding every key and value (pinned for the call), described by an
+// ns_entry array in C memory so the garbage collector never scans it.
+func (m *Map) replaceAll(arena []byte, spans []span) error {
+	n := len(spans) / 2
+	var entries *C.ns_entry
+	if n > 0 {
+		entries = (*C.ns_entry)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.ns_entry{}))))
+		if entries == nil {
+			return &Error{Status: StatusResource, Op: "ReplaceAll"}
+		}
+		defer C.free(unsafe.Pointer(entries))
+	}
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	if len(arena) > 0 {
+		pin.Pin(&arena[0])
+	}
+	es := unsafe.Slice(entries, n)
+	for i := range es {
+		es[i].key = ptrAt(arena, spans[2*i])
+		es[i].key_len = C.size_t(spans[2*i].n)
+		es[i].value = ptrAt(arena, spans[2*i+1])
+		es[i].value_len = C.size_t(spans[2*i+1].n)
+	}
+	s := Status(C.ns_replace_all(m.h, entries, C.size_t(n)))
+	runtime.KeepAlive(m)
+	runtime.KeepAlive(arena)
+	return errorOf("ReplaceAll", s)
+}

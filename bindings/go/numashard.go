@@ -1,0 +1,459 @@
+package numashard
+
+/*
+#include <stdlib.h>
+#include "numashard.h"
+
+// Every call below neither keeps a pointer it is given past its return nor
+// calls back into Go, so Go may keep the buffers it passes on its stack
+// (noescape) and skip the callback bookkeeping (nocallback).
+#cgo noescape ns_get
+#cgo nocallback ns_get
+#cgo noescape ns_put
+#cgo nocallback ns_put
+#cgo noescape ns_put_if_absent
+#cgo nocallback ns_put_if_absent
+#cgo noescape ns_get_or_put
+#cgo nocallback ns_get_or_put
+#cgo noescape ns_delete
+#cgo nocallback ns_delete
+#cgo noescape ns_take
+#cgo nocallback ns_take
+#cgo noescape ns_compare_and_swap
+#cgo nocallback ns_compare_and_swap
+#cgo noescape ns_add
+#cgo nocallback ns_add
+#cgo noescape ns_len
+#cgo nocallback ns_len
+#cgo noescape ns_batch
+#cgo nocallback ns_batch
+#cgo noescape ns_iter_next
+#cgo nocallback ns_iter_next
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Config selects how a map is built. The zero value is a good default: one
+// shard per allowed CPU on the real machine, no memory limit, the engine's
+// default key and value size limits.
+type Config struct {
+	// Shards is the number of shards; 0 = one per allowed CPU.
+	Shards int
+	// MemoryLimit caps the bytes entries may cost (key, value, per-entry
+	// overhead); a store that would exceed it fails with ErrFull. 0 = none.
+	MemoryLimit uint64
+	// MaxKeyLen is the largest key accepted; 0 = the engine default (4 KiB).
+	MaxKeyLen int
+	// MaxValueLen is the largest value accepted; 0 = the engine default (4 MiB).
+	MaxValueLen int
+	// Topology is a synthetic hwloc topology ("pack:2 [numa] core:2 pu:1"),
+	// used for tests of placement on machines with fewer nodes. Empty = the
+	// NUMASHARD_TOPOLOGY environment variable, then the real machine.
+	Topology string
+	// TopologyXML is the path of an hwloc XML topology file. Empty = the
+	// NUMASHARD_TOPOLOGY_XML environment variable, then the real machine.
+	TopologyXML string
+	// Nodes restricts the map to these NUMA nodes (OS indexes); nil = all.
+	Nodes []uint32
+	// ShardsPerNode gives an explicit shard count per used node; overrides Shards.
+	ShardsPerNode []uint32
+	// HashSeed seeds the key hash that routes keys to shards; 0 = the default seed.
+	HashSeed uint64
+	// WorkerSpin is how long an idle shard worker spins before it parks:
+	// 0 = chosen by the engine, negative = never spin.
+	WorkerSpin time.Duration
+	// Delegate sends every operation to its shard's owner thread instead of
+	// letting the caller apply it when the owner is idle (the default).
+	Delegate bool
+	// BatchDelegateMin is the smallest per-shard part of a batch sent to the
+	// shard's owner (smaller parts run on the caller); 0 = the engine
+	// default, negative = never send.
+	BatchDelegateMin int
+}
+
+// Map is a handle to a numashard map: an in-process, sharded key-value map
+// whose entries live outside the Go heap. Keys and values are byte strings.
+//
+// All methods may be called from any number of goroutines at once,
+// including Close. After Close, every method returns ErrClosed.
+//
+// Errors: methods that look like sync.Map's return the same results plus a
+// trailing error. The error is nil, or an *Error (compare with errors.Is to
+// ErrClosed, ErrKeyTooLarge, ErrValueTooLarge, ErrFull, ErrNotACounter,
+// ErrInvalidArgument, ...). "Not found", "already present" and "value
+// differs" are results (the ok / loaded / swapped booleans), not errors.
+type Map struct {
+	h       *C.ns_map
+	closed  atomic.Bool
+	cleanup runtime.Cleanup
+}
+
+// freeHandle is the backstop run by the garbage collector when a Map is
+// unreachable: it closes the engine map if Close was never called and frees
+// the handle. Because it only runs once no goroutine can reach the Map, it
+// never races with a call (the C ABI requires ns_map_free to be the last).
+func freeHandle(h *C.ns_map) {
+	C.ns_map_close(h)
+	C.ns_map_free(h)
+}
+
+// Open creates a map. Close it when done: Close releases its threads and
+// memory at once; the garbage collector only frees what a forgotten map
+// holds as a backstop, at a time of its choosing.
+func Open(cfg Config) (*Map, error) {
+	var c C.ns_config
+	C.ns_config_init(&c)
+	if cfg.Shards < 0 || cfg.MaxKeyLen < 0 || cfg.MaxValueLen < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Op: "Open"}
+	}
+	c.shards = C.uint32_t(cfg.Shards)
+	c.memory_limit = C.uint64_t(cfg.MemoryLimit)
+	if cfg.MaxKeyLen > 0 {
+		c.max_key_len = C.size_t(cfg.MaxKeyLen)
+	}
+	if cfg.MaxValueLen > 0 {
+		c.max_value_len = C.size_t(cfg.MaxValueLen)
+	}
+	if cfg.Topology != "" {
+		s := C.CString(cfg.Topology)
+		defer C.free(unsafe.Pointer(s))
+		c.topology = s
+	}
+	if cfg.TopologyXML != "" {
+		s := C.CString(cfg.TopologyXML)
+		defer C.free(unsafe.Pointer(s))
+		c.topology_xml = s
+	}
+	// The config travels to C with pointers into Go memory: pin them.
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	if len(cfg.Nodes) > 0 {
+		pin.Pin(&cfg.Nodes[0])
+		c.nodes = (*C.uint32_t)(unsafe.Pointer(&cfg.Nodes[0]))
+		c.nodes_len = C.size_t(len(cfg.Nodes))
+	}
+	if len(cfg.ShardsPerNode) > 0 {
+		pin.Pin(&cfg.ShardsPerNode[0])
+		c.shards_per_node = (*C.uint32_t)(unsafe.Pointer(&cfg.ShardsPerNode[0]))
+		c.shards_per_node_len = C.size_t(len(cfg.ShardsPerNode))
+	}
+	if cfg.HashSeed != 0 {
+		c.hash_seed = C.uint64_t(cfg.HashSeed)
+	}
+	switch {
+	case cfg.WorkerSpin < 0:
+		c.worker_spin_us = 0
+	case cfg.WorkerSpin > 0:
+		c.worker_spin_us = C.int64_t(cfg.WorkerSpin / time.Microsecond)
+	}
+	if cfg.Delegate {
+		c.exec_mode = C.NS_EXEC_DELEGATE
+	}
+	switch {
+	case cfg.BatchDelegateMin < 0:
+		c.batch_delegate_min = 0
+	case cfg.BatchDelegateMin > 0:
+		c.batch_delegate_min = C.uint32_t(cfg.BatchDelegateMin)
+	}
+	var h *C.ns_map
+	if s := Status(C.ns_map_new(&c, &h)); s != StatusOK {
+		return nil, errorOf("Open", s)
+	}
+	m := &Map{h: h}
+	m.cleanup = runtime.AddCleanup(m, freeHandle, h)
+	return m, nil
+}
+
+// Close stops the map's shard workers and frees its entries. It is safe to
+// call concurrently with any other method (they return ErrClosed once the
+// close has begun) and more than once (later calls return nil).
+func (m *Map) Close() error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	s := Status(C.ns_map_close(m.h))
+	runtime.KeepAlive(m)
+	if s == StatusClosed {
+		return nil
+	}
+	return errorOf("Close", s)
+}
+
+// bytesPtr is the C view of a byte slice; (nil, 0) for an empty one. The C
+// side only reads keys and values, so a slice made from a string is fine.
+func bytesPtr(b []byte) *C.uint8_t {
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b)))
+}
+
+// stringBytes views a string's bytes without copying. The result must never
+// be written; it is only handed to C calls that read it.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// loadStackSize is the size of the stack buffer Load reads into first, so
+// that a small value costs one cgo call and one exactly sized allocation.
+const loadStackSize = 256
+
+// Load returns a copy of the value stored under key (sync.Map's Load).
+// ok is false when the key is absent. The returned slice is the caller's.
+func (m *Map) Load(key []byte) (value []byte, ok bool, err error) {
+	var stack [loadStackSize]byte
+	n, s := m.get(key, stack[:])
+	for {
+		switch s {
+		case StatusOK:
+			return append(make([]byte, 0, n), stack[:n]...), true, nil
+		case StatusNotFound:
+			return nil, false, nil
+		case StatusBufferTooSmall:
+			// The value is larger than the stack buffer: read it into a heap
+			// buffer of the reported size (again if it grew meanwhile).
+			buf := make([]byte, n)
+			n, s = m.get(key, buf)
+			if s == StatusOK {
+				return buf[:n], true, nil
+			}
+		default:
+			return nil, false, errorOf("Load", s)
+		}
+	}
+}
+
+// get is one ns_get: copies the value into buf, returns its length (also
+// when buf is too small, with StatusBufferTooSmall).
+func (m *Map) get(key, buf []byte) (int, Status) {
+	var n C.size_t
+	s := Status(C.ns_get(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(buf), C.size_t(len(buf)), &n))
+	runtime.KeepAlive(m)
+	return int(n), s
+}
+
+// LoadInto copies the value of key into dst without allocating. It returns
+// the value's length n and ok=true when the key is present. If n > len(dst)
+// nothing was copied and err is ErrBufferTooSmall: call again with a buffer
+// of at least n bytes. The value is dst[:n] otherwise.
+func (m *Map) LoadInto(key, dst []byte) (n int, ok bool, err error) {
+	n, s := m.get(key, dst)
+	switch s {
+	case StatusOK:
+		return n, true, nil
+	case StatusNotFound:
+		return 0, false, nil
+	case StatusBufferTooSmall:
+		return n, true, &Error{Status: s, Op: "LoadInto"}
+	default:
+		return 0, false, errorOf("LoadInto", s)
+	}
+}
+
+// AppendLoad appends the value of key to dst and returns the extended
+// slice, growing it only when its capacity is too small (like the strconv
+// Append functions). ok is false when the key is absent (dst is returned).
+func (m *Map) AppendLoad(dst, key []byte) ([]byte, bool, error) {
+	for {
+		free := dst[len(dst):cap(dst)]
+		n, s := m.get(key, free)
+		switch s {
+		case StatusOK:
+			return dst[:len(dst)+n], true, nil
+		case StatusNotFound:
+			return dst, false, nil
+		case StatusBufferTooSmall:
+			grown := make([]byte, len(dst), len(dst)+n)
+			copy(grown, dst)
+			dst = grown
+		default:
+			return dst, false, errorOf("AppendLoad", s)
+		}
+	}
+}
+
+// Store sets the value for key (a copy of value is stored; value may be
+// reused at once).
+func (m *Map) Store(key, value []byte) error {
+	s := Status(C.ns_put(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value))))
+	runtime.KeepAlive(m)
+	return errorOf("Store", s)
+}
+
+// StoreIfAbsent stores value only if key is absent; stored reports whether
+// it did. Unlike LoadOrStore it never copies the existing value out.
+func (m *Map) StoreIfAbsent(key, value []byte) (stored bool, err error) {
+	s := Status(C.ns_put_if_absent(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value))))
+	runtime.KeepAlive(m)
+	switch s {
+	case StatusOK:
+		return true, nil
+	case StatusExists:
+		return false, nil
+	default:
+		return false, errorOf("StoreIfAbsent", s)
+	}
+}
+
+// LoadOrStore returns the existing value for key if present (loaded=true,
+// a copy); otherwise it stores value and returns it (loaded=false), in one
+// atomic step, like sync.Map's LoadOrStore.
+func (m *Map) LoadOrStore(key, value []byte) (actual []byte, loaded bool, err error) {
+	var stack [loadStackSize]byte
+	buf := stack[:]
+	for {
+		var n C.size_t
+		s := Status(C.ns_get_or_put(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)),
+			bytesPtr(buf), C.size_t(len(buf)), &n))
+		runtime.KeepAlive(m)
+		switch s {
+		case StatusOK:
+			return value, false, nil
+		case StatusExists:
+			return append([]byte(nil), buf[:n]...), true, nil
+		case StatusBufferTooSmall:
+			// Present, but larger than buf; nothing was stored. Retry with
+			// room for it (it may have changed or gone meanwhile).
+			buf = make([]byte, n)
+		default:
+			return nil, false, errorOf("LoadOrStore", s)
+		}
+	}
+}
+
+// Delete removes key; deleted reports whether it was present.
+func (m *Map) Delete(key []byte) (deleted bool, err error) {
+	s := Status(C.ns_delete(m.h, bytesPtr(key), C.size_t(len(key))))
+	runtime.KeepAlive(m)
+	switch s {
+	case StatusOK:
+		return true, nil
+	case StatusNotFound:
+		return false, nil
+	default:
+		return false, errorOf("Delete", s)
+	}
+}
+
+// LoadAndDelete removes key and returns its value (a copy), like sync.Map's
+// LoadAndDelete; loaded is false when the key was absent.
+func (m *Map) LoadAndDelete(key []byte) (value []byte, loaded bool, err error) {
+	var stack [loadStackSize]byte
+	buf := stack[:]
+	for {
+		var n C.size_t
+		s := Status(C.ns_take(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(buf), C.size_t(len(buf)), &n))
+		runtime.KeepAlive(m)
+		switch s {
+		case StatusOK:
+			return append(make([]byte, 0, n), buf[:n]...), true, nil
+		case StatusNotFound:
+			return nil, false, nil
+		case StatusBufferTooSmall:
+			// Too small: the engine left the key in place. Retry with room.
+			buf = make([]byte, n)
+		default:
+			return nil, false, errorOf("LoadAndDelete", s)
+		}
+	}
+}
+
+// CompareAndSwap stores new under key only if the current value equals old
+// (byte for byte); swapped is false when it differs or the key is absent.
+func (m *Map) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
+	s := Status(C.ns_compare_and_swap(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(old), C.size_t(len(old)),
+		bytesPtr(new), C.size_t(len(new))))
+	runtime.KeepAlive(m)
+	switch s {
+	case StatusOK:
+		return true, nil
+	case StatusMismatch, StatusNotFound:
+		return false, nil
+	default:
+		return false, errorOf("CompareAndSwap", s)
+	}
+}
+
+// Add atomically adds delta to the counter stored under key and returns the
+// new value. A counter is an 8-byte little-endian value; an absent key
+// counts as 0. It wraps on overflow. ErrNotACounter when the key holds a
+// value that is not 8 bytes long. No update is ever lost, however many
+// goroutines add at once.
+func (m *Map) Add(key []byte, delta int64) (int64, error) {
+	var out C.int64_t
+	s := Status(C.ns_add(m.h, bytesPtr(key), C.size_t(len(key)), C.int64_t(delta), &out))
+	runtime.KeepAlive(m)
+	if s != StatusOK {
+		return 0, errorOf("Add", s)
+	}
+	return int64(out), nil
+}
+
+// Len returns the exact number of entries.
+func (m *Map) Len() (int, error) {
+	var n C.uint64_t
+	s := Status(C.ns_len(m.h, &n))
+	runtime.KeepAlive(m)
+	if s != StatusOK {
+		return 0, errorOf("Len", s)
+	}
+	return int(n), nil
+}
+
+// Clear removes every entry.
+func (m *Map) Clear() error {
+	s := Status(C.ns_clear(m.h))
+	runtime.KeepAlive(m)
+	return errorOf("Clear", s)
+}
+
+// String-key conveniences. They pass the string's bytes to the engine
+// without copying them.
+
+// LoadString is Load with a string key.
+func (m *Map) LoadString(key string) ([]byte, bool, error) { return m.Load(stringBytes(key)) }
+
+// LoadIntoString is LoadInto with a string key.
+func (m *Map) LoadIntoString(key string, dst []byte) (int, bool, error) {
+	return m.LoadInto(stringBytes(key), dst)
+}
+
+// StoreString is Store with a string key.
+func (m *Map) StoreString(key string, value []byte) error { return m.Store(stringBytes(key), value) }
+
+// LoadOrStoreString is LoadOrStore with a string key.
+func (m *Map) LoadOrStoreString(key string, value []byte) ([]byte, bool, error) {
+	return m.LoadOrStore(stringBytes(key), value)
+}
+
+// DeleteString is Delete with a string key.
+func (m *Map) DeleteString(key string) (bool, error) { return m.Delete(stringBytes(key)) }
+
+// LoadAndDeleteString is LoadAndDelete with a string key.
+func (m *Map) LoadAndDeleteString(key string) ([]byte, bool, error) {
+	return m.LoadAndDelete(stringBytes(key))
+}
+
+// CompareAndSwapString is CompareAndSwap with a string key.
+func (m *Map) CompareAndSwapString(key string, old, new []byte) (bool, error) {
+	return m.CompareAndSwap(stringBytes(key), old, new)
+}
+
+// AddString is Add with a string key.
+func (m *Map) AddString(key string, delta int64) (int64, error) {
+	return m.Add(stringBytes(key), delta)
+}
+
+// Version returns the library's version string (ns_version).
+func Version() string { return C.GoString(C.ns_version()) }
+
+func statusText(s Status) string {
+	p := C.ns_status_str(C.ns_status(s))
+	if p == nil {
+		return unknownStatus(s)
+	}
+	return C.GoString(p)
+}

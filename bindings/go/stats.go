@@ -1,0 +1,111 @@
+package numashard
+
+/*
+#include "numashard.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// ShardStats is one shard's placement and counters.
+type ShardStats struct {
+	Shard      uint32
+	Node       uint32 // NUMA node of the shard's CPU (OS index)
+	MemoryNode uint32 // NUMA node its memory is bound to
+	CPU        uint32 // CPU the owner thread is pinned to
+	Entries    uint64
+	Bytes      uint64 // bytes the entries are charged (key, value, overhead)
+	// MappedBytes is the memory mapped for the shard (index and records).
+	MappedBytes    uint64
+	Ops            uint64 // operations applied
+	QueueHighWater uint64 // most messages found queued at once by the owner
+	// BindingApplied is true only when the topology is this machine's, the
+	// owner is pinned to CPU and every region is bound to MemoryNode: the
+	// map never claims a locality it lacks.
+	BindingApplied bool
+	PagesOnNode    uint64 // resident pages found on MemoryNode (asked of the kernel)
+	PagesTotal     uint64 // resident pages of the shard's memory
+}
+
+// Stats is the map's totals and every shard's stats.
+type Stats struct {
+	Shards         uint32
+	Entries        uint64
+	Bytes          uint64
+	MappedBytes    uint64
+	Ops            uint64
+	MemoryLimit    uint64 // 0 = none
+	BindingApplied bool   // every shard's binding applied
+	// ReplaceStallMaxNs is the longest time a ReplaceAll switch held
+	// readers and writers off, in nanoseconds.
+	ReplaceStallMaxNs uint64
+	ReplaceCount      uint64 // completed ReplaceAll calls
+	PerShard          []ShardStats
+}
+
+// Stats returns the map's statistics and every shard's placement.
+func (m *Map) Stats() (Stats, error) {
+	var c C.ns_stats
+	s := Status(C.ns_stats_get(m.h, &c))
+	runtime.KeepAlive(m)
+	if s != StatusOK {
+		return Stats{}, errorOf("Stats", s)
+	}
+	st := Stats{
+		Shards:            uint32(c.shards),
+		Entries:           uint64(c.entries),
+		Bytes:             uint64(c.bytes),
+		MappedBytes:       uint64(c.mapped_bytes),
+		Ops:               uint64(c.ops),
+		MemoryLimit:       uint64(c.memory_limit),
+		BindingApplied:    bool(c.binding_applied),
+		ReplaceStallMaxNs: uint64(c.replace_stall_max_ns),
+		ReplaceCount:      uint64(c.replace_count),
+	}
+	st.PerShard = make([]ShardStats, st.Shards)
+	for i := range st.PerShard {
+		var sh C.ns_shard_stats
+		s := Status(C.ns_shard_stats_get(m.h, C.uint32_t(i), &sh))
+		runtime.KeepAlive(m)
+		if s != StatusOK {
+			return Stats{}, errorOf("Stats", s)
+		}
+		st.PerShard[i] = ShardStats{
+			Shard:          uint32(sh.shard),
+			Node:           uint32(sh.node),
+			MemoryNode:     uint32(sh.memory_node),
+			CPU:            uint32(sh.cpu),
+			Entries:        uint64(sh.entries),
+			Bytes:          uint64(sh.bytes),
+			MappedBytes:    uint64(sh.mapped_bytes),
+			Ops:            uint64(sh.ops),
+			QueueHighWater: uint64(sh.queue_high_water),
+			BindingApplied: bool(sh.binding_applied),
+			PagesOnNode:    uint64(sh.pages_on_node),
+			PagesTotal:     uint64(sh.pages_total),
+		}
+	}
+	return st, nil
+}
+
+// PrometheusText renders every statistic in the Prometheus text exposition
+// format (metric names prefixed numashard_), ready to serve on /metrics.
+func (m *Map) PrometheusText() (string, error) {
+	buf := make([]byte, 4096)
+	for {
+		var n C.size_t
+		s := Status(C.ns_stats_prometheus(m.h, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &n))
+		runtime.KeepAlive(m)
+		switch s {
+		case StatusOK:
+			return string(buf[:n-1]), nil // n counts the terminating NUL
+		case StatusBufferTooSmall:
+			buf = make([]byte, int(n)+int(n)/4) // counters may grow meanwhile
+		default:
+			return "", errorOf("PrometheusText", s)
+		}
+	}
+}
