@@ -532,6 +532,43 @@ impl Checker<'_> {
     }
 }
 
+/// A control for the ruler itself: a region bound to each node in turn must
+/// be found entirely on that node and not at all on another, so a locality of
+/// 100% below cannot come from a measurement that sees every page everywhere.
+fn control(c: &mut Checker<'_>) {
+    let nodes: Vec<u32> = c.kernel.keys().copied().collect();
+    if nodes.len() < 2 {
+        return;
+    }
+    const LEN: usize = 4 << 20;
+    let mut line = String::new();
+    for (k, &n) in nodes.iter().enumerate() {
+        let other = nodes[(k + 1) % nodes.len()];
+        let region = match numashard::numa::NodeRegion::new(LEN, Some(n), false) {
+            Ok(r) if r.bound() => r,
+            Ok(_) => return c.fail(format!("control: mbind of a region to node {n} refused")),
+            Err(e) => return c.fail(format!("control: mapping a region failed: {e}")),
+        };
+        // SAFETY: the region is LEN bytes, mapped and writable until dropped below.
+        let (on, off) = unsafe {
+            std::ptr::write_bytes(region.as_ptr(), 1, region.len());
+            (
+                numashard::numa::page_nodes(region.as_ptr(), region.len(), n),
+                numashard::numa::page_nodes(region.as_ptr(), region.len(), other),
+            )
+        };
+        let pages = (region.len() as u64) / page_size();
+        let _ = write!(line, " node{n}: {}/{} on {n}, {} on {other};", on.on_node, on.total, off.on_node);
+        if on.total != pages || on.on_node != pages || off.on_node != 0 {
+            c.fail(format!(
+                "control: a region bound to node {n}: {}/{} pages on it, {} on node {other} (expected {pages}, {pages}, 0)",
+                on.on_node, on.total, off.on_node
+            ));
+        }
+    }
+    println!("control (4 MiB bound per node, pages found on it / on the next node):{line}");
+}
+
 fn page_size() -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -557,6 +594,9 @@ fn main() {
         if c.kernel.len() != n as usize {
             c.fail(format!("kernel shows {} NUMA nodes with CPUs, expected {n}", c.kernel.len()));
         }
+    }
+    if !opts.lenient && !opts.scenarios.iter().all(|s| s.starts_with("synthetic:")) {
+        control(&mut c);
     }
     for s in &opts.scenarios {
         c.scenario(s);

@@ -8,6 +8,7 @@
 //! single bump pointer shared by all classes, so a small map does not pay a
 //! chunk per class. Larger records get a region of their own.
 
+use crate::atomic_bytes;
 use crate::error::Result;
 use crate::numa::{self, NodeRegion, PageCount};
 use std::collections::HashMap;
@@ -101,10 +102,11 @@ impl Arena {
             self.large.insert(p as usize, region);
             p
         };
-        // SAFETY: `p` is a fresh block of at least HEADER bytes, 8-aligned.
+        // SAFETY: `p` is a block of at least HEADER bytes, 8-aligned; stale
+        // lock-free readers may read it, hence atomic stores.
         unsafe {
-            (p as *mut u32).write(key_len as u32);
-            (p.add(4) as *mut u32).write(value_len as u32);
+            atomic_bytes::store_u32(p, key_len as u32);
+            atomic_bytes::store_u32(p.add(4), value_len as u32);
         }
         Ok(p)
     }
@@ -114,7 +116,9 @@ impl Arena {
         let head = self.free[idx];
         if !head.is_null() {
             // SAFETY: free blocks hold the next free pointer in their first 8 bytes.
-            self.free[idx] = unsafe { (head as *mut *mut u8).read() };
+            self.free[idx] = unsafe {
+                (*(head as *const std::sync::atomic::AtomicPtr<u8>)).load(std::sync::atomic::Ordering::Relaxed)
+            };
             return Ok(head);
         }
         if (self.bump_end as usize) - (self.bump as usize) < size {
@@ -151,16 +155,21 @@ impl Arena {
     /// # Safety
     /// `p` must be an unused block of class `idx` owned by this arena.
     unsafe fn push_free(&mut self, idx: usize, p: *mut u8) {
-        // SAFETY: the block is at least 8 bytes and 8-aligned (caller's contract).
-        unsafe { (p as *mut *mut u8).write(self.free[idx]) };
+        // SAFETY: the block is at least 8 bytes and 8-aligned (caller's
+        // contract); stale lock-free readers may read it, hence atomic.
+        unsafe {
+            (*(p as *const std::sync::atomic::AtomicPtr<u8>))
+                .store(self.free[idx], std::sync::atomic::Ordering::Relaxed)
+        };
         self.free[idx] = p;
     }
 
-    /// Frees a record allocated by `alloc_record`.
+    /// Frees a record allocated by `alloc_record`. A large record's region
+    /// goes to `garbage` (lock-free readers may still be reading it).
     ///
     /// # Safety
     /// `rec` must come from this arena's `alloc_record` and not be freed yet.
-    pub(crate) unsafe fn free_record(&mut self, rec: *mut u8) {
+    pub(crate) unsafe fn free_record(&mut self, rec: *mut u8, garbage: &mut Vec<NodeRegion>) {
         // SAFETY: rec is a live record of this arena (caller's contract).
         let (k, v) = unsafe { record_lens(rec) };
         let need = HEADER + k + v;
@@ -168,15 +177,16 @@ impl Arena {
             let (idx, _) = class_of(need);
             // SAFETY: the block is this arena's and now unused.
             unsafe { self.push_free(idx, rec) };
-        } else {
-            self.large.remove(&(rec as usize));
+        } else if let Some(r) = self.large.remove(&(rec as usize)) {
+            garbage.push(r);
         }
     }
 
-    /// Frees everything (keeps nothing mapped).
-    pub(crate) fn reset(&mut self) {
-        let node = self.node;
-        *self = Arena::new(node);
+    /// Frees everything; the regions go to `garbage`.
+    pub(crate) fn reset(&mut self, garbage: &mut Vec<NodeRegion>) {
+        let old = std::mem::replace(self, Arena::new(self.node));
+        garbage.extend(old.chunks);
+        garbage.extend(old.large.into_values());
     }
 
     /// Bytes mapped by this arena.
@@ -248,11 +258,12 @@ pub(crate) unsafe fn record_value<'a>(rec: *const u8) -> &'a [u8] {
 /// # Safety
 /// `rec` must be a live record whose block can hold the header, its key and `value`.
 pub(crate) unsafe fn record_set_value(rec: *mut u8, value: &[u8]) {
-    // SAFETY: caller's contract.
+    // SAFETY: caller's contract; atomic stores because lock-free readers
+    // may read the record concurrently (they validate with the seqlock).
     unsafe {
         let (k, _) = record_lens(rec);
-        ptr::copy_nonoverlapping(value.as_ptr(), rec.add(HEADER + k), value.len());
-        (rec.add(4) as *mut u32).write(value.len() as u32);
+        atomic_bytes::store(rec.add(HEADER + k), value);
+        atomic_bytes::store_u32(rec.add(4), value.len() as u32);
     }
 }
 
@@ -285,15 +296,17 @@ mod tests {
             record_set_value(r1, &[7u8; 32]);
             assert_eq!(record_key(r1), b"0123456789abcdef");
             assert_eq!(record_value(r1), &[7u8; 32]);
-            a.free_record(r1);
+            a.free_record(r1, &mut Vec::new());
         }
         let r2 = a.alloc_record(16, 32).unwrap();
         assert_eq!(r1, r2, "freed block is reused");
         let big = a.alloc_record(10, 200_000).unwrap();
         assert_eq!(unsafe { record_lens(big) }, (10, 200_000));
         assert!(a.mapped_bytes() >= CHUNK + 200_000);
-        unsafe { a.free_record(big) };
+        let mut garbage = Vec::new();
+        unsafe { a.free_record(big, &mut garbage) };
         assert_eq!(a.mapped_bytes(), CHUNK);
+        assert_eq!(garbage.len(), 1);
         // Fill past one chunk so the tail is retired and a second chunk maps.
         for _ in 0..(CHUNK / 4000 + 2) {
             a.alloc_record(8, 4000).unwrap();

@@ -14,6 +14,7 @@ pub mod placement;
 pub mod topology;
 
 mod arena;
+mod atomic_bytes;
 mod batch;
 mod gate;
 mod map;

@@ -4,7 +4,7 @@
 use crate::batch::{BatchOp, OpKind};
 use crate::config::{Config, ExecMode, MAX_LEN_CEILING};
 use crate::error::{Error, Result, Status};
-use crate::gate::{Gate, Pass};
+use crate::gate::{Garbage, Gate, Pass};
 use crate::numa;
 use crate::placement::{self, ShardPlacement};
 use crate::routing::{shard_of, KeyHasher, Msg, ReplySlot};
@@ -155,7 +155,7 @@ impl Map {
                         let _ = ready.send(Err(e));
                     }
                 }
-                owner_loop(shard, &inner2.budget, rxs, spin);
+                owner_loop(shard, &inner2.budget, &inner2.gate, rxs, spin);
             });
             match spawned {
                 Ok(h) => inner.owners.lock().unwrap_or_else(|e| e.into_inner()).push(h),
@@ -248,8 +248,15 @@ impl Map {
         let shard = &inner.shards[shard_of(op.hash, inner.shards.len())];
         match inner.cfg.exec_mode {
             ExecMode::Auto => {
+                if op.kind == OpKind::Get && shard.read_get(op) {
+                    return Ok(op.status);
+                }
                 let mut st = shard.lock()?;
-                st.apply(&inner.budget, op);
+                if op.kind == OpKind::Get {
+                    st.apply(&inner.budget, op);
+                } else {
+                    st.write(&inner.gate, |st| st.apply(&inner.budget, op));
+                }
             }
             ExecMode::Delegate => {
                 let cpu = numa::current_cpu() as usize;
@@ -395,7 +402,7 @@ impl Map {
     pub fn clear(&self) -> Result<()> {
         let _pass = self.enter()?;
         for s in self.inner.shards.iter() {
-            s.lock()?.clear(&self.inner.budget)?;
+            s.lock()?.write(&self.inner.gate, |st| st.clear(&self.inner.budget))?;
         }
         Ok(())
     }
@@ -472,10 +479,30 @@ impl Map {
                         continue;
                     }
                     let part = &order[starts[s] as usize..starts[s + 1] as usize];
-                    match inner.shards[s].lock() {
-                        // SAFETY: `part` holds distinct indices into `ops` that
-                        // no owner was sent; `ops` is exclusively borrowed.
-                        Ok(mut st) => unsafe { st.apply_indexed(&inner.budget, base, part) },
+                    let shard = &inner.shards[s];
+                    // SAFETY (both blocks below): `part` holds distinct indices
+                    // into `ops` that no owner was sent; `ops` is exclusively
+                    // borrowed by this call.
+                    let all_gets = part.iter().all(|&i| unsafe { (*base.add(i as usize)).kind } == OpKind::Get);
+                    if all_gets && inner.cfg.exec_mode == ExecMode::Auto {
+                        // Lock-free reads: prefetch every home slot, then read.
+                        for &i in part {
+                            shard.prefetch(unsafe { (*base.add(i as usize)).hash });
+                        }
+                        let mut rest = 0;
+                        for &i in part {
+                            if !shard.read_get(unsafe { &mut *base.add(i as usize) }) {
+                                rest += 1;
+                            }
+                        }
+                        if rest == 0 {
+                            continue;
+                        }
+                    }
+                    match shard.lock() {
+                        Ok(mut st) => {
+                            st.write(&inner.gate, |st| unsafe { st.apply_indexed(&inner.budget, base, part) })
+                        }
                         Err(e) => {
                             for &i in part {
                                 // SAFETY: as above.
@@ -608,7 +635,9 @@ impl Map {
         let mut states = Vec::with_capacity(n);
         let mut new_total = 0u64;
         for b in built {
-            let st = b.unwrap_or_else(|| Err(Error::new(Status::Closed)))?;
+            let mut st = b.unwrap_or_else(|| Err(Error::new(Status::Closed)))?;
+            // Regions replaced while building were never published: free now.
+            st.garbage.clear();
             new_total += st.charged;
             states.push(st);
         }
@@ -623,12 +652,20 @@ impl Map {
             guards.push(s.lock()?);
             start.get_or_insert_with(Instant::now);
         }
+        // Every shard enters its write section before any shard shows new
+        // contents, so no reader can see new on one shard and old on another.
+        let seqs: Vec<u64> = guards.iter_mut().map(|g| g.begin_write()).collect();
         let mut old_total = 0u64;
         let mut olds = Vec::with_capacity(n);
         for (g, st) in guards.iter_mut().zip(states) {
             old_total += g.charged;
-            olds.push(std::mem::replace(&mut **g, st));
+            olds.push(Garbage::State(Box::new(std::mem::replace(&mut **g, st))));
         }
+        for (g, s) in guards.iter_mut().zip(seqs) {
+            g.end_write(&inner.gate, s);
+            g.publish();
+        }
+        inner.gate.retire(olds.into_iter());
         inner.budget.release(old_total);
         // Checked against the limit above, and the old contents were released.
         inner.budget.force_charge(new_total);
@@ -636,7 +673,6 @@ impl Map {
         let stall = start.map(|t| t.elapsed().as_nanos() as u64).unwrap_or(0);
         inner.replace_stall_max_ns.fetch_max(stall, Ordering::Relaxed);
         inner.replace_count.fetch_add(1, Ordering::Relaxed);
-        drop(olds);
         Ok(())
     }
 

@@ -2,14 +2,17 @@
 //! operations applied to it, and the owner thread's loop.
 
 use crate::arena::{self, record_key, record_lens, record_value, Arena, HEADER};
+use crate::atomic_bytes;
 use crate::batch::{BatchOp, OpKind};
 use crate::error::{Result, Status};
-use crate::numa::PageCount;
+use crate::gate::{Garbage, Gate};
+use crate::numa::{NodeRegion, PageCount};
 use crate::placement::ShardPlacement;
 use crate::routing::{Msg, ReplySlot};
-use crate::table::{tag_of, Table};
+use crate::table::{load_slot, tag_of, unpack_word, Table};
 use crossbeam_channel::{Receiver, Sender};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -74,11 +77,20 @@ pub(crate) struct ShardState {
     pub(crate) charged: u64,
     /// Operations applied.
     pub(crate) ops: u64,
+    /// Regions unlinked by the last changes, which lock-free readers may
+    /// still be reading: handed to the gate's grace-period reclamation.
+    pub(crate) garbage: Vec<NodeRegion>,
 }
 
 impl ShardState {
     pub(crate) fn new(memory_node: Option<u32>) -> Result<ShardState> {
-        Ok(ShardState { table: Table::new(memory_node)?, arena: Arena::new(memory_node), charged: 0, ops: 0 })
+        Ok(ShardState {
+            table: Table::new(memory_node)?,
+            arena: Arena::new(memory_node),
+            charged: 0,
+            ops: 0,
+            garbage: Vec::new(),
+        })
     }
 
     pub(crate) fn bound(&self) -> bool {
@@ -102,10 +114,12 @@ impl ShardState {
 
     fn new_record(&mut self, key: &[u8], value: &[u8]) -> Result<*mut u8> {
         let rec = self.arena.alloc_record(key.len(), value.len())?;
-        // SAFETY: the block holds header + key + value (alloc_record's contract).
+        // SAFETY: the block holds header + key + value (alloc_record's
+        // contract); atomic stores because stale lock-free readers may read a
+        // reused block.
         unsafe {
-            std::ptr::copy_nonoverlapping(key.as_ptr(), rec.add(HEADER), key.len());
-            std::ptr::copy_nonoverlapping(value.as_ptr(), rec.add(HEADER + key.len()), value.len());
+            atomic_bytes::store(rec.add(HEADER), key);
+            atomic_bytes::store(rec.add(HEADER + key.len()), value);
         }
         Ok(rec)
     }
@@ -117,7 +131,7 @@ impl ShardState {
             return Status::Full;
         }
         if self.table.needs_grow() {
-            if let Err(e) = self.table.grow() {
+            if let Err(e) = self.table.grow(&mut self.garbage) {
                 budget.release(cost);
                 return e.status();
             }
@@ -164,7 +178,7 @@ impl ShardState {
             };
             self.table.replace_rec(i, rec);
             // SAFETY: `old` came from this arena and is no longer referenced.
-            unsafe { self.arena.free_record(old) };
+            unsafe { self.arena.free_record(old, &mut self.garbage) };
         }
         if new_cost < old_cost {
             budget.release(old_cost - new_cost);
@@ -179,7 +193,7 @@ impl ShardState {
         let (k, v) = unsafe { record_lens(rec) };
         self.table.remove_at(i);
         // SAFETY: the record is no longer referenced by the table.
-        unsafe { self.arena.free_record(rec) };
+        unsafe { self.arena.free_record(rec, &mut self.garbage) };
         let cost = entry_cost(k, v);
         self.charged -= cost;
         budget.release(cost);
@@ -291,8 +305,8 @@ impl ShardState {
                         // SAFETY: as above; unaligned access is explicit.
                         let old = i64::from_le_bytes(unsafe { (p as *const [u8; 8]).read_unaligned() });
                         let new = old.wrapping_add(op.delta);
-                        // SAFETY: as above.
-                        unsafe { (p as *mut [u8; 8]).write_unaligned(new.to_le_bytes()) };
+                        // SAFETY: as above; atomic because lock-free readers may read it.
+                        unsafe { atomic_bytes::store(p, &new.to_le_bytes()) };
                         op.out_counter = new;
                         Status::Ok
                     }
@@ -322,8 +336,8 @@ impl ShardState {
 
     /// Removes everything.
     pub(crate) fn clear(&mut self, budget: &Budget) -> Result<()> {
-        self.table.clear()?;
-        self.arena.reset();
+        self.table.clear(&mut self.garbage)?;
+        self.arena.reset(&mut self.garbage);
         budget.release(self.charged);
         self.charged = 0;
         Ok(())
@@ -343,7 +357,17 @@ pub(crate) struct Shard {
     pub(crate) queue_high_water: AtomicU64,
     pub(crate) pinned: AtomicBool,
     pub(crate) memory_bound: AtomicBool,
+    /// Seqlock of the shard's contents: odd while the lock holder changes
+    /// them. Lock-free readers read, then check it did not move.
+    seq: CachePadded<AtomicU64>,
+    /// The current slot array (`Table::word`), for lock-free readers.
+    table_word: AtomicUsize,
 }
+
+/// Bytes a lock-free read copies through the stack at most; larger values
+/// are read under the lock (so a caller's buffer is only written once the
+/// read is known to be consistent).
+const LOCK_FREE_VALUE_MAX: usize = 512;
 
 impl Shard {
     pub(crate) fn new(placement: ShardPlacement, inbound: Box<[Sender<Msg>]>) -> Shard {
@@ -357,7 +381,120 @@ impl Shard {
             queue_high_water: AtomicU64::new(0),
             pinned: AtomicBool::new(false),
             memory_bound: AtomicBool::new(false),
+            seq: CachePadded::new(AtomicU64::new(0)),
+            table_word: AtomicUsize::new(0),
         }
+    }
+
+    /// Hints the CPU to fetch the home slot of `hash` in the published table.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        let word = self.table_word.load(Ordering::Relaxed);
+        if word == 0 {
+            return;
+        }
+        let (slots, bits) = unpack_word(word);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetching never faults, whatever the address.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch(slots.wrapping_add((hash >> (64 - bits)) as usize) as *const i8, _MM_HINT_T0);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (slots, bits);
+    }
+
+    /// A get without the ownership lock ("CREW": the owner writes, anyone
+    /// reads): probe the published table, copy the value to the stack, and
+    /// keep the result only if the seqlock shows no change happened
+    /// meanwhile. Returns false when it could not get a consistent read (the
+    /// caller then takes the lock).
+    ///
+    /// Soundness: every address read is mapped — the slot array and record
+    /// chunks are only unmapped through the gate's grace period, which the
+    /// caller's gate pass holds off; record pointers in slots always point
+    /// to record blocks; a header is only trusted (to size further reads)
+    /// after the seqlock confirmed it. All reads are atomic (see
+    /// `atomic_bytes`), so racing with the owner's writes is defined.
+    #[inline]
+    pub(crate) fn read_get(&self, op: &mut BatchOp<'_>) -> bool {
+        let tag = tag_of(op.hash);
+        let mut stack = [0u8; LOCK_FREE_VALUE_MAX];
+        'attempt: for _ in 0..16 {
+            let s1 = self.seq.load(Ordering::Acquire);
+            if s1 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let word = self.table_word.load(Ordering::Relaxed);
+            if word == 0 {
+                return false;
+            }
+            let (slots, bits) = unpack_word(word);
+            let mask = (1usize << bits) - 1;
+            let mut i = (op.hash >> (64 - bits)) as usize;
+            let mut found = None;
+            for _ in 0..=mask {
+                // SAFETY: i <= mask < capacity of the published array, which
+                // stays mapped while our gate pass is held.
+                let s = unsafe { load_slot(slots, i) };
+                if s.tag == 0 {
+                    break;
+                }
+                if s.tag == tag && !s.rec.is_null() {
+                    // SAFETY: a record block is at least HEADER bytes and mapped.
+                    let (k, v) = unsafe {
+                        (atomic_bytes::load_u32(s.rec) as usize, atomic_bytes::load_u32(s.rec.add(4)) as usize)
+                    };
+                    fence(Ordering::Acquire);
+                    if self.seq.load(Ordering::Relaxed) != s1 {
+                        continue 'attempt;
+                    }
+                    // The header is a live record's: its key and value lie in the block.
+                    // SAFETY: k bytes after the header are the record's key.
+                    if k == op.key.len() && unsafe { atomic_bytes::eq(s.rec.add(HEADER), op.key) } {
+                        found = Some((s.rec, k, v));
+                        break;
+                    }
+                }
+                i = (i + 1) & mask;
+            }
+            let Some((rec, k, v)) = found else {
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) != s1 {
+                    continue;
+                }
+                op.status = Status::NotFound;
+                op.out_len = 0;
+                return true;
+            };
+            let wants_copy = op.out_vec.is_some() || v <= op.out.len();
+            if wants_copy {
+                if v > LOCK_FREE_VALUE_MAX {
+                    return false;
+                }
+                // SAFETY: the value's v bytes follow the key inside the block.
+                unsafe { atomic_bytes::load(&mut stack[..v], rec.add(HEADER + k)) };
+            }
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) != s1 {
+                continue;
+            }
+            op.out_len = v;
+            op.status = if !wants_copy {
+                Status::BufferTooSmall
+            } else {
+                if let Some(out) = op.out_vec.as_deref_mut() {
+                    out.clear();
+                    out.extend_from_slice(&stack[..v]);
+                } else {
+                    op.out[..v].copy_from_slice(&stack[..v]);
+                }
+                Status::Ok
+            };
+            return true;
+        }
+        false
     }
 
     /// Takes the ownership lock. A poisoned lock (a panic while applying)
@@ -373,11 +510,13 @@ impl Shard {
     pub(crate) fn install(&self, st: ShardState) {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.entries.store(st.len() as u64, Ordering::Relaxed);
+        self.table_word.store(st.table.word(), Ordering::Release);
         *g = Some(st);
     }
 
-    /// Takes the state out (after close), dropping it on the caller.
+    /// Takes the state out (after close, when no reader is inside the gate).
     pub(crate) fn uninstall(&self) -> Option<ShardState> {
+        self.table_word.store(0, Ordering::Release);
         self.state.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
@@ -418,6 +557,38 @@ impl std::ops::DerefMut for StateGuard<'_> {
 }
 
 impl StateGuard<'_> {
+    /// Runs a change of the shard inside a seqlock write section, publishes
+    /// the (possibly new) slot array, and hands unlinked regions to the
+    /// gate's grace-period reclamation.
+    pub(crate) fn write<R>(&mut self, gate: &Gate, f: impl FnOnce(&mut ShardState) -> R) -> R {
+        let s = self.begin_write();
+        let r = f(self);
+        self.end_write(gate, s);
+        r
+    }
+
+    /// Opens a write section: lock-free readers of this shard retry (and
+    /// then fall back to the lock) until `end_write`.
+    pub(crate) fn begin_write(&mut self) -> u64 {
+        let s = self.shard.seq.load(Ordering::Relaxed);
+        self.shard.seq.store(s + 1, Ordering::Relaxed);
+        // Orders the odd sequence before every store of the change (pairs
+        // with the readers' acquire fence before they re-check).
+        fence(Ordering::Release);
+        s
+    }
+
+    /// Closes the write section opened by `begin_write` (which returned `s`).
+    pub(crate) fn end_write(&mut self, gate: &Gate, s: u64) {
+        let shard = self.shard;
+        let st = self.guard.as_mut().expect("checked in lock");
+        shard.table_word.store(st.table.word(), Ordering::Relaxed);
+        shard.seq.store(s + 2, Ordering::Release);
+        if !st.garbage.is_empty() {
+            gate.retire(st.garbage.drain(..).map(Garbage::Region));
+        }
+    }
+
     /// Publishes the entry count for lock-free `len`.
     pub(crate) fn publish(&self) {
         if let Some(st) = self.guard.as_ref() {
@@ -438,7 +609,7 @@ impl Drop for StateGuard<'_> {
 /// under one hold of the ownership lock, reply; run a step of a pending job
 /// (built without the lock, so callers are not held off by it); when idle,
 /// spin for `spin` and then park until a sender wakes it.
-pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, rxs: Vec<Receiver<Msg>>, spin: Duration) {
+pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<Receiver<Msg>>, spin: Duration) {
     type Job = (*mut (dyn FnMut() -> bool + Send + 'static), *const ReplySlot);
     let mut msgs: Vec<Msg> = Vec::with_capacity(64);
     let mut jobs: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
@@ -464,7 +635,7 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, rxs: Vec<Receiver<Msg>>
                             // SAFETY: the indices of one message are distinct ops
                             // that only this shard touches (the batch splitter's contract).
                             Ok(st) => {
-                                unsafe { st.apply_indexed(budget, ops, idx) };
+                                st.write(gate, |st| unsafe { st.apply_indexed(budget, ops, idx) });
                                 // Publish before replying: a caller that saw its
                                 // reply must see the count it caused.
                                 st.publish();
@@ -485,6 +656,9 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, rxs: Vec<Receiver<Msg>>
             }
             drop(guard);
             continue;
+        }
+        if gate.has_garbage() {
+            gate.try_reclaim();
         }
         if let Some(&(f, reply)) = jobs.front() {
             // SAFETY: the job's closure lives on its waiting caller's stack.

@@ -9,6 +9,7 @@
 use crate::arena::record_key;
 use crate::error::Result;
 use crate::numa::{NodeRegion, PageCount};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Clone, Copy)]
 #[repr(C)]
@@ -77,17 +78,30 @@ impl Table {
         (hash >> (64 - self.bits)) as usize
     }
 
+    /// The packed address and size of the slot array, for lock-free readers:
+    /// the region is page-aligned, so the low bits carry `bits`.
+    #[inline]
+    pub(crate) fn word(&self) -> usize {
+        self.slots() as usize | self.bits as usize
+    }
+
     #[inline]
     pub(crate) fn slot(&self, i: usize) -> Slot {
         debug_assert!(i < self.capacity());
-        // SAFETY: i < capacity, and the region holds capacity slots (zeroed = empty).
-        unsafe { *self.slots().add(i) }
+        // SAFETY: i < capacity, and the region holds capacity slots (zeroed =
+        // empty); slots are read and written atomically because lock-free
+        // readers load them concurrently.
+        unsafe { load_slot(self.slots(), i) }
     }
 
     #[inline]
     fn set_slot(&mut self, i: usize, s: Slot) {
-        // SAFETY: as in `slot`; &mut self gives exclusive access.
-        unsafe { *self.slots().add(i) = s }
+        let p = self.slots() as *const AtomicU64;
+        // SAFETY: as in `slot`; only the lock holder (&mut self) writes.
+        unsafe {
+            (*p.add(2 * i + 1)).store(s.rec as u64, Relaxed);
+            (*p.add(2 * i)).store(s.tag, Relaxed);
+        }
     }
 
     /// Hints the CPU to fetch the home slot of `hash`.
@@ -128,8 +142,9 @@ impl Table {
         (self.len + 1) * 4 > self.capacity() * 3
     }
 
-    /// Doubles the capacity. The old slots are released.
-    pub(crate) fn grow(&mut self) -> Result<()> {
+    /// Doubles the capacity. The old slot array goes to `garbage`: lock-free
+    /// readers may still be probing it.
+    pub(crate) fn grow(&mut self, garbage: &mut Vec<NodeRegion>) -> Result<()> {
         let mut bigger = Table::with_bits(self.node, self.bits + 1)?;
         for i in 0..self.capacity() {
             let s = self.slot(i);
@@ -137,7 +152,8 @@ impl Table {
                 bigger.insert_absent(s.tag, s.rec);
             }
         }
-        *self = bigger;
+        let old = std::mem::replace(self, bigger);
+        garbage.push(old.region);
         Ok(())
     }
 
@@ -181,9 +197,11 @@ impl Table {
         self.len -= 1;
     }
 
-    /// Drops every entry (records are the arena's to free) and shrinks back.
-    pub(crate) fn clear(&mut self) -> Result<()> {
-        *self = Table::with_bits(self.node, MIN_BITS)?;
+    /// Drops every entry (records are the arena's to free) and shrinks back;
+    /// the old slot array goes to `garbage`.
+    pub(crate) fn clear(&mut self, garbage: &mut Vec<NodeRegion>) -> Result<()> {
+        let old = std::mem::replace(self, Table::with_bits(self.node, MIN_BITS)?);
+        garbage.push(old.region);
         Ok(())
     }
 
@@ -221,4 +239,21 @@ impl Table {
     pub(crate) fn mapped_bytes(&self) -> usize {
         self.region.len()
     }
+}
+
+/// Loads slot `i` of a slot array.
+///
+/// # Safety
+/// `slots` must point to a mapped slot array with more than `i` slots.
+#[inline]
+pub(crate) unsafe fn load_slot(slots: *const Slot, i: usize) -> Slot {
+    let p = slots as *const AtomicU64;
+    // SAFETY: caller's contract; slots are pairs of 8-aligned u64s.
+    unsafe { Slot { tag: (*p.add(2 * i)).load(Relaxed), rec: (*p.add(2 * i + 1)).load(Relaxed) as *mut u8 } }
+}
+
+/// Splits a [`Table::word`] into the slot array and its size in bits.
+#[inline]
+pub(crate) fn unpack_word(word: usize) -> (*const Slot, u32) {
+    ((word & !63) as *const Slot, (word & 63) as u32)
 }
