@@ -1,1 +1,485 @@
-fn main() {}
+//! `numashard-bench`: runs the same workloads, on the same pre-generated keys
+//! and operation streams, against numashard (in each of its modes) and its
+//! peers, in one run; prints a table with ratios against the best peer and
+//! writes JSON and SVG plots. `numashard-bench --help` lists the options.
+
+use clap::Parser;
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use numashard_bench::engine::EngineKind;
+use numashard_bench::memory::CountingAllocator;
+use numashard_bench::report::{self, Row, NAMED_TABLES};
+use numashard_bench::runner::{self, latency_histogram, LoadReport, RowSpec};
+use numashard_bench::workload::{self, Distribution, KeySet, StreamOp, Workload, Zipf};
+use numashard_bench::{plot, stall, system};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Compare numashard with dashmap, scc, papaya and a sharded RwLock<HashMap>
+/// on the same keys and operation streams.
+#[derive(Parser, Debug)]
+#[command(name = "numashard-bench", version)]
+struct Args {
+    /// Engines to run (numashard, numashard-delegate, dashmap, scc, papaya, rwlock16).
+    #[arg(long, value_delimiter = ',', default_value = "numashard,numashard-delegate,dashmap,scc,papaya,rwlock16")]
+    engines: Vec<EngineKind>,
+    /// Workloads: read-only, read-95, update-50, rmw, insert; `stall` measures writer stalls during
+    /// iteration and replace_all (numashard only).
+    #[arg(
+        long = "workload",
+        alias = "workloads",
+        value_delimiter = ',',
+        default_value = "read-only,read-95,update-50"
+    )]
+    workloads: Vec<String>,
+    /// Key distributions: uniform, zipf.
+    #[arg(long, value_delimiter = ',', default_value = "uniform")]
+    dist: Vec<String>,
+    /// Zipf exponent, in (0, 1).
+    #[arg(long, default_value_t = 0.99)]
+    theta: f64,
+    /// Table sizes: tiny (20k), small (100k), large (10M), or an entry count.
+    #[arg(long = "table", alias = "tables", value_delimiter = ',', default_value = "tiny,small")]
+    tables: Vec<String>,
+    /// Key size in bytes (at least 8).
+    #[arg(long, default_value_t = 16)]
+    key_size: usize,
+    /// Value size in bytes (rmw uses 8-byte counters).
+    #[arg(long, default_value_t = 32)]
+    value_size: usize,
+    /// Client thread counts.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
+    /// Modes: `single` (one call per op) and/or batch sizes.
+    #[arg(long, value_delimiter = ',', default_value = "single,64")]
+    batch: Vec<String>,
+    /// Measured seconds per row.
+    #[arg(long, default_value_t = 1.0)]
+    duration: f64,
+    /// Unmeasured warm-up seconds per row (default: a fifth of --duration).
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Stop each thread after this many ops (besides --duration).
+    #[arg(long)]
+    ops: Option<u64>,
+    /// Repeat the whole sequence this many times (rows report the median).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Time one op in this many (batches: one batch per 4x this many ops).
+    #[arg(long, default_value_t = 32)]
+    sample_every: u64,
+    /// numashard shards (0 = one per allowed CPU).
+    #[arg(long, default_value_t = 0)]
+    shards: usize,
+    /// Seed of keys and streams.
+    #[arg(long, default_value_t = 0x6e75_6d61)]
+    seed: u64,
+    /// Seconds the stall workload's writer runs alone as a baseline.
+    #[arg(long, default_value_t = 1.0)]
+    stall_baseline: f64,
+    /// Directory for the JSON and SVG files.
+    #[arg(long, default_value = "target/bench-results")]
+    out_dir: PathBuf,
+    /// File stem: <out-dir>/<name>.json, <name>-threads.svg, <name>-batch.svg.
+    #[arg(long, default_value = "bench")]
+    name: String,
+    /// Write no SVG.
+    #[arg(long)]
+    no_plot: bool,
+}
+
+fn parse_table(s: &str) -> Result<usize, String> {
+    NAMED_TABLES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(s))
+        .map(|&(_, e)| e)
+        .or_else(|| s.replace('_', "").parse().ok())
+        .filter(|&e| e >= 2)
+        .ok_or_else(|| format!("bad table size {s:?} (tiny, small, large or a count >= 2)"))
+}
+
+fn parse_batch(s: &str) -> Result<usize, String> {
+    if s == "single" {
+        return Ok(0);
+    }
+    s.parse().ok().filter(|&b| b > 0).ok_or_else(|| format!("bad batch {s:?} (single or a size >= 1)"))
+}
+
+/// The run, validated.
+struct Plan {
+    engines: Vec<EngineKind>,
+    workloads: Vec<Workload>,
+    stall: bool,
+    dists: Vec<Distribution>,
+    tables: Vec<usize>,
+    threads: Vec<usize>,
+    batches: Vec<usize>,
+}
+
+impl Plan {
+    fn from_args(a: &Args) -> Result<Plan, String> {
+        let mut workloads = Vec::new();
+        let mut stall = false;
+        for w in &a.workloads {
+            if w == "stall" {
+                stall = true;
+            } else {
+                workloads.push(w.parse::<Workload>()?);
+            }
+        }
+        let dists = a
+            .dist
+            .iter()
+            .map(|d| match d.as_str() {
+                "uniform" => Ok(Distribution::Uniform),
+                "zipf" if a.theta > 0.0 && a.theta < 1.0 => Ok(Distribution::Zipf(a.theta)),
+                "zipf" => Err(format!("--theta must be in (0, 1), got {}", a.theta)),
+                _ => Err(format!("unknown distribution {d:?} (uniform, zipf)")),
+            })
+            .collect::<Result<_, _>>()?;
+        if a.key_size < KeySet::MIN_KEY_SIZE {
+            return Err(format!("--key-size must be at least {}", KeySet::MIN_KEY_SIZE));
+        }
+        if a.threads.contains(&0) {
+            return Err("--threads must be at least 1".into());
+        }
+        Ok(Plan {
+            engines: a.engines.clone(),
+            workloads,
+            stall,
+            dists,
+            tables: a.tables.iter().map(|t| parse_table(t)).collect::<Result<_, _>>()?,
+            threads: a.threads.clone(),
+            batches: a.batch.iter().map(|b| parse_batch(b)).collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn rows_per_round(&self) -> u64 {
+        let per_table =
+            self.engines.len() * self.workloads.len() * self.dists.len() * self.threads.len() * self.batches.len();
+        (self.tables.len() * (per_table + self.stall as usize)) as u64
+    }
+}
+
+/// Identifies a row across repeats.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RowKey {
+    entries: usize,
+    workload: Workload,
+    dist: usize,
+    threads: usize,
+    batch: usize,
+    engine: EngineKind,
+}
+
+/// A row's measurements over the repeats.
+struct Acc {
+    mops_runs: Vec<f64>,
+    ops: u64,
+    seconds: f64,
+    latency: Histogram<u64>,
+    not_ok: u64,
+    load: LoadReport,
+    placement: Option<serde_json::Value>,
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        0.0
+    } else if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("numashard-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let plan = Plan::from_args(args)?;
+    let started = Instant::now();
+    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let env = system::describe(args.shards);
+    for line in &env.lines {
+        println!("{line}");
+    }
+    println!();
+
+    let total = plan.rows_per_round() * args.repeat as u64;
+    let progress = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} rows · {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let duration = Duration::from_secs_f64(args.duration);
+    let warmup = Duration::from_secs_f64(args.warmup.unwrap_or(args.duration / 5.0));
+    let load_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    let mut accs: BTreeMap<RowKey, Acc> = BTreeMap::new();
+    let mut stall_rows: Vec<Row> = Vec::new();
+    for round in 0..args.repeat {
+        for &entries in &plan.tables {
+            let table = report::table_name(entries as u64);
+            let needs_fresh = plan.workloads.iter().any(|w| w.grows_table());
+            let key_count = entries + if needs_fresh { workload::fresh_keys(entries) } else { 0 };
+            progress.set_message(format!("{table}: generating {key_count} keys and streams"));
+            let keys = KeySet::generate(key_count, args.key_size, args.seed);
+            let zipfs: Vec<Option<Zipf>> =
+                plan.dists.iter().map(|d| d.theta().map(|t| Zipf::new(entries as u64, t))).collect();
+            let mut streams: HashMap<(Workload, usize, usize), Vec<Vec<StreamOp>>> = HashMap::new();
+
+            // Rows sharing a loaded table: every workload that keeps the key set
+            // (counters apart), then each insert row on a fresh table.
+            let mut groups: Vec<Vec<(Workload, usize, usize, usize)>> = Vec::new();
+            for counters in [false, true] {
+                let mut g = Vec::new();
+                for &w in plan.workloads.iter().filter(|w| !w.grows_table() && w.uses_counters() == counters) {
+                    for d in 0..plan.dists.len() {
+                        for &t in &plan.threads {
+                            for &b in &plan.batches {
+                                g.push((w, d, t, b));
+                            }
+                        }
+                    }
+                }
+                if !g.is_empty() {
+                    groups.push(g);
+                }
+            }
+            for &w in plan.workloads.iter().filter(|w| w.grows_table()) {
+                for d in 0..plan.dists.len() {
+                    for &t in &plan.threads {
+                        for &b in &plan.batches {
+                            groups.push(vec![(w, d, t, b)]);
+                        }
+                    }
+                }
+            }
+
+            for group in &groups {
+                let counters = group[0].0.uses_counters();
+                let value_size = if counters { 8 } else { args.value_size };
+                let load_value =
+                    if counters { 0i64.to_le_bytes().to_vec() } else { workload::value_bytes(value_size, 0) };
+                let values: Vec<Vec<u8>> = (0..plan.threads.iter().copied().max().unwrap_or(1))
+                    .map(|t| workload::value_bytes(value_size, 100 + t as u64))
+                    .collect();
+                for &kind in &plan.engines {
+                    progress.set_message(format!("{table}: loading {entries} entries into {kind}"));
+                    let engine = kind.build(0, args.shards).map_err(|e| format!("cannot open {kind}: {e}"))?;
+                    let load = runner::load(engine.as_ref(), &keys, entries, &load_value, load_threads)
+                        .map_err(|e| format!("{kind}, {table}: {e}"))?;
+                    let placement = engine.placement();
+                    for &(w, d, threads, batch) in group {
+                        let dist = plan.dists[d];
+                        let thread_streams = streams.entry((w, d, threads)).or_insert_with(|| {
+                            (0..threads)
+                                .map(|t| workload::stream(w, dist, zipfs[d].as_ref(), entries, t, threads, args.seed))
+                                .collect()
+                        });
+                        let mode = if batch == 0 { "single".to_string() } else { format!("batch {batch}") };
+                        progress.set_message(format!(
+                            "{table} {w} {} {threads}t {mode} · {kind} (round {}/{})",
+                            dist.name(),
+                            round + 1,
+                            args.repeat
+                        ));
+                        let spec = RowSpec {
+                            batch,
+                            threads,
+                            duration,
+                            warmup: if w.grows_table() { Duration::ZERO } else { warmup },
+                            max_ops: args.ops,
+                            sample_every: args.sample_every,
+                            play_once: w.grows_table(),
+                            max_value: value_size,
+                        };
+                        let m = runner::measure(engine.as_ref(), &keys, thread_streams, &values, &spec);
+                        let key = RowKey { entries, workload: w, dist: d, threads, batch, engine: kind };
+                        let acc = accs.entry(key).or_insert_with(|| Acc {
+                            mops_runs: Vec::new(),
+                            ops: 0,
+                            seconds: 0.0,
+                            latency: latency_histogram(),
+                            not_ok: 0,
+                            load: load.clone(),
+                            placement: placement.clone(),
+                        });
+                        acc.mops_runs.push(m.mops());
+                        acc.ops += m.ops;
+                        acc.seconds += m.seconds;
+                        acc.not_ok += m.not_ok;
+                        acc.latency.add(&m.latency).expect("same histogram bounds");
+                        progress.inc(1);
+                    }
+                    drop(engine);
+                }
+            }
+            drop(streams);
+
+            if plan.stall && round == 0 {
+                progress.set_message(format!("{table}: stall (writer during iteration and replace_all)"));
+                let report = stall::run(
+                    &keys,
+                    entries,
+                    args.value_size,
+                    args.shards,
+                    Duration::from_secs_f64(args.stall_baseline),
+                )
+                .map_err(|e| format!("stall, {table}: {e}"))?;
+                for p in &report.phases {
+                    let lat = &p.latency;
+                    stall_rows.push(Row {
+                        engine: "numashard".into(),
+                        mode: p.phase.into(),
+                        workload: "stall".into(),
+                        distribution: "uniform".into(),
+                        theta: None,
+                        table: table.clone(),
+                        entries: entries as u64,
+                        key_size: args.key_size,
+                        value_size: args.value_size,
+                        threads: 1,
+                        batch: 1,
+                        ops: p.writer_puts,
+                        seconds: p.phase_seconds,
+                        mops: p.writer_puts as f64 / p.phase_seconds.max(1e-9) / 1e6,
+                        mops_runs: vec![],
+                        latency_unit: "op".into(),
+                        p50_ns: lat.value_at_quantile(0.5),
+                        p99_ns: lat.value_at_quantile(0.99),
+                        p999_ns: lat.value_at_quantile(0.999),
+                        max_ns: lat.max(),
+                        latency_samples: lat.len(),
+                        not_ok: 0,
+                        bytes_per_entry: None,
+                        heap_bytes_per_entry: None,
+                        mapped_bytes_per_entry: None,
+                        rss_bytes_per_entry: None,
+                        load_seconds: 0.0,
+                        best_peer: None,
+                        best_peer_mops: None,
+                        ratio_vs_best_peer: None,
+                        placement: None,
+                        stall: Some(json!({
+                            "phase_seconds": p.phase_seconds,
+                            "iterated_entries": p.iterated,
+                            "max_stall_ns": lat.max(),
+                            "replace_stall_max_ns_from_stats": report.replace_stall_max_ns,
+                        })),
+                    });
+                }
+                progress.inc(1);
+            }
+        }
+    }
+    progress.finish_and_clear();
+
+    let mut rows: Vec<Row> = accs
+        .into_iter()
+        .map(|(k, a)| {
+            let dist = plan.dists[k.dist];
+            let lat = &a.latency;
+            Row {
+                engine: k.engine.name().into(),
+                mode: if k.batch == 0 { "single" } else { "batch" }.into(),
+                workload: k.workload.name().into(),
+                distribution: dist.name().into(),
+                theta: dist.theta(),
+                table: report::table_name(k.entries as u64),
+                entries: k.entries as u64,
+                key_size: args.key_size,
+                value_size: if k.workload.uses_counters() { 8 } else { args.value_size },
+                threads: k.threads,
+                batch: k.batch.max(1),
+                ops: a.ops,
+                seconds: a.seconds,
+                mops: median(&a.mops_runs),
+                mops_runs: a.mops_runs,
+                latency_unit: if k.batch == 0 { "op" } else { "batch" }.into(),
+                p50_ns: lat.value_at_quantile(0.5),
+                p99_ns: lat.value_at_quantile(0.99),
+                p999_ns: lat.value_at_quantile(0.999),
+                max_ns: lat.max(),
+                latency_samples: lat.len(),
+                not_ok: a.not_ok,
+                bytes_per_entry: a.load.bytes_per_entry(),
+                heap_bytes_per_entry: a.load.per_entry(a.load.heap_bytes.map(|b| b as f64)),
+                mapped_bytes_per_entry: a.load.per_entry(a.load.mapped_bytes.map(|b| b as f64)),
+                rss_bytes_per_entry: a.load.per_entry(a.load.rss_bytes.map(|b| b as f64)),
+                load_seconds: a.load.seconds,
+                best_peer: None,
+                best_peer_mops: None,
+                ratio_vs_best_peer: None,
+                placement: a.placement,
+                stall: None,
+            }
+        })
+        .collect();
+    report::attach_ratios(&mut rows);
+    rows.extend(stall_rows);
+
+    println!("{}", report::table(&rows));
+    println!("{}", report::summary(&rows));
+    let stalls = report::stall_table(&rows);
+    if !stalls.is_empty() {
+        println!("{stalls}");
+    }
+    println!(
+        "Mops/s: all threads together. ×best: against the fastest peer (dashmap, scc, papaya, rwlock16) in the same row group; \
+         peers run batches as loops of single calls.\nLatency: sampled (1 op in {} / 1 batch per {} ops), per op or per batch (lat column). \
+         B/entry: heap bytes (counting allocator) + numashard's mapped bytes, over entries.",
+        args.sample_every,
+        4 * args.sample_every
+    );
+
+    std::fs::create_dir_all(&args.out_dir).map_err(|e| format!("create {}: {e}", args.out_dir.display()))?;
+    let mut doc = env.json;
+    doc["tool"] = json!("numashard-bench");
+    doc["version"] = json!(env!("CARGO_PKG_VERSION"));
+    doc["command_line"] = json!(std::env::args().collect::<Vec<_>>());
+    doc["started_unix"] = json!(started_unix);
+    doc["wall_seconds"] = json!(started.elapsed().as_secs_f64());
+    doc["settings"] = json!({
+        "duration_s": args.duration, "warmup_s": warmup.as_secs_f64(), "repeat": args.repeat, "sample_every": args.sample_every,
+        "ops_per_thread": args.ops, "theta": args.theta, "seed": args.seed, "numashard_shards": args.shards,
+        "peer_storage": "Box<[u8]> keys and values, foldhash; batches run as loops of single calls",
+        "memory": "bytes_per_entry = net heap bytes of the load (counting global allocator) + numashard stats().mapped_bytes",
+    });
+    doc["rows"] = serde_json::to_value(&rows).map_err(|e| e.to_string())?;
+    let json_path = args.out_dir.join(format!("{}.json", args.name));
+    std::fs::write(&json_path, serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n")
+        .map_err(|e| format!("write {}: {e}", json_path.display()))?;
+    println!("wrote {}", json_path.display());
+    if !args.no_plot {
+        for (suffix, f) in [
+            ("threads", plot::by_threads as fn(&[Row], &std::path::Path) -> Result<(), String>),
+            ("batch", plot::by_batch),
+        ] {
+            let path = args.out_dir.join(format!("{}-{suffix}.svg", args.name));
+            let _ = std::fs::remove_file(&path);
+            f(&rows, &path).map_err(|e| format!("plot {}: {e}", path.display()))?;
+            if path.exists() {
+                println!("wrote {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! The one small trait every engine implements, the operations it is given,
+//! and the list of engines a run can pick from.
+//!
+//! A new peer is one type with [`Engine::execute`] (a `match` over [`Op`]),
+//! [`Engine::len`] and [`Engine::for_each`], plus a line in [`EngineKind`].
+
+use crate::numashard_engine::NumashardEngine;
+use crate::peers::{DashMapEngine, PapayaEngine, SccEngine, ShardedRwLockEngine};
+use numashard::{ExecMode, Status};
+use std::fmt;
+use std::str::FromStr;
+
+/// One operation, borrowing its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// Copy the value into the output buffer.
+    Get(&'a [u8]),
+    /// Insert or overwrite.
+    Put(&'a [u8], &'a [u8]),
+    /// Insert only if absent (`Exists` otherwise).
+    PutIfAbsent(&'a [u8], &'a [u8]),
+    /// Remove (`NotFound` if absent).
+    Delete(&'a [u8]),
+    /// Remove and copy the old value into the output buffer.
+    Take(&'a [u8]),
+    /// Replace the value only if it equals `expected`.
+    Cas {
+        /// The key.
+        key: &'a [u8],
+        /// The value the entry must hold.
+        expected: &'a [u8],
+        /// The new value.
+        value: &'a [u8],
+    },
+    /// Add to an 8-byte little-endian counter (absent = 0); the reply carries the new value.
+    Add(&'a [u8], i64),
+}
+
+/// What an operation returned.
+///
+/// Statuses follow numashard's: `Ok`, `NotFound`, `Exists` (put_if_absent),
+/// `Mismatch` (cas), `NotACounter` (add on a value that is not 8 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The outcome.
+    pub status: Status,
+    /// Get/take: the value's length (the value is in the output buffer).
+    pub len: usize,
+    /// Add: the counter's new value.
+    pub counter: i64,
+}
+
+impl Reply {
+    /// A reply with only a status.
+    pub const fn status(status: Status) -> Reply {
+        Reply { status, len: 0, counter: 0 }
+    }
+
+    /// A successful get/take of `len` bytes.
+    pub const fn value(len: usize) -> Reply {
+        Reply { status: Status::Ok, len, counter: 0 }
+    }
+
+    /// A successful add.
+    pub const fn counter(counter: i64) -> Reply {
+        Reply { status: Status::Ok, len: 0, counter }
+    }
+}
+
+impl Default for Reply {
+    fn default() -> Reply {
+        Reply::status(Status::Ok)
+    }
+}
+
+/// The shared arithmetic of `add` for engines that store counters as plain values:
+/// the new value of `current` (absent = 0) plus `delta`, or `None` when
+/// `current` is not an 8-byte counter.
+pub fn add_counter(current: Option<&[u8]>, delta: i64) -> Option<i64> {
+    match current {
+        None => Some(delta),
+        Some(v) => Some(i64::from_le_bytes(v.try_into().ok()?).wrapping_add(delta)),
+    }
+}
+
+/// A concurrent byte-string map under test.
+///
+/// Contract: output buffers passed to `execute` are at least as large as any
+/// value the run stores, so get and take always copy the whole value.
+pub trait Engine: Send + Sync {
+    /// Runs one operation; get/take copy the value into `out`.
+    fn execute(&self, op: &Op<'_>, out: &mut [u8]) -> Reply;
+
+    /// Runs a batch; op `i` uses `outs[i * stride..(i + 1) * stride]` as its
+    /// output buffer. Engines without a batch call run the ops one by one,
+    /// which is what their users do.
+    fn execute_batch(&self, ops: &[Op<'_>], outs: &mut [u8], stride: usize, replies: &mut [Reply]) {
+        for ((op, out), reply) in ops.iter().zip(outs.chunks_mut(stride)).zip(replies.iter_mut()) {
+            *reply = self.execute(op, out);
+        }
+    }
+
+    /// Number of entries.
+    fn len(&self) -> u64;
+
+    /// True when empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` on every entry (not under concurrent writes).
+    fn for_each(&self, f: &mut dyn FnMut(&[u8], &[u8]));
+
+    /// Bytes the engine holds outside the global allocator (numashard's
+    /// mmap'ed shards), if any.
+    fn mapped_bytes(&self) -> Option<u64> {
+        None
+    }
+
+    /// A description of where the engine placed itself (numashard's shards), if it knows.
+    fn placement(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// The engines a run can compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EngineKind {
+    /// numashard with `ExecMode::Auto` (the default).
+    Numashard,
+    /// numashard with `ExecMode::Delegate`: every op travels to the shard's owner.
+    NumashardDelegate,
+    /// `dashmap::DashMap`.
+    DashMap,
+    /// `scc::HashMap`.
+    Scc,
+    /// `papaya::HashMap`.
+    Papaya,
+    /// 16 `std::sync::RwLock<std::collections::HashMap>` shards.
+    RwLock16,
+}
+
+impl EngineKind {
+    /// Every engine, numashard variants first.
+    pub const ALL: [EngineKind; 6] = [
+        EngineKind::Numashard,
+        EngineKind::NumashardDelegate,
+        EngineKind::DashMap,
+        EngineKind::Scc,
+        EngineKind::Papaya,
+        EngineKind::RwLock16,
+    ];
+
+    /// Name used on the command line, in tables and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Numashard => "numashard",
+            EngineKind::NumashardDelegate => "numashard-delegate",
+            EngineKind::DashMap => "dashmap",
+            EngineKind::Scc => "scc",
+            EngineKind::Papaya => "papaya",
+            EngineKind::RwLock16 => "rwlock16",
+        }
+    }
+
+    /// True for the engines numashard is compared against.
+    pub fn is_peer(self) -> bool {
+        !matches!(self, EngineKind::Numashard | EngineKind::NumashardDelegate)
+    }
+
+    /// A new, empty engine sized for about `capacity` entries.
+    pub fn build(self, capacity: usize, numashard_shards: usize) -> numashard::Result<Box<dyn Engine>> {
+        Ok(match self {
+            EngineKind::Numashard => Box::new(NumashardEngine::new(ExecMode::Auto, numashard_shards)?),
+            EngineKind::NumashardDelegate => Box::new(NumashardEngine::new(ExecMode::Delegate, numashard_shards)?),
+            EngineKind::DashMap => Box::new(DashMapEngine::with_capacity(capacity)),
+            EngineKind::Scc => Box::new(SccEngine::with_capacity(capacity)),
+            EngineKind::Papaya => Box::new(PapayaEngine::with_capacity(capacity)),
+            EngineKind::RwLock16 => Box::new(ShardedRwLockEngine::with_capacity(capacity)),
+        })
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EngineKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<EngineKind, String> {
+        EngineKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = EngineKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown engine {s:?} (one of {})", names.join(", "))
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! numashard behind the [`Engine`] trait: single calls use the map's single
+//! operations, batches use [`Map::batch`].
+
+use crate::engine::{Engine, Op, Reply};
+use numashard::{BatchOp, CasOutcome, Config, ExecMode, Map, Status};
+use serde_json::json;
+
+/// A numashard map in one execution mode.
+pub struct NumashardEngine {
+    map: Map,
+}
+
+impl NumashardEngine {
+    /// A map with `shards` shards (0 = one per allowed CPU) in `mode`.
+    pub fn new(mode: ExecMode, shards: usize) -> numashard::Result<NumashardEngine> {
+        let cfg = Config { exec_mode: mode, shards, ..Config::default() };
+        Ok(NumashardEngine { map: Map::new(cfg)? })
+    }
+
+    /// The map.
+    pub fn map(&self) -> &Map {
+        &self.map
+    }
+}
+
+fn reply_of(result: numashard::Result<Reply>) -> Reply {
+    result.unwrap_or_else(|e| Reply::status(e.status()))
+}
+
+fn batch_op<'a>(op: &Op<'a>, out: &'a mut [u8]) -> BatchOp<'a> {
+    match *op {
+        Op::Get(k) => BatchOp::get(k, out),
+        Op::Put(k, v) => BatchOp::put(k, v),
+        Op::PutIfAbsent(k, v) => BatchOp::put_if_absent(k, v),
+        Op::Delete(k) => BatchOp::delete(k),
+        Op::Take(k) => BatchOp::take(k, out),
+        Op::Cas { key, expected, value } => BatchOp::cas(key, expected, value),
+        Op::Add(k, d) => BatchOp::add(k, d),
+    }
+}
+
+impl Engine for NumashardEngine {
+    fn execute(&self, op: &Op<'_>, out: &mut [u8]) -> Reply {
+        let m = &self.map;
+        reply_of(match *op {
+            Op::Get(k) => m.get_into(k, out).map(|r| r.map_or(Reply::status(Status::NotFound), Reply::value)),
+            Op::Put(k, v) => m.put(k, v).map(|()| Reply::status(Status::Ok)),
+            Op::PutIfAbsent(k, v) => {
+                m.put_if_absent(k, v).map(|ok| Reply::status(if ok { Status::Ok } else { Status::Exists }))
+            }
+            Op::Delete(k) => m.delete(k).map(|ok| Reply::status(if ok { Status::Ok } else { Status::NotFound })),
+            Op::Take(k) => m.take_into(k, out).map(|r| r.map_or(Reply::status(Status::NotFound), Reply::value)),
+            Op::Cas { key, expected, value } => m.compare_and_swap(key, expected, value).map(|c| {
+                Reply::status(match c {
+                    CasOutcome::Swapped => Status::Ok,
+                    CasOutcome::Mismatch => Status::Mismatch,
+                    CasOutcome::NotFound => Status::NotFound,
+                })
+            }),
+            Op::Add(k, d) => m.add(k, d).map(Reply::counter),
+        })
+    }
+
+    fn execute_batch(&self, ops: &[Op<'_>], outs: &mut [u8], stride: usize, replies: &mut [Reply]) {
+        let mut batch: Vec<BatchOp<'_>> =
+            ops.iter().zip(outs.chunks_mut(stride)).map(|(op, out)| batch_op(op, out)).collect();
+        if let Err(e) = self.map.batch(&mut batch) {
+            replies.iter_mut().for_each(|r| *r = Reply::status(e.status()));
+            return;
+        }
+        for (b, r) in batch.iter().zip(replies.iter_mut()) {
+            *r = Reply { status: b.status, len: b.out_len, counter: b.out_counter };
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.map.len().unwrap_or(0)
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+        self.map
+            .range(|k, v| {
+                f(k, v);
+                true
+            })
+            .expect("iterate an open map");
+    }
+
+    fn mapped_bytes(&self) -> Option<u64> {
+        self.map.stats().ok().map(|s| s.mapped_bytes)
+    }
+
+    fn placement(&self) -> Option<serde_json::Value> {
+        let stats = self.map.stats().ok()?;
+        let (on_node, total): (u64, u64) =
+            stats.per_shard.iter().fold((0, 0), |(a, b), s| (a + s.pages_on_node, b + s.pages_total));
+        Some(json!({
+            "exec_mode": format!("{:?}", self.map.config().exec_mode),
+            "shards": stats.shards,
+            "binding_applied": stats.binding_applied,
+            "pages_on_node": on_node,
+            "pages_total": total,
+            "per_shard": stats.per_shard.iter().map(|s| json!({
+                "shard": s.shard, "node": s.node, "memory_node": s.memory_node, "cpu": s.cpu,
+                "entries": s.entries, "mapped_bytes": s.mapped_bytes,
+                "binding_applied": s.binding_applied, "pages_on_node": s.pages_on_node, "pages_total": s.pages_total,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+}

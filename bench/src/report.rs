@@ -1,0 +1,262 @@
+//! Rows of results: how they are keyed, compared with the best peer,
+//! printed as tables and written as JSON.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Table sizes with names: TINY fits this VM's caches, SMALL is memory-bound, LARGE is 10M.
+pub const NAMED_TABLES: [(&str, usize); 3] = [("TINY", 20_000), ("SMALL", 100_000), ("LARGE", 10_000_000)];
+
+/// The name of a table size, or its entry count.
+pub fn table_name(entries: u64) -> String {
+    NAMED_TABLES.iter().find(|(_, n)| *n as u64 == entries).map_or_else(|| entries.to_string(), |(n, _)| n.to_string())
+}
+
+/// One measured row (one engine, one configuration), as written to JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// Engine name.
+    pub engine: String,
+    /// `single` or `batch` (stall rows: the phase).
+    pub mode: String,
+    /// Workload name.
+    pub workload: String,
+    /// `uniform` or `zipf`.
+    pub distribution: String,
+    /// Zipf exponent, when Zipf.
+    pub theta: Option<f64>,
+    /// Table name (TINY, SMALL, LARGE or the entry count).
+    pub table: String,
+    /// Entries loaded before the run.
+    pub entries: u64,
+    /// Key bytes.
+    pub key_size: usize,
+    /// Value bytes (8 for counter workloads).
+    pub value_size: usize,
+    /// Client threads.
+    pub threads: usize,
+    /// Ops per batch (1 for single calls).
+    pub batch: usize,
+    /// Ops completed (all repeats).
+    pub ops: u64,
+    /// Measured seconds (all repeats).
+    pub seconds: f64,
+    /// Throughput, median over repeats.
+    pub mops: f64,
+    /// Throughput of each repeat.
+    pub mops_runs: Vec<f64>,
+    /// What one latency sample covers: `op` or `batch`.
+    pub latency_unit: String,
+    /// Median sampled latency.
+    pub p50_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// 99.9th percentile.
+    pub p999_ns: u64,
+    /// Largest sample.
+    pub max_ns: u64,
+    /// Number of latency samples.
+    pub latency_samples: u64,
+    /// Replies that were not `Ok` (0 for all-hit workloads).
+    pub not_ok: u64,
+    /// Memory per entry: heap bytes (counting allocator) plus mapped bytes (numashard), over entries.
+    pub bytes_per_entry: Option<f64>,
+    /// Heap part of `bytes_per_entry`.
+    pub heap_bytes_per_entry: Option<f64>,
+    /// Mapped part of `bytes_per_entry` (numashard's `stats().mapped_bytes`).
+    pub mapped_bytes_per_entry: Option<f64>,
+    /// Growth of the resident set during the load, per entry (a cross-check; freed memory reused from an earlier engine hides some).
+    pub rss_bytes_per_entry: Option<f64>,
+    /// Seconds the load took.
+    pub load_seconds: f64,
+    /// The fastest peer of the same group.
+    pub best_peer: Option<String>,
+    /// Its throughput.
+    pub best_peer_mops: Option<f64>,
+    /// `mops / best_peer_mops`.
+    pub ratio_vs_best_peer: Option<f64>,
+    /// numashard's placement after the load (numashard rows).
+    pub placement: Option<serde_json::Value>,
+    /// Stall rows: extra figures.
+    pub stall: Option<serde_json::Value>,
+}
+
+impl Row {
+    /// The configuration rows are compared within: same table, workload, distribution, sizes, threads, mode and batch.
+    pub fn group(&self) -> (u64, String, String, usize, usize, usize, String, usize) {
+        (
+            self.entries,
+            self.workload.clone(),
+            self.distribution.clone(),
+            self.key_size,
+            self.value_size,
+            self.threads,
+            self.mode.clone(),
+            self.batch,
+        )
+    }
+
+    /// `single` or `batch N`.
+    pub fn mode_label(&self) -> String {
+        if self.mode == "batch" {
+            format!("batch {}", self.batch)
+        } else {
+            self.mode.clone()
+        }
+    }
+}
+
+/// True for the engines numashard is compared against.
+pub fn is_peer(engine: &str) -> bool {
+    !engine.starts_with("numashard")
+}
+
+/// Fills `best_peer`, `best_peer_mops` and `ratio_vs_best_peer` of every row.
+pub fn attach_ratios(rows: &mut [Row]) {
+    let mut best: BTreeMap<_, (String, f64)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| is_peer(&r.engine) && r.stall.is_none()) {
+        let e = best.entry(r.group()).or_insert((r.engine.clone(), r.mops));
+        if r.mops > e.1 {
+            *e = (r.engine.clone(), r.mops);
+        }
+    }
+    for r in rows.iter_mut() {
+        if let Some((name, mops)) = best.get(&r.group()) {
+            r.best_peer = Some(name.clone());
+            r.best_peer_mops = Some(*mops);
+            r.ratio_vs_best_peer = (*mops > 0.0).then(|| r.mops / mops);
+        }
+    }
+}
+
+fn ns(v: u64) -> String {
+    match v {
+        0..=9_999 => format!("{v}"),
+        10_000..=9_999_999 => format!("{:.1}µ", v as f64 / 1e3),
+        _ => format!("{:.1}m", v as f64 / 1e6),
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".into(), |x| format!("{x:.digits$}"))
+}
+
+/// The full table: one line per row, groups separated by a blank line, fastest first.
+pub fn table(rows: &[Row]) -> String {
+    let mut sorted: Vec<&Row> = rows.iter().filter(|r| r.stall.is_none()).collect();
+    sorted.sort_by(|a, b| a.group().cmp(&b.group()).then(b.mops.total_cmp(&a.mops)));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<6} {:<9} {:<7} {:>3} {:<9} {:<18} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<5}",
+        "table",
+        "workload",
+        "dist",
+        "thr",
+        "mode",
+        "engine",
+        "Mops/s",
+        "×best",
+        "p50",
+        "p99",
+        "p99.9",
+        "B/entry",
+        "lat"
+    );
+    let mut last = None;
+    for r in sorted {
+        if last.is_some() && last != Some(r.group()) {
+            s.push('\n');
+        }
+        last = Some(r.group());
+        let _ = writeln!(
+            s,
+            "{:<6} {:<9} {:<7} {:>3} {:<9} {:<18} {:>8.2} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<5}{}",
+            table_name(r.entries),
+            r.workload,
+            r.distribution,
+            r.threads,
+            r.mode_label(),
+            r.engine,
+            r.mops,
+            opt(r.ratio_vs_best_peer, 2),
+            ns(r.p50_ns),
+            ns(r.p99_ns),
+            ns(r.p999_ns),
+            opt(r.bytes_per_entry, 0),
+            r.latency_unit,
+            if r.not_ok > 0 { format!("  ({} not ok)", r.not_ok) } else { String::new() }
+        );
+    }
+    s
+}
+
+/// The summary: for each numashard variant and configuration, its ratio against the best peer, one column per mode.
+pub fn summary(rows: &[Row]) -> String {
+    let mut modes: Vec<(String, usize)> = Vec::new();
+    let mut cells: BTreeMap<(String, u64, String, String, usize), BTreeMap<(String, usize), String>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| !is_peer(&r.engine) && r.stall.is_none()) {
+        let mode = (r.mode.clone(), r.batch);
+        if !modes.contains(&mode) {
+            modes.push(mode.clone());
+        }
+        let cell = match (&r.ratio_vs_best_peer, &r.best_peer) {
+            (Some(x), Some(p)) => format!("{x:.2} ({p})"),
+            _ => "-".into(),
+        };
+        cells
+            .entry((r.engine.clone(), r.entries, r.workload.clone(), r.distribution.clone(), r.threads))
+            .or_default()
+            .insert(mode, cell);
+    }
+    modes.sort_by_key(|(m, b)| (m != "single", *b));
+    let mut s = String::from("numashard vs the best peer of the same run (throughput ratio; > 1 = numashard faster)\n");
+    let _ = write!(s, "{:<18} {:<6} {:<9} {:<7} {:>3}", "engine", "table", "workload", "dist", "thr");
+    for (m, b) in &modes {
+        let label = if m == "batch" { format!("batch {b}") } else { m.clone() };
+        let _ = write!(s, "  {label:<20}");
+    }
+    s.push('\n');
+    let mut keys: Vec<_> = cells.keys().cloned().collect();
+    keys.sort_by(|a, b| (&a.0, a.1, &a.2, &a.3, a.4).cmp(&(&b.0, b.1, &b.2, &b.3, b.4)));
+    for key in keys {
+        let (engine, entries, workload, dist, threads) = &key;
+        let _ = write!(s, "{:<18} {:<6} {:<9} {:<7} {:>3}", engine, table_name(*entries), workload, dist, threads);
+        for m in &modes {
+            let _ = write!(s, "  {:<20}", cells[&key].get(m).map_or("-", String::as_str));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The stall rows as a small table.
+pub fn stall_table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let stall: Vec<&Row> = rows.iter().filter(|r| r.stall.is_some()).collect();
+    if stall.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "writer stalls (numashard only; peers have no safe full iteration or atomic whole-map swap)\n{:<6} {:<12} {:>10} {:>10} {:>8} {:>8} {:>9} {:>10}",
+        "table", "phase", "phase ms", "puts", "p50", "p99", "p99.9", "max stall"
+    );
+    for r in stall {
+        let phase_ms = r.stall.as_ref().and_then(|v| v["phase_seconds"].as_f64()).unwrap_or(0.0) * 1e3;
+        let _ = writeln!(
+            s,
+            "{:<6} {:<12} {:>10.1} {:>10} {:>8} {:>8} {:>9} {:>10}",
+            table_name(r.entries),
+            r.mode,
+            phase_ms,
+            r.ops,
+            ns(r.p50_ns),
+            ns(r.p99_ns),
+            ns(r.p999_ns),
+            ns(r.max_ns)
+        );
+    }
+    s
+}
