@@ -9,30 +9,28 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 
-/// Copies `dst.len()` bytes from `src` into `dst` with relaxed atomic loads.
+/// Copies `n` bytes from `src` to `dst` (possibly uninitialised memory)
+/// with relaxed atomic loads of the source.
 ///
 /// # Safety
-/// `[src, src + dst.len())` must be mapped memory that is only ever accessed
-/// atomically while this runs.
+/// `[src, src + n)` must be mapped memory that is only ever accessed
+/// atomically while this runs; `dst` must be valid for `n` bytes of writes.
 #[inline]
-pub(crate) unsafe fn load(dst: &mut [u8], src: *const u8) {
-    let n = dst.len();
+pub(crate) unsafe fn load_raw(dst: *mut u8, n: usize, src: *const u8) {
     let mut i = 0;
-    // Bytes up to the first 8-aligned source address, then words, then the tail.
     while i < n && (src as usize + i) % 8 != 0 {
-        // SAFETY: in range (caller's contract); AtomicU8 has no alignment requirement.
-        dst[i] = unsafe { (*(src.add(i) as *const AtomicU8)).load(Relaxed) };
+        // SAFETY: in range (caller's contract).
+        unsafe { dst.add(i).write((*(src.add(i) as *const AtomicU8)).load(Relaxed)) };
         i += 1;
     }
     while i + 8 <= n {
-        // SAFETY: in range and 8-aligned (the loop above aligned it).
-        let w = unsafe { (*(src.add(i) as *const AtomicU64)).load(Relaxed) };
-        dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+        // SAFETY: in range, source 8-aligned; the destination may be unaligned.
+        unsafe { (dst.add(i) as *mut u64).write_unaligned((*(src.add(i) as *const AtomicU64)).load(Relaxed)) };
         i += 8;
     }
     while i < n {
-        // SAFETY: as for the head bytes.
-        dst[i] = unsafe { (*(src.add(i) as *const AtomicU8)).load(Relaxed) };
+        // SAFETY: in range.
+        unsafe { dst.add(i).write((*(src.add(i) as *const AtomicU8)).load(Relaxed)) };
         i += 1;
     }
 }
@@ -67,7 +65,7 @@ pub(crate) unsafe fn store(dst: *mut u8, src: &[u8]) {
 /// Compares `len(other)` bytes at `src` with `other`, with relaxed atomic loads.
 ///
 /// # Safety
-/// As for [`load`], for `other.len()` bytes.
+/// As for [`load_raw`], for `other.len()` bytes.
 #[inline]
 pub(crate) unsafe fn eq(src: *const u8, other: &[u8]) -> bool {
     let n = other.len();
@@ -132,7 +130,7 @@ mod tests {
                 unsafe {
                     store(base.add(off), &src);
                     let mut out = vec![0u8; len];
-                    load(&mut out, base.add(off));
+                    load_raw(out.as_mut_ptr(), len, base.add(off));
                     assert_eq!(out, src);
                     assert!(eq(base.add(off), &src));
                     if len > 0 {

@@ -24,6 +24,13 @@
 //! holding a shard lock: reclamation only tries, and retries later.
 
 use crate::numa::{self, NodeRegion};
+
+thread_local! {
+    /// The stripe a thread counts itself in: its CPU when it first entered.
+    /// Reading the CPU on every call would cost more than the rare sharing
+    /// of a stripe by threads that migrated.
+    static STRIPE: usize = numa::current_cpu() as usize;
+}
 use crate::shard::ShardState;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
@@ -68,7 +75,7 @@ impl Gate {
     /// Enters, unless the map is closed.
     #[inline]
     pub(crate) fn enter(&self) -> Option<Pass<'_>> {
-        let stripe = numa::current_cpu() as usize % self.stripes.len();
+        let stripe = STRIPE.with(|s| *s) % self.stripes.len();
         let parity = (self.epoch.load(SeqCst) & 1) as usize;
         self.stripes[stripe][parity].fetch_add(1, SeqCst);
         if self.closed.load(SeqCst) {

@@ -419,7 +419,8 @@ impl Shard {
     #[inline]
     pub(crate) fn read_get(&self, op: &mut BatchOp<'_>) -> bool {
         let tag = tag_of(op.hash);
-        let mut stack = [0u8; LOCK_FREE_VALUE_MAX];
+        // Not zeroed: only the prefix a validated read filled is ever used.
+        let mut stack = std::mem::MaybeUninit::<[u8; LOCK_FREE_VALUE_MAX]>::uninit();
         'attempt: for _ in 0..16 {
             let s1 = self.seq.load(Ordering::Acquire);
             if s1 & 1 == 1 {
@@ -473,8 +474,9 @@ impl Shard {
                 if v > LOCK_FREE_VALUE_MAX {
                     return false;
                 }
-                // SAFETY: the value's v bytes follow the key inside the block.
-                unsafe { atomic_bytes::load(&mut stack[..v], rec.add(HEADER + k)) };
+                // SAFETY: the value's v bytes follow the key inside the block;
+                // the stack buffer has room for v <= LOCK_FREE_VALUE_MAX bytes.
+                unsafe { atomic_bytes::load_raw(stack.as_mut_ptr() as *mut u8, v, rec.add(HEADER + k)) };
             }
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != s1 {
@@ -484,11 +486,13 @@ impl Shard {
             op.status = if !wants_copy {
                 Status::BufferTooSmall
             } else {
+                // SAFETY: load_raw initialised the first v bytes.
+                let value = unsafe { std::slice::from_raw_parts(stack.as_ptr() as *const u8, v) };
                 if let Some(out) = op.out_vec.as_deref_mut() {
                     out.clear();
-                    out.extend_from_slice(&stack[..v]);
+                    out.extend_from_slice(value);
                 } else {
-                    op.out[..v].copy_from_slice(&stack[..v]);
+                    op.out[..v].copy_from_slice(value);
                 }
                 Status::Ok
             };
