@@ -1,0 +1,266 @@
+package io.numashard;
+
+import static io.numashard.TestSupport.b;
+import static io.numashard.TestSupport.s;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Every single-key call, its outcomes, and the info calls. */
+class BasicOperationsTest {
+    private NumaShardMap map;
+
+    @BeforeEach
+    void open() {
+        map = TestSupport.open(4);
+    }
+
+    @AfterEach
+    void close() {
+        map.close();
+    }
+
+    @Test
+    void versionMatchesHeader() {
+        assertEquals("0.1.0", NumaShardMap.nativeVersion().substring(0, 5));
+        assertTrue(NumaShardMap.nativeVersion().matches("\\d+\\.\\d+\\.\\d+.*"));
+    }
+
+    @Test
+    void putGetOverwrite() {
+        assertNull(map.get(b("a")));
+        assertFalse(map.containsKey(b("a")));
+        map.put(b("a"), b("1"));
+        assertEquals("1", s(map.get(b("a"))));
+        assertTrue(map.containsKey(b("a")));
+        map.put(b("a"), b("22"));
+        assertEquals("22", s(map.get(b("a"))));
+        assertEquals(1, map.size());
+    }
+
+    @Test
+    void emptyKeyAndEmptyValue() {
+        map.put(new byte[0], new byte[0]);
+        assertArrayEquals(new byte[0], map.get(new byte[0]));
+        map.put(b("k"), new byte[0]);
+        assertArrayEquals(new byte[0], map.get(b("k")));
+        assertEquals(2, map.size());
+        assertArrayEquals(new byte[0], map.take(new byte[0]));
+        assertEquals(1, map.size());
+    }
+
+    @Test
+    void keysAreComparedByContent() {
+        map.put(b("same"), b("x"));
+        assertEquals("x", s(map.get("same".getBytes())));
+    }
+
+    @Test
+    void largeKeysAndValuesBeyondTheStackBuffers() {
+        Random r = new Random(1);
+        byte[] key = new byte[3000];
+        byte[] value = new byte[300_000];
+        r.nextBytes(key);
+        r.nextBytes(value);
+        map.put(key, value);
+        assertArrayEquals(value, map.get(key));
+        assertArrayEquals(value, map.getOrPut(key, b("ignored")));
+        ByteBuffer small = ByteBuffer.allocateDirect(10);
+        assertEquals(value.length, map.get(key, small));
+        assertEquals(0, small.position());
+        byte[] bigger = new byte[400_000];
+        r.nextBytes(bigger);
+        assertTrue(map.compareAndSet(key, value, bigger));
+        assertArrayEquals(bigger, map.take(key));
+        assertNull(map.get(key));
+    }
+
+    @Test
+    void putIfAbsentAndGetOrPut() {
+        assertTrue(map.putIfAbsent(b("k"), b("v1")));
+        assertFalse(map.putIfAbsent(b("k"), b("v2")));
+        assertEquals("v1", s(map.get(b("k"))));
+        assertEquals("v1", s(map.getOrPut(b("k"), b("v3"))));
+        assertNull(map.getOrPut(b("k2"), b("v4")));
+        assertEquals("v4", s(map.get(b("k2"))));
+    }
+
+    @Test
+    void removeAndTake() {
+        map.put(b("k"), b("v"));
+        assertTrue(map.remove(b("k")));
+        assertFalse(map.remove(b("k")));
+        map.put(b("k"), b("v"));
+        assertEquals("v", s(map.take(b("k"))));
+        assertNull(map.take(b("k")));
+        assertEquals(0, map.size());
+    }
+
+    @Test
+    void compareAndSwap() {
+        assertEquals(Status.NOT_FOUND, map.compareAndSwap(b("k"), b("a"), b("b")));
+        assertFalse(map.compareAndSet(b("k"), b("a"), b("b")));
+        map.put(b("k"), b("a"));
+        assertEquals(Status.MISMATCH, map.compareAndSwap(b("k"), b("x"), b("b")));
+        assertEquals("a", s(map.get(b("k"))));
+        assertTrue(map.compareAndSet(b("k"), b("a"), b("b")));
+        assertEquals("b", s(map.get(b("k"))));
+    }
+
+    @Test
+    void countersAreLittleEndianEightBytes() {
+        assertEquals(5, map.add(b("c"), 5));
+        assertEquals(2, map.add(b("c"), -3));
+        assertEquals(2, NumaShardMap.counterValue(map.get(b("c"))));
+        assertArrayEquals(NumaShardMap.counterBytes(2), map.get(b("c")));
+        map.put(b("d"), NumaShardMap.counterBytes(Long.MAX_VALUE));
+        assertEquals(Long.MIN_VALUE, map.add(b("d"), 1), "overflow wraps");
+        assertThrows(IllegalArgumentException.class, () -> NumaShardMap.counterValue(b("short")));
+    }
+
+    @Test
+    void directBufferGetAndPut() {
+        ByteBuffer key = ByteBuffer.allocateDirect(16);
+        key.put(b("direct-key")).flip();
+        ByteBuffer val = ByteBuffer.allocateDirect(32);
+        val.put(b("direct-value")).flip();
+        map.put(key, val);
+        assertEquals(0, key.position(), "key position unchanged");
+        assertEquals("direct-value", s(map.get(b("direct-key"))));
+
+        ByteBuffer dst = ByteBuffer.allocateDirect(64);
+        dst.position(3);
+        assertEquals(12, map.get(key, dst));
+        assertEquals(15, dst.position(), "advanced by the length");
+        byte[] got = new byte[12];
+        dst.get(3, got);
+        assertEquals("direct-value", s(got));
+
+        ByteBuffer tiny = ByteBuffer.allocateDirect(4);
+        assertEquals(12, map.get(b("direct-key"), tiny), "needed size reported");
+        assertEquals(0, tiny.position(), "nothing written");
+        assertEquals(NumaShardMap.NOT_FOUND, map.get(b("absent"), tiny));
+
+        ByteBuffer heap = ByteBuffer.allocate(20);
+        assertEquals(12, map.get(b("direct-key"), heap));
+        assertEquals("direct-value", s(Arrays.copyOf(heap.array(), 12)));
+        assertEquals(12, map.get(b("direct-key"), ByteBuffer.allocate(2)));
+
+        assertThrows(IllegalArgumentException.class, () -> map.put(ByteBuffer.wrap(b("k")), val));
+        assertThrows(java.nio.ReadOnlyBufferException.class,
+                () -> map.get(b("direct-key"), ByteBuffer.allocateDirect(8).asReadOnlyBuffer()));
+        assertThrows(IllegalArgumentException.class, () -> map.get(ByteBuffer.wrap(b("k")), dst));
+    }
+
+    @Test
+    void clearAndSize() {
+        for (int i = 0; i < 1000; i++) {
+            map.put(b("k" + i), b("v" + i));
+        }
+        assertEquals(1000, map.size());
+        map.clear();
+        assertEquals(0, map.size());
+        assertNull(map.get(b("k1")));
+    }
+
+    @Test
+    void nullArgumentsThrowNpe() {
+        assertThrows(NullPointerException.class, () -> map.get(null));
+        assertThrows(NullPointerException.class, () -> map.put(b("k"), null));
+        assertThrows(NullPointerException.class, () -> map.put(null, b("v")));
+        assertThrows(NullPointerException.class, () -> map.compareAndSet(b("k"), null, b("v")));
+        assertThrows(NullPointerException.class, () -> map.add(null, 1));
+        assertThrows(NullPointerException.class, () -> NumaShardMap.open(null));
+    }
+
+    @Test
+    void statsAndPlacement() {
+        for (int i = 0; i < 500; i++) {
+            map.put(b("k" + i), new byte[32]);
+        }
+        assertEquals(4, map.shardCount());
+        MapStats st = map.stats();
+        assertEquals(4, st.shards());
+        assertEquals(500, st.entries());
+        assertEquals(4, st.perShard().size());
+        long sum = 0;
+        for (ShardStats s : st.perShard()) {
+            sum += s.entries();
+            assertTrue(s.pagesOnNode() <= s.pagesTotal());
+            assertTrue(s.cpu() >= 0 && s.node() >= 0);
+            assertTrue(s.ops() >= 0);
+        }
+        assertEquals(500, sum);
+        assertTrue(st.bytes() >= 500 * 32);
+        int shard = map.shardOf(b("k1"));
+        assertTrue(shard >= 0 && shard < 4);
+        String prom = map.prometheus();
+        assertTrue(prom.contains("numashard_"), prom);
+        String topo = map.describeTopology();
+        assertTrue(topo.startsWith("system:"), topo);
+        assertTrue(topo.contains("shard 3"), topo);
+    }
+
+    @Test
+    void syntheticTopologyReportsBindingNotApplied() {
+        try (NumaShardMap m = NumaShardMap.open(
+                Config.builder().topology("pack:2 [numa] core:2 pu:1").shardsPerNode(2, 2).build())) {
+            MapStats st = m.stats();
+            assertEquals(4, st.shards());
+            assertFalse(st.bindingApplied());
+            assertEquals(2, st.perShard().stream().mapToInt(ShardStats::node).distinct().count());
+            m.put(b("k"), b("v"));
+            assertEquals("v", s(m.get(b("k"))));
+        }
+    }
+
+    @Test
+    void configOptionsAreAccepted() {
+        Config cfg = Config.builder()
+                .shards(3)
+                .memoryLimit(64L << 20)
+                .maxKeyLen(100)
+                .maxValueLen(1000)
+                .hashSeed(42)
+                .workerSpinUs(10)
+                .execMode(ExecMode.DELEGATE)
+                .batchDelegateMin(4)
+                .misplaceMemory(false)
+                .build();
+        assertTrue(cfg.toString().contains("shards=3"));
+        try (NumaShardMap m = NumaShardMap.open(cfg)) {
+            assertEquals(3, m.shardCount());
+            assertEquals(64L << 20, m.stats().memoryLimit());
+            m.put(b("k"), b("v"));
+            assertEquals("v", s(m.get(b("k"))));
+        }
+    }
+
+    @Test
+    void defaultConfigOpens() {
+        try (NumaShardMap m = NumaShardMap.open()) {
+            assertTrue(m.shardCount() >= 1);
+            assertNotNull(m.stats());
+        }
+    }
+
+    @Test
+    void closeIsIdempotent() {
+        NumaShardMap m = TestSupport.open(2);
+        assertFalse(m.isClosed());
+        m.close();
+        m.close();
+        assertTrue(m.isClosed());
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Tests the Java binding (bindings/java): builds the engine's static library (cargo) and the JNI
+# glue (make, called by Maven), then runs the JUnit 5 suite twice in one `mvn test`: normally,
+# and again with -Xcheck:jni (the second surefire execution). Fails on a test failure or on any
+# JNI warning the checked run printed. If another JDK (>= 21) is installed, the suite also runs
+# on it (NUMASHARD_JAVA_EXTRA_JDK=/path/to/jdk to choose, =none to skip).
+# Installs a JDK 17 and Maven with apt when missing. Maven downloads its own dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! command -v javac >/dev/null || ! command -v mvn >/dev/null; then
+  echo "test-java: installing openjdk-17-jdk-headless and maven"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
+fi
+if [ -z "${JAVA_HOME:-}" ]; then
+  JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")"
+  export JAVA_HOME
+fi
+
+echo "test-java: cargo build --release -p numashard-ffi"
+cargo build --release --quiet -p numashard-ffi
+
+cd bindings/java
+rm -rf target/surefire-reports target/surefire-reports-checkjni
+
+check_jni_output() {
+  # Surefire stores what the JVM wrote to the native stdout (where -Xcheck:jni reports) in .dumpstream files.
+  local hits
+  hits="$(cat target/surefire-reports-checkjni/*.dumpstream 2>/dev/null \
+          | grep -E "WARNING in native method|FATAL ERROR in native method" || true)"
+  if [ -n "$hits" ]; then
+    echo "test-java: -Xcheck:jni reported problems:"
+    cat target/surefire-reports-checkjni/*.dumpstream
+    exit 1
+  fi
+}
+
+summary() {
+  local dir=$1
+  cat "$dir"/*.txt | awk '/Tests run:/ {gsub(",",""); r+=$3; f+=$5; e+=$7; s+=$9} END {printf "%d tests, %d failures, %d errors, %d skipped\n", r, f, e, s}'
+}
+
+echo "test-java: mvn test on $("$JAVA_HOME/bin/java" -version 2>&1 | head -1) (plain + -Xcheck:jni)"
+mvn -q -B test
+check_jni_output
+echo "test-java: plain run:          $(summary target/surefire-reports)"
+echo "test-java: -Xcheck:jni run:    $(summary target/surefire-reports-checkjni), no JNI warnings"
+
+extra="${NUMASHARD_JAVA_EXTRA_JDK:-}"
+if [ -z "$extra" ]; then
+  for d in /usr/lib/jvm/*; do
+    [ -x "$d/bin/javac" ] || continue
+    [ "$(readlink -f "$d")" = "$(readlink -f "$JAVA_HOME")" ] && continue
+    v="$("$d/bin/java" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')"
+    if [ "${v%%.*}" -ge 21 ] 2>/dev/null; then extra="$d"; fi
+  done
+fi
+if [ -n "$extra" ] && [ "$extra" != none ]; then
+  echo "test-java: mvn test on $("$extra/bin/java" -version 2>&1 | head -1) (plain run, same glue)"
+  rm -rf target/surefire-reports
+  JAVA_HOME="$extra" mvn -q -B test -DskipCheckJni=true -Dnative.skip=true
+  echo "test-java: $(basename "$extra"):   $(summary target/surefire-reports)"
+fi
+echo "test-java: ok"
