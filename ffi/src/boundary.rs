@@ -82,12 +82,14 @@ pub unsafe fn buffer<'a>(p: *mut u8, cap: usize) -> Result<&'a mut [u8], ns_stat
 /// As [`bytes`].
 #[inline]
 pub unsafe fn key<'a>(map: &Map, p: *const u8, len: usize) -> Result<&'a [u8], ns_status> {
-    // SAFETY: the caller's contract.
-    let k = unsafe { bytes(p, len) }?;
+    if len > 0 && p.is_null() {
+        return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
+    }
     if len > map.config().max_key_len {
         return Err(ns_status::NS_ERR_KEY_TOO_LARGE);
     }
-    Ok(k)
+    // SAFETY: the caller's contract.
+    unsafe { bytes(p, len) }
 }
 
 /// A value for `map`, checked against `max_value_len` (see [`key`]).
@@ -96,12 +98,14 @@ pub unsafe fn key<'a>(map: &Map, p: *const u8, len: usize) -> Result<&'a [u8], n
 /// As [`bytes`].
 #[inline]
 pub unsafe fn value<'a>(map: &Map, p: *const u8, len: usize) -> Result<&'a [u8], ns_status> {
-    // SAFETY: the caller's contract.
-    let v = unsafe { bytes(p, len) }?;
+    if len > 0 && p.is_null() {
+        return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
+    }
     if len > map.config().max_value_len {
         return Err(ns_status::NS_ERR_VALUE_TOO_LARGE);
     }
-    Ok(v)
+    // SAFETY: the caller's contract.
+    unsafe { bytes(p, len) }
 }
 
 /// Copies `text` and a terminating NUL into `(buf, cap)`; `*len` receives the

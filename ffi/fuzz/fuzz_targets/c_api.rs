@@ -1,0 +1,595 @@
+//! Random call sequences with arbitrary bytes through the C ABI (the
+//! `extern "C"` functions, called from Rust exactly as C calls them),
+//! checked against a model map (`std::collections::HashMap`).
+//!
+//! Two maps live across inputs (creating one starts threads): one without a
+//! memory limit, one with a small limit so that `NS_ERR_FULL` happens. Each
+//! input clears the map it picked, runs its calls, and ends with a full
+//! comparison of the map's contents with the model. An input that closes its
+//! map checks that every call then answers `NS_ERR_CLOSED`, frees the map
+//! (checking the freed handle too), and the next input opens a new one.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use numashard::*;
+use std::collections::HashMap;
+use std::ptr::{null, null_mut};
+use std::sync::Mutex;
+
+const MAX_KEY: usize = 32;
+const MAX_VALUE: usize = 64;
+const LIMIT: u64 = 4096;
+
+struct Handle(*mut ns_map);
+// SAFETY: a map handle may be used from any thread.
+unsafe impl Send for Handle {}
+
+static MAPS: Mutex<[Option<Handle>; 2]> = Mutex::new([None, None]);
+
+type Model = HashMap<Vec<u8>, Vec<u8>>;
+
+struct Input<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Input<'_> {
+    fn byte(&mut self) -> u8 {
+        let b = self.data.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        b
+    }
+    fn done(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.byte()).collect()
+    }
+    /// A key: few distinct short keys (so operations meet), the empty key,
+    /// the longest key, and one byte too long.
+    fn key(&mut self) -> Vec<u8> {
+        let b = self.byte();
+        match b % 8 {
+            0 => vec![],
+            1..=3 => vec![(b >> 3) % 8],
+            4 | 5 => vec![(b >> 3) % 4, 0],
+            6 => vec![b >> 6; MAX_KEY],
+            _ => vec![b >> 6; MAX_KEY + 1],
+        }
+    }
+    /// A value: empty, short arbitrary bytes, an 8-byte counter, the
+    /// longest value, one byte too long.
+    fn value(&mut self) -> Vec<u8> {
+        let b = self.byte();
+        let len = match b % 8 {
+            0 => 0,
+            1..=4 => (b >> 3) as usize % 12,
+            5 => 8,
+            6 => MAX_VALUE,
+            _ => MAX_VALUE + 1,
+        };
+        self.bytes(len)
+    }
+}
+
+fn ptr(v: &[u8]) -> *const u8 {
+    if v.is_empty() {
+        null()
+    } else {
+        v.as_ptr()
+    }
+}
+
+/// The argument error a key (and value) must produce, if any.
+fn arg_error(k: &[u8], v: Option<&[u8]>) -> Option<ns_status> {
+    if k.len() > MAX_KEY {
+        Some(ns_status::NS_ERR_KEY_TOO_LARGE)
+    } else if v.is_some_and(|v| v.len() > MAX_VALUE) {
+        Some(ns_status::NS_ERR_VALUE_TOO_LARGE)
+    } else {
+        None
+    }
+}
+
+/// A write that stores `v` under `k` when it succeeds; FULL (only with a
+/// limit) changes nothing.
+fn expect_store(s: ns_status, limited: bool, model: &mut Model, k: &[u8], v: &[u8]) {
+    if s == ns_status::NS_ERR_FULL {
+        assert!(limited, "FULL without a memory limit");
+    } else {
+        assert_eq!(s, ns_status::NS_OK);
+        model.insert(k.to_vec(), v.to_vec());
+    }
+}
+
+struct Fuzz<'a> {
+    m: *mut ns_map,
+    limited: bool,
+    model: Model,
+    inp: Input<'a>,
+}
+
+impl Fuzz<'_> {
+    fn get_like(&mut self, take: bool) {
+        let k = self.inp.key();
+        let cap = self.inp.byte() as usize % 80;
+        let mut buf = vec![0xEEu8; cap];
+        let bp = if cap == 0 { null_mut() } else { buf.as_mut_ptr() };
+        let mut len = usize::MAX;
+        // SAFETY: valid buffers of the stated lengths.
+        let s = unsafe {
+            if take {
+                ns_take(self.m, ptr(&k), k.len(), bp, cap, &mut len)
+            } else {
+                ns_get(self.m, ptr(&k), k.len(), bp, cap, &mut len)
+            }
+        };
+        if let Some(e) = arg_error(&k, None) {
+            assert_eq!(s, e);
+            return;
+        }
+        match self.model.get(&k) {
+            None => {
+                assert_eq!(s, ns_status::NS_NOT_FOUND);
+                assert_eq!(len, usize::MAX, "output written on NOT_FOUND");
+            }
+            Some(v) if v.len() > cap => {
+                assert_eq!((s, len), (ns_status::NS_BUFFER_TOO_SMALL, v.len()));
+                assert!(buf.iter().all(|&b| b == 0xEE), "buffer touched");
+            }
+            Some(v) => {
+                assert_eq!((s, len), (ns_status::NS_OK, v.len()));
+                assert_eq!(&buf[..len], &v[..]);
+                assert!(buf[len..].iter().all(|&b| b == 0xEE), "wrote past the value");
+                if take {
+                    self.model.remove(&k);
+                }
+            }
+        }
+    }
+
+    fn owned(&mut self, take: bool) {
+        let k = self.inp.key();
+        let (mut p, mut len) = (null_mut::<u8>(), 0usize);
+        // SAFETY: valid outputs.
+        let s = unsafe {
+            if take {
+                ns_take_owned(self.m, ptr(&k), k.len(), &mut p, &mut len)
+            } else {
+                ns_get_owned(self.m, ptr(&k), k.len(), &mut p, &mut len)
+            }
+        };
+        if let Some(e) = arg_error(&k, None) {
+            assert_eq!(s, e);
+            return;
+        }
+        match self.model.get(&k) {
+            None => assert_eq!((s, p), (ns_status::NS_NOT_FOUND, null_mut())),
+            Some(v) => {
+                assert_eq!(s, ns_status::NS_OK);
+                assert!(!p.is_null());
+                // SAFETY: the library returned `len` bytes at `p`.
+                assert_eq!(unsafe { std::slice::from_raw_parts(p, len) }, &v[..]);
+                // SAFETY: returned by ns_*_owned with this length.
+                unsafe { ns_bytes_free(p, len) };
+                if take {
+                    self.model.remove(&k);
+                }
+            }
+        }
+    }
+
+    fn put_like(&mut self, which: u8) {
+        let (k, v) = (self.inp.key(), self.inp.value());
+        let cap = self.inp.byte() as usize % 16;
+        let mut buf = vec![0xEEu8; cap];
+        let mut len = usize::MAX;
+        // SAFETY: valid buffers of the stated lengths.
+        let s = unsafe {
+            match which {
+                0 => ns_put(self.m, ptr(&k), k.len(), ptr(&v), v.len()),
+                1 => ns_put_if_absent(self.m, ptr(&k), k.len(), ptr(&v), v.len()),
+                _ => ns_get_or_put(self.m, ptr(&k), k.len(), ptr(&v), v.len(), buf.as_mut_ptr(), cap, &mut len),
+            }
+        };
+        if let Some(e) = arg_error(&k, Some(&v)) {
+            assert_eq!(s, e);
+            return;
+        }
+        match (which, self.model.get(&k)) {
+            (1, Some(_)) => assert_eq!(s, ns_status::NS_EXISTS),
+            (2, Some(old)) if old.len() > cap => {
+                assert_eq!((s, len), (ns_status::NS_BUFFER_TOO_SMALL, old.len()));
+                assert!(buf.iter().all(|&b| b == 0xEE));
+            }
+            (2, Some(old)) => {
+                assert_eq!((s, len), (ns_status::NS_EXISTS, old.len()));
+                assert_eq!(&buf[..len], &old[..]);
+            }
+            _ => {
+                expect_store(s, self.limited, &mut self.model, &k, &v);
+                assert_eq!(len, usize::MAX);
+            }
+        }
+    }
+
+    fn delete(&mut self) {
+        let k = self.inp.key();
+        // SAFETY: a valid key.
+        let s = unsafe { ns_delete(self.m, ptr(&k), k.len()) };
+        if let Some(e) = arg_error(&k, None) {
+            return assert_eq!(s, e);
+        }
+        let want = if self.model.remove(&k).is_some() { ns_status::NS_OK } else { ns_status::NS_NOT_FOUND };
+        assert_eq!(s, want);
+    }
+
+    fn cas(&mut self) {
+        let k = self.inp.key();
+        let use_current = self.inp.byte() & 1 == 1;
+        let e = match self.model.get(&k) {
+            Some(cur) if use_current => cur.clone(),
+            _ => self.inp.value(),
+        };
+        let v = self.inp.value();
+        // SAFETY: valid buffers.
+        let s = unsafe { ns_compare_and_swap(self.m, ptr(&k), k.len(), ptr(&e), e.len(), ptr(&v), v.len()) };
+        if let Some(err) = arg_error(&k, Some(&v)) {
+            return assert_eq!(s, err);
+        }
+        match self.model.get(&k) {
+            None => assert_eq!(s, ns_status::NS_NOT_FOUND),
+            Some(cur) if *cur != e => assert_eq!(s, ns_status::NS_MISMATCH),
+            Some(_) => expect_store(s, self.limited, &mut self.model, &k, &v),
+        }
+    }
+
+    fn add(&mut self) {
+        let k = self.inp.key();
+        let delta = i64::from_le_bytes(self.inp.bytes(8).try_into().unwrap());
+        let mut n = 0i64;
+        // SAFETY: valid key and output.
+        let s = unsafe { ns_add(self.m, ptr(&k), k.len(), delta, &mut n) };
+        if let Some(e) = arg_error(&k, None) {
+            return assert_eq!(s, e);
+        }
+        match self.model.get(&k) {
+            None => {
+                expect_store(s, self.limited, &mut self.model, &k, &delta.to_le_bytes());
+                if s == ns_status::NS_OK {
+                    assert_eq!(n, delta);
+                }
+            }
+            Some(v) if v.len() != 8 => assert_eq!(s, ns_status::NS_ERR_NOT_A_COUNTER),
+            Some(v) => {
+                let new = i64::from_le_bytes(v[..].try_into().unwrap()).wrapping_add(delta);
+                assert_eq!((s, n), (ns_status::NS_OK, new));
+                self.model.insert(k, new.to_le_bytes().to_vec());
+            }
+        }
+    }
+
+    fn batch(&mut self) {
+        let n = self.inp.byte() as usize % 17;
+        let mut keys = Vec::with_capacity(n);
+        let mut vals = Vec::with_capacity(n);
+        let mut exps = Vec::with_capacity(n);
+        let mut outs: Vec<Vec<u8>> = Vec::with_capacity(n);
+        let mut kinds = Vec::with_capacity(n);
+        let mut nulls = Vec::with_capacity(n);
+        for _ in 0..n {
+            let raw = self.inp.byte();
+            kinds.push(if raw >= 0xF8 {
+                raw as i32 - 0x100
+            } else if raw >= 0xF0 {
+                raw as i32
+            } else {
+                (raw % 7) as i32
+            });
+            keys.push(self.inp.key());
+            vals.push(self.inp.value());
+            exps.push(if self.inp.byte() & 1 == 1 { vals.last().unwrap().clone() } else { self.inp.value() });
+            outs.push(vec![0xEE; self.inp.byte() as usize % 24]);
+            // Rarely, a NULL key with a length.
+            nulls.push(self.inp.byte() == 0xAA);
+        }
+        let delta = self.inp.byte() as i64 - 100;
+        let mut ops: Vec<ns_op> = (0..n)
+            .map(|i| ns_op {
+                kind: kinds[i],
+                status: -99,
+                key: if nulls[i] { null() } else { ptr(&keys[i]) },
+                key_len: if nulls[i] { 3 } else { keys[i].len() },
+                value: ptr(&vals[i]),
+                value_len: vals[i].len(),
+                expected: ptr(&exps[i]),
+                expected_len: exps[i].len(),
+                delta,
+                out: if outs[i].is_empty() { null_mut() } else { outs[i].as_mut_ptr() },
+                out_cap: outs[i].len(),
+                out_len: 12345,
+                out_counter: 12345,
+            })
+            .collect();
+        let ops_ptr = if n == 0 { null_mut() } else { ops.as_mut_ptr() };
+        // SAFETY: every pointer is valid for its length (or NULL with the
+        // lengths the API rejects); out buffers are distinct.
+        let s = unsafe { ns_batch(self.m, ops_ptr, n) };
+        assert_eq!(s, ns_status::NS_OK);
+        for i in 0..n {
+            let op = &ops[i];
+            let (k, v, e, out) = (&keys[i], &vals[i], &exps[i], &outs[i]);
+            let st = op.status;
+            if nulls[i] || !(0..7).contains(&kinds[i]) {
+                assert_eq!((st, op.out_len, op.out_counter), (ns_status::NS_ERR_INVALID_ARGUMENT as i32, 0, 0));
+                continue;
+            }
+            let uses_value = matches!(kinds[i], 1 | 2 | 5);
+            if let Some(err) = arg_error(k, uses_value.then_some(&v[..])) {
+                assert_eq!(st, err as i32, "op {i} kind {}", kinds[i]);
+                continue;
+            }
+            let st = ns_status_from(st);
+            let cap = out.len();
+            match kinds[i] {
+                0 | 4 => match self.model.get(k) {
+                    None => assert_eq!((st, op.out_len), (ns_status::NS_NOT_FOUND, 0)),
+                    Some(cur) if cur.len() > cap => {
+                        assert_eq!((st, op.out_len), (ns_status::NS_BUFFER_TOO_SMALL, cur.len()));
+                        assert!(out.iter().all(|&b| b == 0xEE));
+                    }
+                    Some(cur) => {
+                        assert_eq!((st, op.out_len), (ns_status::NS_OK, cur.len()));
+                        assert_eq!(&out[..cur.len()], &cur[..]);
+                        if kinds[i] == 4 {
+                            self.model.remove(k);
+                        }
+                    }
+                },
+                1 => expect_store(st, self.limited, &mut self.model, k, v),
+                2 => match self.model.get(k) {
+                    Some(cur) => {
+                        assert_eq!((st, op.out_len), (ns_status::NS_EXISTS, cur.len()));
+                        if cur.len() <= cap {
+                            assert_eq!(&out[..cur.len()], &cur[..]);
+                        } else {
+                            assert!(out.iter().all(|&b| b == 0xEE));
+                        }
+                    }
+                    None => expect_store(st, self.limited, &mut self.model, k, v),
+                },
+                3 => {
+                    let want = if self.model.remove(k).is_some() { ns_status::NS_OK } else { ns_status::NS_NOT_FOUND };
+                    assert_eq!(st, want);
+                }
+                5 => match self.model.get(k) {
+                    None => assert_eq!(st, ns_status::NS_NOT_FOUND),
+                    Some(cur) if cur != e => assert_eq!(st, ns_status::NS_MISMATCH),
+                    Some(_) => expect_store(st, self.limited, &mut self.model, k, v),
+                },
+                _ => match self.model.get(k) {
+                    None => {
+                        expect_store(st, self.limited, &mut self.model, k, &delta.to_le_bytes());
+                        if st == ns_status::NS_OK {
+                            assert_eq!(op.out_counter, delta);
+                        }
+                    }
+                    Some(cur) if cur.len() != 8 => assert_eq!(st, ns_status::NS_ERR_NOT_A_COUNTER),
+                    Some(cur) => {
+                        let new = i64::from_le_bytes(cur[..].try_into().unwrap()).wrapping_add(delta);
+                        assert_eq!((st, op.out_counter), (ns_status::NS_OK, new));
+                        self.model.insert(k.clone(), new.to_le_bytes().to_vec());
+                    }
+                },
+            }
+        }
+    }
+
+    fn replace_all(&mut self) {
+        let n = self.inp.byte() as usize % 8;
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..n).map(|_| (self.inp.key(), self.inp.value())).collect();
+        let c: Vec<ns_entry> = entries
+            .iter()
+            .map(|(k, v)| ns_entry { key: ptr(k), key_len: k.len(), value: ptr(v), value_len: v.len() })
+            .collect();
+        // SAFETY: valid entries.
+        let s = unsafe { ns_replace_all(self.m, if n == 0 { null() } else { c.as_ptr() }, n) };
+        if let Some(e) = entries.iter().find_map(|(k, v)| arg_error(k, Some(v))) {
+            return assert_eq!(s, e);
+        }
+        if s == ns_status::NS_ERR_FULL {
+            assert!(self.limited);
+            return;
+        }
+        assert_eq!(s, ns_status::NS_OK);
+        self.model = entries.into_iter().collect();
+    }
+
+    /// Iterates the whole map: every entry exactly once, equal to the model.
+    fn compare_all(&mut self) {
+        let mut it = null_mut();
+        // SAFETY: valid outputs; the iterator is freed below.
+        unsafe {
+            assert_eq!(ns_iter_new(self.m, &mut it), ns_status::NS_OK);
+            let mut seen = Model::new();
+            let (mut k, mut kl, mut v, mut vl) = (null(), 0usize, null(), 0usize);
+            loop {
+                match ns_iter_next(it, &mut k, &mut kl, &mut v, &mut vl) {
+                    ns_status::NS_OK => {
+                        let key = std::slice::from_raw_parts(k, kl).to_vec();
+                        let val = std::slice::from_raw_parts(v, vl).to_vec();
+                        assert!(seen.insert(key, val).is_none(), "entry seen twice");
+                    }
+                    s => {
+                        assert_eq!(s, ns_status::NS_NOT_FOUND);
+                        break;
+                    }
+                }
+            }
+            ns_iter_free(it);
+            assert_eq!(seen, self.model);
+            let mut n = 0u64;
+            assert_eq!(ns_len(self.m, &mut n), ns_status::NS_OK);
+            assert_eq!(n as usize, self.model.len());
+        }
+    }
+
+    fn stats(&mut self) {
+        // SAFETY: valid outputs and buffers.
+        unsafe {
+            let mut st = ns_stats::default();
+            assert_eq!(ns_stats_get(self.m, &mut st), ns_status::NS_OK);
+            assert_eq!((st.shards, st.entries as usize), (2, self.model.len()));
+            let shard = self.inp.byte() as u32 % 3;
+            let mut ss = ns_shard_stats::default();
+            let want = if shard < 2 { ns_status::NS_OK } else { ns_status::NS_ERR_INVALID_ARGUMENT };
+            assert_eq!(ns_shard_stats_get(self.m, shard, &mut ss), want);
+            let cap = self.inp.byte() as usize * 64;
+            let mut buf = vec![b'#' as std::ffi::c_char; cap];
+            let bp = if cap == 0 { null_mut() } else { buf.as_mut_ptr() };
+            let mut len = 0usize;
+            let s = if self.inp.byte() & 1 == 0 {
+                ns_stats_prometheus(self.m, bp, cap, &mut len)
+            } else {
+                ns_topology_describe(self.m, bp, cap, &mut len)
+            };
+            if len > cap {
+                assert_eq!(s, ns_status::NS_BUFFER_TOO_SMALL);
+                assert!(buf.iter().all(|&b| b == b'#' as std::ffi::c_char));
+            } else {
+                assert_eq!(s, ns_status::NS_OK);
+                assert_eq!(buf[len - 1], 0);
+                assert!(buf[..len - 1].iter().all(|&b| b != 0));
+            }
+        }
+    }
+
+    /// Calls with NULL pointers and lengths, NULL outputs: each is
+    /// NS_ERR_INVALID_ARGUMENT and changes nothing (the final comparison
+    /// checks that).
+    fn bad_args(&mut self) {
+        let k = self.inp.key();
+        let len = 1 + self.inp.byte() as usize;
+        let mut out = [0u8; 4];
+        let mut n = 0usize;
+        let inv = ns_status::NS_ERR_INVALID_ARGUMENT;
+        // SAFETY: only NULL pointers with lengths and valid buffers.
+        unsafe {
+            let s = match self.inp.byte() % 9 {
+                0 => ns_put(self.m, null(), len, ptr(&k), k.len()),
+                1 => ns_put(self.m, ptr(&k), k.len().min(MAX_KEY), null(), len.min(MAX_VALUE)),
+                2 => ns_get(self.m, ptr(&k), k.len().min(MAX_KEY), null_mut(), len, &mut n),
+                3 => ns_get(self.m, ptr(&k), k.len().min(MAX_KEY), out.as_mut_ptr(), 4, null_mut()),
+                4 => ns_take(self.m, ptr(&k), k.len().min(MAX_KEY), out.as_mut_ptr(), 4, null_mut()),
+                5 => ns_batch(self.m, null_mut(), len),
+                6 => ns_add(self.m, ptr(&k), k.len().min(MAX_KEY), 1, null_mut()),
+                7 => ns_replace_all(self.m, null(), len),
+                _ => ns_compare_and_swap(self.m, ptr(&k), k.len().min(MAX_KEY), null(), len, null(), 0),
+            };
+            assert_eq!(s, inv);
+            let status_text = ns_status_str(i32::from_le_bytes([k.len() as u8, len as u8, 0, 0]));
+            assert!(!status_text.is_null());
+        }
+    }
+
+    /// Closes the map: every call then answers NS_ERR_CLOSED, also after free.
+    fn close_and_free(&mut self) {
+        // SAFETY: valid arguments throughout; the map is freed once.
+        unsafe {
+            assert_eq!(ns_map_close(self.m), ns_status::NS_OK);
+            for _ in 0..2 {
+                let mut buf = [0u8; 8];
+                let (mut n, mut c, mut it) = (0usize, 0i64, null_mut());
+                assert_eq!(ns_put(self.m, null(), 0, null(), 0), ns_status::NS_ERR_CLOSED);
+                assert_eq!(ns_get(self.m, null(), 0, buf.as_mut_ptr(), 8, &mut n), ns_status::NS_ERR_CLOSED);
+                assert_eq!(ns_add(self.m, null(), 0, 1, &mut c), ns_status::NS_ERR_CLOSED);
+                assert_eq!(ns_clear(self.m), ns_status::NS_ERR_CLOSED);
+                assert_eq!(ns_iter_new(self.m, &mut it), ns_status::NS_ERR_CLOSED);
+                assert_eq!(ns_map_close(self.m), ns_status::NS_ERR_CLOSED);
+                ns_map_free(self.m);
+            }
+        }
+    }
+}
+
+fn ns_status_from(v: i32) -> ns_status {
+    use ns_status::*;
+    [
+        NS_OK,
+        NS_NOT_FOUND,
+        NS_EXISTS,
+        NS_MISMATCH,
+        NS_BUFFER_TOO_SMALL,
+        NS_ERR_INVALID_ARGUMENT,
+        NS_ERR_KEY_TOO_LARGE,
+        NS_ERR_VALUE_TOO_LARGE,
+        NS_ERR_FULL,
+        NS_ERR_CLOSED,
+        NS_ERR_NOT_A_COUNTER,
+        NS_ERR_TOPOLOGY,
+        NS_ERR_PANIC,
+        NS_ERR_RESOURCE,
+    ]
+    .into_iter()
+    .find(|s| *s as i32 == v)
+    .unwrap_or_else(|| panic!("status {v} is not an ns_status"))
+}
+
+fn open(limited: bool) -> *mut ns_map {
+    let mut cfg = std::mem::MaybeUninit::<ns_config>::uninit();
+    // SAFETY: ns_config_init fills the whole struct.
+    let mut cfg = unsafe {
+        ns_config_init(cfg.as_mut_ptr());
+        cfg.assume_init()
+    };
+    cfg.shards = 2;
+    cfg.max_key_len = MAX_KEY;
+    cfg.max_value_len = MAX_VALUE;
+    cfg.memory_limit = if limited { LIMIT } else { 0 };
+    let mut m = null_mut();
+    // SAFETY: a valid config and output.
+    assert_eq!(unsafe { ns_map_new(&cfg, &mut m) }, ns_status::NS_OK);
+    m
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((&first, rest)) = data.split_first() else { return };
+    let which = (first & 1) as usize;
+    let limited = which == 1;
+    let m = maps[which].get_or_insert_with(|| Handle(open(limited))).0;
+    // SAFETY: a live map.
+    assert_eq!(unsafe { ns_clear(m) }, ns_status::NS_OK);
+    let mut f = Fuzz { m, limited, model: Model::new(), inp: Input { data: rest, pos: 0 } };
+    while !f.inp.done() {
+        match f.inp.byte() % 18 {
+            0 | 1 => f.put_like(0),
+            2 => f.put_like(1),
+            3 => f.put_like(2),
+            4 | 5 => f.get_like(false),
+            6 => f.get_like(true),
+            7 => f.owned(false),
+            8 => f.owned(true),
+            9 => f.delete(),
+            10 => f.cas(),
+            11 => f.add(),
+            12 => f.batch(),
+            13 => f.replace_all(),
+            14 => f.compare_all(),
+            15 => f.stats(),
+            16 => f.bad_args(),
+            _ => {
+                if f.inp.byte() == 0xC1 {
+                    f.compare_all();
+                    f.close_and_free();
+                    maps[which] = None;
+                    return;
+                }
+                // SAFETY: a live map.
+                assert_eq!(unsafe { ns_clear(m) }, ns_status::NS_OK);
+                f.model.clear();
+            }
+        }
+    }
+    f.compare_all();
+});

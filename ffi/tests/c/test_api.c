@@ -1,0 +1,741 @@
+/* The C suite of numashard's C ABI: every function, every status, and the
+ * bad inputs the header documents. Plain C99; run under ASan+UBSan and
+ * under valgrind by scripts/test-c.sh. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+/* Every map of the suite: 2 shards, small limits so that boundaries are cheap. */
+static ns_map *open_map(size_t max_key, size_t max_value, uint64_t limit) {
+  ns_config cfg;
+  ns_map *m = NULL;
+  ns_config_init(&cfg);
+  cfg.shards = 2;
+  cfg.max_key_len = max_key;
+  cfg.max_value_len = max_value;
+  cfg.memory_limit = limit;
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  CHECK(m != NULL);
+  return m;
+}
+
+static void test_version(void) {
+  char want[64];
+  snprintf(want, sizeof want, "%d.%d.%d", NS_VERSION_MAJOR, NS_VERSION_MINOR, NS_VERSION_PATCH);
+  CHECK(strcmp(ns_version(), want) == 0);
+  CHECK(NS_VERSION_NUMBER == NS_VERSION_MAJOR * 1000000 + NS_VERSION_MINOR * 1000 + NS_VERSION_PATCH);
+  CHECK(ns_version_number() == NS_VERSION_NUMBER);
+#if NS_VERSION_NUMBER < 1000
+#error "NS_VERSION_NUMBER must be usable in #if"
+#endif
+}
+
+static void test_status_str(void) {
+  static const ns_status all[] = {
+      NS_OK, NS_NOT_FOUND, NS_EXISTS, NS_MISMATCH, NS_BUFFER_TOO_SMALL,
+      NS_ERR_INVALID_ARGUMENT, NS_ERR_KEY_TOO_LARGE, NS_ERR_VALUE_TOO_LARGE,
+      NS_ERR_FULL, NS_ERR_CLOSED, NS_ERR_NOT_A_COUNTER, NS_ERR_TOPOLOGY,
+      NS_ERR_PANIC, NS_ERR_RESOURCE};
+  size_t i, j;
+  CHECK(NS_OK == 0 && NS_NOT_FOUND == 1 && NS_EXISTS == 2 && NS_MISMATCH == 3);
+  CHECK(NS_BUFFER_TOO_SMALL == 4 && NS_ERR_INVALID_ARGUMENT == 100);
+  CHECK(NS_ERR_CLOSED == 104 && NS_ERR_PANIC == 107 && NS_ERR_RESOURCE == 108);
+  for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+    const char *s = ns_status_str(all[i]);
+    CHECK(s != NULL && s[0] != '\0' && strcmp(s, "unknown status") != 0);
+    for (j = 0; j < i; j++) CHECK(strcmp(s, ns_status_str(all[j])) != 0);
+  }
+  CHECK(strcmp(ns_status_str(NS_OK), "ok") == 0);
+  CHECK(strcmp(ns_status_str((ns_status)5), "unknown status") == 0);
+  CHECK(strcmp(ns_status_str((ns_status)-1), "unknown status") == 0);
+  CHECK(strcmp(ns_status_str((ns_status)99), "unknown status") == 0);
+  CHECK(strcmp(ns_status_str((ns_status)INT32_MAX), "unknown status") == 0);
+  CHECK(strcmp(ns_status_str((ns_status)INT32_MIN), "unknown status") == 0);
+}
+
+static void test_config(void) {
+  ns_config cfg;
+  ns_map *m = NULL, *sentinel = (ns_map *)&cfg;
+  uint32_t n = 0, nodes[1] = {0}, per_node[1] = {3};
+  memset(&cfg, 0xAB, sizeof cfg);
+  ns_config_init(&cfg);
+  ns_config_init(NULL);
+  CHECK(cfg.struct_size == sizeof(ns_config));
+  CHECK(cfg.shards == 0 && cfg.memory_limit == 0);
+  CHECK(cfg.max_key_len >= 1024 && cfg.max_value_len >= 1024 * 1024);
+  CHECK(cfg.topology == NULL && cfg.topology_xml == NULL && cfg.nodes == NULL);
+  CHECK(cfg.exec_mode == NS_EXEC_AUTO && cfg.worker_spin_us < 0 && !cfg.misplace_memory);
+  EXPECT(ns_config_check(&cfg), NS_OK);
+  EXPECT(ns_config_check(NULL), NS_OK);
+
+  /* Defaults: NULL config. One shard per allowed CPU. */
+  EXPECT(ns_map_new(NULL, &m), NS_OK);
+  EXPECT(ns_map_shard_count(m, &n), NS_OK);
+  CHECK(n >= 1);
+  ns_map_free(m);
+
+  /* Explicit N yields exactly N, even more than the CPUs. */
+  {
+    uint32_t want[] = {1, 2, 3, 5};
+    size_t i;
+    for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+      cfg.shards = want[i];
+      m = NULL;
+      EXPECT(ns_map_new(&cfg, &m), NS_OK);
+      EXPECT(ns_map_shard_count(m, &n), NS_OK);
+      CHECK(n == want[i]);
+      ns_map_free(m);
+    }
+  }
+  /* Delegate mode, a spin time, nodes and per-node counts. */
+  ns_config_init(&cfg);
+  cfg.exec_mode = NS_EXEC_DELEGATE;
+  cfg.worker_spin_us = 5;
+  cfg.nodes = nodes;
+  cfg.nodes_len = 1;
+  cfg.shards_per_node = per_node;
+  cfg.shards_per_node_len = 1;
+  cfg.batch_delegate_min = 1;
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  EXPECT(ns_map_shard_count(m, &n), NS_OK);
+  CHECK(n == 3);
+  {
+    uint8_t buf[8];
+    size_t len = 0;
+    EXPECT(ns_put(m, S("k"), S("v")), NS_OK);
+    EXPECT(ns_get(m, S("k"), buf, sizeof buf, &len), NS_OK);
+    CHECK(len == 1 && buf[0] == 'v');
+  }
+  ns_map_free(m);
+
+  /* A synthetic topology: 2 nodes of 2 cores; binding is never claimed. */
+  ns_config_init(&cfg);
+  cfg.topology = "pack:2 [numa] core:2 pu:1";
+  cfg.shards = 4;
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  {
+    ns_stats st;
+    ns_shard_stats ss;
+    EXPECT(ns_stats_get(m, &st), NS_OK);
+    CHECK(st.shards == 4 && !st.binding_applied);
+    EXPECT(ns_shard_stats_get(m, 0, &ss), NS_OK);
+    CHECK(ss.node == 0 && !ss.binding_applied);
+    EXPECT(ns_shard_stats_get(m, 3, &ss), NS_OK);
+    CHECK(ss.node == 1 && ss.memory_node == 1 && ss.shard == 3);
+  }
+  ns_map_free(m);
+
+  /* Bad configs: each is rejected and *out stays untouched. */
+  m = sentinel;
+  ns_config_init(&cfg);
+  cfg.struct_size = 0; /* not initialised */
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_config_check(&cfg), NS_ERR_INVALID_ARGUMENT);
+  ns_config_init(&cfg);
+  cfg.exec_mode = (ns_exec_mode)42;
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  ns_config_init(&cfg);
+  cfg.max_key_len = 0;
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_config_check(&cfg), NS_ERR_INVALID_ARGUMENT);
+  ns_config_init(&cfg);
+  cfg.max_value_len = (size_t)1 << 40;
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  ns_config_init(&cfg);
+  cfg.nodes_len = 2; /* NULL with a length */
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  ns_config_init(&cfg);
+  cfg.topology = "\xff\xfe not utf-8";
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  ns_config_init(&cfg);
+  cfg.topology = "this is not a topology";
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_TOPOLOGY);
+  ns_config_init(&cfg);
+  nodes[0] = 7; /* no such node */
+  cfg.nodes = nodes;
+  cfg.nodes_len = 1;
+  {
+    ns_status s = ns_map_new(&cfg, &m);
+    CHECK(s == NS_ERR_TOPOLOGY || s == NS_ERR_INVALID_ARGUMENT);
+  }
+  CHECK(m == sentinel);
+  EXPECT(ns_map_new(NULL, NULL), NS_ERR_INVALID_ARGUMENT);
+}
+
+static void test_get_put(void) {
+  ns_map *m = open_map(64, 256, 0);
+  uint8_t buf[16], big[300];
+  size_t len = 12345;
+
+  EXPECT(ns_get(m, S("missing"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  CHECK(len == 12345); /* outputs are written only on OK / BUFFER_TOO_SMALL */
+  EXPECT(ns_put(m, S("alpha"), S("one")), NS_OK);
+  EXPECT(ns_get(m, S("alpha"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 3 && memcmp(buf, "one", 3) == 0);
+  EXPECT(ns_put(m, S("alpha"), S("a longer value")), NS_OK); /* overwrite */
+
+  /* Size query with (NULL, 0), then a too-small buffer left untouched. */
+  EXPECT(ns_get(m, S("alpha"), NULL, 0, &len), NS_BUFFER_TOO_SMALL);
+  CHECK(len == 14);
+  memset(buf, 0x5A, sizeof buf);
+  len = 0;
+  EXPECT(ns_get(m, S("alpha"), buf, 13, &len), NS_BUFFER_TOO_SMALL);
+  CHECK(len == 14 && buf[0] == 0x5A && buf[12] == 0x5A);
+  EXPECT(ns_get(m, S("alpha"), buf, 14, &len), NS_OK); /* exact fit */
+  CHECK(len == 14 && memcmp(buf, "a longer value", 14) == 0);
+
+  /* Empty key and empty value, passed as (NULL, 0). */
+  EXPECT(ns_put(m, NULL, 0, NULL, 0), NS_OK);
+  EXPECT(ns_get(m, NULL, 0, NULL, 0, &len), NS_OK);
+  CHECK(len == 0);
+  EXPECT(ns_get(m, (const uint8_t *)"", 0, buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 0);
+  EXPECT(ns_delete(m, NULL, 0), NS_OK);
+
+  /* Binary keys with zero bytes are distinct keys. */
+  EXPECT(ns_put(m, (const uint8_t *)"a\0b", 3, S("x")), NS_OK);
+  EXPECT(ns_get(m, (const uint8_t *)"a\0c", 3, buf, sizeof buf, &len), NS_NOT_FOUND);
+  EXPECT(ns_get(m, (const uint8_t *)"a\0b", 3, buf, sizeof buf, &len), NS_OK);
+
+  /* Limits are inclusive; one byte more is rejected and changes nothing. */
+  memset(big, 'k', sizeof big);
+  EXPECT(ns_put(m, big, 64, big, 256), NS_OK);
+  EXPECT(ns_put(m, big, 65, S("v")), NS_ERR_KEY_TOO_LARGE);
+  EXPECT(ns_put(m, S("kk"), big, 257), NS_ERR_VALUE_TOO_LARGE);
+  EXPECT(ns_get(m, S("kk"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  EXPECT(ns_get(m, big, 65, buf, sizeof buf, &len), NS_ERR_KEY_TOO_LARGE);
+  /* An absurd length is rejected before any byte is read. */
+  EXPECT(ns_get(m, big, SIZE_MAX, buf, sizeof buf, &len), NS_ERR_KEY_TOO_LARGE);
+  EXPECT(ns_put(m, S("kk"), big, SIZE_MAX / 2), NS_ERR_VALUE_TOO_LARGE);
+
+  /* NULL with a length, NULL handle, NULL output. */
+  EXPECT(ns_put(m, NULL, 3, S("v")), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_put(m, S("k"), NULL, 3), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get(m, NULL, 3, buf, sizeof buf, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get(m, S("alpha"), NULL, 4, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get(m, S("alpha"), buf, sizeof buf, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get(NULL, S("alpha"), buf, sizeof buf, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_put(NULL, S("k"), S("v")), NS_ERR_INVALID_ARGUMENT);
+  /* Something that is not a map handle. */
+  EXPECT(ns_put((ns_map *)big, S("k"), S("v")), NS_ERR_INVALID_ARGUMENT);
+  ns_map_free(m);
+}
+
+static void test_owned(void) {
+  ns_map *m = open_map(64, 4096, 0);
+  uint8_t *v = (uint8_t *)1, val[3000];
+  size_t len = 7;
+  memset(val, 'q', sizeof val);
+  EXPECT(ns_get_owned(m, S("nope"), &v, &len), NS_NOT_FOUND);
+  CHECK(v == (uint8_t *)1 && len == 7);
+  EXPECT(ns_put(m, S("big"), val, sizeof val), NS_OK);
+  EXPECT(ns_get_owned(m, S("big"), &v, &len), NS_OK);
+  CHECK(len == sizeof val && memcmp(v, val, len) == 0);
+  ns_bytes_free(v, len);
+  EXPECT(ns_put(m, S("empty"), NULL, 0), NS_OK);
+  EXPECT(ns_get_owned(m, S("empty"), &v, &len), NS_OK);
+  CHECK(len == 0 && v != NULL);
+  ns_bytes_free(v, len);
+  ns_bytes_free(NULL, 0);
+  ns_bytes_free(NULL, 10);
+  EXPECT(ns_get_owned(m, S("big"), NULL, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_owned(m, S("big"), &v, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_owned(m, NULL, 1, &v, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_owned(NULL, S("big"), &v, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_take_owned(m, S("big"), &v, &len), NS_OK);
+  CHECK(len == sizeof val && v[2999] == 'q');
+  ns_bytes_free(v, len);
+  EXPECT(ns_take_owned(m, S("big"), &v, &len), NS_NOT_FOUND);
+  EXPECT(ns_take_owned(m, S("big"), NULL, &len), NS_ERR_INVALID_ARGUMENT);
+  ns_map_free(m);
+}
+
+static void test_conditional(void) {
+  ns_map *m = open_map(64, 256, 0);
+  uint8_t buf[16];
+  size_t len = 99;
+  int64_t n = 0;
+
+  /* put_if_absent */
+  EXPECT(ns_put_if_absent(m, S("p"), S("first")), NS_OK);
+  EXPECT(ns_put_if_absent(m, S("p"), S("second")), NS_EXISTS);
+  EXPECT(ns_get(m, S("p"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 5 && memcmp(buf, "first", 5) == 0);
+  EXPECT(ns_put_if_absent(m, S("p"), NULL, 1), NS_ERR_INVALID_ARGUMENT);
+
+  /* get_or_put (LoadOrStore) */
+  len = 99;
+  EXPECT(ns_get_or_put(m, S("g"), S("stored"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 99);
+  memset(buf, 0, sizeof buf);
+  EXPECT(ns_get_or_put(m, S("g"), S("other"), buf, sizeof buf, &len), NS_EXISTS);
+  CHECK(len == 6 && memcmp(buf, "stored", 6) == 0);
+  memset(buf, 0x11, sizeof buf);
+  EXPECT(ns_get_or_put(m, S("g"), S("other"), buf, 5, &len), NS_BUFFER_TOO_SMALL);
+  CHECK(len == 6 && buf[0] == 0x11);
+  EXPECT(ns_get_or_put(m, S("g"), S("other"), NULL, 0, &len), NS_BUFFER_TOO_SMALL);
+  CHECK(len == 6);
+  EXPECT(ns_get(m, S("g"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 6 && memcmp(buf, "stored", 6) == 0);
+  EXPECT(ns_get_or_put(m, S("g"), S("x"), buf, sizeof buf, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_or_put(m, S("g"), S("x"), NULL, 3, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_put(m, S("ge"), NULL, 0), NS_OK);
+  EXPECT(ns_get_or_put(m, S("ge"), S("x"), NULL, 0, &len), NS_EXISTS);
+  CHECK(len == 0);
+
+  /* delete / take */
+  EXPECT(ns_delete(m, S("p")), NS_OK);
+  EXPECT(ns_delete(m, S("p")), NS_NOT_FOUND);
+  EXPECT(ns_delete(m, NULL, 2), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_put(m, S("t"), S("taken")), NS_OK);
+  memset(buf, 0x22, sizeof buf);
+  EXPECT(ns_take(m, S("t"), buf, 4, &len), NS_BUFFER_TOO_SMALL);
+  CHECK(len == 5 && buf[0] == 0x22);
+  EXPECT(ns_take(m, S("t"), NULL, 0, &len), NS_BUFFER_TOO_SMALL);
+  EXPECT(ns_get(m, S("t"), buf, sizeof buf, &len), NS_OK); /* not removed */
+  EXPECT(ns_take(m, S("t"), buf, sizeof buf, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get(m, S("t"), buf, sizeof buf, &len), NS_OK); /* still not removed */
+  memset(buf, 0, sizeof buf);
+  EXPECT(ns_take(m, S("t"), buf, 5, &len), NS_OK);
+  CHECK(len == 5 && memcmp(buf, "taken", 5) == 0);
+  EXPECT(ns_take(m, S("t"), buf, sizeof buf, &len), NS_NOT_FOUND);
+
+  /* compare_and_swap */
+  EXPECT(ns_compare_and_swap(m, S("c"), S("a"), S("b")), NS_NOT_FOUND);
+  EXPECT(ns_put(m, S("c"), S("a")), NS_OK);
+  EXPECT(ns_compare_and_swap(m, S("c"), S("z"), S("b")), NS_MISMATCH);
+  EXPECT(ns_compare_and_swap(m, S("c"), NULL, 0, S("b")), NS_MISMATCH);
+  EXPECT(ns_compare_and_swap(m, S("c"), S("a"), S("b")), NS_OK);
+  EXPECT(ns_get(m, S("c"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 1 && buf[0] == 'b');
+  EXPECT(ns_compare_and_swap(m, S("c"), S("b"), NULL, 0), NS_OK); /* to empty */
+  EXPECT(ns_compare_and_swap(m, S("c"), NULL, 0, S("d")), NS_OK);   /* from empty */
+  EXPECT(ns_compare_and_swap(m, S("c"), NULL, 1, S("d")), NS_ERR_INVALID_ARGUMENT);
+  {
+    uint8_t big[300];
+    memset(big, 1, sizeof big);
+    EXPECT(ns_compare_and_swap(m, S("c"), S("d"), big, 257), NS_ERR_VALUE_TOO_LARGE);
+  }
+
+  /* add: missing = 0, 8 little-endian bytes, wrapping, not a counter */
+  EXPECT(ns_add(m, S("n"), 5, &n), NS_OK);
+  CHECK(n == 5);
+  EXPECT(ns_add(m, S("n"), -7, &n), NS_OK);
+  CHECK(n == -2);
+  EXPECT(ns_get(m, S("n"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 8 && buf[0] == 0xFE && buf[7] == 0xFF);
+  EXPECT(ns_put(m, S("n"), (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\x7f", 8), NS_OK);
+  EXPECT(ns_add(m, S("n"), 1, &n), NS_OK);
+  CHECK(n == INT64_MIN);
+  n = 42;
+  EXPECT(ns_add(m, S("c"), 1, &n), NS_ERR_NOT_A_COUNTER);
+  CHECK(n == 42);
+  EXPECT(ns_add(m, S("n"), 1, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_add(NULL, S("n"), 1, &n), NS_ERR_INVALID_ARGUMENT);
+  ns_map_free(m);
+}
+
+static void test_len_clear_full(void) {
+  ns_map *m = open_map(64, 1024, 4096);
+  uint64_t n = 99;
+  uint8_t val[1024], buf[8];
+  size_t len;
+  int i, stored = 0;
+  ns_status s = NS_OK;
+  memset(val, 'v', sizeof val);
+  EXPECT(ns_len(m, &n), NS_OK);
+  CHECK(n == 0);
+  /* Fill to the memory limit: the write that would exceed it is FULL and
+   * changes nothing. */
+  for (i = 0; i < 16 && s == NS_OK; i++) {
+    uint8_t k = (uint8_t)i;
+    s = ns_put(m, &k, 1, val, sizeof val);
+    if (s == NS_OK) stored++;
+  }
+  CHECK(s == NS_ERR_FULL);
+  CHECK(stored >= 1 && stored < 4);
+  EXPECT(ns_len(m, &n), NS_OK);
+  CHECK(n == (uint64_t)stored);
+  {
+    uint8_t k = (uint8_t)stored;
+    EXPECT(ns_get(m, &k, 1, buf, sizeof buf, &len), NS_NOT_FOUND);
+    k = 0;
+    EXPECT(ns_put(m, &k, 1, val, sizeof val), NS_OK); /* overwrite, same size: fits */
+  }
+  EXPECT(ns_clear(m), NS_OK);
+  EXPECT(ns_len(m, &n), NS_OK);
+  CHECK(n == 0);
+  EXPECT(ns_put(m, S("after"), val, sizeof val), NS_OK); /* memory is back */
+  EXPECT(ns_len(m, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_len(NULL, &n), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_clear(NULL), NS_ERR_INVALID_ARGUMENT);
+  ns_map_free(m);
+}
+
+static void test_batch(void) {
+  ns_map *m = open_map(64, 256, 0);
+  uint8_t out[8][16];
+  ns_op ops[12];
+  int64_t n;
+  size_t i, len;
+  uint8_t buf[16];
+  memset(ops, 0, sizeof ops);
+  memset(out, 0, sizeof out);
+  for (i = 0; i < 12; i++) ops[i].status = (ns_status)-77;
+
+  EXPECT(ns_put(m, S("old"), S("value")), NS_OK);
+  EXPECT(ns_put(m, S("cnt"), (const uint8_t *)"\x02\0\0\0\0\0\0\0", 8), NS_OK);
+  /* Same key, in array order: put, get, cas, get, take, get. */
+  ops[0].kind = NS_OP_PUT; ops[0].key = (const uint8_t *)"k"; ops[0].key_len = 1;
+  ops[0].value = (const uint8_t *)"v1"; ops[0].value_len = 2;
+  ops[1].kind = NS_OP_GET; ops[1].key = (const uint8_t *)"k"; ops[1].key_len = 1;
+  ops[1].out = out[1]; ops[1].out_cap = 16;
+  ops[2].kind = NS_OP_CAS; ops[2].key = (const uint8_t *)"k"; ops[2].key_len = 1;
+  ops[2].expected = (const uint8_t *)"v1"; ops[2].expected_len = 2;
+  ops[2].value = (const uint8_t *)"v22"; ops[2].value_len = 3;
+  ops[3].kind = NS_OP_GET; ops[3].key = (const uint8_t *)"k"; ops[3].key_len = 1;
+  ops[3].out = NULL; ops[3].out_cap = 0; /* size query */
+  ops[4].kind = NS_OP_TAKE; ops[4].key = (const uint8_t *)"k"; ops[4].key_len = 1;
+  ops[4].out = out[4]; ops[4].out_cap = 16;
+  ops[5].kind = NS_OP_GET; ops[5].key = (const uint8_t *)"k"; ops[5].key_len = 1;
+  ops[5].out = out[5]; ops[5].out_cap = 16;
+  /* put_if_absent on a present key copies the present value out. */
+  ops[6].kind = NS_OP_PUT_IF_ABSENT; ops[6].key = (const uint8_t *)"old"; ops[6].key_len = 3;
+  ops[6].value = (const uint8_t *)"new"; ops[6].value_len = 3;
+  ops[6].out = out[6]; ops[6].out_cap = 16;
+  ops[7].kind = NS_OP_ADD; ops[7].key = (const uint8_t *)"cnt"; ops[7].key_len = 3;
+  ops[7].delta = 40;
+  ops[8].kind = NS_OP_DELETE; ops[8].key = (const uint8_t *)"old"; ops[8].key_len = 3;
+  /* Bad ops: unknown kind, NULL with a length, oversized key and value, not a counter. */
+  ops[9].kind = (ns_op_kind)77; ops[9].key = (const uint8_t *)"x"; ops[9].key_len = 1;
+  ops[10].kind = NS_OP_PUT; ops[10].key = NULL; ops[10].key_len = 4;
+  ops[11].kind = NS_OP_ADD; ops[11].key = NULL; ops[11].key_len = 0; /* empty key: fine */
+  ops[11].delta = -1;
+
+  EXPECT(ns_batch(m, ops, 12), NS_OK);
+  CHECK(ops[0].status == NS_OK);
+  CHECK(ops[1].status == NS_OK && ops[1].out_len == 2 && memcmp(out[1], "v1", 2) == 0);
+  CHECK(ops[2].status == NS_OK);
+  CHECK(ops[3].status == NS_BUFFER_TOO_SMALL && ops[3].out_len == 3);
+  CHECK(ops[4].status == NS_OK && ops[4].out_len == 3 && memcmp(out[4], "v22", 3) == 0);
+  CHECK(ops[5].status == NS_NOT_FOUND && ops[5].out_len == 0);
+  CHECK(ops[6].status == NS_EXISTS && ops[6].out_len == 5 && memcmp(out[6], "value", 5) == 0);
+  CHECK(ops[7].status == NS_OK && ops[7].out_counter == 42 && ops[7].out_len == 0);
+  CHECK(ops[8].status == NS_OK);
+  CHECK(ops[9].status == NS_ERR_INVALID_ARGUMENT && ops[9].out_len == 0 && ops[9].out_counter == 0);
+  CHECK(ops[10].status == NS_ERR_INVALID_ARGUMENT);
+  CHECK(ops[11].status == NS_OK && ops[11].out_counter == -1);
+  EXPECT(ns_get(m, S("old"), buf, sizeof buf, &len), NS_NOT_FOUND);
+
+  /* More per-op errors, and take with a short buffer removes nothing. */
+  memset(ops, 0, sizeof ops);
+  {
+    uint8_t big[300];
+    memset(big, 'b', sizeof big);
+    EXPECT(ns_put(m, S("tk"), S("twelve bytes")), NS_OK);
+    ops[0].kind = NS_OP_GET; ops[0].key = big; ops[0].key_len = 65;
+    ops[1].kind = NS_OP_PUT; ops[1].key = big; ops[1].key_len = 64;
+    ops[1].value = big; ops[1].value_len = 257;
+    ops[2].kind = NS_OP_ADD; ops[2].key = (const uint8_t *)"tk"; ops[2].key_len = 2;
+    ops[3].kind = NS_OP_TAKE; ops[3].key = (const uint8_t *)"tk"; ops[3].key_len = 2;
+    ops[3].out = out[3]; ops[3].out_cap = 4;
+    ops[4].kind = NS_OP_GET; ops[4].key = (const uint8_t *)"tk"; ops[4].key_len = 2;
+    ops[4].out = NULL; ops[4].out_cap = 4; /* NULL buffer with a capacity */
+    ops[5].kind = NS_OP_CAS; ops[5].key = (const uint8_t *)"tk"; ops[5].key_len = 2;
+    ops[5].expected = NULL; ops[5].expected_len = 3;
+    ops[6].kind = NS_OP_PUT_IF_ABSENT; ops[6].key = (const uint8_t *)"tk"; ops[6].key_len = 2;
+    ops[6].value = (const uint8_t *)"z"; ops[6].value_len = 1; /* no out buffer */
+    ops[7].kind = (ns_op_kind)-1;
+    EXPECT(ns_batch(m, ops, 8), NS_OK);
+    CHECK(ops[0].status == NS_ERR_KEY_TOO_LARGE);
+    CHECK(ops[1].status == NS_ERR_VALUE_TOO_LARGE);
+    CHECK(ops[2].status == NS_ERR_NOT_A_COUNTER);
+    CHECK(ops[3].status == NS_BUFFER_TOO_SMALL && ops[3].out_len == 12);
+    CHECK(ops[4].status == NS_ERR_INVALID_ARGUMENT);
+    CHECK(ops[5].status == NS_ERR_INVALID_ARGUMENT);
+    CHECK(ops[6].status == NS_EXISTS && ops[6].out_len == 12);
+    CHECK(ops[7].status == NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_get(m, S("tk"), buf, sizeof buf, &len), NS_OK);
+    CHECK(len == 12);
+  }
+
+  /* A large batch (more than the engine's on-stack split) over both shards. */
+  {
+    enum { N = 600 };
+    static ns_op many[N];
+    static uint8_t keys[N][4];
+    memset(many, 0, sizeof many);
+    for (i = 0; i < N; i++) {
+      memcpy(keys[i], &i, 4);
+      many[i].kind = NS_OP_ADD;
+      many[i].key = keys[i % 50];
+      many[i].key_len = 4;
+      many[i].delta = 1;
+    }
+    EXPECT(ns_batch(m, many, N), NS_OK);
+    for (i = 0; i < N; i++) CHECK(many[i].status == NS_OK && many[i].out_counter == (int64_t)(i / 50 + 1));
+    EXPECT(ns_add(m, keys[0], 4, 0, &n), NS_OK);
+    CHECK(n == N / 50);
+  }
+
+  /* Whole-call errors. */
+  EXPECT(ns_batch(m, NULL, 0), NS_OK);
+  EXPECT(ns_batch(m, NULL, 3), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_batch(NULL, NULL, 0), NS_ERR_INVALID_ARGUMENT);
+  ops[0].status = NS_OK;
+  EXPECT(ns_batch(NULL, ops, 1), NS_ERR_INVALID_ARGUMENT);
+  CHECK(ops[0].status == NS_ERR_INVALID_ARGUMENT);
+  ns_map_free(m);
+}
+
+static void test_stats(void) {
+  ns_map *m = open_map(64, 256, 1 << 20);
+  ns_stats st;
+  ns_shard_stats ss;
+  char small[8], *text;
+  size_t len = 0, need;
+  uint64_t entries = 0;
+  uint32_t shard = 99, i;
+  EXPECT(ns_put(m, S("a"), S("1")), NS_OK);
+  EXPECT(ns_put(m, S("b"), S("22")), NS_OK);
+  EXPECT(ns_stats_get(m, &st), NS_OK);
+  CHECK(st.shards == 2 && st.entries == 2 && st.bytes > 3 && st.memory_limit == 1 << 20);
+  CHECK(st.ops >= 2 && st.replace_count == 0 && st.mapped_bytes > 0);
+  for (i = 0; i < st.shards; i++) {
+    EXPECT(ns_shard_stats_get(m, i, &ss), NS_OK);
+    CHECK(ss.shard == i && ss.memory_node == ss.node && ss.pages_on_node <= ss.pages_total);
+    entries += ss.entries;
+  }
+  CHECK(entries == 2);
+  EXPECT(ns_shard_stats_get(m, 2, &ss), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_shard_stats_get(m, UINT32_MAX, &ss), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_shard_stats_get(m, 0, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_stats_get(m, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_shard_of_key(m, S("a"), &shard), NS_OK);
+  CHECK(shard < 2);
+  EXPECT(ns_shard_of_key(m, S("a"), NULL), NS_ERR_INVALID_ARGUMENT);
+
+  /* Prometheus text: size query, too small (untouched), then the text. */
+  EXPECT(ns_stats_prometheus(m, NULL, 0, &len), NS_BUFFER_TOO_SMALL);
+  CHECK(len > 100);
+  memset(small, 'x', sizeof small);
+  EXPECT(ns_stats_prometheus(m, small, sizeof small, &need), NS_BUFFER_TOO_SMALL);
+  CHECK(need >= len && small[0] == 'x');
+  need += 4096; /* counters may grow between calls */
+  text = malloc(need);
+  EXPECT(ns_stats_prometheus(m, text, need, &len), NS_OK);
+  CHECK(len == strlen(text) + 1); /* *len counts the NUL */
+  CHECK(strstr(text, "numashard_shards 2\n") != NULL);
+  CHECK(strstr(text, "numashard_shard_entries{shard=\"0\"") != NULL);
+  free(text);
+  EXPECT(ns_stats_prometheus(m, NULL, 10, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_stats_prometheus(m, small, sizeof small, NULL), NS_ERR_INVALID_ARGUMENT);
+
+  /* Topology description. */
+  EXPECT(ns_topology_describe(m, NULL, 0, &len), NS_BUFFER_TOO_SMALL);
+  text = malloc(len);
+  EXPECT(ns_topology_describe(m, text, len, &need), NS_OK);
+  CHECK(need == len && strlen(text) + 1 == len);
+  CHECK(strncmp(text, "system", 6) == 0 && strstr(text, "\nshard 1: node ") != NULL);
+  EXPECT(ns_topology_describe(m, text, len - 1, &need), NS_BUFFER_TOO_SMALL);
+  free(text);
+  EXPECT(ns_topology_describe(m, small, sizeof small, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_map_shard_count(m, NULL), NS_ERR_INVALID_ARGUMENT);
+  ns_map_free(m);
+}
+
+static void test_iter_replace(void) {
+  ns_map *m = open_map(64, 256, 4096);
+  ns_iter *it = NULL;
+  const uint8_t *k, *v;
+  size_t kl, vl, len;
+  int seen[40], i, count = 0;
+  uint8_t keys[40][2], buf[8];
+  ns_entry entries[40];
+  ns_stats st;
+
+  for (i = 0; i < 40; i++) {
+    keys[i][0] = 'k';
+    keys[i][1] = (uint8_t)i;
+    seen[i] = 0;
+    EXPECT(ns_put(m, keys[i], 2, keys[i], (size_t)(i % 3)), NS_OK);
+  }
+  EXPECT(ns_iter_new(m, &it), NS_OK);
+  while (ns_iter_next(it, &k, &kl, &v, &vl) == NS_OK) {
+    CHECK(kl == 2 && k[0] == 'k' && k[1] < 40);
+    if (kl == 2 && k[1] < 40) {
+      seen[k[1]]++;
+      CHECK(vl == (size_t)(k[1] % 3) && (vl == 0 || memcmp(v, k, vl) == 0));
+      CHECK(k != NULL && v != NULL);
+    }
+    /* Writers are never blocked by an unfinished iterator. */
+    if (count++ == 3) EXPECT(ns_put(m, S("during"), S("x")), NS_OK);
+  }
+  for (i = 0; i < 40; i++) CHECK(seen[i] == 1);
+  EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_NOT_FOUND); /* stays at the end */
+  EXPECT(ns_iter_next(it, NULL, &kl, &v, &vl), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_iter_next(it, &k, &kl, &v, NULL), NS_ERR_INVALID_ARGUMENT);
+  ns_iter_free(it);
+  ns_iter_free(NULL);
+  EXPECT(ns_iter_next(NULL, &k, &kl, &v, &vl), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_iter_new(m, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_iter_new(NULL, &it), NS_ERR_INVALID_ARGUMENT);
+
+  /* replace_all: atomic swap; duplicates: the later wins. */
+  for (i = 0; i < 10; i++) {
+    entries[i].key = keys[i];
+    entries[i].key_len = 2;
+    entries[i].value = (const uint8_t *)"new";
+    entries[i].value_len = 3;
+  }
+  entries[9].key = keys[0];
+  entries[9].value = (const uint8_t *)"newer";
+  entries[9].value_len = 5;
+  EXPECT(ns_replace_all(m, entries, 10), NS_OK);
+  {
+    uint64_t n;
+    EXPECT(ns_len(m, &n), NS_OK);
+    CHECK(n == 9);
+  }
+  EXPECT(ns_get(m, keys[0], 2, buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 5 && memcmp(buf, "newer", 5) == 0);
+  EXPECT(ns_get(m, S("during"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  EXPECT(ns_stats_get(m, &st), NS_OK);
+  CHECK(st.replace_count == 1);
+
+  /* Any invalid entry, or over the limit: fails and changes nothing. */
+  entries[3].key = NULL;
+  EXPECT(ns_replace_all(m, entries, 10), NS_ERR_INVALID_ARGUMENT);
+  entries[3].key = keys[3];
+  entries[4].key_len = 65;
+  EXPECT(ns_replace_all(m, entries, 10), NS_ERR_KEY_TOO_LARGE);
+  entries[4].key_len = 2;
+  entries[5].value_len = 257;
+  EXPECT(ns_replace_all(m, entries, 10), NS_ERR_VALUE_TOO_LARGE);
+  entries[5].value_len = 3;
+  {
+    static uint8_t big[256];
+    ns_entry huge[40];
+    for (i = 0; i < 40; i++) {
+      huge[i].key = keys[i];
+      huge[i].key_len = 2;
+      huge[i].value = big;
+      huge[i].value_len = sizeof big;
+    }
+    EXPECT(ns_replace_all(m, huge, 40), NS_ERR_FULL);
+  }
+  EXPECT(ns_get(m, keys[0], 2, buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 5);
+  EXPECT(ns_replace_all(m, NULL, 1), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_replace_all(NULL, entries, 1), NS_ERR_INVALID_ARGUMENT);
+  /* Empty contents: an atomic clear. */
+  EXPECT(ns_replace_all(m, NULL, 0), NS_OK);
+  {
+    uint64_t n;
+    EXPECT(ns_len(m, &n), NS_OK);
+    CHECK(n == 0);
+  }
+  ns_map_free(m);
+}
+
+/* Every call on a closed map, then on a freed one, is NS_ERR_CLOSED. */
+static void expect_all_closed(ns_map *m) {
+  uint8_t buf[8], *owned;
+  size_t len;
+  int64_t n;
+  uint64_t u;
+  uint32_t s;
+  ns_stats st;
+  ns_shard_stats ss;
+  ns_iter *it;
+  ns_op op;
+  ns_entry e = {(const uint8_t *)"k", 1, (const uint8_t *)"v", 1};
+  char text[64];
+  memset(&op, 0, sizeof op);
+  op.kind = NS_OP_GET;
+  op.key = (const uint8_t *)"k";
+  op.key_len = 1;
+  EXPECT(ns_get(m, S("k"), buf, sizeof buf, &len), NS_ERR_CLOSED);
+  EXPECT(ns_get_owned(m, S("k"), &owned, &len), NS_ERR_CLOSED);
+  EXPECT(ns_put(m, S("k"), S("v")), NS_ERR_CLOSED);
+  EXPECT(ns_put_if_absent(m, S("k"), S("v")), NS_ERR_CLOSED);
+  EXPECT(ns_get_or_put(m, S("k"), S("v"), buf, sizeof buf, &len), NS_ERR_CLOSED);
+  EXPECT(ns_delete(m, S("k")), NS_ERR_CLOSED);
+  EXPECT(ns_take(m, S("k"), buf, sizeof buf, &len), NS_ERR_CLOSED);
+  EXPECT(ns_take_owned(m, S("k"), &owned, &len), NS_ERR_CLOSED);
+  EXPECT(ns_compare_and_swap(m, S("k"), S("v"), S("w")), NS_ERR_CLOSED);
+  EXPECT(ns_add(m, S("k"), 1, &n), NS_ERR_CLOSED);
+  EXPECT(ns_len(m, &u), NS_ERR_CLOSED);
+  EXPECT(ns_clear(m), NS_ERR_CLOSED);
+  EXPECT(ns_batch(m, &op, 1), NS_ERR_CLOSED);
+  CHECK(op.status == NS_ERR_CLOSED);
+  EXPECT(ns_stats_get(m, &st), NS_ERR_CLOSED);
+  EXPECT(ns_shard_stats_get(m, 0, &ss), NS_ERR_CLOSED);
+  EXPECT(ns_stats_prometheus(m, text, sizeof text, &len), NS_ERR_CLOSED);
+  EXPECT(ns_topology_describe(m, text, sizeof text, &len), NS_ERR_CLOSED);
+  EXPECT(ns_map_shard_count(m, &s), NS_ERR_CLOSED);
+  EXPECT(ns_shard_of_key(m, S("k"), &s), NS_ERR_CLOSED);
+  EXPECT(ns_iter_new(m, &it), NS_ERR_CLOSED);
+  EXPECT(ns_replace_all(m, &e, 1), NS_ERR_CLOSED);
+  EXPECT(ns_map_close(m), NS_ERR_CLOSED);
+}
+
+static void test_close_free(void) {
+  ns_map *m = open_map(64, 256, 0);
+  ns_iter *it = NULL, *it2 = NULL;
+  const uint8_t *k, *v;
+  size_t kl, vl;
+  int i;
+  ns_status s;
+  for (i = 0; i < 600; i++) EXPECT(ns_put(m, (const uint8_t *)&i, sizeof i, S("v")), NS_OK);
+  EXPECT(ns_iter_new(m, &it), NS_OK);
+  EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_OK);
+  EXPECT(ns_iter_new(m, &it2), NS_OK);
+  EXPECT(ns_map_close(m), NS_OK); /* an unfinished iterator does not block close */
+  EXPECT(ns_map_close(m), NS_ERR_CLOSED);
+  expect_all_closed(m);
+  expect_all_closed(m); /* and keeps doing so */
+  /* An iterator opened before close: OK (its current chunk), then CLOSED. */
+  do {
+    s = ns_iter_next(it, &k, &kl, &v, &vl);
+  } while (s == NS_OK);
+  CHECK(s == NS_ERR_CLOSED);
+  EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_ERR_CLOSED);
+  ns_iter_free(it);
+  ns_map_free(m);
+  /* After free: every call on the dangling handle is CLOSED; free again is a no-op. */
+  expect_all_closed(m);
+  ns_map_free(m);
+  /* An iterator may be freed after its map. */
+  EXPECT(ns_iter_next(it2, &k, &kl, &v, &vl), NS_ERR_CLOSED);
+  ns_iter_free(it2);
+
+  /* Free without close closes. */
+  m = open_map(64, 256, 0);
+  EXPECT(ns_put(m, S("k"), S("v")), NS_OK);
+  EXPECT(ns_iter_new(m, &it), NS_OK);
+  ns_map_free(m);
+  expect_all_closed(m);
+  EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_ERR_CLOSED);
+  ns_iter_free(it);
+  ns_map_free(NULL);
+  EXPECT(ns_map_close(NULL), NS_ERR_INVALID_ARGUMENT);
+}
+
+int main(void) {
+  test_version();
+  test_status_str();
+  test_config();
+  test_get_put();
+  test_owned();
+  test_conditional();
+  test_len_clear_full();
+  test_batch();
+  test_stats();
+  test_iter_replace();
+  test_close_free();
+  return report("test_api");
+}

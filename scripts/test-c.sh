@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The C ABI from C: builds libnumashard (.so and .a), fails if the checked-in
+# header is stale, runs the C suite under AddressSanitizer + UBSan (against
+# the shared library) and under valgrind (against the static library), runs
+# the close-race test in both, and builds and runs the C example through
+# pkg-config. Called by scripts/test.sh; runs alone too.
+#   NUMASHARD_C_RACE_ROUNDS (default 30): rounds of the close-race test under ASan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export PATH="$HOME/.cargo/bin:$PATH"
+CC=${CC:-cc}
+out=target/c-tests
+mkdir -p "$out"
+
+step() { printf -- '--- %s\n' "$*"; }
+
+step "build libnumashard (.so, .a)"
+cargo build --quiet --release -p numashard-ffi
+test -f target/release/libnumashard.so && test -f target/release/libnumashard.a
+
+step "header is fresh (cbindgen $(cbindgen --version | awk '{print $2}'))"
+cbindgen --version | grep -c '0\.29\.4' >/dev/null || { echo "cbindgen 0.29.4 required (scripts/setup.sh)"; exit 1; }
+if ! cbindgen --quiet --config ffi/cbindgen.toml --output include/numashard.h --verify ffi; then
+  echo "include/numashard.h is stale: regenerate with"
+  echo "  cbindgen --config ffi/cbindgen.toml --output include/numashard.h ffi"
+  exit 1
+fi
+# The header alone compiles as C99 and as C11 with nothing but itself.
+for std in c99 c11; do
+  echo '#include "numashard.h"' | $CC -std=$std -Wall -Wextra -Werror -pedantic -Iinclude -x c -fsyntax-only -
+done
+
+CFLAGS=(-std=c99 -Wall -Wextra -Werror -pedantic -g -O1 -Iinclude -Iffi/tests/c)
+SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DEXPECT_ASAN)
+STATIC_LIBS=(target/release/libnumashard.a -lhwloc -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+
+step "C suite under ASan + UBSan (shared library)"
+for t in test_api test_race; do
+  $CC "${CFLAGS[@]}" "${SAN[@]}" "ffi/tests/c/$t.c" -pthread \
+    -Ltarget/release -Wl,-rpath,"$root/target/release" -lnumashard -o "$out/${t}_asan"
+  # The sanitizer really is in: the runtime's entry point is referenced.
+  # (grep -c reads all of nm's output: no SIGPIPE under pipefail.)
+  nm "$out/${t}_asan" | grep -c '__asan_init' >/dev/null || { echo "ASan not linked into $t"; exit 1; }
+  nm "$out/${t}_asan" | grep -c '__ubsan_handle' >/dev/null || { echo "UBSan not linked into $t"; exit 1; }
+done
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+"$out/test_api_asan"
+"$out/test_race_asan" "${NUMASHARD_C_RACE_ROUNDS:-30}"
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+step "C suite under valgrind (static library)"
+for t in test_api test_race; do
+  $CC "${CFLAGS[@]}" "ffi/tests/c/$t.c" -pthread "${STATIC_LIBS[@]}" -o "$out/${t}_static"
+done
+# hwloc's x86 CPUID backend cannot run under valgrind; the Linux backend suffices.
+VG=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite)
+HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_api_static"
+HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_race_static" 3
+
+step "C example through pkg-config"
+ffi/pkgconfig.sh >/dev/null
+pc=target/release/pkgconfig
+PKG_CONFIG_PATH="$root/$pc" pkg-config --exists numashard
+test "$(PKG_CONFIG_PATH="$root/$pc" pkg-config --modversion numashard)" = \
+  "$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
+make --no-print-directory -s -C bindings/c OUT="$root/$out/example" PKG_CONFIG_PATH="$root/$pc" CC="$CC" run
+echo "example: 1 passed, 0 failed"
