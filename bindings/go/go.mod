@@ -2,4 +2,4 @@ module github.com/numashard/numashard/bindings/go
 
 go 1.26.8
 
-require github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+require github.com/puzpuzpuz/xsync/v4 v4.5.0

@@ -1,0 +1,547 @@
+package numashard
+
+// Benchmarks of numashard against the maps Go programs use today, in one
+// run, on the same keys: sync.Map, RWMutex+map, a 32-way sharded RWMutex
+// map and xsync.Map (v4, the successor of MapOf). 16-byte keys, 32-byte
+// values; SMALL = 100k entries, LARGE = 10M entries (opt-in:
+// NUMASHARD_BENCH_LARGE=1). Names: BenchmarkMap/size=N/impl=I/op=O; run
+// one impl at a time with -bench 'Map/size=10M/impl=xsync' to bound memory.
+//
+// Environment:
+//
+//	NUMASHARD_BENCH_LARGE=1     also run LARGE (10M entries) and the 10M GC benchmark
+//	NUMASHARD_BENCH_SMALL=n     SMALL size (default 100000)
+//	NUMASHARD_BENCH_LARGE_N=n   LARGE size (default 10000000)
+//
+// Every op is one key: ns/op is per key, for batches too.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"math/bits"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+const (
+	benchKeyLen   = 16
+	benchValueLen = 32
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func benchSizes() []int {
+	sizes := []int{envInt("NUMASHARD_BENCH_SMALL", 100_000)}
+	if os.Getenv("NUMASHARD_BENCH_LARGE") != "" {
+		sizes = append(sizes, envInt("NUMASHARD_BENCH_LARGE_N", 10_000_000))
+	}
+	return sizes
+}
+
+func sizeName(n int) string {
+	switch {
+	case n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return strconv.Itoa(n)
+}
+
+// benchKeys holds n keys back to back in one pointer-free arena: the
+// numashard side reads them as []byte, the Go maps as strings pointing into
+// the arena (no per-key allocation, nothing extra for the GC to trace).
+type benchKeys struct {
+	n     int
+	arena []byte
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func newBenchKeys(n int) *benchKeys {
+	k := &benchKeys{n: n, arena: make([]byte, n*benchKeyLen)}
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint64(k.arena[i*benchKeyLen:], splitmix(uint64(i)))
+		binary.LittleEndian.PutUint64(k.arena[i*benchKeyLen+8:], uint64(i))
+	}
+	return k
+}
+
+func (k *benchKeys) bytes(i int) []byte {
+	return k.arena[i*benchKeyLen : (i+1)*benchKeyLen : (i+1)*benchKeyLen]
+}
+
+func (k *benchKeys) str(i int) string {
+	return unsafe.String(&k.arena[i*benchKeyLen], benchKeyLen)
+}
+
+func benchValue(i int) []byte {
+	v := make([]byte, benchValueLen)
+	for j := 0; j < benchValueLen; j += 8 {
+		binary.LittleEndian.PutUint64(v[j:], splitmix(uint64(i)+uint64(j)))
+	}
+	return v
+}
+
+// benchMap is what a workload drives: load copies the value into buf (or
+// hands back the stored slice, for the Go maps, which never copy).
+type benchMap interface {
+	load(i int, buf []byte) bool
+	store(i int, v []byte)
+	// loadBatch loads keys idx (one cgo call for numashard, a loop for the
+	// Go maps, which have no crossing to amortise); returns hits.
+	loadBatch(idx []int, st *batchState) int
+	// mixBatch: idx[j] is loaded, or stored when store[j].
+	mixBatch(idx []int, store []bool, v []byte, st *batchState)
+	close()
+}
+
+type batchState struct{ b *Batch }
+
+// --- Go peers -------------------------------------------------------------
+
+type syncMapBench struct {
+	m sync.Map
+	k *benchKeys
+}
+
+func (s *syncMapBench) load(i int, _ []byte) bool {
+	_, ok := s.m.Load(s.k.str(i))
+	return ok
+}
+func (s *syncMapBench) store(i int, v []byte) { s.m.Store(s.k.str(i), v) }
+func (s *syncMapBench) loadBatch(idx []int, _ *batchState) int {
+	hits := 0
+	for _, i := range idx {
+		if _, ok := s.m.Load(s.k.str(i)); ok {
+			hits++
+		}
+	}
+	return hits
+}
+func (s *syncMapBench) mixBatch(idx []int, store []bool, v []byte, _ *batchState) {
+	for j, i := range idx {
+		if store[j] {
+			s.m.Store(s.k.str(i), v)
+		} else {
+			s.m.Load(s.k.str(i))
+		}
+	}
+}
+func (s *syncMapBench) close() {}
+
+type rwMapBench struct {
+	mu sync.RWMutex
+	m  map[string][]byte
+	k  *benchKeys
+}
+
+func (r *rwMapBench) load(i int, _ []byte) bool {
+	r.mu.RLock()
+	_, ok := r.m[r.k.str(i)]
+	r.mu.RUnlock()
+	return ok
+}
+func (r *rwMapBench) store(i int, v []byte) {
+	r.mu.Lock()
+	r.m[r.k.str(i)] = v
+	r.mu.Unlock()
+}
+func (r *rwMapBench) loadBatch(idx []int, _ *batchState) int {
+	hits := 0
+	for _, i := range idx {
+		if r.load(i, nil) {
+			hits++
+		}
+	}
+	return hits
+}
+func (r *rwMapBench) mixBatch(idx []int, store []bool, v []byte, _ *batchState) {
+	for j, i := range idx {
+		if store[j] {
+			r.store(i, v)
+		} else {
+			r.load(i, nil)
+		}
+	}
+}
+func (r *rwMapBench) close() {}
+
+// shardedBench is the usual hand-written sharded map: 32 RWMutex+map
+// shards, padded to their own cache lines, picked by maphash.
+type shardedBench struct {
+	seed   maphash.Seed
+	shards [32]struct {
+		mu sync.RWMutex
+		m  map[string][]byte
+		_  [64 - 32]byte
+	}
+	k *benchKeys
+}
+
+func newShardedBench(k *benchKeys, n int) *shardedBench {
+	s := &shardedBench{seed: maphash.MakeSeed(), k: k}
+	for i := range s.shards {
+		s.shards[i].m = make(map[string][]byte, n/32+1)
+	}
+	return s
+}
+
+func hashString(s *shardedBench, k string) uint64 { return maphash.String(s.seed, k) }
+
+func (s *shardedBench) load(i int, _ []byte) bool {
+	k := s.k.str(i)
+	sh := &s.shards[hashString(s, k)&31]
+	sh.mu.RLock()
+	_, ok := sh.m[k]
+	sh.mu.RUnlock()
+	return ok
+}
+func (s *shardedBench) store(i int, v []byte) {
+	k := s.k.str(i)
+	sh := &s.shards[maphash.String(s.seed, k)&31]
+	sh.mu.Lock()
+	sh.m[k] = v
+	sh.mu.Unlock()
+}
+func (s *shardedBench) loadBatch(idx []int, _ *batchState) int {
+	hits := 0
+	for _, i := range idx {
+		if s.load(i, nil) {
+			hits++
+		}
+	}
+	return hits
+}
+func (s *shardedBench) mixBatch(idx []int, store []bool, v []byte, _ *batchState) {
+	for j, i := range idx {
+		if store[j] {
+			s.store(i, v)
+		} else {
+			s.load(i, nil)
+		}
+	}
+}
+func (s *shardedBench) close() {}
+
+type xsyncBench struct {
+	m *xsync.Map[string, []byte]
+	k *benchKeys
+}
+
+func (x *xsyncBench) load(i int, _ []byte) bool {
+	_, ok := x.m.Load(x.k.str(i))
+	return ok
+}
+func (x *xsyncBench) store(i int, v []byte) { x.m.Store(x.k.str(i), v) }
+func (x *xsyncBench) loadBatch(idx []int, _ *batchState) int {
+	hits := 0
+	for _, i := range idx {
+		if _, ok := x.m.Load(x.k.str(i)); ok {
+			hits++
+		}
+	}
+	return hits
+}
+func (x *xsyncBench) mixBatch(idx []int, store []bool, v []byte, _ *batchState) {
+	for j, i := range idx {
+		if store[j] {
+			x.m.Store(x.k.str(i), v)
+		} else {
+			x.m.Load(x.k.str(i))
+		}
+	}
+}
+func (x *xsyncBench) close() {}
+
+// --- numashard --------------------------------------------------------------
+
+// nsBench loads with LoadInto (no allocation: the caller's buffer, like the
+// Go maps handing out their stored slice); nsCopyBench with Load (a new
+// slice per call, sync.Map-shaped).
+type nsBench struct {
+	m *Map
+	k *benchKeys
+}
+
+func (s *nsBench) load(i int, buf []byte) bool {
+	_, ok, _ := s.m.LoadInto(s.k.bytes(i), buf)
+	return ok
+}
+func (s *nsBench) store(i int, v []byte) { s.m.Store(s.k.bytes(i), v) }
+func (s *nsBench) loadBatch(idx []int, st *batchState) int {
+	b := st.b
+	b.Reset()
+	for _, i := range idx {
+		b.Get(s.k.bytes(i))
+	}
+	s.m.Run(b)
+	hits := 0
+	for j := range idx {
+		if b.OK(j) {
+			hits++
+		}
+	}
+	return hits
+}
+func (s *nsBench) mixBatch(idx []int, store []bool, v []byte, st *batchState) {
+	b := st.b
+	b.Reset()
+	for j, i := range idx {
+		if store[j] {
+			b.Put(s.k.bytes(i), v)
+		} else {
+			b.Get(s.k.bytes(i))
+		}
+	}
+	s.m.Run(b)
+}
+func (s *nsBench) close() { s.m.Close() }
+
+type nsCopyBench struct{ nsBench }
+
+func (s *nsCopyBench) load(i int, _ []byte) bool {
+	_, ok, _ := s.m.Load(s.k.bytes(i))
+	return ok
+}
+
+// --- building and caching the populated maps --------------------------------
+
+var benchImpls = []string{"numashard", "numashard-copy", "syncmap", "rwmap", "sharded32", "xsync"}
+
+type benchCacheKey struct {
+	n    int
+	impl string
+}
+
+// benchCache keeps the last populated map (one at a time: LARGE maps are big).
+var benchCache struct {
+	sync.Mutex
+	key    benchCacheKey
+	m      benchMap
+	bySize map[int]*benchKeys
+}
+
+// populated returns the map for (n, impl), filled with n entries, keeping
+// only one populated map alive at a time (LARGE maps are big).
+func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
+	c := &benchCache
+	c.Lock()
+	defer c.Unlock()
+	keys := c.bySize[n]
+	if keys == nil {
+		c.bySize = map[int]*benchKeys{n: newBenchKeys(n)}
+		keys = c.bySize[n]
+	}
+	// numashard and numashard-copy share one engine map.
+	shared := impl
+	if impl == "numashard-copy" {
+		shared = "numashard"
+	}
+	want := benchCacheKey{n, shared}
+	if c.m != nil && c.key == want {
+		return wrapImpl(c.m, impl), keys
+	}
+	if c.m != nil {
+		c.m.close()
+		c.m = nil
+		runtime.GC()
+	}
+	b.StopTimer()
+	defer b.StartTimer()
+	var m benchMap
+	switch shared {
+	case "numashard":
+		nm, err := Open(Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch := NewBatch(1024)
+		for lo := 0; lo < n; lo += 1024 {
+			batch.Reset()
+			for i := lo; i < min(lo+1024, n); i++ {
+				batch.Put(keys.bytes(i), benchValue(i))
+			}
+			if err := nm.Run(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		m = &nsBench{m: nm, k: keys}
+	case "syncmap":
+		s := &syncMapBench{k: keys}
+		for i := 0; i < n; i++ {
+			s.m.Store(keys.str(i), benchValue(i))
+		}
+		m = s
+	case "rwmap":
+		r := &rwMapBench{m: make(map[string][]byte, n), k: keys}
+		for i := 0; i < n; i++ {
+			r.m[keys.str(i)] = benchValue(i)
+		}
+		m = r
+	case "sharded32":
+		s := newShardedBench(keys, n)
+		for i := 0; i < n; i++ {
+			s.store(i, benchValue(i))
+		}
+		m = s
+	case "xsync":
+		x := &xsyncBench{m: xsync.NewMap[string, []byte](xsync.WithPresize(n)), k: keys}
+		for i := 0; i < n; i++ {
+			x.m.Store(keys.str(i), benchValue(i))
+		}
+		m = x
+	default:
+		b.Fatalf("unknown impl %q", impl)
+	}
+	runtime.GC()
+	c.m, c.key = m, want
+	return wrapImpl(m, impl), keys
+}
+
+func wrapImpl(m benchMap, impl string) benchMap {
+	if impl == "numashard-copy" {
+		return &nsCopyBench{*m.(*nsBench)}
+	}
+	return m
+}
+
+// rng is a per-goroutine wyrand: cheap enough not to blur the numbers.
+type rng struct{ s uint64 }
+
+func (r *rng) intn(n int) int {
+	r.s += 0xa0761d6478bd642f
+	hi, lo := bits.Mul64(r.s, r.s^0xe7037ed1a0b428db)
+	hi, _ = bits.Mul64(hi^lo, uint64(n))
+	return int(hi)
+}
+
+var rngSeed struct {
+	sync.Mutex
+	n uint64
+}
+
+func newRng() *rng {
+	rngSeed.Lock()
+	defer rngSeed.Unlock()
+	rngSeed.n++
+	return &rng{s: splitmix(rngSeed.n)}
+}
+
+type workload struct {
+	name     string
+	storePct int // percent of ops that store
+	batch    int // 0 = single calls
+}
+
+var workloads = []workload{
+	{"load", 0, 0},
+	{"r90w10", 10, 0},
+	{"r50w50", 50, 0},
+	{"batch16-load", 0, 16},
+	{"batch64-load", 0, 64},
+	{"batch256-load", 0, 256},
+	{"batch64-r90w10", 10, 64},
+	{"batch64-r50w50", 50, 64},
+}
+
+// BenchmarkMap runs every workload on every map, SMALL (and LARGE when
+// asked), with b.RunParallel: -cpu sets the number of goroutines.
+func BenchmarkMap(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run("size="+sizeName(n), func(b *testing.B) {
+			for _, impl := range benchImpls {
+				b.Run("impl="+impl, func(b *testing.B) {
+					for _, w := range workloads {
+						if impl == "numashard-copy" && w.batch > 0 {
+							continue // the same as numashard's batches
+						}
+						b.Run("op="+w.name, func(b *testing.B) {
+							m, _ := populated(b, n, impl)
+							runWorkload(b, m, n, w)
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+func runWorkload(b *testing.B, m benchMap, n int, w workload) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	var misses sync.Map
+	b.RunParallel(func(pb *testing.PB) {
+		r := newRng()
+		buf := make([]byte, 64)
+		v := benchValue(r.intn(n))
+		miss := 0
+		if w.batch == 0 {
+			for pb.Next() {
+				i := r.intn(n)
+				if w.storePct > 0 && r.intn(100) < w.storePct {
+					m.store(i, v)
+				} else if !m.load(i, buf) {
+					miss++
+				}
+			}
+		} else {
+			st := &batchState{b: NewBatch(w.batch)}
+			idx := make([]int, 0, w.batch)
+			store := make([]bool, 0, w.batch)
+			flush := func() {
+				if len(idx) == 0 {
+					return
+				}
+				if w.storePct == 0 {
+					miss += len(idx) - m.loadBatch(idx, st)
+				} else {
+					m.mixBatch(idx, store, v, st)
+				}
+				idx, store = idx[:0], store[:0]
+			}
+			for pb.Next() {
+				idx = append(idx, r.intn(n))
+				store = append(store, w.storePct > 0 && r.intn(100) < w.storePct)
+				if len(idx) == w.batch {
+					flush()
+				}
+			}
+			flush()
+		}
+		if miss > 0 {
+			misses.Store(r, miss)
+		}
+	})
+	misses.Range(func(_, v any) bool {
+		b.Fatalf("%d loads missed: every load must hit", v)
+		return false
+	})
+}
+
+// BenchmarkCgoCall is the floor every single-key call pays: one cgo call
+// into the library that does nothing.
+func BenchmarkCgoCall(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if !cgoCallCost() {
+			b.Fatal("ns_version")
+		}
+	}
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Tests the Go binding (bindings/go): builds the Rust library, then runs the
+# Go tests under the race detector with GOEXPERIMENT=cgocheck2, once more
+# with GOGC=1 (to flush out a missing runtime.KeepAlive or pin), a short
+# differential fuzz run, the shared-library build, a one-iteration smoke run
+# of the benchmarks, and the examples (checking what they print).
+# NUMASHARD_GO_FUZZTIME sets the fuzz duration (default 20s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
+section() { printf '\n--- go: %s ---\n' "$*"; }
+
+section "build libnumashard (release)"
+cargo build --release --quiet -p numashard-ffi
+
+cd bindings/go
+go version
+section "vet"
+test -z "$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+go vet ./...
+
+section "tests: -race, GOEXPERIMENT=cgocheck2"
+GOEXPERIMENT=cgocheck2 go test -race -count=1 -timeout 10m ./...
+
+section "tests: GOGC=1"
+GOGC=1 go test -count=1 -timeout 10m .
+
+section "fuzz: differential against a Go map"
+go test -run '^$' -fuzz '^FuzzDifferential$' -fuzztime "${NUMASHARD_GO_FUZZTIME:-20s}" .
+
+section "shared library via pkg-config (-tags numashard_shared)"
+pcdir=""
+for d in ../../target/release ../../target/release/pkgconfig ../../ffi; do
+  if [ -f "$d/numashard.pc" ]; then pcdir="$(cd "$d" && pwd)"; break; fi
+done
+if [ -n "$pcdir" ]; then
+  PKG_CONFIG_PATH="$pcdir" LD_LIBRARY_PATH="$(cd ../../target/release && pwd)" \
+    go test -tags numashard_shared -count=1 -run 'TestSingleKeyOperations|TestBatch|TestVersion' .
+else
+  echo "numashard.pc not generated yet; skipped"
+fi
+
+section "benchmarks: one-iteration smoke run (SMALL only)"
+NUMASHARD_BENCH_SMALL=1000 go test -run '^$' -bench . -benchtime 1x -cpu 2 . >/tmp/numashard-go-bench-smoke.txt
+grep -c '^Benchmark' /tmp/numashard-go-bench-smoke.txt | xargs echo "benchmarks run:"
+
+section "examples: plain Go map fails, numashard does not"
+for ex in examples/*/; do
+  name="$(basename "$ex")"
+  out="$(go run "./$ex" 2>&1)" || { echo "$out"; echo "example $name failed"; exit 1; }
+  echo "$out" | sed "s/^/  [$name] /"
+  echo "$out" | grep -q '^plain Go map: FAIL' || { echo "example $name: the plain map did not show its failure"; exit 1; }
+  echo "$out" | grep -q '^numashard: OK' || { echo "example $name: numashard did not pass"; exit 1; }
+done
+section "all Go checks passed"
