@@ -29,16 +29,15 @@ section "fuzz: differential against a Go map"
 go test -run '^$' -fuzz '^FuzzDifferential$' -fuzztime "${NUMASHARD_GO_FUZZTIME:-20s}" .
 
 section "shared library via pkg-config (-tags numashard_shared)"
-pcdir=""
-for d in ../../target/release ../../target/release/pkgconfig ../../ffi; do
-  if [ -f "$d/numashard.pc" ]; then pcdir="$(cd "$d" && pwd)"; break; fi
-done
-if [ -n "$pcdir" ]; then
-  PKG_CONFIG_PATH="$pcdir" LD_LIBRARY_PATH="$(cd ../../target/release && pwd)" \
-    go test -tags numashard_shared -count=1 -run 'TestSingleKeyOperations|TestBatch|TestVersion' .
+pcdir="$(dirname "$(../../ffi/pkgconfig.sh)")"
+PKG_CONFIG_PATH="$pcdir" LD_LIBRARY_PATH="$(cd ../../target/release && pwd)" \
+  go test -tags numashard_shared -count=1 -run 'TestSingleKeyOperations|TestBatch|TestVersion' .
+if ldd "$(PKG_CONFIG_PATH="$pcdir" go test -tags numashard_shared -c -o /tmp/numashard-go-shared.test . && echo /tmp/numashard-go-shared.test)" | grep -q 'libnumashard.so'; then
+  echo "linked against libnumashard.so"
 else
-  echo "numashard.pc not generated yet; skipped"
+  echo "the numashard_shared build did not link libnumashard.so"; exit 1
 fi
+rm -f /tmp/numashard-go-shared.test
 
 section "benchmarks: one-iteration smoke run (SMALL only)"
 NUMASHARD_BENCH_SMALL=1000 go test -run '^$' -bench . -benchtime 1x -cpu 2 . >/tmp/numashard-go-bench-smoke.txt
