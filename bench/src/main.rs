@@ -77,6 +77,9 @@ struct Args {
     /// numashard shards (0 = one per allowed CPU).
     #[arg(long, default_value_t = 0)]
     shards: usize,
+    /// Bind every numashard shard's memory to another node than its CPU's (wrong placement, on purpose).
+    #[arg(long)]
+    misplace_memory: bool,
     /// Seed of keys and streams.
     #[arg(long, default_value_t = 0x6e75_6d61)]
     seed: u64,
@@ -214,6 +217,8 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let plan = Plan::from_args(args)?;
+    numashard_bench::numashard_engine::MISPLACE_MEMORY
+        .store(args.misplace_memory, std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let env = system::describe(args.shards);

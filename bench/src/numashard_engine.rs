@@ -4,6 +4,12 @@
 use crate::engine::{Engine, Op, Reply};
 use numashard::{BatchOp, CasOutcome, Config, ExecMode, Map, Status};
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by `--misplace-memory` before any map opens: every map then binds each
+/// shard's memory to another node than its CPU's ([`Config::misplace_memory`]),
+/// to measure what wrong placement costs.
+pub static MISPLACE_MEMORY: AtomicBool = AtomicBool::new(false);
 
 /// A numashard map in one execution mode.
 pub struct NumashardEngine {
@@ -13,7 +19,8 @@ pub struct NumashardEngine {
 impl NumashardEngine {
     /// A map with `shards` shards (0 = one per allowed CPU) in `mode`.
     pub fn new(mode: ExecMode, shards: usize) -> numashard::Result<NumashardEngine> {
-        let cfg = Config { exec_mode: mode, shards, ..Config::default() };
+        let misplace_memory = MISPLACE_MEMORY.load(Ordering::Relaxed);
+        let cfg = Config { exec_mode: mode, shards, misplace_memory, ..Config::default() };
         Ok(NumashardEngine { map: Map::new(cfg)? })
     }
 
