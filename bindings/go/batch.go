@@ -1,6 +1,7 @@
 package numashard
 
 /*
+#include <stdlib.h>
 #include "numashard.h"
 */
 import "C"
@@ -57,7 +58,7 @@ type Batch struct {
 	ops  []batchOp
 	data []byte // keys, values and expected values, back to back
 	out  []byte // get/take outputs
-	c    []C.ns_op
+	c    *cOps  // the ns_op array handed to C, in C memory
 	pin  runtime.Pinner
 	// ValueSizeHint is the room reserved per get/take; 0 = 64 bytes. It
 	// grows to the largest value a Run has seen.
@@ -66,9 +67,36 @@ type Batch struct {
 
 const defaultValueSizeHint = 64
 
+// cOps is the ns_op array of a Batch. It lives in C memory so that cgo
+// does not scan it on every call (its pointers point into the batch's
+// pinned arenas); the garbage collector frees it with its Batch.
+type cOps struct {
+	p *C.ns_op
+	n int
+}
+
+func freeCOps(c *cOps) { C.free(unsafe.Pointer(c.p)) }
+
+// cArray returns the C ns_op array, with room for at least n ops.
+func (b *Batch) cArray(n int) ([]C.ns_op, error) {
+	if b.c == nil {
+		b.c = &cOps{}
+		runtime.AddCleanup(b, freeCOps, b.c)
+	}
+	if b.c.n < n {
+		n = max(n, 2*b.c.n, 16)
+		p := (*C.ns_op)(C.realloc(unsafe.Pointer(b.c.p), C.size_t(n)*C.size_t(unsafe.Sizeof(C.ns_op{}))))
+		if p == nil {
+			return nil, &Error{Status: StatusResource, Op: "Run"}
+		}
+		b.c.p, b.c.n = p, n
+	}
+	return unsafe.Slice(b.c.p, b.c.n), nil
+}
+
 // NewBatch returns an empty batch with room for n operations.
 func NewBatch(n int) *Batch {
-	return &Batch{ops: make([]batchOp, 0, n), c: make([]C.ns_op, 0, n)}
+	return &Batch{ops: make([]batchOp, 0, n)}
 }
 
 // Len is the number of operations in the batch.
@@ -229,10 +257,11 @@ func (m *Map) Run(b *Batch) error {
 // runOps hands ops to ns_batch in one call, writing each op's results to
 // dst(i). The arenas the C ops point into are pinned for the call.
 func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
-	if cap(b.c) < len(ops) {
-		b.c = make([]C.ns_op, len(ops))
+	all, err := b.cArray(len(ops))
+	if err != nil {
+		return err
 	}
-	c := b.c[:len(ops)]
+	c := all[:len(ops)]
 	if len(b.data) > 0 {
 		b.pin.Pin(&b.data[0])
 	}
@@ -256,6 +285,17 @@ func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
 	}
 	s := Status(C.ns_batch(m.h, &c[0], C.size_t(len(c))))
 	runtime.KeepAlive(m)
+	runtime.KeepAlive(b)
+	if s == StatusOK {
+		for i := range c {
+			d := dst(i)
+			d.status = Status(c[i].status)
+			d.outLen = int(c[i].out_len)
+			d.counter = int64(c[i].out_counter)
+		}
+	}
+	// Leave no pointer into the arenas in C memory once they are unpinned.
+	clear(c)
 	b.pin.Unpin()
 	if s != StatusOK {
 		for i := range ops {
@@ -263,14 +303,6 @@ func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
 		}
 		return errorOf("Run", s)
 	}
-	for i := range c {
-		d := dst(i)
-		d.status = Status(c[i].status)
-		d.outLen = int(c[i].out_len)
-		d.counter = int64(c[i].out_counter)
-	}
-	// Drop the pointers into the arenas so the next Run starts clean.
-	clear(c)
 	return nil
 }
 
