@@ -3,7 +3,8 @@
 //! checked against a model map (`std::collections::HashMap`).
 //!
 //! Two maps live across inputs (creating one starts threads): one without a
-//! memory limit, one with a small limit so that `NS_ERR_FULL` happens. Each
+//! memory limit on the real machine, one with a small limit (so that
+//! `NS_ERR_FULL` happens) on a synthetic two-node topology. Each
 //! input clears the map it picked, runs its calls, and ends with a full
 //! comparison of the map's contents with the model. An input that closes its
 //! map checks that every call then answers `NS_ERR_CLOSED`, frees the map
@@ -546,6 +547,9 @@ fn open(limited: bool) -> *mut ns_map {
     cfg.max_key_len = MAX_KEY;
     cfg.max_value_len = MAX_VALUE;
     cfg.memory_limit = if limited { LIMIT } else { 0 };
+    // The limited map is placed on a synthetic two-node machine (cheaper to
+    // load than the real one, and a different placement path).
+    cfg.topology = if limited { c"pack:2 [numa] core:1 pu:1".as_ptr() } else { null() };
     let mut m = null_mut();
     // SAFETY: a valid config and output.
     assert_eq!(unsafe { ns_map_new(&cfg, &mut m) }, ns_status::NS_OK);
