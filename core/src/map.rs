@@ -485,13 +485,20 @@ impl Map {
                     // borrowed by this call.
                     let all_gets = part.iter().all(|&i| unsafe { (*base.add(i as usize)).kind } == OpKind::Get);
                     if all_gets && inner.cfg.exec_mode == ExecMode::Auto {
-                        // Lock-free reads: prefetch every home slot, then read.
-                        for &i in part {
-                            shard.prefetch(unsafe { (*base.add(i as usize)).hash });
-                        }
+                        // Lock-free reads in a software pipeline: the home slot
+                        // of op j + 2D and the record of op j + D are fetched
+                        // while op j is read, so misses overlap.
+                        const D: usize = 6;
                         let mut rest = 0;
-                        for &i in part {
-                            if !shard.read_get(unsafe { &mut *base.add(i as usize) }) {
+                        let hash = |j: usize| unsafe { (*base.add(part[j] as usize)).hash };
+                        for j in 0..part.len() + 2 * D {
+                            if j < part.len() {
+                                shard.prefetch(hash(j));
+                            }
+                            if j >= D && j - D < part.len() {
+                                shard.prefetch_record(hash(j - D));
+                            }
+                            if j >= 2 * D && !shard.read_get(unsafe { &mut *base.add(part[j - 2 * D] as usize) }) {
                                 rest += 1;
                             }
                         }
