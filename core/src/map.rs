@@ -260,6 +260,13 @@ impl Map {
             }
             ExecMode::Delegate => {
                 let cpu = numa::current_cpu() as usize;
+                if inner.topology.is_this_system && shard.placement.cpu as usize == cpu {
+                    // The owner is pinned to the CPU we occupy: waking it would
+                    // cost two context switches; apply under its lock instead.
+                    let mut st = shard.lock()?;
+                    st.write(&inner.gate, |st| st.apply(&inner.budget, op));
+                    return Ok(op.status);
+                }
                 ReplySlot::with(|slot| {
                     slot.expect(1);
                     shard.send(
@@ -463,8 +470,16 @@ impl Map {
                 ExecMode::Auto if inner.cfg.batch_delegate_min == 0 => usize::MAX,
                 ExecMode::Auto => inner.cfg.batch_delegate_min,
             };
+            // A part goes to its owner when it is big enough, unless the owner
+            // is pinned to the CPU the caller occupies (then waking it costs
+            // two context switches: the caller applies it itself).
+            let real = inner.topology.is_this_system;
+            let delegated = |s: usize| {
+                (starts[s + 1] - starts[s]) as usize >= delegate_min
+                    && !(real && inner.shards[s].placement.cpu as usize == cpu)
+            };
             ReplySlot::with(|slot| {
-                let parts = (0..n).filter(|&s| (starts[s + 1] - starts[s]) as usize >= delegate_min);
+                let parts = (0..n).filter(|&s| delegated(s));
                 let sent = parts.clone().count();
                 slot.expect(sent);
                 let mut may_spin = true;
@@ -475,7 +490,7 @@ impl Map {
                 }
                 for s in 0..n {
                     let len = (starts[s + 1] - starts[s]) as usize;
-                    if len == 0 || len >= delegate_min {
+                    if len == 0 || delegated(s) {
                         continue;
                     }
                     let part = &order[starts[s] as usize..starts[s + 1] as usize];
