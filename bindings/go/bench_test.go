@@ -24,7 +24,9 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v4"
@@ -484,8 +486,21 @@ func BenchmarkMap(b *testing.B) {
 	}
 }
 
+// processCPU is the CPU time the whole process (every thread: goroutines,
+// the GC, numashard's shard workers) has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func runWorkload(b *testing.B, m benchMap, n int, w workload) {
 	b.ReportAllocs()
+	// Besides wall time (ns/op), report the process CPU time per op: on a
+	// machine shared with other jobs, wall time mostly measures how much of
+	// a core the benchmark was given; CPU time measures the work.
+	cpu0 := processCPU()
+	defer func() { b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op") }()
 	b.ResetTimer()
 	var misses sync.Map
 	b.RunParallel(func(pb *testing.PB) {
