@@ -818,3 +818,79 @@ JNIEXPORT void JNICALL Java_io_numashard_EntryIterator_nIterFree(JNIEnv *env, jc
         free(j);
     }
 }
+
+/* ------------------------------------------------------------------ raw-address fast paths */
+/*
+ * The Java side copied the key (and value) into its per-thread direct scratch buffer and passes
+ * addresses: on success these make no JNI callbacks at all. Results: length (OK or too small),
+ * -1 not found; errors throw.
+ */
+
+static inline const uint8_t *raw(jlong a) { return (const uint8_t *)(intptr_t)a; }
+
+static jlong raw_read(JNIEnv *env, ns_status st, size_t len) {
+    switch (st) {
+    case NS_OK:
+    case NS_BUFFER_TOO_SMALL:
+        return (jlong)len;
+    case NS_NOT_FOUND:
+        return -1;
+    default:
+        throw_status(env, st);
+        return -1;
+    }
+}
+
+JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nGetRaw(JNIEnv *env, jobject self, jlong h, jlong key,
+                                                               jint key_len, jlong out, jint out_cap) {
+    (void)self;
+    size_t len = 0;
+    ns_status st = ns_get(map_of(h), raw(key), (size_t)key_len, (uint8_t *)(intptr_t)out, (size_t)out_cap, &len);
+    return raw_read(env, st, len);
+}
+
+JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nTakeRaw(JNIEnv *env, jobject self, jlong h, jlong key,
+                                                                jint key_len, jlong out, jint out_cap) {
+    (void)self;
+    size_t len = 0;
+    ns_status st = ns_take(map_of(h), raw(key), (size_t)key_len, (uint8_t *)(intptr_t)out, (size_t)out_cap, &len);
+    return raw_read(env, st, len);
+}
+
+JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nPutRaw(JNIEnv *env, jobject self, jlong h, jlong key,
+                                                                  jint key_len, jlong value, jint value_len,
+                                                                  jboolean if_absent) {
+    (void)self;
+    ns_status st = if_absent ? ns_put_if_absent(map_of(h), raw(key), (size_t)key_len, raw(value), (size_t)value_len)
+                             : ns_put(map_of(h), raw(key), (size_t)key_len, raw(value), (size_t)value_len);
+    if (st == NS_OK) return JNI_TRUE;
+    if (st != NS_EXISTS) throw_status(env, st);
+    return JNI_FALSE;
+}
+
+JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nDeleteRaw(JNIEnv *env, jobject self, jlong h, jlong key,
+                                                                     jint key_len) {
+    (void)self;
+    ns_status st = ns_delete(map_of(h), raw(key), (size_t)key_len);
+    if (st == NS_OK) return JNI_TRUE;
+    if (st != NS_NOT_FOUND) throw_status(env, st);
+    return JNI_FALSE;
+}
+
+JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nAddRaw(JNIEnv *env, jobject self, jlong h, jlong key,
+                                                               jint key_len, jlong delta) {
+    (void)self;
+    int64_t nv = 0;
+    ns_status st = ns_add(map_of(h), raw(key), (size_t)key_len, (int64_t)delta, &nv);
+    if (st != NS_OK) throw_status(env, st);
+    return (jlong)nv;
+}
+
+JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nShardOfRaw(JNIEnv *env, jobject self, jlong h, jlong key,
+                                                                  jint key_len) {
+    (void)self;
+    uint32_t shard = 0;
+    ns_status st = ns_shard_of_key(map_of(h), raw(key), (size_t)key_len, &shard);
+    if (st != NS_OK) throw_status(env, st);
+    return (jint)shard;
+}

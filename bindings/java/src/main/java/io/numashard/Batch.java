@@ -350,7 +350,11 @@ public final class Batch {
             return overflow[i].clone();
         }
         byte[] v = new byte[(int) ops.getLong(o + OFF_OUT_LEN)];
-        data.get((int) (ops.getLong(o + OFF_OUT) - dataAddress), v);
+        if (v.length > 0) {
+            data.get(outOffset(i, o), v);
+        } else {
+            requireReadKind(i, o);
+        }
         return v;
     }
 
@@ -370,8 +374,24 @@ public final class Batch {
         if (overflow != null && overflow[i] != null) {
             return ByteBuffer.wrap(overflow[i]).asReadOnlyBuffer();
         }
-        int off = (int) (ops.getLong(o + OFF_OUT) - dataAddress);
-        return data.slice(off, (int) ops.getLong(o + OFF_OUT_LEN)).asReadOnlyBuffer();
+        int len = (int) ops.getLong(o + OFF_OUT_LEN);
+        if (len == 0) {
+            requireReadKind(i, o);
+            return ByteBuffer.allocate(0).asReadOnlyBuffer();
+        }
+        return data.slice(outOffset(i, o), len).asReadOnlyBuffer();
+    }
+
+    private void requireReadKind(int i, int o) {
+        int kind = ops.getInt(o + OFF_KIND);
+        if (kind != KIND_GET && kind != KIND_TAKE) {
+            throw new IllegalStateException("operation " + i + " is not a get or take");
+        }
+    }
+
+    private int outOffset(int i, int o) {
+        requireReadKind(i, o);
+        return (int) (ops.getLong(o + OFF_OUT) - dataAddress);
     }
 
     /**
@@ -390,6 +410,10 @@ public final class Batch {
 
     /** Layout of {@code ns_op} and the op kinds, from the glue (compiled against the header). */
     private static native int[] nOpLayout();
+
+    static long address(ByteBuffer direct) {
+        return nAddress(direct);
+    }
 
     /** The address of a direct buffer. */
     private static native long nAddress(ByteBuffer direct);

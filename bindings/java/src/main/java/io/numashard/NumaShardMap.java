@@ -45,6 +45,23 @@ public final class NumaShardMap implements AutoCloseable {
         NativeLibrary.load();
     }
 
+    /**
+     * Per-thread native scratch for the hot single-key calls: the key (and value) are copied into
+     * a direct buffer with a plain memory copy and the native side gets raw addresses, so the
+     * call makes no JNI callbacks (GetArrayLength / GetByteArrayRegion / NewByteArray each
+     * cost a VM state transition). Keys go at [0, KEY_AREA), values and results after it.
+     * Larger arguments take the byte[] path.
+     */
+    private static final class Scratch {
+        static final int SIZE = 4096;
+        static final int KEY_AREA = 1024;
+        static final int OUT_CAP = SIZE - KEY_AREA;
+        final ByteBuffer buf = ByteBuffer.allocateDirect(SIZE);
+        final long addr = Batch.address(buf);
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
     /** The {@code ns_map*}; never 0 for an opened map. */
     final long handle;
 
@@ -89,7 +106,20 @@ public final class NumaShardMap implements AutoCloseable {
      * @throws KeyTooLargeException when the key is longer than the map's limit
      */
     public byte[] get(byte[] key) {
-        return nGet(handle, Objects.requireNonNull(key, "key"));
+        if (key.length <= Scratch.KEY_AREA) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            long n = nGetRaw(handle, s.addr, key.length, s.addr + Scratch.KEY_AREA, Scratch.OUT_CAP);
+            if (n < 0) {
+                return null;
+            }
+            if (n <= Scratch.OUT_CAP) {
+                byte[] v = new byte[(int) n];
+                s.buf.get(Scratch.KEY_AREA, v);
+                return v;
+            }
+        }
+        return nGet(handle, key);
     }
 
     /**
@@ -135,7 +165,12 @@ public final class NumaShardMap implements AutoCloseable {
 
     /** True when the key is present (a size query: no value bytes are copied). */
     public boolean containsKey(byte[] key) {
-        return nGetDirect(handle, Objects.requireNonNull(key, "key"), null, 0, 0, null, 0, 0) >= 0;
+        if (key.length <= Scratch.KEY_AREA) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            return nGetRaw(handle, s.addr, key.length, 0, 0) >= 0;
+        }
+        return nGetDirect(handle, key, null, 0, 0, null, 0, 0) >= 0;
     }
 
     /** The exact number of entries (each shard's count read at one moment). */
@@ -150,7 +185,12 @@ public final class NumaShardMap implements AutoCloseable {
 
     /** The shard {@code key} is routed to; its placement is in {@link #stats()}. */
     public int shardOf(byte[] key) {
-        return nShardOf(handle, Objects.requireNonNull(key, "key"));
+        if (key.length <= Scratch.KEY_AREA) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            return nShardOfRaw(handle, s.addr, key.length);
+        }
+        return nShardOf(handle, key);
     }
 
     /** The topology the map was placed on and where every shard lives, as text. */
@@ -167,7 +207,14 @@ public final class NumaShardMap implements AutoCloseable {
      * @throws KeyTooLargeException, ValueTooLargeException when over the map's size limits
      */
     public void put(byte[] key, byte[] value) {
-        nPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+        Objects.requireNonNull(value, "value");
+        if (key.length + value.length <= Scratch.SIZE) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key).put(key.length, value);
+            nPutRaw(handle, s.addr, key.length, s.addr + key.length, value.length, false);
+            return;
+        }
+        nPut(handle, key, value);
     }
 
     /**
@@ -182,7 +229,13 @@ public final class NumaShardMap implements AutoCloseable {
 
     /** Inserts only when the key is absent; true when inserted, false when the key existed. */
     public boolean putIfAbsent(byte[] key, byte[] value) {
-        return nPutIfAbsent(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+        Objects.requireNonNull(value, "value");
+        if (key.length + value.length <= Scratch.SIZE) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key).put(key.length, value);
+            return nPutRaw(handle, s.addr, key.length, s.addr + key.length, value.length, true);
+        }
+        return nPutIfAbsent(handle, key, value);
     }
 
     /**
@@ -196,12 +249,31 @@ public final class NumaShardMap implements AutoCloseable {
 
     /** Removes the key; true when it was present. */
     public boolean remove(byte[] key) {
-        return nDelete(handle, Objects.requireNonNull(key, "key"));
+        if (key.length <= Scratch.KEY_AREA) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            return nDeleteRaw(handle, s.addr, key.length);
+        }
+        return nDelete(handle, key);
     }
 
     /** Removes the key and returns the value it had, or null when absent ({@code LoadAndDelete}). */
     public byte[] take(byte[] key) {
-        return nTake(handle, Objects.requireNonNull(key, "key"));
+        if (key.length <= Scratch.KEY_AREA) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            long n = nTakeRaw(handle, s.addr, key.length, s.addr + Scratch.KEY_AREA, Scratch.OUT_CAP);
+            if (n < 0) {
+                return null;
+            }
+            if (n <= Scratch.OUT_CAP) {
+                byte[] v = new byte[(int) n];
+                s.buf.get(Scratch.KEY_AREA, v);
+                return v;
+            }
+            // Too large for the scratch: nothing was removed; take it through the byte[] path.
+        }
+        return nTake(handle, key);
     }
 
     /**
@@ -230,7 +302,12 @@ public final class NumaShardMap implements AutoCloseable {
      * @throws NotACounterException when the stored value is not 8 bytes long
      */
     public long add(byte[] key, long delta) {
-        return nAdd(handle, Objects.requireNonNull(key, "key"), delta);
+        if (key.length <= Scratch.KEY_AREA) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            return nAddRaw(handle, s.addr, key.length, delta);
+        }
+        return nAdd(handle, key, delta);
     }
 
     /** Decodes a counter value as stored by {@link #add} (8 bytes, little-endian). */
@@ -441,6 +518,20 @@ public final class NumaShardMap implements AutoCloseable {
     private native boolean nIsClosed(long h);
 
     private native byte[] nGet(long h, byte[] key);
+
+    // Raw-address variants (scratch buffer): no JNI callbacks on success.
+
+    private native long nGetRaw(long h, long key, int keyLen, long out, int outCap);
+
+    private native long nTakeRaw(long h, long key, int keyLen, long out, int outCap);
+
+    private native boolean nPutRaw(long h, long key, int keyLen, long value, int valueLen, boolean ifAbsent);
+
+    private native boolean nDeleteRaw(long h, long key, int keyLen);
+
+    private native long nAddRaw(long h, long key, int keyLen, long delta);
+
+    private native int nShardOfRaw(long h, long key, int keyLen);
 
     private native int nGetDirect(long h, byte[] key, ByteBuffer keyBuf, int keyPos, int keyLen,
             ByteBuffer dst, int dstPos, int dstCap);

@@ -87,6 +87,24 @@ class BasicOperationsTest {
     }
 
     @Test
+    void smallKeyWithValuesAroundTheScratchSize() {
+        // Scratch path: key + value <= 4096 for writes, values <= 3072 for reads; beyond: byte[] path.
+        for (int len : new int[] {0, 1, 3071, 3072, 3073, 4080, 4081, 5000, 70_000}) {
+            byte[] key = b("k" + len);
+            byte[] value = new byte[len];
+            new Random(len).nextBytes(value);
+            map.put(key, value);
+            assertArrayEquals(value, map.get(key), "get " + len);
+            assertTrue(map.containsKey(key));
+            assertFalse(map.putIfAbsent(key, value));
+            assertArrayEquals(value, map.take(key), "take " + len);
+            assertNull(map.get(key));
+            assertTrue(map.putIfAbsent(key, value));
+            assertTrue(map.remove(key));
+        }
+    }
+
+    @Test
     void putIfAbsentAndGetOrPut() {
         assertTrue(map.putIfAbsent(b("k"), b("v1")));
         assertFalse(map.putIfAbsent(b("k"), b("v2")));

@@ -81,6 +81,8 @@ class BatchTest {
         assertEquals("new", s(map.get(b("c"))));
         assertEquals(12, map.add(b("ctr"), 0));
         assertThrows(IndexOutOfBoundsException.class, () -> batch.status(13));
+        assertThrows(IllegalStateException.class, () -> batch.value(put), "a put has no value");
+        assertThrows(IllegalStateException.class, () -> batch.valueBuffer(put));
     }
 
     private static byte[] bytes(ByteBuffer bb) {
