@@ -137,17 +137,16 @@ fn set_result(op: &mut ns_op, status: ns_status, out_len: usize, out_counter: i6
 #[no_mangle]
 pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> ns_status {
     guard(|| -> Outcome {
-        if n == 0 {
-            // SAFETY: the caller's contract.
-            unsafe { ns_map::get(m) }?;
-            return Ok(ns_status::NS_OK);
-        }
-        if ops.is_null() || n > isize::MAX as usize / std::mem::size_of::<ns_op>() {
+        if n > 0 && (ops.is_null() || n > isize::MAX as usize / std::mem::size_of::<ns_op>()) {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
-        // SAFETY: non-NULL; `n` writable ops by the caller's contract. Every
-        // field of ns_op is valid for any bit pattern (integers, raw pointers).
-        let c_ops = unsafe { std::slice::from_raw_parts_mut(ops, n) };
+        let c_ops: &mut [ns_op] = if n == 0 {
+            &mut []
+        } else {
+            // SAFETY: non-NULL; `n` writable ops by the caller's contract. Every
+            // field of ns_op is valid for any bit pattern (integers, raw pointers).
+            unsafe { std::slice::from_raw_parts_mut(ops, n) }
+        };
         // SAFETY: the caller's contract.
         let map = match unsafe { ns_map::get(m) } {
             Ok(map) => map,

@@ -26,6 +26,8 @@ const FREED: u8 = 2;
 
 /// An opaque handle to a map, created by `ns_map_new` and released by
 /// `ns_map_free`.
+// Not repr(C), so that cbindgen emits it opaque. An `ns_iter` passed as a
+// map still fails the magic check: it is larger, so the read stays in bounds.
 pub struct ns_map {
     magic: u64,
     state: AtomicU8,
@@ -146,6 +148,46 @@ impl ns_iter {
                 (*it).magic = 0;
                 drop(Box::from_raw(it));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use numashard::Config;
+
+    fn small() -> Map {
+        Map::new(Config { shards: 1, ..Config::default() }).unwrap()
+    }
+
+    #[test]
+    fn a_freed_handle_answers_closed_and_frees_once() {
+        let m = ns_map::register(small());
+        // SAFETY: a handle from `register`, used by this thread only.
+        unsafe {
+            assert!(ns_map::get(m).is_ok());
+            assert!(ns_map::release(m));
+            assert_eq!(ns_map::get(m).err(), Some(ns_status::NS_ERR_CLOSED));
+            assert!(!ns_map::release(m));
+            assert_eq!(ns_map::get(std::ptr::null()).err(), Some(ns_status::NS_ERR_INVALID_ARGUMENT));
+        }
+    }
+
+    #[test]
+    fn an_iterator_outlives_its_map_and_is_not_a_map() {
+        let m = ns_map::register(small());
+        // SAFETY: handles from `register` / `boxed`, used by this thread only.
+        unsafe {
+            let map = ns_map::get(m).unwrap();
+            map.put(b"k", b"v").unwrap();
+            let it = ns_iter::boxed(map.iter().unwrap());
+            assert_eq!(ns_map::get(it as *const ns_map).err(), Some(ns_status::NS_ERR_INVALID_ARGUMENT));
+            assert!(ns_map::release(m));
+            let h = ns_iter::get(it).unwrap();
+            assert_eq!(h.it.next_entry().err().map(|e| e.status()), Some(numashard::Status::Closed));
+            ns_iter::release(it);
+            ns_iter::release(std::ptr::null_mut());
         }
     }
 }

@@ -672,6 +672,7 @@ static void expect_all_closed(ns_map *m) {
   EXPECT(ns_clear(m), NS_ERR_CLOSED);
   EXPECT(ns_batch(m, &op, 1), NS_ERR_CLOSED);
   CHECK(op.status == NS_ERR_CLOSED);
+  EXPECT(ns_batch(m, NULL, 0), NS_ERR_CLOSED);
   EXPECT(ns_stats_get(m, &st), NS_ERR_CLOSED);
   EXPECT(ns_shard_stats_get(m, 0, &ss), NS_ERR_CLOSED);
   EXPECT(ns_stats_prometheus(m, text, sizeof text, &len), NS_ERR_CLOSED);
