@@ -44,6 +44,8 @@ else
   note "numashard-bench has no --misplace-memory yet: the guest bench runs are skipped"
 fi
 
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
+echo "${cpu:-unknown CPU} · $(nproc) CPUs · kernel $(uname -r) · KVM $([ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && echo yes || echo 'no (TCG emulation)')" >"$OUT/host-info"
 note "host: synthetic topologies must report binding_applied=false"
 if ! "$check" --entries 50000 --grow 50000 \
   "synthetic:pack:2 [numa] core:2 pu:1" "synthetic:pack:4 [numa] core:1 pu:1" \
@@ -59,7 +61,8 @@ grep -E '^  topology|/grow: entries|numa_check: ' "$OUT/host.log" || true
 
 note "guest initramfs"
 # The bench CLI's arguments in the guest: a short run, two threads (one per node).
-echo "${NUMASHARD_NUMA_BENCH_ARGS:---threads 2 --seconds 2 --keys 100000}" >"$OUT/bench-args"
+echo "${NUMASHARD_NUMA_BENCH_ARGS:---engines numashard,dashmap --workload read-only,update-50 --table small \
+--threads 2 --batch single,64 --duration 1 --no-plot --out-dir /tmp/bench}" >"$OUT/bench-args"
 "$VM" initrd "$OUT/initrd.cpio" "${bins[@]}" --file "$OUT/bench-args" bench/numa-vm/guest.sh
 
 for s in $suites; do

@@ -15,6 +15,8 @@ step() { # step NAME CMD...
   if "$@"; then echo "### PASS $name"; else echo "### FAIL $name (exit $?)"; failed=$((failed + 1)); fi
 }
 
+quiet_tty() { "$@" >/tmp/out 2>&1; rc=$?; cat /tmp/out; return $rc; }
+
 echo "### GUEST suite=$suite kernel=$(uname -r) cpus=$(nproc) mem=$(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
 numactl --hardware | grep -v '^node distances\|^ *[0-9]*: \|^node   '
 
@@ -36,8 +38,9 @@ step cpunodebind-1 numactl --cpunodebind=1 --membind=1 $chk --expect-node 1 defa
 if [ "$suite" = 2x1 ] && command -v numashard-bench >/dev/null; then
   for mode in default misplace; do
     flag=; [ $mode = misplace ] && flag=--misplace-memory
+    # Through a file: on the console (a tty) the progress bar would flood the output.
     # shellcheck disable=SC2046 # bench-args holds a word list on purpose
-    step "bench-$mode" numashard-bench $(cat bench-args 2>/dev/null) $flag
+    step "bench-$mode" quiet_tty numashard-bench $(cat bench-args 2>/dev/null) $flag
   done
 fi
 echo "### DONE suite=$suite failed=$failed"
