@@ -31,6 +31,19 @@ for std in c99 c11; do
   echo '#include "numashard.h"' | $CC -std=$std -Wall -Wextra -Werror -pedantic -Iinclude -x c -fsyntax-only -
 done
 
+step "exports = the header's functions, every one tested"
+declared=$(grep -oE '^(const )?[a-z_0-9]+ \*?ns_[a-z_]+\(' include/numashard.h | sed -E 's/.*(ns_[a-z_]+)\($/\1/' | sort)
+exported=$(nm -D --defined-only target/release/libnumashard.so | awk '{print $3}' | sort)
+if [ "$declared" != "$exported" ]; then
+  echo "the .so exports differ from the header's functions:"
+  diff <(echo "$declared") <(echo "$exported") || true
+  exit 1
+fi
+for f in $declared; do
+  grep -c "$f(" ffi/tests/c/test_api.c >/dev/null || { echo "$f is not called by ffi/tests/c/test_api.c"; exit 1; }
+done
+echo "exports: $(echo "$declared" | wc -l) passed, 0 failed"
+
 CFLAGS=(-std=c99 -Wall -Wextra -Werror -pedantic -g -O1 -Iinclude -Iffi/tests/c)
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DEXPECT_ASAN)
 STATIC_LIBS=(target/release/libnumashard.a -lhwloc -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
