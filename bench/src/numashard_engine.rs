@@ -75,8 +75,12 @@ impl Engine for NumashardEngine {
             replies.iter_mut().for_each(|r| *r = Reply::status(e.status()));
             return;
         }
-        for (b, r) in batch.iter().zip(replies.iter_mut()) {
-            *r = Reply { status: b.status, len: b.out_len, counter: b.out_counter };
+        // Only get/take report a length and only add a counter (numashard also
+        // reports the present value's length on put_if_absent), as in `Reply`.
+        for ((b, op), r) in batch.iter().zip(ops).zip(replies.iter_mut()) {
+            let len = if matches!(op, Op::Get(_) | Op::Take(_)) { b.out_len } else { 0 };
+            let counter = if matches!(op, Op::Add(..)) { b.out_counter } else { 0 };
+            *r = Reply { status: b.status, len, counter };
         }
     }
 

@@ -248,6 +248,8 @@ impl Engine for PapayaEngine {
     }
 }
 
+type LockedShard = RwLock<HashMap<Bytes, Bytes, RandomState>>;
+
 /// Shards of [`ShardedRwLockEngine`], a power of two.
 pub const RWLOCK_SHARDS: usize = 16;
 
@@ -257,7 +259,7 @@ pub const RWLOCK_SHARDS: usize = 16;
 /// with one hash, every key of a shard would share the top bits hashbrown
 /// takes its 7-bit probe tags from.
 pub struct ShardedRwLockEngine {
-    shards: Box<[CachePadded<RwLock<HashMap<Bytes, Bytes, RandomState>>>]>,
+    shards: Box<[CachePadded<LockedShard>]>,
     router: FixedState,
 }
 
@@ -270,10 +272,10 @@ impl ShardedRwLockEngine {
                 CachePadded::new(RwLock::new(HashMap::with_capacity_and_hasher(per_shard, RandomState::default())))
             })
             .collect();
-        ShardedRwLockEngine { shards, router: FixedState::with_seed(0x5eed_0f_5a4d) }
+        ShardedRwLockEngine { shards, router: FixedState::with_seed(0x5eed_0f5a_4d00) }
     }
 
-    fn shard(&self, key: &[u8]) -> &RwLock<HashMap<Bytes, Bytes, RandomState>> {
+    fn shard(&self, key: &[u8]) -> &LockedShard {
         let h = self.router.hash_one(key);
         &self.shards[(h >> (64 - RWLOCK_SHARDS.trailing_zeros())) as usize]
     }

@@ -5,10 +5,13 @@ use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Points of each engine.
+type Series = BTreeMap<String, Vec<(f64, f64)>>;
+
 /// One small chart: a title and one line per engine.
 struct Panel {
     title: String,
-    series: BTreeMap<String, Vec<(f64, f64)>>,
+    series: Series,
 }
 
 fn color_of(engine: &str) -> RGBColor {
@@ -86,7 +89,7 @@ fn draw(
     root.present().map_err(err)
 }
 
-fn sorted(mut series: BTreeMap<String, Vec<(f64, f64)>>) -> BTreeMap<String, Vec<(f64, f64)>> {
+fn sorted(mut series: Series) -> Series {
     for pts in series.values_mut() {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
@@ -95,7 +98,7 @@ fn sorted(mut series: BTreeMap<String, Vec<(f64, f64)>>) -> BTreeMap<String, Vec
 
 /// Throughput by engine over threads, one panel per table/workload/distribution/mode.
 pub fn by_threads(rows: &[Row], path: &Path) -> Result<(), String> {
-    let mut panels: BTreeMap<(u64, String, String, String, usize), BTreeMap<String, Vec<(f64, f64)>>> = BTreeMap::new();
+    let mut panels: BTreeMap<(u64, String, String, String, usize), Series> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.stall.is_none()) {
         panels
             .entry((r.entries, r.workload.clone(), r.distribution.clone(), r.mode.clone(), r.batch))
@@ -121,7 +124,7 @@ pub fn by_threads(rows: &[Row], path: &Path) -> Result<(), String> {
 /// Throughput by engine over batch size (log scale; single calls at the left),
 /// one panel per table/workload/distribution/threads with at least two modes.
 pub fn by_batch(rows: &[Row], path: &Path) -> Result<(), String> {
-    let mut panels: BTreeMap<(u64, String, String, usize), BTreeMap<String, Vec<(f64, f64)>>> = BTreeMap::new();
+    let mut panels: BTreeMap<(u64, String, String, usize), Series> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.stall.is_none()) {
         let x = if r.mode == "batch" { (r.batch as f64).log2() } else { -1.0 };
         panels

@@ -192,10 +192,13 @@ pub fn table(rows: &[Row]) -> String {
     s
 }
 
+/// A summary line's cells, by (mode, batch).
+type ModeCells = BTreeMap<(String, usize), String>;
+
 /// The summary: for each numashard variant and configuration, its ratio against the best peer, one column per mode.
 pub fn summary(rows: &[Row]) -> String {
     let mut modes: Vec<(String, usize)> = Vec::new();
-    let mut cells: BTreeMap<(String, u64, String, String, usize), BTreeMap<(String, usize), String>> = BTreeMap::new();
+    let mut cells: BTreeMap<(String, u64, String, String, usize), ModeCells> = BTreeMap::new();
     for r in rows.iter().filter(|r| !is_peer(&r.engine) && r.stall.is_none()) {
         let mode = (r.mode.clone(), r.batch);
         if !modes.contains(&mode) {
