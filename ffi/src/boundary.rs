@@ -21,6 +21,13 @@ pub fn guard(body: impl FnOnce() -> Outcome) -> ns_status {
     }
 }
 
+/// [`guard`] for functions that return something other than a status: a
+/// panic returns `on_panic`.
+#[inline]
+pub fn guard_or<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
 /// [`guard`] for the few functions that return nothing (destructors,
 /// initialisers): a panic is swallowed, never unwound into C.
 #[inline]
@@ -141,6 +148,7 @@ mod tests {
         assert_eq!(guard(|| Err(ns_status::NS_ERR_FULL)), ns_status::NS_ERR_FULL);
         assert_eq!(guard(|| Ok(ns_status::NS_EXISTS)), ns_status::NS_EXISTS);
         guard_void(|| panic!("boom"));
+        assert_eq!(guard_or(7, || panic!("boom")), 7);
     }
 
     #[test]

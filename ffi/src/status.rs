@@ -1,5 +1,6 @@
 //! Status codes, their text, and the library version.
 
+use crate::boundary::guard_or;
 use numashard::{Error, Status};
 use std::ffi::{c_char, CStr};
 
@@ -105,7 +106,7 @@ fn status_text(status: i32) -> &'static CStr {
 /// values that are not a status.
 #[no_mangle]
 pub extern "C" fn ns_status_str(status: ns_status_in) -> *const c_char {
-    status_text(status).as_ptr()
+    guard_or(c"unknown status".as_ptr(), || status_text(status).as_ptr())
 }
 
 /// Major version of the library this header belongs to.
@@ -128,7 +129,11 @@ pub const NS_VERSION_NUMBER: u32 = NS_VERSION_MAJOR * 1_000_000 + NS_VERSION_MIN
 /// Returns a NUL-terminated string, never NULL.
 #[no_mangle]
 pub extern "C" fn ns_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    const VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => panic!("the package version contains a NUL"),
+    };
+    VERSION.as_ptr()
 }
 
 /// The version of the loaded library as one number (see `NS_VERSION_NUMBER`),
