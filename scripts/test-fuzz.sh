@@ -14,6 +14,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
 CARGO_FUZZ_VERSION=0.13.2
 secs=${NUMASHARD_FUZZ_SECONDS:-60}
+# The suites place maps on the real machine unless they ask otherwise.
+unset NUMASHARD_TOPOLOGY NUMASHARD_TOPOLOGY_XML HWLOC_SYNTHETIC HWLOC_XMLFILE
 
 if ! cargo fuzz --version 2>/dev/null | grep -c "$CARGO_FUZZ_VERSION" >/dev/null; then
   echo "test-fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION"
