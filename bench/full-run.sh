@@ -2,7 +2,7 @@
 # The full comparison recorded in bench/results/ (about 25 minutes on 2 cores):
 #   main   TINY, SMALL, LARGE × read-only, read-95, update-50 × 1 and 2 threads × single and batch 64, twice
 #   batch  SMALL and LARGE read-only, 2 threads, single and batches of 1..256 (for the batch plot)
-#   stall  worst writer stall during a full iteration and a replace_all of LARGE (numashard only)
+#   stall  worst writer stall during a full iteration and a replace_all of SMALL and LARGE (numashard only)
 # plus the machine description. OUT overrides the directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +19,8 @@ mkdir -p "$OUT"
   echo; echo "\$ uptime (other work on the machine during the run makes results noisy)"; uptime
 } >"$OUT/machine.txt"
 "$bin" --table tiny,small,large --workload read-only,read-95,update-50 --threads 1,2 --batch single,64 \
-  --duration 1 --repeat 2 --out-dir "$OUT" --name main | tee "$OUT/main.txt"
+  --duration 0.8 --repeat 2 --out-dir "$OUT" --name main | tee "$OUT/main.txt"
 "$bin" --table small,large --workload read-only --threads 2 --batch single,1,2,4,8,16,32,64,128,256 \
-  --duration 1 --out-dir "$OUT" --name batch-sweep | tee "$OUT/batch-sweep.txt"
-"$bin" --table large --workload stall --out-dir "$OUT" --name stall --no-plot | tee "$OUT/stall.txt"
+  --duration 0.8 --out-dir "$OUT" --name batch-sweep | tee "$OUT/batch-sweep.txt"
+"$bin" --table small,large --workload stall --out-dir "$OUT" --name stall --no-plot | tee "$OUT/stall.txt"
 echo "\$ uptime (after)" >>"$OUT/machine.txt"; uptime >>"$OUT/machine.txt"
