@@ -51,7 +51,7 @@ summary_rows() { # GUEST LOG: one table row per scenario phase
 
 bench_runs() { # the benchmark CLI output of one log, verbatim
   awk '
-    /^### STEP bench-/ { sub(/^### STEP /, ""); split($0, a, ": "); printf "\n#### `%s`\n\n`%s`\n\n```text\n", a[1], substr($0, length(a[1]) + 3); on = 1; next }
+    /^### STEP bench-/ { sub(/^### STEP /, ""); split($0, a, ": "); c = substr($0, length(a[1]) + 3); sub(/^quiet_tty /, "", c); printf "\n#### `%s`\n\n`%s`\n\n```text\n", a[1], c; on = 1; next }
     on && /^### (PASS|FAIL)/ { print "```"; printf "\n**%s** %s\n", $2, substr($0, length($1 $2) + 3); on = 0; next }
     on && !/^wrote / { print }
   ' "$1"
@@ -108,6 +108,10 @@ for s in 4x1 2x1 2x2; do
   shard_tables "$dir/$s.log"
   if grep -q '^### STEP bench-' "$dir/$s.log"; then
     printf '\n### Benchmark CLI, right and wrong memory placement (emulated: indicative only)\n'
+    printf '\nThe same run with each shard'"'"'s memory on its own node and, with `--misplace-memory`,\n'
+    printf 'on the other node (see the `placement:` lines). Under emulation a remote access costs\n'
+    printf 'what a local one does and run-to-run noise is large, so the two tables differ by noise,\n'
+    printf 'not by placement; on a real multi-socket machine this pair of runs measures the NUMA cost.\n'
     bench_runs "$dir/$s.log"
   fi
 done

@@ -190,7 +190,7 @@ nowatchdog 8250.nr_uarts=1 cryptomgr.notests random.trust_cpu=on numa_balancing=
   what+=" $(qemu-system-x86_64 --version | head -n 1)"
   echo "### HOST $what" | tee "$log"
   timeout -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" </dev/null 2>&1 |
-    tr -d '\r' | tee "$out" | grep --line-buffered -v "@@$EXIT_TAG" | tee -a "$log" || qrc=${PIPESTATUS[0]}
+    tr -d '\r' | tee "$out" | grep --line-buffered -v -e "@@$EXIT_TAG" -e "reboot: Power down" | tee -a "$log" || qrc=${PIPESTATUS[0]}
   local rc
   rc=$(grep -ao "@@$EXIT_TAG [0-9]*@@" "$out" | tail -1 | tr -dc 0-9 || true)
   if [ -n "$rc" ]; then return "$rc"; fi
