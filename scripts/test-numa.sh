@@ -41,7 +41,8 @@ if cargo build --release --quiet -p numashard-bench --bin numashard-bench 2>"$OU
   bench=target/release/numashard-bench
   bins+=(--bin "$bench")
 else
-  note "numashard-bench has no --misplace-memory yet: the guest bench runs are skipped"
+  note "numashard-bench did not build or has no --misplace-memory: the guest bench runs are skipped"
+  grep -m 5 -E '^error' "$OUT/bench-build.log" || true
 fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
