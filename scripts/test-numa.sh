@@ -17,6 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# The real machine is the subject here: no synthetic topology from the environment.
+unset NUMASHARD_TOPOLOGY NUMASHARD_TOPOLOGY_XML
 OUT=target/numa-vm
 VM=bench/numa-vm/vm.sh
 suites=${NUMASHARD_NUMA_SUITES:-2x1 4x1 2x2}
