@@ -20,7 +20,9 @@ pub struct ShardStats {
     pub bytes: u64,
     /// Bytes of memory mapped for the shard (index and record chunks).
     pub mapped_bytes: u64,
-    /// Operations applied.
+    /// Operations applied under the shard's ownership: every write, every
+    /// delegated or locked read. Lock-free reads (`ExecMode::Auto` gets) are
+    /// not counted: counting them would make every read write shared memory.
     pub ops: u64,
     /// Most messages found queued at once by the owner.
     pub queue_high_water: u64,
