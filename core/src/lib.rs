@@ -26,5 +26,5 @@ mod table;
 pub use batch::{BatchOp, OpKind};
 pub use config::{Config, ExecMode};
 pub use error::{Error, Result, Status};
-pub use map::{CasOutcome, Iter, Map};
+pub use map::{CasOutcome, Iter, Map, MAX_SHARDS};
 pub use stats::{MapStats, ShardStats};

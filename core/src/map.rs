@@ -28,6 +28,9 @@ pub enum CasOutcome {
     NotFound,
 }
 
+/// Most shards a map may have (each has an owner thread).
+pub const MAX_SHARDS: usize = 4096;
+
 const OPEN: u8 = 0;
 const CLOSING: u8 = 1;
 const CLOSED: u8 = 2;
@@ -91,6 +94,10 @@ impl Map {
                 Status::InvalidArgument,
                 "max_key_len must be 1..=2^31-1, max_value_len <= 2^31-1",
             ));
+        }
+        if cfg.shards > MAX_SHARDS || cfg.shards_per_node.as_ref().is_some_and(|v| v.iter().sum::<usize>() > MAX_SHARDS)
+        {
+            return Err(Error::with_detail(Status::InvalidArgument, format!("at most {MAX_SHARDS} shards")));
         }
         let source = TopologySource::from_config(&cfg);
         let topology = Topology::load(&source)?;
@@ -225,9 +232,12 @@ impl Map {
         let cfg = &self.inner.cfg;
         let status = if op.key.len() > cfg.max_key_len {
             Status::KeyTooLarge
-        } else if matches!(op.kind, OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas)
-            && op.value.len() > cfg.max_value_len
+        } else if (matches!(op.kind, OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas)
+            && op.value.len() > cfg.max_value_len)
+            || (op.kind == OpKind::Add && cfg.max_value_len < 8)
         {
+            // A counter is an 8-byte value: a map whose values must be
+            // shorter cannot hold one.
             Status::ValueTooLarge
         } else {
             return true;

@@ -282,6 +282,20 @@ fn size_limits_are_inclusive_and_change_nothing() {
 }
 
 #[test]
+fn bad_configs_are_rejected() {
+    for cfg in [
+        Config { shards: numashard::MAX_SHARDS + 1, ..Config::default() },
+        Config { shards_per_node: Some(vec![numashard::MAX_SHARDS, 1]), ..Config::default() },
+        Config { max_key_len: 0, ..Config::default() },
+    ] {
+        assert_eq!(Map::new(cfg).unwrap_err().status(), Status::InvalidArgument);
+    }
+    let small = Map::new(Config { shards: 1, max_value_len: 4, ..Config::default() }).unwrap();
+    assert_eq!(small.add(b"c", 1).unwrap_err().status(), Status::ValueTooLarge);
+    assert_eq!(small.len().unwrap(), 0);
+}
+
+#[test]
 fn grows_through_many_resizes() {
     let map = Map::new(Config { shards: 3, ..Config::default() }).unwrap();
     for i in 0u32..200_000 {
