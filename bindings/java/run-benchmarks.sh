@@ -2,7 +2,7 @@
 # Java benchmarks: JMH (numashard vs ConcurrentHashMap<String, byte[]>) and the heap / full-GC
 # program. Results are summarised by hand in bench/results/java.md.
 #
-#   bindings/java/run-benchmarks.sh [jmh|gc|ffm|all] [extra JMH args...]
+#   bindings/java/run-benchmarks.sh [jmh|gc|c|ffm|all] [extra JMH args...]
 #
 # Env: JMH_OPTS (default: -wi 2 -i 3 -f 1 -r 2s -w 2s), SIZES (default SMALL,LARGE),
 #      THREADS (default "1 2"), JDK25 (a JDK >= 22 for the FFM comparison).
@@ -36,6 +36,12 @@ if [ "$what" = gc ] || [ "$what" = all ]; then
     "$JAVA" -Xms$2 -Xmx$2 -XX:+UseG1GC -Xlog:gc:file="$out/gc-$1-$2.log" -cp "$CP" \
       io.numashard.bench.GcPause "$1" "${GC_SIZE:-LARGE}" | sed "s/^/heap=$2 /" | tee "$out/gc-$1-$2.txt"
   done
+fi
+
+if [ "$what" = c ] || [ "$what" = all ]; then
+  cc -O2 -I../../include cbaseline/c_baseline.c -o target/c_baseline ../../target/release/libnumashard.a \
+    -lhwloc -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+  for n in 100000 10000000; do target/c_baseline "$n" | tee -a "$out/c-baseline.txt"; done
 fi
 
 if [ "$what" = ffm ] || [ "$what" = all ]; then
