@@ -16,6 +16,17 @@ if ! command -v javac >/dev/null || ! command -v mvn >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
 fi
+missing=()
+for p in libhwloc-dev gcc make; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  echo "test-java: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 if [ -z "${JAVA_HOME:-}" ]; then
   JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")"
   export JAVA_HOME
@@ -49,6 +60,27 @@ mvn -q -B test
 check_jni_output
 echo "test-java: plain run:          $(summary target/surefire-reports)"
 echo "test-java: -Xcheck:jni run:    $(summary target/surefire-reports-checkjni), no JNI warnings"
+
+# The packaged jar alone: the glue is extracted from /native/<platform>/ inside it.
+mvn -q -B package -DskipTests -Dnative.skip=true
+jar="$(ls target/numashard-*.jar | head -1)"
+"$JAVA_HOME/bin/java" -cp "$jar" smoke/JarSmoke.java
+# A wrong explicit path must fail with a clear message, not fall back silently.
+if err="$("$JAVA_HOME/bin/java" -Dnumashard.jni.path=/nonexistent/libnumashard_jni.so -cp "$jar" smoke/JarSmoke.java 2>&1)"; then
+  echo "test-java: expected a load failure with -Dnumashard.jni.path=/nonexistent"; exit 1
+fi
+echo "$err" | grep -q "numashard: cannot load /nonexistent/libnumashard_jni.so" \
+  || { echo "test-java: unclear load error:"; echo "$err"; exit 1; }
+# Classes without the packaged library and nothing on java.library.path: the error lists every attempt.
+bare="$(mktemp -d)"
+cp -r target/classes/io "$bare/"
+if err="$("$JAVA_HOME/bin/java" -cp "$bare" smoke/JarSmoke.java 2>&1)"; then
+  echo "test-java: expected a load failure without the packaged library"; exit 1
+fi
+rm -rf "$bare"
+echo "$err" | grep -q "cannot load the native library libnumashard_jni.so. Tried:" \
+  || { echo "test-java: unclear load error:"; echo "$err"; exit 1; }
+echo "test-java: jar smoke test ok (library extracted from the jar; load failures reported clearly)"
 
 extra="${NUMASHARD_JAVA_EXTRA_JDK:-}"
 if [ -z "$extra" ]; then
