@@ -2,9 +2,12 @@
 # The C ABI from C: builds libnumashard (.so and .a), fails if the checked-in
 # header is stale, runs the C suite under AddressSanitizer + UBSan (against
 # the shared library) and under valgrind (against the static library), runs
-# the close-race test in both, and builds and runs the C example through
-# pkg-config. Called by scripts/test.sh; runs alone too.
+# the close-race test and the multi-threaded stress test in both, and builds
+# and runs the C example through pkg-config. Called by scripts/test.sh; runs
+# alone too.
 #   NUMASHARD_C_RACE_ROUNDS (default 30): rounds of the close-race test under ASan.
+#   NUMASHARD_C_STRESS_SCALE (default 100): size of the stress test under ASan,
+#   in percent (valgrind runs it at 2%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -47,12 +50,14 @@ done
 echo "exports: $(echo "$declared" | wc -l) passed, 0 failed"
 
 CFLAGS=(-std=c99 -Wall -Wextra -Werror -pedantic -g -O1 -Iinclude -Iffi/tests/c)
+# test_stress uses <stdatomic.h>: C11 (a later -std wins).
+cstd() { if [ "$1" = test_stress ]; then echo -std=c11; else echo -std=c99; fi; }
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DEXPECT_ASAN)
 STATIC_LIBS=(target/release/libnumashard.a -lhwloc -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 
 step "C suite under ASan + UBSan (shared library)"
-for t in test_api test_race; do
-  $CC "${CFLAGS[@]}" "${SAN[@]}" "ffi/tests/c/$t.c" -pthread \
+for t in test_api test_race test_stress; do
+  $CC "${CFLAGS[@]}" "$(cstd $t)" "${SAN[@]}" "ffi/tests/c/$t.c" -pthread \
     -Ltarget/release -Wl,-rpath,"$root/target/release" -lnumashard -o "$out/${t}_asan"
   # The sanitizer really is in: the runtime's entry point is referenced.
   # (grep -c reads all of nm's output: no SIGPIPE under pipefail.)
@@ -63,16 +68,18 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_strin
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 "$out/test_api_asan"
 "$out/test_race_asan" "${NUMASHARD_C_RACE_ROUNDS:-30}"
+"$out/test_stress_asan" "${NUMASHARD_C_STRESS_SCALE:-100}"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 step "C suite under valgrind (static library)"
-for t in test_api test_race; do
-  $CC "${CFLAGS[@]}" "ffi/tests/c/$t.c" -pthread "${STATIC_LIBS[@]}" -o "$out/${t}_static"
+for t in test_api test_race test_stress; do
+  $CC "${CFLAGS[@]}" "$(cstd $t)" "ffi/tests/c/$t.c" -pthread "${STATIC_LIBS[@]}" -o "$out/${t}_static"
 done
 # hwloc's x86 CPUID backend cannot run under valgrind; the Linux backend suffices.
 VG=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite)
 HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_api_static"
 HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_race_static" 3
+HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_stress_static" 2
 
 step "C example through pkg-config"
 ffi/pkgconfig.sh >/dev/null
