@@ -24,6 +24,17 @@ step "build libnumashard (.so, .a)"
 cargo build --quiet --release -p numashard-ffi
 test -f target/release/libnumashard.so && test -f target/release/libnumashard.a
 
+step "SONAME (ffi/build.rs) and its symlink"
+soname=$(readelf -d target/release/libnumashard.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+case "$soname" in
+  libnumashard.so.[0-9]*) ;;
+  *) echo "libnumashard.so has no SONAME libnumashard.so.N (got '$soname')"; exit 1 ;;
+esac
+# Programs linked against libnumashard.so need the SONAME file at run time.
+test "$(readlink -f "target/release/$soname")" = "$(readlink -f target/release/libnumashard.so)" ||
+  { echo "target/release/$soname is not a link to libnumashard.so (ffi/build.rs makes it)"; exit 1; }
+echo "soname $soname: 1 passed, 0 failed"
+
 step "header is fresh (cbindgen $(cbindgen --version | awk '{print $2}'))"
 cbindgen --version | grep -c '0\.29\.4' >/dev/null || { echo "cbindgen 0.29.4 required (scripts/setup.sh)"; exit 1; }
 if ! cbindgen --quiet --config ffi/cbindgen.toml --output include/numashard.h --verify ffi; then
@@ -63,6 +74,7 @@ for t in test_api test_race test_stress; do
   # (grep -c reads all of nm's output: no SIGPIPE under pipefail.)
   nm "$out/${t}_asan" | grep -c '__asan_init' >/dev/null || { echo "ASan not linked into $t"; exit 1; }
   nm "$out/${t}_asan" | grep -c '__ubsan_handle' >/dev/null || { echo "UBSan not linked into $t"; exit 1; }
+  readelf -d "$out/${t}_asan" | grep -c "NEEDED.*\[$soname\]" >/dev/null || { echo "$t does not need $soname"; exit 1; }
 done
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

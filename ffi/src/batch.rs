@@ -4,6 +4,7 @@ use crate::boundary::{buffer, bytes, guard, key, value, Outcome};
 use crate::handle::ns_map;
 use crate::status::{ns_status, ns_status_in};
 use numashard::{BatchOp, Map, OpKind};
+use std::cell::Cell;
 
 /// The kind of one operation in a batch (`ns_op.kind`).
 #[repr(i32)]
@@ -107,6 +108,52 @@ unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
     })
 }
 
+/// The two arrays `ns_batch` builds per call (engine ops, and the index of
+/// each one's C op), kept per thread and reused, so a batch allocates
+/// nothing once a thread's arrays are large enough.
+#[derive(Default)]
+struct Scratch {
+    ops: Vec<BatchOp<'static>>,
+    origin: Vec<usize>,
+}
+
+/// Capacity (in ops) a thread keeps between calls; a larger batch's arrays
+/// are shrunk back to it, so one huge batch does not pin memory forever.
+const SCRATCH_KEEP: usize = 4096;
+
+thread_local! {
+    // Taken out for the call and put back after (a `Cell`, no borrow held
+    // across the engine call): a nested or failed call finds it empty and
+    // simply allocates.
+    static SCRATCH: Cell<Scratch> = const { Cell::new(Scratch { ops: Vec::new(), origin: Vec::new() }) };
+}
+
+impl Scratch {
+    /// This thread's arrays (empty, maybe with capacity), or new ones when
+    /// the thread-local is already gone (thread exit).
+    fn take() -> Scratch {
+        SCRATCH.try_with(Cell::take).unwrap_or_default()
+    }
+
+    /// Empties `ops` (ending the borrows of the call's C buffers) and gives
+    /// the arrays back to this thread.
+    fn put_back(mut ops: Vec<BatchOp<'_>>, mut origin: Vec<usize>) {
+        ops.clear();
+        origin.clear();
+        ops.shrink_to(SCRATCH_KEEP);
+        origin.shrink_to(SCRATCH_KEEP);
+        let mut ops = std::mem::ManuallyDrop::new(ops);
+        // SAFETY: the same type but for the lifetime, which has no effect on
+        // layout; the vector is empty, so no `BatchOp` outlives the buffers
+        // it borrowed; the allocation moves from the ManuallyDrop to the new
+        // vector, which frees it (once) with the same layout.
+        let ops: Vec<BatchOp<'static>> =
+            unsafe { Vec::from_raw_parts(ops.as_mut_ptr().cast::<BatchOp<'static>>(), 0, ops.capacity()) };
+        // If the thread-local is gone, the arrays are simply dropped.
+        let _ = SCRATCH.try_with(|s| s.set(Scratch { ops, origin }));
+    }
+}
+
 fn set_result(op: &mut ns_op, status: ns_status, out_len: usize, out_counter: i64) {
     op.status = status as i32;
     op.out_len = out_len;
@@ -155,8 +202,11 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
                 return Err(s);
             }
         };
-        let mut engine_ops: Vec<BatchOp<'_>> = Vec::with_capacity(n);
-        let mut origin: Vec<usize> = Vec::with_capacity(n);
+        let scratch = Scratch::take();
+        // `Vec<BatchOp<'static>>` is a `Vec<BatchOp<'a>>` (covariance).
+        let (mut engine_ops, mut origin): (Vec<BatchOp<'_>>, Vec<usize>) = (scratch.ops, scratch.origin);
+        engine_ops.reserve(n);
+        origin.reserve(n);
         for (i, op) in c_ops.iter_mut().enumerate() {
             // SAFETY: the caller's contract.
             match unsafe { decode(map, op) } {
@@ -167,19 +217,88 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
                 Err(s) => set_result(op, s, 0, 0),
             }
         }
-        if let Err(e) = map.batch(&mut engine_ops) {
-            let s = ns_status::from(e);
-            origin.iter().for_each(|&i| set_result(&mut c_ops[i], s, 0, 0));
-            return Err(s);
-        }
-        for (b, &i) in engine_ops.iter().zip(&origin) {
-            let out_len = match b.kind {
-                OpKind::Get | OpKind::Take | OpKind::PutIfAbsent => b.out_len,
-                _ => 0,
-            };
-            let counter = if b.kind == OpKind::Add { b.out_counter } else { 0 };
-            set_result(&mut c_ops[i], b.status.into(), out_len, counter);
-        }
-        Ok(ns_status::NS_OK)
+        let result = match map.batch(&mut engine_ops) {
+            Err(e) => {
+                let s = ns_status::from(e);
+                origin.iter().for_each(|&i| set_result(&mut c_ops[i], s, 0, 0));
+                Err(s)
+            }
+            Ok(()) => {
+                for (b, &i) in engine_ops.iter().zip(&origin) {
+                    let out_len = match b.kind {
+                        OpKind::Get | OpKind::Take | OpKind::PutIfAbsent => b.out_len,
+                        _ => 0,
+                    };
+                    let counter = if b.kind == OpKind::Add { b.out_counter } else { 0 };
+                    set_result(&mut c_ops[i], b.status.into(), out_len, counter);
+                }
+                Ok(ns_status::NS_OK)
+            }
+        };
+        Scratch::put_back(engine_ops, origin);
+        result
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use numashard::Config;
+
+    fn add_op(key: &[u8], delta: i64) -> ns_op {
+        ns_op {
+            kind: ns_op_kind::NS_OP_ADD as i32,
+            status: -1,
+            key: key.as_ptr(),
+            key_len: key.len(),
+            value: std::ptr::null(),
+            value_len: 0,
+            expected: std::ptr::null(),
+            expected_len: 0,
+            delta,
+            out: std::ptr::null_mut(),
+            out_cap: 0,
+            out_len: 0,
+            out_counter: 0,
+        }
+    }
+
+    /// This thread's arrays: (ops capacity, origin capacity, ops address).
+    fn scratch() -> (usize, usize, usize) {
+        let s = Scratch::take();
+        let seen = (s.ops.capacity(), s.origin.capacity(), s.ops.as_ptr() as usize);
+        SCRATCH.with(|c| c.set(s));
+        seen
+    }
+
+    #[test]
+    fn batches_reuse_this_threads_arrays_and_shrink_after_a_huge_one() {
+        let m = ns_map::register(Map::new(Config { shards: 2, ..Config::default() }).unwrap());
+        let keys: Vec<[u8; 4]> = (0..10_000u32).map(|i| i.to_le_bytes()).collect();
+        let mut ops: Vec<ns_op> = keys.iter().map(|k| add_op(k, 1)).collect();
+        // SAFETY: a live handle; every op points at live keys.
+        unsafe {
+            assert_eq!(ns_batch(m, ops.as_mut_ptr(), 100), ns_status::NS_OK);
+            let (ops_cap, origin_cap, first) = scratch();
+            assert!(ops_cap >= 100 && origin_cap >= 100);
+            // The same allocation serves the next batch of at most as many ops.
+            assert_eq!(ns_batch(m, ops.as_mut_ptr(), 100), ns_status::NS_OK);
+            assert_eq!(scratch().2, first);
+            // A huge batch works and is not kept whole.
+            assert_eq!(ns_batch(m, ops.as_mut_ptr(), ops.len()), ns_status::NS_OK);
+            assert!(ops.iter().all(|o| o.status == ns_status::NS_OK as i32));
+            assert!(ops[..100].iter().all(|o| o.out_counter == 3));
+            let (ops_cap, origin_cap, _) = scratch();
+            assert!(ops_cap <= SCRATCH_KEEP && origin_cap <= SCRATCH_KEEP);
+            // A failing call (bad kind on one op, then a closed map) leaves
+            // the arrays usable.
+            ops[0].kind = 99;
+            assert_eq!(ns_batch(m, ops.as_mut_ptr(), 2), ns_status::NS_OK);
+            assert_eq!(ops[0].status, ns_status::NS_ERR_INVALID_ARGUMENT as i32);
+            assert_eq!(ops[1].out_counter, 4);
+            assert!(ns_map::release(m));
+            assert_eq!(ns_batch(m, ops.as_mut_ptr(), 2), ns_status::NS_ERR_CLOSED);
+            assert_eq!(ops[1].status, ns_status::NS_ERR_CLOSED as i32);
+        }
+    }
 }
