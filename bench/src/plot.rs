@@ -96,7 +96,8 @@ fn sorted(mut series: Series) -> Series {
     series
 }
 
-/// Throughput by engine over threads, one panel per table/workload/distribution/mode.
+/// Throughput by engine over threads, one panel per table/workload/distribution/mode
+/// with at least two thread counts.
 pub fn by_threads(rows: &[Row], path: &Path) -> Result<(), String> {
     let mut panels: BTreeMap<(u64, String, String, String, usize), Series> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.stall.is_none()) {
@@ -109,6 +110,7 @@ pub fn by_threads(rows: &[Row], path: &Path) -> Result<(), String> {
     }
     let panels: Vec<Panel> = panels
         .into_iter()
+        .filter(|(_, series)| series.values().any(|pts| pts.len() >= 2))
         .map(|((entries, workload, dist, mode, batch), series)| Panel {
             title: format!(
                 "{} {workload} {dist} · {}",
