@@ -697,12 +697,17 @@ impl Map {
             g.end_write(&inner.gate, s);
             g.publish();
         }
-        inner.gate.retire(olds.into_iter());
         inner.budget.release(old_total);
         // Checked against the limit above, and the old contents were released.
         inner.budget.force_charge(new_total);
         drop(guards);
         let stall = start.map(|t| t.elapsed().as_nanos() as u64).unwrap_or(0);
+        // The old contents are unmapped after a grace period, by the owners,
+        // off every caller's path.
+        inner.gate.retire(olds.into_iter());
+        for s in inner.shards.iter() {
+            s.wake_owner();
+        }
         inner.replace_stall_max_ns.fetch_max(stall, Ordering::Relaxed);
         inner.replace_count.fetch_add(1, Ordering::Relaxed);
         Ok(())

@@ -531,7 +531,7 @@ impl Shard {
         if g.is_none() {
             return Err(crate::Error::new(Status::Closed));
         }
-        Ok(StateGuard { shard: self, guard: g })
+        Ok(StateGuard { shard: self, guard: Some(g), reclaim: None })
     }
 
     pub(crate) fn install(&self, st: ShardState) {
@@ -545,6 +545,15 @@ impl Shard {
     pub(crate) fn uninstall(&self) -> Option<ShardState> {
         self.table_word.store(0, Ordering::Release);
         self.state.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Wakes the owner if it sleeps (it then reclaims retired memory).
+    pub(crate) fn wake_owner(&self) {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            if let Some(t) = self.owner.get() {
+                t.unpark();
+            }
+        }
     }
 
     /// Sends a message on the channel of the caller's CPU and wakes the owner
@@ -567,27 +576,30 @@ impl Shard {
 /// count when released.
 pub(crate) struct StateGuard<'a> {
     shard: &'a Shard,
-    guard: MutexGuard<'a, Option<ShardState>>,
+    guard: Option<MutexGuard<'a, Option<ShardState>>>,
+    /// Set when the hold retired memory: reclamation is tried once the lock
+    /// is released (unmapping large regions must not hold other writers off).
+    reclaim: Option<&'a Gate>,
 }
 
 impl std::ops::Deref for StateGuard<'_> {
     type Target = ShardState;
     fn deref(&self) -> &ShardState {
-        self.guard.as_ref().expect("checked in lock")
+        self.guard.as_ref().and_then(|g| g.as_ref()).expect("checked in lock")
     }
 }
 
 impl std::ops::DerefMut for StateGuard<'_> {
     fn deref_mut(&mut self) -> &mut ShardState {
-        self.guard.as_mut().expect("checked in lock")
+        self.guard.as_mut().and_then(|g| g.as_mut()).expect("checked in lock")
     }
 }
 
-impl StateGuard<'_> {
+impl<'a> StateGuard<'a> {
     /// Runs a change of the shard inside a seqlock write section, publishes
     /// the (possibly new) slot array, and hands unlinked regions to the
     /// gate's grace-period reclamation.
-    pub(crate) fn write<R>(&mut self, gate: &Gate, f: impl FnOnce(&mut ShardState) -> R) -> R {
+    pub(crate) fn write<R>(&mut self, gate: &'a Gate, f: impl FnOnce(&mut ShardState) -> R) -> R {
         let s = self.begin_write();
         let r = f(self);
         self.end_write(gate, s);
@@ -606,19 +618,20 @@ impl StateGuard<'_> {
     }
 
     /// Closes the write section opened by `begin_write` (which returned `s`).
-    pub(crate) fn end_write(&mut self, gate: &Gate, s: u64) {
+    pub(crate) fn end_write(&mut self, gate: &'a Gate, s: u64) {
         let shard = self.shard;
-        let st = self.guard.as_mut().expect("checked in lock");
+        let st: &mut ShardState = self;
         shard.table_word.store(st.table.word(), Ordering::Relaxed);
         shard.seq.store(s + 2, Ordering::Release);
         if !st.garbage.is_empty() {
             gate.retire(st.garbage.drain(..).map(Garbage::Region));
+            self.reclaim = Some(gate);
         }
     }
 
     /// Publishes the entry count for lock-free `len`.
     pub(crate) fn publish(&self) {
-        if let Some(st) = self.guard.as_ref() {
+        if let Some(st) = self.guard.as_ref().and_then(|g| g.as_ref()) {
             self.shard.entries.store(st.len() as u64, Ordering::Relaxed);
         }
     }
@@ -626,8 +639,11 @@ impl StateGuard<'_> {
 
 impl Drop for StateGuard<'_> {
     fn drop(&mut self) {
-        if let Some(st) = self.guard.as_ref() {
-            self.shard.entries.store(st.len() as u64, Ordering::Relaxed);
+        self.publish();
+        drop(self.guard.take());
+        if self.reclaim.is_some() {
+            // The owner unmaps retired memory off the caller's path.
+            self.shard.wake_owner();
         }
     }
 }
@@ -714,8 +730,16 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
             shard.sleeping.store(false, Ordering::SeqCst);
             continue;
         }
+        // Memory waiting for its grace period is retried every millisecond
+        // (readers leave quickly); otherwise sleep until woken.
+        let retry_reclaim = gate.has_garbage();
         while shard.sleeping.load(Ordering::SeqCst) {
-            std::thread::park();
+            if retry_reclaim {
+                std::thread::park_timeout(Duration::from_millis(1));
+                shard.sleeping.store(false, Ordering::SeqCst);
+            } else {
+                std::thread::park();
+            }
         }
     }
 }
