@@ -142,13 +142,18 @@ impl Scratch {
         origin.clear();
         ops.shrink_to(SCRATCH_KEEP);
         origin.shrink_to(SCRATCH_KEEP);
-        let mut ops = std::mem::ManuallyDrop::new(ops);
-        // SAFETY: the same type but for the lifetime, which has no effect on
-        // layout; the vector is empty, so no `BatchOp` outlives the buffers
-        // it borrowed; the allocation moves from the ManuallyDrop to the new
-        // vector, which frees it (once) with the same layout.
-        let ops: Vec<BatchOp<'static>> =
-            unsafe { Vec::from_raw_parts(ops.as_mut_ptr().cast::<BatchOp<'static>>(), 0, ops.capacity()) };
+        let ops: Vec<BatchOp<'static>> = if ops.capacity() == 0 {
+            Vec::new()
+        } else {
+            let mut ops = std::mem::ManuallyDrop::new(ops);
+            // SAFETY: a live allocation of the global allocator for
+            // `capacity` elements of the same type but for the lifetime,
+            // which has no effect on layout; the vector is empty, so no
+            // `BatchOp` outlives the buffers it borrowed; the allocation
+            // moves from the ManuallyDrop to the new vector, which frees it
+            // (once) with the same layout.
+            unsafe { Vec::from_raw_parts(ops.as_mut_ptr().cast::<BatchOp<'static>>(), 0, ops.capacity()) }
+        };
         // If the thread-local is gone, the arrays are simply dropped.
         let _ = SCRATCH.try_with(|s| s.set(Scratch { ops, origin }));
     }

@@ -96,7 +96,9 @@ static void fail(struct fails *f, const char *fmt, ...) {
 
 /* ---------------------------------------------------------------- part 1 */
 
-enum { CHURNERS = 3, CHURN_MAX_WORDS = 600 };
+/* Up to 72 KiB: past the engine's 64 KiB limit for slab records, so some
+ * churn values live in regions of their own. */
+enum { CHURNERS = 3, CHURN_MAX_WORDS = 9216 };
 
 static int n_stable, n_churn, n_passes;
 
@@ -161,8 +163,14 @@ static void *churn_main(void *arg) {
     ns_status s;
     const char *why;
     make_key(key, 'C', k);
-    /* Mostly small values in several size classes; sometimes a big one. */
-    words = (r >> 40) % 16 == 0 ? 200 + (size_t)(r >> 44) % (CHURN_MAX_WORDS - 200) : 1 + (size_t)(r >> 44) % 40;
+    /* Mostly small values in several size classes; sometimes a few KiB;
+     * rarely a large one (> 64 KiB). */
+    if ((r >> 20) % 128 == 0)
+      words = 8200 + (size_t)(r >> 44) % (CHURN_MAX_WORDS - 8200);
+    else if ((r >> 40) % 16 == 0)
+      words = 200 + (size_t)(r >> 44) % 400;
+    else
+      words = 1 + (size_t)(r >> 44) % 40;
     len = churn_value(((uint64_t)(c->id + 1) << 56) | ++seq, words, val);
     switch (r % 8) {
     case 0: case 1: case 2: case 3:
@@ -288,9 +296,10 @@ static void part_iter_churn(ns_exec_mode mode) {
     ch[i].stop = &stop;
     pthread_create(&th[i], NULL, churn_main, &ch[i]);
   }
-  /* Passes start once the churn range is populated and go on (at least
-   * n_passes of them) until the churners did as many ops again. */
-  while (churn_ops_total(ch) < n_churn) sched_yield();
+  /* Passes start once the churners are going (the churn range still fills
+   * up, so shards grow during the first passes) and go on (at least
+   * n_passes of them) until the churners did n_churn ops meanwhile. */
+  while (churn_ops_total(ch) < n_churn / 8) sched_yield();
   churn_start = churn_ops_total(ch);
   for (pass = 0; pass < n_passes || (churn_ops_total(ch) - churn_start < n_churn && now_s() - t0 < 20); pass++) {
     int bad = iterate_pass(m, stable_seen, churn_seen, &entries);
