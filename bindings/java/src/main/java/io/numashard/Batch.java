@@ -22,6 +22,8 @@ import java.util.Objects;
  * for (int i = 0; i < b.size(); i++) use(b.value(i)); // null when absent
  * }</pre>
  *
+ * <p>Adding an operation to an executed batch clears it first (a new batch).
+ *
  * <p>A {@code get} or {@code take} reserves {@code valueCapacity} bytes for its result (the
  * batch's default unless given). When a value is larger, {@code execute} re-reads that key by
  * itself afterwards (for {@code take}: takes it afterwards — the engine did not remove it), so
@@ -336,9 +338,11 @@ public final class Batch {
      * A copy of the value read by get/take {@code i}; null when the key was absent.
      *
      * @throws NumaShardException when the operation failed with an error status
+     * @throws IllegalStateException when operation {@code i} is not a get or take
      */
     public byte[] value(int i) {
         int o = checkIndex(i);
+        requireReadKind(i, o);
         int st = ops.getInt(o + OFF_STATUS);
         if (st == Status.NOT_FOUND.code()) {
             return null;
@@ -364,6 +368,7 @@ public final class Batch {
      */
     public ByteBuffer valueBuffer(int i) {
         int o = checkIndex(i);
+        requireReadKind(i, o);
         int st = ops.getInt(o + OFF_STATUS);
         if (st == Status.NOT_FOUND.code()) {
             return null;

@@ -86,7 +86,11 @@ public final class EntryIterator implements Iterator<Map.Entry<byte[], byte[]>>,
             }
             // The next entry does not fit even an empty chunk: grow and retry (it is kept pending).
             int need = -n;
-            chunk = ByteBuffer.allocateDirect(Math.max(need, chunk.capacity() * 2)).order(ByteOrder.nativeOrder());
+            if (need >= Integer.MAX_VALUE - 8 || need <= chunk.capacity()) {
+                throw new IllegalStateException("an entry of " + need + " bytes cannot be iterated (2 GiB chunk limit)");
+            }
+            long grown = Math.max(need, Math.min((long) chunk.capacity() * 2, Integer.MAX_VALUE - 8));
+            chunk = ByteBuffer.allocateDirect((int) grown).order(ByteOrder.nativeOrder());
         }
     }
 
