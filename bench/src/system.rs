@@ -81,11 +81,12 @@ pub fn describe(shards: usize) -> Environment {
     let allowed = allowed_cpus();
     let (policy, policy_nodes) = memory_policy();
     let mems_allowed = proc_status("Mems_allowed_list");
+    let online = read_trimmed("/sys/devices/system/cpu/online");
     let mut lines = vec![
         format!(
-            "machine  : {} · {} CPUs online · kernel {} · {:.1} GiB",
+            "machine  : {} · CPUs online {} · kernel {} · {:.1} GiB",
             model.unwrap_or("unknown CPU"),
-            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            online.as_deref().unwrap_or("?"),
             kernel.as_deref().unwrap_or("?"),
             mem_total.unwrap_or(0) as f64 / (1u64 << 30) as f64
         ),
@@ -98,7 +99,7 @@ pub fn describe(shards: usize) -> Environment {
         ),
     ];
     let mut json = json!({
-        "machine": { "cpu_model": model, "cpus_online": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "machine": { "cpu_model": model, "cpus_online": online,
                      "kernel": kernel, "mem_total_bytes": mem_total },
         "binding": { "allowed_cpus": cpu_list(&allowed), "memory_policy": policy, "memory_policy_nodes": policy_nodes,
                      "mems_allowed": mems_allowed },
