@@ -3,6 +3,7 @@ package numashard
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"sync"
 	"testing"
@@ -21,7 +22,9 @@ func BenchmarkGC(b *testing.B) {
 	n := sizes[len(sizes)-1]
 	for _, impl := range []string{"numashard", "syncmap", "rwmap", "sharded32", "xsync"} {
 		b.Run(fmt.Sprintf("size=%s/impl=%s", sizeName(n), impl), func(b *testing.B) {
+			old := debug.SetGCPercent(800) // fill faster (see populated)
 			keep := gcResident(n, impl)
+			debug.SetGCPercent(old)
 			runtime.GC()
 			before := readGCMetrics()
 			b.ResetTimer()

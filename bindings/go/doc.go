@@ -1,0 +1,42 @@
+// Package numashard is the Go binding of numashard, a NUMA-aware,
+// in-process, sharded key-value map written in Rust and reached through its
+// C ABI (include/numashard.h) with cgo.
+//
+// Use it where a program keeps a large or hot map in a sync.Map, a map
+// behind an RWMutex, a hand-sharded map or an xsync.Map, and one of these
+// hurts:
+//
+//   - tens of millions of entries that the garbage collector scans on every
+//     cycle: numashard keeps keys and values outside the Go heap, so a
+//     resident map costs the GC nothing;
+//   - iteration while other goroutines write (a plain map crashes, an
+//     RWMutex stalls every writer for the whole pass): Range and All see
+//     every entry that stays present exactly once, never a torn value;
+//   - hot reload of a whole map: ReplaceAll switches every shard at once;
+//   - counters updated by many goroutines: Add is atomic, no update lost;
+//   - per-call overhead: a Batch of any operations crosses cgo once.
+//
+// Keys and values are byte strings (copied in and out; the caller's slices
+// are never retained). Every method may be called from any number of
+// goroutines, Close included. Methods shaped like sync.Map's return the
+// same results plus a trailing error, which is nil or an *Error comparable
+// with errors.Is to ErrClosed, ErrKeyTooLarge, ErrValueTooLarge, ErrFull,
+// ErrNotACounter, ErrInvalidArgument and the rest. "Not found", "already
+// present" and "value differs" are results, not errors.
+//
+//	m, err := numashard.Open(numashard.Config{})
+//	if err != nil { ... }
+//	defer m.Close()
+//	m.StoreString("user:42", []byte("alice"))
+//	v, ok, err := m.LoadString("user:42")
+//
+// Linking: by default the package links libnumashard.a statically from the
+// repository it lives in (run `cargo build --release -p numashard-ffi` at the
+// repository root first); it also needs libhwloc. Build with
+// `-tags numashard_shared` to link libnumashard.so found through pkg-config
+// (numashard.pc, written by ffi/pkgconfig.sh).
+//
+// Lifetime: Close stops the shard threads and frees the entries at once.
+// A Map that is never closed is closed by the garbage collector (a
+// runtime.AddCleanup backstop), at a time of its choosing; do not rely on it.
+package numashard
