@@ -6,7 +6,7 @@
 use clap::Parser;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use numashard_bench::engine::EngineKind;
+use numashard_bench::engine::{Engine, EngineKind};
 use numashard_bench::memory::CountingAllocator;
 use numashard_bench::report::{self, Row, NAMED_TABLES};
 use numashard_bench::runner::{self, latency_histogram, LoadReport, RowSpec};
@@ -204,6 +204,124 @@ fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// Tables up to this size are loaded into every engine at once, so rows can interleave engines.
+const INTERLEAVE_MAX_ENTRIES: usize = 1_000_000;
+
+/// One row of a table: workload, distribution index, threads, batch (0 = single).
+#[derive(Clone, Copy)]
+struct RowConfig {
+    workload: Workload,
+    dist: usize,
+    threads: usize,
+    batch: usize,
+}
+
+/// Rows that share a loaded table: every workload that keeps the key set
+/// (counter workloads apart), then each insert row alone on a fresh table.
+fn row_groups(plan: &Plan) -> Vec<Vec<RowConfig>> {
+    let rows_of = |w: Workload| {
+        let mut rows = Vec::new();
+        for dist in 0..plan.dists.len() {
+            for &threads in &plan.threads {
+                for &batch in &plan.batches {
+                    rows.push(RowConfig { workload: w, dist, threads, batch });
+                }
+            }
+        }
+        rows
+    };
+    let mut groups = Vec::new();
+    for counters in [false, true] {
+        let group: Vec<RowConfig> = plan
+            .workloads
+            .iter()
+            .filter(|w| !w.grows_table() && w.uses_counters() == counters)
+            .flat_map(|&w| rows_of(w))
+            .collect();
+        if !group.is_empty() {
+            groups.push(group);
+        }
+    }
+    for &w in plan.workloads.iter().filter(|w| w.grows_table()) {
+        groups.extend(rows_of(w).into_iter().map(|r| vec![r]));
+    }
+    groups
+}
+
+/// An engine with its table loaded.
+struct Loaded {
+    kind: EngineKind,
+    engine: Box<dyn Engine>,
+    load: LoadReport,
+    placement: Option<serde_json::Value>,
+}
+
+/// Everything the rows of one table share.
+struct TableRun<'a> {
+    args: &'a Args,
+    plan: &'a Plan,
+    entries: usize,
+    table: String,
+    keys: &'a KeySet,
+    zipfs: &'a [Option<Zipf>],
+    streams: HashMap<(Workload, usize, usize), Vec<Vec<StreamOp>>>,
+    accs: &'a mut BTreeMap<RowKey, Acc>,
+    progress: &'a ProgressBar,
+    duration: Duration,
+    warmup: Duration,
+}
+
+impl TableRun<'_> {
+    /// Measures one row on one loaded engine and adds it to the row's repeats.
+    fn run_row(&mut self, loaded: &Loaded, row: &RowConfig, round: usize) {
+        let RowConfig { workload: w, dist: d, threads, batch } = *row;
+        let (args, entries) = (self.args, self.entries);
+        let dist = self.plan.dists[d];
+        let zipf = self.zipfs[d].as_ref();
+        let streams = self.streams.entry((w, d, threads)).or_insert_with(|| {
+            (0..threads).map(|t| workload::stream(w, dist, zipf, entries, t, threads, args.seed)).collect()
+        });
+        let value_size = if w.uses_counters() { 8 } else { args.value_size };
+        let values: Vec<Vec<u8>> = (0..threads).map(|t| workload::value_bytes(value_size, 100 + t as u64)).collect();
+        let mode = if batch == 0 { "single".to_string() } else { format!("batch {batch}") };
+        self.progress.set_message(format!(
+            "{} {w} {} {threads}t {mode} · {} (round {}/{})",
+            self.table,
+            dist.name(),
+            loaded.kind,
+            round + 1,
+            args.repeat
+        ));
+        let spec = RowSpec {
+            batch,
+            threads,
+            duration: self.duration,
+            warmup: if w.grows_table() { Duration::ZERO } else { self.warmup },
+            max_ops: args.ops,
+            sample_every: args.sample_every,
+            play_once: w.grows_table(),
+            max_value: value_size,
+        };
+        let m = runner::measure(loaded.engine.as_ref(), self.keys, streams, &values, &spec);
+        let key = RowKey { entries, workload: w, dist: d, threads, batch, engine: loaded.kind };
+        let acc = self.accs.entry(key).or_insert_with(|| Acc {
+            mops_runs: Vec::new(),
+            ops: 0,
+            seconds: 0.0,
+            latency: latency_histogram(),
+            not_ok: 0,
+            load: loaded.load.clone(),
+            placement: loaded.placement.clone(),
+        });
+        acc.mops_runs.push(m.mops());
+        acc.ops += m.ops;
+        acc.seconds += m.seconds;
+        acc.not_ok += m.not_ok;
+        acc.latency.add(&m.latency).expect("same histogram bounds");
+        self.progress.inc(1);
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
@@ -239,160 +357,113 @@ fn run(args: &Args) -> Result<(), String> {
 
     let mut accs: BTreeMap<RowKey, Acc> = BTreeMap::new();
     let mut stall_rows: Vec<Row> = Vec::new();
-    for round in 0..args.repeat {
-        for &entries in &plan.tables {
-            let table = report::table_name(entries as u64);
-            let needs_fresh = plan.workloads.iter().any(|w| w.grows_table());
-            let key_count = entries + if needs_fresh { workload::fresh_keys(entries) } else { 0 };
-            progress.set_message(format!("{table}: generating {key_count} keys and streams"));
-            let keys = KeySet::generate(key_count, args.key_size, args.seed);
-            let zipfs: Vec<Option<Zipf>> =
-                plan.dists.iter().map(|d| d.theta().map(|t| Zipf::new(entries as u64, t))).collect();
-            let mut streams: HashMap<(Workload, usize, usize), Vec<Vec<StreamOp>>> = HashMap::new();
-
-            // Rows sharing a loaded table: every workload that keeps the key set
-            // (counters apart), then each insert row on a fresh table.
-            let mut groups: Vec<Vec<(Workload, usize, usize, usize)>> = Vec::new();
-            for counters in [false, true] {
-                let mut g = Vec::new();
-                for &w in plan.workloads.iter().filter(|w| !w.grows_table() && w.uses_counters() == counters) {
-                    for d in 0..plan.dists.len() {
-                        for &t in &plan.threads {
-                            for &b in &plan.batches {
-                                g.push((w, d, t, b));
-                            }
+    for &entries in &plan.tables {
+        let table = report::table_name(entries as u64);
+        let needs_fresh = plan.workloads.iter().any(|w| w.grows_table());
+        let key_count = entries + if needs_fresh { workload::fresh_keys(entries) } else { 0 };
+        progress.set_message(format!("{table}: generating {key_count} keys"));
+        let keys = KeySet::generate(key_count, args.key_size, args.seed);
+        let zipfs: Vec<Option<Zipf>> =
+            plan.dists.iter().map(|d| d.theta().map(|t| Zipf::new(entries as u64, t))).collect();
+        let mut table_run = TableRun {
+            args,
+            plan: &plan,
+            entries,
+            table: table.clone(),
+            keys: &keys,
+            zipfs: &zipfs,
+            streams: HashMap::new(),
+            accs: &mut accs,
+            progress: &progress,
+            duration,
+            warmup,
+        };
+        for group in row_groups(&plan) {
+            let counters = group[0].workload.uses_counters();
+            let load_value =
+                if counters { 0i64.to_le_bytes().to_vec() } else { workload::value_bytes(args.value_size, 0) };
+            let load_engine = |kind: EngineKind| -> Result<Loaded, String> {
+                progress.set_message(format!("{table}: loading {entries} entries into {kind}"));
+                let engine = kind.build(0, args.shards).map_err(|e| format!("cannot open {kind}: {e}"))?;
+                let load = runner::load(engine.as_ref(), &keys, entries, &load_value, load_threads)
+                    .map_err(|e| format!("{kind}, {table}: {e}"))?;
+                let placement = engine.placement();
+                Ok(Loaded { kind, engine, load, placement })
+            };
+            if !group[0].workload.grows_table() && entries <= INTERLEAVE_MAX_ENTRIES {
+                // Every engine loaded at once; each row runs on each engine in
+                // turn (the order rotating every round), so that changes in the
+                // machine's background load hit all engines alike.
+                let loaded = plan.engines.iter().map(|&k| load_engine(k)).collect::<Result<Vec<_>, _>>()?;
+                for round in 0..args.repeat {
+                    for row in &group {
+                        for i in 0..loaded.len() {
+                            table_run.run_row(&loaded[(i + round) % loaded.len()], row, round);
                         }
                     }
                 }
-                if !g.is_empty() {
-                    groups.push(g);
-                }
-            }
-            for &w in plan.workloads.iter().filter(|w| w.grows_table()) {
-                for d in 0..plan.dists.len() {
-                    for &t in &plan.threads {
-                        for &b in &plan.batches {
-                            groups.push(vec![(w, d, t, b)]);
+            } else {
+                // One engine in memory at a time (LARGE), or a fresh table per row (inserts).
+                for round in 0..args.repeat {
+                    for &kind in &plan.engines {
+                        let loaded = load_engine(kind)?;
+                        for row in &group {
+                            table_run.run_row(&loaded, row, round);
                         }
                     }
                 }
             }
+        }
+        drop(table_run);
 
-            for group in &groups {
-                let counters = group[0].0.uses_counters();
-                let value_size = if counters { 8 } else { args.value_size };
-                let load_value =
-                    if counters { 0i64.to_le_bytes().to_vec() } else { workload::value_bytes(value_size, 0) };
-                let values: Vec<Vec<u8>> = (0..plan.threads.iter().copied().max().unwrap_or(1))
-                    .map(|t| workload::value_bytes(value_size, 100 + t as u64))
-                    .collect();
-                for &kind in &plan.engines {
-                    progress.set_message(format!("{table}: loading {entries} entries into {kind}"));
-                    let engine = kind.build(0, args.shards).map_err(|e| format!("cannot open {kind}: {e}"))?;
-                    let load = runner::load(engine.as_ref(), &keys, entries, &load_value, load_threads)
-                        .map_err(|e| format!("{kind}, {table}: {e}"))?;
-                    let placement = engine.placement();
-                    for &(w, d, threads, batch) in group {
-                        let dist = plan.dists[d];
-                        let thread_streams = streams.entry((w, d, threads)).or_insert_with(|| {
-                            (0..threads)
-                                .map(|t| workload::stream(w, dist, zipfs[d].as_ref(), entries, t, threads, args.seed))
-                                .collect()
-                        });
-                        let mode = if batch == 0 { "single".to_string() } else { format!("batch {batch}") };
-                        progress.set_message(format!(
-                            "{table} {w} {} {threads}t {mode} · {kind} (round {}/{})",
-                            dist.name(),
-                            round + 1,
-                            args.repeat
-                        ));
-                        let spec = RowSpec {
-                            batch,
-                            threads,
-                            duration,
-                            warmup: if w.grows_table() { Duration::ZERO } else { warmup },
-                            max_ops: args.ops,
-                            sample_every: args.sample_every,
-                            play_once: w.grows_table(),
-                            max_value: value_size,
-                        };
-                        let m = runner::measure(engine.as_ref(), &keys, thread_streams, &values, &spec);
-                        let key = RowKey { entries, workload: w, dist: d, threads, batch, engine: kind };
-                        let acc = accs.entry(key).or_insert_with(|| Acc {
-                            mops_runs: Vec::new(),
-                            ops: 0,
-                            seconds: 0.0,
-                            latency: latency_histogram(),
-                            not_ok: 0,
-                            load: load.clone(),
-                            placement: placement.clone(),
-                        });
-                        acc.mops_runs.push(m.mops());
-                        acc.ops += m.ops;
-                        acc.seconds += m.seconds;
-                        acc.not_ok += m.not_ok;
-                        acc.latency.add(&m.latency).expect("same histogram bounds");
-                        progress.inc(1);
-                    }
-                    drop(engine);
-                }
+        if plan.stall {
+            progress.set_message(format!("{table}: stall (writer during iteration and replace_all)"));
+            let report =
+                stall::run(&keys, entries, args.value_size, args.shards, Duration::from_secs_f64(args.stall_baseline))
+                    .map_err(|e| format!("stall, {table}: {e}"))?;
+            for p in &report.phases {
+                let lat = &p.latency;
+                stall_rows.push(Row {
+                    engine: "numashard".into(),
+                    mode: p.phase.into(),
+                    workload: "stall".into(),
+                    distribution: "uniform".into(),
+                    theta: None,
+                    table: table.clone(),
+                    entries: entries as u64,
+                    key_size: args.key_size,
+                    value_size: args.value_size,
+                    threads: 1,
+                    batch: 1,
+                    ops: p.writer_puts,
+                    seconds: p.phase_seconds,
+                    mops: p.writer_puts as f64 / p.phase_seconds.max(1e-9) / 1e6,
+                    mops_runs: vec![],
+                    latency_unit: "op".into(),
+                    p50_ns: lat.value_at_quantile(0.5),
+                    p99_ns: lat.value_at_quantile(0.99),
+                    p999_ns: lat.value_at_quantile(0.999),
+                    max_ns: lat.max(),
+                    latency_samples: lat.len(),
+                    not_ok: 0,
+                    bytes_per_entry: None,
+                    heap_bytes_per_entry: None,
+                    mapped_bytes_per_entry: None,
+                    rss_bytes_per_entry: None,
+                    load_seconds: 0.0,
+                    best_peer: None,
+                    best_peer_mops: None,
+                    ratio_vs_best_peer: None,
+                    placement: None,
+                    stall: Some(json!({
+                        "phase_seconds": p.phase_seconds,
+                        "iterated_entries": p.iterated,
+                        "max_stall_ns": lat.max(),
+                        "replace_stall_max_ns_from_stats": report.replace_stall_max_ns,
+                    })),
+                });
             }
-            drop(streams);
-
-            if plan.stall && round == 0 {
-                progress.set_message(format!("{table}: stall (writer during iteration and replace_all)"));
-                let report = stall::run(
-                    &keys,
-                    entries,
-                    args.value_size,
-                    args.shards,
-                    Duration::from_secs_f64(args.stall_baseline),
-                )
-                .map_err(|e| format!("stall, {table}: {e}"))?;
-                for p in &report.phases {
-                    let lat = &p.latency;
-                    stall_rows.push(Row {
-                        engine: "numashard".into(),
-                        mode: p.phase.into(),
-                        workload: "stall".into(),
-                        distribution: "uniform".into(),
-                        theta: None,
-                        table: table.clone(),
-                        entries: entries as u64,
-                        key_size: args.key_size,
-                        value_size: args.value_size,
-                        threads: 1,
-                        batch: 1,
-                        ops: p.writer_puts,
-                        seconds: p.phase_seconds,
-                        mops: p.writer_puts as f64 / p.phase_seconds.max(1e-9) / 1e6,
-                        mops_runs: vec![],
-                        latency_unit: "op".into(),
-                        p50_ns: lat.value_at_quantile(0.5),
-                        p99_ns: lat.value_at_quantile(0.99),
-                        p999_ns: lat.value_at_quantile(0.999),
-                        max_ns: lat.max(),
-                        latency_samples: lat.len(),
-                        not_ok: 0,
-                        bytes_per_entry: None,
-                        heap_bytes_per_entry: None,
-                        mapped_bytes_per_entry: None,
-                        rss_bytes_per_entry: None,
-                        load_seconds: 0.0,
-                        best_peer: None,
-                        best_peer_mops: None,
-                        ratio_vs_best_peer: None,
-                        placement: None,
-                        stall: Some(json!({
-                            "phase_seconds": p.phase_seconds,
-                            "iterated_entries": p.iterated,
-                            "max_stall_ns": lat.max(),
-                            "replace_stall_max_ns_from_stats": report.replace_stall_max_ns,
-                        })),
-                    });
-                }
-                progress.inc(1);
-            }
+            progress.inc(1);
         }
     }
     progress.finish_and_clear();
