@@ -564,3 +564,27 @@ func BenchmarkCgoCall(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRange is a full pass over SMALL entries (ns/op per entry): one
+// cgo call per entry (ns_iter_next) plus the copy into Go memory.
+func BenchmarkRange(b *testing.B) {
+	n := benchSizes()[0]
+	for _, impl := range []string{"numashard", "syncmap", "xsync"} {
+		b.Run("impl="+impl, func(b *testing.B) {
+			m, _ := populated(b, n, impl)
+			b.ReportAllocs()
+			b.ResetTimer()
+			seen := 0
+			for seen < b.N {
+				switch mm := m.(type) {
+				case *nsBench:
+					mm.m.Range(func(k, v []byte) bool { seen++; return seen < b.N })
+				case *syncMapBench:
+					mm.m.Range(func(k, v any) bool { seen++; return seen < b.N })
+				case *xsyncBench:
+					mm.m.Range(func(k string, v []byte) bool { seen++; return seen < b.N })
+				}
+			}
+		})
+	}
+}
