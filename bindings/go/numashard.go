@@ -35,6 +35,7 @@ package numashard
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -111,7 +112,8 @@ func freeHandle(h *C.ns_map) {
 func Open(cfg Config) (*Map, error) {
 	var c C.ns_config
 	C.ns_config_init(&c)
-	if cfg.Shards < 0 || cfg.MaxKeyLen < 0 || cfg.MaxValueLen < 0 {
+	if cfg.Shards < 0 || cfg.Shards > math.MaxUint32 || cfg.MaxKeyLen < 0 || cfg.MaxValueLen < 0 ||
+		cfg.BatchDelegateMin > math.MaxUint32 {
 		return nil, &Error{Status: StatusInvalidArgument, Op: "Open"}
 	}
 	c.shards = C.uint32_t(cfg.Shards)

@@ -305,6 +305,8 @@ func TestErrors(t *testing.T) {
 	// Bad configurations.
 	_, err = Open(Config{Shards: -1})
 	wantErr(t, err, ErrInvalidArgument)
+	_, err = Open(Config{Shards: 1 << 33})
+	wantErr(t, err, ErrInvalidArgument)
 	_, err = Open(Config{MaxKeyLen: 1 << 40})
 	wantErr(t, err, ErrInvalidArgument)
 	_, err = Open(Config{Topology: "this is not a topology"})
