@@ -68,8 +68,8 @@ func TestStatusTextAndErrors(t *testing.T) {
 		}
 		seen[txt] = true
 	}
-	if !strings.Contains(Status(99).String(), "99") && Status(99).String() == "" {
-		t.Fatalf("unknown status text %q", Status(99).String())
+	if Status(99).String() == "" {
+		t.Fatal("an unknown status has no text")
 	}
 	err := error(&Error{Status: StatusClosed, Op: "Load"})
 	if !errors.Is(err, ErrClosed) || errors.Is(err, ErrFull) {
