@@ -56,6 +56,8 @@ func (m *Map) all(errp *error) iter.Seq2[[]byte, []byte] {
 		}
 		// The iterator holds its own reference to the engine's map, so it
 		// stays valid whatever happens to m; free it however the loop ends.
+		// Keep m reachable meanwhile: its cleanup would close the map.
+		defer runtime.KeepAlive(m)
 		defer C.ns_iter_free(it)
 		var scratch []byte
 		for {
