@@ -434,3 +434,24 @@ func TestCountersExact(t *testing.T) {
 		}
 	}
 }
+
+// TestIterationKeepsMapAlive: an iteration whose Map is otherwise
+// unreachable must not be cut short by the Map's cleanup.
+func TestIterationKeepsMapAlive(t *testing.T) {
+	all := func() func(func([]byte, []byte) bool) {
+		m, err := Open(Config{Shards: 2})
+		noErr(t, err)
+		for i := 0; i < 200; i++ {
+			noErr(t, m.StoreString(fmt.Sprint(i), []byte("v")))
+		}
+		return m.All()
+	}()
+	n := 0
+	for range all {
+		runtime.GC()
+		n++
+	}
+	if n != 200 {
+		t.Fatalf("iteration saw %d of 200 entries", n)
+	}
+}
