@@ -32,10 +32,12 @@ section "shared library via pkg-config (-tags numashard_shared)"
 pcdir="$(dirname "$(../../ffi/pkgconfig.sh)")"
 PKG_CONFIG_PATH="$pcdir" LD_LIBRARY_PATH="$(cd ../../target/release && pwd)" \
   go test -tags numashard_shared -count=1 -run 'TestSingleKeyOperations|TestBatch|TestVersion' .
-if ldd "$(PKG_CONFIG_PATH="$pcdir" go test -tags numashard_shared -c -o /tmp/numashard-go-shared.test . && echo /tmp/numashard-go-shared.test)" | grep -q 'libnumashard.so'; then
+PKG_CONFIG_PATH="$pcdir" go test -tags numashard_shared -c -o /tmp/numashard-go-shared.test .
+deps="$(ldd /tmp/numashard-go-shared.test || true)"   # not piped: grep -q would SIGPIPE ldd under pipefail
+if grep -q 'libnumashard\.so' <<<"$deps"; then
   echo "linked against libnumashard.so"
 else
-  echo "the numashard_shared build did not link libnumashard.so"; exit 1
+  echo "$deps"; echo "the numashard_shared build did not link libnumashard.so"; exit 1
 fi
 rm -f /tmp/numashard-go-shared.test
 
@@ -52,11 +54,11 @@ for ex in examples/*/; do
   # three tries before calling a run that did not show one a failure.
   for try in 1 2 3; do
     out="$("/tmp/numashard-example-$name" 2>&1)" || { echo "$out"; echo "example $name failed"; exit 1; }
-    echo "$out" | grep -q '^plain Go map: FAIL' && break
+    grep -q '^plain Go map: FAIL' <<<"$out" && break
   done
   echo "$out" | sed "s/^/  [$name] /"
-  echo "$out" | grep -q '^plain Go map: FAIL' || { echo "example $name: the plain map did not show its failure"; exit 1; }
-  echo "$out" | grep -q '^numashard: OK' || { echo "example $name: numashard did not pass"; exit 1; }
+  grep -q '^plain Go map: FAIL' <<<"$out" || { echo "example $name: the plain map did not show its failure"; exit 1; }
+  grep -q '^numashard: OK' <<<"$out" || { echo "example $name: numashard did not pass"; exit 1; }
   rm -f "/tmp/numashard-example-$name"
 done
 section "all Go checks passed"
