@@ -12,16 +12,25 @@ parts="${NUMASHARD_TEST_ONLY:-rust c fuzz go java numa}"
 has() { [[ " $parts " == *" $1 "* ]]; }
 section() { printf '\n=== %s ===\n' "$*"; }
 
+passed=0
+t0=$SECONDS
 if has rust; then
   section "rust: fmt, clippy, tests"
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets --quiet -- -D warnings
   cargo test --workspace --quiet
+  passed=$((passed + 1))
+  echo "--- rust: $((SECONDS - t0)) s"
 fi
 for part in c fuzz go java numa; do
   if has "$part" && [ -x "scripts/test-$part.sh" ]; then
     section "$part"
+    t=$SECONDS
     "scripts/test-$part.sh"
+    passed=$((passed + 1))
+    echo "--- $part: $((SECONDS - t)) s"
   fi
 done
-section "all tests passed"
+section "all tests passed in $((SECONDS - t0)) s"
+# Any failure above stops the script (set -e), so reaching here means none failed.
+echo "suites: $passed passed, 0 failed"
