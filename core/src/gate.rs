@@ -23,17 +23,25 @@
 //! it can only see the new region. Nothing ever waits for a reader while
 //! holding a shard lock: reclamation only tries, and retries later.
 
-use crate::numa::{self, NodeRegion};
+use crate::numa::NodeRegion;
+
+/// Hands out stripes to threads in turn.
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    /// The stripe a thread counts itself in: its CPU when it first entered.
-    /// Reading the CPU on every call would cost more than the rare sharing
-    /// of a stripe by threads that migrated.
-    static STRIPE: usize = numa::current_cpu() as usize;
+    /// The stripe a thread counts itself in, handed out in turn, so that up
+    /// to as many threads as there are stripes (one per possible CPU) never
+    /// share one. (Reading the current CPU instead would cost a call per
+    /// operation, and two threads that start on one CPU would then share a
+    /// stripe for good: every enter would bounce its cache line.)
+    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Relaxed);
 }
 use crate::shard::ShardState;
 use crossbeam_utils::CachePadded;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::Mutex;
 
 /// Memory retired until a grace period has passed.

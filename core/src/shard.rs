@@ -364,10 +364,17 @@ pub(crate) struct Shard {
     pub(crate) queue_high_water: AtomicU64,
     pub(crate) pinned: AtomicBool,
     pub(crate) memory_bound: AtomicBool,
-    /// Seqlock of the shard's contents: odd while the lock holder changes
-    /// them. Lock-free readers read, then check it did not move.
-    seq: CachePadded<AtomicU64>,
-    /// The current slot array (`Table::word`), for lock-free readers.
+    /// What lock-free readers read, on a cache line of its own that only
+    /// write sections store to (the lock word and counters live elsewhere).
+    view: CachePadded<ReaderView>,
+}
+
+/// The seqlock and the published slot array of a shard.
+struct ReaderView {
+    /// Odd while the lock holder changes the shard. Lock-free readers read,
+    /// then check it did not move.
+    seq: AtomicU64,
+    /// The current slot array (`Table::word`).
     table_word: AtomicUsize,
 }
 
@@ -388,15 +395,14 @@ impl Shard {
             queue_high_water: AtomicU64::new(0),
             pinned: AtomicBool::new(false),
             memory_bound: AtomicBool::new(false),
-            seq: CachePadded::new(AtomicU64::new(0)),
-            table_word: AtomicUsize::new(0),
+            view: CachePadded::new(ReaderView { seq: AtomicU64::new(0), table_word: AtomicUsize::new(0) }),
         }
     }
 
     /// Hints the CPU to fetch the home slot of `hash` in the published table.
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
-        let word = self.table_word.load(Ordering::Relaxed);
+        let word = self.view.table_word.load(Ordering::Relaxed);
         if word == 0 {
             return;
         }
@@ -416,7 +422,7 @@ impl Shard {
     /// pipeline, so that the record misses of a large table overlap too.
     #[inline]
     pub(crate) fn prefetch_record(&self, hash: u64) {
-        let word = self.table_word.load(Ordering::Relaxed);
+        let word = self.view.table_word.load(Ordering::Relaxed);
         if word == 0 {
             return;
         }
@@ -445,12 +451,12 @@ impl Shard {
         // Not zeroed: only the prefix a validated read filled is ever used.
         let mut stack = std::mem::MaybeUninit::<[u8; LOCK_FREE_VALUE_MAX]>::uninit();
         'attempt: for _ in 0..16 {
-            let s1 = self.seq.load(Ordering::Acquire);
+            let s1 = self.view.seq.load(Ordering::Acquire);
             if s1 & 1 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            let word = self.table_word.load(Ordering::Relaxed);
+            let word = self.view.table_word.load(Ordering::Relaxed);
             if word == 0 {
                 return false;
             }
@@ -471,7 +477,7 @@ impl Shard {
                         (atomic_bytes::load_u32(s.rec) as usize, atomic_bytes::load_u32(s.rec.add(4)) as usize)
                     };
                     fence(Ordering::Acquire);
-                    if self.seq.load(Ordering::Relaxed) != s1 {
+                    if self.view.seq.load(Ordering::Relaxed) != s1 {
                         continue 'attempt;
                     }
                     // The header is a live record's: its key and value lie in the block.
@@ -485,7 +491,7 @@ impl Shard {
             }
             let Some((rec, k, v)) = found else {
                 fence(Ordering::Acquire);
-                if self.seq.load(Ordering::Relaxed) != s1 {
+                if self.view.seq.load(Ordering::Relaxed) != s1 {
                     continue;
                 }
                 op.status = Status::NotFound;
@@ -502,7 +508,7 @@ impl Shard {
                 unsafe { atomic_bytes::load_raw(stack.as_mut_ptr() as *mut u8, v, rec.add(HEADER + k)) };
             }
             fence(Ordering::Acquire);
-            if self.seq.load(Ordering::Relaxed) != s1 {
+            if self.view.seq.load(Ordering::Relaxed) != s1 {
                 continue;
             }
             op.out_len = v;
@@ -537,13 +543,13 @@ impl Shard {
     pub(crate) fn install(&self, st: ShardState) {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.entries.store(st.len() as u64, Ordering::Relaxed);
-        self.table_word.store(st.table.word(), Ordering::Release);
+        self.view.table_word.store(st.table.word(), Ordering::Release);
         *g = Some(st);
     }
 
     /// Takes the state out (after close, when no reader is inside the gate).
     pub(crate) fn uninstall(&self) -> Option<ShardState> {
-        self.table_word.store(0, Ordering::Release);
+        self.view.table_word.store(0, Ordering::Release);
         self.state.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
@@ -609,8 +615,8 @@ impl<'a> StateGuard<'a> {
     /// Opens a write section: lock-free readers of this shard retry (and
     /// then fall back to the lock) until `end_write`.
     pub(crate) fn begin_write(&mut self) -> u64 {
-        let s = self.shard.seq.load(Ordering::Relaxed);
-        self.shard.seq.store(s + 1, Ordering::Relaxed);
+        let s = self.shard.view.seq.load(Ordering::Relaxed);
+        self.shard.view.seq.store(s + 1, Ordering::Relaxed);
         // Orders the odd sequence before every store of the change (pairs
         // with the readers' acquire fence before they re-check).
         fence(Ordering::Release);
@@ -621,8 +627,8 @@ impl<'a> StateGuard<'a> {
     pub(crate) fn end_write(&mut self, gate: &'a Gate, s: u64) {
         let shard = self.shard;
         let st: &mut ShardState = self;
-        shard.table_word.store(st.table.word(), Ordering::Relaxed);
-        shard.seq.store(s + 2, Ordering::Release);
+        shard.view.table_word.store(st.table.word(), Ordering::Relaxed);
+        shard.view.seq.store(s + 2, Ordering::Release);
         if !st.garbage.is_empty() {
             gate.retire(st.garbage.drain(..).map(Garbage::Region));
             self.reclaim = Some(gate);
