@@ -856,7 +856,7 @@ impl Iter {
             buf.extend_from_slice(k);
             buf.extend_from_slice(v);
         });
-        drop(st);
+        st.release_fair();
         if hi == u64::MAX {
             self.shard += 1;
             self.lo = 0;

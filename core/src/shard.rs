@@ -12,8 +12,9 @@ use crate::routing::{Msg, ReplySlot};
 use crate::table::{load_slot, tag_of, unpack_word, Table};
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -355,7 +356,13 @@ impl ShardState {
 /// owner's inbound channels, and counters readable without the lock.
 pub(crate) struct Shard {
     pub(crate) placement: ShardPlacement,
+    /// The ownership lock. parking_lot's, for `unlock_fair`: an iterator
+    /// hands the lock to a waiting writer between chunks instead of
+    /// re-taking it at once (which starved writers for milliseconds).
     state: Mutex<Option<ShardState>>,
+    /// Set when a panic unwound through a hold of the lock: the state may be
+    /// inconsistent and is never used again.
+    poisoned: AtomicBool,
     pub(crate) inbound: Box<[Sender<Msg>]>,
     pub(crate) owner: OnceLock<Thread>,
     sleeping: AtomicBool,
@@ -388,6 +395,7 @@ impl Shard {
         Shard {
             placement,
             state: Mutex::new(None),
+            poisoned: AtomicBool::new(false),
             inbound,
             owner: OnceLock::new(),
             sleeping: AtomicBool::new(false),
@@ -533,7 +541,10 @@ impl Shard {
     /// Takes the ownership lock. A poisoned lock (a panic while applying)
     /// means the state may be inconsistent: it is reported, never used.
     pub(crate) fn lock(&self) -> Result<StateGuard<'_>> {
-        let g = self.state.lock().map_err(|_| crate::Error::new(Status::Panic))?;
+        let g = self.state.lock();
+        if self.poisoned.load(Ordering::Relaxed) {
+            return Err(crate::Error::new(Status::Panic));
+        }
         if g.is_none() {
             return Err(crate::Error::new(Status::Closed));
         }
@@ -541,7 +552,7 @@ impl Shard {
     }
 
     pub(crate) fn install(&self, st: ShardState) {
-        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.state.lock();
         self.entries.store(st.len() as u64, Ordering::Relaxed);
         self.view.table_word.store(st.table.word(), Ordering::Release);
         *g = Some(st);
@@ -550,7 +561,7 @@ impl Shard {
     /// Takes the state out (after close, when no reader is inside the gate).
     pub(crate) fn uninstall(&self) -> Option<ShardState> {
         self.view.table_word.store(0, Ordering::Release);
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.state.lock().take()
     }
 
     /// Wakes the owner if it sleeps (it then reclaims retired memory).
@@ -643,8 +654,23 @@ impl<'a> StateGuard<'a> {
     }
 }
 
+impl StateGuard<'_> {
+    /// Releases the lock handing it to a waiting thread, if any (fair
+    /// unlock): for holders that come back for the lock at once, such as an
+    /// iterator fetching chunk after chunk.
+    pub(crate) fn release_fair(mut self) {
+        self.publish();
+        if let Some(g) = self.guard.take() {
+            MutexGuard::unlock_fair(g);
+        }
+    }
+}
+
 impl Drop for StateGuard<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.shard.poisoned.store(true, Ordering::Relaxed);
+        }
         self.publish();
         drop(self.guard.take());
         if self.reclaim.is_some() {
