@@ -18,8 +18,12 @@ use std::ptr;
 pub(crate) const HEADER: usize = 8;
 /// Records above this size get a dedicated region.
 const LARGE_THRESHOLD: usize = 64 * 1024;
-/// Size of the chunks small records are carved from.
+/// Size of the chunks small records are carved from, once the shard holds
+/// a few: 2 MiB, the huge-page size.
 const CHUNK: usize = 2 * 1024 * 1024;
+/// Size of a shard's first chunk; each next one doubles up to `CHUNK`, so a
+/// small map does not pay 2 MiB per shard.
+const FIRST_CHUNK: usize = 64 * 1024;
 const SMALL_CLASSES: usize = 64; // 8..=512 in steps of 8
 const GEO_CLASSES: usize = 7 * 8; // (512, 65536] in eight steps per doubling
 const NCLASSES: usize = SMALL_CLASSES + GEO_CLASSES;
@@ -123,10 +127,11 @@ impl Arena {
         }
         if (self.bump_end as usize) - (self.bump as usize) < size {
             self.retire_bump_tail();
-            let region = NodeRegion::new(CHUNK, self.node, true)?;
+            let len = (FIRST_CHUNK << self.chunks.len().min(5)).min(CHUNK).max(size);
+            let region = NodeRegion::new(len, self.node, len == CHUNK)?;
             self.all_bound &= region.bound() || self.node.is_none();
             self.bump = region.as_ptr();
-            // SAFETY: the region is CHUNK bytes long.
+            // SAFETY: the region is region.len() bytes long.
             self.bump_end = unsafe { region.as_ptr().add(region.len()) };
             self.chunks.push(region);
         }
@@ -302,16 +307,30 @@ mod tests {
         assert_eq!(r1, r2, "freed block is reused");
         let big = a.alloc_record(10, 200_000).unwrap();
         assert_eq!(unsafe { record_lens(big) }, (10, 200_000));
-        assert!(a.mapped_bytes() >= CHUNK + 200_000);
+        assert!(a.mapped_bytes() >= FIRST_CHUNK + 200_000);
         let mut garbage = Vec::new();
         unsafe { a.free_record(big, &mut garbage) };
-        assert_eq!(a.mapped_bytes(), CHUNK);
+        assert_eq!(a.mapped_bytes(), FIRST_CHUNK);
         assert_eq!(garbage.len(), 1);
-        // Fill past one chunk so the tail is retired and a second chunk maps.
-        for _ in 0..(CHUNK / 4000 + 2) {
-            a.alloc_record(8, 4000).unwrap();
+        // Fill several chunks: tails are retired, chunks double up to CHUNK.
+        let mut recs = Vec::new();
+        for i in 0..(3 * CHUNK / 4000) {
+            let r = a.alloc_record(8, 4000).unwrap();
+            unsafe { atomic_bytes::store(r.add(HEADER), &(i as u64).to_le_bytes()) };
+            recs.push(r);
         }
-        assert_eq!(a.chunks.len(), 2);
+        let sizes: Vec<usize> = a.chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes[0], FIRST_CHUNK);
+        assert!(sizes.windows(2).all(|w| w[1] == (w[0] * 2).min(CHUNK)), "{sizes:?}");
+        assert_eq!(*sizes.last().unwrap(), CHUNK);
+        // Every record is intact (no two blocks overlap).
+        for (i, r) in recs.iter().enumerate() {
+            assert_eq!(unsafe { record_key(*r) }, &(i as u64).to_le_bytes());
+        }
+        // A record just under the large threshold fits even in a fresh small arena.
+        let mut b = Arena::new(None);
+        let r = b.alloc_record(8, LARGE_THRESHOLD - HEADER - 8).unwrap();
+        assert_eq!(unsafe { record_lens(r) }, (8, LARGE_THRESHOLD - HEADER - 8));
         let pages = a.page_nodes(0);
         assert!(pages.total > 0);
     }
