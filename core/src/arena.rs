@@ -292,6 +292,9 @@ mod tests {
         assert_eq!(class_of(56), (6, 56));
     }
 
+    // SAFETY (every unsafe block of this test): records come from the
+    // arena's own alloc_record, are read within their lengths, and are freed
+    // once; the arena (and so its regions) outlives every pointer used.
     #[test]
     fn alloc_free_reuse_and_large() {
         let mut a = Arena::new(Some(0));

@@ -505,9 +505,11 @@ impl Map {
                     }
                     let part = &order[starts[s] as usize..starts[s + 1] as usize];
                     let shard = &inner.shards[s];
-                    // SAFETY (both blocks below): `part` holds distinct indices
-                    // into `ops` that no owner was sent; `ops` is exclusively
-                    // borrowed by this call.
+                    // SAFETY (every unsafe block of this part, to the end of
+                    // the loop body): `part` holds distinct indices into
+                    // `ops` that no owner was sent, and `ops` is exclusively
+                    // borrowed by this call, so each `base.add(i)` is a live
+                    // op only this thread touches.
                     let all_gets = part.iter().all(|&i| unsafe { (*base.add(i as usize)).kind } == OpKind::Get);
                     if all_gets && inner.cfg.exec_mode == ExecMode::Auto {
                         // Lock-free reads in a software pipeline: the home slot
