@@ -69,10 +69,29 @@ impl std::fmt::Debug for Map {
 
 thread_local! {
     /// Per-thread scratch for splitting batches by shard (no allocation per batch once warm).
-    static SPLIT: RefCell<(Vec<u32>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static SPLIT: RefCell<Split> = const { RefCell::new(Split::new()) };
 }
 
 static ZERO_INDEX: [u32; 1] = [0];
+
+/// Scratch arrays for splitting a batch by shard, reused by each thread.
+struct Split {
+    /// Shard of each op (u32::MAX for an op that failed validation).
+    ids: Vec<u32>,
+    /// Prefix sums of ops per shard, then a copy used as fill cursors.
+    starts: Vec<u32>,
+    fill: Vec<u32>,
+    /// Op indices grouped by shard, in array order within a shard.
+    order: Vec<u32>,
+    /// Ops a lock-free read could not serve, to apply under the lock.
+    retry: Vec<u32>,
+}
+
+impl Split {
+    const fn new() -> Split {
+        Split { ids: Vec::new(), starts: Vec::new(), fill: Vec::new(), order: Vec::new(), retry: Vec::new() }
+    }
+}
 
 fn possible_cpus() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -437,27 +456,21 @@ impl Map {
         let n = inner.shards.len();
         SPLIT.with(|cell| {
             let mut scratch = cell.borrow_mut();
-            let (starts, order) = &mut *scratch;
+            let Split { ids, starts, fill, order, retry } = &mut *scratch;
+            ids.clear();
             starts.clear();
             starts.resize(n + 1, 0);
             order.clear();
             order.resize(ops.len(), 0);
             // Counting sort by shard: stable, so same-key ops keep array order.
-            let mut shard_ids: Vec<u32> = Vec::new();
-            let use_local = ops.len() <= 256;
-            let mut local = [0u32; 256];
-            for (i, op) in ops.iter_mut().enumerate() {
+            for op in ops.iter_mut() {
                 let s = if self.validate(op) {
                     op.hash = inner.hasher.hash(op.key);
                     shard_of(op.hash, n) as u32
                 } else {
                     u32::MAX
                 };
-                if use_local {
-                    local[i] = s;
-                } else {
-                    shard_ids.push(s);
-                }
+                ids.push(s);
                 if s != u32::MAX {
                     starts[s as usize + 1] += 1;
                 }
@@ -465,9 +478,9 @@ impl Map {
             for s in 0..n {
                 starts[s + 1] += starts[s];
             }
-            let mut fill = starts.clone();
-            for i in 0..ops.len() {
-                let s = if use_local { local[i] } else { shard_ids[i] };
+            fill.clear();
+            fill.extend_from_slice(starts);
+            for (i, &s) in ids.iter().enumerate() {
                 if s != u32::MAX {
                     order[fill[s as usize] as usize] = i as u32;
                     fill[s as usize] += 1;
@@ -503,7 +516,7 @@ impl Map {
                     if len == 0 || delegated(s) {
                         continue;
                     }
-                    let part = &order[starts[s] as usize..starts[s + 1] as usize];
+                    let mut part = &order[starts[s] as usize..starts[s + 1] as usize];
                     let shard = &inner.shards[s];
                     // SAFETY (every unsafe block of this part, to the end of
                     // the loop body): `part` holds distinct indices into
@@ -516,7 +529,7 @@ impl Map {
                         // of op j + 2D and the record of op j + D are fetched
                         // while op j is read, so misses overlap.
                         const D: usize = 6;
-                        let mut rest = 0;
+                        retry.clear();
                         let hash = |j: usize| unsafe { (*base.add(part[j] as usize)).hash };
                         for j in 0..part.len() + 2 * D {
                             if j < part.len() {
@@ -526,12 +539,14 @@ impl Map {
                                 shard.prefetch_record(hash(j - D));
                             }
                             if j >= 2 * D && !shard.read_get(unsafe { &mut *base.add(part[j - 2 * D] as usize) }) {
-                                rest += 1;
+                                retry.push(part[j - 2 * D]);
                             }
                         }
-                        if rest == 0 {
+                        if retry.is_empty() {
                             continue;
                         }
+                        // Only the reads that found no consistent moment go to the lock.
+                        part = retry;
                     }
                     match shard.lock() {
                         Ok(mut st) => {

@@ -72,14 +72,11 @@ fn counters_lose_no_update() {
             let got = map.get(&c.to_le_bytes()).unwrap();
             match got {
                 Some(v) => assert_eq!(i64::from_le_bytes(v.try_into().unwrap()), want, "counter {c} ({mode:?})"),
-                None => assert!(sums.iter().all(|l| l[c as usize] == 0) && !touched(&map, c)),
+                // Absent: no thread added to it (an add always stores the counter).
+                None => assert!(sums.iter().all(|l| l[c as usize] == 0), "counter {c} lost ({mode:?})"),
             }
         }
     }
-}
-
-fn touched(_map: &Map, _c: u64) -> bool {
-    false
 }
 
 #[test]
