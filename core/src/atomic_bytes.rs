@@ -9,32 +9,6 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 
-/// Copies `n` bytes from `src` to `dst` (possibly uninitialised memory)
-/// with relaxed atomic loads of the source.
-///
-/// # Safety
-/// `[src, src + n)` must be mapped memory that is only ever accessed
-/// atomically while this runs; `dst` must be valid for `n` bytes of writes.
-#[inline]
-pub(crate) unsafe fn load_raw(dst: *mut u8, n: usize, src: *const u8) {
-    let mut i = 0;
-    while i < n && (src as usize + i) % 8 != 0 {
-        // SAFETY: in range (caller's contract).
-        unsafe { dst.add(i).write((*(src.add(i) as *const AtomicU8)).load(Relaxed)) };
-        i += 1;
-    }
-    while i + 8 <= n {
-        // SAFETY: in range, source 8-aligned; the destination may be unaligned.
-        unsafe { (dst.add(i) as *mut u64).write_unaligned((*(src.add(i) as *const AtomicU64)).load(Relaxed)) };
-        i += 8;
-    }
-    while i < n {
-        // SAFETY: in range.
-        unsafe { dst.add(i).write((*(src.add(i) as *const AtomicU8)).load(Relaxed)) };
-        i += 1;
-    }
-}
-
 /// Copies `src` to `dst` with relaxed atomic stores.
 ///
 /// # Safety
@@ -62,47 +36,110 @@ pub(crate) unsafe fn store(dst: *mut u8, src: &[u8]) {
     }
 }
 
-/// Compares `len(other)` bytes at `src` with `other`, with relaxed atomic loads.
+/// Compares the key at `src` (8-aligned, inside a block that is a
+/// multiple of 8 bytes long) with `key`, a word at a time: the last,
+/// partial word is read whole and masked.
 ///
 /// # Safety
-/// As for [`load_raw`], for `other.len()` bytes.
-#[inline]
-pub(crate) unsafe fn eq(src: *const u8, other: &[u8]) -> bool {
-    let n = other.len();
+/// `src` must be 8-aligned and `[src, src + key.len())` inside a mapped
+/// block whose end is 8-aligned; only ever accessed atomically meanwhile.
+#[inline(always)]
+pub(crate) unsafe fn key_eq(src: *const u8, key: &[u8]) -> bool {
+    let n = key.len();
     let mut i = 0;
-    while i < n && (src as usize + i) % 8 != 0 {
-        // SAFETY: in range (caller's contract).
-        if unsafe { (*(src.add(i) as *const AtomicU8)).load(Relaxed) } != other[i] {
-            return false;
-        }
-        i += 1;
-    }
     while i + 8 <= n {
-        // SAFETY: in range and 8-aligned.
+        // SAFETY: in range and 8-aligned (caller's contract).
         let w = unsafe { (*(src.add(i) as *const AtomicU64)).load(Relaxed) };
-        if w.to_ne_bytes() != other[i..i + 8] {
+        // SAFETY: i + 8 <= key.len().
+        let k = unsafe { (key.as_ptr().add(i) as *const u64).read_unaligned() };
+        if w != k {
             return false;
         }
         i += 8;
     }
-    while i < n {
-        // SAFETY: in range.
-        if unsafe { (*(src.add(i) as *const AtomicU8)).load(Relaxed) } != other[i] {
-            return false;
-        }
-        i += 1;
+    if i < n {
+        // SAFETY: the aligned word holding src[i..n] lies in the block.
+        let w = unsafe { (*(src.add(i) as *const AtomicU64)).load(Relaxed) };
+        let mut tail = [0u8; 8];
+        tail[..n - i].copy_from_slice(&key[i..]);
+        // Byte j of memory is bits 8j.. of the little-endian value.
+        let mask = (1u64 << (8 * (n - i))) - 1;
+        return u64::from_le(w) & mask == u64::from_le_bytes(tail);
     }
     true
 }
 
-/// Loads an aligned u32 atomically.
+/// Copies `n` bytes between non-overlapping buffers without calling
+/// `memcpy` for small sizes: two fixed-size copies that overlap in the
+/// middle (fixed sizes compile to plain moves; a loop would be turned back
+/// into a `memcpy` call).
 ///
 /// # Safety
-/// `p` must be 4-aligned, mapped, and only accessed atomically by others.
+/// `src` valid for `n` initialised bytes of reads, `dst` for `n` bytes of
+/// writes, not overlapping.
+#[inline(always)]
+pub(crate) unsafe fn copy_small(dst: *mut u8, src: *const u8, n: usize) {
+    /// Copies [0, N) and [n - N, n) for N <= n <= 2N.
+    #[inline(always)]
+    unsafe fn two<const N: usize>(dst: *mut u8, src: *const u8, n: usize) {
+        // SAFETY: N <= n, so both ranges lie in [0, n) (caller's contract).
+        unsafe {
+            let head = (src as *const [u8; N]).read_unaligned();
+            let tail = (src.add(n - N) as *const [u8; N]).read_unaligned();
+            (dst as *mut [u8; N]).write_unaligned(head);
+            (dst.add(n - N) as *mut [u8; N]).write_unaligned(tail);
+        }
+    }
+    // SAFETY (all branches): each branch's size bounds satisfy `two`'s contract.
+    unsafe {
+        if n >= 16 {
+            if n <= 32 {
+                two::<16>(dst, src, n)
+            } else if n <= 64 {
+                two::<32>(dst, src, n)
+            } else {
+                std::ptr::copy_nonoverlapping(src, dst, n)
+            }
+        } else if n >= 8 {
+            two::<8>(dst, src, n)
+        } else if n >= 4 {
+            two::<4>(dst, src, n)
+        } else if n >= 2 {
+            two::<2>(dst, src, n)
+        } else if n == 1 {
+            *dst = *src
+        }
+    }
+}
+
+/// Copies the aligned words that cover `[src, src + n)` into `dst` with
+/// relaxed atomic loads; returns where the first byte landed (`src % 8`).
+///
+/// # Safety
+/// The aligned words covering the range must be mapped memory only ever
+/// accessed atomically meanwhile (a record block: 8-aligned, a multiple of
+/// 8 bytes long); `dst` must have room for `n.div_ceil(8) + 1` words.
+#[inline(always)]
+pub(crate) unsafe fn load_words(dst: *mut u64, src: *const u8, n: usize) -> usize {
+    let at = src as usize % 8;
+    let first = src.wrapping_sub(at) as *const AtomicU64;
+    let words = (at + n).div_ceil(8);
+    for w in 0..words {
+        // SAFETY: word w covers bytes of the range (caller's contract);
+        // w < words <= n.div_ceil(8) + 1.
+        unsafe { dst.add(w).write((*first.add(w)).load(Relaxed)) };
+    }
+    at
+}
+
+/// Loads an aligned u64 atomically.
+///
+/// # Safety
+/// `p` must be 8-aligned, mapped, and only accessed atomically by others.
 #[inline]
-pub(crate) unsafe fn load_u32(p: *const u8) -> u32 {
+pub(crate) unsafe fn load_u64(p: *const u8) -> u64 {
     // SAFETY: caller's contract.
-    unsafe { (*(p as *const std::sync::atomic::AtomicU32)).load(Relaxed) }
+    unsafe { (*(p as *const AtomicU64)).load(Relaxed) }
 }
 
 /// Stores an aligned u32 atomically.
@@ -119,25 +156,44 @@ pub(crate) unsafe fn store_u32(p: *mut u8, v: u32) {
 mod tests {
     use super::*;
 
+    /// key_eq at an aligned block start, every key length, every differing byte.
+    #[test]
+    fn key_eq_reads_whole_words_and_masks_the_tail() {
+        let mut block = vec![0u64; 16];
+        let base = block.as_mut_ptr() as *mut u8;
+        for len in 0..=100usize {
+            let key: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
+            // SAFETY: len <= 100 < 128 bytes of the block; the bytes after the
+            // key are filled with noise that must be ignored.
+            unsafe {
+                store(base, &key);
+                store(base.add(len), &vec![0xA5u8; 128 - len]);
+                assert!(key_eq(base, &key), "len {len}");
+                for j in 0..len {
+                    let mut other = key.clone();
+                    other[j] ^= 0x40;
+                    assert!(!key_eq(base, &other), "len {len} byte {j}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn round_trips_at_every_alignment_and_length() {
         let mut backing = vec![0u64; 64];
         let base = backing.as_mut_ptr() as *mut u8;
         for off in 0..9 {
-            for len in 0..40 {
+            for len in 0..100 {
                 let src: Vec<u8> = (0..len).map(|i| (i * 7 + off) as u8).collect();
                 // SAFETY: off + len < 512 bytes of backing.
                 unsafe {
                     store(base.add(off), &src);
-                    let mut out = vec![0u8; len];
-                    load_raw(out.as_mut_ptr(), len, base.add(off));
-                    assert_eq!(out, src);
-                    assert!(eq(base.add(off), &src));
-                    if len > 0 {
-                        let mut other = src.clone();
-                        other[len - 1] ^= 1;
-                        assert!(!eq(base.add(off), &other));
-                    }
+                    let mut words = vec![0u64; len / 8 + 2];
+                    let at = load_words(words.as_mut_ptr(), base.add(off), len);
+                    assert_eq!(&std::slice::from_raw_parts(words.as_ptr() as *const u8, at + len)[at..], &src[..]);
+                    let mut copy = vec![0u8; len];
+                    copy_small(copy.as_mut_ptr(), src.as_ptr(), len);
+                    assert_eq!(copy, src);
                 }
             }
         }

@@ -1,48 +1,166 @@
 //! The gate: every call enters it, and it serves two purposes.
 //!
 //! **Close.** It lets callers in until the map closes, then waits for those
-//! inside to leave. Callers count themselves in a per-CPU stripe, so callers
-//! on different CPUs never write the same cache line. Protocol (all
-//! SeqCst): a caller increments its stripe, then reads `closed`; the closer
-//! stores `closed`, then waits for every stripe to read zero. In the single
-//! total order either the caller's increment precedes the closer's read of
-//! that stripe (the closer waits for it), or the closer's store precedes the
-//! caller's read (the caller sees `closed`, backs out and reports `Closed`).
+//! inside to leave. A caller counts itself in its thread's stripe, so
+//! callers on different threads never write the same cache line. Protocol:
+//! a caller increments its stripe, fences, then reads `closed`; the closer
+//! stores `closed`, fences, then waits for every stripe to read zero. The
+//! two fences are ordered one way or the other: either the caller's
+//! increment is visible to the closer (which waits for it), or the closer's
+//! store is visible to the caller (which backs out and reports `Closed`).
 //!
 //! **Grace periods.** Lock-free readers probe slot arrays and record chunks
 //! that a writer may unlink meanwhile (a table grows, a shard is cleared or
 //! replaced). Unlinked regions are retired here and unmapped only after a
 //! grace period, in the manner of sleepable RCU: each stripe has two
 //! counters, callers increment the one of the current epoch's parity, and
-//! the epoch advances only when the other parity's counters all read zero.
+//! the epoch advances only when the other parity's counters all read zero
+//! (checked after a fence that follows every unlinking being considered).
 //! A region retired at epoch E is freed once the epoch reaches E + 2: both
 //! parities have then drained since it was unlinked, so no caller that
-//! could have seen it is still inside. A caller that read the epoch before
-//! an advance but incremented after the check is harmless: its increment
-//! follows the check in the SeqCst order, which follows the unlinking, so
-//! it can only see the new region. Nothing ever waits for a reader while
-//! holding a shard lock: reclamation only tries, and retries later.
+//! could have seen it is still inside. A caller whose increment the check
+//! missed fenced after the check's fence, so it sees the new region only;
+//! a caller that read an already advanced epoch did so with acquire
+//! ordering, so it too sees everything unlinked before the advance.
+//! Nothing ever waits for a reader while holding a shard lock:
+//! reclamation only tries, and retries later.
+//!
+//! **Cost per call.** A thread owns a stripe (up to [`OWNED_STRIPES`]
+//! threads at a time; ids are recycled when threads exit), so entering is a
+//! plain load and store of its own counter and leaving a release store: no
+//! read-modify-write. The fence between the increment and the caller's
+//! next loads is asymmetric where Linux offers `membarrier`
+//! (`MEMBARRIER_CMD_PRIVATE_EXPEDITED`): the caller's side is a compiler
+//! fence only, and the rare closer or reclaimer makes the kernel run a full
+//! barrier on every CPU that runs one of our threads, which orders each
+//! caller's increment before or after the check exactly as a pair of SeqCst
+//! fences would (the liburcu/folly "asymmetric fence"). Without
+//! `membarrier` (old kernels, seccomp, valgrind) the caller's increment is
+//! a SeqCst read-modify-write. Threads beyond the owned stripes share
+//! per-CPU stripes with SeqCst read-modify-writes, as every caller did
+//! before.
 
 use crate::numa::NodeRegion;
-
-/// Hands out stripes to threads in turn.
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// The stripe a thread counts itself in, handed out in turn, so that up
-    /// to as many threads as there are stripes (one per possible CPU) never
-    /// share one. (Reading the current CPU instead would cost a call per
-    /// operation, and two threads that start on one CPU would then share a
-    /// stripe for good: every enter would bounce its cache line.)
-    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Relaxed);
-}
 use crate::shard::ShardState;
 use crossbeam_utils::CachePadded;
+use std::cell::Cell;
+use std::marker::PhantomData;
 use std::sync::atomic::{
-    AtomicBool, AtomicU64, AtomicUsize,
-    Ordering::{Relaxed, SeqCst},
+    compiler_fence, fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
 use std::sync::Mutex;
+
+/// Threads that own a stripe of every gate at a time; later threads share.
+pub(crate) const OWNED_STRIPES: usize = 128;
+
+/// Stripe ids of exited threads, handed out again.
+static FREE_IDS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// The next never-used stripe id.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread's stripe id, returned to [`FREE_IDS`] when the thread exits.
+struct ThreadStripe(usize);
+
+impl ThreadStripe {
+    fn acquire() -> ThreadStripe {
+        let reused = FREE_IDS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        ThreadStripe(reused.unwrap_or_else(|| NEXT_ID.fetch_add(1, Relaxed)))
+    }
+}
+
+impl Drop for ThreadStripe {
+    fn drop(&mut self) {
+        // From now on this thread counts itself in a shared stripe.
+        let _ = STRIPE_ID.try_with(|c| c.set(EXITING));
+        // Every pass of this thread has been dropped (passes never leave the
+        // function that took them), so its counters read zero in every gate;
+        // the mutex orders those stores before the next owner's loads.
+        FREE_IDS.lock().unwrap_or_else(|e| e.into_inner()).push(self.0);
+    }
+}
+
+/// [`STRIPE_ID`] before the thread's first pass.
+const UNASSIGNED: usize = usize::MAX;
+/// [`STRIPE_ID`] once the thread's id went back to the pool (thread exit).
+const EXITING: usize = usize::MAX - 1;
+
+thread_local! {
+    /// The thread's stripe id (a plain read: no destructor, no lazy state).
+    static STRIPE_ID: Cell<usize> = const { Cell::new(UNASSIGNED) };
+    /// Owns the id and returns it when the thread exits.
+    static STRIPE_GUARD: ThreadStripe = ThreadStripe::acquire();
+    /// Which shared stripe a thread without an owned one uses (handed out in turn).
+    static SHARED_HINT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// This thread's stripe id: below [`OWNED_STRIPES`] it owns that stripe,
+/// otherwise it counts itself in a shared one.
+#[inline(always)]
+fn stripe_id() -> usize {
+    let id = STRIPE_ID.get();
+    if id != UNASSIGNED {
+        return id;
+    }
+    assign_stripe_id()
+}
+
+#[cold]
+fn assign_stripe_id() -> usize {
+    match STRIPE_GUARD.try_with(|g| g.0) {
+        Ok(id) => {
+            STRIPE_ID.set(id);
+            id
+        }
+        Err(_) => EXITING,
+    }
+}
+
+/// How the fence between a caller's increment and its next loads is made.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FenceMode {
+    /// Compiler fence for callers; `membarrier` for closers and reclaimers.
+    Membarrier,
+    /// SeqCst read-modify-write for callers; SeqCst fence for the others.
+    Rmw,
+}
+
+const MEMBARRIER_CMD_QUERY: libc::c_int = 0;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+/// 0 = not decided yet, 1 = membarrier registered, 2 = unavailable.
+static MEMBARRIER: AtomicU8 = AtomicU8::new(0);
+
+fn membarrier(cmd: libc::c_int) -> libc::c_long {
+    // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and touches no
+    // memory of ours.
+    unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_uint, 0 as libc::c_int) }
+}
+
+/// The process's fence mode: membarrier when the kernel offers private
+/// expedited barriers and registration succeeds (once per process), unless
+/// `NUMASHARD_NO_MEMBARRIER` is set.
+pub(crate) fn default_fence_mode() -> FenceMode {
+    let decided = MEMBARRIER.load(Acquire);
+    if decided != 0 {
+        return if decided == 1 { FenceMode::Membarrier } else { FenceMode::Rmw };
+    }
+    let wanted = std::env::var_os("NUMASHARD_NO_MEMBARRIER").map_or(true, |v| v.is_empty() || v == "0");
+    let ok = wanted && {
+        let cmds = membarrier(MEMBARRIER_CMD_QUERY);
+        cmds > 0
+            && cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED as libc::c_long != 0
+            && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0
+    };
+    // Registration is idempotent, so two racing first maps agree.
+    MEMBARRIER.store(if ok { 1 } else { 2 }, Release);
+    if ok {
+        FenceMode::Membarrier
+    } else {
+        FenceMode::Rmw
+    }
+}
 
 /// Memory retired until a grace period has passed.
 pub(crate) enum Garbage {
@@ -54,25 +172,37 @@ pub(crate) enum Garbage {
 
 pub(crate) struct Gate {
     closed: AtomicBool,
+    mode: FenceMode,
     epoch: AtomicU64,
+    /// `OWNED_STRIPES` stripes written only by their owning thread, then the
+    /// shared ones.
     stripes: Box<[CachePadded<[AtomicUsize; 2]>]>,
     garbage: Mutex<Vec<(u64, Garbage)>>,
     has_garbage: AtomicBool,
 }
 
-/// Proof of being inside an open map; leaving on drop.
+/// Proof of being inside an open map; leaving on drop. Not `Send`: an
+/// owned stripe is only ever written by its own thread.
 pub(crate) struct Pass<'g> {
     gate: &'g Gate,
     stripe: usize,
     parity: usize,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl Gate {
-    pub(crate) fn new(stripes: usize) -> Gate {
+    /// A gate with `shared` stripes for threads beyond the owned ones, in
+    /// the process's fence mode.
+    pub(crate) fn new(shared: usize) -> Gate {
+        Gate::with_mode(shared, default_fence_mode())
+    }
+
+    pub(crate) fn with_mode(shared: usize, mode: FenceMode) -> Gate {
         Gate {
             closed: AtomicBool::new(false),
+            mode,
             epoch: AtomicU64::new(0),
-            stripes: (0..stripes.max(1))
+            stripes: (0..OWNED_STRIPES + shared.max(1))
                 .map(|_| CachePadded::new([AtomicUsize::new(0), AtomicUsize::new(0)]))
                 .collect(),
             garbage: Mutex::new(Vec::new()),
@@ -81,16 +211,66 @@ impl Gate {
     }
 
     /// Enters, unless the map is closed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn enter(&self) -> Option<Pass<'_>> {
-        let stripe = STRIPE.with(|s| *s) % self.stripes.len();
-        let parity = (self.epoch.load(SeqCst) & 1) as usize;
-        self.stripes[stripe][parity].fetch_add(1, SeqCst);
-        if self.closed.load(SeqCst) {
-            self.stripes[stripe][parity].fetch_sub(1, SeqCst);
-            return None;
+        let id = stripe_id();
+        // Acquire: a caller that sees an advanced epoch sees every unlinking
+        // that preceded the advance.
+        let parity = (self.epoch.load(Acquire) & 1) as usize;
+        let stripe = if id < OWNED_STRIPES {
+            let c = &self.stripes[id][parity];
+            match self.mode {
+                FenceMode::Membarrier => {
+                    // Only this thread writes its own stripe.
+                    c.store(c.load(Relaxed) + 1, Relaxed);
+                    // The caller's half of the asymmetric fence: the kernel
+                    // supplies the CPU barrier when a closer or reclaimer asks.
+                    compiler_fence(SeqCst);
+                }
+                FenceMode::Rmw => {
+                    c.fetch_add(1, SeqCst);
+                }
+            }
+            id
+        } else {
+            let stripe = self.shared_stripe();
+            self.stripes[stripe][parity].fetch_add(1, SeqCst);
+            stripe
+        };
+        let pass = Pass { gate: self, stripe, parity, _not_send: PhantomData };
+        if self.closed.load(Relaxed) {
+            return None; // the pass leaves on drop
         }
-        Some(Pass { gate: self, stripe, parity })
+        Some(pass)
+    }
+
+    #[cold]
+    fn shared_stripe(&self) -> usize {
+        static NEXT_SHARED: AtomicUsize = AtomicUsize::new(0);
+        let hint = SHARED_HINT
+            .try_with(|h| {
+                if h.get() == usize::MAX {
+                    h.set(NEXT_SHARED.fetch_add(1, Relaxed));
+                }
+                h.get()
+            })
+            .unwrap_or(0);
+        OWNED_STRIPES + hint % (self.stripes.len() - OWNED_STRIPES)
+    }
+
+    /// The closer's and reclaimer's half of the fence: after it, every
+    /// caller's increment made before its own fence is visible, and every
+    /// caller fencing later sees what was stored before.
+    fn heavy_fence(&self) {
+        fence(SeqCst);
+        if self.mode == FenceMode::Membarrier && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
+            // Registered at start, so the kernel cannot refuse; were it to,
+            // callers' increments could go unseen and memory be freed under
+            // them: stop rather than risk that.
+            eprintln!("numashard: membarrier failed after registration; aborting");
+            std::process::abort();
+        }
+        fence(SeqCst);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -98,7 +278,7 @@ impl Gate {
     }
 
     fn drained(&self, parity: usize) -> bool {
-        self.stripes.iter().all(|s| s[parity].load(SeqCst) == 0)
+        self.stripes.iter().all(|s| s[parity].load(Acquire) == 0)
     }
 
     /// Closes the gate and waits until no caller is inside; then frees all
@@ -107,6 +287,7 @@ impl Gate {
         if self.closed.swap(true, SeqCst) {
             return false;
         }
+        self.heavy_fence();
         let mut spins = 0u32;
         while !(self.drained(0) && self.drained(1)) {
             spins += 1;
@@ -137,6 +318,21 @@ impl Gate {
         self.has_garbage.load(SeqCst)
     }
 
+    /// Advances the epoch up to twice, as far as drained callers allow
+    /// (never waits). Call with the garbage lock held, after every unlinking
+    /// of the memory about to be judged.
+    fn advance(&self) {
+        self.heavy_fence();
+        for _ in 0..2 {
+            let e = self.epoch.load(SeqCst);
+            let other = ((e & 1) ^ 1) as usize;
+            if !self.drained(other) {
+                break;
+            }
+            self.epoch.store(e + 1, SeqCst);
+        }
+    }
+
     /// Advances the epoch as far as drained readers allow (never waits) and
     /// frees what has passed its grace period.
     pub(crate) fn try_reclaim(&self) {
@@ -145,14 +341,7 @@ impl Gate {
             if g.is_empty() {
                 return;
             }
-            for _ in 0..2 {
-                let e = self.epoch.load(SeqCst);
-                let other = ((e & 1) ^ 1) as usize;
-                if !self.drained(other) {
-                    break;
-                }
-                self.epoch.store(e + 1, SeqCst);
-            }
+            self.advance();
             let now = self.epoch.load(SeqCst);
             let (free, keep): (Vec<_>, Vec<_>) = g.drain(..).partition(|(e, _)| e + 2 <= now);
             *g = keep;
@@ -170,9 +359,16 @@ impl Gate {
 }
 
 impl Drop for Pass<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        self.gate.stripes[self.stripe][self.parity].fetch_sub(1, SeqCst);
+        let c = &self.gate.stripes[self.stripe][self.parity];
+        if self.stripe < OWNED_STRIPES {
+            // Only this thread writes its own stripe. Release: everything it
+            // read inside happens before a closer or reclaimer sees the count.
+            c.store(c.load(Relaxed) - 1, Release);
+        } else {
+            c.fetch_sub(1, SeqCst);
+        }
     }
 }
 
@@ -182,10 +378,26 @@ mod tests {
     use std::sync::Arc;
 
     /// Stress: after close_and_drain returns, no caller is or ever again gets inside.
+    /// Both fence modes this machine can run: `Rmw` always, `Membarrier`
+    /// when the kernel offers it.
+    fn modes() -> Vec<FenceMode> {
+        let mut m = vec![FenceMode::Rmw];
+        if default_fence_mode() == FenceMode::Membarrier {
+            m.push(FenceMode::Membarrier);
+        }
+        m
+    }
+
     #[test]
     fn nobody_inside_after_close() {
+        for mode in modes() {
+            nobody_inside_after_close_in(mode);
+        }
+    }
+
+    fn nobody_inside_after_close_in(mode: FenceMode) {
         for _ in 0..20 {
-            let gate = Arc::new(Gate::new(4));
+            let gate = Arc::new(Gate::with_mode(4, mode));
             let inside = Arc::new(AtomicU64::new(0));
             let after_close_violations = Arc::new(AtomicU64::new(0));
             let drained = Arc::new(AtomicBool::new(false));
@@ -219,6 +431,46 @@ mod tests {
         }
     }
 
+    /// More threads than owned stripes: every one is counted while inside
+    /// (owned or shared stripe), and all counts return to zero after.
+    #[test]
+    fn threads_beyond_the_owned_stripes_are_counted() {
+        for mode in modes() {
+            let n = OWNED_STRIPES + 40;
+            let gate = Arc::new(Gate::with_mode(3, mode));
+            let inside = Arc::new(std::sync::Barrier::new(n + 1));
+            let leave = Arc::new(std::sync::Barrier::new(n + 1));
+            let threads: Vec<_> = (0..n)
+                .map(|_| {
+                    let (gate, inside, leave) = (gate.clone(), inside.clone(), leave.clone());
+                    std::thread::spawn(move || {
+                        let p = gate.enter().expect("open");
+                        inside.wait();
+                        leave.wait();
+                        drop(p);
+                    })
+                })
+                .collect();
+            inside.wait();
+            let total: usize = gate.stripes.iter().map(|s| s[0].load(SeqCst) + s[1].load(SeqCst)).sum();
+            assert_eq!(total, n);
+            assert!(!(gate.drained(0) && gate.drained(1)));
+            leave.wait();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert!(gate.drained(0) && gate.drained(1));
+            // Nested passes on one thread count twice and leave cleanly.
+            {
+                let _a = gate.enter().unwrap();
+                let _b = gate.enter().unwrap();
+                let total: usize = gate.stripes.iter().map(|s| s[0].load(SeqCst) + s[1].load(SeqCst)).sum();
+                assert_eq!(total, 2);
+            }
+            assert!(gate.close_and_drain());
+        }
+    }
+
     /// Stress the grace period: readers repeatedly load a published region
     /// and read it while a writer swaps and retires regions; a region's
     /// contents are overwritten with a poison value just before it is freed
@@ -226,6 +478,12 @@ mod tests {
     /// freed region would read the poison.
     #[test]
     fn retired_regions_outlive_their_readers() {
+        for mode in modes() {
+            retired_regions_outlive_their_readers_in(mode);
+        }
+    }
+
+    fn retired_regions_outlive_their_readers_in(mode: FenceMode) {
         use std::sync::atomic::AtomicPtr;
         struct Poison(Box<AtomicU64>);
         impl Drop for Poison {
@@ -234,7 +492,7 @@ mod tests {
             }
         }
         // Leak-checked by Box: the poisoned cells stay allocated (moved into `graveyard`).
-        let gate = Arc::new(Gate::new(2));
+        let gate = Arc::new(Gate::with_mode(2, mode));
         let current = Arc::new(AtomicPtr::new(Box::into_raw(Box::new(AtomicU64::new(1)))));
         let stop = Arc::new(AtomicBool::new(false));
         let graveyard: Arc<Mutex<Vec<Poison>>> = Arc::new(Mutex::new(Vec::new()));
@@ -246,7 +504,7 @@ mod tests {
                     let mut reads = 0u64;
                     while !stop.load(SeqCst) {
                         let _p = gate.enter().unwrap();
-                        let p = current.load(SeqCst);
+                        let p = current.load(Acquire);
                         // SAFETY: cells are never deallocated during the test (graveyard).
                         let v = unsafe { (*p).load(SeqCst) };
                         assert_ne!(v, 0xDEAD, "read a region after its grace period");
@@ -272,12 +530,7 @@ mod tests {
             // Advance like try_reclaim does.
             {
                 let _g = gate.garbage.lock().unwrap();
-                for _ in 0..2 {
-                    let e = gate.epoch.load(SeqCst);
-                    if gate.drained(((e & 1) ^ 1) as usize) {
-                        gate.epoch.store(e + 1, SeqCst);
-                    }
-                }
+                gate.advance();
             }
             let now = gate.epoch.load(SeqCst);
             let (free, keep): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(e, _)| e + 2 <= now);

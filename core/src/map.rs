@@ -8,7 +8,7 @@ use crate::gate::{Garbage, Gate, Pass};
 use crate::numa;
 use crate::placement::{self, ShardPlacement};
 use crate::routing::{shard_of, KeyHasher, Msg, ReplySlot};
-use crate::shard::{owner_loop, Budget, Shard, ShardState};
+use crate::shard::{owner_loop, Budget, Lookup, Shard, ShardState};
 use crate::stats::{MapStats, ShardStats};
 use crate::topology::{Topology, TopologySource};
 use std::cell::RefCell;
@@ -241,6 +241,7 @@ impl Map {
         self.inner.gate.is_closed()
     }
 
+    #[inline(always)]
     fn enter(&self) -> Result<Pass<'_>> {
         self.inner.gate.enter().ok_or(Error::new(Status::Closed))
     }
@@ -327,7 +328,25 @@ impl Map {
     /// Copies the value of `key` into `buf`. Returns the value's length when
     /// found; if that is larger than `buf`, nothing was copied (call again
     /// with a buffer of that size).
+    #[inline]
     pub fn get_into(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
+        let inner = &*self.inner;
+        if inner.cfg.exec_mode == ExecMode::Auto && key.len() <= inner.cfg.max_key_len {
+            // The direct path: no op record, one lock-free lookup.
+            let _pass = self.enter()?;
+            let hash = inner.hasher.hash(key);
+            let shard = &inner.shards[shard_of(hash, inner.shards.len())];
+            match shard.read_into(hash, key, buf) {
+                Lookup::Found { len, .. } => return Ok(Some(len)),
+                Lookup::Missing => return Ok(None),
+                Lookup::Busy => {}
+            }
+        }
+        self.get_into_slow(key, buf)
+    }
+
+    #[cold]
+    fn get_into_slow(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
         let mut op = BatchOp::get(key, buf);
         match self.run_one(&mut op)? {
             Status::Ok | Status::BufferTooSmall => Ok(Some(op.out_len)),

@@ -390,6 +390,41 @@ struct ReaderView {
 /// read is known to be consistent).
 const LOCK_FREE_VALUE_MAX: usize = 512;
 
+/// Where a lock-free read copies a value before it is known consistent:
+/// whole words (the value may start mid-word), not zeroed (only what a
+/// validated read filled is used).
+pub(crate) struct Stage([std::mem::MaybeUninit<u64>; LOCK_FREE_VALUE_MAX / 8 + 2]);
+
+impl Stage {
+    #[inline(always)]
+    pub(crate) fn new() -> Stage {
+        Stage([std::mem::MaybeUninit::uninit(); LOCK_FREE_VALUE_MAX / 8 + 2])
+    }
+
+    /// The `len` bytes from byte `at`.
+    ///
+    /// # Safety
+    /// A lookup filled them (it returned `Found { copied: true, len, at }`).
+    #[inline(always)]
+    unsafe fn bytes(&self, at: usize, len: usize) -> *const u8 {
+        debug_assert!(at + len <= std::mem::size_of_val(&self.0));
+        // SAFETY: in bounds (at < 8, len <= LOCK_FREE_VALUE_MAX).
+        unsafe { (self.0.as_ptr() as *const u8).add(at) }
+    }
+}
+
+/// What a lock-free lookup found.
+pub(crate) enum Lookup {
+    /// The key, whose value is `len` bytes long, copied to the stage
+    /// (starting at byte `at`) when `copied`.
+    Found { len: usize, copied: bool, at: usize },
+    /// No such key at a consistent moment.
+    Missing,
+    /// No consistent moment in 16 attempts, no published table (closing), or
+    /// a value too large for the stage: take the lock.
+    Busy,
+}
+
 impl Shard {
     pub(crate) fn new(placement: ShardPlacement, inbound: Box<[Sender<Msg>]>) -> Shard {
         Shard {
@@ -441,23 +476,23 @@ impl Shard {
         prefetch_addr(s.rec);
     }
 
-    /// A get without the ownership lock ("CREW": the owner writes, anyone
-    /// reads): probe the published table, copy the value to the stack, and
-    /// keep the result only if the seqlock shows no change happened
-    /// meanwhile. Returns false when it could not get a consistent read (the
-    /// caller then takes the lock).
+    /// The lock-free lookup both get paths share: probe the published table
+    /// and, when `key` is found, copy its value into `stage` (room for
+    /// [`LOCK_FREE_VALUE_MAX`] bytes) unless `copy` is false or the value is
+    /// larger; keep the result only if the seqlock shows that no change
+    /// happened meanwhile.
     ///
     /// Soundness: every address read is mapped — the slot array and record
     /// chunks are only unmapped through the gate's grace period, which the
     /// caller's gate pass holds off; record pointers in slots always point
-    /// to record blocks; a header is only trusted (to size further reads)
-    /// after the seqlock confirmed it. All reads are atomic (see
-    /// `atomic_bytes`), so racing with the owner's writes is defined.
-    #[inline]
-    pub(crate) fn read_get(&self, op: &mut BatchOp<'_>) -> bool {
-        let tag = tag_of(op.hash);
-        // Not zeroed: only the prefix a validated read filled is ever used.
-        let mut stack = std::mem::MaybeUninit::<[u8; LOCK_FREE_VALUE_MAX]>::uninit();
+    /// to record blocks, 8-aligned and a multiple of 8 bytes long (so a
+    /// whole aligned word around any byte of a block lies in it); a header is only
+    /// trusted (to size further reads) after the seqlock confirmed it. All
+    /// reads are atomic (see `atomic_bytes`), so racing with the owner's
+    /// writes is defined.
+    #[inline(always)]
+    fn lookup(&self, hash: u64, key: &[u8], stage: &mut Stage, copy: impl Fn(usize) -> bool) -> Lookup {
+        let tag = tag_of(hash);
         'attempt: for _ in 0..16 {
             let s1 = self.view.seq.load(Ordering::Acquire);
             if s1 & 1 == 1 {
@@ -466,11 +501,11 @@ impl Shard {
             }
             let word = self.view.table_word.load(Ordering::Relaxed);
             if word == 0 {
-                return false;
+                return Lookup::Busy;
             }
             let (slots, bits) = unpack_word(word);
             let mask = (1usize << bits) - 1;
-            let mut i = (op.hash >> (64 - bits)) as usize;
+            let mut i = (hash >> (64 - bits)) as usize;
             let mut found = None;
             for _ in 0..=mask {
                 // SAFETY: i <= mask < capacity of the published array, which
@@ -480,9 +515,13 @@ impl Shard {
                     break;
                 }
                 if s.tag == tag && !s.rec.is_null() {
-                    // SAFETY: a record block is at least HEADER bytes and mapped.
-                    let (k, v) = unsafe {
-                        (atomic_bytes::load_u32(s.rec) as usize, atomic_bytes::load_u32(s.rec.add(4)) as usize)
+                    // SAFETY: a record block is at least HEADER bytes, 8-aligned and mapped.
+                    let h = unsafe { atomic_bytes::load_u64(s.rec) };
+                    // The header is two native u32s: key length, then value length.
+                    let (k, v) = if cfg!(target_endian = "little") {
+                        ((h as u32) as usize, (h >> 32) as usize)
+                    } else {
+                        ((h >> 32) as usize, (h as u32) as usize)
                     };
                     fence(Ordering::Acquire);
                     if self.view.seq.load(Ordering::Relaxed) != s1 {
@@ -490,7 +529,7 @@ impl Shard {
                     }
                     // The header is a live record's: its key and value lie in the block.
                     // SAFETY: k bytes after the header are the record's key.
-                    if k == op.key.len() && unsafe { atomic_bytes::eq(s.rec.add(HEADER), op.key) } {
+                    if k == key.len() && unsafe { atomic_bytes::key_eq(s.rec.add(HEADER), key) } {
                         found = Some((s.rec, k, v));
                         break;
                     }
@@ -502,40 +541,75 @@ impl Shard {
                 if self.view.seq.load(Ordering::Relaxed) != s1 {
                     continue;
                 }
-                op.status = Status::NotFound;
-                op.out_len = 0;
-                return true;
+                return Lookup::Missing;
             };
-            let wants_copy = op.out_vec.is_some() || v <= op.out.len();
-            if wants_copy {
+            let copied = copy(v);
+            let mut at = 0;
+            if copied {
                 if v > LOCK_FREE_VALUE_MAX {
-                    return false;
+                    return Lookup::Busy;
                 }
-                // SAFETY: the value's v bytes follow the key inside the block;
-                // the stack buffer has room for v <= LOCK_FREE_VALUE_MAX bytes.
-                unsafe { atomic_bytes::load_raw(stack.as_mut_ptr() as *mut u8, v, rec.add(HEADER + k)) };
+                // SAFETY: the value's v bytes follow the key inside the block
+                // (8-aligned, a multiple of 8 long, so the words covering them
+                // are in it too); the stage has room for v + 16 bytes.
+                at = unsafe { atomic_bytes::load_words(stage.0.as_mut_ptr() as *mut u64, rec.add(HEADER + k), v) };
             }
             fence(Ordering::Acquire);
             if self.view.seq.load(Ordering::Relaxed) != s1 {
                 continue;
             }
-            op.out_len = v;
-            op.status = if !wants_copy {
-                Status::BufferTooSmall
-            } else {
-                // SAFETY: load_raw initialised the first v bytes.
-                let value = unsafe { std::slice::from_raw_parts(stack.as_ptr() as *const u8, v) };
-                if let Some(out) = op.out_vec.as_deref_mut() {
-                    out.clear();
-                    out.extend_from_slice(value);
-                } else {
-                    op.out[..v].copy_from_slice(value);
-                }
-                Status::Ok
-            };
-            return true;
+            return Lookup::Found { len: v, copied, at };
         }
-        false
+        Lookup::Busy
+    }
+
+    /// A get without the ownership lock ("CREW": the owner writes, anyone
+    /// reads) for a batch op: see [`Shard::lookup`]. Returns false when it
+    /// could not get a consistent read (the caller then takes the lock).
+    #[inline]
+    pub(crate) fn read_get(&self, op: &mut BatchOp<'_>) -> bool {
+        let mut stage = Stage::new();
+        let out_len = op.out.len();
+        let to_vec = op.out_vec.is_some();
+        match self.lookup(op.hash, op.key, &mut stage, |v| to_vec || v <= out_len) {
+            Lookup::Busy => false,
+            Lookup::Missing => {
+                op.status = Status::NotFound;
+                op.out_len = 0;
+                true
+            }
+            Lookup::Found { len, copied, at } => {
+                op.out_len = len;
+                op.status = if !copied {
+                    Status::BufferTooSmall
+                } else {
+                    // SAFETY: the lookup filled these bytes.
+                    let value = unsafe { std::slice::from_raw_parts(stage.bytes(at, len), len) };
+                    if let Some(out) = op.out_vec.as_deref_mut() {
+                        out.clear();
+                        out.extend_from_slice(value);
+                    } else {
+                        op.out[..len].copy_from_slice(value);
+                    }
+                    Status::Ok
+                };
+                true
+            }
+        }
+    }
+
+    /// The single-call get: [`Shard::lookup`] straight into `out` (through
+    /// the stage, so `out` is only written with a consistent value).
+    /// `Found` with `copied == false` means `out` was too small (untouched).
+    #[inline]
+    pub(crate) fn read_into(&self, hash: u64, key: &[u8], out: &mut [u8]) -> Lookup {
+        let mut stage = Stage::new();
+        let r = self.lookup(hash, key, &mut stage, |v| v <= out.len());
+        if let Lookup::Found { len, copied: true, at } = r {
+            // SAFETY: the lookup filled these bytes, and `len <= out.len()`.
+            unsafe { atomic_bytes::copy_small(out.as_mut_ptr(), stage.bytes(at, len), len) };
+        }
+        r
     }
 
     /// Takes the ownership lock. A poisoned lock (a panic while applying)
