@@ -530,13 +530,13 @@ impl Shard {
                     // The header is a live record's: its key and value lie in the block.
                     // SAFETY: k bytes after the header are the record's key.
                     if k == key.len() && unsafe { atomic_bytes::key_eq(s.rec.add(HEADER), key) } {
-                        found = Some((s.rec, k, v));
+                        found = Some((s.rec, v));
                         break;
                     }
                 }
                 i = (i + 1) & mask;
             }
-            let Some((rec, k, v)) = found else {
+            let Some((rec, v)) = found else {
                 fence(Ordering::Acquire);
                 if self.view.seq.load(Ordering::Relaxed) != s1 {
                     continue;
@@ -552,7 +552,12 @@ impl Shard {
                 // SAFETY: the value's v bytes follow the key inside the block
                 // (8-aligned, a multiple of 8 long, so the words covering them
                 // are in it too); the stage has room for v + 16 bytes.
-                at = unsafe { atomic_bytes::load_words(stage.0.as_mut_ptr() as *mut u64, rec.add(HEADER + k), v) };
+                // The value's address comes from the caller's key length (equal
+                // to the record's) rather than the header, so the CPU can fetch
+                // the value's line while the header's load is still pending.
+                at = unsafe {
+                    atomic_bytes::load_words(stage.0.as_mut_ptr() as *mut u64, rec.add(HEADER + key.len()), v)
+                };
             }
             fence(Ordering::Acquire);
             if self.view.seq.load(Ordering::Relaxed) != s1 {

@@ -447,3 +447,113 @@ fn many_threads_mixed_ops_stay_consistent() {
         }
     }
 }
+
+/// A key of `len` bytes (1..=40, so key tails of every length mod 8 occur)
+/// derived from `k`.
+fn odd_key(k: u64, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> ((i % 8) * 8)) as u8 ^ i as u8).collect()
+}
+
+/// A value of `len` bytes whose every byte is derived from (key id,
+/// version), so a torn read (bytes of two writes) or a value of another key
+/// is detected, whatever its length.
+fn versioned_value(k: u64, version: u64, len: usize) -> Vec<u8> {
+    let tag = (k.wrapping_mul(31) ^ version.wrapping_mul(0x100_0193)) as u8;
+    (0..len).map(|i| tag.wrapping_add(i as u8)).collect()
+}
+
+fn check_versioned(k: u64, v: &[u8]) {
+    assert!(!v.is_empty());
+    let tag = v[0];
+    for (i, b) in v.iter().enumerate() {
+        assert_eq!(*b, tag.wrapping_add(i as u8), "torn value for key {k}: {v:?}");
+    }
+}
+
+/// Lock-free single gets (`get_into`, the direct path) and batch gets race
+/// with overwrites that change value lengths (records move between size
+/// classes), deletes and re-inserts, and table growth, with keys of every
+/// length mod 8: every read is a whole value some write stored, and a
+/// too-small buffer is reported with the length and left untouched.
+#[test]
+fn lock_free_reads_are_never_torn_under_churn() {
+    let map = Arc::new(Map::new(cfg(ExecMode::Auto, 2)).unwrap());
+    const KEYS: u64 = 64;
+    let key_len = |k: u64| 1 + (k % 40) as usize;
+    for k in 0..KEYS {
+        map.put(&odd_key(k, key_len(k)), &versioned_value(k, 0, 8)).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for w in 0..2u64 {
+            let (map, stop) = (map.clone(), stop.clone());
+            s.spawn(move || {
+                let mut rng = Rng(w + 11);
+                let mut version = 1u64;
+                // Growth: fresh keys beyond the churned ones, now and then.
+                let mut fresh = 1_000_000 * (w + 1);
+                while !stop.load(Ordering::Relaxed) {
+                    let k = rng.next() % KEYS;
+                    let key = odd_key(k, key_len(k));
+                    version += 1;
+                    match rng.next() % 8 {
+                        0 => {
+                            map.delete(&key).unwrap();
+                        }
+                        1 => {
+                            fresh += 1;
+                            map.put(&fresh.to_le_bytes(), b"grow").unwrap();
+                        }
+                        _ => {
+                            let len = 1 + (rng.next() % 200) as usize;
+                            map.put(&key, &versioned_value(k, version, len)).unwrap();
+                        }
+                    }
+                }
+            });
+        }
+        for r in 0..3u64 {
+            let (map, stop, reads) = (map.clone(), stop.clone(), reads.clone());
+            s.spawn(move || {
+                let mut rng = Rng(r + 101);
+                let mut buf = vec![0u8; 256];
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let k = rng.next() % KEYS;
+                    let key = odd_key(k, key_len(k));
+                    let cap = [256usize, 100, 16][(rng.next() % 3) as usize];
+                    buf.iter_mut().for_each(|b| *b = 0xEE);
+                    match map.get_into(&key, &mut buf[..cap]).unwrap() {
+                        None => {}
+                        Some(len) if len <= cap => check_versioned(k, &buf[..len]),
+                        Some(len) => {
+                            assert!(len <= 200);
+                            assert!(buf.iter().all(|&b| b == 0xEE), "a too-small buffer was written");
+                        }
+                    }
+                    if n % 16 == 0 {
+                        let keys: Vec<Vec<u8>> =
+                            (0..8).map(|i| odd_key((k + i) % KEYS, key_len((k + i) % KEYS))).collect();
+                        let mut outs = vec![[0u8; 256]; 8];
+                        let mut ops: Vec<BatchOp<'_>> =
+                            keys.iter().zip(outs.iter_mut()).map(|(key, o)| BatchOp::get(key, o)).collect();
+                        map.batch(&mut ops).unwrap();
+                        for (i, op) in ops.iter().enumerate() {
+                            match op.status {
+                                Status::Ok => check_versioned((k + i as u64) % KEYS, &op.out[..op.out_len]),
+                                Status::NotFound => {}
+                                s => panic!("batch get: {s:?}"),
+                            }
+                        }
+                    }
+                    n += 1;
+                }
+                reads.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(reads.load(Ordering::Relaxed) > 1000);
+}
