@@ -3,6 +3,7 @@
 #   main   TINY, SMALL, LARGE × read-only, read-95, update-50 × 1 and 2 threads × single and batch 64, three times (median)
 #   batch  SMALL and LARGE read-only, 2 threads, single and batches of 1..256 (for the batch plot), twice
 #   stall  worst writer stall during a full iteration and a replace_all of SMALL and LARGE (numashard only)
+#   idle   process CPU while each engine sits loaded and unused for 2 s (TINY and LARGE)
 # plus the machine description. OUT overrides the directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,5 @@ mkdir -p "$OUT"
 "$bin" --table small,large --workload read-only --threads 2 --batch single,1,2,4,8,16,32,64,128,256 \
   --duration 0.5 --repeat 2 --out-dir "$OUT" --name batch-sweep | tee "$OUT/batch-sweep.txt"
 "$bin" --table small,large --workload stall --out-dir "$OUT" --name stall --no-plot | tee "$OUT/stall.txt"
+"$bin" --table tiny,large --workload idle --duration 2 --out-dir "$OUT" --name idle --no-plot | tee "$OUT/idle.txt"
 echo "\$ uptime (after)" >>"$OUT/machine.txt"; uptime >>"$OUT/machine.txt"

@@ -30,7 +30,8 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "numashard,numashard-delegate,dashmap,scc,papaya,rwlock16")]
     engines: Vec<EngineKind>,
     /// Workloads: read-only, read-95, update-50, rmw, insert; `stall` measures writer stalls during
-    /// iteration and replace_all (numashard only).
+    /// iteration and replace_all (numashard only); `idle` measures the CPU an open, loaded map uses
+    /// with no traffic (every engine, `--duration` seconds).
     #[arg(
         long = "workload",
         alias = "workloads",
@@ -119,6 +120,7 @@ struct Plan {
     engines: Vec<EngineKind>,
     workloads: Vec<Workload>,
     stall: bool,
+    idle: bool,
     dists: Vec<Distribution>,
     tables: Vec<usize>,
     threads: Vec<usize>,
@@ -129,9 +131,12 @@ impl Plan {
     fn from_args(a: &Args) -> Result<Plan, String> {
         let mut workloads = Vec::new();
         let mut stall = false;
+        let mut idle = false;
         for w in &a.workloads {
             if w == "stall" {
                 stall = true;
+            } else if w == "idle" {
+                idle = true;
             } else {
                 workloads.push(w.parse::<Workload>()?);
             }
@@ -156,6 +161,7 @@ impl Plan {
             engines: a.engines.clone(),
             workloads,
             stall,
+            idle,
             dists,
             tables: a.tables.iter().map(|t| parse_table(t)).collect::<Result<_, _>>()?,
             threads: a.threads.clone(),
@@ -166,7 +172,8 @@ impl Plan {
     fn rows_per_round(&self) -> u64 {
         let per_table =
             self.engines.len() * self.workloads.len() * self.dists.len() * self.threads.len() * self.batches.len();
-        (self.tables.len() * (per_table + self.stall as usize)) as u64
+        let idle = if self.idle { self.engines.len() } else { 0 };
+        (self.tables.len() * (per_table + self.stall as usize + idle)) as u64
     }
 }
 
@@ -465,6 +472,58 @@ fn run(args: &Args) -> Result<(), String> {
             }
             progress.inc(1);
         }
+
+        if plan.idle {
+            for &kind in &plan.engines {
+                progress.set_message(format!("{table}: {kind} idle"));
+                let engine = kind.build(0, args.shards).map_err(|e| format!("cannot open {kind}: {e}"))?;
+                let load = runner::load(engine.as_ref(), &keys, entries, &workload::value_bytes(args.value_size, 0), load_threads)
+                    .map_err(|e| format!("{kind}, {table}: {e}"))?;
+                // Let the load's aftermath (owners reclaiming, parking) settle first.
+                std::thread::sleep(Duration::from_millis(200));
+                let (cpu, wall) = system::idle_cpu(duration);
+                stall_rows.push(Row {
+                    engine: kind.name().into(),
+                    mode: "idle".into(),
+                    workload: "idle".into(),
+                    distribution: "uniform".into(),
+                    theta: None,
+                    table: table.clone(),
+                    entries: entries as u64,
+                    key_size: args.key_size,
+                    value_size: args.value_size,
+                    threads: 0,
+                    batch: 1,
+                    ops: 0,
+                    seconds: wall,
+                    mops: 0.0,
+                    mops_runs: vec![],
+                    latency_unit: "op".into(),
+                    p50_ns: 0,
+                    p99_ns: 0,
+                    p999_ns: 0,
+                    max_ns: 0,
+                    latency_samples: 0,
+                    not_ok: 0,
+                    bytes_per_entry: load.bytes_per_entry(),
+                    heap_bytes_per_entry: None,
+                    mapped_bytes_per_entry: None,
+                    rss_bytes_per_entry: None,
+                    load_seconds: load.seconds,
+                    best_peer: None,
+                    best_peer_mops: None,
+                    ratio_vs_best_peer: None,
+                    placement: engine.placement(),
+                    stall: Some(json!({
+                        "idle": true,
+                        "process_cpu_seconds": cpu,
+                        "wall_seconds": wall,
+                        "core_percent": 100.0 * cpu / wall.max(1e-9),
+                    })),
+                });
+                progress.inc(1);
+            }
+        }
     }
     progress.finish_and_clear();
 
@@ -517,6 +576,10 @@ fn run(args: &Args) -> Result<(), String> {
     let stalls = report::stall_table(&rows);
     if !stalls.is_empty() {
         println!("{stalls}");
+    }
+    let idle = report::idle_table(&rows);
+    if !idle.is_empty() {
+        println!("{idle}");
     }
     println!(
         "Mops/s: all threads together. ×best: against the fastest peer (dashmap, scc, papaya, rwlock16) in the same row group; \

@@ -78,11 +78,17 @@ pub struct Row {
     pub ratio_vs_best_peer: Option<f64>,
     /// numashard's placement after the load (numashard rows).
     pub placement: Option<serde_json::Value>,
-    /// Stall rows: extra figures.
+    /// Stall and idle rows: extra figures (idle rows: `"idle": true`,
+    /// `process_cpu_seconds`, `wall_seconds`, `core_percent`).
     pub stall: Option<serde_json::Value>,
 }
 
 impl Row {
+    /// An `idle` workload row (its figures are in `stall`, marked `"idle": true`).
+    pub fn is_idle(&self) -> bool {
+        self.stall.as_ref().is_some_and(|v| v["idle"] == true)
+    }
+
     /// The configuration rows are compared within: same table, workload, distribution, sizes, threads, mode and batch.
     pub fn group(&self) -> (u64, String, String, usize, usize, usize, String, usize) {
         (
@@ -234,10 +240,37 @@ pub fn summary(rows: &[Row]) -> String {
     s
 }
 
+/// The idle rows: process CPU time while each loaded engine sat unused.
+pub fn idle_table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let idle: Vec<&Row> = rows.iter().filter(|r| r.is_idle()).collect();
+    if idle.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "idle: process CPU while a loaded map sits unused (the bench process itself included)\n{:<6} {:<20} {:>10} {:>12} {:>8}",
+        "table", "engine", "wall s", "cpu ms", "% core"
+    );
+    for r in idle {
+        let v = r.stall.as_ref().expect("idle rows carry figures");
+        let _ = writeln!(
+            s,
+            "{:<6} {:<20} {:>10.2} {:>12.2} {:>8.3}",
+            table_name(r.entries),
+            r.engine,
+            v["wall_seconds"].as_f64().unwrap_or(0.0),
+            v["process_cpu_seconds"].as_f64().unwrap_or(0.0) * 1e3,
+            v["core_percent"].as_f64().unwrap_or(0.0)
+        );
+    }
+    s
+}
+
 /// The stall rows as a small table.
 pub fn stall_table(rows: &[Row]) -> String {
     let mut s = String::new();
-    let stall: Vec<&Row> = rows.iter().filter(|r| r.stall.is_some()).collect();
+    let stall: Vec<&Row> = rows.iter().filter(|r| r.stall.is_some() && !r.is_idle()).collect();
     if stall.is_empty() {
         return s;
     }

@@ -168,3 +168,21 @@ mod tests {
         assert_eq!(cpu_list(&[]), "");
     }
 }
+
+/// The CPU time (user + system, every thread of the process) used while the
+/// calling thread sleeps for `d`, and the wall time it slept: what an open
+/// map costs with no traffic. Returns (cpu seconds, wall seconds).
+pub fn idle_cpu(d: std::time::Duration) -> (f64, f64) {
+    fn process_cpu() -> f64 {
+        // SAFETY: getrusage writes one rusage struct we own.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; RUSAGE_SELF covers every thread of the process.
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+        t(ru.ru_utime) + t(ru.ru_stime)
+    }
+    let c0 = process_cpu();
+    let t0 = std::time::Instant::now();
+    std::thread::sleep(d);
+    (process_cpu() - c0, t0.elapsed().as_secs_f64())
+}
