@@ -477,8 +477,14 @@ fn run(args: &Args) -> Result<(), String> {
             for &kind in &plan.engines {
                 progress.set_message(format!("{table}: {kind} idle"));
                 let engine = kind.build(0, args.shards).map_err(|e| format!("cannot open {kind}: {e}"))?;
-                let load = runner::load(engine.as_ref(), &keys, entries, &workload::value_bytes(args.value_size, 0), load_threads)
-                    .map_err(|e| format!("{kind}, {table}: {e}"))?;
+                let load = runner::load(
+                    engine.as_ref(),
+                    &keys,
+                    entries,
+                    &workload::value_bytes(args.value_size, 0),
+                    load_threads,
+                )
+                .map_err(|e| format!("{kind}, {table}: {e}"))?;
                 // Let the load's aftermath (owners reclaiming, parking) settle first.
                 std::thread::sleep(Duration::from_millis(200));
                 let (cpu, wall) = system::idle_cpu(duration);
