@@ -158,17 +158,6 @@ fn proc_meminfo_total() -> Option<u64> {
     Some(kb * 1024)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_lists_are_compact() {
-        assert_eq!(cpu_list(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
-        assert_eq!(cpu_list(&[]), "");
-    }
-}
-
 /// The CPU time (user + system, every thread of the process) used while the
 /// calling thread sleeps for `d`, and the wall time it slept: what an open
 /// map costs with no traffic. Returns (cpu seconds, wall seconds).
@@ -185,4 +174,15 @@ pub fn idle_cpu(d: std::time::Duration) -> (f64, f64) {
     let t0 = std::time::Instant::now();
     std::thread::sleep(d);
     (process_cpu() - c0, t0.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_are_compact() {
+        assert_eq!(cpu_list(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
+        assert_eq!(cpu_list(&[]), "");
+    }
 }
