@@ -364,6 +364,7 @@ fn run(args: &Args) -> Result<(), String> {
 
     let mut accs: BTreeMap<RowKey, Acc> = BTreeMap::new();
     let mut stall_rows: Vec<Row> = Vec::new();
+    let sizes = (args.key_size, args.value_size);
     for &entries in &plan.tables {
         let table = report::table_name(entries as u64);
         let needs_fresh = plan.workloads.iter().any(|w| w.grows_table());
@@ -431,43 +432,21 @@ fn run(args: &Args) -> Result<(), String> {
             for p in &report.phases {
                 let lat = &p.latency;
                 stall_rows.push(Row {
-                    engine: "numashard".into(),
-                    mode: p.phase.into(),
-                    workload: "stall".into(),
-                    distribution: "uniform".into(),
-                    theta: None,
-                    table: table.clone(),
-                    entries: entries as u64,
-                    key_size: args.key_size,
-                    value_size: args.value_size,
-                    threads: 1,
-                    batch: 1,
                     ops: p.writer_puts,
                     seconds: p.phase_seconds,
                     mops: p.writer_puts as f64 / p.phase_seconds.max(1e-9) / 1e6,
-                    mops_runs: vec![],
-                    latency_unit: "op".into(),
                     p50_ns: lat.value_at_quantile(0.5),
                     p99_ns: lat.value_at_quantile(0.99),
                     p999_ns: lat.value_at_quantile(0.999),
                     max_ns: lat.max(),
                     latency_samples: lat.len(),
-                    not_ok: 0,
-                    bytes_per_entry: None,
-                    heap_bytes_per_entry: None,
-                    mapped_bytes_per_entry: None,
-                    rss_bytes_per_entry: None,
-                    load_seconds: 0.0,
-                    best_peer: None,
-                    best_peer_mops: None,
-                    ratio_vs_best_peer: None,
-                    placement: None,
                     stall: Some(json!({
                         "phase_seconds": p.phase_seconds,
                         "iterated_entries": p.iterated,
                         "max_stall_ns": lat.max(),
                         "replace_stall_max_ns_from_stats": report.replace_stall_max_ns,
                     })),
+                    ..Row::special("numashard", p.phase, "stall", &table, entries as u64, sizes)
                 });
             }
             progress.inc(1);
@@ -489,36 +468,10 @@ fn run(args: &Args) -> Result<(), String> {
                 std::thread::sleep(Duration::from_millis(200));
                 let (cpu, wall) = system::idle_cpu(duration);
                 stall_rows.push(Row {
-                    engine: kind.name().into(),
-                    mode: "idle".into(),
-                    workload: "idle".into(),
-                    distribution: "uniform".into(),
-                    theta: None,
-                    table: table.clone(),
-                    entries: entries as u64,
-                    key_size: args.key_size,
-                    value_size: args.value_size,
                     threads: 0,
-                    batch: 1,
-                    ops: 0,
                     seconds: wall,
-                    mops: 0.0,
-                    mops_runs: vec![],
-                    latency_unit: "op".into(),
-                    p50_ns: 0,
-                    p99_ns: 0,
-                    p999_ns: 0,
-                    max_ns: 0,
-                    latency_samples: 0,
-                    not_ok: 0,
                     bytes_per_entry: load.bytes_per_entry(),
-                    heap_bytes_per_entry: None,
-                    mapped_bytes_per_entry: None,
-                    rss_bytes_per_entry: None,
                     load_seconds: load.seconds,
-                    best_peer: None,
-                    best_peer_mops: None,
-                    ratio_vs_best_peer: None,
                     placement: engine.placement(),
                     stall: Some(json!({
                         "idle": true,
@@ -526,6 +479,7 @@ fn run(args: &Args) -> Result<(), String> {
                         "wall_seconds": wall,
                         "core_percent": 100.0 * cpu / wall.max(1e-9),
                     })),
+                    ..Row::special(kind.name(), "idle", "idle", &table, entries as u64, sizes)
                 });
                 progress.inc(1);
             }

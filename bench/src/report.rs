@@ -84,6 +84,45 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of a special workload (stall phases, idle) with every figure
+    /// empty: the caller sets what it measured with struct update syntax.
+    pub fn special(engine: &str, mode: &str, workload: &str, table: &str, entries: u64, sizes: (usize, usize)) -> Row {
+        Row {
+            engine: engine.into(),
+            mode: mode.into(),
+            workload: workload.into(),
+            distribution: "uniform".into(),
+            theta: None,
+            table: table.into(),
+            entries,
+            key_size: sizes.0,
+            value_size: sizes.1,
+            threads: 1,
+            batch: 1,
+            ops: 0,
+            seconds: 0.0,
+            mops: 0.0,
+            mops_runs: vec![],
+            latency_unit: "op".into(),
+            p50_ns: 0,
+            p99_ns: 0,
+            p999_ns: 0,
+            max_ns: 0,
+            latency_samples: 0,
+            not_ok: 0,
+            bytes_per_entry: None,
+            heap_bytes_per_entry: None,
+            mapped_bytes_per_entry: None,
+            rss_bytes_per_entry: None,
+            load_seconds: 0.0,
+            best_peer: None,
+            best_peer_mops: None,
+            ratio_vs_best_peer: None,
+            placement: None,
+            stall: None,
+        }
+    }
+
     /// An `idle` workload row (its figures are in `stall`, marked `"idle": true`).
     pub fn is_idle(&self) -> bool {
         self.stall.as_ref().is_some_and(|v| v["idle"] == true)
