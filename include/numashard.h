@@ -46,6 +46,12 @@
 #include <stdbool.h>
 
 /**
+ * Bytes before an entry's key in an `ns_iter_next_many` buffer: its key
+ * length and its value length, each a little-endian `uint32_t`.
+ */
+#define NS_ITER_ENTRY_HEADER_SIZE 8
+
+/**
  * Major version of the library this header belongs to.
  */
 #define NS_VERSION_MAJOR 0
@@ -574,7 +580,8 @@ ns_status ns_config_check(const struct ns_config *cfg);
 ns_status ns_iter_new(struct ns_map *m, struct ns_iter **out);
 
 /**
- * Advances the iterator to the next entry.
+ * Advances the iterator to the next entry. Calls of `ns_iter_next_many`
+ * on the same iterator may come in between.
  *
  * Ownership: `*key` and `*value` are borrowed from the iterator, valid until
  * the next call on it or `ns_iter_free`; never free them.
@@ -595,9 +602,53 @@ ns_status ns_iter_next(struct ns_iter *it,
                        size_t *value_len);
 
 /**
+ * Advances the iterator by as many entries as fit in the caller's buffer,
+ * with the guarantees of `ns_iter_next` (it is the same iterator, and the
+ * two calls may be mixed on one `ns_iter`). A binding pays for a crossing
+ * into C (cgo, JNI) once per buffer instead of once per entry.
+ *
+ * The entries are copied into `buf` back to back, each as
+ * `[key_len: uint32_t LE][value_len: uint32_t LE][key bytes][value bytes]`
+ * with no padding or alignment (read the lengths byte-wise or with
+ * `memcpy`). `*used` is the sum of `NS_ITER_ENTRY_HEADER_SIZE + key_len +
+ * value_len` over the `*n_entries` entries; bytes of `buf` past `*used`
+ * are untouched. An entry is never split across calls: the buffer must
+ * hold at least the largest entry (a 64 KiB buffer, grown to `*used` on
+ * `NS_BUFFER_TOO_SMALL`, is a good start).
+ *
+ * Ownership: `buf` stays the caller's; the entries in it are copies, the
+ * caller's to keep.
+ *
+ * # Safety
+ * `it` must be NULL or a live iterator from `ns_iter_new`, used by no other
+ * thread during the call; `buf` must point to `buf_cap` writable bytes (or
+ * be NULL with `buf_cap` 0: a size query for the next entry); `n_entries`
+ * and `used` must be writable and overlap nothing else.
+ *
+ * Returns `NS_OK` (`*n_entries` ≥ 1 entries in `buf`, `*used` bytes of it),
+ * `NS_BUFFER_TOO_SMALL` (the next entry alone needs more than `buf_cap`:
+ * `*used` = the bytes it needs, `buf` and `*n_entries` untouched, and the
+ * entry is not consumed: the next call with room for it, or
+ * `ns_iter_next`, returns it), `NS_NOT_FOUND` (the end; it stays there),
+ * `NS_ERR_CLOSED` (the map was closed or freed; as with `ns_iter_next`, the
+ * rest of the chunk already fetched may still be returned first),
+ * `NS_ERR_INVALID_ARGUMENT` (`it`, `n_entries` or `used` NULL, or `buf`
+ * NULL with `buf_cap` > 0). A call that has filled in some entries when it
+ * meets the end or an error returns `NS_OK` with them; the next call
+ * meets the end or the error again. `*n_entries` is written only on `NS_OK`,
+ * `*used` only on `NS_OK` and `NS_BUFFER_TOO_SMALL`.
+ */
+ns_status ns_iter_next_many(struct ns_iter *it,
+                            uint8_t *buf,
+                            size_t buf_cap,
+                            size_t *n_entries,
+                            size_t *used);
+
+/**
  * Releases an iterator; allowed before or after its map is closed or freed.
  *
- * Ownership: releases what `ns_iter_new` returned, and the entries it lent.
+ * Ownership: releases what `ns_iter_new` returned, and the entries it lent
+ * (including one `ns_iter_next_many` held back for lack of room).
  *
  * # Safety
  * `it` must be NULL (a no-op) or a live iterator from `ns_iter_new`, not

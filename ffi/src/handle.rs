@@ -109,11 +109,42 @@ impl ns_map {
 pub struct ns_iter {
     magic: u64,
     pub(crate) it: Iter,
+    /// The entry `ns_iter_next_many` took from `it` but had no room for:
+    /// the engine's iterator cannot step back, so the entry waits here and
+    /// is the next one either iteration call returns.
+    pub(crate) held: Held,
+}
+
+/// A copy of one entry taken from the engine's iterator and not yet handed
+/// out (see [`ns_iter::held`]). Its allocation is reused.
+#[derive(Default)]
+pub(crate) struct Held {
+    /// The key's bytes followed by the value's.
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) key_len: usize,
+    /// Whether `bytes` holds an entry still to hand out.
+    pub(crate) full: bool,
+}
+
+impl Held {
+    /// Keeps a copy of `(k, v)` to hand out next.
+    pub(crate) fn hold(&mut self, k: &[u8], v: &[u8]) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(k);
+        self.bytes.extend_from_slice(v);
+        self.key_len = k.len();
+        self.full = true;
+    }
+
+    /// The held entry as (key, value); `full` says whether there is one.
+    pub(crate) fn entry(&self) -> (&[u8], &[u8]) {
+        self.bytes.split_at(self.key_len)
+    }
 }
 
 impl ns_iter {
     pub(crate) fn boxed(it: Iter) -> *mut ns_iter {
-        Box::into_raw(Box::new(ns_iter { magic: ITER_MAGIC, it }))
+        Box::into_raw(Box::new(ns_iter { magic: ITER_MAGIC, it, held: Held::default() }))
     }
 
     /// The iterator behind a handle C passed in.

@@ -407,22 +407,56 @@ impl Fuzz<'_> {
     }
 
     /// Iterates the whole map: every entry exactly once, equal to the model.
+    /// One byte of input picks how: `ns_iter_next` alone (0), or
+    /// `ns_iter_next_many` into a buffer of 0..=127 bytes (entries take up
+    /// to 104: sometimes too small, then one of the size it reports),
+    /// alone or alternated with `ns_iter_next` (the low bit).
     fn compare_all(&mut self) {
+        let how = self.inp.byte();
+        let (cap, mixed) = ((how >> 1) as usize, how & 1 == 1);
         let mut it = null_mut();
-        // SAFETY: valid outputs; the iterator is freed below.
+        // SAFETY: valid outputs and buffers of the stated sizes; the
+        // iterator is freed below.
         unsafe {
             assert_eq!(ns_iter_new(self.m, &mut it), ns_status::NS_OK);
             let mut seen = Model::new();
             let (mut k, mut kl, mut v, mut vl) = (null(), 0usize, null(), 0usize);
-            loop {
-                match ns_iter_next(it, &mut k, &mut kl, &mut v, &mut vl) {
+            let mut buf = vec![0xEEu8; cap];
+            for step in 0usize.. {
+                if how == 0 || (mixed && step % 2 == 0) {
+                    match ns_iter_next(it, &mut k, &mut kl, &mut v, &mut vl) {
+                        ns_status::NS_OK => {
+                            let key = std::slice::from_raw_parts(k, kl).to_vec();
+                            let val = std::slice::from_raw_parts(v, vl).to_vec();
+                            assert!(seen.insert(key, val).is_none(), "entry seen twice");
+                        }
+                        s => {
+                            assert_eq!(s, ns_status::NS_NOT_FOUND);
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                buf.fill(0xEE);
+                let bp = if cap == 0 { null_mut() } else { buf.as_mut_ptr() };
+                let (mut n, mut used) = (usize::MAX, usize::MAX);
+                match ns_iter_next_many(it, bp, cap, &mut n, &mut used) {
                     ns_status::NS_OK => {
-                        let key = std::slice::from_raw_parts(k, kl).to_vec();
-                        let val = std::slice::from_raw_parts(v, vl).to_vec();
-                        assert!(seen.insert(key, val).is_none(), "entry seen twice");
+                        assert!(n >= 1 && used <= cap);
+                        assert!(buf[used..].iter().all(|&b| b == 0xEE), "wrote past the entries");
+                        decode_many(&buf[..used], n, &mut seen);
+                    }
+                    ns_status::NS_BUFFER_TOO_SMALL => {
+                        assert!(used > cap && n == usize::MAX);
+                        assert!(buf.iter().all(|&b| b == 0xEE), "buffer touched");
+                        let need = used;
+                        let mut big = vec![0u8; need];
+                        assert_eq!(ns_iter_next_many(it, big.as_mut_ptr(), need, &mut n, &mut used), ns_status::NS_OK);
+                        assert_eq!((n, used), (1, need));
+                        decode_many(&big, n, &mut seen);
                     }
                     s => {
-                        assert_eq!(s, ns_status::NS_NOT_FOUND);
+                        assert_eq!((s, n, used), (ns_status::NS_NOT_FOUND, usize::MAX, usize::MAX));
                         break;
                     }
                 }
@@ -511,6 +545,19 @@ impl Fuzz<'_> {
             }
         }
     }
+}
+
+/// Adds the `n` entries `ns_iter_next_many` wrote (they tile `buf`) to `seen`.
+fn decode_many(mut buf: &[u8], n: usize, seen: &mut Model) {
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as usize;
+    for _ in 0..n {
+        let (kl, vl) = (u32_at(buf, 0), u32_at(buf, 4));
+        let (k, rest) = buf[NS_ITER_ENTRY_HEADER_SIZE..].split_at(kl);
+        let (v, rest) = rest.split_at(vl);
+        assert!(seen.insert(k.to_vec(), v.to_vec()).is_none(), "entry seen twice");
+        buf = rest;
+    }
+    assert!(buf.is_empty(), "bytes past the last entry");
 }
 
 fn ns_status_from(v: i32) -> ns_status {

@@ -641,6 +641,225 @@ static void test_iter_replace(void) {
   ns_map_free(m);
 }
 
+/* ns_iter_next_many entries: [key_len u32 LE][value_len u32 LE][key][value]. */
+static uint32_t get_u32le(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* Keys of test_iter_next_many: "n" + a 2-byte index, and the empty key
+ * (index NKEYS - 1, with an empty value); value i: (i * 37) % 300 bytes
+ * (0..299, so entries of 8..310 bytes) of a pattern of i. */
+enum { NKEYS = 121 };
+
+static size_t many_key(int i, uint8_t *key) {
+  if (i == NKEYS - 1) return 0;
+  key[0] = 'n';
+  key[1] = (uint8_t)(i >> 8);
+  key[2] = (uint8_t)i;
+  return 3;
+}
+
+static size_t many_value(int i, uint8_t *out) {
+  size_t len = i == NKEYS - 1 ? 0 : (size_t)(i * 37) % 300, j;
+  for (j = 0; j < len; j++) out[j] = (uint8_t)(i * 13 + j);
+  return len;
+}
+
+/* The index of a key of test_iter_next_many whose value is right, or -1. */
+static int many_index(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  uint8_t want[300];
+  int i;
+  if (kl == 0) {
+    i = NKEYS - 1;
+  } else {
+    if (kl != 3 || k[0] != 'n') return -1;
+    i = k[1] << 8 | k[2];
+    if (i >= NKEYS - 1) return -1;
+  }
+  if (vl != many_value(i, want) || (vl > 0 && memcmp(v, want, vl) != 0)) return -1;
+  return i;
+}
+
+/* Checks the n entries in buf[0..used) (they must tile it exactly) and
+ * counts them in seen; returns the size of the first entry. */
+static size_t check_many(const uint8_t *buf, size_t n, size_t used, int *seen) {
+  size_t off = 0, i, first = 0, kl, vl;
+  int idx;
+  CHECK(n >= 1);
+  for (i = 0; i < n; i++) {
+    CHECK(used - off >= NS_ITER_ENTRY_HEADER_SIZE);
+    if (used - off < NS_ITER_ENTRY_HEADER_SIZE) return first;
+    kl = get_u32le(buf + off);
+    vl = get_u32le(buf + off + 4);
+    CHECK(kl + vl <= used - off - NS_ITER_ENTRY_HEADER_SIZE);
+    if (kl + vl > used - off - NS_ITER_ENTRY_HEADER_SIZE) return first;
+    idx = many_index(buf + off + NS_ITER_ENTRY_HEADER_SIZE, kl, buf + off + NS_ITER_ENTRY_HEADER_SIZE + kl, vl);
+    CHECK(idx >= 0);
+    if (idx >= 0) seen[idx]++;
+    if (i == 0) first = NS_ITER_ENTRY_HEADER_SIZE + kl + vl;
+    off += NS_ITER_ENTRY_HEADER_SIZE + kl + vl;
+  }
+  CHECK(off == used);
+  return first;
+}
+
+/* One full pass with ns_iter_next_many into a buffer of `cap` bytes (a
+ * bigger one, of exactly the size reported, for an entry that does not
+ * fit): every key exactly once with its value. `largest` is the size of
+ * the largest entry. */
+static void many_pass(ns_map *m, size_t cap, size_t largest) {
+  ns_iter *it = NULL;
+  uint8_t *buf = malloc(cap + 1), big[NS_ITER_ENTRY_HEADER_SIZE + 3 + 300];
+  size_t n, used, need, calls = 0, too_small = 0;
+  int seen[NKEYS], i;
+  ns_status s;
+  if (!buf) abort();
+  memset(seen, 0, sizeof seen);
+  EXPECT(ns_iter_new(m, &it), NS_OK);
+  for (;;) {
+    buf[cap] = 0xEE;
+    s = ns_iter_next_many(it, buf, cap, &n, &used);
+    if (s == NS_BUFFER_TOO_SMALL) {
+      too_small++;
+      CHECK(used > cap && used <= sizeof big);
+      if (used <= cap || used > sizeof big) break;
+      /* Not consumed: a buffer of exactly the size reported returns it
+       * first, and alone (no entry takes fewer than 8 bytes). */
+      need = used;
+      s = ns_iter_next_many(it, big, need, &n, &used);
+      EXPECT(s, NS_OK);
+      if (s != NS_OK) break;
+      CHECK(n == 1 && used == need);
+      CHECK(check_many(big, n, used, seen) == need);
+      continue;
+    }
+    if (s != NS_OK) break;
+    calls++;
+    CHECK(used <= cap && buf[cap] == 0xEE);
+    check_many(buf, n, used, seen);
+  }
+  CHECK(s == NS_NOT_FOUND);
+  for (i = 0; i < NKEYS; i++) CHECK(seen[i] == 1);
+  /* A buffer that holds the whole map takes one call; one smaller than the
+   * largest entry meets NS_BUFFER_TOO_SMALL, one as large never does. */
+  if (cap >= 64 * 1024) CHECK(calls == 1);
+  CHECK(cap < largest ? too_small > 0 : too_small == 0);
+  EXPECT(ns_iter_next_many(it, buf, cap, &n, &used), NS_NOT_FOUND);
+  ns_iter_free(it);
+  free(buf);
+}
+
+static void test_iter_next_many(void) {
+  ns_map *m = open_map(64, 4096, 0);
+  ns_iter *it = NULL;
+  uint8_t key[3], val[300], buf[1024], one[NS_ITER_ENTRY_HEADER_SIZE + 3 + 300 + 1];
+  const uint8_t *k, *v;
+  size_t kl, vl, n, used, need, j, largest = 0;
+  int seen[NKEYS], i, idx;
+  ns_status s;
+
+  CHECK(NS_ITER_ENTRY_HEADER_SIZE == 8);
+  for (i = 0; i < NKEYS; i++) {
+    kl = many_key(i, key);
+    vl = many_value(i, val);
+    EXPECT(ns_put(m, key, kl, val, vl), NS_OK);
+    if (NS_ITER_ENTRY_HEADER_SIZE + kl + vl > largest) largest = NS_ITER_ENTRY_HEADER_SIZE + kl + vl;
+  }
+  CHECK(largest > 300);
+  memset(seen, 0, sizeof seen);
+  EXPECT(ns_iter_new(m, &it), NS_OK);
+
+  /* Bad arguments: NS_ERR_INVALID_ARGUMENT, outputs untouched, nothing consumed. */
+  n = used = 777;
+  EXPECT(ns_iter_next_many(NULL, buf, sizeof buf, &n, &used), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_iter_next_many(it, buf, sizeof buf, NULL, &used), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_iter_next_many(it, buf, sizeof buf, &n, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_iter_next_many(it, NULL, 16, &n, &used), NS_ERR_INVALID_ARGUMENT);
+  CHECK(n == 777 && used == 777);
+
+  /* (NULL, 0) is a size query: the next entry's size; it stays next. */
+  EXPECT(ns_iter_next_many(it, NULL, 0, &n, &used), NS_BUFFER_TOO_SMALL);
+  CHECK(n == 777 && used >= NS_ITER_ENTRY_HEADER_SIZE && used <= sizeof one - 1);
+  need = used;
+  /* One byte short: too small again, the same size, the buffer untouched. */
+  memset(one, 0xEE, sizeof one);
+  EXPECT(ns_iter_next_many(it, one, need - 1, &n, &used), NS_BUFFER_TOO_SMALL);
+  CHECK(used == need && n == 777);
+  for (j = 0; j < sizeof one; j++) CHECK(one[j] == 0xEE);
+  /* Exactly the size: that entry alone, the byte after it untouched. */
+  EXPECT(ns_iter_next_many(it, one, need, &n, &used), NS_OK);
+  CHECK(n == 1 && used == need && one[need] == 0xEE);
+  CHECK(check_many(one, n, used, seen) == need);
+
+  /* Mixed with ns_iter_next on the same iterator. */
+  EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_OK);
+  idx = many_index(k, kl, v, vl);
+  CHECK(idx >= 0);
+  if (idx >= 0) seen[idx]++;
+  /* An entry held back for lack of room is what ns_iter_next returns next. */
+  EXPECT(ns_iter_next_many(it, NULL, 0, &n, &used), NS_BUFFER_TOO_SMALL);
+  need = used;
+  EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_OK);
+  CHECK(NS_ITER_ENTRY_HEADER_SIZE + kl + vl == need);
+  idx = many_index(k, kl, v, vl);
+  CHECK(idx >= 0);
+  if (idx >= 0) seen[idx]++;
+  /* A buffer that holds several entries: they fill it from the start, in
+   * used bytes, the rest untouched. */
+  memset(buf, 0xEE, sizeof buf);
+  EXPECT(ns_iter_next_many(it, buf, 700, &n, &used), NS_OK);
+  CHECK(used <= 700 && n >= 2); /* entries take 8..310 bytes */
+  for (j = used; j < sizeof buf; j++) CHECK(buf[j] == 0xEE);
+  check_many(buf, n, used, seen);
+  /* The rest, alternating the two calls. */
+  for (i = 0;; i++) {
+    if (i % 2 == 0) {
+      s = ns_iter_next(it, &k, &kl, &v, &vl);
+      if (s != NS_OK) break;
+      idx = many_index(k, kl, v, vl);
+      CHECK(idx >= 0);
+      if (idx >= 0) seen[idx]++;
+    } else {
+      s = ns_iter_next_many(it, buf, sizeof buf, &n, &used);
+      if (s != NS_OK) break;
+      check_many(buf, n, used, seen);
+    }
+  }
+  CHECK(s == NS_NOT_FOUND);
+  for (i = 0; i < NKEYS; i++) CHECK(seen[i] == 1);
+  /* The end stays the end, for both calls; outputs untouched. */
+  n = used = 777;
+  EXPECT(ns_iter_next_many(it, buf, sizeof buf, &n, &used), NS_NOT_FOUND);
+  EXPECT(ns_iter_next_many(it, NULL, 0, &n, &used), NS_NOT_FOUND);
+  EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_NOT_FOUND);
+  EXPECT(ns_iter_next_many(it, buf, sizeof buf, &n, &used), NS_NOT_FOUND);
+  CHECK(n == 777 && used == 777);
+  ns_iter_free(it);
+
+  /* Full passes: every key exactly once, with buffers smaller than some
+   * entries (too small, then one of the size reported), than most, of
+   * exactly the largest entry, and of the whole map. */
+  many_pass(m, 8, largest);
+  many_pass(m, 64, largest);
+  many_pass(m, 200, largest);
+  many_pass(m, largest - 1, largest);
+  many_pass(m, largest, largest);
+  many_pass(m, 1000, largest);
+  many_pass(m, 64 * 1024, largest);
+
+  /* An iterator freed with an entry held back leaks nothing (ASan, valgrind). */
+  EXPECT(ns_iter_new(m, &it), NS_OK);
+  EXPECT(ns_iter_next_many(it, NULL, 0, &n, &used), NS_BUFFER_TOO_SMALL);
+  ns_iter_free(it);
+  /* An empty map: the end at once. */
+  EXPECT(ns_clear(m), NS_OK);
+  EXPECT(ns_iter_new(m, &it), NS_OK);
+  EXPECT(ns_iter_next_many(it, buf, sizeof buf, &n, &used), NS_NOT_FOUND);
+  EXPECT(ns_iter_next_many(it, NULL, 0, &n, &used), NS_NOT_FOUND);
+  ns_iter_free(it);
+  ns_map_free(m);
+}
+
 /* Every call on a closed map, then on a freed one, is NS_ERR_CLOSED. */
 static void expect_all_closed(ns_map *m) {
   uint8_t buf[8], *owned;
@@ -686,15 +905,21 @@ static void expect_all_closed(ns_map *m) {
 
 static void test_close_free(void) {
   ns_map *m = open_map(64, 256, 0);
-  ns_iter *it = NULL, *it2 = NULL;
+  ns_iter *it = NULL, *it2 = NULL, *it3 = NULL;
   const uint8_t *k, *v;
-  size_t kl, vl;
+  uint8_t buf[64];
+  size_t kl, vl, n, used, total;
   int i;
   ns_status s;
   for (i = 0; i < 600; i++) EXPECT(ns_put(m, (const uint8_t *)&i, sizeof i, S("v")), NS_OK);
   EXPECT(ns_iter_new(m, &it), NS_OK);
   EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_OK);
   EXPECT(ns_iter_new(m, &it2), NS_OK);
+  /* it3 has fetched a chunk and holds back the entry its buffer had no
+   * room for (entries take 8 + 4 + 1 bytes; 11 were left). */
+  EXPECT(ns_iter_new(m, &it3), NS_OK);
+  EXPECT(ns_iter_next_many(it3, buf, 24, &n, &used), NS_OK);
+  CHECK(n == 1 && used == 13);
   /* Unfinished iterators block neither writers nor clear nor close. */
   EXPECT(ns_put(m, S("while iterating"), S("v")), NS_OK);
   EXPECT(ns_clear(m), NS_OK);
@@ -708,13 +933,30 @@ static void test_close_free(void) {
   } while (s == NS_OK);
   CHECK(s == NS_ERR_CLOSED);
   EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_ERR_CLOSED);
+  EXPECT(ns_iter_next_many(it, buf, sizeof buf, &n, &used), NS_ERR_CLOSED);
   ns_iter_free(it);
+  /* The same with ns_iter_next_many: whole entries of what was fetched
+   * (the held one included), then CLOSED, which stays, outputs untouched. */
+  total = 1;
+  while ((s = ns_iter_next_many(it3, buf, sizeof buf, &n, &used)) == NS_OK) {
+    CHECK(n >= 1 && used == 13 * n);
+    total += n;
+  }
+  CHECK(s == NS_ERR_CLOSED && total >= 2 && total < 600);
+  n = used = 777;
+  EXPECT(ns_iter_next_many(it3, buf, sizeof buf, &n, &used), NS_ERR_CLOSED);
+  EXPECT(ns_iter_next_many(it3, NULL, 0, &n, &used), NS_ERR_CLOSED);
+  CHECK(n == 777 && used == 777);
   ns_map_free(m);
+  EXPECT(ns_iter_next_many(it3, buf, sizeof buf, &n, &used), NS_ERR_CLOSED);
+  ns_iter_free(it3);
   /* After free: every call on the dangling handle is CLOSED; free again is a no-op. */
   expect_all_closed(m);
   ns_map_free(m);
   /* An iterator may be freed after its map. */
   EXPECT(ns_iter_next(it2, &k, &kl, &v, &vl), NS_ERR_CLOSED);
+  EXPECT(ns_iter_next_many(it2, buf, sizeof buf, &n, &used), NS_ERR_CLOSED);
+  EXPECT(ns_iter_next_many(it2, NULL, 0, &n, &used), NS_ERR_CLOSED);
   ns_iter_free(it2);
 
   /* Free without close closes. */
@@ -723,6 +965,7 @@ static void test_close_free(void) {
   EXPECT(ns_iter_new(m, &it), NS_OK);
   ns_map_free(m);
   expect_all_closed(m);
+  EXPECT(ns_iter_next_many(it, buf, sizeof buf, &n, &used), NS_ERR_CLOSED);
   EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_ERR_CLOSED);
   ns_iter_free(it);
   ns_map_free(NULL);
@@ -740,6 +983,7 @@ int main(void) {
   test_batch();
   test_stats();
   test_iter_replace();
+  test_iter_next_many();
   test_close_free();
   return report("test_api");
 }

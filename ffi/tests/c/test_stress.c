@@ -2,7 +2,9 @@
  * header promises:
  *
  * 1. Iteration under churn: passes of ns_iter_* over STABLE keys with known
- *    values while 3 threads put / delete / take keys of a disjoint churn
+ *    values (read with ns_iter_next, with ns_iter_next_many into small and
+ *    large buffers, or both alternated: one way per pass, in turn) while 3
+ *    threads put / delete / take keys of a disjoint churn
  *    range (values of 8-byte words that are all equal, of varying lengths,
  *    so records move and a torn value shows). Every stable key is seen
  *    exactly once per pass with its exact value; churn keys at most once
@@ -200,62 +202,149 @@ static void *churn_main(void *arg) {
   return NULL;
 }
 
-/* One full iteration; returns the number of failures. */
-static int iterate_pass(ns_map *m, uint8_t *stable_seen, uint8_t *churn_seen, long *entries) {
-  ns_iter *it;
-  const uint8_t *k, *v;
-  size_t kl, vl, elen;
+/* How a pass reads: one entry per call (ns_iter_next), whole buffers
+ * (ns_iter_next_many) of 1 KiB or 64 KiB (churn values up to 72 KiB do not
+ * always fit either), or the two calls alternated on one iterator. */
+enum read_style { READ_ONE, READ_MANY_1K, READ_MANY_64K, READ_MIXED, READ_STYLES };
+
+static const char *style_name[READ_STYLES] = {"next", "next_many 1 KiB", "next_many 64 KiB", "mixed"};
+
+/* What one pass has seen so far. */
+struct pass {
+  uint8_t *stable_seen, *churn_seen;
+  long entries;
+  int bad;
+};
+
+static void pass_fail(struct pass *p, const char *fmt, ...) {
+  va_list ap;
+  if (p->bad++ >= 5) return;
+  va_start(ap, fmt);
+  fputs("iter: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+/* Checks one entry of a pass: a known key with its exact value (stable) or
+ * an untorn value (churn), and counts it. */
+static void check_entry(struct pass *p, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   uint8_t expect[64];
-  ns_status s;
-  int bad = 0, i;
+  size_t elen;
+  uint32_t idx;
   const char *why;
+  /* On few cores, let the churners run in the middle of a pass. */
+  if (++p->entries % 512 == 0) sched_yield();
+  if (kl != 5 || (k[0] != 'S' && k[0] != 'C')) {
+    pass_fail(p, "unknown key of length %zu", kl);
+    return;
+  }
+  idx = get_u32be(k + 1);
+  if (k[0] == 'S') {
+    if (idx >= (uint32_t)n_stable) {
+      pass_fail(p, "stable index %u out of range", (unsigned)idx);
+      return;
+    }
+    if (p->stable_seen[idx] < 255) p->stable_seen[idx]++;
+    elen = stable_value(idx, expect);
+    if (vl != elen || memcmp(v, expect, elen) != 0)
+      pass_fail(p, "stable key %u has a wrong value (len %zu, want %zu)", (unsigned)idx, vl, elen);
+  } else {
+    if (idx >= (uint32_t)n_churn) {
+      pass_fail(p, "churn index %u out of range", (unsigned)idx);
+      return;
+    }
+    if (p->churn_seen[idx] < 255) p->churn_seen[idx]++;
+    if ((why = churn_torn(v, vl)) != NULL) pass_fail(p, "churn key %u: %s (len %zu)", (unsigned)idx, why, vl);
+  }
+}
+
+static uint32_t get_u32le(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* Decodes and checks the n entries ns_iter_next_many put in buf[0..used):
+ * they must tile it exactly. Returns the size of the first entry. */
+static size_t check_many(struct pass *p, const uint8_t *buf, size_t n, size_t used) {
+  size_t off = 0, i, first = 0;
+  if (n == 0) pass_fail(p, "next_many: NS_OK with no entry");
+  for (i = 0; i < n; i++) {
+    size_t kl, vl;
+    if (used - off < NS_ITER_ENTRY_HEADER_SIZE) {
+      pass_fail(p, "next_many: entry %zu of %zu starts past the used bytes", i, n);
+      return first;
+    }
+    kl = get_u32le(buf + off);
+    vl = get_u32le(buf + off + 4);
+    if (kl + vl > used - off - NS_ITER_ENTRY_HEADER_SIZE) {
+      pass_fail(p, "next_many: entry %zu of %zu ends past the used bytes", i, n);
+      return first;
+    }
+    check_entry(p, buf + off + NS_ITER_ENTRY_HEADER_SIZE, kl, buf + off + NS_ITER_ENTRY_HEADER_SIZE + kl, vl);
+    if (i == 0) first = NS_ITER_ENTRY_HEADER_SIZE + kl + vl;
+    off += NS_ITER_ENTRY_HEADER_SIZE + kl + vl;
+  }
+  if (off != used) pass_fail(p, "next_many: entries take %zu bytes, used says %zu", off, used);
+  return first;
+}
+
+/* One full iteration read in `style`; returns the number of failures. */
+static int iterate_pass(ns_map *m, enum read_style style, uint8_t *stable_seen, uint8_t *churn_seen, long *entries) {
+  struct pass p = {stable_seen, churn_seen, 0, 0};
+  size_t cap = style == READ_MANY_64K ? 65536 : 1024, n, used, kl, vl;
+  uint8_t *buf = malloc(cap);
+  const uint8_t *k, *v;
+  ns_iter *it;
+  ns_status s;
+  long step;
+  int i;
+  if (!buf) abort();
   memset(stable_seen, 0, (size_t)n_stable);
   memset(churn_seen, 0, (size_t)n_churn);
   *entries = 0;
   if ((s = ns_iter_new(m, &it)) != NS_OK) {
     fprintf(stderr, "ns_iter_new: %s\n", ns_status_str(s));
+    free(buf);
     return 1;
   }
-  while ((s = ns_iter_next(it, &k, &kl, &v, &vl)) == NS_OK) {
-    uint32_t idx;
-    /* On few cores, let the churners run in the middle of a pass. */
-    if (++*entries % 512 == 0) sched_yield();
-    if (kl != 5 || (k[0] != 'S' && k[0] != 'C')) {
-      if (bad++ < 5) fprintf(stderr, "iter: unknown key of length %zu\n", kl);
+  for (step = 0;; step++) {
+    if (style == READ_ONE || (style == READ_MIXED && step % 2 == 0)) {
+      if ((s = ns_iter_next(it, &k, &kl, &v, &vl)) != NS_OK) break;
+      check_entry(&p, k, kl, v, vl);
       continue;
     }
-    idx = get_u32be(k + 1);
-    if (k[0] == 'S') {
-      if (idx >= (uint32_t)n_stable) {
-        if (bad++ < 5) fprintf(stderr, "iter: stable index %u out of range\n", (unsigned)idx);
-        continue;
+    s = ns_iter_next_many(it, buf, cap, &n, &used);
+    if (s == NS_BUFFER_TOO_SMALL) {
+      /* The entry that did not fit is held, unchanged whatever the churners
+       * do: a buffer of exactly the size reported returns it first. */
+      size_t need = used;
+      uint8_t *big = malloc(need);
+      if (!big) abort();
+      if (need <= cap) pass_fail(&p, "next_many: too small for %zu bytes with %zu", need, cap);
+      s = ns_iter_next_many(it, big, need, &n, &used);
+      if (s != NS_OK) {
+        pass_fail(&p, "next_many: %s after too small", ns_status_str(s));
+      } else if (check_many(&p, big, n, used) != need) {
+        pass_fail(&p, "next_many: the held entry is not the %zu bytes reported", need);
       }
-      if (stable_seen[idx] < 255) stable_seen[idx]++;
-      elen = stable_value(idx, expect);
-      if (vl != elen || memcmp(v, expect, elen) != 0) {
-        if (bad++ < 5) fprintf(stderr, "iter: stable key %u has a wrong value (len %zu, want %zu)\n", (unsigned)idx, vl, elen);
-      }
-    } else {
-      if (idx >= (uint32_t)n_churn) {
-        if (bad++ < 5) fprintf(stderr, "iter: churn index %u out of range\n", (unsigned)idx);
-        continue;
-      }
-      if (churn_seen[idx] < 255) churn_seen[idx]++;
-      if ((why = churn_torn(v, vl)) != NULL) {
-        if (bad++ < 5) fprintf(stderr, "iter: churn key %u: %s (len %zu)\n", (unsigned)idx, why, vl);
-      }
+      free(big);
+      if (s != NS_OK) break;
+      continue;
     }
+    if (s != NS_OK) break;
+    if (used > cap) pass_fail(&p, "next_many: used %zu > cap %zu", used, cap);
+    check_many(&p, buf, n, used);
   }
-  if (s != NS_NOT_FOUND) {
-    bad++;
-    fprintf(stderr, "iter: ended with %s\n", ns_status_str(s));
-  }
+  if (s != NS_NOT_FOUND) pass_fail(&p, "ended with %s", ns_status_str(s));
   ns_iter_free(it);
+  free(buf);
   for (i = 0; i < n_stable; i++)
-    if (stable_seen[i] != 1 && bad++ < 10) fprintf(stderr, "iter: stable key %d seen %d times\n", i, stable_seen[i]);
+    if (stable_seen[i] != 1 && p.bad++ < 10) fprintf(stderr, "iter: stable key %d seen %d times\n", i, stable_seen[i]);
   for (i = 0; i < n_churn; i++)
-    if (churn_seen[i] > 1 && bad++ < 10) fprintf(stderr, "iter: churn key %d seen %d times\n", i, churn_seen[i]);
-  return bad;
+    if (churn_seen[i] > 1 && p.bad++ < 10) fprintf(stderr, "iter: churn key %d seen %d times\n", i, churn_seen[i]);
+  if (p.bad) fprintf(stderr, "iter: the failures above were in a pass reading with %s\n", style_name[style]);
+  *entries = p.entries;
+  return p.bad;
 }
 
 static void part_iter_churn(ns_exec_mode mode) {
@@ -269,7 +358,7 @@ static void part_iter_churn(ns_exec_mode mode) {
   long entries, churn_ops = 0, min_entries = -1, max_entries = 0, churn_start, churn_during;
   ns_iter *abandoned;
   const uint8_t *k, *v;
-  size_t kl, vl;
+  size_t kl, vl, n, used;
   ns_status s = NS_OK;
   uint64_t len;
   double t0 = now_s();
@@ -302,7 +391,8 @@ static void part_iter_churn(ns_exec_mode mode) {
   while (churn_ops_total(ch) < n_churn / 8) sched_yield();
   churn_start = churn_ops_total(ch);
   for (pass = 0; pass < n_passes || (churn_ops_total(ch) - churn_start < n_churn && now_s() - t0 < 20); pass++) {
-    int bad = iterate_pass(m, stable_seen, churn_seen, &entries);
+    /* n_passes >= READ_STYLES: every way of reading runs under churn. */
+    int bad = iterate_pass(m, (enum read_style)(pass % READ_STYLES), stable_seen, churn_seen, &entries);
     if (bad) bad_passes++;
     if (min_entries < 0 || entries < min_entries) min_entries = entries;
     if (entries > max_entries) max_entries = entries;
@@ -339,6 +429,7 @@ static void part_iter_churn(ns_exec_mode mode) {
   EXPECT(ns_iter_next(abandoned, &k, &kl, &v, &vl), NS_ERR_CLOSED);
   ns_map_free(m);
   EXPECT(ns_iter_next(abandoned, &k, &kl, &v, &vl), NS_ERR_CLOSED);
+  EXPECT(ns_iter_next_many(abandoned, val, sizeof val, &n, &used), NS_ERR_CLOSED);
   ns_iter_free(abandoned);
   free(stable_seen);
   free(churn_seen);
@@ -678,7 +769,7 @@ int main(int argc, char **argv) {
   if (scale <= 0) scale = 100;
   n_stable = scaled(20000, 500);
   n_churn = scaled(24000, 600);
-  n_passes = 5;
+  n_passes = 5; /* at least READ_STYLES */
   n_gen_keys = scaled(10000, 250);
   n_gens = 100;
   n_counters = scaled(1000, 50);
