@@ -7,8 +7,10 @@ package numashard
 import "C"
 
 import (
+	"encoding/binary"
 	"iter"
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
@@ -19,7 +21,7 @@ import (
 // most once, with its old or its new value, never torn. Writers are held up
 // by at most one chunk of the iteration, never by f.
 //
-// key and value are valid only until f returns (the next entry reuses their
+// key and value are valid only until f returns (later entries reuse their
 // memory); copy them (bytes.Clone) to keep them. The error is ErrClosed if
 // the map is or gets closed.
 func (m *Map) Range(f func(key, value []byte) bool) error {
@@ -43,6 +45,17 @@ func (m *Map) All() iter.Seq2[[]byte, []byte] {
 	return m.all(nil)
 }
 
+// rangeBufSize is the size of the buffer an iteration reads entries into:
+// ns_iter_next_many fills it with as many whole entries as fit, so a pass
+// costs one cgo call per 64 KiB of entries instead of one per entry. An
+// entry larger than the buffer grows it for the rest of that pass.
+const rangeBufSize = 64 << 10
+
+// rangeBufs recycles the buffers of finished iterations, so that Range
+// over a small map does not allocate 64 KiB per call. A grown buffer is
+// never put back: only the rangeBufSize one each iteration took.
+var rangeBufs = sync.Pool{New: func() any { b := make([]byte, rangeBufSize); return &b }}
+
 func (m *Map) all(errp *error) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
 		var it *C.ns_iter
@@ -59,29 +72,44 @@ func (m *Map) all(errp *error) iter.Seq2[[]byte, []byte] {
 		// Keep m reachable meanwhile: its cleanup would close the map.
 		defer runtime.KeepAlive(m)
 		defer C.ns_iter_free(it)
-		var scratch []byte
+		pooled := rangeBufs.Get().(*[]byte)
+		defer rangeBufs.Put(pooled)
+		// Entries are copied into Go memory (pointer-free, so it may be
+		// handed to C for the call) and reused for every chunk: a slice the
+		// caller keeps by mistake sees later bytes, but never freed memory.
+		buf := *pooled
 		for {
-			var k, v *C.uint8_t
-			var kn, vn C.size_t
-			s := Status(C.ns_iter_next(it, &k, &kn, &v, &vn))
-			if s == StatusNotFound {
+			var n, used C.size_t
+			s := Status(C.ns_iter_next_many(it, bytesPtr(buf), C.size_t(len(buf)), &n, &used))
+			switch s {
+			case StatusOK:
+			case StatusNotFound:
 				return
-			}
-			if s != StatusOK {
+			case StatusBufferTooSmall:
+				// The next entry alone needs `used` bytes; it was not
+				// consumed, so the next call returns it.
+				buf = make([]byte, max(int(used), 2*len(buf)))
+				continue
+			default:
 				if errp != nil {
 					*errp = errorOf("Range", s)
 				}
 				return
 			}
-			// Copy the borrowed entry into Go memory reused for every entry:
-			// a slice the caller keeps by mistake sees later bytes, but never
-			// freed memory.
-			scratch = append(scratch[:0], unsafe.Slice((*byte)(unsafe.Pointer(k)), int(kn))...)
-			scratch = append(scratch, unsafe.Slice((*byte)(unsafe.Pointer(v)), int(vn))...)
-			kb := scratch[:kn:kn]
-			vb := scratch[kn : kn+vn : kn+vn]
-			if !yield(kb, vb) {
-				return
+			// n entries, each [key_len u32 LE][value_len u32 LE][key][value].
+			chunk := buf[:used]
+			for range int(n) {
+				kn := int(binary.LittleEndian.Uint32(chunk))
+				vn := int(binary.LittleEndian.Uint32(chunk[4:]))
+				chunk = chunk[C.NS_ITER_ENTRY_HEADER_SIZE:]
+				// Capacities end at each slice, so an append by the caller
+				// copies instead of overwriting the next bytes.
+				k := chunk[:kn:kn]
+				v := chunk[kn : kn+vn : kn+vn]
+				chunk = chunk[kn+vn:]
+				if !yield(k, v) {
+					return
+				}
 			}
 		}
 	}

@@ -27,8 +27,8 @@ package numashard
 #cgo nocallback ns_len
 #cgo noescape ns_batch
 #cgo nocallback ns_batch
-#cgo noescape ns_iter_next
-#cgo nocallback ns_iter_next
+#cgo noescape ns_iter_next_many
+#cgo nocallback ns_iter_next_many
 #cgo noescape ns_version
 #cgo nocallback ns_version
 */

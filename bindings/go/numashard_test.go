@@ -507,6 +507,89 @@ func TestRangeAndAll(t *testing.T) {
 	}
 }
 
+// TestRangeAcrossChunks: Range and All read entries rangeBufSize bytes at a
+// time; entries that straddle those chunks, values larger than the buffer
+// (which grow it, once and then again), empty keys and values must all come
+// through exactly once and intact, with slices an append cannot clobber.
+func TestRangeAcrossChunks(t *testing.T) {
+	m := openMap(t, Config{Shards: 2, MaxValueLen: 1 << 20})
+	value := func(i, n int) []byte {
+		v := make([]byte, n)
+		for j := range v {
+			v[j] = byte(i*7 + j*13)
+		}
+		return v
+	}
+	want := map[string][]byte{"": nil}
+	noErr(t, m.Store(nil, nil))
+	// ~600 KiB of small entries of sizes that do not divide the buffer.
+	for i := 0; i < 3000; i++ {
+		k := fmt.Sprintf("small-%d", i)
+		want[k] = value(i, 1+(i*37)%400)
+	}
+	// Larger than the buffer: 64 KiB (with the 8-byte header, 8 bytes too
+	// many), then up to 4 times it.
+	for i, n := range []int{rangeBufSize, rangeBufSize + 1, 100 << 10, 130 << 10, 200 << 10, rangeBufSize * 4} {
+		want[fmt.Sprintf("large-%d", i)] = value(i, n)
+	}
+	for k, v := range want {
+		if k != "" {
+			noErr(t, m.StoreString(k, v))
+		}
+	}
+	check := func(name string, seq func(yield func(k, v []byte) bool)) {
+		t.Helper()
+		seen := map[string]int{}
+		seq(func(k, v []byte) bool {
+			if cap(k) != len(k) || cap(v) != len(v) {
+				t.Fatalf("%s: key %q: capacities %d/%d beyond lengths %d/%d", name, k, cap(k), cap(v), len(k), len(v))
+			}
+			seen[string(k)]++
+			if w, ok := want[string(k)]; !ok || !bytes.Equal(v, w) {
+				t.Fatalf("%s: key %q has %d bytes, want %d (known: %v)", name, k, len(v), len(w), ok)
+			}
+			// An append to the key must copy, not overwrite the value.
+			before := bytes.Clone(v)
+			_ = append(k, 0xFF, 0xFF, 0xFF, 0xFF)
+			if !bytes.Equal(v, before) {
+				t.Fatalf("%s: appending to key %q changed its value", name, k)
+			}
+			return true
+		})
+		if len(seen) != len(want) {
+			t.Fatalf("%s saw %d keys, want %d", name, len(seen), len(want))
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Fatalf("%s saw %q %d times", name, k, n)
+			}
+		}
+	}
+	for pass := 0; pass < 2; pass++ { // the second pass reuses the pooled buffer
+		check("Range", func(yield func(k, v []byte) bool) { noErr(t, m.Range(yield)) })
+		check("All", m.All())
+	}
+	// Stopping in the middle of a chunk, then a fresh pass, still works.
+	n := 0
+	noErr(t, m.Range(func(k, v []byte) bool { n++; return n < 1000 }))
+	if n != 1000 {
+		t.Fatalf("Range did not stop: %d", n)
+	}
+	check("Range after a stop", func(yield func(k, v []byte) bool) { noErr(t, m.Range(yield)) })
+	// Closed mid-iteration: the rest of what was fetched, then ErrClosed.
+	seen := 0
+	err := m.Range(func(k, v []byte) bool {
+		if seen++; seen == 10 {
+			m.Close()
+		}
+		return true
+	})
+	wantErr(t, err, ErrClosed)
+	if seen < 10 || seen >= len(want) {
+		t.Fatalf("Range after close saw %d of %d entries", seen, len(want))
+	}
+}
+
 func TestReplaceAll(t *testing.T) {
 	m := openMap(t, Config{MaxKeyLen: 16, MaxValueLen: 16})
 	noErr(t, m.StoreString("old", []byte("1")))
