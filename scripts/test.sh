@@ -19,6 +19,8 @@ if has rust; then
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets --quiet -- -D warnings
   cargo test --workspace --quiet
+  # The gate's fallback fence (no membarrier: callers use SeqCst RMWs), under the same stress.
+  NUMASHARD_NO_MEMBARRIER=1 cargo test --quiet -p numashard --test concurrency
   passed=$((passed + 1))
   echo "--- rust: $((SECONDS - t0)) s"
 fi
