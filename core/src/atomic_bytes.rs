@@ -24,7 +24,8 @@ pub(crate) unsafe fn store(dst: *mut u8, src: &[u8]) {
         i += 1;
     }
     while i + 8 <= n {
-        let w = u64::from_ne_bytes(src[i..i + 8].try_into().expect("8 bytes"));
+        // SAFETY: i + 8 <= n = src.len().
+        let w = unsafe { (src.as_ptr().add(i) as *const u64).read_unaligned() };
         // SAFETY: in range and 8-aligned.
         unsafe { (*(dst.add(i) as *const AtomicU64)).store(w, Relaxed) };
         i += 8;
@@ -67,6 +68,32 @@ pub(crate) unsafe fn key_eq(src: *const u8, key: &[u8]) -> bool {
         return u64::from_le(w) & mask == u64::from_le_bytes(tail);
     }
     true
+}
+
+/// Whether two byte strings are equal, without a `memcmp` call for the
+/// short ones (keys, mostly): up to 16 bytes, two loads per side that
+/// overlap in the middle.
+#[inline(always)]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    /// [0, N) and [n - N, n) equal, for N <= n.
+    #[inline(always)]
+    fn two<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+        let n = a.len();
+        // SAFETY: N <= n = a.len() = b.len(), so both ranges are in bounds.
+        unsafe {
+            let r = |p: *const u8| (p as *const [u8; N]).read_unaligned();
+            r(a.as_ptr()) == r(b.as_ptr()) && r(a.as_ptr().add(n - N)) == r(b.as_ptr().add(n - N))
+        }
+    }
+    match n {
+        8..=16 => two::<8>(a, b),
+        4..=7 => two::<4>(a, b),
+        _ => a == b,
+    }
 }
 
 /// Copies `n` bytes between non-overlapping buffers without calling
@@ -191,6 +218,13 @@ mod tests {
                     let mut words = vec![0u64; len / 8 + 2];
                     let at = load_words(words.as_mut_ptr(), base.add(off), len);
                     assert_eq!(&std::slice::from_raw_parts(words.as_ptr() as *const u8, at + len)[at..], &src[..]);
+                    assert!(bytes_eq(&src, &src.clone()));
+                    for j in 0..len {
+                        let mut other = src.clone();
+                        other[j] ^= 1;
+                        assert!(!bytes_eq(&src, &other), "len {len} byte {j}");
+                    }
+                    assert!(!bytes_eq(&src, &src[..len.saturating_sub(1)]) || len == 0);
                     let mut copy = vec![0u8; len];
                     copy_small(copy.as_mut_ptr(), src.as_ptr(), len);
                     assert_eq!(copy, src);

@@ -356,7 +356,29 @@ impl Map {
     }
 
     /// Inserts or overwrites.
+    #[inline]
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let inner = &*self.inner;
+        if inner.cfg.exec_mode == ExecMode::Auto
+            && key.len() <= inner.cfg.max_key_len
+            && value.len() <= inner.cfg.max_value_len
+        {
+            // The direct path: no op record; applied under the shard's lock
+            // inside a write section, as `run_one` would.
+            let _pass = self.enter()?;
+            let hash = inner.hasher.hash(key);
+            let shard = &inner.shards[shard_of(hash, inner.shards.len())];
+            let mut st = shard.lock()?;
+            return match st.write(&inner.gate, |st| st.put(&inner.budget, hash, key, value)) {
+                Status::Ok => Ok(()),
+                s => Err(Self::status_err(s)),
+            };
+        }
+        self.put_slow(key, value)
+    }
+
+    #[cold]
+    fn put_slow(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut op = BatchOp::put(key, value);
         match self.run_one(&mut op)? {
             Status::Ok => Ok(()),

@@ -160,7 +160,7 @@ impl ShardState {
         if new_cost > old_cost && !budget.try_charge(new_cost - old_cost) {
             return Status::Full;
         }
-        if arena::block_size(klen, vlen) == arena::block_size(klen, value.len())
+        if (vlen == value.len() || arena::block_size(klen, vlen) == arena::block_size(klen, value.len()))
             && HEADER + klen + value.len() <= 64 * 1024
         {
             // SAFETY: same block class, so the block holds the new value.
@@ -216,6 +216,17 @@ impl ShardState {
     }
 
     /// Applies one validated op.
+    /// A single put (the direct path of `Map::put`): what `apply` does for
+    /// an `OpKind::Put`, without an op record.
+    #[inline]
+    pub(crate) fn put(&mut self, budget: &Budget, hash: u64, key: &[u8], value: &[u8]) -> Status {
+        self.ops += 1;
+        match self.table.find(hash, key) {
+            None => self.insert_new(budget, hash, key, value),
+            Some(i) => self.replace_value(budget, i, value),
+        }
+    }
+
     pub(crate) fn apply(&mut self, budget: &Budget, op: &mut BatchOp<'_>) {
         self.ops += 1;
         let hash = op.hash;

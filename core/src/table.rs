@@ -129,7 +129,7 @@ impl Table {
                 return None;
             }
             // SAFETY: occupied slots point to live records of this shard.
-            if s.tag == tag && unsafe { record_key(s.rec) } == key {
+            if s.tag == tag && crate::atomic_bytes::bytes_eq(unsafe { record_key(s.rec) }, key) {
                 return Some(i);
             }
             i = (i + 1) & mask;
