@@ -130,6 +130,9 @@ pub enum EngineKind {
     Numashard,
     /// numashard with `ExecMode::Delegate`: every op travels to the shard's owner.
     NumashardDelegate,
+    /// numashard (`Auto`) with four shards per shard it would otherwise have
+    /// (per allowed CPU by default): for comparing shard counts in one run.
+    NumashardX4,
     /// `dashmap::DashMap`.
     DashMap,
     /// `scc::HashMap`.
@@ -142,9 +145,10 @@ pub enum EngineKind {
 
 impl EngineKind {
     /// Every engine, numashard variants first.
-    pub const ALL: [EngineKind; 6] = [
+    pub const ALL: [EngineKind; 7] = [
         EngineKind::Numashard,
         EngineKind::NumashardDelegate,
+        EngineKind::NumashardX4,
         EngineKind::DashMap,
         EngineKind::Scc,
         EngineKind::Papaya,
@@ -156,6 +160,7 @@ impl EngineKind {
         match self {
             EngineKind::Numashard => "numashard",
             EngineKind::NumashardDelegate => "numashard-delegate",
+            EngineKind::NumashardX4 => "numashard-x4",
             EngineKind::DashMap => "dashmap",
             EngineKind::Scc => "scc",
             EngineKind::Papaya => "papaya",
@@ -165,7 +170,7 @@ impl EngineKind {
 
     /// True for the engines numashard is compared against.
     pub fn is_peer(self) -> bool {
-        !matches!(self, EngineKind::Numashard | EngineKind::NumashardDelegate)
+        !matches!(self, EngineKind::Numashard | EngineKind::NumashardDelegate | EngineKind::NumashardX4)
     }
 
     /// A new, empty engine sized for about `capacity` entries.
@@ -173,6 +178,14 @@ impl EngineKind {
         Ok(match self {
             EngineKind::Numashard => Box::new(NumashardEngine::new(ExecMode::Auto, numashard_shards)?),
             EngineKind::NumashardDelegate => Box::new(NumashardEngine::new(ExecMode::Delegate, numashard_shards)?),
+            EngineKind::NumashardX4 => {
+                let base = if numashard_shards == 0 {
+                    numashard::placement::allowed_cpus().len().max(1)
+                } else {
+                    numashard_shards
+                };
+                Box::new(NumashardEngine::new(ExecMode::Auto, 4 * base)?)
+            }
             EngineKind::DashMap => Box::new(DashMapEngine::with_capacity(capacity)),
             EngineKind::Scc => Box::new(SccEngine::with_capacity(capacity)),
             EngineKind::Papaya => Box::new(PapayaEngine::with_capacity(capacity)),

@@ -26,7 +26,8 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 #[derive(Parser, Debug)]
 #[command(name = "numashard-bench", version)]
 struct Args {
-    /// Engines to run (numashard, numashard-delegate, dashmap, scc, papaya, rwlock16).
+    /// Engines to run (numashard, numashard-delegate, dashmap, scc, papaya, rwlock16; also
+    /// numashard-x4: four times the shards, for comparing shard counts in one run).
     #[arg(long, value_delimiter = ',', default_value = "numashard,numashard-delegate,dashmap,scc,papaya,rwlock16")]
     engines: Vec<EngineKind>,
     /// Workloads: read-only, read-95, update-50, rmw, insert; `stall` measures writer stalls during
