@@ -246,6 +246,14 @@ impl Map {
         self.inner.gate.enter().ok_or(Error::new(Status::Closed))
     }
 
+    /// The hash of `key` and the shard that holds it.
+    #[inline(always)]
+    fn route(&self, key: &[u8]) -> (u64, &Shard) {
+        let inner = &*self.inner;
+        let hash = inner.hasher.hash(key);
+        (hash, &inner.shards[shard_of(hash, inner.shards.len())])
+    }
+
     /// Checks sizes; sets the op's status and returns false when invalid.
     #[inline]
     fn validate(&self, op: &mut BatchOp<'_>) -> bool {
@@ -274,8 +282,8 @@ impl Map {
             return Ok(op.status);
         }
         let inner = &*self.inner;
-        op.hash = inner.hasher.hash(op.key);
-        let shard = &inner.shards[shard_of(op.hash, inner.shards.len())];
+        let (hash, shard) = self.route(op.key);
+        op.hash = hash;
         match inner.cfg.exec_mode {
             ExecMode::Auto => {
                 if op.kind == OpKind::Get && shard.read_get(op) {
@@ -334,8 +342,7 @@ impl Map {
         if inner.cfg.exec_mode == ExecMode::Auto && key.len() <= inner.cfg.max_key_len {
             // The direct path: no op record, one lock-free lookup.
             let _pass = self.enter()?;
-            let hash = inner.hasher.hash(key);
-            let shard = &inner.shards[shard_of(hash, inner.shards.len())];
+            let (hash, shard) = self.route(key);
             match shard.read_into(hash, key, buf) {
                 Lookup::Found { len, .. } => return Ok(Some(len)),
                 Lookup::Missing => return Ok(None),
@@ -366,8 +373,7 @@ impl Map {
             // The direct path: no op record; applied under the shard's lock
             // inside a write section, as `run_one` would.
             let _pass = self.enter()?;
-            let hash = inner.hasher.hash(key);
-            let shard = &inner.shards[shard_of(hash, inner.shards.len())];
+            let (hash, shard) = self.route(key);
             let mut st = shard.lock()?;
             return match st.write(&inner.gate, |st| st.put(&inner.budget, hash, key, value)) {
                 Status::Ok => Ok(()),

@@ -215,18 +215,25 @@ impl ShardState {
         }
     }
 
-    /// Applies one validated op.
     /// A single put (the direct path of `Map::put`): what `apply` does for
     /// an `OpKind::Put`, without an op record.
     #[inline]
     pub(crate) fn put(&mut self, budget: &Budget, hash: u64, key: &[u8], value: &[u8]) -> Status {
         self.ops += 1;
-        match self.table.find(hash, key) {
+        let found = self.table.find(hash, key);
+        self.upsert(budget, found, hash, key, value)
+    }
+
+    /// Inserts `key` (not `found`) or overwrites the entry at slot `found`.
+    #[inline]
+    fn upsert(&mut self, budget: &Budget, found: Option<usize>, hash: u64, key: &[u8], value: &[u8]) -> Status {
+        match found {
             None => self.insert_new(budget, hash, key, value),
             Some(i) => self.replace_value(budget, i, value),
         }
     }
 
+    /// Applies one validated op.
     pub(crate) fn apply(&mut self, budget: &Budget, op: &mut BatchOp<'_>) {
         self.ops += 1;
         let hash = op.hash;
@@ -248,10 +255,7 @@ impl ShardState {
                     }
                 }
             },
-            OpKind::Put => match found {
-                None => self.insert_new(budget, hash, key, op.value),
-                Some(i) => self.replace_value(budget, i, op.value),
-            },
+            OpKind::Put => self.upsert(budget, found, hash, key, op.value),
             OpKind::PutIfAbsent => match found {
                 None => self.insert_new(budget, hash, key, op.value),
                 Some(i) => {
@@ -605,7 +609,9 @@ impl Shard {
                         out.clear();
                         out.extend_from_slice(value);
                     } else {
-                        op.out[..len].copy_from_slice(value);
+                        // SAFETY: `copied` means len <= op.out.len(); the
+                        // stage and the caller's buffer do not overlap.
+                        unsafe { atomic_bytes::copy_small(op.out.as_mut_ptr(), value.as_ptr(), len) };
                     }
                     Status::Ok
                 };
