@@ -93,6 +93,11 @@ impl Split {
     }
 }
 
+/// How many of a batch's first ops get their home slot prefetched while the
+/// batch is sorted by shard (the pipeline fetches the rest; a bound keeps
+/// early lines from being evicted before they are read).
+const EARLY_PREFETCH: usize = 128;
+
 fn possible_cpus() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
@@ -510,10 +515,17 @@ impl Map {
             order.clear();
             order.resize(ops.len(), 0);
             // Counting sort by shard: stable, so same-key ops keep array order.
-            for op in ops.iter_mut() {
+            // The home slots of the first ops are prefetched as soon as their
+            // hash is known, so those misses overlap the rest of the sort.
+            let prefetch_slots = inner.cfg.exec_mode == ExecMode::Auto;
+            for (i, op) in ops.iter_mut().enumerate() {
                 let s = if self.validate(op) {
                     op.hash = inner.hasher.hash(op.key);
-                    shard_of(op.hash, n) as u32
+                    let s = shard_of(op.hash, n);
+                    if prefetch_slots && i < EARLY_PREFETCH {
+                        inner.shards[s].prefetch(op.hash);
+                    }
+                    s as u32
                 } else {
                     u32::MAX
                 };
@@ -572,22 +584,33 @@ impl Map {
                     // op only this thread touches.
                     let all_gets = part.iter().all(|&i| unsafe { (*base.add(i as usize)).kind } == OpKind::Get);
                     if all_gets && inner.cfg.exec_mode == ExecMode::Auto {
-                        // Lock-free reads in a software pipeline: the home slot
-                        // of op j + 2D and the record of op j + D are fetched
-                        // while op j is read, so misses overlap.
-                        const D: usize = 6;
+                        // Lock-free reads in windows of W ops, in stages so that
+                        // the cache misses of a window overlap: the home slots
+                        // (prefetched while sorting, or one window ahead), then
+                        // the records they point to, then the reads. A stage is
+                        // a short loop, so a window's misses are all in flight
+                        // before the first read needs one.
+                        const W: usize = 32;
                         retry.clear();
                         let hash = |j: usize| unsafe { (*base.add(part[j] as usize)).hash };
-                        for j in 0..part.len() + 2 * D {
-                            if j < part.len() {
+                        for j in 0..part.len().min(W) {
+                            shard.prefetch(hash(j));
+                        }
+                        let mut w = 0;
+                        while w < part.len() {
+                            let end = (w + W).min(part.len());
+                            for j in end..(end + W).min(part.len()) {
                                 shard.prefetch(hash(j));
                             }
-                            if j >= D && j - D < part.len() {
-                                shard.prefetch_record(hash(j - D));
+                            for j in w..end {
+                                shard.prefetch_record(hash(j));
                             }
-                            if j >= 2 * D && !shard.read_get(unsafe { &mut *base.add(part[j - 2 * D] as usize) }) {
-                                retry.push(part[j - 2 * D]);
+                            for &i in &part[w..end] {
+                                if !shard.read_get(unsafe { &mut *base.add(i as usize) }) {
+                                    retry.push(i);
+                                }
                             }
+                            w = end;
                         }
                         if retry.is_empty() {
                             continue;

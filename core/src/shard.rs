@@ -485,10 +485,27 @@ impl Shard {
             return;
         }
         let (slots, bits) = unpack_word(word);
-        // SAFETY: the home index is below the published array's capacity, and
-        // the array stays mapped while the caller's gate pass is held.
-        let s = unsafe { load_slot(slots, (hash >> (64 - bits)) as usize) };
-        prefetch_addr(s.rec);
+        let mask = (1usize << bits) - 1;
+        let tag = tag_of(hash);
+        let mut i = (hash >> (64 - bits)) as usize;
+        // The key may sit a few slots past its home (linear probing; at a
+        // load of 0.6-0.8 most hits are within 4): fetch the record of the
+        // first slot whose tag matches, not blindly the home slot's.
+        for _ in 0..4 {
+            // SAFETY: i <= mask, below the published array's capacity, and
+            // the array stays mapped while the caller's gate pass is held.
+            let s = unsafe { load_slot(slots, i) };
+            if s.tag == 0 {
+                return;
+            }
+            if s.tag == tag {
+                // Both lines a record of up to 64 bytes may straddle.
+                prefetch_addr(s.rec);
+                prefetch_addr(s.rec.wrapping_add(63));
+                return;
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// The lock-free lookup both get paths share: probe the published table

@@ -312,3 +312,48 @@ fn grows_through_many_resizes() {
         assert_eq!(map.get(&i.to_le_bytes()).unwrap().is_some(), i % 3 != 0, "key {i}");
     }
 }
+
+/// All-get batches of every size around the lock-free path's window (32 ops
+/// per shard) and far past it, on a table full enough that many keys sit
+/// past their home slot: each result must equal the single-call answer —
+/// value, not found, or buffer too small with the true length.
+#[test]
+fn all_get_batches_of_every_size_match_single_gets() {
+    let map = Map::new(Config { shards: 2, ..Config::default() }).unwrap();
+    let n = 6_000u32;
+    let value = |i: u32| vec![(i % 251) as u8; (i % 70) as usize];
+    for i in 0..n {
+        map.put(format!("key-{i}").as_bytes(), &value(i)).unwrap();
+    }
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for size in [1usize, 2, 31, 32, 33, 63, 64, 65, 100, 129, 1000, 5000] {
+        // One in five keys is absent; buffers of 0..80 bytes (some too small).
+        let picks: Vec<(u32, usize)> = (0..size)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x % (n as u64 * 5 / 4)) as u32, (x >> 40) as usize % 80)
+            })
+            .collect();
+        let keys: Vec<Vec<u8>> = picks.iter().map(|&(i, _)| format!("key-{i}").into_bytes()).collect();
+        let mut outs: Vec<Vec<u8>> = picks.iter().map(|&(_, cap)| vec![0xAA; cap]).collect();
+        let mut ops: Vec<BatchOp> = keys.iter().zip(outs.iter_mut()).map(|(k, o)| BatchOp::get(k, o)).collect();
+        map.batch(&mut ops).unwrap();
+        for (j, op) in ops.iter().enumerate() {
+            let (i, cap) = picks[j];
+            if i >= n {
+                assert_eq!(op.status, Status::NotFound, "size {size} op {j}");
+                continue;
+            }
+            let want = value(i);
+            assert_eq!(op.out_len, want.len(), "size {size} op {j}");
+            if want.len() <= cap {
+                assert_eq!(op.status, Status::Ok, "size {size} op {j}");
+                assert_eq!(&op.out[..want.len()], &want[..], "size {size} op {j}");
+            } else {
+                assert_eq!(op.status, Status::BufferTooSmall, "size {size} op {j}");
+            }
+        }
+    }
+}
