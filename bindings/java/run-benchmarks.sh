@@ -5,7 +5,8 @@
 #   bindings/java/run-benchmarks.sh [jmh|gc|c|ffm|all] [extra JMH args...]
 #
 # Env: JMH_OPTS (default: -wi 2 -i 3 -f 1 -r 2s -w 2s), SIZES (default SMALL,LARGE),
-#      THREADS (default "1 2"), JDK25 (a JDK >= 22 for the FFM comparison).
+#      THREADS (default "1 2"), JDK25 (a JDK >= 22 for the FFM comparison),
+#      FFM_SIZE (entries for the FFM comparison, default 100000).
 set -euo pipefail
 cd "$(dirname "$0")"
 what="${1:-all}"; shift || true
@@ -50,7 +51,7 @@ if [ "$what" = ffm ] || [ "$what" = all ]; then
     mkdir -p target/ffm-classes
     "$JDK25/bin/javac" -d target/ffm-classes -cp target/classes ffm/FfmVsJni.java
     "$JDK25/bin/java" --enable-native-access=ALL-UNNAMED -Xmx2g -cp "target/ffm-classes:target/classes" \
-      FfmVsJni | tee "$out/ffm.txt"
+      FfmVsJni "${FFM_SIZE:-100000}" | tee "$out/ffm-${FFM_SIZE:-100000}.txt"
   else
     echo "ffm: no JDK >= 22 found (set JDK25=...)"
   fi

@@ -19,11 +19,11 @@ import java.util.Locale;
  * exported by the loaded libnumashard_jni.so with Linker.Option.critical(true), passing heap
  * arrays directly (no copy into native memory). Best of several interleaved rounds.
  *
- * Build/run (JDK >= 22): see bindings/java/run-benchmarks.sh ffm
+ * Build/run (JDK >= 22): see bindings/java/run-benchmarks.sh ffm (FFM_SIZE sets the entry count)
  */
 public final class FfmVsJni {
     public static void main(String[] args) throws Throwable {
-        int n = 100_000;
+        int n = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
         NumaShardMap map = NumaShardMap.open();
         byte[][] keys = new byte[n][];
         Batch b = new Batch(1024, 0);

@@ -137,6 +137,21 @@ class BatchTest {
         assertNull(batch.value(small));
     }
 
+    /** The documented contract: adders keep references, execute reads the arrays. */
+    @Test
+    void arraysAreReadWhenTheBatchExecutes() {
+        Batch batch = new Batch(2, 8);
+        byte[] key = b("k1");
+        byte[] value = b("v1");
+        int put = batch.put(key, value);
+        key[1] = '2';
+        value[1] = '2';
+        map.execute(batch);
+        assertEquals(Status.OK, batch.status(put));
+        assertEquals("v2", s(map.get(b("k2"))));
+        assertNull(map.get(b("k1")));
+    }
+
     @Test
     void reuseAndReexecute() {
         Batch batch = new Batch();
