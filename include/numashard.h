@@ -190,6 +190,11 @@ enum ns_op_kind
    * `out_counter` = the new value.
    */
   NS_OP_ADD = 6,
+  /**
+   * Remove only if the current value equals `expected`
+   * (`NS_MISMATCH` / `NS_NOT_FOUND` otherwise; nothing changes then).
+   */
+  NS_OP_COMPARE_AND_DELETE = 7,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -872,6 +877,28 @@ ns_status ns_compare_and_swap(struct ns_map *m,
                               size_t expected_len,
                               const uint8_t *value,
                               size_t value_len);
+
+/**
+ * Removes a key only if its current value equals `expected` (atomically:
+ * no write comes between the comparison and the removal) — what
+ * `sync.Map.CompareAndDelete` and `ConcurrentMap.remove(key, value)` need.
+ *
+ * Ownership: `key` and `expected` are only read; they stay the caller's.
+ *
+ * # Safety
+ * `m` must be NULL or a handle from `ns_map_new`; `key` and `expected` must
+ * point to as many readable bytes as their lengths say (or be NULL with
+ * length 0).
+ *
+ * Returns `NS_OK` (removed), `NS_MISMATCH` (the current value differs;
+ * nothing changed), `NS_NOT_FOUND` (absent), `NS_ERR_INVALID_ARGUMENT`,
+ * `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
+ */
+ns_status ns_compare_and_delete(struct ns_map *m,
+                                const uint8_t *key,
+                                size_t key_len,
+                                const uint8_t *expected,
+                                size_t expected_len);
 
 /**
  * Adds `delta` to the counter at a key and returns the new value. A counter

@@ -24,6 +24,8 @@ const (
 	OpTake        OpKind = C.NS_OP_TAKE
 	OpCAS         OpKind = C.NS_OP_CAS
 	OpAdd         OpKind = C.NS_OP_ADD
+	// OpCompareAndDelete removes only if the value equals the expected one.
+	OpCompareAndDelete OpKind = C.NS_OP_COMPARE_AND_DELETE
 )
 
 // span is a range of a Batch's data arena.
@@ -146,6 +148,12 @@ func (b *Batch) Take(key []byte) int { return b.add(batchOp{kind: OpTake, key: b
 // it swapped.
 func (b *Batch) CompareAndSwap(key, old, new []byte) int {
 	return b.add(batchOp{kind: OpCAS, key: b.bytes(key), exp: b.bytes(old), val: b.bytes(new)})
+}
+
+// CompareAndDelete adds a removal of key if its value equals old; OK(i)
+// tells whether it removed, Status(i) why not (StatusMismatch, StatusNotFound).
+func (b *Batch) CompareAndDelete(key, old []byte) int {
+	return b.add(batchOp{kind: OpCompareAndDelete, key: b.bytes(key), exp: b.bytes(old)})
 }
 
 // Add adds a counter addition; the new value is Counter(i).

@@ -381,6 +381,22 @@ func (m *Map) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 	}
 }
 
+// CompareAndDelete removes key only if its current value equals old (byte
+// for byte), atomically, like sync.Map's; deleted is false when the value
+// differs or the key is absent.
+func (m *Map) CompareAndDelete(key, old []byte) (deleted bool, err error) {
+	s := Status(C.ns_compare_and_delete(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(old), C.size_t(len(old))))
+	runtime.KeepAlive(m)
+	switch s {
+	case StatusOK:
+		return true, nil
+	case StatusMismatch, StatusNotFound:
+		return false, nil
+	default:
+		return false, errorOf("CompareAndDelete", s)
+	}
+}
+
 // Add atomically adds delta to the counter stored under key and returns the
 // new value. A counter is an 8-byte little-endian value; an absent key
 // counts as 0. It wraps on overflow. ErrNotACounter when the key holds a
@@ -444,6 +460,11 @@ func (m *Map) LoadAndDeleteString(key string) ([]byte, bool, error) {
 // CompareAndSwapString is CompareAndSwap with a string key.
 func (m *Map) CompareAndSwapString(key string, old, new []byte) (bool, error) {
 	return m.CompareAndSwap(stringBytes(key), old, new)
+}
+
+// CompareAndDeleteString is CompareAndDelete with a string key.
+func (m *Map) CompareAndDeleteString(key string, old []byte) (bool, error) {
+	return m.CompareAndDelete(stringBytes(key), old)
 }
 
 // AddString is Add with a string key.

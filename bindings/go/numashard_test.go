@@ -164,6 +164,23 @@ func TestSingleKeyOperations(t *testing.T) {
 		t.Fatalf("after CAS: %q", got)
 	}
 
+	// CompareAndDelete: mismatch keeps, absent, match removes.
+	if err := m.Store([]byte("cad"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := m.CompareAndDelete([]byte("cad"), []byte("y")); ok || err != nil {
+		t.Fatalf("CompareAndDelete mismatch = %v %v", ok, err)
+	}
+	if ok, err := m.CompareAndDelete([]byte("nope"), []byte("x")); ok || err != nil {
+		t.Fatalf("CompareAndDelete absent = %v %v", ok, err)
+	}
+	if ok, err := m.CompareAndDeleteString("cad", []byte("x")); !ok || err != nil {
+		t.Fatalf("CompareAndDelete match = %v %v", ok, err)
+	}
+	if _, ok, _ := m.Load([]byte("cad")); ok {
+		t.Fatal("CompareAndDelete left the key")
+	}
+
 	// Len, Delete, LoadAndDelete.
 	if n := must[int](t)(m.Len()); n != 3 {
 		t.Fatalf("Len = %d", n)
@@ -341,6 +358,8 @@ func TestClosed(t *testing.T) {
 	wantErr(t, err, ErrClosed)
 	_, err = m.CompareAndSwap(k, nil, nil)
 	wantErr(t, err, ErrClosed)
+	_, err = m.CompareAndDelete(k, nil)
+	wantErr(t, err, ErrClosed)
 	_, err = m.Add(k, 1)
 	wantErr(t, err, ErrClosed)
 	_, err = m.Len()
@@ -368,6 +387,7 @@ func TestBatch(t *testing.T) {
 	noErr(t, m.Store([]byte("a"), []byte("A")))
 	noErr(t, m.Store([]byte("c"), []byte("C")))
 	noErr(t, m.Store([]byte("t"), []byte("T")))
+	noErr(t, m.Store([]byte("t2"), []byte("T2")))
 	b := NewBatch(0)
 	iGet := b.Get([]byte("a"))
 	iMiss := b.GetString("zz")
@@ -384,7 +404,9 @@ func TestBatch(t *testing.T) {
 	iAdd2 := b.Add([]byte("ctr"), 1)
 	iBad := b.Get(make([]byte, 65))
 	iNaC := b.Add([]byte("b"), 1)
-	if b.Len() != 15 {
+	iCAD := b.CompareAndDelete([]byte("t2"), []byte("T2"))
+	iCADx := b.CompareAndDelete([]byte("c"), []byte("C"))
+	if b.Len() != 17 {
 		t.Fatalf("Len %d", b.Len())
 	}
 	noErr(t, m.Run(b))
@@ -405,6 +427,7 @@ func TestBatch(t *testing.T) {
 		{iCAS, StatusOK, "<none>"}, {iCASx, StatusMismatch, "<none>"}, {iTake, StatusOK, "T"},
 		{iDel, StatusOK, "<none>"}, {iDelx, StatusNotFound, "<none>"}, {iAdd, StatusOK, "<none>"},
 		{iAdd2, StatusOK, "<none>"}, {iBad, StatusKeyTooLarge, "<none>"}, {iNaC, StatusNotACounter, "<none>"},
+		{iCAD, StatusOK, "<none>"}, {iCADx, StatusMismatch, "<none>"},
 	}
 	for _, c := range checks {
 		if b.Status(c.i) != c.status || val(c.i) != c.value {
@@ -424,6 +447,9 @@ func TestBatch(t *testing.T) {
 	}
 	if _, ok, _ := m.Load([]byte("t")); ok {
 		t.Error("take left t")
+	}
+	if _, ok, _ := m.Load([]byte("t2")); ok {
+		t.Error("CompareAndDelete left t2")
 	}
 
 	// Values larger than the reserved room are fetched again, transparently.

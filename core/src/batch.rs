@@ -21,6 +21,8 @@ pub enum OpKind {
     Cas = 5,
     /// Add `delta` to the 8-byte little-endian counter; `out_counter` = new value.
     Add = 6,
+    /// Remove only if the value equals `expected` (`Mismatch` / `NotFound` otherwise).
+    CompareAndDelete = 7,
 }
 
 impl OpKind {
@@ -34,6 +36,7 @@ impl OpKind {
             4 => OpKind::Take,
             5 => OpKind::Cas,
             6 => OpKind::Add,
+            7 => OpKind::CompareAndDelete,
             _ => return None,
         })
     }
@@ -57,7 +60,7 @@ pub struct BatchOp<'a> {
     pub key: &'a [u8],
     /// The value to store (put, put_if_absent, cas).
     pub value: &'a [u8],
-    /// The expected current value (cas).
+    /// The expected current value (cas, compare_and_delete).
     pub expected: &'a [u8],
     /// The counter delta (add).
     pub delta: i64,
@@ -130,6 +133,11 @@ impl<'a> BatchOp<'a> {
     /// A compare_and_swap.
     pub fn cas(key: &'a [u8], expected: &'a [u8], value: &'a [u8]) -> BatchOp<'a> {
         BatchOp { expected, value, ..BatchOp::new(OpKind::Cas, key) }
+    }
+
+    /// A compare_and_delete.
+    pub fn compare_and_delete(key: &'a [u8], expected: &'a [u8]) -> BatchOp<'a> {
+        BatchOp { expected, ..BatchOp::new(OpKind::CompareAndDelete, key) }
     }
 
     /// An add.

@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Outcome of [`Map::compare_and_swap`].
+/// Outcome of [`Map::compare_and_swap`] and [`Map::compare_and_delete`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CasOutcome {
-    /// The value was replaced.
+    /// The value was replaced (compare_and_swap) or the entry removed (compare_and_delete).
     Swapped,
     /// The current value differs from the expected one; nothing changed.
     Mismatch,
@@ -455,6 +455,19 @@ impl Map {
     /// Replaces the value only if it currently equals `expected`.
     pub fn compare_and_swap(&self, key: &[u8], expected: &[u8], value: &[u8]) -> Result<CasOutcome> {
         let mut op = BatchOp::cas(key, expected, value);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(CasOutcome::Swapped),
+            Status::Mismatch => Ok(CasOutcome::Mismatch),
+            Status::NotFound => Ok(CasOutcome::NotFound),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Removes the entry only if its value currently equals `expected`
+    /// (atomically: no write can come between the comparison and the
+    /// removal). `Swapped` means removed; `Mismatch` and `NotFound` change nothing.
+    pub fn compare_and_delete(&self, key: &[u8], expected: &[u8]) -> Result<CasOutcome> {
+        let mut op = BatchOp::compare_and_delete(key, expected);
         match self.run_one(&mut op)? {
             Status::Ok => Ok(CasOutcome::Swapped),
             Status::Mismatch => Ok(CasOutcome::Mismatch),

@@ -304,6 +304,19 @@ impl ShardState {
                     }
                 }
             },
+            OpKind::CompareAndDelete => match found {
+                None => Status::NotFound,
+                Some(i) => {
+                    // SAFETY: as above.
+                    let v = unsafe { record_value(self.table.slot(i).rec) };
+                    if v == op.expected {
+                        self.remove_slot(budget, i);
+                        Status::Ok
+                    } else {
+                        Status::Mismatch
+                    }
+                }
+            },
             OpKind::Add => match found {
                 None => {
                     op.out_counter = op.delta;

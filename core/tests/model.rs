@@ -14,6 +14,7 @@ enum Op {
     Take(u8, usize),
     Cas(u8, Vec<u8>, Vec<u8>),
     Add(u8, i64),
+    Cad(u8, Vec<u8>),
     Len,
     Clear,
     Batch(Vec<Op>),
@@ -48,6 +49,7 @@ fn single() -> impl Strategy<Value = Op> {
         (k.clone(), 0usize..64).prop_map(|(k, c)| Op::Take(k, c)),
         (k.clone(), value(), value()).prop_map(|(k, e, v)| Op::Cas(k, e, v)),
         (k.clone(), any::<i64>()).prop_map(|(k, d)| Op::Add(k, d)),
+        (k.clone(), value()).prop_map(|(k, e)| Op::Cad(k, e)),
         Just(Op::Len),
     ]
 }
@@ -96,6 +98,14 @@ fn model_apply(m: &mut HashMap<Vec<u8>, Vec<u8>>, op: &Op) -> (Status, Option<Ve
             Some(cur) if cur != e => (Status::Mismatch, None, 0),
             Some(_) => {
                 m.insert(key(*k), v.clone());
+                (Status::Ok, None, 0)
+            }
+        },
+        Op::Cad(k, e) => match m.get(&key(*k)) {
+            None => (Status::NotFound, None, 0),
+            Some(cur) if cur != e => (Status::Mismatch, None, 0),
+            Some(_) => {
+                m.remove(&key(*k));
                 (Status::Ok, None, 0)
             }
         },
@@ -157,6 +167,12 @@ fn map_apply(map: &Map, op: &Op) -> (Status, Option<Vec<u8>>, i64) {
             Err(e) => st(e),
         },
         Op::Add(k, d) => map.add(&key(*k), *d).map_or_else(st, |n| (Status::Ok, None, n)),
+        Op::Cad(k, e) => match map.compare_and_delete(&key(*k), e) {
+            Ok(CasOutcome::Swapped) => (Status::Ok, None, 0),
+            Ok(CasOutcome::Mismatch) => (Status::Mismatch, None, 0),
+            Ok(CasOutcome::NotFound) => (Status::NotFound, None, 0),
+            Err(e) => st(e),
+        },
         Op::Len | Op::Clear | Op::Batch(_) => unreachable!(),
     }
 }
@@ -171,7 +187,8 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
             | Op::Delete(k)
             | Op::Take(k, _)
             | Op::Cas(k, _, _)
-            | Op::Add(k, _) => key(*k),
+            | Op::Add(k, _)
+            | Op::Cad(k, _) => key(*k),
             _ => unreachable!(),
         })
         .collect();
@@ -194,6 +211,7 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
             Op::Take(..) => BatchOp::take(k, out),
             Op::Cas(_, e, v) => BatchOp::cas(k, e, v),
             Op::Add(_, d) => BatchOp::add(k, *d),
+            Op::Cad(_, e) => BatchOp::compare_and_delete(k, e),
             _ => unreachable!(),
         })
         .collect();
@@ -356,4 +374,19 @@ fn all_get_batches_of_every_size_match_single_gets() {
             }
         }
     }
+}
+
+#[test]
+fn compare_and_delete_removes_only_the_expected_value() {
+    let map = Map::new(Config { shards: 2, ..Config::default() }).unwrap();
+    map.put(b"k", b"v1").unwrap();
+    assert_eq!(map.compare_and_delete(b"k", b"v2").unwrap(), CasOutcome::Mismatch);
+    assert_eq!(map.get(b"k").unwrap().unwrap(), b"v1");
+    assert_eq!(map.compare_and_delete(b"k", b"v1").unwrap(), CasOutcome::Swapped);
+    assert_eq!(map.get(b"k").unwrap(), None);
+    assert_eq!(map.compare_and_delete(b"k", b"v1").unwrap(), CasOutcome::NotFound);
+    let long = vec![7u8; Config::default().max_key_len + 1];
+    assert_eq!(map.compare_and_delete(&long, b"v").unwrap_err().status(), Status::KeyTooLarge);
+    map.close().unwrap();
+    assert_eq!(map.compare_and_delete(b"k", b"v1").unwrap_err().status(), Status::Closed);
 }

@@ -30,6 +30,9 @@ pub enum ns_op_kind {
     /// Add `delta` to the 8-byte little-endian counter (missing = 0);
     /// `out_counter` = the new value.
     NS_OP_ADD = 6,
+    /// Remove only if the current value equals `expected`
+    /// (`NS_MISMATCH` / `NS_NOT_FOUND` otherwise; nothing changes then).
+    NS_OP_COMPARE_AND_DELETE = 7,
 }
 
 /// An `ns_op_kind` as C passes it in: read as a plain integer; unknown
@@ -45,6 +48,7 @@ const _: () = {
     assert!(ns_op_kind::NS_OP_TAKE as i32 == OpKind::Take as i32);
     assert!(ns_op_kind::NS_OP_CAS as i32 == OpKind::Cas as i32);
     assert!(ns_op_kind::NS_OP_ADD as i32 == OpKind::Add as i32);
+    assert!(ns_op_kind::NS_OP_COMPARE_AND_DELETE as i32 == OpKind::CompareAndDelete as i32);
 };
 
 /// One operation of a batch: inputs set by the caller, results written by
@@ -105,6 +109,7 @@ unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
             BatchOp::cas(k, e, unsafe { value(map, op.value, op.value_len) }?)
         }
         OpKind::Add => BatchOp::add(k, op.delta),
+        OpKind::CompareAndDelete => BatchOp::compare_and_delete(k, unsafe { bytes(op.expected, op.expected_len) }?),
     })
 }
 

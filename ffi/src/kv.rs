@@ -343,6 +343,41 @@ pub unsafe extern "C" fn ns_compare_and_swap(
     })
 }
 
+/// Removes a key only if its current value equals `expected` (atomically:
+/// no write comes between the comparison and the removal) — what
+/// `sync.Map.CompareAndDelete` and `ConcurrentMap.remove(key, value)` need.
+///
+/// Ownership: `key` and `expected` are only read; they stay the caller's.
+///
+/// # Safety
+/// `m` must be NULL or a handle from `ns_map_new`; `key` and `expected` must
+/// point to as many readable bytes as their lengths say (or be NULL with
+/// length 0).
+///
+/// Returns `NS_OK` (removed), `NS_MISMATCH` (the current value differs;
+/// nothing changed), `NS_NOT_FOUND` (absent), `NS_ERR_INVALID_ARGUMENT`,
+/// `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
+#[no_mangle]
+pub unsafe extern "C" fn ns_compare_and_delete(
+    m: *mut ns_map,
+    key: *const u8,
+    key_len: usize,
+    expected: *const u8,
+    expected_len: usize,
+) -> ns_status {
+    guard(|| -> Outcome {
+        // SAFETY (whole body): the caller's contract, checked where it can be.
+        let map = unsafe { ns_map::get(m) }?;
+        let k = unsafe { self::key(map, key, key_len) }?;
+        let e = unsafe { bytes(expected, expected_len) }?;
+        Ok(match map.compare_and_delete(k, e)? {
+            CasOutcome::Swapped => ns_status::NS_OK,
+            CasOutcome::Mismatch => ns_status::NS_MISMATCH,
+            CasOutcome::NotFound => ns_status::NS_NOT_FOUND,
+        })
+    })
+}
+
 /// Adds `delta` to the counter at a key and returns the new value. A counter
 /// is 8 little-endian bytes; a missing key counts as 0 (and is created);
 /// overflow wraps.

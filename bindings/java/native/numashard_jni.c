@@ -511,6 +511,24 @@ JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nCas(JNIEnv *env, jobject 
     return -1;
 }
 
+JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nCompareAndDelete(JNIEnv *env, jobject self, jlong h,
+                                                                        jbyteArray key, jbyteArray expected) {
+    (void)self;
+    uint8_t kstack[STACK_KEY], estack[STACK_VALUE];
+    bytes_t k, e;
+    if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) return -1;
+    if (bytes_load(env, expected, estack, sizeof estack, &e) != 0) {
+        bytes_release(&k);
+        return -1;
+    }
+    ns_status st = ns_compare_and_delete(map_of(h), k.ptr, k.len, e.ptr, e.len);
+    bytes_release(&k);
+    bytes_release(&e);
+    if (st == NS_OK || st == NS_MISMATCH || st == NS_NOT_FOUND) return (jint)st;
+    throw_status(env, st);
+    return -1;
+}
+
 JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nAdd(JNIEnv *env, jobject self, jlong h, jbyteArray key,
                                                             jlong delta) {
     (void)self;
@@ -672,6 +690,7 @@ JNIEXPORT jintArray JNICALL Java_io_numashard_Batch_nOpLayout(JNIEnv *env, jclas
         (jint)offsetof(ns_op, out_counter),
         (jint)offsetof(ns_op, status),
         NS_OP_GET, NS_OP_PUT, NS_OP_PUT_IF_ABSENT, NS_OP_DELETE, NS_OP_TAKE, NS_OP_CAS, NS_OP_ADD,
+        NS_OP_COMPARE_AND_DELETE,
     };
     jsize n = (jsize)(sizeof v / sizeof v[0]);
     jintArray a = (*env)->NewIntArray(env, n);

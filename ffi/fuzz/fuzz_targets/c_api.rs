@@ -225,6 +225,28 @@ impl Fuzz<'_> {
         assert_eq!(s, want);
     }
 
+    fn compare_and_delete(&mut self) {
+        let k = self.inp.key();
+        let use_current = self.inp.byte() & 1 == 1;
+        let e = match self.model.get(&k) {
+            Some(cur) if use_current => cur.clone(),
+            _ => self.inp.value(),
+        };
+        // SAFETY: valid buffers.
+        let s = unsafe { ns_compare_and_delete(self.m, ptr(&k), k.len(), ptr(&e), e.len()) };
+        if let Some(err) = arg_error(&k, None) {
+            return assert_eq!(s, err);
+        }
+        match self.model.get(&k) {
+            None => assert_eq!(s, ns_status::NS_NOT_FOUND),
+            Some(cur) if *cur != e => assert_eq!(s, ns_status::NS_MISMATCH),
+            Some(_) => {
+                assert_eq!(s, ns_status::NS_OK);
+                self.model.remove(&k);
+            }
+        }
+    }
+
     fn cas(&mut self) {
         let k = self.inp.key();
         let use_current = self.inp.byte() & 1 == 1;
@@ -621,7 +643,13 @@ fuzz_target!(|data: &[u8]| {
             6 => f.get_like(true),
             7 => f.owned(false),
             8 => f.owned(true),
-            9 => f.delete(),
+            9 => {
+                if f.inp.byte() & 1 == 0 {
+                    f.delete()
+                } else {
+                    f.compare_and_delete()
+                }
+            }
             10 => f.cas(),
             11 => f.add(),
             12 => f.batch(),

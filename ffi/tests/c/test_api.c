@@ -320,6 +320,25 @@ static void test_conditional(void) {
     EXPECT(ns_compare_and_swap(m, S("c"), S("d"), big, 257), NS_ERR_VALUE_TOO_LARGE);
   }
 
+  /* compare_and_delete: removes only the expected value */
+  EXPECT(ns_compare_and_delete(m, S("cd"), S("a")), NS_NOT_FOUND);
+  EXPECT(ns_put(m, S("cd"), S("a")), NS_OK);
+  EXPECT(ns_compare_and_delete(m, S("cd"), S("b")), NS_MISMATCH);
+  EXPECT(ns_compare_and_delete(m, S("cd"), NULL, 0), NS_MISMATCH);
+  EXPECT(ns_get(m, S("cd"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 1 && buf[0] == 'a');
+  EXPECT(ns_compare_and_delete(m, S("cd"), S("a")), NS_OK);
+  EXPECT(ns_get(m, S("cd"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  EXPECT(ns_put(m, S("cd"), NULL, 0), NS_OK);
+  EXPECT(ns_compare_and_delete(m, S("cd"), NULL, 0), NS_OK); /* empty value */
+  EXPECT(ns_compare_and_delete(m, S("cd"), NULL, 1), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_compare_and_delete(NULL, S("cd"), S("a")), NS_ERR_INVALID_ARGUMENT);
+  {
+    uint8_t bigkey[300];
+    memset(bigkey, 1, sizeof bigkey);
+    EXPECT(ns_compare_and_delete(m, bigkey, sizeof bigkey, S("a")), NS_ERR_KEY_TOO_LARGE);
+  }
+
   /* add: missing = 0, 8 little-endian bytes, wrapping, not a counter */
   EXPECT(ns_add(m, S("n"), 5, &n), NS_OK);
   CHECK(n == 5);
@@ -449,7 +468,15 @@ static void test_batch(void) {
     ops[6].kind = NS_OP_PUT_IF_ABSENT; ops[6].key = (const uint8_t *)"tk"; ops[6].key_len = 2;
     ops[6].value = (const uint8_t *)"z"; ops[6].value_len = 1; /* no out buffer */
     ops[7].kind = (ns_op_kind)-1;
-    EXPECT(ns_batch(m, ops, 8), NS_OK);
+    /* compare_and_delete: mismatch, NULL expected with a length, a match. */
+    EXPECT(ns_put(m, S("cd2"), S("x")), NS_OK);
+    ops[8].kind = NS_OP_COMPARE_AND_DELETE; ops[8].key = (const uint8_t *)"tk"; ops[8].key_len = 2;
+    ops[8].expected = (const uint8_t *)"nope"; ops[8].expected_len = 4;
+    ops[9].kind = NS_OP_COMPARE_AND_DELETE; ops[9].key = (const uint8_t *)"tk"; ops[9].key_len = 2;
+    ops[9].expected = NULL; ops[9].expected_len = 3;
+    ops[10].kind = NS_OP_COMPARE_AND_DELETE; ops[10].key = (const uint8_t *)"cd2"; ops[10].key_len = 3;
+    ops[10].expected = (const uint8_t *)"x"; ops[10].expected_len = 1;
+    EXPECT(ns_batch(m, ops, 11), NS_OK);
     CHECK(ops[0].status == NS_ERR_KEY_TOO_LARGE);
     CHECK(ops[1].status == NS_ERR_VALUE_TOO_LARGE);
     CHECK(ops[2].status == NS_ERR_NOT_A_COUNTER);
@@ -458,6 +485,10 @@ static void test_batch(void) {
     CHECK(ops[5].status == NS_ERR_INVALID_ARGUMENT);
     CHECK(ops[6].status == NS_EXISTS && ops[6].out_len == 12);
     CHECK(ops[7].status == NS_ERR_INVALID_ARGUMENT);
+    CHECK(ops[8].status == NS_MISMATCH);
+    CHECK(ops[9].status == NS_ERR_INVALID_ARGUMENT);
+    CHECK(ops[10].status == NS_OK);
+    EXPECT(ns_get(m, S("cd2"), buf, sizeof buf, &len), NS_NOT_FOUND);
     EXPECT(ns_get(m, S("tk"), buf, sizeof buf, &len), NS_OK);
     CHECK(len == 12);
   }
@@ -886,6 +917,7 @@ static void expect_all_closed(ns_map *m) {
   EXPECT(ns_take(m, S("k"), buf, sizeof buf, &len), NS_ERR_CLOSED);
   EXPECT(ns_take_owned(m, S("k"), &owned, &len), NS_ERR_CLOSED);
   EXPECT(ns_compare_and_swap(m, S("k"), S("v"), S("w")), NS_ERR_CLOSED);
+  EXPECT(ns_compare_and_delete(m, S("k"), S("v")), NS_ERR_CLOSED);
   EXPECT(ns_add(m, S("k"), 1, &n), NS_ERR_CLOSED);
   EXPECT(ns_len(m, &u), NS_ERR_CLOSED);
   EXPECT(ns_clear(m), NS_ERR_CLOSED);

@@ -50,7 +50,9 @@ static ns_status one_call(ns_map *m, uint32_t *rnd) {
   switch (r % 14) {
   case 0: return ns_put(m, key, 2, (const uint8_t *)"value", (r >> 20) % 6);
   case 1: return ns_get(m, key, 2, buf, (r >> 20) % 8, &len);
-  case 2: return ns_delete(m, key, 2);
+  case 2:
+    if ((r >> 20) & 1) return ns_delete(m, key, 2);
+    return ns_compare_and_delete(m, key, 2, (const uint8_t *)"value", (r >> 21) % 6);
   case 3: return ns_take(m, key, 2, buf, sizeof buf, &len);
   case 4: return ns_put_if_absent(m, key, 2, (const uint8_t *)"pia", 3);
   case 5: return ns_compare_and_swap(m, key, 2, (const uint8_t *)"val", 3, (const uint8_t *)"cas", 3);

@@ -56,6 +56,7 @@ public final class Batch {
     static final int KIND_TAKE;
     static final int KIND_CAS;
     static final int KIND_ADD;
+    static final int KIND_COMPARE_AND_DELETE;
 
     static {
         NativeLibrary.load();
@@ -82,6 +83,7 @@ public final class Batch {
         KIND_TAKE = LAYOUT[i++];
         KIND_CAS = LAYOUT[i++];
         KIND_ADD = LAYOUT[i++];
+        KIND_COMPARE_AND_DELETE = LAYOUT[i++];
     }
 
     private final int defaultValueCapacity;
@@ -189,6 +191,11 @@ public final class Batch {
     }
 
     /** Adds a counter add; the new value is read back with {@link #counter(int)}. */
+    /** Adds a compare-and-delete; status OK (removed), {@link Status#MISMATCH} or {@link Status#NOT_FOUND}. */
+    public int compareAndDelete(byte[] key, byte[] expected) {
+        return add(KIND_COMPARE_AND_DELETE, key, null, Objects.requireNonNull(expected, "expected"), 0, -1);
+    }
+
     public int add(byte[] key, long delta) {
         return add(KIND_ADD, key, null, null, delta, -1);
     }

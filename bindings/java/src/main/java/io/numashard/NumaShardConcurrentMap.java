@@ -20,10 +20,9 @@ import java.util.concurrent.ConcurrentMap;
  *   <li>{@link #put}, {@link #replace(byte[], byte[])} return the previous value atomically:
  *       they loop over {@code get} + {@code compareAndSet}/{@code putIfAbsent} (two native calls;
  *       use {@link NumaShardMap#put} when you do not need the previous value).
- *   <li>{@link #remove(Object, Object)} (remove only if the value matches) has no atomic
- *       counterpart in the engine and throws {@link UnsupportedOperationException}; so do the
- *       default {@code compute*}/{@code merge} methods when their function returns null (a
- *       removal).
+ *   <li>{@link #remove(Object, Object)} (remove only if the value matches) is the engine's
+ *       atomic compare-and-delete, so the default {@code compute*}/{@code merge} methods are
+ *       atomic too, removals included.
  *   <li>{@link #size()} is exact at one moment per shard, saturated at
  *       {@code Integer.MAX_VALUE}; iteration has the engine's guarantee (every entry present
  *       throughout is seen exactly once).
@@ -81,11 +80,13 @@ public final class NumaShardConcurrentMap extends AbstractMap<byte[], byte[]>
         return key instanceof byte[] ? map.take((byte[]) key) : null;
     }
 
-    /** Not supported: the engine has no atomic remove-if-equal. */
+    /** Removes the entry only if its value equals {@code value} by content (atomic). */
     @Override
     public boolean remove(Object key, Object value) {
-        throw new UnsupportedOperationException(
-                "remove(key, value) has no atomic counterpart in numashard; use remove(key) or compareAndSet");
+        if (!(key instanceof byte[]) || !(value instanceof byte[])) {
+            return false;
+        }
+        return map.remove((byte[]) key, (byte[]) value);
     }
 
     @Override

@@ -295,6 +295,23 @@ public final class NumaShardMap implements AutoCloseable {
     }
 
     /**
+     * Removes the entry only when its current value equals {@code expected} (atomically: no
+     * write comes between the comparison and the removal); true when removed.
+     */
+    public boolean remove(byte[] key, byte[] expected) {
+        return compareAndDelete(key, expected) == Status.OK;
+    }
+
+    /**
+     * Removes the entry only when its current value equals {@code expected}; returns
+     * {@link Status#OK} (removed), {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
+     */
+    public Status compareAndDelete(byte[] key, byte[] expected) {
+        return Status.of(nCompareAndDelete(handle, Objects.requireNonNull(key, "key"),
+                Objects.requireNonNull(expected, "expected")));
+    }
+
+    /**
      * Atomically adds {@code delta} to the signed 64-bit counter stored under {@code key} (created
      * at 0 when absent) and returns the new value. Counters are 8-byte values in the platform's
      * little-endian (read them with {@link #counterValue(byte[])}).
@@ -552,6 +569,8 @@ public final class NumaShardMap implements AutoCloseable {
     private native byte[] nTake(long h, byte[] key);
 
     private native int nCas(long h, byte[] key, byte[] expected, byte[] value);
+
+    private native int nCompareAndDelete(long h, byte[] key, byte[] expected);
 
     private native long nAdd(long h, byte[] key, long delta);
 

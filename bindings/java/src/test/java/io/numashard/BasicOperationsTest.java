@@ -137,6 +137,20 @@ class BasicOperationsTest {
     }
 
     @Test
+    void compareAndDelete() {
+        assertEquals(Status.NOT_FOUND, map.compareAndDelete(b("k"), b("a")));
+        map.put(b("k"), b("a"));
+        assertEquals(Status.MISMATCH, map.compareAndDelete(b("k"), b("x")));
+        assertFalse(map.remove(b("k"), b("x")));
+        assertEquals("a", s(map.get(b("k"))));
+        assertTrue(map.remove(b("k"), b("a")));
+        assertNull(map.get(b("k")));
+        map.put(b("e"), new byte[0]);
+        assertEquals(Status.OK, map.compareAndDelete(b("e"), new byte[0]), "empty value");
+        assertThrows(NullPointerException.class, () -> map.compareAndDelete(b("k"), null));
+    }
+
+    @Test
     void countersAreLittleEndianEightBytes() {
         assertEquals(5, map.add(b("c"), 5));
         assertEquals(2, map.add(b("c"), -3));

@@ -137,6 +137,23 @@ class BatchTest {
         assertNull(batch.value(small));
     }
 
+    @Test
+    void compareAndDelete() {
+        map.put(b("a"), b("1"));
+        map.put(b("b"), b("2"));
+        Batch batch = new Batch(4, 8);
+        int hit = batch.compareAndDelete(b("a"), b("1"));
+        int mismatch = batch.compareAndDelete(b("b"), b("9"));
+        int missing = batch.compareAndDelete(b("c"), b("1"));
+        map.execute(batch);
+        assertEquals(Status.OK, batch.status(hit));
+        assertEquals(Status.MISMATCH, batch.status(mismatch));
+        assertEquals(Status.NOT_FOUND, batch.status(missing));
+        assertNull(map.get(b("a")));
+        assertEquals("2", s(map.get(b("b"))));
+        assertThrows(IllegalStateException.class, () -> batch.value(hit), "not a read");
+    }
+
     /** The documented contract: adders keep references, execute reads the arrays. */
     @Test
     void arraysAreReadWhenTheBatchExecutes() {

@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-/** The ConcurrentMap view: content-compared keys, atomic put/replace, honest refusals. */
+/** The ConcurrentMap view: content-compared keys, atomic put/replace/remove(key, value). */
 class ConcurrentMapAdapterTest {
 
     @Test
@@ -51,11 +51,15 @@ class ConcurrentMapAdapterTest {
             it.remove();
             assertEquals(1, cm.size());
             assertNull(cm.get(b("k")));
-            assertThrows(UnsupportedOperationException.class, () -> cm.remove(b("j"), b("9")));
+            assertFalse(cm.remove(b("j"), b("8")), "value differs: kept");
+            assertFalse(cm.remove("j", b("9")), "non-byte[] key");
             assertEquals("9", s(cm.computeIfAbsent(b("j"), k -> b("never"))));
             assertEquals("90", s(cm.merge(b("j"), b("0"), (a, c) -> b(s(a) + s(c)))));
             assertEquals("90", s(cm.get(b("j"))));
-            cm.remove(b("j"));
+            assertNull(cm.computeIfPresent(b("j"), (k, v) -> null), "a null result removes");
+            assertFalse(cm.containsKey(b("j")));
+            cm.put(b("j"), b("9"));
+            assertTrue(cm.remove(b("j"), b("9")), "same content, other array");
             assertTrue(cm.isEmpty());
             cm.put(b("x"), b("y"));
             cm.clear();
@@ -82,6 +86,27 @@ class ConcurrentMapAdapterTest {
             });
             // Every put but the very first saw (and returned) exactly one previous value.
             assertEquals((long) threads * per - 1, returned.get());
+        }
+    }
+
+    @Test
+    void concurrentConditionalRemoveTakesEachValueOnce() throws Exception {
+        try (NumaShardMap m = TestSupport.open(2)) {
+            NumaShardConcurrentMap cm = new NumaShardConcurrentMap(m);
+            int rounds = TestSupport.scaled(2000);
+            AtomicLong removed = new AtomicLong();
+            ConcurrencyTest.runThreads(4, t -> {
+                for (int i = 0; i < rounds; i++) {
+                    byte[] v = NumaShardMap.counterBytes(i);
+                    cm.putIfAbsent(b("k" + i), v);
+                    if (cm.remove(b("k" + i), v)) {
+                        removed.incrementAndGet();
+                    }
+                }
+            });
+            // Each key held one value at a time; four threads raced to remove it, one won per insertion.
+            assertTrue(cm.isEmpty());
+            assertTrue(removed.get() >= rounds && removed.get() <= 4L * rounds, "removed " + removed.get());
         }
     }
 }

@@ -66,6 +66,7 @@ class ErrorsTest {
                     () -> m.remove(big),
                     () -> m.take(big),
                     () -> m.compareAndSet(big, b("v"), b("w")),
+                    () -> m.compareAndDelete(big, b("v")),
                     () -> m.add(big, 1),
                     () -> m.shardOf(big),
                     () -> m.replaceAll(Map.of(big, b("v"))));
@@ -171,6 +172,7 @@ class ErrorsTest {
                 () -> m.remove(b("k")),
                 () -> m.take(b("k")),
                 () -> m.compareAndSet(b("k"), b("v"), b("w")),
+                () -> m.remove(b("k"), b("v")),
                 () -> m.add(b("c"), 1),
                 m::size,
                 m::clear,
