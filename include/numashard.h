@@ -195,6 +195,13 @@ enum ns_op_kind
    * (`NS_MISMATCH` / `NS_NOT_FOUND` otherwise; nothing changes then).
    */
   NS_OP_COMPARE_AND_DELETE = 7,
+  /**
+   * Store `value` and copy the previous value into `out`: `NS_OK`
+   * (replaced), `NS_NOT_FOUND` (there was none: inserted); too small a
+   * buffer stores nothing (`NS_BUFFER_TOO_SMALL`, `out_len` = the length
+   * needed).
+   */
+  NS_OP_SWAP = 8,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -877,6 +884,35 @@ ns_status ns_compare_and_swap(struct ns_map *m,
                               size_t expected_len,
                               const uint8_t *value,
                               size_t value_len);
+
+/**
+ * Stores a value and copies the previous one into the caller's buffer, in
+ * one atomic step (Go's `sync.Map.Swap`, Java's `Map.put`). A buffer too
+ * small for the previous value stores nothing.
+ *
+ * Ownership: `key`, `value` and `buf` stay the caller's.
+ *
+ * # Safety
+ * `m` must be NULL or a handle from `ns_map_new`; `key` and `value` must
+ * point to as many readable bytes as their lengths say (or be NULL with
+ * length 0); `buf` to `buf_cap` writable bytes (or be NULL with `buf_cap`
+ * 0); `prev_len` must be writable.
+ *
+ * Returns `NS_OK` (replaced; the previous value copied, `*prev_len` = its
+ * length), `NS_NOT_FOUND` (there was no previous value: inserted),
+ * `NS_BUFFER_TOO_SMALL` (nothing stored, `buf` untouched; `*prev_len` = the
+ * length needed), `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`,
+ * `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`, `NS_ERR_CLOSED`. `*prev_len` is
+ * written only on `NS_OK` and `NS_BUFFER_TOO_SMALL`.
+ */
+ns_status ns_swap(struct ns_map *m,
+                  const uint8_t *key,
+                  size_t key_len,
+                  const uint8_t *value,
+                  size_t value_len,
+                  uint8_t *buf,
+                  size_t buf_cap,
+                  size_t *prev_len);
 
 /**
  * Removes a key only if its current value equals `expected` (atomically:

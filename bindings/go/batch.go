@@ -26,6 +26,8 @@ const (
 	OpAdd         OpKind = C.NS_OP_ADD
 	// OpCompareAndDelete removes only if the value equals the expected one.
 	OpCompareAndDelete OpKind = C.NS_OP_COMPARE_AND_DELETE
+	// OpSwap stores a value and returns the previous one.
+	OpSwap OpKind = C.NS_OP_SWAP
 )
 
 // span is a range of a Batch's data arena.
@@ -144,6 +146,13 @@ func (b *Batch) Delete(key []byte) int { return b.add(batchOp{kind: OpDelete, ke
 // Take adds a removal of key that returns its value in Value(i).
 func (b *Batch) Take(key []byte) int { return b.add(batchOp{kind: OpTake, key: b.bytes(key)}) }
 
+// Swap adds a store of value under key that returns the previous value:
+// Value(i) when OK(i), Status(i) == StatusNotFound when there was none (the
+// value was inserted).
+func (b *Batch) Swap(key, value []byte) int {
+	return b.add(batchOp{kind: OpSwap, key: b.bytes(key), val: b.bytes(value)})
+}
+
 // CompareAndSwap adds a swap of old for new under key; OK(i) tells whether
 // it swapped.
 func (b *Batch) CompareAndSwap(key, old, new []byte) int {
@@ -178,11 +187,11 @@ func (b *Batch) Err(i int) error {
 	return nil
 }
 
-// Value is the value a get or take found (ok=true), pointing into the
-// batch until the next Reset or Run.
+// Value is the value a get or take found, or the value a swap replaced
+// (ok=true), pointing into the batch until the next Reset or Run.
 func (b *Batch) Value(i int) (value []byte, ok bool) {
 	op := &b.ops[i]
-	if op.status != StatusOK || (op.kind != OpGet && op.kind != OpTake) {
+	if op.status != StatusOK || (op.kind != OpGet && op.kind != OpTake && op.kind != OpSwap) {
 		return nil, false
 	}
 	return b.out[op.out.off : op.out.off+op.outLen : op.out.off+op.outLen], true
@@ -214,7 +223,7 @@ func (m *Map) Run(b *Batch) error {
 	for i := range b.ops {
 		op := &b.ops[i]
 		op.out = span{}
-		if op.kind == OpGet || op.kind == OpTake {
+		if op.kind == OpGet || op.kind == OpTake || op.kind == OpSwap {
 			op.out = span{total, hint}
 			total += hint
 		}

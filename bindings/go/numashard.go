@@ -365,6 +365,30 @@ func (m *Map) LoadAndDelete(key []byte) (value []byte, loaded bool, err error) {
 	}
 }
 
+// Swap stores value under key and returns the previous value (a copy), in one
+// atomic step, like sync.Map's Swap; loaded is false when the key was absent.
+func (m *Map) Swap(key, value []byte) (previous []byte, loaded bool, err error) {
+	var stack [loadStackSize]byte
+	buf := stack[:]
+	for {
+		var n C.size_t
+		s := Status(C.ns_swap(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)),
+			bytesPtr(buf), C.size_t(len(buf)), &n))
+		runtime.KeepAlive(m)
+		switch s {
+		case StatusOK:
+			return append(make([]byte, 0, n), buf[:n]...), true, nil
+		case StatusNotFound:
+			return nil, false, nil
+		case StatusBufferTooSmall:
+			// Too small: the engine stored nothing. Retry with room.
+			buf = make([]byte, n)
+		default:
+			return nil, false, errorOf("Swap", s)
+		}
+	}
+}
+
 // CompareAndSwap stores new under key only if the current value equals old
 // (byte for byte); swapped is false when it differs or the key is absent.
 func (m *Map) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {

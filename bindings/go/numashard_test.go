@@ -164,6 +164,21 @@ func TestSingleKeyOperations(t *testing.T) {
 		t.Fatalf("after CAS: %q", got)
 	}
 
+	// Swap: absent inserts, present returns the previous value.
+	if prev, loaded, err := m.Swap([]byte("sw"), []byte("1")); loaded || prev != nil || err != nil {
+		t.Fatalf("Swap absent = %q %v %v", prev, loaded, err)
+	}
+	long := bytes.Repeat([]byte("z"), 1000) // larger than the first buffer
+	if prev, loaded, err := m.Swap([]byte("sw"), long); !loaded || string(prev) != "1" || err != nil {
+		t.Fatalf("Swap = %q %v %v", prev, loaded, err)
+	}
+	if prev, loaded, err := m.Swap([]byte("sw"), []byte("2")); !loaded || !bytes.Equal(prev, long) || err != nil {
+		t.Fatalf("Swap long previous = %d bytes %v %v", len(prev), loaded, err)
+	}
+	if deleted, err := m.Delete([]byte("sw")); !deleted || err != nil {
+		t.Fatalf("Delete after Swap = %v %v", deleted, err)
+	}
+
 	// CompareAndDelete: mismatch keeps, absent, match removes.
 	if err := m.Store([]byte("cad"), []byte("x")); err != nil {
 		t.Fatal(err)
@@ -360,6 +375,8 @@ func TestClosed(t *testing.T) {
 	wantErr(t, err, ErrClosed)
 	_, err = m.CompareAndDelete(k, nil)
 	wantErr(t, err, ErrClosed)
+	_, _, err = m.Swap(k, nil)
+	wantErr(t, err, ErrClosed)
 	_, err = m.Add(k, 1)
 	wantErr(t, err, ErrClosed)
 	_, err = m.Len()
@@ -406,7 +423,9 @@ func TestBatch(t *testing.T) {
 	iNaC := b.Add([]byte("b"), 1)
 	iCAD := b.CompareAndDelete([]byte("t2"), []byte("T2"))
 	iCADx := b.CompareAndDelete([]byte("c"), []byte("C"))
-	if b.Len() != 17 {
+	iSwap := b.Swap([]byte("a2"), []byte("A2"))
+	iSwap2 := b.Swap([]byte("a2"), []byte("A3"))
+	if b.Len() != 19 {
 		t.Fatalf("Len %d", b.Len())
 	}
 	noErr(t, m.Run(b))
@@ -428,6 +447,7 @@ func TestBatch(t *testing.T) {
 		{iDel, StatusOK, "<none>"}, {iDelx, StatusNotFound, "<none>"}, {iAdd, StatusOK, "<none>"},
 		{iAdd2, StatusOK, "<none>"}, {iBad, StatusKeyTooLarge, "<none>"}, {iNaC, StatusNotACounter, "<none>"},
 		{iCAD, StatusOK, "<none>"}, {iCADx, StatusMismatch, "<none>"},
+		{iSwap, StatusNotFound, "<none>"}, {iSwap2, StatusOK, "A2"},
 	}
 	for _, c := range checks {
 		if b.Status(c.i) != c.status || val(c.i) != c.value {

@@ -23,6 +23,10 @@ pub enum OpKind {
     Add = 6,
     /// Remove only if the value equals `expected` (`Mismatch` / `NotFound` otherwise).
     CompareAndDelete = 7,
+    /// Store `value` and copy the previous value into `out`: `Ok` (replaced),
+    /// `NotFound` (there was none: inserted); too small a buffer stores
+    /// nothing (`BufferTooSmall`, `out_len` = the length needed).
+    Swap = 8,
 }
 
 impl OpKind {
@@ -37,6 +41,7 @@ impl OpKind {
             5 => OpKind::Cas,
             6 => OpKind::Add,
             7 => OpKind::CompareAndDelete,
+            8 => OpKind::Swap,
             _ => return None,
         })
     }
@@ -58,7 +63,7 @@ pub struct BatchOp<'a> {
     pub kind: OpKind,
     /// The key.
     pub key: &'a [u8],
-    /// The value to store (put, put_if_absent, cas).
+    /// The value to store (put, put_if_absent, cas, swap).
     pub value: &'a [u8],
     /// The expected current value (cas, compare_and_delete).
     pub expected: &'a [u8],
@@ -133,6 +138,16 @@ impl<'a> BatchOp<'a> {
     /// A compare_and_swap.
     pub fn cas(key: &'a [u8], expected: &'a [u8], value: &'a [u8]) -> BatchOp<'a> {
         BatchOp { expected, value, ..BatchOp::new(OpKind::Cas, key) }
+    }
+
+    /// A swap copying the previous value into `out`.
+    pub fn swap(key: &'a [u8], value: &'a [u8], out: &'a mut [u8]) -> BatchOp<'a> {
+        BatchOp { value, out, ..BatchOp::new(OpKind::Swap, key) }
+    }
+
+    /// A swap returning the previous value in an owned vector.
+    pub fn swap_vec(key: &'a [u8], value: &'a [u8], out: &'a mut Vec<u8>) -> BatchOp<'a> {
+        BatchOp { value, out_vec: Some(out), ..BatchOp::new(OpKind::Swap, key) }
     }
 
     /// A compare_and_delete.

@@ -265,7 +265,7 @@ impl Map {
         let cfg = &self.inner.cfg;
         let status = if op.key.len() > cfg.max_key_len {
             Status::KeyTooLarge
-        } else if (matches!(op.kind, OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas)
+        } else if (matches!(op.kind, OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas | OpKind::Swap)
             && op.value.len() > cfg.max_value_len)
             || (op.kind == OpKind::Add && cfg.max_value_len < 8)
         {
@@ -459,6 +459,31 @@ impl Map {
             Status::Ok => Ok(CasOutcome::Swapped),
             Status::Mismatch => Ok(CasOutcome::Mismatch),
             Status::NotFound => Ok(CasOutcome::NotFound),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Stores `value` under `key` and returns the previous value, in one
+    /// atomic step (Go's `sync.Map.Swap`, Java's `Map.put`): None when the
+    /// key was absent (then it was inserted).
+    pub fn swap(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut v = Vec::new();
+        let mut op = BatchOp::swap_vec(key, value, &mut v);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(Some(v)),
+            Status::NotFound => Ok(None),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Like [`swap`](Self::swap), the previous value copied into `buf`:
+    /// returns its length when there was one; if that is larger than `buf`,
+    /// nothing was copied and **nothing was stored**.
+    pub fn swap_into(&self, key: &[u8], value: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
+        let mut op = BatchOp::swap(key, value, buf);
+        match self.run_one(&mut op)? {
+            Status::Ok | Status::BufferTooSmall => Ok(Some(op.out_len)),
+            Status::NotFound => Ok(None),
             s => Err(Self::status_err(s)),
         }
     }

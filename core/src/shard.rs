@@ -304,6 +304,24 @@ impl ShardState {
                     }
                 }
             },
+            OpKind::Swap => match found {
+                None => {
+                    op.out_len = 0;
+                    match self.insert_new(budget, hash, key, op.value) {
+                        Status::Ok => Status::NotFound,
+                        s => s,
+                    }
+                }
+                Some(i) => {
+                    // SAFETY: as above.
+                    let v = unsafe { record_value(self.table.slot(i).rec) };
+                    if Self::copy_out(op, v) {
+                        self.replace_value(budget, i, op.value)
+                    } else {
+                        Status::BufferTooSmall
+                    }
+                }
+            },
             OpKind::CompareAndDelete => match found {
                 None => Status::NotFound,
                 Some(i) => {

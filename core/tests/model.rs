@@ -15,6 +15,7 @@ enum Op {
     Cas(u8, Vec<u8>, Vec<u8>),
     Add(u8, i64),
     Cad(u8, Vec<u8>),
+    Swap(u8, Vec<u8>, usize),
     Len,
     Clear,
     Batch(Vec<Op>),
@@ -50,6 +51,7 @@ fn single() -> impl Strategy<Value = Op> {
         (k.clone(), value(), value()).prop_map(|(k, e, v)| Op::Cas(k, e, v)),
         (k.clone(), any::<i64>()).prop_map(|(k, d)| Op::Add(k, d)),
         (k.clone(), value()).prop_map(|(k, e)| Op::Cad(k, e)),
+        (k.clone(), value(), 0usize..64).prop_map(|(k, v, c)| Op::Swap(k, v, c)),
         Just(Op::Len),
     ]
 }
@@ -99,6 +101,17 @@ fn model_apply(m: &mut HashMap<Vec<u8>, Vec<u8>>, op: &Op) -> (Status, Option<Ve
             Some(_) => {
                 m.insert(key(*k), v.clone());
                 (Status::Ok, None, 0)
+            }
+        },
+        Op::Swap(k, v, cap) => match m.get(&key(*k)).cloned() {
+            None => {
+                m.insert(key(*k), v.clone());
+                (Status::NotFound, None, 0)
+            }
+            Some(old) if old.len() > *cap => (Status::BufferTooSmall, Some(old), 0),
+            Some(old) => {
+                m.insert(key(*k), v.clone());
+                (Status::Ok, Some(old), 0)
             }
         },
         Op::Cad(k, e) => match m.get(&key(*k)) {
@@ -167,6 +180,18 @@ fn map_apply(map: &Map, op: &Op) -> (Status, Option<Vec<u8>>, i64) {
             Err(e) => st(e),
         },
         Op::Add(k, d) => map.add(&key(*k), *d).map_or_else(st, |n| (Status::Ok, None, n)),
+        Op::Swap(k, v, cap) => {
+            let mut buf = vec![0xAAu8; *cap];
+            match map.swap_into(&key(*k), v, &mut buf) {
+                Ok(None) => (Status::NotFound, None, 0),
+                Ok(Some(n)) if n > *cap => {
+                    assert!(buf.iter().all(|&b| b == 0xAA), "buffer touched on BufferTooSmall");
+                    (Status::BufferTooSmall, map.get(&key(*k)).unwrap(), 0)
+                }
+                Ok(Some(n)) => (Status::Ok, Some(buf[..n].to_vec()), 0),
+                Err(e) => st(e),
+            }
+        }
         Op::Cad(k, e) => match map.compare_and_delete(&key(*k), e) {
             Ok(CasOutcome::Swapped) => (Status::Ok, None, 0),
             Ok(CasOutcome::Mismatch) => (Status::Mismatch, None, 0),
@@ -188,14 +213,15 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
             | Op::Take(k, _)
             | Op::Cas(k, _, _)
             | Op::Add(k, _)
-            | Op::Cad(k, _) => key(*k),
+            | Op::Cad(k, _)
+            | Op::Swap(k, _, _) => key(*k),
             _ => unreachable!(),
         })
         .collect();
     let mut outs: Vec<Vec<u8>> = ops
         .iter()
         .map(|o| match o {
-            Op::Get(_, c) | Op::Take(_, c) => vec![0u8; *c],
+            Op::Get(_, c) | Op::Take(_, c) | Op::Swap(_, _, c) => vec![0u8; *c],
             _ => vec![],
         })
         .collect();
@@ -212,6 +238,7 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
             Op::Cas(_, e, v) => BatchOp::cas(k, e, v),
             Op::Add(_, d) => BatchOp::add(k, *d),
             Op::Cad(_, e) => BatchOp::compare_and_delete(k, e),
+            Op::Swap(_, v, _) => BatchOp::swap(k, v, out),
             _ => unreachable!(),
         })
         .collect();
@@ -223,8 +250,8 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
         .zip(outs)
         .map(|((s, n, c, kind), out)| {
             let bytes = match (kind, s) {
-                (OpKind::Get | OpKind::Take, Status::Ok) => Some(out[..n].to_vec()),
-                (OpKind::Get | OpKind::Take, Status::BufferTooSmall) => Some(vec![0; n]),
+                (OpKind::Get | OpKind::Take | OpKind::Swap, Status::Ok) => Some(out[..n].to_vec()),
+                (OpKind::Get | OpKind::Take | OpKind::Swap, Status::BufferTooSmall) => Some(vec![0; n]),
                 _ => None,
             };
             (s, bytes, if kind == OpKind::Add && s == Status::Ok { c } else { 0 })
@@ -389,4 +416,46 @@ fn compare_and_delete_removes_only_the_expected_value() {
     assert_eq!(map.compare_and_delete(&long, b"v").unwrap_err().status(), Status::KeyTooLarge);
     map.close().unwrap();
     assert_eq!(map.compare_and_delete(b"k", b"v1").unwrap_err().status(), Status::Closed);
+}
+
+#[test]
+fn swap_returns_the_previous_value_and_stores_atomically() {
+    let map = Map::new(Config { shards: 2, ..Config::default() }).unwrap();
+    assert_eq!(map.swap(b"k", b"v1").unwrap(), None, "absent: inserted");
+    assert_eq!(map.swap(b"k", b"v2").unwrap().unwrap(), b"v1");
+    assert_eq!(map.get(b"k").unwrap().unwrap(), b"v2");
+    let mut small = [0u8; 1];
+    assert_eq!(map.swap_into(b"k", b"v3", &mut small).unwrap(), Some(2), "too small: needed length");
+    assert_eq!(map.get(b"k").unwrap().unwrap(), b"v2", "too small a buffer stores nothing");
+    let mut buf = [0u8; 8];
+    assert_eq!(map.swap_into(b"k", b"v3", &mut buf).unwrap(), Some(2));
+    assert_eq!(&buf[..2], b"v2");
+    let big = vec![1u8; Config::default().max_value_len + 1];
+    assert_eq!(map.swap(b"k", &big).unwrap_err().status(), Status::ValueTooLarge);
+    assert_eq!(map.get(b"k").unwrap().unwrap(), b"v3");
+    // Many threads swapping one key: every value stored is returned exactly once.
+    map.put(b"hot", &0u64.to_le_bytes()).unwrap();
+    let seen: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (1..=4u64)
+            .map(|t| {
+                let map = &map;
+                s.spawn(move || {
+                    (0..2000u64)
+                        .map(|i| {
+                            let old = map.swap(b"hot", &(t * 1_000_000 + i).to_le_bytes()).unwrap().unwrap();
+                            u64::from_le_bytes(old[..].try_into().unwrap())
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<u64> = seen.into_iter().flatten().collect();
+    all.push(u64::from_le_bytes(map.get(b"hot").unwrap().unwrap()[..].try_into().unwrap()));
+    all.sort_unstable();
+    let mut want: Vec<u64> = (1..=4u64).flat_map(|t| (0..2000u64).map(move |i| t * 1_000_000 + i)).collect();
+    want.push(0);
+    want.sort_unstable();
+    assert_eq!(all, want, "each stored value returned (or left) exactly once");
 }

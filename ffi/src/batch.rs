@@ -33,6 +33,11 @@ pub enum ns_op_kind {
     /// Remove only if the current value equals `expected`
     /// (`NS_MISMATCH` / `NS_NOT_FOUND` otherwise; nothing changes then).
     NS_OP_COMPARE_AND_DELETE = 7,
+    /// Store `value` and copy the previous value into `out`: `NS_OK`
+    /// (replaced), `NS_NOT_FOUND` (there was none: inserted); too small a
+    /// buffer stores nothing (`NS_BUFFER_TOO_SMALL`, `out_len` = the length
+    /// needed).
+    NS_OP_SWAP = 8,
 }
 
 /// An `ns_op_kind` as C passes it in: read as a plain integer; unknown
@@ -49,6 +54,7 @@ const _: () = {
     assert!(ns_op_kind::NS_OP_CAS as i32 == OpKind::Cas as i32);
     assert!(ns_op_kind::NS_OP_ADD as i32 == OpKind::Add as i32);
     assert!(ns_op_kind::NS_OP_COMPARE_AND_DELETE as i32 == OpKind::CompareAndDelete as i32);
+    assert!(ns_op_kind::NS_OP_SWAP as i32 == OpKind::Swap as i32);
 };
 
 /// One operation of a batch: inputs set by the caller, results written by
@@ -110,6 +116,10 @@ unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
         }
         OpKind::Add => BatchOp::add(k, op.delta),
         OpKind::CompareAndDelete => BatchOp::compare_and_delete(k, unsafe { bytes(op.expected, op.expected_len) }?),
+        OpKind::Swap => {
+            let v = unsafe { value(map, op.value, op.value_len) }?;
+            BatchOp::swap(k, v, unsafe { buffer(op.out, op.out_cap) }?)
+        }
     })
 }
 
@@ -236,7 +246,7 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
             Ok(()) => {
                 for (b, &i) in engine_ops.iter().zip(&origin) {
                     let out_len = match b.kind {
-                        OpKind::Get | OpKind::Take | OpKind::PutIfAbsent => b.out_len,
+                        OpKind::Get | OpKind::Take | OpKind::PutIfAbsent | OpKind::Swap => b.out_len,
                         _ => 0,
                     };
                     let counter = if b.kind == OpKind::Add { b.out_counter } else { 0 };

@@ -343,6 +343,52 @@ pub unsafe extern "C" fn ns_compare_and_swap(
     })
 }
 
+/// Stores a value and copies the previous one into the caller's buffer, in
+/// one atomic step (Go's `sync.Map.Swap`, Java's `Map.put`). A buffer too
+/// small for the previous value stores nothing.
+///
+/// Ownership: `key`, `value` and `buf` stay the caller's.
+///
+/// # Safety
+/// `m` must be NULL or a handle from `ns_map_new`; `key` and `value` must
+/// point to as many readable bytes as their lengths say (or be NULL with
+/// length 0); `buf` to `buf_cap` writable bytes (or be NULL with `buf_cap`
+/// 0); `prev_len` must be writable.
+///
+/// Returns `NS_OK` (replaced; the previous value copied, `*prev_len` = its
+/// length), `NS_NOT_FOUND` (there was no previous value: inserted),
+/// `NS_BUFFER_TOO_SMALL` (nothing stored, `buf` untouched; `*prev_len` = the
+/// length needed), `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`,
+/// `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`, `NS_ERR_CLOSED`. `*prev_len` is
+/// written only on `NS_OK` and `NS_BUFFER_TOO_SMALL`.
+#[no_mangle]
+pub unsafe extern "C" fn ns_swap(
+    m: *mut ns_map,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    buf: *mut u8,
+    buf_cap: usize,
+    prev_len: *mut usize,
+) -> ns_status {
+    guard(|| -> Outcome {
+        // SAFETY (whole body): the caller's contract, checked where it can be.
+        let map = unsafe { ns_map::get(m) }?;
+        let prev_len = required(prev_len)?;
+        let out = unsafe { buffer(buf, buf_cap) }?;
+        let k = unsafe { self::key(map, key, key_len) }?;
+        let v = unsafe { self::value(map, value, value_len) }?;
+        match map.swap_into(k, v, out)? {
+            None => Ok(ns_status::NS_NOT_FOUND),
+            Some(n) => {
+                unsafe { prev_len.write(n) };
+                Ok(if n > buf_cap { ns_status::NS_BUFFER_TOO_SMALL } else { ns_status::NS_OK })
+            }
+        }
+    })
+}
+
 /// Removes a key only if its current value equals `expected` (atomically:
 /// no write comes between the comparison and the removal) — what
 /// `sync.Map.CompareAndDelete` and `ConcurrentMap.remove(key, value)` need.

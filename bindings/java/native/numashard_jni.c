@@ -317,6 +317,48 @@ JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nTake(JNIEnv *env, j
     return read_value(env, h, key, ns_take);
 }
 
+/* swap: store value, return the previous value (NULL when there was none). A buffer too small for
+ * the previous value stores nothing; retry with room. */
+JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nSwap(JNIEnv *env, jobject self, jlong h,
+                                                                  jbyteArray key, jbyteArray value) {
+    (void)self;
+    uint8_t kstack[STACK_KEY], vstack[STACK_VALUE], pstack[STACK_VALUE];
+    bytes_t k, v;
+    if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) return NULL;
+    if (bytes_load(env, value, vstack, sizeof vstack, &v) != 0) {
+        bytes_release(&k);
+        return NULL;
+    }
+    uint8_t *buf = pstack;
+    size_t cap = sizeof pstack;
+    jbyteArray result = NULL;
+    for (;;) {
+        size_t len = 0;
+        ns_status st = ns_swap(map_of(h), k.ptr, k.len, v.ptr, v.len, buf, cap, &len);
+        if (st == NS_OK) {
+            result = new_byte_array(env, buf, len);
+            break;
+        }
+        if (st == NS_NOT_FOUND) break;
+        if (st == NS_BUFFER_TOO_SMALL) {
+            if (buf != pstack) free(buf);
+            cap = len + len / 8 + 16;
+            buf = (uint8_t *)malloc(cap);
+            if (buf == NULL) {
+                throw_java(env, "java/lang/OutOfMemoryError", "numashard: native buffer");
+                break;
+            }
+            continue;
+        }
+        throw_status(env, st);
+        break;
+    }
+    if (buf != pstack) free(buf);
+    bytes_release(&k);
+    bytes_release(&v);
+    return result;
+}
+
 /* get into a direct buffer (dst may be NULL: a size query); key from a byte[] or a direct buffer. */
 JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nGetDirect(JNIEnv *env, jobject self, jlong h, jbyteArray key,
                                                                  jobject key_buf, jint key_pos, jint key_len,
@@ -690,7 +732,7 @@ JNIEXPORT jintArray JNICALL Java_io_numashard_Batch_nOpLayout(JNIEnv *env, jclas
         (jint)offsetof(ns_op, out_counter),
         (jint)offsetof(ns_op, status),
         NS_OP_GET, NS_OP_PUT, NS_OP_PUT_IF_ABSENT, NS_OP_DELETE, NS_OP_TAKE, NS_OP_CAS, NS_OP_ADD,
-        NS_OP_COMPARE_AND_DELETE,
+        NS_OP_COMPARE_AND_DELETE, NS_OP_SWAP,
     };
     jsize n = (jsize)(sizeof v / sizeof v[0]);
     jintArray a = (*env)->NewIntArray(env, n);

@@ -149,6 +149,40 @@ impl Fuzz<'_> {
         }
     }
 
+    fn swap(&mut self) {
+        let k = self.inp.key();
+        let v = self.inp.value();
+        let cap = self.inp.byte() as usize % 80;
+        let mut buf = vec![0xEEu8; cap];
+        let bp = if cap == 0 { null_mut() } else { buf.as_mut_ptr() };
+        let mut len = usize::MAX;
+        // SAFETY: valid buffers of the stated lengths.
+        let s = unsafe { ns_swap(self.m, ptr(&k), k.len(), ptr(&v), v.len(), bp, cap, &mut len) };
+        if let Some(e) = arg_error(&k, Some(&v)) {
+            return assert_eq!(s, e);
+        }
+        match self.model.get(&k).cloned() {
+            None => {
+                assert_eq!(len, usize::MAX, "output written without a previous value");
+                if s == ns_status::NS_ERR_FULL {
+                    assert!(self.limited, "FULL without a memory limit");
+                } else {
+                    assert_eq!(s, ns_status::NS_NOT_FOUND);
+                    self.model.insert(k, v);
+                }
+            }
+            Some(old) if old.len() > cap => {
+                assert_eq!((s, len), (ns_status::NS_BUFFER_TOO_SMALL, old.len()));
+                assert!(buf.iter().all(|&b| b == 0xEE), "buffer touched");
+            }
+            Some(old) => {
+                assert_eq!(len, old.len());
+                assert_eq!(&buf[..len], &old[..]);
+                expect_store(s, self.limited, &mut self.model, &k, &v);
+            }
+        }
+    }
+
     fn owned(&mut self, take: bool) {
         let k = self.inp.key();
         let (mut p, mut len) = (null_mut::<u8>(), 0usize);
@@ -650,7 +684,13 @@ fuzz_target!(|data: &[u8]| {
                     f.compare_and_delete()
                 }
             }
-            10 => f.cas(),
+            10 => {
+                if f.inp.byte() & 1 == 0 {
+                    f.cas()
+                } else {
+                    f.swap()
+                }
+            }
             11 => f.add(),
             12 => f.batch(),
             13 => f.replace_all(),

@@ -320,6 +320,32 @@ static void test_conditional(void) {
     EXPECT(ns_compare_and_swap(m, S("c"), S("d"), big, 257), NS_ERR_VALUE_TOO_LARGE);
   }
 
+  /* swap: stores and returns the previous value; too small a buffer stores nothing */
+  len = 99;
+  EXPECT(ns_swap(m, S("sw"), S("one"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  CHECK(len == 99); /* not written */
+  EXPECT(ns_swap(m, S("sw"), S("two"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 3 && memcmp(buf, "one", 3) == 0);
+  EXPECT(ns_swap(m, S("sw"), S("three"), buf, 2, &len), NS_BUFFER_TOO_SMALL);
+  CHECK(len == 3);
+  EXPECT(ns_get(m, S("sw"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 3 && memcmp(buf, "two", 3) == 0);
+  EXPECT(ns_swap(m, S("sw"), NULL, 0, buf, sizeof buf, &len), NS_OK); /* to empty */
+  CHECK(len == 3 && memcmp(buf, "two", 3) == 0);
+  EXPECT(ns_swap(m, S("sw"), S("x"), NULL, 0, &len), NS_OK); /* previous was empty */
+  CHECK(len == 0);
+  EXPECT(ns_swap(m, S("sw"), S("y"), buf, sizeof buf, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_swap(m, S("sw"), S("y"), NULL, 4, &len), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_swap(NULL, S("sw"), S("y"), buf, sizeof buf, &len), NS_ERR_INVALID_ARGUMENT);
+  {
+    uint8_t big[300];
+    memset(big, 1, sizeof big);
+    EXPECT(ns_swap(m, S("sw"), big, 257, buf, sizeof buf, &len), NS_ERR_VALUE_TOO_LARGE);
+    EXPECT(ns_swap(m, big, 65, S("y"), buf, sizeof buf, &len), NS_ERR_KEY_TOO_LARGE);
+  }
+  EXPECT(ns_get(m, S("sw"), buf, sizeof buf, &len), NS_OK);
+  CHECK(len == 1 && buf[0] == 'x');
+
   /* compare_and_delete: removes only the expected value */
   EXPECT(ns_compare_and_delete(m, S("cd"), S("a")), NS_NOT_FOUND);
   EXPECT(ns_put(m, S("cd"), S("a")), NS_OK);
@@ -476,7 +502,11 @@ static void test_batch(void) {
     ops[9].expected = NULL; ops[9].expected_len = 3;
     ops[10].kind = NS_OP_COMPARE_AND_DELETE; ops[10].key = (const uint8_t *)"cd2"; ops[10].key_len = 3;
     ops[10].expected = (const uint8_t *)"x"; ops[10].expected_len = 1;
-    EXPECT(ns_batch(m, ops, 11), NS_OK);
+    /* swap: a short buffer stores nothing. */
+    ops[11].kind = NS_OP_SWAP; ops[11].key = (const uint8_t *)"tk"; ops[11].key_len = 2;
+    ops[11].value = (const uint8_t *)"no"; ops[11].value_len = 2;
+    ops[11].out = out[5]; ops[11].out_cap = 4;
+    EXPECT(ns_batch(m, ops, 12), NS_OK);
     CHECK(ops[0].status == NS_ERR_KEY_TOO_LARGE);
     CHECK(ops[1].status == NS_ERR_VALUE_TOO_LARGE);
     CHECK(ops[2].status == NS_ERR_NOT_A_COUNTER);
@@ -488,6 +518,7 @@ static void test_batch(void) {
     CHECK(ops[8].status == NS_MISMATCH);
     CHECK(ops[9].status == NS_ERR_INVALID_ARGUMENT);
     CHECK(ops[10].status == NS_OK);
+    CHECK(ops[11].status == NS_BUFFER_TOO_SMALL && ops[11].out_len == 12);
     EXPECT(ns_get(m, S("cd2"), buf, sizeof buf, &len), NS_NOT_FOUND);
     EXPECT(ns_get(m, S("tk"), buf, sizeof buf, &len), NS_OK);
     CHECK(len == 12);
@@ -918,6 +949,7 @@ static void expect_all_closed(ns_map *m) {
   EXPECT(ns_take_owned(m, S("k"), &owned, &len), NS_ERR_CLOSED);
   EXPECT(ns_compare_and_swap(m, S("k"), S("v"), S("w")), NS_ERR_CLOSED);
   EXPECT(ns_compare_and_delete(m, S("k"), S("v")), NS_ERR_CLOSED);
+  EXPECT(ns_swap(m, S("k"), S("v"), buf, sizeof buf, &len), NS_ERR_CLOSED);
   EXPECT(ns_add(m, S("k"), 1, &n), NS_ERR_CLOSED);
   EXPECT(ns_len(m, &u), NS_ERR_CLOSED);
   EXPECT(ns_clear(m), NS_ERR_CLOSED);

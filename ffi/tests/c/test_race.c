@@ -55,7 +55,9 @@ static ns_status one_call(ns_map *m, uint32_t *rnd) {
     return ns_compare_and_delete(m, key, 2, (const uint8_t *)"value", (r >> 21) % 6);
   case 3: return ns_take(m, key, 2, buf, sizeof buf, &len);
   case 4: return ns_put_if_absent(m, key, 2, (const uint8_t *)"pia", 3);
-  case 5: return ns_compare_and_swap(m, key, 2, (const uint8_t *)"val", 3, (const uint8_t *)"cas", 3);
+  case 5:
+    if ((r >> 20) & 1) return ns_swap(m, key, 2, (const uint8_t *)"swap", 4, buf, (r >> 21) % 8, &len);
+    return ns_compare_and_swap(m, key, 2, (const uint8_t *)"val", 3, (const uint8_t *)"cas", 3);
   case 6: {
     ns_status s = ns_get_owned(m, key, 2, &owned, &len);
     if (s == NS_OK) ns_bytes_free(owned, len);

@@ -57,6 +57,7 @@ public final class Batch {
     static final int KIND_CAS;
     static final int KIND_ADD;
     static final int KIND_COMPARE_AND_DELETE;
+    static final int KIND_SWAP;
 
     static {
         NativeLibrary.load();
@@ -84,6 +85,7 @@ public final class Batch {
         KIND_CAS = LAYOUT[i++];
         KIND_ADD = LAYOUT[i++];
         KIND_COMPARE_AND_DELETE = LAYOUT[i++];
+        KIND_SWAP = LAYOUT[i++];
     }
 
     private final int defaultValueCapacity;
@@ -191,6 +193,14 @@ public final class Batch {
     }
 
     /** Adds a counter add; the new value is read back with {@link #counter(int)}. */
+    /**
+     * Adds a swap: stores {@code value} and reads the previous value ({@link #value(int)}; status
+     * {@link Status#NOT_FOUND} when there was none and the value was inserted).
+     */
+    public int swap(byte[] key, byte[] value) {
+        return add(KIND_SWAP, key, Objects.requireNonNull(value, "value"), null, 0, defaultValueCapacity);
+    }
+
     /** Adds a compare-and-delete; status OK (removed), {@link Status#MISMATCH} or {@link Status#NOT_FOUND}. */
     public int compareAndDelete(byte[] key, byte[] expected) {
         return add(KIND_COMPARE_AND_DELETE, key, null, Objects.requireNonNull(expected, "expected"), 0, -1);
@@ -330,7 +340,9 @@ public final class Batch {
             }
             int kind = ops.getInt(o + OFF_KIND);
             byte[] key = keyOf(i);
-            byte[] v = kind == KIND_TAKE ? map.take(key) : map.get(key);
+            // The engine changed nothing for this op: do it again by itself, with room.
+            byte[] v = kind == KIND_TAKE ? map.take(key)
+                    : kind == KIND_SWAP ? map.swap(key, values[i]) : map.get(key);
             if (overflow == null || overflow.length < count) {
                 byte[][] grown = new byte[Math.max(count, 16)][];
                 if (overflow != null) {
@@ -367,7 +379,7 @@ public final class Batch {
         return ops.getInt(checkIndex(i) + OFF_STATUS);
     }
 
-    /** The value length read by get/take {@code i}, or {@link NumaShardMap#NOT_FOUND} when absent. */
+    /** The value length read by get/take/swap {@code i}, or {@link NumaShardMap#NOT_FOUND} when absent. */
     public int valueLength(int i) {
         int o = checkIndex(i);
         int st = ops.getInt(o + OFF_STATUS);
@@ -375,10 +387,10 @@ public final class Batch {
     }
 
     /**
-     * A copy of the value read by get/take {@code i}; null when the key was absent.
+     * A copy of the value read by get/take/swap {@code i}; null when the key was absent.
      *
      * @throws NumaShardException when the operation failed with an error status
-     * @throws IllegalStateException when operation {@code i} is not a get or take
+     * @throws IllegalStateException when operation {@code i} is not a get, take or swap
      */
     public byte[] value(int i) {
         int o = checkIndex(i);
@@ -403,7 +415,7 @@ public final class Batch {
     }
 
     /**
-     * A read-only view of the value read by get/take {@code i}, valid until the batch is cleared
+     * A read-only view of the value read by get/take/swap {@code i}, valid until the batch is cleared
      * or re-executed; null when absent. No copy.
      */
     public ByteBuffer valueBuffer(int i) {
@@ -429,8 +441,8 @@ public final class Batch {
 
     private void requireReadKind(int i, int o) {
         int kind = ops.getInt(o + OFF_KIND);
-        if (kind != KIND_GET && kind != KIND_TAKE) {
-            throw new IllegalStateException("operation " + i + " is not a get or take");
+        if (kind != KIND_GET && kind != KIND_TAKE && kind != KIND_SWAP) {
+            throw new IllegalStateException("operation " + i + " is not a get, take or swap");
         }
     }
 

@@ -17,9 +17,9 @@ import java.util.concurrent.ConcurrentMap;
  * <ul>
  *   <li>Keys and values are compared <b>by content</b> ({@code Arrays.equals}), not by
  *       identity; every value returned is a fresh copy (mutating it changes nothing stored).
- *   <li>{@link #put}, {@link #replace(byte[], byte[])} return the previous value atomically:
- *       they loop over {@code get} + {@code compareAndSet}/{@code putIfAbsent} (two native calls;
- *       use {@link NumaShardMap#put} when you do not need the previous value).
+ *   <li>{@link #put} returns the previous value atomically in one native call (the engine's
+ *       swap); {@link #replace(byte[], byte[])} loops over {@code get} + {@code compareAndSet}.
+ *       Use {@link NumaShardMap#put} when you do not need the previous value.
  *   <li>{@link #remove(Object, Object)} (remove only if the value matches) is the engine's
  *       atomic compare-and-delete, so the default {@code compute*}/{@code merge} methods are
  *       atomic too, removals included.
@@ -56,18 +56,7 @@ public final class NumaShardConcurrentMap extends AbstractMap<byte[], byte[]>
 
     @Override
     public byte[] put(byte[] key, byte[] value) {
-        Objects.requireNonNull(key, "key");
-        Objects.requireNonNull(value, "value");
-        for (;;) {
-            byte[] prev = map.get(key);
-            if (prev == null) {
-                if (map.putIfAbsent(key, value)) {
-                    return null;
-                }
-            } else if (map.compareAndSet(key, prev, value)) {
-                return prev;
-            }
-        }
+        return map.swap(key, value);
     }
 
     @Override

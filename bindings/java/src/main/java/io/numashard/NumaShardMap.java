@@ -295,6 +295,16 @@ public final class NumaShardMap implements AutoCloseable {
     }
 
     /**
+     * Stores {@code value} under {@code key} and returns the previous value (a copy), or null when
+     * the key was absent, in one atomic step ({@code Map.put} semantics).
+     *
+     * @throws KeyTooLargeException, ValueTooLargeException, MapFullException, MapClosedException
+     */
+    public byte[] swap(byte[] key, byte[] value) {
+        return nSwap(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+    }
+
+    /**
      * Removes the entry only when its current value equals {@code expected} (atomically: no
      * write comes between the comparison and the removal); true when removed.
      */
@@ -571,6 +581,8 @@ public final class NumaShardMap implements AutoCloseable {
     private native int nCas(long h, byte[] key, byte[] expected, byte[] value);
 
     private native int nCompareAndDelete(long h, byte[] key, byte[] expected);
+
+    private native byte[] nSwap(long h, byte[] key, byte[] value);
 
     private native long nAdd(long h, byte[] key, long delta);
 

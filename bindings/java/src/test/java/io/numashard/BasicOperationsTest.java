@@ -137,6 +137,17 @@ class BasicOperationsTest {
     }
 
     @Test
+    void swapReturnsThePreviousValue() {
+        assertNull(map.swap(b("s"), b("1")), "absent: inserted");
+        byte[] big = new byte[5000]; // larger than the native glue's stack buffer
+        java.util.Arrays.fill(big, (byte) 7);
+        assertEquals("1", s(map.swap(b("s"), big)));
+        assertArrayEquals(big, map.swap(b("s"), b("2")));
+        assertEquals("2", s(map.get(b("s"))));
+        assertThrows(NullPointerException.class, () -> map.swap(b("s"), null));
+    }
+
+    @Test
     void compareAndDelete() {
         assertEquals(Status.NOT_FOUND, map.compareAndDelete(b("k"), b("a")));
         map.put(b("k"), b("a"));

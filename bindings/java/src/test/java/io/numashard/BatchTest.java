@@ -154,6 +154,24 @@ class BatchTest {
         assertThrows(IllegalStateException.class, () -> batch.value(hit), "not a read");
     }
 
+    @Test
+    void swapReturnsThePreviousValueAndCompletesLargeOnes() {
+        byte[] big = new byte[100];
+        java.util.Arrays.fill(big, (byte) 'x');
+        map.put(b("old"), big);
+        Batch batch = new Batch(4, 8); // 8-byte result room: the 100-byte value does not fit
+        int fresh = batch.swap(b("new"), b("n1"));
+        int again = batch.swap(b("new"), b("n2"));
+        int large = batch.swap(b("old"), b("small"));
+        map.execute(batch);
+        assertEquals(Status.NOT_FOUND, batch.status(fresh));
+        assertNull(batch.value(fresh));
+        assertEquals("n1", s(batch.value(again)));
+        assertArrayEquals(big, batch.value(large), "completed after the batch");
+        assertEquals("n2", s(map.get(b("new"))));
+        assertEquals("small", s(map.get(b("old"))));
+    }
+
     /** The documented contract: adders keep references, execute reads the arrays. */
     @Test
     void arraysAreReadWhenTheBatchExecutes() {

@@ -67,6 +67,7 @@ class ErrorsTest {
                     () -> m.take(big),
                     () -> m.compareAndSet(big, b("v"), b("w")),
                     () -> m.compareAndDelete(big, b("v")),
+                    () -> m.swap(big, b("v")),
                     () -> m.add(big, 1),
                     () -> m.shardOf(big),
                     () -> m.replaceAll(Map.of(big, b("v"))));
@@ -173,6 +174,7 @@ class ErrorsTest {
                 () -> m.take(b("k")),
                 () -> m.compareAndSet(b("k"), b("v"), b("w")),
                 () -> m.remove(b("k"), b("v")),
+                () -> m.swap(b("k"), b("v")),
                 () -> m.add(b("c"), 1),
                 m::size,
                 m::clear,
