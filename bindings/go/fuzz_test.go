@@ -92,7 +92,7 @@ func FuzzDifferential(f *testing.F) {
 		model := map[string][]byte{}
 		r := &fuzzReader{data}
 		for step := 0; len(r.b) > 0 && step < 200; step++ {
-			op := r.byte() % 14
+			op := r.byte() % 16
 			switch op {
 			case 0: // Store
 				k, v := r.key(), r.value()
@@ -308,6 +308,32 @@ func FuzzDifferential(f *testing.F) {
 				if r.byte()%4 == 0 {
 					noErr(t, m.Clear())
 					clear(model)
+				}
+			case 14: // Swap
+				k, v := r.key(), r.value()
+				prev, loaded, err := m.Swap(k, v)
+				want, has := model[string(k)]
+				werr := modelErr(k, v)
+				if !sameErr(err, werr) || (werr == nil && (loaded != has || !bytes.Equal(prev, want))) {
+					t.Fatalf("step %d Swap(%q) = %q %v %v, want %q %v %v", step, k, prev, loaded, err, want, has, werr)
+				}
+				if werr == nil {
+					model[string(k)] = v
+				}
+			case 15: // CompareAndDelete, expecting the current value half the time
+				k := r.key()
+				old := r.value()
+				if r.byte()%2 == 0 {
+					old = model[string(k)]
+				}
+				deleted, err := m.CompareAndDelete(k, old)
+				cur, has := model[string(k)]
+				werr := modelErr(k, nil)
+				if !sameErr(err, werr) || (werr == nil && deleted != (has && bytes.Equal(cur, old))) {
+					t.Fatalf("step %d CompareAndDelete(%q, %q) = %v %v", step, k, old, deleted, err)
+				}
+				if deleted {
+					delete(model, string(k))
 				}
 			}
 		}
