@@ -631,24 +631,32 @@ impl Map {
                         const W: usize = 32;
                         retry.clear();
                         let hash = |j: usize| unsafe { (*base.add(part[j] as usize)).hash };
-                        for j in 0..part.len().min(W) {
-                            shard.prefetch(hash(j));
-                        }
-                        let mut w = 0;
-                        while w < part.len() {
-                            let end = (w + W).min(part.len());
-                            for j in end..(end + W).min(part.len()) {
-                                shard.prefetch(hash(j));
-                            }
-                            for j in w..end {
-                                shard.prefetch_record(hash(j));
-                            }
-                            for &i in &part[w..end] {
+                        if shard.is_cache_sized() {
+                            for &i in part {
                                 if !shard.read_get(unsafe { &mut *base.add(i as usize) }) {
                                     retry.push(i);
                                 }
                             }
-                            w = end;
+                        } else {
+                            for j in 0..part.len().min(W) {
+                                shard.prefetch(hash(j));
+                            }
+                            let mut w = 0;
+                            while w < part.len() {
+                                let end = (w + W).min(part.len());
+                                for j in end..(end + W).min(part.len()) {
+                                    shard.prefetch(hash(j));
+                                }
+                                for j in w..end {
+                                    shard.prefetch_record(hash(j));
+                                }
+                                for &i in &part[w..end] {
+                                    if !shard.read_get(unsafe { &mut *base.add(i as usize) }) {
+                                        retry.push(i);
+                                    }
+                                }
+                                w = end;
+                            }
                         }
                         if retry.is_empty() {
                             continue;

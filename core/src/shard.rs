@@ -506,6 +506,15 @@ impl Shard {
         let _ = (slots, bits);
     }
 
+    /// True when the published slot array has at most 2^15 slots (512 KiB):
+    /// such a shard's slots and records mostly sit in the caller's caches,
+    /// and a batch reads them without the prefetch stages.
+    #[inline]
+    pub(crate) fn is_cache_sized(&self) -> bool {
+        let (_, bits) = unpack_word(self.view.table_word.load(Ordering::Relaxed));
+        bits <= 15
+    }
+
     /// Hints the CPU to fetch the record the home slot of `hash` points to
     /// (after `prefetch` brought the slot in): the second stage of a batch's
     /// pipeline, so that the record misses of a large table overlap too.

@@ -364,8 +364,14 @@ fn grows_through_many_resizes() {
 /// value, not found, or buffer too small with the true length.
 #[test]
 fn all_get_batches_of_every_size_match_single_gets() {
-    let map = Map::new(Config { shards: 2, ..Config::default() }).unwrap();
-    let n = 6_000u32;
+    // Two shards of 4096 slots (read straight) and one of 65,536 (read in
+    // prefetch stages): both ways a batch may take.
+    all_get_batches_match(2, 6_000);
+    all_get_batches_match(1, 30_000);
+}
+
+fn all_get_batches_match(shards: usize, n: u32) {
+    let map = Map::new(Config { shards, ..Config::default() }).unwrap();
     let value = |i: u32| vec![(i % 251) as u8; (i % 70) as usize];
     for i in 0..n {
         map.put(format!("key-{i}").as_bytes(), &value(i)).unwrap();
