@@ -5,6 +5,28 @@ use crate::handle::ns_map;
 use crate::status::ns_status;
 use numashard::{BatchOp, CasOutcome, Status};
 
+/// The status of a read into a caller buffer of `cap` bytes that found a
+/// value of `found` bytes (or nothing): `NS_OK`, `NS_BUFFER_TOO_SMALL` (the
+/// engine copied and changed nothing) or `NS_NOT_FOUND`; the length is
+/// written on the first two.
+///
+/// # Safety
+/// `len_out` must be valid for a write.
+unsafe fn buffer_read(found: Option<usize>, cap: usize, len_out: *mut usize) -> ns_status {
+    match found {
+        None => ns_status::NS_NOT_FOUND,
+        Some(n) => {
+            // SAFETY: the caller's contract.
+            unsafe { len_out.write(n) };
+            if n > cap {
+                ns_status::NS_BUFFER_TOO_SMALL
+            } else {
+                ns_status::NS_OK
+            }
+        }
+    }
+}
+
 /// Copies the value of a key into the caller's buffer.
 ///
 /// Ownership: `key` and `buf` stay the caller's; nothing is allocated.
@@ -35,13 +57,8 @@ pub unsafe extern "C" fn ns_get(
         let value_len = required(value_len)?;
         let out = unsafe { buffer(buf, buf_cap) }?;
         let k = unsafe { self::key(map, key, key_len) }?;
-        match map.get_into(k, out)? {
-            None => Ok(ns_status::NS_NOT_FOUND),
-            Some(n) => {
-                unsafe { value_len.write(n) };
-                Ok(if n > buf_cap { ns_status::NS_BUFFER_TOO_SMALL } else { ns_status::NS_OK })
-            }
-        }
+        // SAFETY: `value_len` passed `required` (non-NULL, writable by the contract).
+        Ok(unsafe { buffer_read(map.get_into(k, out)?, buf_cap, value_len) })
     })
 }
 
@@ -264,13 +281,8 @@ pub unsafe extern "C" fn ns_take(
         let value_len = required(value_len)?;
         let out = unsafe { buffer(buf, buf_cap) }?;
         let k = unsafe { self::key(map, key, key_len) }?;
-        match map.take_into(k, out)? {
-            None => Ok(ns_status::NS_NOT_FOUND),
-            Some(n) => {
-                unsafe { value_len.write(n) };
-                Ok(if n > buf_cap { ns_status::NS_BUFFER_TOO_SMALL } else { ns_status::NS_OK })
-            }
-        }
+        // SAFETY: `value_len` passed `required` (non-NULL, writable by the contract).
+        Ok(unsafe { buffer_read(map.take_into(k, out)?, buf_cap, value_len) })
     })
 }
 
@@ -379,13 +391,8 @@ pub unsafe extern "C" fn ns_swap(
         let out = unsafe { buffer(buf, buf_cap) }?;
         let k = unsafe { self::key(map, key, key_len) }?;
         let v = unsafe { self::value(map, value, value_len) }?;
-        match map.swap_into(k, v, out)? {
-            None => Ok(ns_status::NS_NOT_FOUND),
-            Some(n) => {
-                unsafe { prev_len.write(n) };
-                Ok(if n > buf_cap { ns_status::NS_BUFFER_TOO_SMALL } else { ns_status::NS_OK })
-            }
-        }
+        // SAFETY: `prev_len` passed `required` (non-NULL, writable by the contract).
+        Ok(unsafe { buffer_read(map.swap_into(k, v, out)?, buf_cap, prev_len) })
     })
 }
 

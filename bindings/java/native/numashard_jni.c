@@ -159,19 +159,26 @@ static jbyteArray new_byte_array(JNIEnv *env, const uint8_t *p, size_t len) {
  */
 typedef ns_status (*read_fn)(ns_map *, const uint8_t *, size_t, uint8_t *, size_t, size_t *);
 
-static jbyteArray read_value(JNIEnv *env, jlong h, jbyteArray key, read_fn op) {
-    uint8_t kstack[STACK_KEY];
+/* A read into a caller buffer with its arguments bound: `op` (ns_get or ns_take), or ns_swap
+ * storing `value` when `op` is NULL. */
+typedef struct {
+    read_fn op;
+    const bytes_t *value;
+} read_call;
+
+/* Runs `c` for key `k` into a stack buffer, growing it while the engine answers
+ * NS_BUFFER_TOO_SMALL (it then changed nothing); returns the value as a new byte[], NULL when
+ * absent or with an exception pending. */
+static jbyteArray read_loop(JNIEnv *env, jlong h, const bytes_t *k, const read_call *c) {
     uint8_t vstack[STACK_VALUE];
-    bytes_t k;
-    if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) {
-        return NULL;
-    }
     uint8_t *buf = vstack;
     size_t cap = sizeof vstack;
     jbyteArray result = NULL;
     for (;;) {
         size_t len = 0;
-        ns_status st = op(map_of(h), k.ptr, k.len, buf, cap, &len);
+        ns_status st = c->op != NULL ? c->op(map_of(h), k->ptr, k->len, buf, cap, &len)
+                                     : ns_swap(map_of(h), k->ptr, k->len, c->value->ptr, c->value->len, buf, cap,
+                                               &len);
         if (st == NS_OK) {
             result = new_byte_array(env, buf, len);
             break;
@@ -197,6 +204,17 @@ static jbyteArray read_value(JNIEnv *env, jlong h, jbyteArray key, read_fn op) {
     if (buf != vstack) {
         free(buf);
     }
+    return result;
+}
+
+static jbyteArray read_value(JNIEnv *env, jlong h, jbyteArray key, read_fn op) {
+    uint8_t kstack[STACK_KEY];
+    bytes_t k;
+    if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) {
+        return NULL;
+    }
+    read_call c = {op, NULL};
+    jbyteArray result = read_loop(env, h, &k, &c);
     bytes_release(&k);
     return result;
 }
@@ -322,38 +340,15 @@ JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nTake(JNIEnv *env, j
 JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nSwap(JNIEnv *env, jobject self, jlong h,
                                                                   jbyteArray key, jbyteArray value) {
     (void)self;
-    uint8_t kstack[STACK_KEY], vstack[STACK_VALUE], pstack[STACK_VALUE];
+    uint8_t kstack[STACK_KEY], vstack[STACK_VALUE];
     bytes_t k, v;
     if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) return NULL;
     if (bytes_load(env, value, vstack, sizeof vstack, &v) != 0) {
         bytes_release(&k);
         return NULL;
     }
-    uint8_t *buf = pstack;
-    size_t cap = sizeof pstack;
-    jbyteArray result = NULL;
-    for (;;) {
-        size_t len = 0;
-        ns_status st = ns_swap(map_of(h), k.ptr, k.len, v.ptr, v.len, buf, cap, &len);
-        if (st == NS_OK) {
-            result = new_byte_array(env, buf, len);
-            break;
-        }
-        if (st == NS_NOT_FOUND) break;
-        if (st == NS_BUFFER_TOO_SMALL) {
-            if (buf != pstack) free(buf);
-            cap = len + len / 8 + 16;
-            buf = (uint8_t *)malloc(cap);
-            if (buf == NULL) {
-                throw_java(env, "java/lang/OutOfMemoryError", "numashard: native buffer");
-                break;
-            }
-            continue;
-        }
-        throw_status(env, st);
-        break;
-    }
-    if (buf != pstack) free(buf);
+    read_call c = {NULL, &v};
+    jbyteArray result = read_loop(env, h, &k, &c);
     bytes_release(&k);
     bytes_release(&v);
     return result;
