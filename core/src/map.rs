@@ -94,7 +94,7 @@ impl Split {
 }
 
 /// How many of a batch's first ops get their home slot prefetched while the
-/// batch is sorted by shard (the pipeline fetches the rest; a bound keeps
+/// batch is sorted by shard (the read windows fetch the rest; a bound keeps
 /// early lines from being evicted before they are read).
 const EARLY_PREFETCH: usize = 128;
 
