@@ -54,17 +54,18 @@ type batchOp struct {
 // keep them. A Batch is reusable (Reset) and allocation-free once warm; it
 // must not be used by two goroutines at once.
 //
-// Gets and takes copy their value into room the batch reserves per op
+// Gets, takes and swaps copy a value into room the batch reserves per op
 // (ValueSizeHint, adapted to the largest value seen). An op whose value did
-// not fit is run again right after, on its own with room for it; if the
-// same batch also wrote that key, such a retried op sees the write.
+// not fit changed nothing and is run again right after, on its own with room
+// for it; if the same batch also wrote that key, such a retried op sees the
+// write (and a retried take or swap acts after the batch's later ops).
 type Batch struct {
 	ops  []batchOp
 	data []byte // keys, values and expected values, back to back
 	out  []byte // get/take outputs
 	c    *cOps  // the ns_op array handed to C, in C memory
 	pin  runtime.Pinner
-	// ValueSizeHint is the room reserved per get/take; 0 = 64 bytes. It
+	// ValueSizeHint is the room reserved per get/take/swap; 0 = 64 bytes. It
 	// grows to the largest value a Run has seen.
 	ValueSizeHint int
 }

@@ -28,10 +28,11 @@ import java.util.Objects;
  *
  * <p>Adding an operation to an executed batch clears it first (a new batch).
  *
- * <p>A {@code get} or {@code take} reserves {@code valueCapacity} bytes for its result (the
- * batch's default unless given). When a value is larger, {@code execute} re-reads that key by
- * itself afterwards (for {@code take}: takes it afterwards — the engine did not remove it), so
- * results are always complete; size the capacity to your values to keep that path cold.
+ * <p>A {@code get}, {@code take} or {@code swap} reserves {@code valueCapacity} bytes for its
+ * result (the batch's default unless given). When a value is larger, {@code execute} re-reads
+ * that key by itself afterwards (for {@code take} and {@code swap}: takes or swaps afterwards —
+ * the engine changed nothing — so they act after the batch's later operations), so results are
+ * always complete; size the capacity to your values to keep that path cold.
  */
 public final class Batch {
     private static final int[] LAYOUT;
