@@ -219,7 +219,11 @@ impl Table {
         // An entry sits at or after its home with no empty slot in between, so
         // scanning from the first home past the last one until an empty slot
         // sees every entry whose home is in range.
+        // Records lie anywhere in the arena: fetch the one D slots ahead
+        // while this one is copied, so that their misses overlap.
+        const D: usize = 8;
         for steps in 0..self.capacity() {
+            crate::shard::prefetch_addr(self.slot((i + D) & mask).rec);
             let s = self.slot(i);
             if s.tag == 0 {
                 if steps > span {
