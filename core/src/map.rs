@@ -630,32 +630,22 @@ impl Map {
                         // before the first read needs one.
                         const W: usize = 32;
                         retry.clear();
-                        let hash = |j: usize| unsafe { (*base.add(part[j] as usize)).hash };
-                        if shard.is_cache_sized() {
-                            for &i in part {
+                        let hash = |i: u32| unsafe { (*base.add(i as usize)).hash };
+                        // A shard whose slots fit the caches is read straight:
+                        // the stages would only add instructions there.
+                        let staged = !shard.is_cache_sized();
+                        if staged {
+                            part.iter().take(W).for_each(|&i| shard.prefetch(hash(i)));
+                        }
+                        for (k, window) in part.chunks(W).enumerate() {
+                            if staged {
+                                part.iter().skip((k + 1) * W).take(W).for_each(|&i| shard.prefetch(hash(i)));
+                                window.iter().for_each(|&i| shard.prefetch_record(hash(i)));
+                            }
+                            for &i in window {
                                 if !shard.read_get(unsafe { &mut *base.add(i as usize) }) {
                                     retry.push(i);
                                 }
-                            }
-                        } else {
-                            for j in 0..part.len().min(W) {
-                                shard.prefetch(hash(j));
-                            }
-                            let mut w = 0;
-                            while w < part.len() {
-                                let end = (w + W).min(part.len());
-                                for j in end..(end + W).min(part.len()) {
-                                    shard.prefetch(hash(j));
-                                }
-                                for j in w..end {
-                                    shard.prefetch_record(hash(j));
-                                }
-                                for &i in &part[w..end] {
-                                    if !shard.read_get(unsafe { &mut *base.add(i as usize) }) {
-                                        retry.push(i);
-                                    }
-                                }
-                                w = end;
                             }
                         }
                         if retry.is_empty() {

@@ -515,9 +515,10 @@ impl Shard {
         bits <= 15
     }
 
-    /// Hints the CPU to fetch the record the home slot of `hash` points to
-    /// (after `prefetch` brought the slot in): the second stage of a batch's
-    /// pipeline, so that the record misses of a large table overlap too.
+    /// Hints the CPU to fetch the record of `hash`'s key: the first slot from
+    /// its home whose tag matches, within four (after `prefetch` brought the
+    /// home slot in). The second stage of a batch's read windows, so that the
+    /// record misses of a large table overlap too.
     #[inline]
     pub(crate) fn prefetch_record(&self, hash: u64) {
         let word = self.view.table_word.load(Ordering::Relaxed);

@@ -278,32 +278,10 @@ public final class Batch {
         int used = 0;
         for (int i = 0; i < count; i++) {
             int o = i * OP_SIZE;
-            byte[] key = keys[i];
             ops.putInt(o + OFF_KIND, kinds[i]);
-            ops.putLong(o + OFF_KEY, base + used);
-            ops.putLong(o + OFF_KEY_LEN, key.length);
-            data.put(used, key);
-            used += key.length;
-            byte[] value = values[i];
-            if (value != null) {
-                ops.putLong(o + OFF_VALUE, base + used);
-                ops.putLong(o + OFF_VALUE_LEN, value.length);
-                data.put(used, value);
-                used += value.length;
-            } else {
-                ops.putLong(o + OFF_VALUE, 0);
-                ops.putLong(o + OFF_VALUE_LEN, 0);
-            }
-            byte[] expected = expecteds[i];
-            if (expected != null) {
-                ops.putLong(o + OFF_EXPECTED, base + used);
-                ops.putLong(o + OFF_EXPECTED_LEN, expected.length);
-                data.put(used, expected);
-                used += expected.length;
-            } else {
-                ops.putLong(o + OFF_EXPECTED, 0);
-                ops.putLong(o + OFF_EXPECTED_LEN, 0);
-            }
+            used = place(ops, data, base, o + OFF_KEY, o + OFF_KEY_LEN, keys[i], used);
+            used = place(ops, data, base, o + OFF_VALUE, o + OFF_VALUE_LEN, values[i], used);
+            used = place(ops, data, base, o + OFF_EXPECTED, o + OFF_EXPECTED_LEN, expecteds[i], used);
             ops.putLong(o + OFF_DELTA, deltas[i]);
             int outCap = outCaps[i];
             if (outCap > 0) {
@@ -318,6 +296,23 @@ public final class Batch {
             ops.putLong(o + OFF_OUT_COUNTER, 0);
             ops.putInt(o + OFF_STATUS, -1);
         }
+    }
+
+    /**
+     * Writes {@code bytes} into {@code data} at {@code used} and its address and length into the
+     * op's pointer and length fields (0 and 0 when null); returns the new fill of {@code data}.
+     */
+    private static int place(ByteBuffer ops, ByteBuffer data, long base, int ptrField, int lenField, byte[] bytes,
+            int used) {
+        if (bytes == null) {
+            ops.putLong(ptrField, 0);
+            ops.putLong(lenField, 0);
+            return used;
+        }
+        ops.putLong(ptrField, base + used);
+        ops.putLong(lenField, bytes.length);
+        data.put(used, bytes);
+        return used + bytes.length;
     }
 
     // ---------------------------------------------------------------- execution hooks
@@ -340,7 +335,7 @@ public final class Batch {
                 continue;
             }
             int kind = ops.getInt(o + OFF_KIND);
-            byte[] key = keyOf(i);
+            byte[] key = keys[i];
             // The engine changed nothing for this op: do it again by itself, with room.
             byte[] v = kind == KIND_TAKE ? map.take(key)
                     : kind == KIND_SWAP ? map.swap(key, values[i]) : map.get(key);
@@ -355,10 +350,6 @@ public final class Batch {
             ops.putInt(o + OFF_STATUS, v == null ? Status.NOT_FOUND.code() : Status.OK.code());
             ops.putLong(o + OFF_OUT_LEN, v == null ? 0 : v.length);
         }
-    }
-
-    private byte[] keyOf(int i) {
-        return keys[i];
     }
 
     // ---------------------------------------------------------------- results
