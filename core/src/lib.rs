@@ -20,6 +20,7 @@ mod gate;
 mod map;
 mod routing;
 mod shard;
+pub mod snapshot;
 pub mod stats;
 mod table;
 
@@ -27,4 +28,5 @@ pub use batch::{BatchOp, OpKind};
 pub use config::{Config, ExecMode};
 pub use error::{Error, Result, Status};
 pub use map::{CasOutcome, Iter, Map, MAX_SHARDS};
+pub use snapshot::SaveReport;
 pub use stats::{MapStats, ShardStats};

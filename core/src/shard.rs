@@ -81,6 +81,8 @@ pub(crate) struct ShardState {
     /// Regions unlinked by the last changes, which lock-free readers may
     /// still be reading: handed to the gate's grace-period reclamation.
     pub(crate) garbage: Vec<NodeRegion>,
+    /// This shard's part of a save in progress (see `snapshot::capture`).
+    pub(crate) capture: Option<Box<crate::snapshot::Capture>>,
 }
 
 impl ShardState {
@@ -91,6 +93,7 @@ impl ShardState {
             charged: 0,
             ops: 0,
             garbage: Vec::new(),
+            capture: None,
         })
     }
 
@@ -131,6 +134,7 @@ impl ShardState {
         if !budget.try_charge(cost) {
             return Status::Full;
         }
+        self.snapshot_before_insert(hash, key);
         if self.table.needs_grow() {
             if let Err(e) = self.table.grow(&mut self.garbage) {
                 budget.release(cost);
@@ -160,6 +164,7 @@ impl ShardState {
         if new_cost > old_cost && !budget.try_charge(new_cost - old_cost) {
             return Status::Full;
         }
+        self.snapshot_before_change(i);
         if (vlen == value.len() || arena::block_size(klen, vlen) == arena::block_size(klen, value.len()))
             && HEADER + klen + value.len() <= 64 * 1024
         {
@@ -189,6 +194,7 @@ impl ShardState {
     }
 
     fn remove_slot(&mut self, budget: &Budget, i: usize) {
+        self.snapshot_before_change(i);
         let rec = self.table.slot(i).rec;
         // SAFETY: occupied slot → live record.
         let (k, v) = unsafe { record_lens(rec) };
@@ -352,6 +358,7 @@ impl ShardState {
                         // SAFETY: as above; unaligned access is explicit.
                         let old = i64::from_le_bytes(unsafe { (p as *const [u8; 8]).read_unaligned() });
                         let new = old.wrapping_add(op.delta);
+                        self.snapshot_before_change(i);
                         // SAFETY: as above; atomic because lock-free readers may read it.
                         unsafe { atomic_bytes::store(p, &new.to_le_bytes()) };
                         op.out_counter = new;
@@ -390,6 +397,7 @@ impl ShardState {
 
     /// Removes everything.
     pub(crate) fn clear(&mut self, budget: &Budget) -> Result<()> {
+        self.snapshot_before_clear()?;
         self.table.clear(&mut self.garbage)?;
         self.arena.reset(&mut self.garbage);
         budget.release(self.charged);
