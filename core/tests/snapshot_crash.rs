@@ -16,7 +16,7 @@ const KEYS: u64 = 3000;
 fn value(child: u64, round: u64, k: u64) -> Vec<u8> {
     let mut v = child.to_le_bytes().to_vec();
     v.extend_from_slice(&round.to_le_bytes());
-    v.extend(std::iter::repeat_n(k as u8, (k % 50) as usize));
+    v.resize(16 + (k % 50) as usize, k as u8);
     v
 }
 

@@ -65,7 +65,7 @@ fn mutate(map: &Map, live: &mut Model, rng: &mut Rng, keys: u64) {
             assert_eq!(map.swap(&k, &v).unwrap(), live.insert(k, v));
         }
         4 => {
-            if live.get(&k).is_none_or(|v| v.len() == 8) {
+            if !matches!(live.get(&k), Some(v) if v.len() != 8) {
                 let n = map.add(&k, 3).unwrap();
                 live.insert(k, n.to_le_bytes().to_vec());
             }
