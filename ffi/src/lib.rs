@@ -21,6 +21,7 @@ pub mod handle;
 pub mod iter;
 pub mod kv;
 pub mod lifecycle;
+pub mod snapshot;
 pub mod stats;
 pub mod status;
 
@@ -30,6 +31,7 @@ pub use handle::{ns_iter, ns_map};
 pub use iter::*;
 pub use kv::*;
 pub use lifecycle::*;
+pub use snapshot::*;
 pub use stats::*;
 pub use status::*;
 
