@@ -45,7 +45,7 @@ inputs_hash() {
     sha256sum | cut -d' ' -f1
 }
 
-toolchain() { rustc -vV | sed -n 's/^release: //p;s/^commit-hash: //p;s/^host: //p' | paste -sd' '; }
+toolchain() { echo "$(rustc -V), host $(rustc -vV | sed -n 's/^host: //p'), $(strip -V | head -1)"; }
 
 # build OUT: builds the stripped library into OUT (a scratch target dir under target/).
 build() {
@@ -55,7 +55,10 @@ build() {
     RUSTFLAGS="--remap-path-prefix=$root=/numashard --remap-path-prefix=$cargo_home=/cargo" \
     cargo rustc --quiet --locked --release -p numashard-ffi --lib --crate-type staticlib \
     --target "$triple" --target-dir "$target"
+  # Twice: GNU strip's first pass also reorders the section-name tables; the
+  # second is a fixpoint, which lets check prove the library is stripped.
   strip -D --strip-unneeded "$target/$triple/release/libnumashard.a" -o "$out"
+  strip -D --strip-unneeded "$out"
 }
 
 field() { sed -n "s/^$1: //p" "$manifest"; }
