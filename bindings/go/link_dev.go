@@ -5,10 +5,11 @@ package numashard
 // In-repository linking (-tags numashard_dev, used by the repository's
 // tests): libnumashard.a built from the working tree by
 // `cargo build --release -p numashard-ffi` at the repository root, and the
-// header in include/.
+// header in include/ (the module's copy of it, checked equal, when the
+// package is built outside the repository: then the check below explains).
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo CFLAGS: -I${SRCDIR}/../../include -I${SRCDIR}/internal/prebuilt
 #cgo LDFLAGS: ${SRCDIR}/../../target/release/libnumashard.a -lhwloc -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 #if !__has_include("../../target/release/libnumashard.a")
