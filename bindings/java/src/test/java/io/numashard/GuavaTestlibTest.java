@@ -16,27 +16,46 @@ import junit.framework.Test;
 import junit.framework.TestFailure;
 import junit.framework.TestResult;
 import junit.framework.TestSuite;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestFactory;
 
 /**
  * Guava testlib's {@code ConcurrentMapTestSuiteBuilder} against the typed map ({@code String} to
  * {@code String} over UTF-8 codecs), with the features Guava declares for
  * {@code ConcurrentHashMap} except serialization: general purpose (put, remove), iterator remove, no nulls,
- * every collection size. Each of its JUnit 3 tests runs as one JUnit 5 dynamic test, on a fresh
- * map closed afterwards.
+ * every collection size. Each of its JUnit 3 tests runs as one JUnit 5 dynamic test on empty
+ * maps: opening a map starts its shard threads (tens of ms on a loaded machine), so the maps a
+ * test used are cleared and reused by the next tests, and closed at the end.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class GuavaTestlibTest {
-    /** The maps opened by the test currently running; closed when it ends. */
-    private final List<NumaShardMap> open = new ArrayList<>();
+    /** The maps the test currently running uses. */
+    private final List<NumaShardMap> inUse = new ArrayList<>();
+    /** Empty maps for the next tests. */
+    private final List<NumaShardMap> idle = new ArrayList<>();
+
+    @AfterAll
+    void closeAll() {
+        for (NumaShardMap m : idle) {
+            m.close();
+        }
+        idle.clear();
+    }
 
     @TestFactory
     Stream<DynamicTest> concurrentMapSuite() {
         TestSuite suite = ConcurrentMapTestSuiteBuilder.using(new TestStringMapGenerator() {
             @Override
             protected Map<String, String> create(Map.Entry<String, String>[] entries) {
-                NumaShardMap m = NumaShardMap.open(Config.builder().shards(2).build());
-                open.add(m);
+                NumaShardMap m = idle.isEmpty()
+                        ? NumaShardMap.open(Config.builder().shards(2).build())
+                        : idle.remove(idle.size() - 1);
+                if (m.size() != 0) {
+                    throw new AssertionError("a reused map is not empty");
+                }
+                inUse.add(m);
                 ConcurrentMap<String, String> typed = m.typed(Codec.utf8(), Codec.utf8());
                 for (Map.Entry<String, String> e : entries) {
                     typed.put(e.getKey(), e.getValue());
@@ -72,10 +91,11 @@ class GuavaTestlibTest {
         try {
             t.run(r);
         } finally {
-            for (NumaShardMap m : open) {
-                m.close();
+            for (NumaShardMap m : inUse) {
+                m.clear();
+                idle.add(m);
             }
-            open.clear();
+            inUse.clear();
         }
         for (Enumeration<TestFailure> e = r.errors(); e.hasMoreElements();) {
             throw e.nextElement().thrownException();
