@@ -45,6 +45,9 @@ GOEXPERIMENT=cgocheck2 go test -race -count=1 -timeout 10m ./...
 section "tests: GOGC=1"
 GOGC=1 go test -count=1 -timeout 10m .
 
+section "the Go toolchain's own sync.Map tests, against numashard"
+"$root/scripts/go-synctests.sh"
+
 section "fuzz: differential against a Go map"
 go test -run '^$' -fuzz '^FuzzDifferential$' -fuzztime "${NUMASHARD_GO_FUZZTIME:-20000x}" .
 
