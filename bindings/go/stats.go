@@ -1,3 +1,5 @@
+//go:build linux && cgo
+
 package numashard
 
 /*
@@ -7,7 +9,6 @@ import "C"
 
 import (
 	"runtime"
-	"unsafe"
 )
 
 // ShardStats is one shard's placement and counters.
@@ -94,18 +95,13 @@ func (m *Map) Stats() (Stats, error) {
 // PrometheusText renders every statistic in the Prometheus text exposition
 // format (metric names prefixed numashard_), ready to serve on /metrics.
 func (m *Map) PrometheusText() (string, error) {
-	buf := make([]byte, 4096)
-	for {
-		var n C.size_t
-		s := Status(C.ns_stats_prometheus(m.h, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &n))
-		runtime.KeepAlive(m)
-		switch s {
-		case StatusOK:
-			return string(buf[:n-1]), nil // n counts the terminating NUL
-		case StatusBufferTooSmall:
-			buf = make([]byte, int(n)+int(n)/4) // counters may grow meanwhile
-		default:
-			return "", errorOf("PrometheusText", s)
-		}
+	buf := make([]byte, 0, 4096)
+	n, grown, s := m.readGrowing(readStatsText, nil, nil, buf)
+	if s != StatusOK {
+		return "", errorOf("PrometheusText", s)
 	}
+	if grown != nil {
+		buf = grown
+	}
+	return string(buf[:n-1]), nil // n counts the terminating NUL
 }

@@ -377,3 +377,37 @@ fn saves_replace_each_other_and_leave_no_stale_files() {
     assert_eq!(map.save(&dir).unwrap_err().status(), Status::Closed);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Expiry deadlines survive as absolute times; entries expired by the time
+/// of the load are not loaded; the loading map's default TTL does not touch
+/// entries the snapshot says never expire; a cache-mode map loads a
+/// snapshot larger than its limit by evicting.
+#[test]
+fn deadlines_survive_and_expired_entries_are_not_loaded() {
+    use std::time::Duration;
+    let map = Map::new(shards(2)).unwrap();
+    for i in 0..500u64 {
+        map.put_with_ttl(format!("hour-{i}").as_bytes(), b"h", Duration::from_secs(3600)).unwrap();
+        map.put_with_ttl(format!("short-{i}").as_bytes(), b"s", Duration::from_millis(300)).unwrap();
+        map.put(format!("forever-{i}").as_bytes(), b"f").unwrap();
+    }
+    let dir = tmpdir("ttl");
+    map.save(&dir).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let cfg = Config { default_ttl: Some(Duration::from_secs(5)), ..shards(3) };
+    let loaded = Map::open_snapshot(cfg, &dir).unwrap();
+    assert_eq!(loaded.len().unwrap(), 1000, "the 300 ms entries had expired");
+    for i in 0..500u64 {
+        assert_eq!(loaded.get(format!("short-{i}").as_bytes()).unwrap(), None);
+        let ttl = loaded.ttl(format!("hour-{i}").as_bytes()).unwrap().unwrap().unwrap();
+        assert!(ttl > Duration::from_secs(3590) && ttl <= Duration::from_secs(3600), "{ttl:?}");
+        assert_eq!(loaded.ttl(format!("forever-{i}").as_bytes()).unwrap(), Some(None));
+    }
+    // A cache smaller than the snapshot keeps what fits, by evicting.
+    let cache = Config { eviction: numashard::Eviction::S3Fifo, memory_limit: 40_000, ..shards(2) };
+    let small = Map::open_snapshot(cache, &dir).unwrap();
+    let n = small.len().unwrap();
+    assert!(n > 0 && n < 1000, "{n} entries in a 40 kB cache");
+    assert!(small.stats().unwrap().bytes <= 40_000);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod snapshot;
 pub mod stats;
 pub mod status;
+pub mod ttl;
 
 pub use batch::*;
 pub use config::*;
@@ -34,6 +35,7 @@ pub use lifecycle::*;
 pub use snapshot::*;
 pub use stats::*;
 pub use status::*;
+pub use ttl::*;
 
 /// The engine crate, for Rust users of this crate (tests, the fuzz target).
 pub use numashard as engine;

@@ -22,6 +22,7 @@
 //! precedes; the saver reads and trims the log under the same lock.
 
 use crate::arena::{record_key, record_value};
+use crate::clock::Clock;
 use crate::shard::ShardState;
 use crate::table::{tag_of, Slot};
 use std::collections::BTreeMap;
@@ -43,11 +44,13 @@ pub(crate) struct Capture {
     pub(crate) frozen: Option<Box<ShardState>>,
     /// Before-images logged so far (reported by the save).
     pub(crate) logged: u64,
+    /// The map's expiry clock (deadlines are stored as wall-clock times).
+    clock: Clock,
 }
 
 impl Capture {
-    pub(crate) fn new() -> Capture {
-        Capture { saved_through: 0, log: BTreeMap::new(), frozen: None, logged: 0 }
+    pub(crate) fn new(clock: Clock) -> Capture {
+        Capture { saved_through: 0, log: BTreeMap::new(), frozen: None, logged: 0, clock }
     }
 
     /// Whether a change of an entry with this tag needs its before-image.
@@ -76,7 +79,7 @@ impl Capture {
         // SAFETY: an occupied slot of the live table (the caller holds the
         // shard's lock) points to a live record.
         let (key, value) = unsafe { (record_key(slot.rec), record_value(slot.rec)) };
-        let deadline = super::entry_deadline_unix_ms(slot.rec);
+        let deadline = super::entry_deadline_unix_ms(&self.clock, slot.rec);
         self.log(slot.tag, key, || Some((value.into(), deadline)));
     }
 }
@@ -109,7 +112,7 @@ impl ShardState {
         if cap.frozen.is_some() {
             return Ok(());
         }
-        let mut old = ShardState::new(self.table.node())?;
+        let mut old = ShardState::new(self.table.node(), &self.policy, self.counters.clone())?;
         std::mem::swap(&mut old.table, &mut self.table);
         std::mem::swap(&mut old.arena, &mut self.arena);
         // The saver sizes its chunks by bytes per entry.

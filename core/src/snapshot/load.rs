@@ -127,7 +127,7 @@ fn build_shard(
         // Routing spreads keys evenly; a little room avoids a late doubling.
         manifest.entries / n as u64 + manifest.entries / n as u64 / 16 + 64
     };
-    let mut st = ShardState::new(node)?;
+    let mut st = ShardState::new(node, &inner.policy, inner.shards[s].counters.clone())?;
     st.table = Table::with_capacity(node, expected.min(usize::MAX as u64 / 2) as usize)?;
     let unlimited = Budget::new(0);
     let sources: Vec<usize> = if same_layout { vec![s] } else { (0..manifest.shards.len()).collect() };
@@ -140,7 +140,7 @@ fn build_shard(
                 return Err(Error::with_detail(Status::SnapshotCorrupt, "an entry is longer than the manifest says"));
             }
             if deadline != 0 && deadline <= now_unix_ms {
-                return Ok(());
+                return Ok(()); // expired: not loaded
             }
             let hash = inner.hasher.hash(key);
             if shard_of(hash, n) != s {

@@ -18,6 +18,7 @@ pub(crate) use capture::{on_state_replaced, Capture};
 pub use format::{Manifest, ShardFile, FORMAT_VERSION, MANIFEST};
 pub use save::SaveReport;
 
+use crate::clock::Clock;
 use crate::error::{Result, Status};
 use crate::shard::{Budget, ShardState};
 use std::path::Path;
@@ -28,17 +29,20 @@ pub fn inspect(dir: impl AsRef<Path>) -> Result<Manifest> {
     format::read_manifest(dir.as_ref())
 }
 
-/// The expiry deadline of a record, in ms since the Unix epoch (0 = never),
-/// as the snapshot stores it. Records carry no deadline yet: cache mode
-/// wires this to the record's deadline.
+/// The expiry deadline of a record as the snapshot stores it: wall-clock
+/// milliseconds since the Unix epoch (0 = never), converted from the map's
+/// clock.
 #[inline]
-pub(crate) fn entry_deadline_unix_ms(_record: *const u8) -> u64 {
-    0
+pub(crate) fn entry_deadline_unix_ms(clock: &Clock, record: *const u8) -> u64 {
+    // SAFETY: the callers pass live records of a shard whose lock they hold.
+    let deadline = unsafe { crate::arena::record_deadline(record) };
+    clock.deadline_to_unix_ms(deadline)
 }
 
-/// Inserts one loaded entry into a shard being built. Entries whose
-/// deadline has passed never reach here. Cache mode stores
-/// `deadline_unix_ms` with the record here (0 = never expires).
+/// Inserts one loaded entry into a shard being built, with its deadline
+/// moved onto this map's clock (0 stays "never": the loading map's default
+/// TTL is not applied to entries the snapshot says never expire). Entries
+/// whose deadline has passed are skipped (`Ok`, nothing stored).
 #[inline]
 fn load_entry(
     st: &mut ShardState,
@@ -48,8 +52,10 @@ fn load_entry(
     value: &[u8],
     deadline_unix_ms: u64,
 ) -> Status {
-    let _ = deadline_unix_ms;
-    st.put(budget, hash, key, value)
+    match st.policy.clock.deadline_from_unix_ms(deadline_unix_ms) {
+        Some(deadline) => st.put_with_deadline(budget, hash, key, value, deadline),
+        None => Status::Ok,
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use super::capture::Capture;
 use super::format::{
     self, io_error, BlockWriter, Manifest, ShardFile, FORMAT_VERSION, LOCK_FILE, MANIFEST, MANIFEST_TMP,
 };
-use crate::arena::{record_key, record_value};
+use crate::arena::{record_deadline, record_key, record_value};
 use crate::error::{Error, Result, Status};
 use crate::gate::Garbage;
 use crate::map::{Inner, Map};
@@ -207,7 +207,7 @@ fn start_capture(inner: &Inner) -> Result<(u64, CaptureGuard<'_>)> {
         return Err(Error::with_detail(Status::SnapshotBusy, "another save of this map is in progress"));
     }
     for g in guards.iter_mut() {
-        g.capture = Some(Box::new(Capture::new()));
+        g.capture = Some(Box::new(Capture::new(inner.policy.clock.clone())));
     }
     drop(guards);
     let stall = start.map(|t| t.elapsed().as_nanos() as u64).unwrap_or(0);
@@ -284,6 +284,8 @@ fn write_shard(
         let step = if entries <= per_chunk { u64::MAX } else { (u64::MAX / entries).saturating_mul(per_chunk) };
         let hi = lo.saturating_add(step);
         let any_logged = cap.log.range(lo..=hi).next().is_some();
+        let clock = &inner.policy.clock;
+        let now = clock.now_ns();
         src.for_each_in_tag_range(lo, hi, |slot| {
             // SAFETY: occupied slots point to live records (of the live or
             // the frozen arena), unchanged while we hold the lock.
@@ -292,8 +294,11 @@ fn write_shard(
                 return; // its before-image is written below
             }
             // SAFETY: as above.
-            let value = unsafe { record_value(slot.rec) };
-            w.add(key, value, super::entry_deadline_unix_ms(slot.rec));
+            let (value, deadline) = unsafe { (record_value(slot.rec), record_deadline(slot.rec)) };
+            if deadline != 0 && deadline <= now {
+                return; // expired at the moment: no reader could see it
+            }
+            w.add(key, value, clock.deadline_to_unix_ms(deadline));
         });
         if any_logged {
             let rest = if hi == u64::MAX { Default::default() } else { cap.log.split_off(&(hi + 1)) };

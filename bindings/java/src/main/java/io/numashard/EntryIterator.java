@@ -19,7 +19,8 @@ import java.util.NoSuchElementException;
  * thread-safe; close it (try-with-resources) unless iterated to the end — a dropped iterator is
  * freed by a Cleaner.
  *
- * @throws MapClosedException from any method when the map is closed during iteration
+ * <p>Every method that moves to the next chunk throws {@link MapClosedException} when the map
+ * was closed during the iteration.
  */
 public final class EntryIterator implements Iterator<Map.Entry<byte[], byte[]>>, AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -114,6 +115,12 @@ public final class EntryIterator implements Iterator<Map.Entry<byte[], byte[]>>,
         byte[] v = new byte[valueLen];
         chunk.get(valueOff, v);
         return v;
+    }
+
+    /** True when the current value equals {@code bytes} (compared in place, no copy). */
+    boolean valueEquals(byte[] bytes) {
+        requirePositioned();
+        return valueLen == bytes.length && chunk.slice(valueOff, valueLen).equals(ByteBuffer.wrap(bytes));
     }
 
     /** A read-only view of the current key, valid until the next {@link #advance()}. */

@@ -454,6 +454,32 @@ public final class NumaShardMap implements AutoCloseable {
         nReplaceAll(handle, packed, n);
     }
 
+    // ---------------------------------------------------------------- views
+
+    /**
+     * A {@code ConcurrentMap<K, V>} over this map, with keys and values encoded by the codecs
+     * (see {@link NumaShardTypedMap} for atomicity and deviations from
+     * {@code ConcurrentHashMap}). Views are cheap; any number may share one map.
+     *
+     * @param <K> the key type
+     * @param <V> the value type
+     * @param keyCodec encodes the keys, for example {@link Codec#utf8()}
+     * @param valueCodec encodes the values, for example {@link Codec#bytes()}
+     * @return the typed view
+     */
+    public <K, V> NumaShardTypedMap<K, V> typed(Codec<K> keyCodec, Codec<V> valueCodec) {
+        return new NumaShardTypedMap<>(this, keyCodec, valueCodec);
+    }
+
+    /**
+     * The {@code ConcurrentMap<byte[], byte[]>} view, comparing keys and values by content.
+     *
+     * @return a view of this map
+     */
+    public NumaShardConcurrentMap asConcurrentMap() {
+        return new NumaShardConcurrentMap(this);
+    }
+
     // ---------------------------------------------------------------- stats, lifecycle
 
     /** Per-shard placement and counters (node, cpu, binding applied, pages on node, entries, ...). */
