@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Most entries the saver copies per hold of a shard's lock (a writer waits
 /// at most one such chunk).
-const SAVE_CHUNK: u64 = 2048;
+const SAVE_CHUNK: u64 = 1024;
 /// Bytes a chunk aims to stay under (chunks shrink for large entries).
 const SAVE_CHUNK_BYTES: u64 = 1 << 20;
 
