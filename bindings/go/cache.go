@@ -295,7 +295,9 @@ func (b *Batch) SwapTTLString(key string, value []byte, ttl time.Duration) int {
 }
 
 // ExpireString is Expire with a string key.
-func (b *Batch) ExpireString(key string, ttl time.Duration) int { return b.Expire(stringBytes(key), ttl) }
+func (b *Batch) ExpireString(key string, ttl time.Duration) int {
+	return b.Expire(stringBytes(key), ttl)
+}
 
 // PersistString is Persist with a string key.
 func (b *Batch) PersistString(key string) int { return b.Persist(stringBytes(key)) }
