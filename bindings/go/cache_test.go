@@ -343,9 +343,10 @@ func TestEvictionKeepsWithinLimit(t *testing.T) {
 	wantErr(t, err, ErrFull)
 }
 
-// TestEvictionConcurrent: goroutines store, load and batch into a small
-// cache while another watches the stats: no ErrFull, no torn value, and
-// every sample of the memory stays within the limit.
+// TestEvictionConcurrent: goroutines store (with and without short TTLs),
+// load, batch, expire and iterate a small cache while another watches the
+// stats: no ErrFull, no torn value, and every sample of the memory stays
+// within the limit.
 func TestEvictionConcurrent(t *testing.T) {
 	cfg := cacheConfig()
 	m := openMap(t, cfg)
@@ -363,7 +364,7 @@ func TestEvictionConcurrent(t *testing.T) {
 				// The value names its key: a torn or mixed value shows.
 				v := bytes.Repeat([]byte(k), 3)
 				var err error
-				switch i % 4 {
+				switch i % 6 {
 				case 0:
 					err = m.StoreString(k, v)
 				case 1:
@@ -386,6 +387,30 @@ func TestEvictionConcurrent(t *testing.T) {
 								break
 							}
 						}
+					}
+				case 4:
+					if _, err = m.ExpireString(k, time.Duration(i%3)*time.Millisecond); err == nil {
+						var ttl time.Duration
+						var ok bool
+						ttl, ok, err = m.TTLString(k)
+						if err == nil && ok && ttl > 2*time.Millisecond && ttl != NoExpiry {
+							err = fmt.Errorf("TTL %v after Expire(<= 2ms)", ttl)
+						}
+					}
+				case 5:
+					if i%60 != 5 {
+						break
+					}
+					var torn error
+					err = m.Range(func(k, v []byte) bool {
+						if !bytes.Equal(v, bytes.Repeat(k, 3)) {
+							torn = fmt.Errorf("Range: torn value %q for %q", v, k)
+							return false
+						}
+						return true
+					})
+					if err == nil {
+						err = torn
 					}
 				}
 				if err != nil {
