@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Tests the Go binding (bindings/go): builds the Rust library, then runs the
-# Go tests under the race detector with GOEXPERIMENT=cgocheck2, once more
-# with GOGC=1 (to flush out a missing runtime.KeepAlive or pin), a short
-# differential fuzz run, the shared-library build, a one-iteration smoke run
-# of the benchmarks, and the examples (checking what they print).
+# Go tests (against the library built from this working tree: -tags
+# numashard_dev) under the race detector with GOEXPERIMENT=cgocheck2, once
+# more with GOGC=1 (to flush out a missing runtime.KeepAlive or pin), the Go
+# toolchain's own sync.Map tests against the binding, a short differential
+# fuzz run, the shared-library build, a one-iteration smoke run of the
+# benchmarks (their own module), the examples (checking what they print),
+# the build failures a user may meet (no cgo), the prebuilt library's check
+# (scripts/go-prebuilt.sh check) and the module tried as a new user would:
+# `go get` from a clone of this commit, outside the repository, with no Rust
+# toolchain (scripts/go-newuser/).
 # NUMASHARD_GO_FUZZTIME sets the fuzz budget (default 20000x executions,
 # ~15-30 s here). A count, not a duration: with a duration, Go 1.26's fuzz
 # coordinator can fail a clean run with "context deadline exceeded" at the
@@ -16,17 +22,31 @@ section() { printf '\n--- go: %s ---\n' "$*"; }
 section "build libnumashard (release)"
 cargo build --release --quiet -p numashard-ffi
 
+section "prebuilt library of the Go module: built from this commit's sources"
+./scripts/go-prebuilt.sh check
+
+root="$PWD"
 cd bindings/go
+# The repository's own tests link the library of this working tree.
+export GOFLAGS=-tags=numashard_dev
 go version
 section "vet"
 test -z "$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 go vet ./...
+(cd bench && go vet ./...)
+# go doc shows no cgo internals (C.xxx) of the package.
+if go doc -all . | grep -n '\bC\.'; then echo "go doc shows cgo names (above)"; exit 1; fi
+# The module itself requires nothing: benchmark peers live in bench/'s module.
+if grep -q '^require' go.mod; then echo "bindings/go/go.mod requires modules; users would get them"; exit 1; fi
 
 section "tests: -race, GOEXPERIMENT=cgocheck2"
 GOEXPERIMENT=cgocheck2 go test -race -count=1 -timeout 10m ./...
 
 section "tests: GOGC=1"
 GOGC=1 go test -count=1 -timeout 10m .
+
+section "the Go toolchain's own sync.Map tests, against numashard"
+"$root/scripts/go-synctests.sh"
 
 section "fuzz: differential against a Go map"
 go test -run '^$' -fuzz '^FuzzDifferential$' -fuzztime "${NUMASHARD_GO_FUZZTIME:-20000x}" .
@@ -45,7 +65,8 @@ fi
 rm -f /tmp/numashard-go-shared.test
 
 section "benchmarks: one-iteration smoke run (SMALL only)"
-NUMASHARD_BENCH_SMALL=1000 go test -run '^$' -bench . -benchtime 1x -cpu 2 . >/tmp/numashard-go-bench-smoke.txt
+go test -run '^$' -bench . -benchtime 1x . >/tmp/numashard-go-bench-smoke.txt
+(cd bench && NUMASHARD_BENCH_SMALL=1000 go test -run '^$' -bench . -benchtime 1x -cpu 2 . >>/tmp/numashard-go-bench-smoke.txt)
 grep -c '^Benchmark' /tmp/numashard-go-bench-smoke.txt | xargs echo "benchmarks run:"
 
 section "examples: plain Go map fails, numashard does not"
@@ -64,4 +85,11 @@ for ex in examples/*/; do
   grep -q '^numashard: OK' <<<"$out" || { echo "example $name: numashard did not pass"; exit 1; }
   rm -f "/tmp/numashard-example-$name"
 done
+section "clear failures: a build without cgo says numashard needs it"
+out="$(CGO_ENABLED=0 go build . 2>&1 || true)"
+echo "$out"
+grep -q 'numashard_needs_cgo' <<<"$out" || { echo "CGO_ENABLED=0: the error does not say numashard needs cgo"; exit 1; }
+
+section "as a new user: go get outside the repository, no Rust toolchain"
+NUMASHARD_TEST_COMMIT="$(git -C "$root" rev-parse HEAD)" "$root/scripts/go-newuser.sh"
 section "all Go checks passed"

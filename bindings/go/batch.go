@@ -1,3 +1,5 @@
+//go:build linux && cgo
+
 package numashard
 
 /*
@@ -15,19 +17,20 @@ import (
 // OpKind is what one operation of a Batch does.
 type OpKind int32
 
-// Operation kinds, the C ABI's ns_op_kind values.
+// Operation kinds, the C ABI's ns_op_kind values (checked against the
+// header when the package builds).
 const (
-	OpGet         OpKind = C.NS_OP_GET
-	OpPut         OpKind = C.NS_OP_PUT
-	OpPutIfAbsent OpKind = C.NS_OP_PUT_IF_ABSENT
-	OpDelete      OpKind = C.NS_OP_DELETE
-	OpTake        OpKind = C.NS_OP_TAKE
-	OpCAS         OpKind = C.NS_OP_CAS
-	OpAdd         OpKind = C.NS_OP_ADD
+	OpGet         OpKind = 0 // load the value
+	OpPut         OpKind = 1 // store a value
+	OpPutIfAbsent OpKind = 2 // store only if the key is absent
+	OpDelete      OpKind = 3 // remove
+	OpTake        OpKind = 4 // remove and return the value
+	OpCAS         OpKind = 5 // replace only if the value equals the expected one
+	OpAdd         OpKind = 6 // add to an 8-byte little-endian counter
 	// OpCompareAndDelete removes only if the value equals the expected one.
-	OpCompareAndDelete OpKind = C.NS_OP_COMPARE_AND_DELETE
+	OpCompareAndDelete OpKind = 7
 	// OpSwap stores a value and returns the previous one.
-	OpSwap OpKind = C.NS_OP_SWAP
+	OpSwap OpKind = 8
 )
 
 // span is a range of a Batch's data arena.
@@ -37,7 +40,8 @@ type batchOp struct {
 	kind          OpKind
 	key, val, exp span
 	delta         int64
-	out           span // where get/take copy the value, in the output arena
+	ttl           uint64 // ns_op.ttl_ms: the TTL variants' (cache.go), else 0
+	out           span   // where get/take copy the value, in the output arena
 	status        Status
 	outLen        int
 	counter       int64
@@ -127,9 +131,6 @@ func (b *Batch) add(op batchOp) int {
 // Get adds a get of key; its result is Value(i).
 func (b *Batch) Get(key []byte) int { return b.add(batchOp{kind: OpGet, key: b.bytes(key)}) }
 
-// GetString adds a get of a string key.
-func (b *Batch) GetString(key string) int { return b.Get(stringBytes(key)) }
-
 // Put adds a store of value under key.
 func (b *Batch) Put(key, value []byte) int {
 	return b.add(batchOp{kind: OpPut, key: b.bytes(key), val: b.bytes(value)})
@@ -170,6 +171,41 @@ func (b *Batch) CompareAndDelete(key, old []byte) int {
 func (b *Batch) Add(key []byte, delta int64) int {
 	return b.add(batchOp{kind: OpAdd, key: b.bytes(key), delta: delta})
 }
+
+// String-key twins of the adders above.
+
+// GetString is Get with a string key.
+func (b *Batch) GetString(key string) int { return b.Get(stringBytes(key)) }
+
+// PutString is Put with a string key.
+func (b *Batch) PutString(key string, value []byte) int { return b.Put(stringBytes(key), value) }
+
+// PutIfAbsentString is PutIfAbsent with a string key.
+func (b *Batch) PutIfAbsentString(key string, value []byte) int {
+	return b.PutIfAbsent(stringBytes(key), value)
+}
+
+// DeleteString is Delete with a string key.
+func (b *Batch) DeleteString(key string) int { return b.Delete(stringBytes(key)) }
+
+// TakeString is Take with a string key.
+func (b *Batch) TakeString(key string) int { return b.Take(stringBytes(key)) }
+
+// SwapString is Swap with a string key.
+func (b *Batch) SwapString(key string, value []byte) int { return b.Swap(stringBytes(key), value) }
+
+// CompareAndSwapString is CompareAndSwap with a string key.
+func (b *Batch) CompareAndSwapString(key string, old, new []byte) int {
+	return b.CompareAndSwap(stringBytes(key), old, new)
+}
+
+// CompareAndDeleteString is CompareAndDelete with a string key.
+func (b *Batch) CompareAndDeleteString(key string, old []byte) int {
+	return b.CompareAndDelete(stringBytes(key), old)
+}
+
+// AddString is Add with a string key.
+func (b *Batch) AddString(key string, delta int64) int { return b.Add(stringBytes(key), delta) }
 
 // Status is the raw outcome of op i after Run.
 func (b *Batch) Status(i int) Status { return b.ops[i].status }
@@ -299,6 +335,7 @@ func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
 			delta:        C.int64_t(op.delta),
 			out:          ptrAt(b.out, op.out),
 			out_cap:      C.size_t(op.out.n),
+			ttl_ms:       C.uint64_t(op.ttl),
 		}
 	}
 	s := Status(C.ns_batch(m.h, &c[0], C.size_t(len(c))))

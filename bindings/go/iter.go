@@ -1,3 +1,5 @@
+//go:build linux && cgo
+
 package numashard
 
 /*
@@ -23,15 +25,9 @@ import (
 //
 // key and value are valid only until f returns (later entries reuse their
 // memory); copy them (bytes.Clone) to keep them. The error is ErrClosed if
-// the map is or gets closed.
+// the map is or gets closed. Range allocates nothing.
 func (m *Map) Range(f func(key, value []byte) bool) error {
-	var err error
-	for k, v := range m.all(&err) {
-		if !f(k, v) {
-			break
-		}
-	}
-	return err
+	return m.iterate(f)
 }
 
 // All returns an iterator over the entries, for use with range:
@@ -40,9 +36,9 @@ func (m *Map) Range(f func(key, value []byte) bool) error {
 //
 // with Range's guarantees and Range's rule: k and v are valid until the
 // next iteration step. Iteration stops early if the map is closed; use
-// Range to see that error.
+// Range to see that error. A range over All allocates nothing.
 func (m *Map) All() iter.Seq2[[]byte, []byte] {
-	return m.all(nil)
+	return func(yield func([]byte, []byte) bool) { m.iterate(yield) }
 }
 
 // rangeBufSize is the size of the buffer an iteration reads entries into:
@@ -56,60 +52,59 @@ const rangeBufSize = 64 << 10
 // never put back: only the rangeBufSize one each iteration took.
 var rangeBufs = sync.Pool{New: func() any { b := make([]byte, rangeBufSize); return &b }}
 
-func (m *Map) all(errp *error) iter.Seq2[[]byte, []byte] {
-	return func(yield func([]byte, []byte) bool) {
-		var it *C.ns_iter
-		s := Status(C.ns_iter_new(m.h, &it))
+// endIteration frees the engine iterator and returns the buffer. It is a
+// plain function deferred with its arguments (no closure), so the defer
+// costs no allocation.
+func endIteration(m *Map, it *C.ns_iter, pooled *[]byte) {
+	C.ns_iter_free(it)
+	rangeBufs.Put(pooled)
+	// Keep m reachable until here: its cleanup would close the map.
+	runtime.KeepAlive(m)
+}
+
+// iterate runs one pass, calling yield for each entry until it returns false.
+func (m *Map) iterate(yield func(key, value []byte) bool) error {
+	var it *C.ns_iter
+	if s := Status(C.ns_iter_new(m.h, &it)); s != StatusOK {
 		runtime.KeepAlive(m)
-		if s != StatusOK {
-			if errp != nil {
-				*errp = errorOf("Range", s)
-			}
-			return
+		return errorOf("Range", s)
+	}
+	// The iterator holds its own reference to the engine's map, so it stays
+	// valid whatever happens to m; it is freed however the loop ends.
+	pooled := rangeBufs.Get().(*[]byte)
+	defer endIteration(m, it, pooled)
+	// Entries are copied into Go memory (pointer-free, so it may be handed
+	// to C for the call) and reused for every chunk: a slice the caller
+	// keeps by mistake sees later bytes, but never freed memory.
+	buf := *pooled
+	for {
+		var n, used C.size_t
+		s := Status(C.ns_iter_next_many(it, bytesPtr(buf), C.size_t(len(buf)), &n, &used))
+		switch s {
+		case StatusOK:
+		case StatusNotFound:
+			return nil
+		case StatusBufferTooSmall:
+			// The next entry alone needs `used` bytes; it was not consumed,
+			// so the next call returns it.
+			buf = make([]byte, max(int(used), 2*len(buf)))
+			continue
+		default:
+			return errorOf("Range", s)
 		}
-		// The iterator holds its own reference to the engine's map, so it
-		// stays valid whatever happens to m; free it however the loop ends.
-		// Keep m reachable meanwhile: its cleanup would close the map.
-		defer runtime.KeepAlive(m)
-		defer C.ns_iter_free(it)
-		pooled := rangeBufs.Get().(*[]byte)
-		defer rangeBufs.Put(pooled)
-		// Entries are copied into Go memory (pointer-free, so it may be
-		// handed to C for the call) and reused for every chunk: a slice the
-		// caller keeps by mistake sees later bytes, but never freed memory.
-		buf := *pooled
-		for {
-			var n, used C.size_t
-			s := Status(C.ns_iter_next_many(it, bytesPtr(buf), C.size_t(len(buf)), &n, &used))
-			switch s {
-			case StatusOK:
-			case StatusNotFound:
-				return
-			case StatusBufferTooSmall:
-				// The next entry alone needs `used` bytes; it was not
-				// consumed, so the next call returns it.
-				buf = make([]byte, max(int(used), 2*len(buf)))
-				continue
-			default:
-				if errp != nil {
-					*errp = errorOf("Range", s)
-				}
-				return
-			}
-			// n entries, each [key_len u32 LE][value_len u32 LE][key][value].
-			chunk := buf[:used]
-			for range int(n) {
-				kn := int(binary.LittleEndian.Uint32(chunk))
-				vn := int(binary.LittleEndian.Uint32(chunk[4:]))
-				chunk = chunk[C.NS_ITER_ENTRY_HEADER_SIZE:]
-				// Capacities end at each slice, so an append by the caller
-				// copies instead of overwriting the next bytes.
-				k := chunk[:kn:kn]
-				v := chunk[kn : kn+vn : kn+vn]
-				chunk = chunk[kn+vn:]
-				if !yield(k, v) {
-					return
-				}
+		// n entries, each [key_len u32 LE][value_len u32 LE][key][value].
+		chunk := buf[:used]
+		for range int(n) {
+			kn := int(binary.LittleEndian.Uint32(chunk))
+			vn := int(binary.LittleEndian.Uint32(chunk[4:]))
+			chunk = chunk[iterEntryHeaderSize:]
+			// Capacities end at each slice, so an append by the caller
+			// copies instead of overwriting the next bytes.
+			k := chunk[:kn:kn]
+			v := chunk[kn : kn+vn : kn+vn]
+			chunk = chunk[kn+vn:]
+			if !yield(k, v) {
+				return nil
 			}
 		}
 	}

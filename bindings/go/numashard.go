@@ -1,36 +1,10 @@
+//go:build linux && cgo
+
 package numashard
 
 /*
 #include <stdlib.h>
 #include "numashard.h"
-
-// Every call below neither keeps a pointer it is given past its return nor
-// calls back into Go, so Go may keep the buffers it passes on its stack
-// (noescape) and skip the callback bookkeeping (nocallback).
-#cgo noescape ns_get
-#cgo nocallback ns_get
-#cgo noescape ns_put
-#cgo nocallback ns_put
-#cgo noescape ns_put_if_absent
-#cgo nocallback ns_put_if_absent
-#cgo noescape ns_get_or_put
-#cgo nocallback ns_get_or_put
-#cgo noescape ns_delete
-#cgo nocallback ns_delete
-#cgo noescape ns_take
-#cgo nocallback ns_take
-#cgo noescape ns_compare_and_swap
-#cgo nocallback ns_compare_and_swap
-#cgo noescape ns_add
-#cgo nocallback ns_add
-#cgo noescape ns_len
-#cgo nocallback ns_len
-#cgo noescape ns_batch
-#cgo nocallback ns_batch
-#cgo noescape ns_iter_next_many
-#cgo nocallback ns_iter_next_many
-#cgo noescape ns_version
-#cgo nocallback ns_version
 */
 import "C"
 
@@ -49,7 +23,8 @@ type Config struct {
 	// Shards is the number of shards; 0 = one per allowed CPU.
 	Shards int
 	// MemoryLimit caps the bytes entries may cost (key, value, per-entry
-	// overhead); a store that would exceed it fails with ErrFull. 0 = none.
+	// overhead); a store that would exceed it fails with ErrFull, or evicts
+	// when Eviction is set. 0 = none.
 	MemoryLimit uint64
 	// MaxKeyLen is the largest key accepted; 0 = the engine default (4 KiB).
 	MaxKeyLen int
@@ -78,6 +53,16 @@ type Config struct {
 	// shard's owner (smaller parts run on the caller); 0 = the engine
 	// default, negative = never send.
 	BatchDelegateMin int
+	// Eviction makes the map a cache: EvictionS3FIFO keeps each shard within
+	// MemoryLimit/shards by evicting entries (MemoryLimit is then required).
+	// The zero value, EvictionNone, answers ErrFull instead.
+	Eviction Eviction
+	// DefaultTTL is the time to live of entries stored without one (Store,
+	// Batch.Put, ...), rounded up to a millisecond; 0 = they never expire.
+	DefaultTTL time.Duration
+	// RecordStats counts the hits and misses of reads in Stats (always on
+	// with eviction).
+	RecordStats bool
 }
 
 // Map is a handle to a numashard map: an in-process, sharded key-value map
@@ -113,7 +98,7 @@ func Open(cfg Config) (*Map, error) {
 	var c C.ns_config
 	C.ns_config_init(&c)
 	if cfg.Shards < 0 || cfg.Shards > math.MaxUint32 || cfg.MaxKeyLen < 0 || cfg.MaxValueLen < 0 ||
-		cfg.BatchDelegateMin > math.MaxUint32 {
+		cfg.BatchDelegateMin > math.MaxUint32 || cfg.DefaultTTL < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Op: "Open"}
 	}
 	c.shards = C.uint32_t(cfg.Shards)
@@ -165,6 +150,11 @@ func Open(cfg Config) (*Map, error) {
 	case cfg.BatchDelegateMin > 0:
 		c.batch_delegate_min = C.uint32_t(cfg.BatchDelegateMin)
 	}
+	c.eviction = C.ns_eviction(cfg.Eviction)
+	if cfg.DefaultTTL != NoExpiry {
+		c.default_ttl_ms = C.uint64_t(ttlMillis(cfg.DefaultTTL))
+	}
+	c.record_stats = C.bool(cfg.RecordStats)
 	var h *C.ns_map
 	if s := Status(C.ns_map_new(&c, &h)); s != StatusOK {
 		return nil, errorOf("Open", s)
@@ -201,42 +191,90 @@ func stringBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-// loadStackSize is the size of the stack buffer Load reads into first, so
-// that a small value costs one cgo call and one exactly sized allocation.
+// loadStackSize is the size of the stack buffer the copying reads (Load,
+// LoadOrStore, LoadAndDelete, Swap) read into first, so that a small value
+// costs one cgo call and one exactly sized allocation.
 const loadStackSize = 256
+
+// readOp is a C call that copies a value out into a caller buffer and
+// reports the value's size when the buffer is too small (having changed
+// nothing then): ns_get and its relatives. Map.read runs any of them, and
+// Map.readGrowing retries any of them with room: a new read-style call
+// (ns_get with a TTL, ...) is one more case in read.
+type readOp uint8
+
+const (
+	readGet       readOp = iota // ns_get(key)
+	readGetOrPut                // ns_get_or_put(key, value): StatusExists = the value read
+	readTake                    // ns_take(key)
+	readSwap                    // ns_swap(key, value): StatusOK = the previous value read
+	readStatsText               // ns_stats_prometheus: the text and its NUL
+)
+
+// read runs op once, copying the value into buf. It returns the value's
+// length, also when buf is too small (StatusBufferTooSmall; nothing changed).
+func (m *Map) read(op readOp, key, value, buf []byte) (int, Status) {
+	var n C.size_t
+	var s C.ns_status
+	k, kn := bytesPtr(key), C.size_t(len(key))
+	v, vn := bytesPtr(value), C.size_t(len(value))
+	out, outCap := bytesPtr(buf), C.size_t(len(buf))
+	switch op {
+	case readGet:
+		s = C.ns_get(m.h, k, kn, out, outCap, &n)
+	case readGetOrPut:
+		s = C.ns_get_or_put(m.h, k, kn, v, vn, out, outCap, &n)
+	case readTake:
+		s = C.ns_take(m.h, k, kn, out, outCap, &n)
+	case readSwap:
+		s = C.ns_swap(m.h, k, kn, v, vn, out, outCap, &n)
+	case readStatsText:
+		s = C.ns_stats_prometheus(m.h, (*C.char)(unsafe.Pointer(out)), outCap, &n)
+	}
+	runtime.KeepAlive(m)
+	return int(n), Status(s)
+}
+
+// readGrowing runs op with its value read into buf[len(buf):cap(buf)]. When
+// the value does not fit, it runs op again with a new buffer that holds a
+// copy of buf[:len(buf)] and room for the reported size (and again if the
+// value grew meanwhile): the one grow-and-retry loop of the package. The
+// value is out[len(buf):len(buf)+n], where out is grown, or buf when grown
+// is nil; buf itself never escapes (it may live on the caller's stack).
+func (m *Map) readGrowing(op readOp, key, value, buf []byte) (n int, grown []byte, s Status) {
+	n, s = m.read(op, key, value, buf[len(buf):cap(buf)])
+	for s == StatusBufferTooSmall {
+		// Counters and values may grow meanwhile: leave a little slack.
+		grown = make([]byte, len(buf)+n+n/8)
+		copy(grown, buf)
+		n, s = m.read(op, key, value, grown[len(buf):])
+	}
+	return n, grown, s
+}
+
+// readCopy runs op and returns a fresh copy of the value it read: a small
+// value is read on the stack and costs one exactly sized allocation.
+func (m *Map) readCopy(op readOp, key, value []byte) ([]byte, Status) {
+	var stack [loadStackSize]byte
+	n, grown, s := m.readGrowing(op, key, value, stack[:0])
+	if grown != nil {
+		return grown[:n:n], s
+	}
+	return append(make([]byte, 0, n), stack[:n]...), s
+}
 
 // Load returns a copy of the value stored under key (sync.Map's Load).
 // ok is false when the key is absent. The returned slice is the caller's.
 func (m *Map) Load(key []byte) (value []byte, ok bool, err error) {
-	var stack [loadStackSize]byte
-	n, s := m.get(key, stack[:])
-	for {
-		switch s {
-		case StatusOK:
-			return append(make([]byte, 0, n), stack[:n]...), true, nil
-		case StatusNotFound:
-			return nil, false, nil
-		case StatusBufferTooSmall:
-			// The value is larger than the stack buffer: read it into a heap
-			// buffer of the reported size (again if it grew meanwhile).
-			buf := make([]byte, n)
-			n, s = m.get(key, buf)
-			if s == StatusOK {
-				return buf[:n], true, nil
-			}
-		default:
-			return nil, false, errorOf("Load", s)
-		}
+	v, s := m.readCopy(readGet, key, nil)
+	switch s {
+	case StatusOK:
+		return v, true, nil
+	case StatusNotFound:
+		return nil, false, nil
+	default:
+		return nil, false, errorOf("Load", s)
 	}
-}
-
-// get is one ns_get: copies the value into buf, returns its length (also
-// when buf is too small, with StatusBufferTooSmall).
-func (m *Map) get(key, buf []byte) (int, Status) {
-	var n C.size_t
-	s := Status(C.ns_get(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(buf), C.size_t(len(buf)), &n))
-	runtime.KeepAlive(m)
-	return int(n), s
 }
 
 // LoadInto copies the value of key into dst without allocating. It returns
@@ -244,7 +282,7 @@ func (m *Map) get(key, buf []byte) (int, Status) {
 // nothing was copied and err is ErrBufferTooSmall: call again with a buffer
 // of at least n bytes. The value is dst[:n] otherwise.
 func (m *Map) LoadInto(key, dst []byte) (n int, ok bool, err error) {
-	n, s := m.get(key, dst)
+	n, s := m.read(readGet, key, nil, dst)
 	switch s {
 	case StatusOK:
 		return n, true, nil
@@ -261,21 +299,17 @@ func (m *Map) LoadInto(key, dst []byte) (n int, ok bool, err error) {
 // slice, growing it only when its capacity is too small (like the strconv
 // Append functions). ok is false when the key is absent (dst is returned).
 func (m *Map) AppendLoad(dst, key []byte) ([]byte, bool, error) {
-	for {
-		free := dst[len(dst):cap(dst)]
-		n, s := m.get(key, free)
-		switch s {
-		case StatusOK:
-			return dst[:len(dst)+n], true, nil
-		case StatusNotFound:
-			return dst, false, nil
-		case StatusBufferTooSmall:
-			grown := make([]byte, len(dst), len(dst)+n)
-			copy(grown, dst)
-			dst = grown
-		default:
-			return dst, false, errorOf("AppendLoad", s)
+	n, grown, s := m.readGrowing(readGet, key, nil, dst)
+	switch s {
+	case StatusOK:
+		if grown != nil {
+			return grown[:len(dst)+n], true, nil
 		}
+		return dst[:len(dst)+n], true, nil
+	case StatusNotFound:
+		return dst, false, nil
+	default:
+		return dst, false, errorOf("AppendLoad", s)
 	}
 }
 
@@ -306,25 +340,14 @@ func (m *Map) StoreIfAbsent(key, value []byte) (stored bool, err error) {
 // a copy); otherwise it stores value and returns it (loaded=false), in one
 // atomic step, like sync.Map's LoadOrStore.
 func (m *Map) LoadOrStore(key, value []byte) (actual []byte, loaded bool, err error) {
-	var stack [loadStackSize]byte
-	buf := stack[:]
-	for {
-		var n C.size_t
-		s := Status(C.ns_get_or_put(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)),
-			bytesPtr(buf), C.size_t(len(buf)), &n))
-		runtime.KeepAlive(m)
-		switch s {
-		case StatusOK:
-			return value, false, nil
-		case StatusExists:
-			return append([]byte(nil), buf[:n]...), true, nil
-		case StatusBufferTooSmall:
-			// Present, but larger than buf; nothing was stored. Retry with
-			// room for it (it may have changed or gone meanwhile).
-			buf = make([]byte, n)
-		default:
-			return nil, false, errorOf("LoadOrStore", s)
-		}
+	v, s := m.readCopy(readGetOrPut, key, value)
+	switch s {
+	case StatusOK:
+		return value, false, nil
+	case StatusExists:
+		return v, true, nil
+	default:
+		return nil, false, errorOf("LoadOrStore", s)
 	}
 }
 
@@ -345,47 +368,28 @@ func (m *Map) Delete(key []byte) (deleted bool, err error) {
 // LoadAndDelete removes key and returns its value (a copy), like sync.Map's
 // LoadAndDelete; loaded is false when the key was absent.
 func (m *Map) LoadAndDelete(key []byte) (value []byte, loaded bool, err error) {
-	var stack [loadStackSize]byte
-	buf := stack[:]
-	for {
-		var n C.size_t
-		s := Status(C.ns_take(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(buf), C.size_t(len(buf)), &n))
-		runtime.KeepAlive(m)
-		switch s {
-		case StatusOK:
-			return append(make([]byte, 0, n), buf[:n]...), true, nil
-		case StatusNotFound:
-			return nil, false, nil
-		case StatusBufferTooSmall:
-			// Too small: the engine left the key in place. Retry with room.
-			buf = make([]byte, n)
-		default:
-			return nil, false, errorOf("LoadAndDelete", s)
-		}
+	v, s := m.readCopy(readTake, key, nil)
+	switch s {
+	case StatusOK:
+		return v, true, nil
+	case StatusNotFound:
+		return nil, false, nil
+	default:
+		return nil, false, errorOf("LoadAndDelete", s)
 	}
 }
 
 // Swap stores value under key and returns the previous value (a copy), in one
 // atomic step, like sync.Map's Swap; loaded is false when the key was absent.
 func (m *Map) Swap(key, value []byte) (previous []byte, loaded bool, err error) {
-	var stack [loadStackSize]byte
-	buf := stack[:]
-	for {
-		var n C.size_t
-		s := Status(C.ns_swap(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)),
-			bytesPtr(buf), C.size_t(len(buf)), &n))
-		runtime.KeepAlive(m)
-		switch s {
-		case StatusOK:
-			return append(make([]byte, 0, n), buf[:n]...), true, nil
-		case StatusNotFound:
-			return nil, false, nil
-		case StatusBufferTooSmall:
-			// Too small: the engine stored nothing. Retry with room.
-			buf = make([]byte, n)
-		default:
-			return nil, false, errorOf("Swap", s)
-		}
+	v, s := m.readCopy(readSwap, key, value)
+	switch s {
+	case StatusOK:
+		return v, true, nil
+	case StatusNotFound:
+		return nil, false, nil
+	default:
+		return nil, false, errorOf("Swap", s)
 	}
 }
 
@@ -454,8 +458,8 @@ func (m *Map) Clear() error {
 	return errorOf("Clear", s)
 }
 
-// String-key conveniences. They pass the string's bytes to the engine
-// without copying them.
+// String-key twins: every single-key method has one, taking the key as a
+// string. They pass the string's bytes to the engine without copying them.
 
 // LoadString is Load with a string key.
 func (m *Map) LoadString(key string) ([]byte, bool, error) { return m.Load(stringBytes(key)) }
@@ -465,8 +469,18 @@ func (m *Map) LoadIntoString(key string, dst []byte) (int, bool, error) {
 	return m.LoadInto(stringBytes(key), dst)
 }
 
+// AppendLoadString is AppendLoad with a string key.
+func (m *Map) AppendLoadString(dst []byte, key string) ([]byte, bool, error) {
+	return m.AppendLoad(dst, stringBytes(key))
+}
+
 // StoreString is Store with a string key.
 func (m *Map) StoreString(key string, value []byte) error { return m.Store(stringBytes(key), value) }
+
+// StoreIfAbsentString is StoreIfAbsent with a string key.
+func (m *Map) StoreIfAbsentString(key string, value []byte) (bool, error) {
+	return m.StoreIfAbsent(stringBytes(key), value)
+}
 
 // LoadOrStoreString is LoadOrStore with a string key.
 func (m *Map) LoadOrStoreString(key string, value []byte) ([]byte, bool, error) {
@@ -479,6 +493,11 @@ func (m *Map) DeleteString(key string) (bool, error) { return m.Delete(stringByt
 // LoadAndDeleteString is LoadAndDelete with a string key.
 func (m *Map) LoadAndDeleteString(key string) ([]byte, bool, error) {
 	return m.LoadAndDelete(stringBytes(key))
+}
+
+// SwapString is Swap with a string key.
+func (m *Map) SwapString(key string, value []byte) ([]byte, bool, error) {
+	return m.Swap(stringBytes(key), value)
 }
 
 // CompareAndSwapString is CompareAndSwap with a string key.

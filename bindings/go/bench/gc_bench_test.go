@@ -1,4 +1,4 @@
-package numashard
+package bench
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/numashard/numashard/bindings/go"
 	"github.com/puzpuzpuz/xsync/v4"
 )
 
@@ -51,15 +52,15 @@ func gcResident(n int, impl string) any {
 	key := func(i int) string { return fmt.Sprintf("%016x", splitmix(uint64(i))) }
 	switch impl {
 	case "numashard":
-		m, err := Open(Config{})
+		m, err := numashard.Open(numashard.Config{})
 		if err != nil {
 			panic(err)
 		}
-		batch := NewBatch(1024)
+		batch := numashard.NewBatch(1024)
 		for lo := 0; lo < n; lo += 1024 {
 			batch.Reset()
 			for i := lo; i < min(lo+1024, n); i++ {
-				batch.Put(stringBytes(key(i)), benchValue(i))
+				batch.PutString(key(i), benchValue(i))
 			}
 			if err := m.Run(batch); err != nil {
 				panic(err)

@@ -1,4 +1,4 @@
-package numashard
+package bench
 
 // Benchmarks of numashard against the maps Go programs use today, in one
 // run, on the same keys: sync.Map, RWMutex+map, a 32-way sharded RWMutex
@@ -30,6 +30,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/numashard/numashard/bindings/go"
 	"github.com/puzpuzpuz/xsync/v4"
 )
 
@@ -116,7 +117,7 @@ type benchMap interface {
 	close()
 }
 
-type batchState struct{ b *Batch }
+type batchState struct{ b *numashard.Batch }
 
 // --- Go peers -------------------------------------------------------------
 
@@ -280,7 +281,7 @@ func (x *xsyncBench) close() {}
 // Go maps handing out their stored slice); nsCopyBench with Load (a new
 // slice per call, sync.Map-shaped).
 type nsBench struct {
-	m *Map
+	m *numashard.Map
 	k *benchKeys
 }
 
@@ -375,11 +376,11 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	var m benchMap
 	switch shared {
 	case "numashard":
-		nm, err := Open(Config{})
+		nm, err := numashard.Open(numashard.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		batch := NewBatch(1024)
+		batch := numashard.NewBatch(1024)
 		for lo := 0; lo < n; lo += 1024 {
 			batch.Reset()
 			for i := lo; i < min(lo+1024, n); i++ {
@@ -522,7 +523,7 @@ func runWorkload(b *testing.B, m benchMap, n int, w workload) {
 				}
 			}
 		} else {
-			st := &batchState{b: NewBatch(w.batch)}
+			st := &batchState{b: numashard.NewBatch(w.batch)}
 			idx := make([]int, 0, w.batch)
 			store := make([]bool, 0, w.batch)
 			flush := func() {
@@ -553,16 +554,6 @@ func runWorkload(b *testing.B, m benchMap, n int, w workload) {
 		b.Fatalf("%d loads missed: every load must hit", v)
 		return false
 	})
-}
-
-// BenchmarkCgoCall is the floor every single-key call pays: one cgo call
-// into the library that does nothing.
-func BenchmarkCgoCall(b *testing.B) {
-	for i := 0; i < b.N; i++ {
-		if !cgoCallCost() {
-			b.Fatal("ns_version")
-		}
-	}
 }
 
 // BenchmarkRange is a full pass over SMALL entries (ns/op per entry): one

@@ -1,0 +1,182 @@
+//go:build linux && cgo
+
+package numashard_test
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"slices"
+	"strings"
+
+	numashard "github.com/numashard/numashard/bindings/go"
+)
+
+// Open a map once, at start-up, and share it: every method may be called
+// from any number of goroutines. Close releases its threads and memory.
+func ExampleOpen() {
+	m, err := numashard.Open(numashard.Config{}) // one shard per CPU, no memory limit
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+
+	limited, err := numashard.Open(numashard.Config{MemoryLimit: 1 << 20, MaxKeyLen: 64})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer limited.Close()
+	err = limited.StoreString(strings.Repeat("k", 65), []byte("v"))
+	fmt.Println(errors.Is(err, numashard.ErrKeyTooLarge))
+	// Output: true
+}
+
+// Single-key calls shaped like sync.Map's, plus an error.
+func ExampleMap_Load() {
+	m, _ := numashard.Open(numashard.Config{})
+	defer m.Close()
+
+	m.StoreString("user:42", []byte("alice"))
+	v, ok, err := m.LoadString("user:42") // a copy, the caller's
+	fmt.Println(string(v), ok, err)
+
+	buf := make([]byte, 64)
+	n, ok, _ := m.LoadIntoString("user:42", buf) // no allocation
+	fmt.Println(string(buf[:n]), ok)
+
+	actual, loaded, _ := m.LoadOrStoreString("user:42", []byte("bob"))
+	fmt.Println(string(actual), loaded)
+
+	prev, _, _ := m.SwapString("user:42", []byte("carol"))
+	swapped, _ := m.CompareAndSwapString("user:42", []byte("carol"), []byte("dave"))
+	fmt.Println(string(prev), swapped)
+
+	hits, _ := m.AddString("hits", 1) // an atomic counter
+	fmt.Println(hits)
+
+	_, ok, _ = m.LoadString("nobody")
+	fmt.Println(ok)
+	// Output:
+	// alice true <nil>
+	// alice true
+	// alice true
+	// alice true
+	// 1
+	// false
+}
+
+// A typed view: keys and values converted by codecs.
+func ExampleOf() {
+	m, _ := numashard.Open(numashard.Config{})
+	defer m.Close()
+
+	ages := numashard.Of(m, numashard.String, numashard.Uint8)
+	ages.Store("alice", 31)
+	ages.Store("bob", 27)
+	age, ok, _ := ages.Load("alice")
+	fmt.Println(age, ok)
+
+	var names []string
+	ages.Range(func(name string, age uint8) bool {
+		names = append(names, fmt.Sprint(name, "=", age))
+		return true
+	})
+	slices.Sort(names)
+	fmt.Println(names)
+	// Output:
+	// 31 true
+	// [alice=31 bob=27]
+}
+
+// A batch runs any mix of operations with one cgo call.
+func ExampleBatch() {
+	m, _ := numashard.Open(numashard.Config{})
+	defer m.Close()
+
+	b := numashard.NewBatch(8)
+	for _, k := range []string{"a", "b", "c"} {
+		b.PutString(k, []byte("value of "+k))
+	}
+	if err := m.Run(b); err != nil {
+		log.Fatal(err)
+	}
+
+	b.Reset() // reusable, allocation-free once warm
+	get := b.GetString("b")
+	miss := b.GetString("zzz")
+	count := b.AddString("batches", 1)
+	m.Run(b)
+	v, ok := b.Value(get) // valid until the next Reset or Run
+	fmt.Println(string(v), ok)
+	_, ok = b.Value(miss)
+	fmt.Println(ok, b.Status(miss))
+	fmt.Println(b.Counter(count))
+	// Output:
+	// value of b true
+	// false key not found
+	// 1
+}
+
+// Iterating while other goroutines write is safe: every entry present for
+// the whole pass is seen exactly once. Slices are valid for one step.
+func ExampleMap_All() {
+	m, _ := numashard.Open(numashard.Config{})
+	defer m.Close()
+	for i := range 3 {
+		m.StoreString(fmt.Sprint("k", i), []byte{byte(i)})
+	}
+
+	var seen []string
+	for k, v := range m.All() {
+		seen = append(seen, fmt.Sprint(string(k), "=", v[0])) // copy what you keep
+	}
+	slices.Sort(seen)
+	fmt.Println(seen)
+
+	err := m.Range(func(k, v []byte) bool { return true }) // Range also reports ErrClosed
+	fmt.Println(err)
+	// Output:
+	// [k0=0 k1=1 k2=2]
+	// <nil>
+}
+
+// Hot reload: ReplaceAll switches the whole contents at once, so no reader
+// ever sees a mix of the old and the new configuration.
+func ExampleMap_ReplaceAll() {
+	m, _ := numashard.Open(numashard.Config{})
+	defer m.Close()
+	m.StoreString("feature", []byte("off"))
+	m.StoreString("stale", []byte("x"))
+
+	err := m.ReplaceAll([]numashard.Entry{
+		{Key: []byte("feature"), Value: []byte("on")},
+		{Key: []byte("limit"), Value: []byte("10")},
+	})
+	v, _, _ := m.LoadString("feature")
+	_, stale, _ := m.LoadString("stale")
+	n, _ := m.Len()
+	fmt.Println(err, string(v), stale, n)
+	// Output: <nil> on false 2
+}
+
+// Stats tell where each shard lives and how full it is; PrometheusText
+// renders them for a /metrics endpoint.
+func ExampleMap_Stats() {
+	m, _ := numashard.Open(numashard.Config{Shards: 2})
+	defer m.Close()
+	m.StoreString("a", []byte("1"))
+
+	st, err := m.Stats()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.Shards, st.Entries, len(st.PerShard))
+	for _, sh := range st.PerShard {
+		_ = sh.Node // NUMA node, CPU, pages on the node, BindingApplied, ...
+	}
+	text, _ := m.PrometheusText()
+	fmt.Println(strings.Contains(text, "numashard_shards 2"))
+	// Output:
+	// 2 1 2
+	// true
+}

@@ -1,0 +1,213 @@
+//go:build linux && cgo
+
+package numashard
+
+import (
+	"iter"
+	"sync"
+)
+
+// TypedMap is a view of a Map with typed keys and values, converted by
+// codecs: the sync.Map-shaped API without hand-written encoders.
+//
+//	users := numashard.Of(m, numashard.String, numashard.Uint64)
+//	users.Store("alice", 42)
+//	id, ok, err := users.Load("alice")
+//
+// Methods return sync.Map's results plus a trailing error (the Map's
+// errors, or a codec's Decode error wrapping ErrDecode). A call allocates
+// nothing beyond what the codecs do (String and Bytes allocate the decoded
+// string or slice, the integer codecs nothing): encodings are built in
+// pooled buffers. Several TypedMaps, and the Map itself, may share one Map.
+type TypedMap[K, V any] struct {
+	m  *Map
+	kc Codec[K]
+	vc Codec[V]
+}
+
+// Of returns the TypedMap view of m with keys encoded by kc and values by vc.
+func Of[K, V any](m *Map, kc Codec[K], vc Codec[V]) *TypedMap[K, V] {
+	return &TypedMap[K, V]{m: m, kc: kc, vc: vc}
+}
+
+// Map returns the underlying byte-keyed Map (for batches, counters, stats).
+func (t *TypedMap[K, V]) Map() *Map { return t.m }
+
+// scratch holds the encodings of one call: codec calls are indirect, so a
+// buffer they see cannot live on the stack; these are reused instead.
+type scratch struct{ key, val, aux []byte }
+
+// scratchKeep is the largest scratch put back in the pool.
+const scratchKeep = 64 << 10
+
+var scratches = sync.Pool{New: func() any {
+	return &scratch{key: make([]byte, 0, 64), val: make([]byte, 0, 256), aux: make([]byte, 0, 256)}
+}}
+
+func getScratch() *scratch { return scratches.Get().(*scratch) }
+
+func putScratch(s *scratch) {
+	if cap(s.key)+cap(s.val)+cap(s.aux) <= scratchKeep {
+		scratches.Put(s)
+	}
+}
+
+// read runs op on key (with value for the ops that store one, readGetOrPut
+// and readSwap) and decodes the value it reads, if it read one.
+func (t *TypedMap[K, V]) read(op readOp, key K, value V) (v V, s Status, err error) {
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.key = t.kc.Append(sc.key[:0], key)
+	var enc []byte
+	if op == readGetOrPut || op == readSwap {
+		sc.aux = t.vc.Append(sc.aux[:0], value)
+		enc = sc.aux
+	}
+	n, grown, s := t.m.readGrowing(op, sc.key, enc, sc.val[:0])
+	if (s == StatusOK && op != readGetOrPut) || (s == StatusExists && op == readGetOrPut) {
+		out := sc.val[:cap(sc.val)]
+		if grown != nil {
+			out, sc.val = grown, grown[:0] // keep the room for the next call
+		}
+		v, err = t.vc.Decode(out[:n])
+	}
+	return v, s, err
+}
+
+// Load returns the value stored under key; ok is false when it is absent.
+func (t *TypedMap[K, V]) Load(key K) (value V, ok bool, err error) {
+	var zero V
+	v, s, err := t.read(readGet, key, zero)
+	switch {
+	case err != nil:
+		return zero, false, err
+	case s == StatusOK:
+		return v, true, nil
+	case s == StatusNotFound:
+		return zero, false, nil
+	}
+	return zero, false, errorOf("Load", s)
+}
+
+// Store sets the value for key.
+func (t *TypedMap[K, V]) Store(key K, value V) error {
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.key = t.kc.Append(sc.key[:0], key)
+	sc.val = t.vc.Append(sc.val[:0], value)
+	return t.m.Store(sc.key, sc.val)
+}
+
+// LoadOrStore returns the existing value for key if present (loaded=true);
+// otherwise it stores value and returns it, in one atomic step.
+func (t *TypedMap[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool, err error) {
+	v, s, err := t.read(readGetOrPut, key, value)
+	switch {
+	case err != nil:
+		return v, false, err
+	case s == StatusOK:
+		return value, false, nil
+	case s == StatusExists:
+		return v, true, nil
+	}
+	return v, false, errorOf("LoadOrStore", s)
+}
+
+// LoadAndDelete removes key and returns its value; loaded is false when it
+// was absent.
+func (t *TypedMap[K, V]) LoadAndDelete(key K) (value V, loaded bool, err error) {
+	var zero V
+	v, s, err := t.read(readTake, key, zero)
+	switch {
+	case err != nil:
+		// The entry is gone; what it held did not decode.
+		return zero, true, err
+	case s == StatusOK:
+		return v, true, nil
+	case s == StatusNotFound:
+		return zero, false, nil
+	}
+	return zero, false, errorOf("LoadAndDelete", s)
+}
+
+// Swap stores value under key and returns the previous value, in one
+// atomic step; loaded is false when the key was absent.
+func (t *TypedMap[K, V]) Swap(key K, value V) (previous V, loaded bool, err error) {
+	var zero V
+	v, s, err := t.read(readSwap, key, value)
+	switch {
+	case err != nil:
+		return zero, true, err
+	case s == StatusOK:
+		return v, true, nil
+	case s == StatusNotFound:
+		return zero, false, nil
+	}
+	return zero, false, errorOf("Swap", s)
+}
+
+// Delete removes key; deleted reports whether it was present.
+func (t *TypedMap[K, V]) Delete(key K) (deleted bool, err error) {
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.key = t.kc.Append(sc.key[:0], key)
+	return t.m.Delete(sc.key)
+}
+
+// CompareAndSwap stores new under key only if the stored value encodes the
+// same bytes as old; swapped is false when it differs or the key is absent.
+func (t *TypedMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool, err error) {
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.key = t.kc.Append(sc.key[:0], key)
+	sc.val = t.vc.Append(sc.val[:0], old)
+	sc.aux = t.vc.Append(sc.aux[:0], new)
+	return t.m.CompareAndSwap(sc.key, sc.val, sc.aux)
+}
+
+// CompareAndDelete removes key only if the stored value encodes the same
+// bytes as old; deleted is false when it differs or the key is absent.
+func (t *TypedMap[K, V]) CompareAndDelete(key K, old V) (deleted bool, err error) {
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.key = t.kc.Append(sc.key[:0], key)
+	sc.val = t.vc.Append(sc.val[:0], old)
+	return t.m.CompareAndDelete(sc.key, sc.val)
+}
+
+// Range calls f for every entry until f returns false, with Map.Range's
+// guarantees. An entry whose key or value does not decode stops the
+// iteration with that error.
+func (t *TypedMap[K, V]) Range(f func(key K, value V) bool) error {
+	var decodeErr error
+	err := t.m.iterate(func(kb, vb []byte) bool {
+		k, err := t.kc.Decode(kb)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		v, err := t.vc.Decode(vb)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		return f(k, v)
+	})
+	if err != nil {
+		return err
+	}
+	return decodeErr
+}
+
+// All returns an iterator over the entries, with Range's guarantees. It
+// stops early on a closed map or an entry that does not decode; use Range
+// to see those errors.
+func (t *TypedMap[K, V]) All() iter.Seq2[K, V] {
+	return func(yield func(K, V) bool) { t.Range(yield) }
+}
+
+// Len returns the exact number of entries of the underlying Map.
+func (t *TypedMap[K, V]) Len() (int, error) { return t.m.Len() }
+
+// Clear removes every entry of the underlying Map.
+func (t *TypedMap[K, V]) Clear() error { return t.m.Clear() }
