@@ -5,8 +5,9 @@
 # more with GOGC=1 (to flush out a missing runtime.KeepAlive or pin), the Go
 # toolchain's own sync.Map tests against the binding, short differential
 # fuzz runs (plain calls, TTL calls), the shared-library build, a
-# one-iteration smoke run of the benchmarks (their own module), the examples (checking what they print),
-# the build failures a user may meet (no cgo), the prebuilt library's check
+# one-iteration smoke run of the benchmarks (their own module), the
+# examples (checking what they print), the build failures a user may meet
+# (no cgo), the prebuilt library's check
 # (scripts/go-prebuilt.sh check) and the module tried as a new user would:
 # `go get` from a clone of this commit, outside the repository, with no Rust
 # toolchain (scripts/go-newuser/).
