@@ -69,6 +69,13 @@ static void throw_status(JNIEnv *env, ns_status st) {
     }
 }
 
+/* A call whose outcome is found (true) or NS_NOT_FOUND (false); errors throw. */
+static jboolean found(JNIEnv *env, ns_status st) {
+    if (st == NS_OK) return JNI_TRUE;
+    if (st != NS_NOT_FOUND) throw_status(env, st);
+    return JNI_FALSE;
+}
+
 static void throw_java(JNIEnv *env, const char *cls, const char *msg) {
     if ((*env)->ExceptionCheck(env)) {
         return;
@@ -516,14 +523,13 @@ JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nPutBytes(JNIEnv *env,
 
 JNIEXPORT void JNICALL Java_io_numashard_NumaShardMap_nPutDirect(JNIEnv *env, jobject self, jlong h, jobject key,
                                                                  jint key_pos, jint key_len, jobject value,
-                                                                 jint value_pos, jint value_len) {
+                                                                 jint value_pos, jint value_len, jlong ttl_ms) {
     (void)self;
     uint8_t *k = direct_at(env, key, key_pos, key_len);
     if (k == NULL) return;
     uint8_t *v = direct_at(env, value, value_pos, value_len);
     if (v == NULL) return;
-    ns_status st = ns_put(map_of(h), k, (size_t)key_len, v, (size_t)value_len);
-    if (st != NS_OK) throw_status(env, st);
+    stored(env, store(map_of(h), k, (size_t)key_len, v, (size_t)value_len, ttl_ms, JNI_FALSE));
 }
 
 JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nDelete(JNIEnv *env, jobject self, jlong h,
@@ -534,9 +540,7 @@ JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nDelete(JNIEnv *env, j
     if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) return JNI_FALSE;
     ns_status st = ns_delete(map_of(h), k.ptr, k.len);
     bytes_release(&k);
-    if (st == NS_OK) return JNI_TRUE;
-    if (st != NS_NOT_FOUND) throw_status(env, st);
-    return JNI_FALSE;
+    return found(env, st);
 }
 
 JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nCas(JNIEnv *env, jobject self, jlong h, jbyteArray key,
@@ -941,10 +945,7 @@ JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nPutRaw(JNIEnv *env, j
 JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nDeleteRaw(JNIEnv *env, jobject self, jlong h, jlong key,
                                                                      jint key_len) {
     (void)self;
-    ns_status st = ns_delete(map_of(h), raw(key), (size_t)key_len);
-    if (st == NS_OK) return JNI_TRUE;
-    if (st != NS_NOT_FOUND) throw_status(env, st);
-    return JNI_FALSE;
+    return found(env, ns_delete(map_of(h), raw(key), (size_t)key_len));
 }
 
 JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nAddRaw(JNIEnv *env, jobject self, jlong h, jlong key,
@@ -987,9 +988,7 @@ JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nExpire(JNIEnv *env, j
     if (key_load(env, key, key_addr, key_len, kstack, sizeof kstack, &k) != 0) return JNI_FALSE;
     ns_status st = ns_expire(map_of(h), k.ptr, k.len, (uint64_t)ttl_ms);
     bytes_release(&k);
-    if (st == NS_OK) return JNI_TRUE;
-    if (st != NS_NOT_FOUND) throw_status(env, st);
-    return JNI_FALSE;
+    return found(env, st);
 }
 
 /* ns_ttl: milliseconds left (rounded up), -1 = never expires, -2 = absent or expired. */

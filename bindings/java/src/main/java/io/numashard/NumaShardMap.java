@@ -267,9 +267,23 @@ public final class NumaShardMap implements AutoCloseable {
      * copy through the heap). Buffer positions are not changed.
      */
     public void put(ByteBuffer key, ByteBuffer value) {
+        putDirect(key, value, 0);
+    }
+
+    /**
+     * {@link #put(ByteBuffer, ByteBuffer)} with a time to live (see
+     * {@link #put(byte[], byte[], Duration)}).
+     *
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public void put(ByteBuffer key, ByteBuffer value, Duration ttl) {
+        putDirect(key, value, TtlMillis.forStore(ttl));
+    }
+
+    private void putDirect(ByteBuffer key, ByteBuffer value, long ttlMs) {
         requireDirect(key, "key");
         requireDirect(value, "value");
-        nPutDirect(handle, key, key.position(), key.remaining(), value, value.position(), value.remaining());
+        nPutDirect(handle, key, key.position(), key.remaining(), value, value.position(), value.remaining(), ttlMs);
     }
 
     /** Inserts only when the key is absent; true when inserted, false when the key existed. */
@@ -726,7 +740,7 @@ public final class NumaShardMap implements AutoCloseable {
     private native boolean nPutBytes(long h, byte[] key, byte[] value, long ttlMs, boolean ifAbsent);
 
     private native void nPutDirect(long h, ByteBuffer key, int keyPos, int keyLen, ByteBuffer value, int valuePos,
-            int valueLen);
+            int valueLen, long ttlMs);
 
     private native byte[] nGetOrPut(long h, byte[] key, byte[] value, long ttlMs);
 

@@ -9,11 +9,14 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Random;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.ToLongFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -36,7 +39,7 @@ class CacheTest {
         }
     }
 
-    private static long sum(List<ShardStats> shards, java.util.function.ToLongFunction<ShardStats> f) {
+    private static long sum(List<ShardStats> shards, ToLongFunction<ShardStats> f) {
         return shards.stream().mapToLong(f).sum();
     }
 
@@ -159,6 +162,13 @@ class CacheTest {
             assertTrue(m.ttlMillis(b("a")) > HOUR.toMillis(), "a present entry keeps its own TTL");
             m.put(b("a"), b("3"), NumaShardMap.NO_EXPIRY);
             assertEquals(NumaShardMap.TTL_NEVER, m.ttlMillis(b("a")));
+            ByteBuffer dk = ByteBuffer.allocateDirect(8).put(b("direct")).flip();
+            ByteBuffer dv = ByteBuffer.allocateDirect(8).put(b("dv")).flip();
+            m.put(dk, dv, Duration.ofMinutes(3));
+            assertEquals("dv", s(m.get(b("direct"))));
+            long d = m.ttlMillis(b("direct"));
+            assertTrue(d > 2 * 60_000 && d <= 3 * 60_000, "direct put stored its TTL: " + d);
+            assertThrows(IllegalArgumentException.class, () -> m.put(dk, dv, Duration.ZERO));
 
             // Previous values larger than the glue's stack buffer: the one-op batch path retries.
             byte[] big = TestSupport.value(7, 3, 5000);
@@ -300,7 +310,7 @@ class CacheTest {
                 int seed = t;
                 Thread th = new Thread(() -> {
                     try {
-                        java.util.Random r = new java.util.Random(seed);
+                        Random r = new Random(seed);
                         for (int i = 0; i < ops; i++) {
                             int tag = r.nextInt(5000);
                             byte[] key = ("k" + tag).getBytes();
