@@ -204,7 +204,9 @@ impl ShardState {
                     break true;
                 }
             }
-            let accessed = self.table.take_accessed(i);
+            // Small: one read since admission promotes to main (count reset);
+            // main: a read buys another round (count lowered by one).
+            let accessed = self.table.take_accessed(i, from_small) != 0;
             if let Verdict::Evict = q.decide(fp, from_small, accessed, offered > round) {
                 self.remove_slot(budget, i);
                 self.counters.evictions.fetch_add(1, Ordering::Relaxed);

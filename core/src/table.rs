@@ -24,8 +24,8 @@ pub(crate) struct Slot {
 }
 
 const MIN_BITS: u32 = 6;
-/// The accessed bit in a slot's record word.
-const ACCESSED: u64 = 1;
+/// The access count (0..=3, saturating) in a slot's record word's low bits.
+const ACCESSED: u64 = 3;
 
 /// The index of one shard.
 pub(crate) struct Table {
@@ -124,13 +124,20 @@ impl Table {
         }
     }
 
-    /// Whether slot `i`'s entry was accessed since the bit was last cleared;
-    /// clears it.
+    /// Slot `i`'s access count (reads since it was last lowered, up to 3);
+    /// lowers it by one (`clear`: to zero).
     #[inline]
-    pub(crate) fn take_accessed(&mut self, i: usize) -> bool {
+    pub(crate) fn take_accessed(&mut self, i: usize, clear: bool) -> u64 {
         let p = self.slots() as *const AtomicU64;
-        // SAFETY: as in `slot`; readers only ever set the bit, atomically.
-        unsafe { (*p.add(2 * i + 1)).fetch_and(!ACCESSED, Relaxed) & ACCESSED != 0 }
+        // SAFETY: as in `slot`; readers only ever raise the count, atomically.
+        let w = unsafe { &*p.add(2 * i + 1) };
+        let old = w
+            .fetch_update(Relaxed, Relaxed, |x| {
+                let c = x & ACCESSED;
+                (c != 0).then(|| if clear { x & !ACCESSED } else { x - 1 })
+            })
+            .unwrap_or_else(|x| x);
+        old & ACCESSED
     }
 
     /// Sets slot `i`'s accessed bit (a write counts as an access).
@@ -244,7 +251,8 @@ impl Table {
             if s.tag != 0 {
                 let at = bigger.insert_absent(s.tag, s.rec);
                 // SAFETY: i < capacity; the accessed bit moves with the entry.
-                if unsafe { load_rec_word(self.slots(), i) } & ACCESSED != 0 {
+                let count = unsafe { load_rec_word(self.slots(), i) } & ACCESSED;
+                for _ in 0..count {
                     bigger.set_accessed(at);
                 }
             }
@@ -367,8 +375,8 @@ unsafe fn load_rec_word(slots: *const Slot, i: usize) -> u64 {
     unsafe { (*(slots as *const AtomicU64).add(2 * i + 1)).load(Relaxed) }
 }
 
-/// Sets the accessed bit of slot `i` unless it is set (a load first, so a
-/// hot entry costs readers no write). A reader may mark a slot whose entry
+/// Raises the access count of slot `i` unless it is at 3 (a load first, so
+/// a hot entry costs readers no write). A reader may mark a slot whose entry
 /// moved or left meanwhile: the bit is only a hint, and an empty slot's
 /// record word is never read as a pointer (its tag is 0).
 ///
@@ -378,8 +386,10 @@ unsafe fn load_rec_word(slots: *const Slot, i: usize) -> u64 {
 pub(crate) unsafe fn mark_accessed(slots: *const Slot, i: usize) {
     // SAFETY: caller's contract.
     let w = unsafe { &*(slots as *const AtomicU64).add(2 * i + 1) };
-    if w.load(Relaxed) & ACCESSED == 0 {
-        w.fetch_or(ACCESSED, Relaxed);
+    let x = w.load(Relaxed);
+    if x & ACCESSED != ACCESSED {
+        // One attempt: a lost race only loses a count (a hint).
+        let _ = w.compare_exchange(x, x + 1, Relaxed, Relaxed);
     }
 }
 
