@@ -56,12 +56,20 @@ public final class Config {
         this.recordStats = b.recordStats;
     }
 
-    /** The native defaults. */
+    /**
+     * The native defaults.
+     *
+     * @return the native defaults
+     */
     public static Config defaults() {
         return builder().build();
     }
 
-    /** A builder starting from the native defaults. */
+    /**
+     * A builder starting from the native defaults.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -128,7 +136,12 @@ public final class Config {
 
         private Builder() {}
 
-        /** Number of shards; 0 = one per allowed CPU. An explicit N yields exactly N shards. */
+        /**
+         * Number of shards; 0 = one per allowed CPU. An explicit N yields exactly N shards.
+         *
+         * @param shards the shard count
+         * @return this builder
+         */
         public Builder shards(int shards) {
             if (shards < 0) {
                 throw new IllegalArgumentException("shards must be >= 0: " + shards);
@@ -137,7 +150,12 @@ public final class Config {
             return this;
         }
 
-        /** Byte limit on what entries cost (key, value, per-entry overhead); 0 = none. */
+        /**
+         * Byte limit on what entries cost (key, value, per-entry overhead); 0 = none.
+         *
+         * @param bytes the limit in bytes
+         * @return this builder
+         */
         public Builder memoryLimit(long bytes) {
             if (bytes < 0) {
                 throw new IllegalArgumentException("memoryLimit must be >= 0: " + bytes);
@@ -146,13 +164,23 @@ public final class Config {
             return this;
         }
 
-        /** Largest key accepted, in bytes (inclusive; 1 ..= 2^31-1). */
+        /**
+         * Largest key accepted, in bytes (inclusive; 1 ..= 2^31-1).
+         *
+         * @param bytes the limit in bytes
+         * @return this builder
+         */
         public Builder maxKeyLen(long bytes) {
             this.maxKeyLen = bytes;
             return this;
         }
 
-        /** Largest value accepted, in bytes (inclusive; at most 2^31-1). */
+        /**
+         * Largest value accepted, in bytes (inclusive; at most 2^31-1).
+         *
+         * @param bytes the limit in bytes
+         * @return this builder
+         */
         public Builder maxValueLen(long bytes) {
             this.maxValueLen = bytes;
             return this;
@@ -162,55 +190,98 @@ public final class Config {
          * A synthetic hwloc topology, e.g. {@code "pack:2 [numa] core:2 pu:1"}, to place shards
          * as if on that machine (binding is then reported as not applied). Null = the
          * {@code NUMASHARD_TOPOLOGY} environment variable, else the real machine.
+         *
+         * @param topology the synthetic topology
+         * @return this builder
          */
         public Builder topology(String topology) {
             this.topology = topology;
             return this;
         }
 
-        /** Path of an hwloc XML topology; {@link #topology(String)} wins when both are set. */
+        /**
+         * Path of an hwloc XML topology; {@link #topology(String)} wins when both are set.
+         *
+         * @param path the XML file
+         * @return this builder
+         */
         public Builder topologyXml(String path) {
             this.topologyXml = path;
             return this;
         }
 
-        /** Use only these NUMA nodes (OS indexes); null = every node with allowed CPUs. */
+        /**
+         * Use only these NUMA nodes (OS indexes); null = every node with allowed CPUs.
+         *
+         * @param nodes the node numbers
+         * @return this builder
+         */
         public Builder nodes(int... nodes) {
             this.nodes = nodes;
             return this;
         }
 
-        /** Explicit shard count per used node, in the order of the used nodes; overrides shards. */
+        /**
+         * Explicit shard count per used node, in the order of the used nodes; overrides shards.
+         *
+         * @param counts shards per node
+         * @return this builder
+         */
         public Builder shardsPerNode(int... counts) {
             this.shardsPerNode = counts;
             return this;
         }
 
-        /** Seed of the hash that routes keys to shards. */
+        /**
+         * Seed of the hash that routes keys to shards.
+         *
+         * @param seed the seed
+         * @return this builder
+         */
         public Builder hashSeed(long seed) {
             this.hashSeed = seed;
             return this;
         }
 
-        /** Microseconds an idle owner thread spins before it parks (negative = automatic). */
+        /**
+         * Microseconds an idle owner thread spins before it parks (negative = automatic).
+         *
+         * @param micros microseconds
+         * @return this builder
+         */
         public Builder workerSpinUs(long micros) {
             this.workerSpinUs = micros;
             return this;
         }
 
-        /** How operations reach the shard tables. */
+        /**
+         * How operations reach the shard tables.
+         *
+         * @param mode the execution mode
+         * @return this builder
+         */
         public Builder execMode(ExecMode mode) {
             this.execMode = mode;
             return this;
         }
 
-        /** In AUTO mode, batch parts with at least this many ops go to the owner (0 = never). */
+        /**
+         * In AUTO mode, batch parts with at least this many ops go to the owner (0 = never).
+         *
+         * @param ops the operation count
+         * @return this builder
+         */
         public Builder batchDelegateMin(int ops) {
             this.batchDelegateMin = ops;
             return this;
         }
 
-        /** Testing switch: bind every shard's memory to another node than its CPU's. */
+        /**
+         * Testing switch: bind every shard's memory to another node than its CPU's.
+         *
+         * @param misplace true to place memory on the wrong node
+         * @return this builder
+         */
         public Builder misplaceMemory(boolean misplace) {
             this.misplaceMemory = misplace;
             return this;
@@ -220,6 +291,9 @@ public final class Config {
          * What a write that would pass the memory limit does: {@link Eviction#NONE} (throw
          * {@link MapFullException}, the default) or {@link Eviction#S3_FIFO} (evict: a cache,
          * which needs {@link #memoryLimit(long)}). Eviction also turns on hit/miss counting.
+         *
+         * @param eviction the policy
+         * @return this builder
          */
         public Builder eviction(Eviction eviction) {
             this.eviction = Objects.requireNonNull(eviction, "eviction");
@@ -228,10 +302,12 @@ public final class Config {
 
         /**
          * Time to live of entries written without one (plain {@code put}, {@code putIfAbsent},
-         * {@code swap}, {@code getOrPut}, {@code add}, batches and {@code replaceAll}), rounded up
-         * to whole milliseconds. {@link Duration#ZERO} (the default) or
-         * {@link NumaShardMap#NO_EXPIRY}: they never expire.
+         * {@code swap}, {@code getOrPut}, counters {@code add} creates, batches and
+         * {@code replaceAll}), rounded up to whole milliseconds. {@link Duration#ZERO} (the
+         * default) or {@link NumaShardMap#NO_EXPIRY}: they never expire.
          *
+         * @param ttl zero or more
+         * @return this builder
          * @throws IllegalArgumentException when negative
          */
         public Builder defaultTtl(Duration ttl) {
@@ -240,7 +316,12 @@ public final class Config {
             return this;
         }
 
-        /** Count hits and misses of reads in {@link NumaShardMap#stats()} (always on with eviction). */
+        /**
+         * Count hits and misses of reads in {@link NumaShardMap#stats()} (always on with eviction).
+         *
+         * @param record true to count
+         * @return this builder
+         */
         public Builder recordStats(boolean record) {
             this.recordStats = record;
             return this;
@@ -249,6 +330,7 @@ public final class Config {
         /**
          * The configuration.
          *
+         * @return the configuration
          * @throws IllegalStateException when an eviction policy is set without a memory limit
          */
         public Config build() {

@@ -98,7 +98,11 @@ public final class NumaShardMap implements AutoCloseable {
         CLEANER.register(this, new FreeHandle(handle));
     }
 
-    /** Opens a map with the native defaults (one shard per allowed CPU, no memory limit). */
+    /**
+     * Opens a map with the native defaults (one shard per allowed CPU, no memory limit).
+     *
+     * @return the open map
+     */
     public static NumaShardMap open() {
         return open(Config.defaults());
     }
@@ -107,6 +111,16 @@ public final class NumaShardMap implements AutoCloseable {
      * Opens a map: starts one pinned owner thread per shard and binds each shard's memory to its
      * node (or reports in {@link #stats()} that binding was not applied).
      *
+     * <p><b>Cost.</b> A map is not a cheap object like a {@code ConcurrentHashMap}: each one owns
+     * its shard threads (one per allowed CPU by default, 2 threads on a 2-CPU machine) and reads
+     * the machine's topology when opened. 50 maps opened with the defaults took 812 ms and 101
+     * threads on a 2-CPU machine; the engine does not share owner threads across maps. Prefer one
+     * large map (with key prefixes, or several {@link #typed typed views} over it) to many small
+     * ones, open maps at start-up rather than per request, and use {@code Config.builder().shards(1)} for
+     * small side maps. Close maps you no longer need: {@link #close()} stops the threads at once.
+     *
+     * @param config the settings
+     * @return the open map
      * @throws NumaShardException with {@link Status#INVALID_ARGUMENT}, {@link Status#TOPOLOGY} or
      *     {@link Status#RESOURCE} when the map cannot be created
      */
@@ -116,7 +130,11 @@ public final class NumaShardMap implements AutoCloseable {
         return new NumaShardMap(h);
     }
 
-    /** The native library's version, {@code ns_version()} (e.g. {@code "0.1.0"}). */
+    /**
+     * The native library's version, {@code ns_version()} (e.g. {@code "0.1.0"}).
+     *
+     * @return the version string
+     */
     public static String nativeVersion() {
         return nVersion();
     }
@@ -130,6 +148,8 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * The value stored under {@code key}, copied into a new array, or null when absent.
      *
+     * @param key the key
+     * @return a copy of the value, or null when absent
      * @throws MapClosedException when the map is closed
      * @throws KeyTooLargeException when the key is longer than the map's limit
      */
@@ -159,6 +179,10 @@ public final class NumaShardMap implements AutoCloseable {
      * the position is advanced by its length, like a channel read. When it does not fit, nothing
      * is written, the position is unchanged and the returned length ({@code > dst.remaining()})
      * is the size to retry with.
+     *
+     * @param key the key
+     * @param dst where the value is written, at its position
+     * @return the value's length, or {@link #NOT_FOUND}
      */
     public int get(byte[] key, ByteBuffer dst) {
         Objects.requireNonNull(key, "key");
@@ -177,6 +201,10 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Like {@link #get(byte[], ByteBuffer)} with the key read from {@code key}'s remaining bytes
      * (a direct buffer: no copy through the heap). The key buffer's position is not changed.
+     *
+     * @param key the key
+     * @param dst where the value is written, at its position
+     * @return the value's length, or {@link #NOT_FOUND}
      */
     public int get(ByteBuffer key, ByteBuffer dst) {
         requireDirect(key, "key");
@@ -191,7 +219,12 @@ public final class NumaShardMap implements AutoCloseable {
         return n;
     }
 
-    /** True when the key is present (a size query: no value bytes are copied). */
+    /**
+     * True when the key is present (a size query: no value bytes are copied).
+     *
+     * @param key the key
+     * @return true when present
+     */
     public boolean containsKey(byte[] key) {
         if (key.length <= Scratch.KEY_AREA) {
             Scratch s = SCRATCH.get();
@@ -201,17 +234,30 @@ public final class NumaShardMap implements AutoCloseable {
         return nGetDirect(handle, key, null, 0, 0, null, 0, 0) >= 0;
     }
 
-    /** The exact number of entries (each shard's count read at one moment). */
+    /**
+     * The exact number of entries (each shard's count read at one moment).
+     *
+     * @return the entry count
+     */
     public long size() {
         return nLen(handle);
     }
 
-    /** The number of shards. */
+    /**
+     * The number of shards.
+     *
+     * @return the number of shards
+     */
     public int shardCount() {
         return nShardCount(handle);
     }
 
-    /** The shard {@code key} is routed to; its placement is in {@link #stats()}. */
+    /**
+     * The shard {@code key} is routed to; its placement is in {@link #stats()}.
+     *
+     * @param key the key
+     * @return the shard index
+     */
     public int shardOf(byte[] key) {
         if (key.length <= Scratch.KEY_AREA) {
             Scratch s = SCRATCH.get();
@@ -221,7 +267,11 @@ public final class NumaShardMap implements AutoCloseable {
         return nShardOf(handle, key);
     }
 
-    /** The topology the map was placed on and where every shard lives, as text. */
+    /**
+     * The topology the map was placed on and where every shard lives, as text.
+     *
+     * @return a human-readable description
+     */
     public String describeTopology() {
         return nDescribe(handle);
     }
@@ -231,8 +281,11 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Inserts or overwrites.
      *
+     * @param key the key
+     * @param value the value
      * @throws MapFullException when the memory limit would be exceeded (nothing changes)
-     * @throws KeyTooLargeException, ValueTooLargeException when over the map's size limits
+     * @throws KeyTooLargeException when the key is longer than the map's limit
+     * @throws ValueTooLargeException when the value is longer than the map's limit
      */
     public void put(byte[] key, byte[] value) {
         store(key, value, 0, false);
@@ -243,9 +296,13 @@ public final class NumaShardMap implements AutoCloseable {
      * milliseconds) no read, batch, iteration or {@link #size()} sees the entry.
      * {@link #NO_EXPIRY} stores it without an expiry, whatever the map's default.
      *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
      * @throws IllegalArgumentException when {@code ttl} is zero or negative
      * @throws MapFullException when the memory limit would be exceeded (nothing changes)
-     * @throws KeyTooLargeException, ValueTooLargeException when over the map's size limits
+     * @throws KeyTooLargeException when the key is longer than the map's limit
+     * @throws ValueTooLargeException when the value is longer than the map's limit
      */
     public void put(byte[] key, byte[] value, Duration ttl) {
         store(key, value, TtlMillis.forStore(ttl), false);
@@ -265,6 +322,9 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Inserts or overwrites, reading key and value from the remaining bytes of direct buffers (no
      * copy through the heap). Buffer positions are not changed.
+     *
+     * @param key the key
+     * @param value the value
      */
     public void put(ByteBuffer key, ByteBuffer value) {
         putDirect(key, value, 0);
@@ -274,7 +334,10 @@ public final class NumaShardMap implements AutoCloseable {
      * {@link #put(ByteBuffer, ByteBuffer)} with a time to live (see
      * {@link #put(byte[], byte[], Duration)}).
      *
-     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     * @param key the key: its remaining bytes
+     * @param value the value: its remaining bytes
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative, or a buffer is not direct
      */
     public void put(ByteBuffer key, ByteBuffer value, Duration ttl) {
         putDirect(key, value, TtlMillis.forStore(ttl));
@@ -286,14 +349,24 @@ public final class NumaShardMap implements AutoCloseable {
         nPutDirect(handle, key, key.position(), key.remaining(), value, value.position(), value.remaining(), ttlMs);
     }
 
-    /** Inserts only when the key is absent; true when inserted, false when the key existed. */
+    /**
+     * Inserts only when the key is absent; true when inserted, false when the key existed.
+     *
+     * @param key the key
+     * @param value the value
+     * @return true when inserted
+     */
     public boolean putIfAbsent(byte[] key, byte[] value) {
         return store(key, value, 0, true);
     }
 
     /**
-     * Inserts with a time to live only when the key is absent (or expired); true when inserted.
+     * Inserts with a time to live only when the key is absent (or expired).
      *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return true when inserted, false when the key was present (nothing changed)
      * @throws IllegalArgumentException when {@code ttl} is zero or negative
      * @see #put(byte[], byte[], Duration)
      */
@@ -305,6 +378,10 @@ public final class NumaShardMap implements AutoCloseable {
      * Inserts when the key is absent and returns null, else returns the present value and changes
      * nothing, in one atomic step ({@link java.util.concurrent.ConcurrentMap#putIfAbsent}'s
      * contract; Go's {@code LoadOrStore}).
+     *
+     * @param key the key
+     * @param value the value
+     * @return null when inserted, else a copy of the present value
      */
     public byte[] getOrPut(byte[] key, byte[] value) {
         return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"), 0);
@@ -313,6 +390,10 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * {@link #getOrPut(byte[], byte[])} inserting with a time to live; a present entry keeps its own.
      *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return null when inserted, else a copy of the present value
      * @throws IllegalArgumentException when {@code ttl} is zero or negative
      */
     public byte[] getOrPut(byte[] key, byte[] value, Duration ttl) {
@@ -320,7 +401,12 @@ public final class NumaShardMap implements AutoCloseable {
         return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"), ms);
     }
 
-    /** Removes the key; true when it was present. */
+    /**
+     * Removes the key; true when it was present.
+     *
+     * @param key the key
+     * @return true when the key was present
+     */
     public boolean remove(byte[] key) {
         if (key.length <= Scratch.KEY_AREA) {
             Scratch s = SCRATCH.get();
@@ -330,7 +416,12 @@ public final class NumaShardMap implements AutoCloseable {
         return nDelete(handle, key);
     }
 
-    /** Removes the key and returns the value it had, or null when absent ({@code LoadAndDelete}). */
+    /**
+     * Removes the key and returns the value it had, or null when absent ({@code LoadAndDelete}).
+     *
+     * @param key the key
+     * @return a copy of the removed value, or null
+     */
     public byte[] take(byte[] key) {
         if (key.length <= Scratch.KEY_AREA) {
             Scratch s = SCRATCH.get();
@@ -353,6 +444,11 @@ public final class NumaShardMap implements AutoCloseable {
      * Replaces the value only when the current value equals {@code expected} byte for byte.
      * Returns true when replaced; false when the current value differs or the key is absent (use
      * {@link #compareAndSwap} to tell those apart).
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @param value the value
+     * @return true when replaced
      */
     public boolean compareAndSet(byte[] key, byte[] expected, byte[] value) {
         return compareAndSwap(key, expected, value) == Status.OK;
@@ -361,6 +457,11 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Replaces the value only when the current value equals {@code expected}; returns
      * {@link Status#OK}, {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @param value the value
+     * @return the outcome
      */
     public Status compareAndSwap(byte[] key, byte[] expected, byte[] value) {
         return Status.of(nCas(handle, Objects.requireNonNull(key, "key"),
@@ -371,7 +472,13 @@ public final class NumaShardMap implements AutoCloseable {
      * Stores {@code value} under {@code key} and returns the previous value (a copy), or null when
      * the key was absent, in one atomic step ({@code Map.put} semantics).
      *
-     * @throws KeyTooLargeException, ValueTooLargeException, MapFullException, MapClosedException
+     * @param key the key
+     * @param value the value
+     * @return a copy of the previous value, or null when absent
+     * @throws KeyTooLargeException when the key is longer than the map's limit
+     * @throws ValueTooLargeException when the value is longer than the map's limit
+     * @throws MapFullException when the memory limit would be exceeded (nothing changes)
+     * @throws MapClosedException when the map is closed
      */
     public byte[] swap(byte[] key, byte[] value) {
         return swapMillis(key, value, 0);
@@ -380,6 +487,10 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * {@link #swap(byte[], byte[])} storing the value with a time to live.
      *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return a copy of the previous value, or null when the key was absent
      * @throws IllegalArgumentException when {@code ttl} is zero or negative
      */
     public byte[] swap(byte[] key, byte[] value, Duration ttl) {
@@ -396,8 +507,11 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Sets the key's time to live to {@code ttl} from now, rounded up to whole milliseconds:
      * {@link Duration#ZERO} expires it at once, {@link #NO_EXPIRY} makes it never expire (as
-     * {@link #persist}). True when the key was present (and not expired); false changes nothing.
+     * {@link #persist}).
      *
+     * @param key the key
+     * @param ttl zero or more, rounded up to whole milliseconds
+     * @return true when the key was present (and not expired); false changes nothing
      * @throws IllegalArgumentException when {@code ttl} is negative
      * @throws MapFullException when giving a deadline to an entry that had none would pass the
      *     memory limit of a map without eviction (it costs 8 bytes)
@@ -406,7 +520,12 @@ public final class NumaShardMap implements AutoCloseable {
         return expireMillis(key, TtlMillis.of(ttl, "ttl"));
     }
 
-    /** Makes the key never expire; true when it was present (and not expired). */
+    /**
+     * Makes the key never expire.
+     *
+     * @param key the key
+     * @return true when it was present (and not expired); false changes nothing
+     */
     public boolean persist(byte[] key) {
         return expireMillis(key, TtlMillis.NEVER);
     }
@@ -424,6 +543,9 @@ public final class NumaShardMap implements AutoCloseable {
      * The key's remaining time to live, rounded up to whole milliseconds (so never zero for a
      * live entry): {@link #NO_EXPIRY} when it never expires, empty when the key is absent or
      * expired. {@link #ttlMillis} answers the same without allocating.
+     *
+     * @param key the key
+     * @return the time left, {@link #NO_EXPIRY}, or empty
      */
     public Optional<Duration> ttl(byte[] key) {
         return TtlMillis.remaining(ttlMillis(key));
@@ -433,6 +555,9 @@ public final class NumaShardMap implements AutoCloseable {
      * The key's remaining time to live in milliseconds, rounded up (Redis {@code PTTL}'s
      * convention): {@code > 0} left, {@link #TTL_NEVER} (-1) never expires, {@link #TTL_ABSENT}
      * (-2) absent or expired.
+     *
+     * @param key the key
+     * @return the milliseconds left, {@link #TTL_NEVER} or {@link #TTL_ABSENT}
      */
     public long ttlMillis(byte[] key) {
         if (key.length <= Scratch.SIZE) {
@@ -448,6 +573,10 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Removes the entry only when its current value equals {@code expected} (atomically: no
      * write comes between the comparison and the removal); true when removed.
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @return true when removed
      */
     public boolean remove(byte[] key, byte[] expected) {
         return compareAndDelete(key, expected) == Status.OK;
@@ -456,6 +585,10 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Removes the entry only when its current value equals {@code expected}; returns
      * {@link Status#OK} (removed), {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @return the outcome
      */
     public Status compareAndDelete(byte[] key, byte[] expected) {
         return Status.of(nCompareAndDelete(handle, Objects.requireNonNull(key, "key"),
@@ -467,6 +600,9 @@ public final class NumaShardMap implements AutoCloseable {
      * at 0 when absent) and returns the new value. Counters are 8-byte values in the platform's
      * little-endian (read them with {@link #counterValue(byte[])}).
      *
+     * @param key the key
+     * @param delta the amount to add (may be negative)
+     * @return the counter's new value
      * @throws NotACounterException when the stored value is not 8 bytes long
      */
     public long add(byte[] key, long delta) {
@@ -478,7 +614,12 @@ public final class NumaShardMap implements AutoCloseable {
         return nAdd(handle, key, delta);
     }
 
-    /** Decodes a counter value as stored by {@link #add} (8 bytes, little-endian). */
+    /**
+     * Decodes a counter value as stored by {@link #add} (8 bytes, little-endian).
+     *
+     * @param value the value
+     * @return the counter
+     */
     public static long counterValue(byte[] value) {
         if (value == null || value.length != 8) {
             throw new IllegalArgumentException("a counter is 8 bytes");
@@ -486,7 +627,12 @@ public final class NumaShardMap implements AutoCloseable {
         return ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getLong();
     }
 
-    /** Encodes a counter value as {@link #add} stores it (8 bytes, little-endian). */
+    /**
+     * Encodes a counter value as {@link #add} stores it (8 bytes, little-endian).
+     *
+     * @param value the value
+     * @return the 8 bytes
+     */
     public static byte[] counterBytes(long value) {
         return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value).array();
     }
@@ -504,6 +650,7 @@ public final class NumaShardMap implements AutoCloseable {
      * results are read back from the batch. Each operation is linearizable on its own; the batch
      * as a whole is not atomic.
      *
+     * @param batch the operations to run
      * @throws MapClosedException when the map is closed (per-op statuses are then undefined)
      */
     public void execute(Batch batch) {
@@ -523,12 +670,18 @@ public final class NumaShardMap implements AutoCloseable {
      * exactly once, whatever other threads do meanwhile; entries inserted or removed during the
      * iteration may or may not appear; no value is torn. It holds no lock between chunks.
      * Close it (try-with-resources) unless you iterate to the end.
+     *
+     * @return a new iterator
      */
     public EntryIterator iterator() {
         return new EntryIterator(nIterNew(handle));
     }
 
-    /** Calls {@code action} with a copy of every entry, with {@link #iterator()}'s guarantee. */
+    /**
+     * Calls {@code action} with a copy of every entry, with {@link #iterator()}'s guarantee.
+     *
+     * @param action called once per entry
+     */
     public void forEach(BiConsumer<byte[], byte[]> action) {
         Objects.requireNonNull(action, "action");
         try (EntryIterator it = iterator()) {
@@ -542,6 +695,8 @@ public final class NumaShardMap implements AutoCloseable {
      * Calls {@code action} with read-only views of every entry's key and value, valid only
      * during the call (no per-entry allocation beyond the two views), with
      * {@link #iterator()}'s guarantee.
+     *
+     * @param action called once per entry
      */
     public void forEachBuffer(BiConsumer<ByteBuffer, ByteBuffer> action) {
         Objects.requireNonNull(action, "action");
@@ -556,6 +711,7 @@ public final class NumaShardMap implements AutoCloseable {
      * Atomically replaces the whole contents with {@code entries} (the "hot reload"): no reader
      * on any shard ever sees a mix of old and new contents.
      *
+     * @param entries the new contents
      * @throws MapFullException when the new contents exceed the memory limit (nothing changes)
      * @throws IllegalArgumentException when the packed contents exceed 2 GiB
      */
@@ -564,7 +720,11 @@ public final class NumaShardMap implements AutoCloseable {
         replaceAll(entries.entrySet());
     }
 
-    /** {@link #replaceAll(Map)} for any collection of entries; later duplicates of a key win. */
+    /**
+     * {@link #replaceAll(Map)} for any collection of entries; later duplicates of a key win.
+     *
+     * @param entries the new contents
+     */
     public void replaceAll(Iterable<? extends Map.Entry<byte[], byte[]>> entries) {
         Objects.requireNonNull(entries, "entries");
         long total = 0;
@@ -626,6 +786,8 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Totals and per-shard placement and counters (node, cpu, binding applied, pages on node,
      * entries, bytes; hits, misses, evictions, expirations).
+     *
+     * @return the stats
      */
     public MapStats stats() {
         long[] t = nStats(handle);
@@ -640,7 +802,11 @@ public final class NumaShardMap implements AutoCloseable {
                 List.copyOf(per));
     }
 
-    /** The stats in the Prometheus text exposition format ({@code ns_stats_prometheus}). */
+    /**
+     * The stats in the Prometheus text exposition format ({@code ns_stats_prometheus}).
+     *
+     * @return the metrics text
+     */
     public String prometheus() {
         return nPrometheus(handle);
     }
@@ -658,7 +824,11 @@ public final class NumaShardMap implements AutoCloseable {
         }
     }
 
-    /** True once {@link #close()} has completed (or the engine reports the map closed). */
+    /**
+     * True once {@link #close()} has completed (or the engine reports the map closed).
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return nIsClosed(handle);
     }
