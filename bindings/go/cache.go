@@ -14,16 +14,12 @@ import (
 	"time"
 )
 
-// Cache mode: eviction under the memory limit, per-entry time to live and
-// hit/miss counters.
-//
-// An entry stored with a time to live (StoreTTL, Batch.PutTTL, or any store
-// on a map whose Config.DefaultTTL is set) is visible until its deadline and
-// never after: from that instant no Load, batch, Range, Len or ReplaceAll
-// result returns it. The check is made at read time against a monotonic
-// clock, not left to a sweeper; the memory of expired entries is reclaimed
-// lazily and by the shard threads in the background. Times to live are
-// kept in whole milliseconds, rounded up.
+// Cache mode: eviction under the memory limit (Config.Eviction), per-entry
+// time to live (StoreTTL, Expire, Persist, TTL, the batch TTL kinds,
+// Config.DefaultTTL) and hit/miss counters (Stats). Expiry is checked at
+// read time against a monotonic clock, not left to a sweeper; the memory
+// of expired entries is reclaimed lazily and by the shard threads in the
+// background. Times to live are kept in whole milliseconds, rounded up.
 
 // Eviction is what a map does when a store would pass Config.MemoryLimit.
 type Eviction int32
@@ -109,10 +105,17 @@ func ttlOf(ms int64) time.Duration {
 }
 
 // StoreTTL sets the value for key with a time to live: the entry is visible
-// until ttl from now (rounded up to a millisecond), then gone. NoExpiry
-// stores it without a deadline, whatever Config.DefaultTTL says. A ttl <= 0
-// is ErrInvalidArgument and stores nothing (to drop a key now, use Delete
-// or Expire(key, 0)).
+// until ttl from now (rounded up to a millisecond) and never after: from
+// its deadline on no Load, batch, Range or Len sees it (checked at read
+// time against the monotonic clock). NoExpiry stores
+// it without a deadline, whatever Config.DefaultTTL says. A ttl <= 0 is
+// ErrInvalidArgument and stores nothing (to drop a key now, use Delete or
+// Expire(key, 0)).
+//
+// Other writes and deadlines: Store and Swap replace an entry's deadline
+// with the map's DefaultTTL (none if unset), as Redis's SET does;
+// CompareAndSwap, Add, and StoreIfAbsent or LoadOrStore on a present key
+// keep it; a write that creates an entry gives it DefaultTTL.
 func (m *Map) StoreTTL(key, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		return &Error{Status: StatusInvalidArgument, Op: "StoreTTL"}

@@ -658,3 +658,57 @@ func TestCacheErrors(t *testing.T) {
 		t.Fatal("TTL result from a closed map")
 	}
 }
+
+// TestWritesAndDeadlines: which writes replace an entry's deadline (Store,
+// Swap: the map's default, as Redis's SET) and which keep it
+// (CompareAndSwap, Add), as cache.go documents.
+func TestWritesAndDeadlines(t *testing.T) {
+	for _, def := range []time.Duration{0, 2 * time.Hour} {
+		m := openMap(t, Config{DefaultTTL: def})
+		want := NoExpiry // what a write without a TTL gets
+		if def != 0 {
+			want = def
+		}
+		near := func(ttl, want time.Duration) bool {
+			return ttl == want || (want != NoExpiry && ttl > want-time.Minute && ttl <= want)
+		}
+		reset := func(k string) {
+			noErr(t, m.StoreTTLString(k, le64(1), time.Hour))
+		}
+		for _, c := range []struct {
+			name  string
+			write func(k string) error
+			keeps bool
+		}{
+			{"Store", func(k string) error { return m.StoreString(k, le64(2)) }, false},
+			{"Swap", func(k string) error { _, _, err := m.SwapString(k, le64(2)); return err }, false},
+			{"CompareAndSwap", func(k string) error {
+				ok, err := m.CompareAndSwapString(k, le64(1), le64(2))
+				if err == nil && !ok {
+					err = fmt.Errorf("did not swap")
+				}
+				return err
+			}, true},
+			{"Add", func(k string) error { _, err := m.AddString(k, 1); return err }, true},
+			{"StoreIfAbsent", func(k string) error { _, err := m.StoreIfAbsentString(k, le64(2)); return err }, true},
+			{"LoadOrStore", func(k string) error { _, _, err := m.LoadOrStoreString(k, le64(2)); return err }, true},
+		} {
+			reset(c.name)
+			noErr(t, c.write(c.name))
+			ttl, ok, err := m.TTLString(c.name)
+			w := want
+			if c.keeps {
+				w = time.Hour
+			}
+			if !ok || err != nil || !near(ttl, w) {
+				t.Fatalf("default %v: TTL after %s over a 1h entry = %v %v %v, want %v", def, c.name, ttl, ok, err, w)
+			}
+		}
+		// Writes that create an entry give it the default.
+		_, err := m.AddString("fresh-counter", 1)
+		noErr(t, err)
+		if ttl, _, _ := m.TTLString("fresh-counter"); !near(ttl, want) {
+			t.Fatalf("default %v: TTL of a new counter %v", def, ttl)
+		}
+	}
+}
