@@ -41,6 +41,11 @@ import java.util.function.BiConsumer;
  * iteration or {@link #size()} returns it (checked at read time on a monotonic clock; the memory
  * is reclaimed later). {@link #stats()} counts hits, misses, evictions and expirations. Times to
  * live are whole milliseconds: a {@code Duration} is rounded up to the next millisecond.
+ *
+ * <p>Writes and deadlines: {@code put} and {@code swap} replace an entry's deadline (with the
+ * one given, else the map's default: none unless configured); {@code compareAndSet},
+ * {@code add}, and {@code putIfAbsent} / {@code getOrPut} finding the key keep it; a write that
+ * creates an entry without a TTL gives it the map's default.
  */
 public final class NumaShardMap implements AutoCloseable {
     /** Returned by the {@code get}/{@code take} buffer variants when the key is absent. */

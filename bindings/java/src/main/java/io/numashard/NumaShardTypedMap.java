@@ -225,6 +225,9 @@ public sealed class NumaShardTypedMap<K, V> implements ConcurrentMap<K, V> permi
     }
 
     // ------------------------------------------------------------ time to live (cache mode)
+    // put (a swap) replaces an entry's deadline, with the map's default when no TTL is given;
+    // replace, compute* and merge keep it (they write by compare-and-set), as putIfAbsent does
+    // when the key is present.
 
     /**
      * Stores the value with a time to live and returns the previous one, in one atomic native

@@ -180,6 +180,35 @@ class CacheTest {
     }
 
     @Test
+    void whichWritesKeepOrReplaceTheDeadline() {
+        try (NumaShardMap m = TestSupport.open(2)) {
+            long hour = HOUR.toMillis();
+            byte[] ctr = b("ctr");
+            m.put(ctr, NumaShardMap.counterBytes(1), HOUR);
+            m.add(ctr, 1);
+            assertTrue(m.ttlMillis(ctr) > hour - 60_000, "add keeps the deadline");
+            m.put(b("cas"), b("a"), HOUR);
+            assertTrue(m.compareAndSet(b("cas"), b("a"), b("b")));
+            assertTrue(m.ttlMillis(b("cas")) > hour - 60_000, "compareAndSet keeps the deadline");
+            NumaShardTypedMap<String, String> t = m.typed(Codec.utf8(), Codec.utf8());
+            t.put("typed", "1", HOUR);
+            assertEquals("1", t.replace("typed", "2"));
+            assertEquals("2", t.merge("typed", "3", String::concat).substring(0, 1));
+            assertTrue(m.ttlMillis(b("typed")) > hour - 60_000, "replace / merge keep the deadline (compare-and-set)");
+
+            m.put(b("put"), b("a"), HOUR);
+            m.put(b("put"), b("b"));
+            assertEquals(NumaShardMap.TTL_NEVER, m.ttlMillis(b("put")), "put replaces it (with the map's default)");
+            m.put(b("swap"), b("a"), HOUR);
+            m.swap(b("swap"), b("b"));
+            assertEquals(NumaShardMap.TTL_NEVER, m.ttlMillis(b("swap")), "swap replaces it");
+            t.put("typedPut", "1", HOUR);
+            t.put("typedPut", "2");
+            assertEquals(NumaShardMap.TTL_NEVER, m.ttlMillis(b("typedPut")), "typed put replaces it (swap)");
+        }
+    }
+
+    @Test
     void longKeysAndValuesTakeTheArrayPath() {
         try (NumaShardMap m = NumaShardMap.open(Config.builder().shards(2).maxKeyLen(20_000).build())) {
             byte[] key = TestSupport.value(1, 1, 6000); // larger than the per-thread scratch
