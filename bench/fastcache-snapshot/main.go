@@ -59,11 +59,14 @@ func main() {
 	c := fastcache.New(*maxBytes)
 	k := make([]byte, 16)
 	v := make([]byte, *valueSize)
-	for i := range v {
-		v[i] = byte(i * 7)
-	}
 	t := time.Now()
+	// Every key its own value (one repeated value would compress to nothing).
 	for i := uint64(0); i < *n; i++ {
+		x := i + 1
+		for j := range v {
+			x = x*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
+			v[j] = byte(x >> 56)
+		}
 		c.Set(key(k, i), v)
 	}
 	fill := time.Since(t)

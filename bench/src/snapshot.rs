@@ -154,10 +154,12 @@ pub fn run(keys: &KeySet, entries: usize, value_size: usize, o: &SnapshotOptions
     let snap = o.dir.join("numashard");
     let cfg = Config { shards: o.shards, ..Config::default() };
     let map = Map::new(cfg.clone()).map_err(err("open"))?;
-    let value = value_bytes(value_size, 1);
+    // Every key its own value (a file of one repeated value would flatter compressing peers).
+    let value_of = |i: usize| value_bytes(value_size, i as u64 + 1);
     for start in (0..entries).step_by(1024) {
+        let values: Vec<Vec<u8>> = (start..entries.min(start + 1024)).map(value_of).collect();
         let mut ops: Vec<numashard::BatchOp<'_>> =
-            (start..entries.min(start + 1024)).map(|i| numashard::BatchOp::put(keys.key(i), &value)).collect();
+            values.iter().enumerate().map(|(j, v)| numashard::BatchOp::put(keys.key(start + j), v)).collect();
         map.batch(&mut ops).map_err(err("fill"))?;
     }
     // 1. A save with nothing else running, then the disk's own bandwidth for as many bytes.
@@ -188,7 +190,7 @@ pub fn run(keys: &KeySet, entries: usize, value_size: usize, o: &SnapshotOptions
     drop(warm);
     let save_s = quiet.elapsed.as_secs_f64();
     let redis =
-        if o.redis { Some(redis_restart(keys, entries, &value, &o.dir.join("redis"), o.redis_port)?) } else { None };
+        if o.redis { Some(redis_restart(keys, entries, &value_of, &o.dir.join("redis"), o.redis_port)?) } else { None };
 
     let rate = |s: f64| mb(bytes) / s;
     println!(
@@ -317,7 +319,13 @@ fn command(r: &mut BufReader<TcpStream>, cmd: &str) -> Result<String, String> {
 
 /// Fills Redis with the same keys through pipelined SETs, SAVEs the RDB,
 /// stops it, and times a restart until it answers PING.
-fn redis_restart(keys: &KeySet, entries: usize, value: &[u8], dir: &Path, port: u16) -> Result<Value, String> {
+fn redis_restart(
+    keys: &KeySet,
+    entries: usize,
+    value_of: &dyn Fn(usize) -> Vec<u8>,
+    dir: &Path,
+    port: u16,
+) -> Result<Value, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let fill_t = Instant::now();
     let server = start_redis(dir, port)?;
@@ -332,8 +340,9 @@ fn redis_restart(keys: &KeySet, entries: usize, value: &[u8], dir: &Path, port: 
             let k = keys.key(i);
             write!(buf, "*3\r\n$3\r\nSET\r\n${}\r\n", k.len()).unwrap();
             buf.extend_from_slice(k);
+            let value = value_of(i);
             write!(buf, "\r\n${}\r\n", value.len()).unwrap();
-            buf.extend_from_slice(value);
+            buf.extend_from_slice(&value);
             buf.extend_from_slice(b"\r\n");
         }
         r.get_mut().write_all(&buf).map_err(|e| e.to_string())?;
