@@ -396,6 +396,14 @@ impl BlockReader {
             }
         })?;
         let len = file.metadata().map_err(|e| io_error(&path, "stat", e))?.len();
+        // The file is read once, front to back: ask for large read-ahead and
+        // for all of it to be fetched now, so the disk works while blocks are parsed.
+        // SAFETY: advice on a descriptor we own; no memory is passed.
+        unsafe {
+            use std::os::fd::AsRawFd;
+            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_WILLNEED);
+        }
         let corrupt = |why: &str| Error::with_detail(Status::SnapshotCorrupt, format!("{name}: {why}"));
         let mut h = [0u8; DATA_HEADER];
         if len < DATA_HEADER as u64 {
