@@ -119,7 +119,7 @@ impl S3Fifo {
 
     /// Sizes the ghost to about half the table's slots (it is cleared).
     pub(crate) fn table_grew(&mut self, capacity: usize) {
-        let want = (capacity / 2).max(64).next_power_of_two();
+        let want = (capacity / 8).max(64).next_power_of_two();
         if want != self.ghost.len() {
             self.ghost = vec![0; want];
         }
@@ -134,7 +134,7 @@ impl S3Fifo {
     /// tenth of the names (or `main` is empty), else from `main`. The bool
     /// says it came from `small`.
     pub(crate) fn next(&mut self) -> Option<(u32, bool)> {
-        let from_small = !self.small.is_empty() && (self.small.len() * 10 >= self.queued() || self.main.is_empty());
+        let from_small = !self.small.is_empty() && (self.small.len() * 40 >= self.queued() || self.main.is_empty());
         if from_small {
             self.small.pop_front().map(|f| (f, true))
         } else {

@@ -1140,7 +1140,12 @@ impl<'a> StateGuard<'a> {
     pub(crate) fn publish(&self) {
         if let Some(st) = self.guard.as_ref().and_then(|g| g.as_ref()) {
             self.shard.entries.store(st.len() as u64, Ordering::Relaxed);
-            self.shard.next_expiry.store(st.next_expiry(), Ordering::Relaxed);
+            let next = st.next_expiry();
+            if self.shard.next_expiry.swap(next, Ordering::SeqCst) == u64::MAX && next != u64::MAX {
+                // The first deadline of an idle shard: its owner may be parked
+                // with no timeout; wake it so it reclaims in the background.
+                self.shard.wake_owner();
+            }
         }
     }
 }
