@@ -223,16 +223,18 @@ fn value(k: u64) -> [u8; 32] {
 /// One row of the speed table: engine, mode, (hit ratio, Mops/s) per repeat.
 type Row = (String, String, Vec<(f64, f64)>);
 
-/// Speed with eviction active: a cache of `cap` entries under a Zipf 0.99
-/// read-through over twice as many keys, first filled by one pass; rows for
+/// Speed with eviction active: a cache of `cap` entries under a Zipf 0.9
+/// read-through over ten times as many keys, after a fill by another trace; rows for
 /// single calls (every engine) and numashard's batches of 64, with and
 /// without a TTL on every put (numashard; moka's and quick_cache's sync
 /// caches take no per-entry TTL in these calls).
 fn speed(cap: u64, len: usize, repeats: usize) {
-    let n = cap * 2;
-    let trace = zipf_trace(n, 0.99, len, 42);
+    let n = cap * 10;
+    let fill = zipf_trace(n, 0.9, len, 41);
+    let trace = zipf_trace(n, 0.9, len, 42);
     println!(
-        "speed: capacity {cap} entries, {n} keys, Zipf 0.99, {len} requests, read-through, 16 B keys, 32 B values"
+        "speed: capacity {cap} entries, {n} keys, Zipf 0.9, {len} requests after a fill of as many, read-through, \
+         16 B keys, 32 B values"
     );
     println!("| threads | engine | mode | hit ratio | Mops/s (median of {repeats}) | ÷ best peer |");
     println!("|---|---|---|---|---|---|");
@@ -248,14 +250,14 @@ fn speed(cap: u64, len: usize, repeats: usize) {
                 i += 1;
             };
             for c in engines(cap) {
-                run(c.as_ref(), &trace, threads); // fill: eviction active from here on
+                run(c.as_ref(), &fill, threads); // fill: eviction active from here on
                 let r = run(c.as_ref(), &trace, threads);
                 push(c.name(), "single", r);
             }
             for ttl in [None, Some(std::time::Duration::from_secs(3600))] {
                 let m = Map::new(Config { memory_limit: cap * 80, eviction: Eviction::S3Fifo, ..Config::default() })
                     .unwrap();
-                run_batched(&m, &trace, threads, ttl);
+                run_batched(&m, &fill, threads, ttl);
                 let r = run_batched(&m, &trace, threads, ttl);
                 push("numashard", if ttl.is_some() { "batch 64, TTL on puts" } else { "batch 64" }, r);
             }
