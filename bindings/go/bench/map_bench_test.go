@@ -2,7 +2,11 @@ package bench
 
 // Benchmarks of numashard against the maps Go programs use today, in one
 // run, on the same keys: sync.Map, RWMutex+map, a 32-way sharded RWMutex
-// map and xsync.Map (v4, the successor of MapOf). 16-byte keys, 32-byte
+// map, xsync.Map (v4, the successor of MapOf), and the off-heap caches
+// fastcache, freecache and bigcache (offheap_bench_test.go). This is a
+// module of its own, so that none of these enter the module graph of
+// numashard's users. Inside the repository, run it with -tags
+// numashard_dev (the library built from the working tree). 16-byte keys, 32-byte
 // values; SMALL = 100k entries, LARGE = 10M entries (opt-in:
 // NUMASHARD_BENCH_LARGE=1). Names: BenchmarkMap/size=N/impl=I/op=O; run
 // one impl at a time with -bench 'Map/size=10M/impl=xsync' to bound memory.
@@ -117,7 +121,12 @@ type benchMap interface {
 	close()
 }
 
-type batchState struct{ b *numashard.Batch }
+// batchState is a goroutine's reusable batch (numashard) and load buffer
+// (the caches that copy into the caller's buffer).
+type batchState struct {
+	b   *numashard.Batch
+	buf []byte
+}
 
 // --- Go peers -------------------------------------------------------------
 
@@ -328,7 +337,8 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 
 // --- building and caching the populated maps --------------------------------
 
-var benchImpls = []string{"numashard", "numashard-copy", "syncmap", "rwmap", "sharded32", "xsync"}
+var benchImpls = []string{"numashard", "numashard-copy", "syncmap", "rwmap", "sharded32", "xsync",
+	"fastcache", "freecache", "bigcache"}
 
 type benchCacheKey struct {
 	n    int
@@ -409,6 +419,12 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 			s.store(i, benchValue(i))
 		}
 		m = s
+	case "fastcache":
+		m = loops{newFastcache(keys, n)}
+	case "freecache":
+		m = loops{newFreecache(keys, n)}
+	case "bigcache":
+		m = loops{newBigcache(keys, n)}
 	case "xsync":
 		x := &xsyncBench{m: xsync.NewMap[string, []byte](xsync.WithPresize(n)), k: keys}
 		for i := 0; i < n; i++ {
@@ -462,6 +478,7 @@ var workloads = []workload{
 	{"load", 0, 0},
 	{"r90w10", 10, 0},
 	{"r50w50", 50, 0},
+	{"store", 100, 0},
 	{"batch16-load", 0, 16},
 	{"batch64-load", 0, 64},
 	{"batch256-load", 0, 256},
@@ -523,7 +540,7 @@ func runWorkload(b *testing.B, m benchMap, n int, w workload) {
 				}
 			}
 		} else {
-			st := &batchState{b: numashard.NewBatch(w.batch)}
+			st := &batchState{b: numashard.NewBatch(w.batch), buf: make([]byte, 0, 64)}
 			idx := make([]int, 0, w.batch)
 			store := make([]bool, 0, w.batch)
 			flush := func() {
