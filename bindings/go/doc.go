@@ -43,8 +43,8 @@
 // tree. A build without cgo, or for another OS, stops with an error saying
 // so.
 //
-// Cost of a map: Open takes milliseconds (3-9 ms measured, BenchmarkOpen) and starts one
-// shard thread per allowed CPU (they park when idle). Open one long-lived
+// Cost of a map: Open takes milliseconds (3-9 ms measured, BenchmarkOpen)
+// and starts one shard thread per allowed CPU (they park when idle). Open one long-lived
 // Map per data set at start-up and share it between goroutines; do not
 // open one per request.
 //
