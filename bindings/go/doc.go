@@ -44,9 +44,9 @@
 // so.
 //
 // Cost of a map: Open takes milliseconds (3-9 ms measured, BenchmarkOpen)
-// and starts one shard thread per allowed CPU (they park when idle). Open one long-lived
-// Map per data set at start-up and share it between goroutines; do not
-// open one per request.
+// and starts one shard thread per allowed CPU (they park when idle). Open
+// one long-lived Map per data set at start-up and share it between
+// goroutines; do not open one per request.
 //
 // Lifetime: Close stops the shard threads and frees the entries at once.
 // A Map that is never closed is closed by the garbage collector (a
