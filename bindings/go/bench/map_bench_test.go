@@ -16,6 +16,9 @@ package bench
 //	NUMASHARD_BENCH_LARGE=1     also run LARGE (10M entries) and the 10M GC benchmark
 //	NUMASHARD_BENCH_SMALL=n     SMALL size (default 100000)
 //	NUMASHARD_BENCH_LARGE_N=n   LARGE size (default 10000000)
+//	NUMASHARD_BENCH_HEAP_OPS=re only the workloads matching re for the Go-heap maps
+//	                            (syncmap, rwmap, sharded32, xsync): at 10M each of their
+//	                            runs starts with a forced GC of 10M heap entries (seconds)
 //
 // Every op is one key: ns/op is per key, for batches too.
 
@@ -25,6 +28,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -340,6 +344,9 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 var benchImpls = []string{"numashard", "numashard-copy", "syncmap", "rwmap", "sharded32", "xsync",
 	"fastcache", "freecache", "bigcache"}
 
+// goHeapImpls keep their entries on the Go heap.
+var goHeapImpls = map[string]bool{"syncmap": true, "rwmap": true, "sharded32": true, "xsync": true}
+
 type benchCacheKey struct {
 	n    int
 	impl string
@@ -496,6 +503,10 @@ func BenchmarkMap(b *testing.B) {
 					for _, w := range workloads {
 						if impl == "numashard-copy" && w.batch > 0 {
 							continue // the same as numashard's batches
+						}
+						if heapOnly := os.Getenv("NUMASHARD_BENCH_HEAP_OPS"); heapOnly != "" && goHeapImpls[impl] &&
+							!regexp.MustCompile(heapOnly).MatchString(w.name) {
+							continue
 						}
 						b.Run("op="+w.name, func(b *testing.B) {
 							m, _ := populated(b, n, impl)
