@@ -73,6 +73,11 @@
 #define NS_VERSION_NUMBER (((NS_VERSION_MAJOR * 1000000) + (NS_VERSION_MINOR * 1000)) + NS_VERSION_PATCH)
 
 /**
+ * A time to live meaning "never expires" (`ttl_ms` of stores and EXPIRE).
+ */
+#define NS_NO_EXPIRY UINT64_MAX
+
+/**
  * The outcome of a call. Outcomes are below 100, errors are 100 and up;
  * values are never reused.
  */
@@ -202,6 +207,16 @@ enum ns_op_kind
    * needed).
    */
   NS_OP_SWAP = 8,
+  /**
+   * Set the entry's time to live to `ttl_ms` from now (0 = expire now,
+   * `NS_NO_EXPIRY` = never: "persist"); `NS_NOT_FOUND` if absent.
+   */
+  NS_OP_EXPIRE = 9,
+  /**
+   * The entry's remaining time to live in `out_counter`, in milliseconds
+   * rounded up (-1 = never expires); `NS_NOT_FOUND` if absent.
+   */
+  NS_OP_TTL = 10,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -236,6 +251,34 @@ enum ns_exec_mode
 typedef enum ns_exec_mode ns_exec_mode;
 #else
 typedef int32_t ns_exec_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a map does when a write would pass its memory limit
+ * (`ns_config.eviction`).
+ */
+enum ns_eviction
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Refuse the write with `NS_ERR_FULL` and change nothing (the default).
+   */
+  NS_EVICTION_NONE = 0,
+  /**
+   * A cache: each shard keeps within `memory_limit / shards` by evicting
+   * with S3-FIFO (scan-resistant); a write answers `NS_ERR_FULL` only
+   * when the entry alone is larger than a shard's share.
+   */
+  NS_EVICTION_S3FIFO = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ns_eviction ns_eviction;
+#else
+typedef int32_t ns_eviction;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -307,9 +350,16 @@ typedef struct ns_op {
    */
   size_t out_len;
   /**
-   * Result: the counter's new value (ADD), else 0 (always written).
+   * Result: the counter's new value (ADD), the remaining time to live in
+   * milliseconds (TTL; -1 = never expires), else 0 (always written).
    */
   int64_t out_counter;
+  /**
+   * Input: time to live in milliseconds of what PUT, PUT_IF_ABSENT and
+   * SWAP store (0 = the map's default, `NS_NO_EXPIRY` = never); for
+   * EXPIRE the new time to live (0 = expire now, `NS_NO_EXPIRY` = persist).
+   */
+  uint64_t ttl_ms;
 } ns_op;
 
 /**
@@ -393,6 +443,19 @@ typedef struct ns_config {
    * CPU's, to measure what wrong placement costs.
    */
   bool misplace_memory;
+  /**
+   * An `ns_eviction` value (needs `memory_limit` when not NONE).
+   */
+  ns_eviction eviction;
+  /**
+   * Time to live, in milliseconds, of entries written without one; 0 =
+   * they never expire.
+   */
+  uint64_t default_ttl_ms;
+  /**
+   * Count hits and misses of reads (always on with eviction).
+   */
+  bool record_stats;
 } ns_config;
 
 /**
@@ -459,6 +522,22 @@ typedef struct ns_stats {
    * Number of completed `ns_replace_all` calls.
    */
   uint64_t replace_count;
+  /**
+   * Reads that found their key (counted with eviction or `record_stats`).
+   */
+  uint64_t hits;
+  /**
+   * Reads that found no live entry.
+   */
+  uint64_t misses;
+  /**
+   * Entries evicted to keep within the memory limit.
+   */
+  uint64_t evictions;
+  /**
+   * Entries removed because their time to live ran out.
+   */
+  uint64_t expirations;
 } ns_stats;
 
 /**
@@ -515,6 +594,22 @@ typedef struct ns_shard_stats {
    * `cpu` and all the shard's memory is bound to `memory_node`.
    */
   bool binding_applied;
+  /**
+   * Reads that found their key (counted with eviction or `record_stats`).
+   */
+  uint64_t hits;
+  /**
+   * Reads that found no live entry.
+   */
+  uint64_t misses;
+  /**
+   * Entries evicted to keep within the memory limit.
+   */
+  uint64_t evictions;
+  /**
+   * Entries removed because their time to live ran out.
+   */
+  uint64_t expirations;
 } ns_shard_stats;
 
 #ifdef __cplusplus
@@ -1159,6 +1254,81 @@ const char *ns_version(void);
  * None.
  */
 uint32_t ns_version_number(void);
+
+/**
+ * Inserts or overwrites a key's value with a time to live: from `ttl_ms`
+ * milliseconds on, no read, batch, iteration or length sees the entry.
+ *
+ * Ownership: `key` and `value` are copied; they stay the caller's.
+ *
+ * # Safety
+ * As `ns_put`.
+ *
+ * Returns as `ns_put`. `ttl_ms` 0 = the map's `default_ttl_ms`,
+ * `NS_NO_EXPIRY` = never.
+ */
+ns_status ns_put_ttl(struct ns_map *m,
+                     const uint8_t *key,
+                     size_t key_len,
+                     const uint8_t *value,
+                     size_t value_len,
+                     uint64_t ttl_ms);
+
+/**
+ * Inserts a key with a time to live only if it is absent (or expired).
+ *
+ * Ownership: `key` and `value` are copied; they stay the caller's.
+ *
+ * # Safety
+ * As `ns_put`.
+ *
+ * Returns as `ns_put_if_absent`.
+ */
+ns_status ns_put_if_absent_ttl(struct ns_map *m,
+                               const uint8_t *key,
+                               size_t key_len,
+                               const uint8_t *value,
+                               size_t value_len,
+                               uint64_t ttl_ms);
+
+/**
+ * Sets a key's time to live to `ttl_ms` from now (0 = expire it now,
+ * `NS_NO_EXPIRY` = never expire).
+ *
+ * Ownership: `key` stays the caller's.
+ *
+ * # Safety
+ * As `ns_delete`.
+ *
+ * Returns `NS_OK`, `NS_NOT_FOUND` (absent or expired; nothing changed),
+ * `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_FULL` (an
+ * entry that gains a deadline grows by 8 bytes), `NS_ERR_CLOSED`.
+ */
+ns_status ns_expire(struct ns_map *m, const uint8_t *key, size_t key_len, uint64_t ttl_ms);
+
+/**
+ * Makes a key never expire (`ns_expire` with `NS_NO_EXPIRY`).
+ *
+ * # Safety
+ * As `ns_delete`.
+ *
+ * Returns as `ns_expire`.
+ */
+ns_status ns_persist(struct ns_map *m, const uint8_t *key, size_t key_len);
+
+/**
+ * A key's remaining time to live, in milliseconds rounded up (-1 = it
+ * never expires).
+ *
+ * Ownership: `key` stays the caller's; `*ttl_ms` is written only on `NS_OK`.
+ *
+ * # Safety
+ * As `ns_delete`, and `ttl_ms` must be writable.
+ *
+ * Returns `NS_OK`, `NS_NOT_FOUND`, `NS_ERR_INVALID_ARGUMENT` (`ttl_ms`
+ * NULL), `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
+ */
+ns_status ns_ttl(struct ns_map *m, const uint8_t *key, size_t key_len, int64_t *ttl_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,6 +1,8 @@
 //! Node-bound record storage for one shard.
 //!
-//! Records (`[key_len u32][value_len u32][key][value]`) live in 2 MiB chunks
+//! Records (`[key_len u32][value_len u32][key][value]`, then, for an entry
+//! with an expiry deadline, padding to 8 bytes and the deadline as a u64;
+//! the top bit of the key length says the deadline is there) live in 2 MiB chunks
 //! mapped with `mbind` to the shard's memory node, so the pages land on that
 //! node whichever thread first touches them. Blocks come in size classes
 //! (8-byte steps up to 512 B, then eight steps per power of two up to
@@ -45,9 +47,29 @@ pub(crate) fn class_of(size: usize) -> (usize, usize) {
     }
 }
 
-/// Bytes a record with these lengths really occupies.
-pub(crate) fn block_size(key_len: usize, value_len: usize) -> usize {
-    let need = HEADER + key_len + value_len;
+/// The top bit of a record's key-length word: the record ends with an
+/// expiry deadline. Key lengths are below 2^31 (`MAX_LEN_CEILING`).
+pub(crate) const HAS_DEADLINE: u32 = 1 << 31;
+
+/// Offset of the deadline in a record with these lengths (8-aligned, after the value).
+#[inline(always)]
+pub(crate) fn deadline_offset(key_len: usize, value_len: usize) -> usize {
+    (HEADER + key_len + value_len).next_multiple_of(8)
+}
+
+/// Bytes a record needs: header, key, value, and the deadline if it has one.
+#[inline(always)]
+fn record_need(key_len: usize, value_len: usize, deadline: bool) -> usize {
+    if deadline {
+        deadline_offset(key_len, value_len) + 8
+    } else {
+        HEADER + key_len + value_len
+    }
+}
+
+/// Bytes a record with these lengths (and a deadline, or not) really occupies.
+pub(crate) fn block_size(key_len: usize, value_len: usize, deadline: bool) -> usize {
+    let need = record_need(key_len, value_len, deadline);
     if need <= LARGE_THRESHOLD {
         class_of(need).1
     } else {
@@ -94,9 +116,10 @@ impl Arena {
         self.all_bound
     }
 
-    /// Allocates a block for a record with these lengths and writes its header.
-    pub(crate) fn alloc_record(&mut self, key_len: usize, value_len: usize) -> Result<*mut u8> {
-        let need = HEADER + key_len + value_len;
+    /// Allocates a block for a record with these lengths and writes its
+    /// header; `deadline` (0 = none) is stored after the value.
+    pub(crate) fn alloc_record(&mut self, key_len: usize, value_len: usize, deadline: u64) -> Result<*mut u8> {
+        let need = record_need(key_len, value_len, deadline != 0);
         let p = if need <= LARGE_THRESHOLD {
             self.alloc_small(need)?
         } else {
@@ -109,8 +132,12 @@ impl Arena {
         // SAFETY: `p` is a block of at least HEADER bytes, 8-aligned; stale
         // lock-free readers may read it, hence atomic stores.
         unsafe {
-            atomic_bytes::store_u32(p, key_len as u32);
+            let flag = if deadline != 0 { HAS_DEADLINE } else { 0 };
+            atomic_bytes::store_u32(p, key_len as u32 | flag);
             atomic_bytes::store_u32(p.add(4), value_len as u32);
+            if deadline != 0 {
+                atomic_bytes::store_u64(p.add(deadline_offset(key_len, value_len)), deadline);
+            }
         }
         Ok(p)
     }
@@ -177,7 +204,8 @@ impl Arena {
     pub(crate) unsafe fn free_record(&mut self, rec: *mut u8, garbage: &mut Vec<NodeRegion>) {
         // SAFETY: rec is a live record of this arena (caller's contract).
         let (k, v) = unsafe { record_lens(rec) };
-        let need = HEADER + k + v;
+        // SAFETY: as above.
+        let need = record_need(k, v, unsafe { record_deadline(rec) } != 0);
         if need <= LARGE_THRESHOLD {
             let (idx, _) = class_of(need);
             // SAFETY: the block is this arena's and now unused.
@@ -229,7 +257,38 @@ fn largest_class_le(n: usize) -> usize {
 #[inline]
 pub(crate) unsafe fn record_lens(rec: *const u8) -> (usize, usize) {
     // SAFETY: a live record starts with two u32 lengths, 8-aligned.
-    unsafe { ((rec as *const u32).read() as usize, (rec.add(4) as *const u32).read() as usize) }
+    unsafe { (((rec as *const u32).read() & !HAS_DEADLINE) as usize, (rec.add(4) as *const u32).read() as usize) }
+}
+
+/// A record's expiry deadline (the map clock's nanoseconds), 0 = none.
+///
+/// # Safety
+/// `rec` must point to a live record.
+#[inline]
+pub(crate) unsafe fn record_deadline(rec: *const u8) -> u64 {
+    // SAFETY: a live record starts with two u32 lengths; a flagged one ends
+    // with an 8-aligned deadline inside its block.
+    unsafe {
+        let kw = (rec as *const u32).read();
+        if kw & HAS_DEADLINE == 0 {
+            return 0;
+        }
+        let (k, v) = record_lens(rec);
+        atomic_bytes::load_u64(rec.add(deadline_offset(k, v)))
+    }
+}
+
+/// Sets the deadline of a record that has one (the block has room for it).
+///
+/// # Safety
+/// `rec` must be a live record with a deadline.
+pub(crate) unsafe fn record_set_deadline(rec: *mut u8, deadline: u64) {
+    // SAFETY: caller's contract; atomic because lock-free readers may read it.
+    unsafe {
+        debug_assert!((rec as *const u32).read() & HAS_DEADLINE != 0 && deadline != 0);
+        let (k, v) = record_lens(rec);
+        atomic_bytes::store_u64(rec.add(deadline_offset(k, v)), deadline);
+    }
 }
 
 /// The key bytes of a record.
@@ -258,17 +317,23 @@ pub(crate) unsafe fn record_value<'a>(rec: *const u8) -> &'a [u8] {
     }
 }
 
-/// Overwrites a record's value in place (same block class required).
+/// Overwrites a record's value in place, and its deadline (0 = none) after
+/// it (same block class required).
 ///
 /// # Safety
-/// `rec` must be a live record whose block can hold the header, its key and `value`.
-pub(crate) unsafe fn record_set_value(rec: *mut u8, value: &[u8]) {
+/// `rec` must be a live record whose block can hold the header, its key,
+/// `value` and, when `deadline != 0`, the deadline.
+pub(crate) unsafe fn record_set_value(rec: *mut u8, value: &[u8], deadline: u64) {
     // SAFETY: caller's contract; atomic stores because lock-free readers
     // may read the record concurrently (they validate with the seqlock).
     unsafe {
         let (k, _) = record_lens(rec);
         atomic_bytes::store(rec.add(HEADER + k), value);
+        if deadline != 0 {
+            atomic_bytes::store_u64(rec.add(deadline_offset(k, value.len())), deadline);
+        }
         atomic_bytes::store_u32(rec.add(4), value.len() as u32);
+        atomic_bytes::store_u32(rec, k as u32 | if deadline != 0 { HAS_DEADLINE } else { 0 });
     }
 }
 
@@ -298,17 +363,17 @@ mod tests {
     #[test]
     fn alloc_free_reuse_and_large() {
         let mut a = Arena::new(Some(0));
-        let r1 = a.alloc_record(16, 32).unwrap();
+        let r1 = a.alloc_record(16, 32, 0).unwrap();
         unsafe {
             ptr::copy_nonoverlapping(b"0123456789abcdef".as_ptr(), r1.add(HEADER), 16);
-            record_set_value(r1, &[7u8; 32]);
+            record_set_value(r1, &[7u8; 32], 0);
             assert_eq!(record_key(r1), b"0123456789abcdef");
             assert_eq!(record_value(r1), &[7u8; 32]);
             a.free_record(r1, &mut Vec::new());
         }
-        let r2 = a.alloc_record(16, 32).unwrap();
+        let r2 = a.alloc_record(16, 32, 0).unwrap();
         assert_eq!(r1, r2, "freed block is reused");
-        let big = a.alloc_record(10, 200_000).unwrap();
+        let big = a.alloc_record(10, 200_000, 0).unwrap();
         assert_eq!(unsafe { record_lens(big) }, (10, 200_000));
         assert!(a.mapped_bytes() >= FIRST_CHUNK + 200_000);
         let mut garbage = Vec::new();
@@ -318,7 +383,7 @@ mod tests {
         // Fill several chunks: tails are retired, chunks double up to CHUNK.
         let mut recs = Vec::new();
         for i in 0..(3 * CHUNK / 4000) {
-            let r = a.alloc_record(8, 4000).unwrap();
+            let r = a.alloc_record(8, 4000, 0).unwrap();
             unsafe { atomic_bytes::store(r.add(HEADER), &(i as u64).to_le_bytes()) };
             recs.push(r);
         }
@@ -332,9 +397,44 @@ mod tests {
         }
         // A record just under the large threshold fits even in a fresh small arena.
         let mut b = Arena::new(None);
-        let r = b.alloc_record(8, LARGE_THRESHOLD - HEADER - 8).unwrap();
+        let r = b.alloc_record(8, LARGE_THRESHOLD - HEADER - 8, 0).unwrap();
         assert_eq!(unsafe { record_lens(r) }, (8, LARGE_THRESHOLD - HEADER - 8));
         let pages = a.page_nodes(0);
         assert!(pages.total > 0);
+    }
+
+    // SAFETY (every unsafe block of this test): as in the test above.
+    #[test]
+    fn deadline_follows_the_value_and_survives_overwrites() {
+        let mut a = Arena::new(None);
+        for (k, v) in [(1usize, 0usize), (3, 5), (16, 32), (7, 1), (8, 8), (100, 3000)] {
+            let r = a.alloc_record(k, v, 42).unwrap();
+            unsafe {
+                atomic_bytes::store(r.add(HEADER), &vec![0xAB; k]);
+                atomic_bytes::store(r.add(HEADER + k), &vec![0xCD; v]);
+                assert_eq!(record_lens(r), (k, v));
+                assert_eq!(record_deadline(r), 42, "k {k} v {v}");
+                assert_eq!(record_key(r), &vec![0xAB; k][..]);
+                assert_eq!(record_value(r), &vec![0xCD; v][..]);
+                record_set_deadline(r, 7);
+                assert_eq!(record_deadline(r), 7);
+                // Same block, shorter value, deadline kept; then dropped.
+                if block_size(k, v.saturating_sub(1), true) == block_size(k, v, true) && v > 0 {
+                    record_set_value(r, &vec![0xEE; v - 1], 9);
+                    assert_eq!(record_value(r), &vec![0xEE; v - 1][..]);
+                    assert_eq!(record_deadline(r), 9);
+                    record_set_value(r, &vec![0x11; v - 1], 0);
+                    assert_eq!(record_deadline(r), 0);
+                    assert_eq!(record_key(r), &vec![0xAB; k][..]);
+                    // A deadline-less block of the same class frees as its class.
+                }
+                a.free_record(r, &mut Vec::new());
+            }
+            assert!(block_size(k, v, true) >= deadline_offset(k, v) + 8);
+        }
+        let plain = a.alloc_record(16, 32, 0).unwrap();
+        assert_eq!(unsafe { record_deadline(plain) }, 0);
+        assert_eq!(block_size(16, 32, false), 56);
+        assert_eq!(block_size(16, 32, true), 64);
     }
 }

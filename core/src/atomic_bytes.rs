@@ -169,6 +169,16 @@ pub(crate) unsafe fn load_u64(p: *const u8) -> u64 {
     unsafe { (*(p as *const AtomicU64)).load(Relaxed) }
 }
 
+/// Stores an aligned u64 atomically.
+///
+/// # Safety
+/// As for [`load_u64`], and writable by the caller.
+#[inline]
+pub(crate) unsafe fn store_u64(p: *mut u8, v: u64) {
+    // SAFETY: caller's contract.
+    unsafe { (*(p as *const AtomicU64)).store(v, Relaxed) }
+}
+
 /// Stores an aligned u32 atomically.
 ///
 /// # Safety

@@ -27,7 +27,17 @@ pub enum OpKind {
     /// `NotFound` (there was none: inserted); too small a buffer stores
     /// nothing (`BufferTooSmall`, `out_len` = the length needed).
     Swap = 8,
+    /// Set the entry's time to live to `ttl_ns` from now (`NO_EXPIRY`:
+    /// never expire, "persist"; 0: expire now, removing it). `NotFound` if absent.
+    Expire = 9,
+    /// The entry's remaining time to live in `out_counter`: nanoseconds, or
+    /// -1 when it never expires. `NotFound` if absent.
+    Ttl = 10,
 }
+
+/// The `ttl_ns` of an op that stores an entry which never expires (even
+/// when the map has a default TTL); with `Expire`, it removes the deadline.
+pub const NO_EXPIRY: u64 = u64::MAX;
 
 impl OpKind {
     /// The kind with this numeric value, if any.
@@ -42,13 +52,15 @@ impl OpKind {
             6 => OpKind::Add,
             7 => OpKind::CompareAndDelete,
             8 => OpKind::Swap,
+            9 => OpKind::Expire,
+            10 => OpKind::Ttl,
             _ => return None,
         })
     }
 
     /// True for kinds that may change the map.
     pub fn writes(self) -> bool {
-        !matches!(self, OpKind::Get)
+        !matches!(self, OpKind::Get | OpKind::Ttl)
     }
 }
 
@@ -75,8 +87,12 @@ pub struct BatchOp<'a> {
     pub status: Status,
     /// Result: the value's length (get/take), also when `out` was too small.
     pub out_len: usize,
-    /// Result: the counter's new value (add).
+    /// Result: the counter's new value (add); the remaining TTL (ttl).
     pub out_counter: i64,
+    /// Time to live of what put, put_if_absent and swap store, in
+    /// nanoseconds: 0 = the map's default (none unless configured),
+    /// [`NO_EXPIRY`] = never; for `Expire`, the new TTL.
+    pub ttl_ns: u64,
     /// When set, get/take also copy the value here (resized to fit).
     pub(crate) out_vec: Option<&'a mut Vec<u8>>,
     /// Routing hash, filled by the map.
@@ -95,9 +111,31 @@ impl<'a> BatchOp<'a> {
             status: Status::Ok,
             out_len: 0,
             out_counter: 0,
+            ttl_ns: 0,
             out_vec: None,
             hash: 0,
         }
+    }
+
+    /// This op with a time to live (put, put_if_absent, swap): the entry it
+    /// stores expires `ttl` from now. A zero `ttl` means the map's default.
+    pub fn with_ttl(self, ttl: std::time::Duration) -> BatchOp<'a> {
+        BatchOp { ttl_ns: duration_ns(ttl), ..self }
+    }
+
+    /// Sets the entry's time to live to `ttl` from now (zero: expire now).
+    pub fn expire(key: &'a [u8], ttl: std::time::Duration) -> BatchOp<'a> {
+        BatchOp { ttl_ns: duration_ns(ttl), ..BatchOp::new(OpKind::Expire, key) }
+    }
+
+    /// Removes the entry's deadline.
+    pub fn persist(key: &'a [u8]) -> BatchOp<'a> {
+        BatchOp { ttl_ns: NO_EXPIRY, ..BatchOp::new(OpKind::Expire, key) }
+    }
+
+    /// Reads the entry's remaining time to live into `out_counter`.
+    pub fn ttl(key: &'a [u8]) -> BatchOp<'a> {
+        BatchOp::new(OpKind::Ttl, key)
     }
 
     /// A get copying into `out`.
@@ -159,4 +197,10 @@ impl<'a> BatchOp<'a> {
     pub fn add(key: &'a [u8], delta: i64) -> BatchOp<'a> {
         BatchOp { delta, ..BatchOp::new(OpKind::Add, key) }
     }
+}
+
+/// A duration in nanoseconds, below [`NO_EXPIRY`] (saturating); a nonzero
+/// duration gives at least 1.
+pub(crate) fn duration_ns(d: std::time::Duration) -> u64 {
+    d.as_nanos().min(NO_EXPIRY as u128 - 1) as u64
 }

@@ -7,6 +7,7 @@
 //! under the shard's ownership lock. See `DESIGN.md` in the repository.
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod numa;
@@ -16,6 +17,7 @@ pub mod topology;
 mod arena;
 mod atomic_bytes;
 mod batch;
+mod cache;
 mod gate;
 mod map;
 mod routing;
@@ -23,8 +25,9 @@ mod shard;
 pub mod stats;
 mod table;
 
-pub use batch::{BatchOp, OpKind};
-pub use config::{Config, ExecMode};
+pub use batch::{BatchOp, OpKind, NO_EXPIRY};
+pub use clock::Clock;
+pub use config::{Config, Eviction, ExecMode};
 pub use error::{Error, Result, Status};
 pub use map::{CasOutcome, Iter, Map, MAX_SHARDS};
 pub use stats::{MapStats, ShardStats};

@@ -1,8 +1,9 @@
 //! The map: creation (topology, placement, owner threads), every operation,
 //! batches, iteration, replace_all, stats and close.
 
-use crate::batch::{BatchOp, OpKind};
-use crate::config::{Config, ExecMode, MAX_LEN_CEILING};
+use crate::batch::{duration_ns, BatchOp, OpKind};
+use crate::cache::Policy;
+use crate::config::{Config, Eviction, ExecMode, MAX_LEN_CEILING};
 use crate::error::{Error, Result, Status};
 use crate::gate::{Garbage, Gate, Pass};
 use crate::numa;
@@ -52,6 +53,7 @@ pub(crate) struct Inner {
     replace_lock: Mutex<()>,
     replace_stall_max_ns: AtomicU64,
     replace_count: AtomicU64,
+    policy: Policy,
 }
 
 /// A NUMA-aware sharded key-value map. Every method may be called from any
@@ -123,6 +125,9 @@ impl Map {
         {
             return Err(Error::with_detail(Status::InvalidArgument, format!("at most {MAX_SHARDS} shards")));
         }
+        if cfg.eviction != Eviction::None && cfg.memory_limit == 0 {
+            return Err(Error::with_detail(Status::InvalidArgument, "eviction needs a memory_limit"));
+        }
         let source = TopologySource::from_config(&cfg);
         let topology = Topology::load(&source)?;
         let allowed = placement::allowed_cpus();
@@ -135,13 +140,21 @@ impl Map {
             cfg.misplace_memory,
         )?;
         let slots = possible_cpus().max(allowed.iter().map(|&c| c as usize + 1).max().unwrap_or(1));
+        let evicting = cfg.eviction != Eviction::None;
+        let policy = Policy {
+            clock: cfg.clock.clone().unwrap_or_default(),
+            default_ttl_ns: cfg.default_ttl.map_or(0, duration_ns),
+            // Each shard evicts within its share: no lock spans shards.
+            shard_limit: evicting.then(|| cfg.memory_limit / plan.len().max(1) as u64),
+            record_stats: cfg.record_stats || evicting,
+        };
         let mut receivers = Vec::with_capacity(plan.len());
         let shards: Box<[Shard]> = plan
             .iter()
             .map(|p| {
                 let (txs, rxs): (Vec<_>, Vec<_>) = (0..slots).map(|_| crossbeam_channel::unbounded()).unzip();
                 receivers.push(rxs);
-                Shard::new(*p, txs.into_boxed_slice())
+                Shard::new(*p, txs.into_boxed_slice(), &policy)
             })
             .collect();
         let spin = Duration::from_micros(cfg.worker_spin_us.unwrap_or(if plan.len() >= allowed.len().max(1) {
@@ -151,7 +164,8 @@ impl Map {
         }));
         let inner = Arc::new(Inner {
             hasher: KeyHasher::new(cfg.hash_seed),
-            budget: Budget::new(cfg.memory_limit),
+            // With eviction the shards keep their own shares of the limit.
+            budget: Budget::new(if evicting { 0 } else { cfg.memory_limit }),
             gate: Gate::new(slots),
             cfg,
             shards,
@@ -161,6 +175,7 @@ impl Map {
             replace_lock: Mutex::new(()),
             replace_stall_max_ns: AtomicU64::new(0),
             replace_count: AtomicU64::new(0),
+            policy,
         });
         let real = inner.topology.is_this_system;
         let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<()>>();
@@ -177,7 +192,7 @@ impl Map {
                     shard.pinned.store(numa::pin_thread(p.cpu), Ordering::Relaxed);
                     shard.memory_bound.store(numa::bind_thread_memory(p.memory_node), Ordering::Relaxed);
                 }
-                match ShardState::new(real.then_some(p.memory_node)) {
+                match ShardState::new(real.then_some(p.memory_node), &inner2.policy, shard.counters.clone()) {
                     Ok(st) => {
                         shard.install(st);
                         let _ = ready.send(Ok(()));
@@ -512,11 +527,103 @@ impl Map {
         }
     }
 
+    /// [`put`](Self::put) with a time to live: the entry expires `ttl` from
+    /// now (a zero `ttl`: the map's default, none unless configured). From
+    /// that instant no read, batch, iteration or `len` sees it.
+    pub fn put_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
+        let mut op = BatchOp::put(key, value).with_ttl(ttl);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(()),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// [`put_if_absent`](Self::put_if_absent) with a time to live for the
+    /// inserted entry.
+    pub fn put_if_absent_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<bool> {
+        let mut op = BatchOp::put_if_absent(key, value).with_ttl(ttl);
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(true),
+            Status::Exists => Ok(false),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// [`get_or_put`](Self::get_or_put) with a time to live for the
+    /// inserted entry.
+    pub fn get_or_put_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<Option<Vec<u8>>> {
+        let mut v = Vec::new();
+        let mut op = BatchOp { out_vec: Some(&mut v), ..BatchOp::put_if_absent(key, value).with_ttl(ttl) };
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(None),
+            Status::Exists => Ok(Some(v)),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// [`swap`](Self::swap) with a time to live for the stored entry.
+    pub fn swap_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<Option<Vec<u8>>> {
+        let mut v = Vec::new();
+        let mut op = BatchOp { ttl_ns: duration_ns(ttl), ..BatchOp::swap_vec(key, value, &mut v) };
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(Some(v)),
+            Status::NotFound => Ok(None),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// Sets the time to live of an entry to `ttl` from now (a zero `ttl`
+    /// expires it at once); false if the key is absent.
+    pub fn expire(&self, key: &[u8], ttl: Duration) -> Result<bool> {
+        self.expire_op(BatchOp::expire(key, ttl))
+    }
+
+    /// Makes an entry never expire; false if the key is absent.
+    pub fn persist(&self, key: &[u8]) -> Result<bool> {
+        self.expire_op(BatchOp::persist(key))
+    }
+
+    fn expire_op(&self, mut op: BatchOp<'_>) -> Result<bool> {
+        match self.run_one(&mut op)? {
+            Status::Ok => Ok(true),
+            Status::NotFound => Ok(false),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
+    /// The remaining time to live of an entry: `None` if absent,
+    /// `Some(None)` if it never expires.
+    pub fn ttl(&self, key: &[u8]) -> Result<Option<Option<Duration>>> {
+        let mut op = BatchOp::ttl(key);
+        match self.run_one(&mut op)? {
+            Status::Ok if op.out_counter < 0 => Ok(Some(None)),
+            Status::Ok => Ok(Some(Some(Duration::from_nanos(op.out_counter as u64)))),
+            Status::NotFound => Ok(None),
+            s => Err(Self::status_err(s)),
+        }
+    }
+
     /// Exact number of entries: the sum of every shard's count, each read at
     /// one moment.
     pub fn len(&self) -> Result<u64> {
         let _pass = self.enter()?;
-        Ok(self.inner.shards.iter().map(|s| s.entries.load(Ordering::Relaxed)).sum())
+        let inner = &*self.inner;
+        let mut now = 0;
+        for s in inner.shards.iter() {
+            // A shard whose entries may have expired removes them first,
+            // so the count holds only live entries.
+            let due = s.next_expiry.load(Ordering::Relaxed);
+            if due != u64::MAX {
+                if now == 0 {
+                    now = inner.policy.clock.now_ns();
+                }
+                if due <= now {
+                    let mut st = s.lock()?;
+                    st.write(&inner.gate, |st| st.expire_due(&inner.budget, now, usize::MAX, true));
+                }
+            }
+        }
+        Ok(inner.shards.iter().map(|s| s.entries.load(Ordering::Relaxed)).sum())
     }
 
     /// True when the map holds no entry.
@@ -756,7 +863,7 @@ impl Map {
                 let mut pos = 0usize;
                 jobs.push(Box::new(move || {
                     if out.is_none() {
-                        *out = Some(ShardState::new(node));
+                        *out = Some(ShardState::new(node, &inner.policy, inner.shards[s].counters.clone()));
                     }
                     let Some(Ok(st)) = out.as_mut() else { return true };
                     let end = (pos + BUILD_STEP).min(part.len());
@@ -858,6 +965,10 @@ impl Map {
                 && st.bound(),
             pages_on_node: pages.on_node,
             pages_total: pages.total,
+            hits: s.counters.hits_misses().0,
+            misses: s.counters.hits_misses().1,
+            evictions: s.counters.evictions.load(Ordering::Relaxed),
+            expirations: s.counters.expirations.load(Ordering::Relaxed),
         })
     }
 
@@ -881,7 +992,11 @@ impl Map {
             bytes: per_shard.iter().map(|s| s.bytes).sum(),
             mapped_bytes: per_shard.iter().map(|s| s.mapped_bytes).sum(),
             ops: per_shard.iter().map(|s| s.ops).sum(),
-            memory_limit: inner.budget.limit(),
+            memory_limit: inner.cfg.memory_limit,
+            hits: per_shard.iter().map(|s| s.hits).sum(),
+            misses: per_shard.iter().map(|s| s.misses).sum(),
+            evictions: per_shard.iter().map(|s| s.evictions).sum(),
+            expirations: per_shard.iter().map(|s| s.expirations).sum(),
             binding_applied: per_shard.iter().all(|s| s.binding_applied),
             replace_stall_max_ns: inner.replace_stall_max_ns.load(Ordering::Relaxed),
             replace_count: inner.replace_count.load(Ordering::Relaxed),
@@ -972,8 +1087,14 @@ impl Iter {
         let step = if entries <= ITER_CHUNK { u64::MAX } else { (u64::MAX / entries).saturating_mul(ITER_CHUNK) };
         let hi = self.lo.saturating_add(step);
         let (buf, spans) = (&mut self.buf, &mut self.spans);
+        let now = inner.policy.clock.now_ns();
         st.table.for_each_in_tag_range(self.lo, hi, |slot| {
             // SAFETY: occupied slots point to live records, unchanged while we hold the lock.
+            let deadline = unsafe { crate::arena::record_deadline(slot.rec) };
+            if deadline != 0 && deadline <= now {
+                return; // expired: absent from that instant
+            }
+            // SAFETY: as above.
             let (k, v) = unsafe { (crate::arena::record_key(slot.rec), crate::arena::record_value(slot.rec)) };
             spans.push((buf.len(), k.len(), v.len()));
             buf.extend_from_slice(k);

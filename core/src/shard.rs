@@ -1,30 +1,29 @@
 //! One shard: its state (index + record arena in node-bound memory), the
 //! operations applied to it, and the owner thread's loop.
 
-use crate::arena::{self, record_key, record_lens, record_value, Arena, HEADER};
+use crate::arena::{self, record_deadline, record_key, record_lens, record_value, Arena, HAS_DEADLINE, HEADER};
 use crate::atomic_bytes;
 use crate::batch::{BatchOp, OpKind};
+use crate::cache::{Counters, Policy, S3Fifo, Verdict, Wheel, GRAIN_NS, QUEUE_COST};
+use crate::clock::Clock;
 use crate::error::{Result, Status};
 use crate::gate::{Garbage, Gate};
 use crate::numa::{NodeRegion, PageCount};
 use crate::placement::ShardPlacement;
 use crate::routing::{Msg, ReplySlot};
-use crate::table::{load_slot, tag_of, unpack_word, Table};
+use crate::table::{load_slot, mark_accessed, tag_of, unpack_word, Slot, Table};
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 /// Index overhead charged per entry on top of its record block (one slot).
 pub(crate) const SLOT_COST: u64 = 16;
-
-/// What one entry costs against the memory limit.
-pub(crate) fn entry_cost(key_len: usize, value_len: usize) -> u64 {
-    arena::block_size(key_len, value_len) as u64 + SLOT_COST
-}
+/// Registrations of deadlines an owner handles per background step.
+const EXPIRE_STEP: usize = 4096;
 
 /// The map-wide memory budget shared by all shards.
 pub(crate) struct Budget {
@@ -81,17 +80,202 @@ pub(crate) struct ShardState {
     /// Regions unlinked by the last changes, which lock-free readers may
     /// still be reading: handed to the gate's grace-period reclamation.
     pub(crate) garbage: Vec<NodeRegion>,
+    /// Clock, default TTL, eviction budget: the map's settings.
+    pub(crate) policy: Policy,
+    /// Hit, miss, eviction and expiry counters (shared with the shard's readers).
+    pub(crate) counters: Arc<Counters>,
+    /// The eviction queues, when the map evicts.
+    evict: Option<S3Fifo>,
+    /// Registrations of entries with deadlines, by time.
+    wheel: Wheel,
 }
 
 impl ShardState {
-    pub(crate) fn new(memory_node: Option<u32>) -> Result<ShardState> {
+    pub(crate) fn new(memory_node: Option<u32>, policy: &Policy, counters: Arc<Counters>) -> Result<ShardState> {
         Ok(ShardState {
             table: Table::new(memory_node)?,
             arena: Arena::new(memory_node),
             charged: 0,
             ops: 0,
             garbage: Vec::new(),
+            policy: policy.clone(),
+            counters,
+            evict: policy.shard_limit.map(|_| S3Fifo::new()),
+            wheel: Wheel::default(),
         })
+    }
+
+    /// What one entry costs against the memory limit: its record block, its
+    /// slot, and with eviction its share of the queues.
+    #[inline]
+    pub(crate) fn entry_cost(&self, key_len: usize, value_len: usize, deadline: bool) -> u64 {
+        // (The policy, not `evict`, which `evict_one` holds out while it works.)
+        let queue = if self.policy.shard_limit.is_some() { QUEUE_COST } else { 0 };
+        arena::block_size(key_len, value_len, deadline) as u64 + SLOT_COST + queue
+    }
+
+    /// The cost of the entry whose record is `rec`.
+    ///
+    /// # Safety
+    /// `rec` must be a live record of this shard.
+    unsafe fn record_cost(&self, rec: *const u8) -> u64 {
+        // SAFETY: caller's contract.
+        let (k, v, d) = unsafe { (record_lens(rec).0, record_lens(rec).1, record_deadline(rec)) };
+        self.entry_cost(k, v, d != 0)
+    }
+
+    /// The earliest moment an entry may expire (u64::MAX: none has a deadline).
+    pub(crate) fn next_expiry(&self) -> u64 {
+        self.wheel.earliest()
+    }
+
+    /// True when the entry in slot `i` has a deadline that has passed.
+    #[inline]
+    fn expired(&self, i: usize) -> bool {
+        // SAFETY: occupied slot → live record.
+        let d = unsafe { record_deadline(self.table.slot(i).rec) };
+        d != 0 && d <= self.policy.clock.now_ns()
+    }
+
+    /// The slot of `key` if it holds a live entry. An expired entry found by
+    /// a writer (`reclaim`, inside a write section) is removed on the spot.
+    #[inline]
+    fn find_live(&mut self, budget: &Budget, hash: u64, key: &[u8], reclaim: bool) -> Option<usize> {
+        let i = self.table.find(hash, key)?;
+        if !self.expired(i) {
+            return Some(i);
+        }
+        if reclaim {
+            self.remove_slot(budget, i);
+            self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// Makes room for `extra` more bytes: with eviction, evicts (never the
+    /// entry tagged `protect`) until the shard's budget holds them; then
+    /// charges the map's budget. False, with nothing charged, when it cannot.
+    fn reserve(&mut self, budget: &Budget, extra: u64, protect: u64) -> bool {
+        if let Some(limit) = self.policy.shard_limit {
+            if extra > limit {
+                return false;
+            }
+            while self.charged + extra > limit {
+                if !self.evict_one(budget, protect) {
+                    return false;
+                }
+            }
+        }
+        budget.try_charge(extra)
+    }
+
+    /// Evicts one entry other than `protect`'s (expired ones first, as they
+    /// come up in the queues). False when nothing can be evicted.
+    fn evict_one(&mut self, budget: &Budget, protect: u64) -> bool {
+        let Some(mut q) = self.evict.take() else { return false };
+        if q.queued() > 2 * self.table.len() + 1024 {
+            let table = &self.table;
+            q.compact(|fp| table.find_fingerprint(fp).is_some());
+        }
+        let round = q.queued() + 1;
+        let mut now = 0;
+        let mut offered = 0;
+        let done = loop {
+            let Some((fp, from_small)) = q.next() else { break self.evict_any(budget, protect) };
+            offered += 1;
+            let Some(i) = self.table.find_fingerprint(fp) else { continue };
+            let rec = self.table.slot(i).rec;
+            if self.table.slot(i).tag == protect {
+                q.requeue(fp);
+                if offered > 2 * round {
+                    break false;
+                }
+                continue;
+            }
+            // SAFETY: occupied slot → live record.
+            let d = unsafe { record_deadline(rec) };
+            if d != 0 {
+                if now == 0 {
+                    now = self.policy.clock.now_ns();
+                }
+                if d <= now {
+                    self.remove_slot(budget, i);
+                    self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+                    break true;
+                }
+            }
+            // Small: one read since admission promotes to main (count reset);
+            // main: a read buys another round (count lowered by one).
+            let accessed = self.table.take_accessed(i, from_small) != 0;
+            if let Verdict::Evict = q.decide(fp, from_small, accessed, offered > round) {
+                self.remove_slot(budget, i);
+                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+                break true;
+            }
+        };
+        self.evict = Some(q);
+        done
+    }
+
+    /// Evicts the first entry of the table other than `protect`'s: for when
+    /// the queues name no live entry (names that collided).
+    #[cold]
+    fn evict_any(&mut self, budget: &Budget, protect: u64) -> bool {
+        for i in 0..self.table.capacity() {
+            let s = self.table.slot(i);
+            if s.tag != 0 && s.tag != protect {
+                self.remove_slot(budget, i);
+                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Removes entries whose deadline is at or before `now`, through the
+    /// wheel: the buckets wholly in the past, handling at most about
+    /// `max_names` registrations; with `exact`, then also the bucket `now`
+    /// falls in (once), so that no due entry is left. Returns how many
+    /// registrations it handled.
+    pub(crate) fn expire_due(&mut self, budget: &Budget, now: u64, max_names: usize, exact: bool) -> usize {
+        let mut handled = 0;
+        while handled < max_names || exact {
+            let Some(names) = self.wheel.take_due(now, true) else { break };
+            handled += names.len();
+            for fp in names {
+                self.expire_name(budget, fp, now);
+            }
+        }
+        if exact {
+            if let Some(names) = self.wheel.take_due(now, false) {
+                handled += names.len();
+                for fp in names {
+                    self.expire_name(budget, fp, now);
+                }
+            }
+        }
+        handled
+    }
+
+    /// Expires every due entry named `fp`, and registers again those of its
+    /// entries whose deadline lies ahead.
+    fn expire_name(&mut self, budget: &Budget, fp: u32, now: u64) {
+        // SAFETY (both closures): slots found occupied point to live records.
+        let due = |s: crate::table::Slot| {
+            let d = unsafe { record_deadline(s.rec) };
+            d != 0 && d <= now
+        };
+        while let Some(i) = self.table.find_fingerprint_where(fp, due) {
+            self.remove_slot(budget, i);
+            self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+        }
+        let wheel = &mut self.wheel;
+        self.table.for_each_fingerprint(fp, |s| {
+            let d = unsafe { record_deadline(s.rec) };
+            if d != 0 {
+                wheel.register(d, s.tag);
+            }
+        });
     }
 
     pub(crate) fn bound(&self) -> bool {
@@ -113,8 +297,8 @@ impl ShardState {
         self.table.len()
     }
 
-    fn new_record(&mut self, key: &[u8], value: &[u8]) -> Result<*mut u8> {
-        let rec = self.arena.alloc_record(key.len(), value.len())?;
+    fn new_record(&mut self, key: &[u8], value: &[u8], deadline: u64) -> Result<*mut u8> {
+        let rec = self.arena.alloc_record(key.len(), value.len(), deadline)?;
         // SAFETY: the block holds header + key + value (alloc_record's
         // contract); atomic stores because stale lock-free readers may read a
         // reused block.
@@ -125,10 +309,10 @@ impl ShardState {
         Ok(rec)
     }
 
-    /// Inserts a key known to be absent.
-    fn insert_new(&mut self, budget: &Budget, hash: u64, key: &[u8], value: &[u8]) -> Status {
-        let cost = entry_cost(key.len(), value.len());
-        if !budget.try_charge(cost) {
+    /// Inserts a key known to be absent, with a deadline (0 = none).
+    fn insert_new(&mut self, budget: &Budget, hash: u64, key: &[u8], value: &[u8], deadline: u64) -> Status {
+        let cost = self.entry_cost(key.len(), value.len(), deadline != 0);
+        if !self.reserve(budget, cost, 0) {
             return Status::Full;
         }
         if self.table.needs_grow() {
@@ -136,11 +320,21 @@ impl ShardState {
                 budget.release(cost);
                 return e.status();
             }
+            if let Some(q) = self.evict.as_mut() {
+                q.table_grew(self.table.capacity());
+            }
         }
-        match self.new_record(key, value) {
+        match self.new_record(key, value, deadline) {
             Ok(rec) => {
-                self.table.insert_absent(tag_of(hash), rec);
+                let tag = tag_of(hash);
+                self.table.insert_absent(tag, rec);
                 self.charged += cost;
+                if let Some(q) = self.evict.as_mut() {
+                    q.admit(tag);
+                }
+                if deadline != 0 {
+                    self.wheel.register(deadline, tag);
+                }
                 Status::Ok
             }
             Err(e) => {
@@ -150,25 +344,38 @@ impl ShardState {
         }
     }
 
-    /// Replaces the value of the entry in slot `i`.
-    fn replace_value(&mut self, budget: &Budget, i: usize, value: &[u8]) -> Status {
-        let old = self.table.slot(i).rec;
+    /// Replaces the value of the entry in slot `i`, and its deadline
+    /// (`None`: keep the one it has; `Some(0)`: none).
+    fn replace_value(&mut self, budget: &Budget, mut i: usize, value: &[u8], deadline: Option<u64>) -> Status {
+        let Slot { tag, rec: old } = self.table.slot(i);
         // SAFETY: occupied slot → live record.
-        let (klen, vlen) = unsafe { record_lens(old) };
-        let old_cost = entry_cost(klen, vlen);
-        let new_cost = entry_cost(klen, value.len());
-        if new_cost > old_cost && !budget.try_charge(new_cost - old_cost) {
-            return Status::Full;
+        let ((klen, vlen), old_deadline) = unsafe { (record_lens(old), record_deadline(old)) };
+        let deadline = deadline.unwrap_or(old_deadline);
+        let old_cost = self.entry_cost(klen, vlen, old_deadline != 0);
+        let new_cost = self.entry_cost(klen, value.len(), deadline != 0);
+        if new_cost > old_cost {
+            let entries = self.table.len();
+            if !self.reserve(budget, new_cost - old_cost, tag) {
+                return Status::Full;
+            }
+            if self.table.len() != entries {
+                // Evicting or expiring others shifts slots: find the entry
+                // again (its record stays put).
+                match self.table.find_rec(tag, old) {
+                    Some(j) => i = j,
+                    None => unreachable!("the protected entry is never evicted"),
+                }
+            }
         }
-        if (vlen == value.len() || arena::block_size(klen, vlen) == arena::block_size(klen, value.len()))
-            && HEADER + klen + value.len() <= 64 * 1024
-        {
-            // SAFETY: same block class, so the block holds the new value.
-            unsafe { arena::record_set_value(old, value) };
+        let same_block =
+            arena::block_size(klen, vlen, old_deadline != 0) == arena::block_size(klen, value.len(), deadline != 0);
+        if same_block && HEADER + klen + value.len() + 16 <= 64 * 1024 {
+            // SAFETY: same block class, so the block holds the new value and deadline.
+            unsafe { arena::record_set_value(old, value, deadline) };
         } else {
             // SAFETY: live record; the key bytes are copied before `old` is freed.
             let key = unsafe { record_key(old) }.to_vec();
-            let rec = match self.new_record(&key, value) {
+            let rec = match self.new_record(&key, value, deadline) {
                 Ok(r) => r,
                 Err(e) => {
                     if new_cost > old_cost {
@@ -185,17 +392,22 @@ impl ShardState {
             budget.release(old_cost - new_cost);
         }
         self.charged = self.charged + new_cost - old_cost;
+        if self.evict.is_some() {
+            self.table.set_accessed(i);
+        }
+        if deadline != 0 && (old_deadline == 0 || deadline < old_deadline) {
+            self.wheel.register(deadline, tag);
+        }
         Status::Ok
     }
 
     fn remove_slot(&mut self, budget: &Budget, i: usize) {
         let rec = self.table.slot(i).rec;
         // SAFETY: occupied slot → live record.
-        let (k, v) = unsafe { record_lens(rec) };
+        let cost = unsafe { self.record_cost(rec) };
         self.table.remove_at(i);
         // SAFETY: the record is no longer referenced by the table.
         unsafe { self.arena.free_record(rec, &mut self.garbage) };
-        let cost = entry_cost(k, v);
         self.charged -= cost;
         budget.release(cost);
     }
@@ -216,48 +428,73 @@ impl ShardState {
     }
 
     /// A single put (the direct path of `Map::put`): what `apply` does for
-    /// an `OpKind::Put`, without an op record.
+    /// an `OpKind::Put` without a TTL, without an op record.
     #[inline]
     pub(crate) fn put(&mut self, budget: &Budget, hash: u64, key: &[u8], value: &[u8]) -> Status {
         self.ops += 1;
-        let found = self.table.find(hash, key);
-        self.upsert(budget, found, hash, key, value)
+        let found = self.find_live(budget, hash, key, true);
+        let deadline = self.policy.deadline(0);
+        self.upsert(budget, found, hash, key, value, deadline)
     }
 
     /// Inserts `key` (not `found`) or overwrites the entry at slot `found`.
     #[inline]
-    fn upsert(&mut self, budget: &Budget, found: Option<usize>, hash: u64, key: &[u8], value: &[u8]) -> Status {
+    fn upsert(
+        &mut self,
+        budget: &Budget,
+        found: Option<usize>,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+        deadline: u64,
+    ) -> Status {
         match found {
-            None => self.insert_new(budget, hash, key, value),
-            Some(i) => self.replace_value(budget, i, value),
+            None => self.insert_new(budget, hash, key, value, deadline),
+            Some(i) => self.replace_value(budget, i, value, Some(deadline)),
         }
     }
 
-    /// Applies one validated op.
+    /// Applies one validated op. Reads (`Get`, `Ttl`) change nothing, so
+    /// they may run outside a write section; every other kind must run
+    /// inside one.
     pub(crate) fn apply(&mut self, budget: &Budget, op: &mut BatchOp<'_>) {
         self.ops += 1;
         let hash = op.hash;
         let key = op.key;
-        let found = self.table.find(hash, key);
+        let found = self.find_live(budget, hash, key, op.kind.writes());
         op.status = match op.kind {
-            OpKind::Get => match found {
-                None => {
-                    op.out_len = 0;
-                    Status::NotFound
+            OpKind::Get => {
+                if self.policy.record_stats {
+                    self.counters.read(found.is_some());
                 }
-                Some(i) => {
-                    // SAFETY: occupied slot → live record, unchanged during this call.
-                    let v = unsafe { record_value(self.table.slot(i).rec) };
-                    if Self::copy_out(op, v) {
-                        Status::Ok
-                    } else {
-                        Status::BufferTooSmall
+                match found {
+                    None => {
+                        op.out_len = 0;
+                        Status::NotFound
+                    }
+                    Some(i) => {
+                        if self.evict.is_some() {
+                            self.table.set_accessed(i);
+                        }
+                        // SAFETY: occupied slot → live record, unchanged during this call.
+                        let v = unsafe { record_value(self.table.slot(i).rec) };
+                        if Self::copy_out(op, v) {
+                            Status::Ok
+                        } else {
+                            Status::BufferTooSmall
+                        }
                     }
                 }
-            },
-            OpKind::Put => self.upsert(budget, found, hash, key, op.value),
+            }
+            OpKind::Put => {
+                let deadline = self.policy.deadline(op.ttl_ns);
+                self.upsert(budget, found, hash, key, op.value, deadline)
+            }
             OpKind::PutIfAbsent => match found {
-                None => self.insert_new(budget, hash, key, op.value),
+                None => {
+                    let deadline = self.policy.deadline(op.ttl_ns);
+                    self.insert_new(budget, hash, key, op.value, deadline)
+                }
                 Some(i) => {
                     // SAFETY: as above.
                     let v = unsafe { record_value(self.table.slot(i).rec) };
@@ -298,30 +535,33 @@ impl ShardState {
                     // SAFETY: as above.
                     let v = unsafe { record_value(self.table.slot(i).rec) };
                     if v == op.expected {
-                        self.replace_value(budget, i, op.value)
+                        self.replace_value(budget, i, op.value, None)
                     } else {
                         Status::Mismatch
                     }
                 }
             },
-            OpKind::Swap => match found {
-                None => {
-                    op.out_len = 0;
-                    match self.insert_new(budget, hash, key, op.value) {
-                        Status::Ok => Status::NotFound,
-                        s => s,
+            OpKind::Swap => {
+                let deadline = self.policy.deadline(op.ttl_ns);
+                match found {
+                    None => {
+                        op.out_len = 0;
+                        match self.insert_new(budget, hash, key, op.value, deadline) {
+                            Status::Ok => Status::NotFound,
+                            s => s,
+                        }
+                    }
+                    Some(i) => {
+                        // SAFETY: as above.
+                        let v = unsafe { record_value(self.table.slot(i).rec) };
+                        if Self::copy_out(op, v) {
+                            self.replace_value(budget, i, op.value, Some(deadline))
+                        } else {
+                            Status::BufferTooSmall
+                        }
                     }
                 }
-                Some(i) => {
-                    // SAFETY: as above.
-                    let v = unsafe { record_value(self.table.slot(i).rec) };
-                    if Self::copy_out(op, v) {
-                        self.replace_value(budget, i, op.value)
-                    } else {
-                        Status::BufferTooSmall
-                    }
-                }
-            },
+            }
             OpKind::CompareAndDelete => match found {
                 None => Status::NotFound,
                 Some(i) => {
@@ -338,7 +578,8 @@ impl ShardState {
             OpKind::Add => match found {
                 None => {
                     op.out_counter = op.delta;
-                    self.insert_new(budget, hash, key, &op.delta.to_le_bytes())
+                    let deadline = self.policy.deadline(0);
+                    self.insert_new(budget, hash, key, &op.delta.to_le_bytes(), deadline)
                 }
                 Some(i) => {
                     let rec = self.table.slot(i).rec;
@@ -359,7 +600,53 @@ impl ShardState {
                     }
                 }
             },
+            OpKind::Expire => match found {
+                None => Status::NotFound,
+                Some(i) => self.set_deadline(budget, i, op.ttl_ns),
+            },
+            OpKind::Ttl => match found {
+                None => Status::NotFound,
+                Some(i) => {
+                    // SAFETY: as above.
+                    let d = unsafe { record_deadline(self.table.slot(i).rec) };
+                    op.out_counter = if d == 0 {
+                        -1
+                    } else {
+                        d.saturating_sub(self.policy.clock.now_ns()).min(i64::MAX as u64) as i64
+                    };
+                    Status::Ok
+                }
+            },
         };
+    }
+
+    /// `Expire`: gives the entry in slot `i` the deadline `ttl_ns` from now
+    /// (`u64::MAX`: none, "persist"; 0: now, which removes it).
+    fn set_deadline(&mut self, budget: &Budget, i: usize, ttl_ns: u64) -> Status {
+        let Slot { tag, rec } = self.table.slot(i);
+        if ttl_ns == 0 {
+            self.remove_slot(budget, i);
+            self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+            return Status::Ok;
+        }
+        let deadline = if ttl_ns == u64::MAX { 0 } else { self.policy.clock.now_ns().saturating_add(ttl_ns) };
+        // SAFETY: occupied slot → live record.
+        let old = unsafe { record_deadline(rec) };
+        if old != 0 && deadline != 0 {
+            // SAFETY: the record has a deadline, so its block has room for one.
+            unsafe { arena::record_set_deadline(rec, deadline) };
+            if deadline < old {
+                self.wheel.register(deadline, tag);
+            }
+            return Status::Ok;
+        }
+        if old == 0 && deadline == 0 {
+            return Status::Ok;
+        }
+        // The record gains or loses its deadline word: rewrite it.
+        // SAFETY: live record; copied before it may be freed.
+        let value = unsafe { record_value(rec) }.to_vec();
+        self.replace_value(budget, i, &value, Some(deadline))
     }
 
     /// Runs a group of ops: prefetches every home slot first, so that the
@@ -392,6 +679,10 @@ impl ShardState {
     pub(crate) fn clear(&mut self, budget: &Budget) -> Result<()> {
         self.table.clear(&mut self.garbage)?;
         self.arena.reset(&mut self.garbage);
+        if let Some(q) = self.evict.as_mut() {
+            q.clear();
+        }
+        self.wheel.clear();
         budget.release(self.charged);
         self.charged = 0;
         Ok(())
@@ -420,6 +711,16 @@ pub(crate) struct Shard {
     /// What lock-free readers read, on a cache line of its own that only
     /// write sections store to (the lock word and counters live elsewhere).
     view: CachePadded<ReaderView>,
+    /// Published with the entry count: the earliest moment an entry may
+    /// expire (u64::MAX: no entry has a deadline).
+    pub(crate) next_expiry: AtomicU64,
+    /// Hits, misses, evictions, expirations (shared with the state).
+    pub(crate) counters: Arc<Counters>,
+    clock: Clock,
+    /// Readers mark the entries they find (for eviction).
+    mark_reads: bool,
+    /// Readers count hits and misses.
+    count_reads: bool,
 }
 
 /// The seqlock and the published slot array of a shard.
@@ -472,8 +773,13 @@ pub(crate) enum Lookup {
 }
 
 impl Shard {
-    pub(crate) fn new(placement: ShardPlacement, inbound: Box<[Sender<Msg>]>) -> Shard {
+    pub(crate) fn new(placement: ShardPlacement, inbound: Box<[Sender<Msg>]>, policy: &Policy) -> Shard {
         Shard {
+            next_expiry: AtomicU64::new(u64::MAX),
+            counters: Counters::shared(),
+            clock: policy.clock.clone(),
+            mark_reads: policy.shard_limit.is_some(),
+            count_reads: policy.record_stats,
             placement,
             state: Mutex::new(None),
             poisoned: AtomicBool::new(false),
@@ -590,12 +896,14 @@ impl Shard {
                 if s.tag == tag && !s.rec.is_null() {
                     // SAFETY: a record block is at least HEADER bytes, 8-aligned and mapped.
                     let h = unsafe { atomic_bytes::load_u64(s.rec) };
-                    // The header is two native u32s: key length, then value length.
-                    let (k, v) = if cfg!(target_endian = "little") {
-                        ((h as u32) as usize, (h >> 32) as usize)
+                    // The header is two native u32s: key length (its top bit
+                    // flags a deadline), then value length.
+                    let (kw, v) = if cfg!(target_endian = "little") {
+                        (h as u32, (h >> 32) as usize)
                     } else {
-                        ((h >> 32) as usize, (h as u32) as usize)
+                        ((h >> 32) as u32, (h as u32) as usize)
                     };
+                    let k = (kw & !HAS_DEADLINE) as usize;
                     fence(Ordering::Acquire);
                     if self.view.seq.load(Ordering::Relaxed) != s1 {
                         continue 'attempt;
@@ -603,18 +911,26 @@ impl Shard {
                     // The header is a live record's: its key and value lie in the block.
                     // SAFETY: k bytes after the header are the record's key.
                     if k == key.len() && unsafe { atomic_bytes::key_eq(s.rec.add(HEADER), key) } {
-                        found = Some((s.rec, v));
+                        found = Some((s.rec, v, kw & HAS_DEADLINE != 0, i));
                         break;
                     }
                 }
                 i = (i + 1) & mask;
             }
-            let Some((rec, v)) = found else {
+            let Some((rec, v, has_deadline, slot)) = found else {
                 fence(Ordering::Acquire);
                 if self.view.seq.load(Ordering::Relaxed) != s1 {
                     continue;
                 }
+                self.count(false);
                 return Lookup::Missing;
+            };
+            // SAFETY: the validated header says the record ends with a
+            // deadline, 8-aligned inside the block.
+            let deadline = if has_deadline {
+                unsafe { atomic_bytes::load_u64(rec.add(arena::deadline_offset(key.len(), v))) }
+            } else {
+                0
             };
             let copied = copy(v);
             let mut at = 0;
@@ -636,9 +952,27 @@ impl Shard {
             if self.view.seq.load(Ordering::Relaxed) != s1 {
                 continue;
             }
+            if deadline != 0 && deadline <= self.clock.now_ns() {
+                // Expired: absent from this instant (the owner reclaims it).
+                self.count(false);
+                return Lookup::Missing;
+            }
+            if self.mark_reads {
+                // SAFETY: slot <= mask of the published array, still mapped.
+                unsafe { mark_accessed(slots, slot) };
+            }
+            self.count(true);
             return Lookup::Found { len: v, copied, at };
         }
         Lookup::Busy
+    }
+
+    /// Counts a lock-free read's hit or miss, when the map records them.
+    #[inline(always)]
+    fn count(&self, hit: bool) {
+        if self.count_reads {
+            self.counters.read(hit);
+        }
     }
 
     /// A get without the ownership lock ("CREW": the owner writes, anyone
@@ -708,6 +1042,7 @@ impl Shard {
     pub(crate) fn install(&self, st: ShardState) {
         let mut g = self.state.lock();
         self.entries.store(st.len() as u64, Ordering::Relaxed);
+        self.next_expiry.store(st.next_expiry(), Ordering::Relaxed);
         self.view.table_word.store(st.table.word(), Ordering::Release);
         *g = Some(st);
     }
@@ -800,10 +1135,12 @@ impl<'a> StateGuard<'a> {
         }
     }
 
-    /// Publishes the entry count for lock-free `len`.
+    /// Publishes the entry count for lock-free `len`, and when the next
+    /// entry may expire.
     pub(crate) fn publish(&self) {
         if let Some(st) = self.guard.as_ref().and_then(|g| g.as_ref()) {
             self.shard.entries.store(st.len() as u64, Ordering::Relaxed);
+            self.shard.next_expiry.store(st.next_expiry(), Ordering::Relaxed);
         }
     }
 }
@@ -889,6 +1226,15 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
         if gate.has_garbage() {
             gate.try_reclaim();
         }
+        // Reclaim expired entries in the background, a bounded step at a time.
+        let next_expiry = shard.next_expiry.load(Ordering::Relaxed);
+        if next_expiry != u64::MAX && next_expiry.saturating_add(GRAIN_NS) <= shard.clock.now_ns() {
+            if let Ok(mut st) = shard.lock() {
+                let now = shard.clock.now_ns();
+                st.write(gate, |st| st.expire_due(budget, now, EXPIRE_STEP, false));
+            }
+            continue;
+        }
         if let Some(&(f, reply)) = jobs.front() {
             // SAFETY: the job's closure lives on its waiting caller's stack.
             if unsafe { (*f)() } {
@@ -917,11 +1263,21 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
             continue;
         }
         // Memory waiting for its grace period is retried every millisecond
-        // (readers leave quickly); otherwise sleep until woken.
+        // (readers leave quickly); entries with deadlines are reclaimed once
+        // their wheel bucket has passed (woken then, at most every 10 ms
+        // and at least every second); otherwise sleep until woken.
         let retry_reclaim = gate.has_garbage();
+        let expiry_wait = match shard.next_expiry.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            t => {
+                let wait = t.saturating_add(GRAIN_NS).saturating_sub(shard.clock.now_ns());
+                Some(Duration::from_nanos(wait.clamp(10_000_000, 1_000_000_000)))
+            }
+        };
         while shard.sleeping.load(Ordering::SeqCst) {
-            if retry_reclaim {
-                std::thread::park_timeout(Duration::from_millis(1));
+            if retry_reclaim || expiry_wait.is_some() {
+                let wait = if retry_reclaim { Duration::from_millis(1) } else { expiry_wait.unwrap_or_default() };
+                std::thread::park_timeout(wait);
                 shard.sleeping.store(false, Ordering::SeqCst);
             } else {
                 std::thread::park();

@@ -33,6 +33,14 @@ pub struct ShardStats {
     pub pages_on_node: u64,
     /// Resident pages of the shard's memory.
     pub pages_total: u64,
+    /// Reads that found their key (counted with eviction or `record_stats`).
+    pub hits: u64,
+    /// Reads that did not (absent or expired).
+    pub misses: u64,
+    /// Entries evicted to keep within the memory limit.
+    pub evictions: u64,
+    /// Entries removed because their time to live ran out.
+    pub expirations: u64,
 }
 
 /// Map totals and every shard's stats.
@@ -56,6 +64,14 @@ pub struct MapStats {
     pub replace_stall_max_ns: u64,
     /// Number of completed `replace_all` calls.
     pub replace_count: u64,
+    /// Reads that found their key, in all shards.
+    pub hits: u64,
+    /// Reads that did not, in all shards.
+    pub misses: u64,
+    /// Entries evicted, in all shards.
+    pub evictions: u64,
+    /// Entries expired, in all shards.
+    pub expirations: u64,
     /// Per-shard stats.
     pub per_shard: Vec<ShardStats>,
 }
@@ -77,7 +93,7 @@ impl MapStats {
         gauge(&mut s, "replace_all_stall_max_seconds", "Longest replace_all switch stall.", "gauge");
         let _ = writeln!(s, "numashard_replace_all_stall_max_seconds {:.9}", self.replace_stall_max_ns as f64 / 1e9);
         type Field = fn(&ShardStats) -> u64;
-        let per: [(&str, &str, &str, Field); 8] = [
+        let per: [(&str, &str, &str, Field); 12] = [
             ("entries", "Entries stored.", "gauge", |x| x.entries),
             ("bytes", "Bytes charged to entries.", "gauge", |x| x.bytes),
             ("mapped_bytes", "Bytes mapped for the shard.", "gauge", |x| x.mapped_bytes),
@@ -86,6 +102,10 @@ impl MapStats {
             ("binding_applied", "1 when CPU and memory binding are applied.", "gauge", |x| x.binding_applied as u64),
             ("pages_on_node", "Resident pages on the shard's memory node.", "gauge", |x| x.pages_on_node),
             ("pages_total", "Resident pages of the shard.", "gauge", |x| x.pages_total),
+            ("hits_total", "Reads that found their key.", "counter", |x| x.hits),
+            ("misses_total", "Reads that found no live entry.", "counter", |x| x.misses),
+            ("evictions_total", "Entries evicted at the memory limit.", "counter", |x| x.evictions),
+            ("expirations_total", "Entries removed when their TTL ran out.", "counter", |x| x.expirations),
         ];
         for (name, help, kind, f) in per {
             gauge(&mut s, &format!("shard_{name}"), help, kind);
@@ -120,6 +140,7 @@ mod tests {
         };
         let text = st.to_prometheus();
         assert!(text.contains("numashard_shard_entries{shard=\"0\",node=\"0\",cpu=\"0\"} 5\n"));
+        assert!(text.contains("# TYPE numashard_shard_evictions_total counter\n"));
         for line in text.lines() {
             if line.starts_with('#') {
                 assert!(line.starts_with("# HELP numashard_") || line.starts_with("# TYPE numashard_"));

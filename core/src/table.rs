@@ -5,6 +5,11 @@
 //! space is a range of slots at every capacity: that is what lets iteration
 //! resume by hash across resizes. Deletion shifts the following cluster back
 //! (no tombstones), so probe lengths never decay.
+//!
+//! Records are 8-aligned, so the low bit of a slot's record word is free: it
+//! is the entry's "accessed" bit for cache eviction, set by readers (an
+//! atomic OR, only when clear) and cleared by the eviction hand. `Slot::rec`
+//! never carries it; moves inside the table keep it.
 
 use crate::arena::record_key;
 use crate::error::Result;
@@ -19,6 +24,8 @@ pub(crate) struct Slot {
 }
 
 const MIN_BITS: u32 = 6;
+/// The access count (0..=3, saturating) in a slot's record word's low bits.
+const ACCESSED: u64 = 3;
 
 /// The index of one shard.
 pub(crate) struct Table {
@@ -104,6 +111,96 @@ impl Table {
         }
     }
 
+    /// Copies slot `from` to slot `to` whole, accessed bit included.
+    #[inline]
+    fn move_slot(&mut self, from: usize, to: usize) {
+        let p = self.slots() as *const AtomicU64;
+        // SAFETY: as in `slot`; only the lock holder (&mut self) writes.
+        unsafe {
+            let rec = (*p.add(2 * from + 1)).load(Relaxed);
+            let tag = (*p.add(2 * from)).load(Relaxed);
+            (*p.add(2 * to + 1)).store(rec, Relaxed);
+            (*p.add(2 * to)).store(tag, Relaxed);
+        }
+    }
+
+    /// Slot `i`'s access count (reads since it was last lowered, up to 3);
+    /// lowers it by one (`clear`: to zero).
+    #[inline]
+    pub(crate) fn take_accessed(&mut self, i: usize, clear: bool) -> u64 {
+        let p = self.slots() as *const AtomicU64;
+        // SAFETY: as in `slot`; readers only ever raise the count, atomically.
+        let w = unsafe { &*p.add(2 * i + 1) };
+        let old = w
+            .fetch_update(Relaxed, Relaxed, |x| {
+                let c = x & ACCESSED;
+                (c != 0).then(|| if clear { x & !ACCESSED } else { x - 1 })
+            })
+            .unwrap_or_else(|x| x);
+        old & ACCESSED
+    }
+
+    /// Sets slot `i`'s accessed bit (a write counts as an access).
+    #[inline]
+    pub(crate) fn set_accessed(&self, i: usize) {
+        // SAFETY: i < capacity (callers hold a found slot index).
+        unsafe { mark_accessed(self.slots(), i) };
+    }
+
+    /// The first slot whose tag's top 32 bits are `fp` ([`fingerprint`]),
+    /// probing from its home; for eviction queues, which name entries so.
+    pub(crate) fn find_fingerprint(&self, fp: u32) -> Option<usize> {
+        self.find_fingerprint_where(fp, |_| true)
+    }
+
+    /// The first slot named `fp` whose entry satisfies `pred`.
+    pub(crate) fn find_fingerprint_where(&self, fp: u32, pred: impl Fn(Slot) -> bool) -> Option<usize> {
+        let mask = self.mask();
+        let mut i = self.home((fp as u64) << 32);
+        loop {
+            let s = self.slot(i);
+            if s.tag == 0 {
+                return None;
+            }
+            if fingerprint(s.tag) == fp && pred(s) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Calls `f` with every slot named `fp`.
+    pub(crate) fn for_each_fingerprint(&self, fp: u32, mut f: impl FnMut(Slot)) {
+        let mask = self.mask();
+        let mut i = self.home((fp as u64) << 32);
+        loop {
+            let s = self.slot(i);
+            if s.tag == 0 {
+                return;
+            }
+            if fingerprint(s.tag) == fp {
+                f(s);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The slot with this tag that points to `rec`.
+    pub(crate) fn find_rec(&self, tag: u64, rec: *mut u8) -> Option<usize> {
+        let mask = self.mask();
+        let mut i = self.home(tag);
+        loop {
+            let s = self.slot(i);
+            if s.tag == 0 {
+                return None;
+            }
+            if s.tag == tag && s.rec == rec {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
     /// Hints the CPU to fetch the home slot of `hash`.
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
@@ -152,7 +249,12 @@ impl Table {
         for i in 0..self.capacity() {
             let s = self.slot(i);
             if s.tag != 0 {
-                bigger.insert_absent(s.tag, s.rec);
+                let at = bigger.insert_absent(s.tag, s.rec);
+                // SAFETY: i < capacity; the accessed bit moves with the entry.
+                let count = unsafe { load_rec_word(self.slots(), i) } & ACCESSED;
+                for _ in 0..count {
+                    bigger.set_accessed(at);
+                }
             }
         }
         let old = std::mem::replace(self, bigger);
@@ -160,8 +262,9 @@ impl Table {
         Ok(())
     }
 
-    /// Inserts a key known to be absent; the caller has grown the table if needed.
-    pub(crate) fn insert_absent(&mut self, tag: u64, rec: *mut u8) {
+    /// Inserts a key known to be absent; the caller has grown the table if
+    /// needed. Returns its slot.
+    pub(crate) fn insert_absent(&mut self, tag: u64, rec: *mut u8) -> usize {
         debug_assert!(self.len < self.capacity());
         let mask = self.mask();
         let mut i = self.home(tag);
@@ -170,6 +273,7 @@ impl Table {
         }
         self.set_slot(i, Slot { tag, rec });
         self.len += 1;
+        i
     }
 
     /// Points slot `i` at a new record of the same key.
@@ -192,7 +296,7 @@ impl Table {
             // Move s back to i unless its home lies cyclically in (i, j].
             let stays = if i <= j { i < h && h <= j } else { i < h || h <= j };
             if !stays {
-                self.set_slot(i, s);
+                self.move_slot(j, i);
                 i = j;
             }
         }
@@ -256,7 +360,44 @@ impl Table {
 pub(crate) unsafe fn load_slot(slots: *const Slot, i: usize) -> Slot {
     let p = slots as *const AtomicU64;
     // SAFETY: caller's contract; slots are pairs of 8-aligned u64s.
-    unsafe { Slot { tag: (*p.add(2 * i)).load(Relaxed), rec: (*p.add(2 * i + 1)).load(Relaxed) as *mut u8 } }
+    unsafe {
+        Slot { tag: (*p.add(2 * i)).load(Relaxed), rec: ((*p.add(2 * i + 1)).load(Relaxed) & !ACCESSED) as *mut u8 }
+    }
+}
+
+/// The record word of slot `i`, accessed bit included.
+///
+/// # Safety
+/// As for [`load_slot`].
+#[inline]
+unsafe fn load_rec_word(slots: *const Slot, i: usize) -> u64 {
+    // SAFETY: caller's contract.
+    unsafe { (*(slots as *const AtomicU64).add(2 * i + 1)).load(Relaxed) }
+}
+
+/// Raises the access count of slot `i` unless it is at 3 (a load first, so
+/// a hot entry costs readers no write). A reader may mark a slot whose entry
+/// moved or left meanwhile: the bit is only a hint, and an empty slot's
+/// record word is never read as a pointer (its tag is 0).
+///
+/// # Safety
+/// `slots` must point to a mapped slot array with more than `i` slots.
+#[inline]
+pub(crate) unsafe fn mark_accessed(slots: *const Slot, i: usize) {
+    // SAFETY: caller's contract.
+    let w = unsafe { &*(slots as *const AtomicU64).add(2 * i + 1) };
+    let x = w.load(Relaxed);
+    if x & ACCESSED != ACCESSED {
+        // One attempt: a lost race only loses a count (a hint).
+        let _ = w.compare_exchange(x, x + 1, Relaxed, Relaxed);
+    }
+}
+
+/// The name eviction queues give an entry: its tag's top 32 bits (which
+/// also give its home slot at every capacity up to 2^32 slots).
+#[inline]
+pub(crate) fn fingerprint(tag: u64) -> u32 {
+    (tag >> 32) as u32
 }
 
 /// Splits a [`Table::word`] into the slot array and its size in bits.

@@ -38,6 +38,12 @@ pub enum ns_op_kind {
     /// buffer stores nothing (`NS_BUFFER_TOO_SMALL`, `out_len` = the length
     /// needed).
     NS_OP_SWAP = 8,
+    /// Set the entry's time to live to `ttl_ms` from now (0 = expire now,
+    /// `NS_NO_EXPIRY` = never: "persist"); `NS_NOT_FOUND` if absent.
+    NS_OP_EXPIRE = 9,
+    /// The entry's remaining time to live in `out_counter`, in milliseconds
+    /// rounded up (-1 = never expires); `NS_NOT_FOUND` if absent.
+    NS_OP_TTL = 10,
 }
 
 /// An `ns_op_kind` as C passes it in: read as a plain integer; unknown
@@ -88,8 +94,13 @@ pub struct ns_op {
     /// Result: the value's length (GET, TAKE, PUT_IF_ABSENT when present),
     /// else 0 (always written).
     pub out_len: usize,
-    /// Result: the counter's new value (ADD), else 0 (always written).
+    /// Result: the counter's new value (ADD), the remaining time to live in
+    /// milliseconds (TTL; -1 = never expires), else 0 (always written).
     pub out_counter: i64,
+    /// Input: time to live in milliseconds of what PUT, PUT_IF_ABSENT and
+    /// SWAP store (0 = the map's default, `NS_NO_EXPIRY` = never); for
+    /// EXPIRE the new time to live (0 = expire now, `NS_NO_EXPIRY` = persist).
+    pub ttl_ms: u64,
 }
 
 /// Turns one C op into an engine op, or the status that rejects it.
@@ -120,6 +131,14 @@ unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
             let v = unsafe { value(map, op.value, op.value_len) }?;
             BatchOp::swap(k, v, unsafe { buffer(op.out, op.out_cap) }?)
         }
+        OpKind::Expire => BatchOp::expire(k, std::time::Duration::ZERO),
+        OpKind::Ttl => BatchOp::ttl(k),
+    })
+    .map(|mut b| {
+        if matches!(kind, OpKind::Put | OpKind::PutIfAbsent | OpKind::Swap | OpKind::Expire) {
+            b.ttl_ns = crate::ttl::ttl_ns(op.ttl_ms);
+        }
+        b
     })
 }
 
@@ -249,7 +268,11 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
                         OpKind::Get | OpKind::Take | OpKind::PutIfAbsent | OpKind::Swap => b.out_len,
                         _ => 0,
                     };
-                    let counter = if b.kind == OpKind::Add { b.out_counter } else { 0 };
+                    let counter = match b.kind {
+                        OpKind::Add => b.out_counter,
+                        OpKind::Ttl => crate::ttl::ttl_ms_out(b.out_counter),
+                        _ => 0,
+                    };
                     set_result(&mut c_ops[i], b.status.into(), out_len, counter);
                 }
                 Ok(ns_status::NS_OK)
@@ -280,6 +303,7 @@ mod tests {
             out_cap: 0,
             out_len: 0,
             out_counter: 0,
+            ttl_ms: 0,
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::boundary::{guard, guard_void, Outcome};
 use crate::status::ns_status;
 use numashard::config::{DEFAULT_MAX_KEY_LEN, DEFAULT_MAX_VALUE_LEN};
-use numashard::{Config, ExecMode};
+use numashard::{Config, Eviction, ExecMode};
 use std::ffi::{c_char, CStr};
 use std::ptr::addr_of;
 
@@ -19,6 +19,22 @@ pub enum ns_exec_mode {
     /// Every operation travels to the shard's owner thread.
     NS_EXEC_DELEGATE = 1,
 }
+
+/// What a map does when a write would pass its memory limit
+/// (`ns_config.eviction`).
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ns_eviction {
+    /// Refuse the write with `NS_ERR_FULL` and change nothing (the default).
+    NS_EVICTION_NONE = 0,
+    /// A cache: each shard keeps within `memory_limit / shards` by evicting
+    /// with S3-FIFO (scan-resistant); a write answers `NS_ERR_FULL` only
+    /// when the entry alone is larger than a shard's share.
+    NS_EVICTION_S3FIFO = 1,
+}
+
+/// An `ns_eviction` as C passes it in (any int32; unknown values are rejected).
+pub type ns_eviction_in = i32;
 
 /// An `ns_exec_mode` as C passes it in (any int32; unknown values are
 /// rejected, never converted).
@@ -73,6 +89,13 @@ pub struct ns_config {
     /// Testing switch: bind every shard's memory to a node other than its
     /// CPU's, to measure what wrong placement costs.
     pub misplace_memory: bool,
+    /// An `ns_eviction` value (needs `memory_limit` when not NONE).
+    pub eviction: ns_eviction_in,
+    /// Time to live, in milliseconds, of entries written without one; 0 =
+    /// they never expire.
+    pub default_ttl_ms: u64,
+    /// Count hits and misses of reads (always on with eviction).
+    pub record_stats: bool,
 }
 
 /// Fills `*cfg` with the defaults: one shard per allowed CPU on the real
@@ -106,6 +129,9 @@ pub unsafe extern "C" fn ns_config_init(cfg: *mut ns_config) {
             exec_mode: ns_exec_mode::NS_EXEC_AUTO as i32,
             batch_delegate_min: d.batch_delegate_min as u32,
             misplace_memory: d.misplace_memory,
+            eviction: ns_eviction::NS_EVICTION_NONE as i32,
+            default_ttl_ms: 0,
+            record_stats: false,
         };
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { cfg.write(c) };
@@ -181,6 +207,15 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
     c.batch_delegate_min = field!(batch_delegate_min) as usize;
     // SAFETY: read as a byte, so any value is defined (non-zero = true).
     c.misplace_memory = unsafe { addr_of!((*cfg).misplace_memory).cast::<u8>().read() } != 0;
+    c.eviction = match field!(eviction) {
+        0 => Eviction::None,
+        1 => Eviction::S3Fifo,
+        _ => return Err(ns_status::NS_ERR_INVALID_ARGUMENT),
+    };
+    let ttl = field!(default_ttl_ms);
+    c.default_ttl = (ttl != 0).then(|| std::time::Duration::from_millis(ttl));
+    // SAFETY: read as a byte, as above.
+    c.record_stats = unsafe { addr_of!((*cfg).record_stats).cast::<u8>().read() } != 0;
     Ok(c)
 }
 
@@ -202,7 +237,11 @@ pub unsafe extern "C" fn ns_config_check(cfg: *const ns_config) -> ns_status {
         // SAFETY: the caller's contract.
         let c = unsafe { read_config(cfg) }?;
         let ceiling = numashard::config::MAX_LEN_CEILING;
-        if c.max_key_len == 0 || c.max_key_len > ceiling || c.max_value_len > ceiling {
+        if c.max_key_len == 0
+            || c.max_key_len > ceiling
+            || c.max_value_len > ceiling
+            || (c.eviction != Eviction::None && c.memory_limit == 0)
+        {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
         Ok(ns_status::NS_OK)

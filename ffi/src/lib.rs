@@ -23,6 +23,7 @@ pub mod kv;
 pub mod lifecycle;
 pub mod stats;
 pub mod status;
+pub mod ttl;
 
 pub use batch::*;
 pub use config::*;
@@ -32,6 +33,7 @@ pub use kv::*;
 pub use lifecycle::*;
 pub use stats::*;
 pub use status::*;
+pub use ttl::*;
 
 /// The engine crate, for Rust users of this crate (tests, the fuzz target).
 pub use numashard as engine;

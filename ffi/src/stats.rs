@@ -31,6 +31,14 @@ pub struct ns_stats {
     pub replace_stall_max_ns: u64,
     /// Number of completed `ns_replace_all` calls.
     pub replace_count: u64,
+    /// Reads that found their key (counted with eviction or `record_stats`).
+    pub hits: u64,
+    /// Reads that found no live entry.
+    pub misses: u64,
+    /// Entries evicted to keep within the memory limit.
+    pub evictions: u64,
+    /// Entries removed because their time to live ran out.
+    pub expirations: u64,
 }
 
 /// One shard's placement and counters.
@@ -63,6 +71,14 @@ pub struct ns_shard_stats {
     /// True only when the topology is this machine's, the owner is pinned to
     /// `cpu` and all the shard's memory is bound to `memory_node`.
     pub binding_applied: bool,
+    /// Reads that found their key (counted with eviction or `record_stats`).
+    pub hits: u64,
+    /// Reads that found no live entry.
+    pub misses: u64,
+    /// Entries evicted to keep within the memory limit.
+    pub evictions: u64,
+    /// Entries removed because their time to live ran out.
+    pub expirations: u64,
 }
 
 impl From<&ShardStats> for ns_shard_stats {
@@ -80,6 +96,10 @@ impl From<&ShardStats> for ns_shard_stats {
             pages_on_node: s.pages_on_node,
             pages_total: s.pages_total,
             binding_applied: s.binding_applied,
+            hits: s.hits,
+            misses: s.misses,
+            evictions: s.evictions,
+            expirations: s.expirations,
         }
     }
 }
@@ -110,6 +130,10 @@ pub unsafe extern "C" fn ns_stats_get(m: *mut ns_map, out: *mut ns_stats) -> ns_
             memory_limit: s.memory_limit,
             replace_stall_max_ns: s.replace_stall_max_ns,
             replace_count: s.replace_count,
+            hits: s.hits,
+            misses: s.misses,
+            evictions: s.evictions,
+            expirations: s.expirations,
         };
         // SAFETY: checked non-NULL, writable by the caller's contract.
         unsafe { out.write(st) };

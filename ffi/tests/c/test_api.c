@@ -1,10 +1,12 @@
 /* The C suite of numashard's C ABI: every function, every status, and the
  * bad inputs the header documents. Plain C99; run under ASan+UBSan and
  * under valgrind by scripts/test-c.sh. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c99 */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -1036,6 +1038,120 @@ static void test_close_free(void) {
   EXPECT(ns_map_close(NULL), NS_ERR_INVALID_ARGUMENT);
 }
 
+/* Cache mode from C: TTLs on single calls and batch ops, EXPIRE / PERSIST /
+ * TTL, the config fields, eviction within the limit, the cache counters. */
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void test_ttl_and_eviction(void) {
+  ns_config cfg;
+  ns_map *m = NULL;
+  uint8_t buf[64];
+  size_t len = 0;
+  int64_t left = 0;
+  ns_stats st;
+  ns_op ops[4];
+  uint64_t i;
+
+  ns_config_init(&cfg);
+  CHECK(cfg.eviction == NS_EVICTION_NONE && cfg.default_ttl_ms == 0 && !cfg.record_stats);
+  cfg.eviction = 7;
+  EXPECT(ns_config_check(&cfg), NS_ERR_INVALID_ARGUMENT);
+  cfg.eviction = NS_EVICTION_S3FIFO; /* without a memory limit */
+  EXPECT(ns_config_check(&cfg), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  CHECK(m == NULL);
+
+  m = open_map(64, 64, 0);
+  EXPECT(ns_put_ttl(m, S("short"), S("v1"), 30), NS_OK);
+  EXPECT(ns_put_ttl(m, S("long"), S("v2"), 3600 * 1000), NS_OK);
+  EXPECT(ns_put(m, S("plain"), S("v3")), NS_OK);
+  EXPECT(ns_ttl(m, S("plain"), &left), NS_OK);
+  CHECK(left == -1);
+  EXPECT(ns_ttl(m, S("long"), &left), NS_OK);
+  CHECK(left > 3599 * 1000 && left <= 3600 * 1000);
+  EXPECT(ns_ttl(m, S("absent"), &left), NS_NOT_FOUND);
+  EXPECT(ns_ttl(m, S("plain"), NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_put_if_absent_ttl(m, S("short"), S("x"), 10), NS_EXISTS);
+  EXPECT(ns_persist(m, S("long")), NS_OK);
+  EXPECT(ns_ttl(m, S("long"), &left), NS_OK);
+  CHECK(left == -1);
+  EXPECT(ns_expire(m, S("plain"), 20), NS_OK);
+  EXPECT(ns_expire(m, S("absent"), 20), NS_NOT_FOUND);
+  sleep_ms(60);
+  EXPECT(ns_get(m, S("short"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  EXPECT(ns_get(m, S("plain"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  EXPECT(ns_get(m, S("long"), buf, sizeof buf, &len), NS_OK);
+  EXPECT(ns_put_if_absent_ttl(m, S("short"), S("again"), NS_NO_EXPIRY), NS_OK);
+  EXPECT(ns_expire(m, S("short"), 0), NS_OK); /* expire now: removed */
+  EXPECT(ns_get(m, S("short"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  {
+    uint64_t n = 99;
+    EXPECT(ns_len(m, &n), NS_OK);
+    CHECK(n == 1);
+  }
+
+  /* batch kinds: PUT with ttl_ms, TTL, EXPIRE; unknown kinds still rejected */
+  memset(ops, 0, sizeof ops);
+  ops[0].kind = NS_OP_PUT;
+  ops[0].key = (const uint8_t *)"b";
+  ops[0].key_len = 1;
+  ops[0].value = (const uint8_t *)"vv";
+  ops[0].value_len = 2;
+  ops[0].ttl_ms = 5000;
+  ops[1].kind = NS_OP_TTL;
+  ops[1].key = (const uint8_t *)"b";
+  ops[1].key_len = 1;
+  ops[2].kind = NS_OP_EXPIRE;
+  ops[2].key = (const uint8_t *)"b";
+  ops[2].key_len = 1;
+  ops[2].ttl_ms = NS_NO_EXPIRY;
+  ops[3].kind = 11;
+  EXPECT(ns_batch(m, ops, 4), NS_OK);
+  CHECK(ops[0].status == NS_OK && ops[1].status == NS_OK && ops[2].status == NS_OK);
+  CHECK(ops[1].out_counter > 4900 && ops[1].out_counter <= 5000);
+  CHECK(ops[3].status == NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_ttl(m, S("b"), &left), NS_OK);
+  CHECK(left == -1);
+  EXPECT(ns_stats_get(m, &st), NS_OK);
+  CHECK(st.expirations >= 3 && st.evictions == 0);
+  ns_map_free(m);
+
+  /* eviction: a cache of 64 KiB never answers FULL and stays within it */
+  ns_config_init(&cfg);
+  cfg.shards = 2;
+  cfg.memory_limit = 64 * 1024;
+  cfg.eviction = NS_EVICTION_S3FIFO;
+  cfg.default_ttl_ms = 3600 * 1000;
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  for (i = 0; i < 5000; i++) {
+    uint8_t key[8], val[40];
+    memcpy(key, &i, 8);
+    memset(val, (int)i, sizeof val);
+    EXPECT(ns_put(m, key, 8, val, sizeof val), NS_OK);
+    if (i % 3 == 0) {
+      size_t got = 0;
+      ns_status s = ns_get(m, key, 8, buf, sizeof buf, &got);
+      CHECK(s == NS_OK && got == sizeof val && buf[0] == (uint8_t)i);
+    }
+  }
+  EXPECT(ns_ttl(m, (const uint8_t *)&i, 0, &left), NS_NOT_FOUND);
+  EXPECT(ns_stats_get(m, &st), NS_OK);
+  CHECK(st.bytes <= 64 * 1024 && st.evictions > 4000 && st.hits >= 1667 && st.entries < 1000);
+  CHECK(st.memory_limit == 64 * 1024);
+  {
+    uint8_t big[40000];
+    memset(big, 1, sizeof big);
+    EXPECT(ns_put(m, S("big"), big, sizeof big), NS_ERR_FULL); /* larger than a shard's share */
+  }
+  ns_map_free(m);
+  EXPECT(ns_put_ttl(NULL, S("k"), S("v"), 1), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_expire(NULL, S("k"), 1), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_ttl(NULL, S("k"), &left), NS_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
   test_version();
   test_status_str();
@@ -1049,5 +1165,6 @@ int main(void) {
   test_iter_replace();
   test_iter_next_many();
   test_close_free();
+  test_ttl_and_eviction();
   return report("test_api");
 }
