@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Cache mode: eviction under the memory limit (Config.Eviction), per-entry
@@ -146,6 +147,64 @@ func (m *Map) StoreIfAbsentTTL(key, value []byte, ttl time.Duration) (stored boo
 	}
 }
 
+// LoadOrStoreTTL returns the existing value for key if present (loaded=true,
+// a copy; its deadline unchanged); otherwise it stores value with a time to
+// live (as StoreTTL) and returns it (loaded=false), in one atomic step: the
+// cache's get-or-insert. A ttl <= 0 is ErrInvalidArgument.
+func (m *Map) LoadOrStoreTTL(key, value []byte, ttl time.Duration) (actual []byte, loaded bool, err error) {
+	if ttl <= 0 {
+		return nil, false, &Error{Status: StatusInvalidArgument, Op: "LoadOrStoreTTL"}
+	}
+	// The value read is returned in this buffer (it is pinned, so it cannot
+	// live on the stack): sized for a value like the one given.
+	out := make([]byte, max(defaultValueSizeHint, len(value)))
+	for {
+		n, s := m.putIfAbsentOut(key, value, ttlMillis(ttl), out)
+		switch {
+		case s == StatusOK:
+			return value, false, nil
+		case s == StatusExists && n <= len(out):
+			return out[:n:n], true, nil
+		case s == StatusExists:
+			// Too large for out: nothing was copied (nor changed); again
+			// with room (the entry may have changed meanwhile).
+			out = make([]byte, n+n/8)
+		default:
+			return nil, false, errorOf("LoadOrStoreTTL", s)
+		}
+	}
+}
+
+// putIfAbsentOut runs one NS_OP_PUT_IF_ABSENT with a time to live that
+// copies the value already present into out (if it fits; its length is
+// reported either way): the C ABI's get-or-put with a TTL, which it has as
+// a batch kind only. The op lives on the Go stack with its buffers pinned.
+func (m *Map) putIfAbsentOut(key, value []byte, ttlMs uint64, out []byte) (int, Status) {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	for _, b := range [...][]byte{key, value, out} {
+		if len(b) > 0 {
+			pin.Pin(unsafe.SliceData(b))
+		}
+	}
+	op := C.ns_op{
+		kind:      C.ns_op_kind(OpPutIfAbsent),
+		key:       bytesPtr(key),
+		key_len:   C.size_t(len(key)),
+		value:     bytesPtr(value),
+		value_len: C.size_t(len(value)),
+		out:       bytesPtr(out),
+		out_cap:   C.size_t(len(out)),
+		ttl_ms:    C.uint64_t(ttlMs),
+	}
+	s := Status(C.ns_batch(m.h, &op, 1))
+	runtime.KeepAlive(m)
+	if s != StatusOK {
+		return 0, s
+	}
+	return int(op.out_len), Status(op.status)
+}
+
 // Expire sets the time to live of key's entry to ttl from now (rounded up
 // to a millisecond), keeping its value. ttl <= 0 expires it at once (it is
 // removed and counted in Stats.Expirations); NoExpiry removes its deadline
@@ -207,6 +266,11 @@ func (m *Map) StoreTTLString(key string, value []byte, ttl time.Duration) error 
 // StoreIfAbsentTTLString is StoreIfAbsentTTL with a string key.
 func (m *Map) StoreIfAbsentTTLString(key string, value []byte, ttl time.Duration) (bool, error) {
 	return m.StoreIfAbsentTTL(stringBytes(key), value, ttl)
+}
+
+// LoadOrStoreTTLString is LoadOrStoreTTL with a string key.
+func (m *Map) LoadOrStoreTTLString(key string, value []byte, ttl time.Duration) ([]byte, bool, error) {
+	return m.LoadOrStoreTTL(stringBytes(key), value, ttl)
 }
 
 // ExpireString is Expire with a string key.
@@ -325,6 +389,25 @@ func (t *TypedMap[K, V]) StoreIfAbsentTTL(key K, value V, ttl time.Duration) (st
 	sc.key = t.kc.Append(sc.key[:0], key)
 	sc.val = t.vc.Append(sc.val[:0], value)
 	return t.m.StoreIfAbsentTTL(sc.key, sc.val, ttl)
+}
+
+// LoadOrStoreTTL returns the existing value for key if present
+// (loaded=true); otherwise it stores value with a time to live and returns
+// it, in one atomic step, as Map.LoadOrStoreTTL.
+func (t *TypedMap[K, V]) LoadOrStoreTTL(key K, value V, ttl time.Duration) (actual V, loaded bool, err error) {
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.key = t.kc.Append(sc.key[:0], key)
+	sc.val = t.vc.Append(sc.val[:0], value)
+	v, loaded, err := t.m.LoadOrStoreTTL(sc.key, sc.val, ttl)
+	switch {
+	case err != nil:
+		return actual, false, err
+	case !loaded:
+		return value, false, nil
+	}
+	actual, err = t.vc.Decode(v)
+	return actual, true, err
 }
 
 // Expire sets key's time to live, as Map.Expire.

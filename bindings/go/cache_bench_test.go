@@ -52,6 +52,11 @@ func BenchmarkCache(b *testing.B) {
 		run("StoreTTL", func(i int) error { return m.StoreTTL(keys[i%nkeys], val, time.Hour) })
 		run("LoadInto", func(i int) error { _, _, err := m.LoadInto(keys[i%nkeys], dst); return err })
 		run("TTL", func(i int) error { _, _, err := m.TTL(keys[i%nkeys]); return err })
+		run("LoadOrStore", func(i int) error { _, _, err := m.LoadOrStore(keys[i%nkeys], val); return err })
+		run("LoadOrStoreTTL", func(i int) error {
+			_, _, err := m.LoadOrStoreTTL(keys[i%nkeys], val, time.Hour)
+			return err
+		})
 		bt := NewBatch(batch)
 		batched := func(op string, add func(k []byte)) {
 			b.Run("map="+name+"/op="+op, func(b *testing.B) {

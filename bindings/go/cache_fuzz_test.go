@@ -60,10 +60,26 @@ func FuzzCacheDifferential(f *testing.F) {
 				} else if err == nil {
 					model[string(k)] = cacheEntry{v, ttl != NoExpiry}
 				}
-			case 3: // StoreIfAbsentTTL
+			case 3: // StoreIfAbsentTTL or LoadOrStoreTTL
 				k, v := r.key(), r.value()
-				stored, err := m.StoreIfAbsentTTL(k, v, fuzzTTL)
-				_, has := model[string(k)]
+				e, has := model[string(k)]
+				var stored bool
+				var err error
+				if r.byte()%2 == 0 {
+					stored, err = m.StoreIfAbsentTTL(k, v, fuzzTTL)
+				} else {
+					var actual []byte
+					var loaded bool
+					actual, loaded, err = m.LoadOrStoreTTL(k, v, fuzzTTL)
+					stored = err == nil && !loaded
+					want := e.v // loaded: what is stored
+					if stored {
+						want = v
+					}
+					if err == nil && !bytes.Equal(actual, want) {
+						t.Fatalf("step %d LoadOrStoreTTL(%q) = %q, want %q", step, k, actual, want)
+					}
+				}
 				werr := modelErr(k, v)
 				if !sameErr(err, werr) || (werr == nil && stored == has) {
 					t.Fatalf("step %d StoreIfAbsentTTL(%q) = %v %v (present %v)", step, k, stored, err, has)

@@ -170,6 +170,9 @@ func TestCloseRacesCalls(t *testing.T) {
 						if _, err = m.Persist(k); err == nil {
 							_, _, err = m.TTL(k)
 						}
+						if err == nil {
+							_, _, err = m.LoadOrStoreTTL(k, k, time.Hour)
+						}
 					case 15:
 						b.Reset()
 						b.PutTTL(k, k, time.Millisecond)

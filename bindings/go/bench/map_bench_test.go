@@ -341,7 +341,10 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 
 // --- building and caching the populated maps --------------------------------
 
-var benchImpls = []string{"numashard", "numashard-copy", "syncmap", "rwmap", "sharded32", "xsync",
+// numashard-cache is numashard in cache mode (S3-FIFO eviction, hit and
+// miss counting) with a limit that holds every entry: what cache mode costs
+// when nothing is evicted (every load must still hit).
+var benchImpls = []string{"numashard", "numashard-copy", "numashard-cache", "syncmap", "rwmap", "sharded32", "xsync",
 	"fastcache", "freecache", "bigcache"}
 
 // goHeapImpls keep their entries on the Go heap.
@@ -392,8 +395,13 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	defer debug.SetGCPercent(debug.SetGCPercent(800))
 	var m benchMap
 	switch shared {
-	case "numashard":
-		nm, err := numashard.Open(numashard.Config{})
+	case "numashard", "numashard-cache":
+		cfg := numashard.Config{}
+		if shared == "numashard-cache" {
+			// Room for every entry (~100 B each) several times over.
+			cfg.MemoryLimit, cfg.Eviction = uint64(n)*512, numashard.EvictionS3FIFO
+		}
+		nm, err := numashard.Open(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
