@@ -6,6 +6,7 @@ require (
 	github.com/VictoriaMetrics/fastcache v1.13.2
 	github.com/allegro/bigcache/v3 v3.1.0
 	github.com/coocood/freecache v1.2.7
+	github.com/maypok86/otter/v2 v2.4.0
 	github.com/numashard/numashard/bindings/go v0.0.0
 	github.com/puzpuzpuz/xsync/v4 v4.5.0
 )

@@ -2,8 +2,9 @@ package bench
 
 // Benchmarks of numashard against the maps Go programs use today, in one
 // run, on the same keys: sync.Map, RWMutex+map, a 32-way sharded RWMutex
-// map, xsync.Map (v4, the successor of MapOf), and the off-heap caches
-// fastcache, freecache and bigcache (offheap_bench_test.go). This is a
+// map, xsync.Map (v4, the successor of MapOf), the off-heap caches
+// fastcache, freecache and bigcache (offheap_bench_test.go), and otter
+// (otter_bench_test.go), the peer of numashard's cache mode. This is a
 // module of its own, so that none of these enter the module graph of
 // numashard's users. Inside the repository, run it with -tags
 // numashard_dev (the library built from the working tree). 16-byte keys, 32-byte
@@ -17,7 +18,7 @@ package bench
 //	NUMASHARD_BENCH_SMALL=n     SMALL size (default 100000)
 //	NUMASHARD_BENCH_LARGE_N=n   LARGE size (default 10000000)
 //	NUMASHARD_BENCH_HEAP_OPS=re only the workloads matching re for the Go-heap maps
-//	                            (syncmap, rwmap, sharded32, xsync): at 10M each of their
+//	                            (syncmap, rwmap, sharded32, xsync, otter): at 10M each of their
 //	                            runs starts with a forced GC of 10M heap entries (seconds)
 //
 // Every op is one key: ns/op is per key, for batches too.
@@ -345,10 +346,10 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 // miss counting) with a limit that holds every entry: what cache mode costs
 // when nothing is evicted (every load must still hit).
 var benchImpls = []string{"numashard", "numashard-copy", "numashard-cache", "syncmap", "rwmap", "sharded32", "xsync",
-	"fastcache", "freecache", "bigcache"}
+	"fastcache", "freecache", "bigcache", "otter"}
 
 // goHeapImpls keep their entries on the Go heap.
-var goHeapImpls = map[string]bool{"syncmap": true, "rwmap": true, "sharded32": true, "xsync": true}
+var goHeapImpls = map[string]bool{"syncmap": true, "rwmap": true, "sharded32": true, "xsync": true, "otter": true}
 
 type benchCacheKey struct {
 	n    int
@@ -440,6 +441,8 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 		m = loops{newFreecache(keys, n)}
 	case "bigcache":
 		m = loops{newBigcache(keys, n)}
+	case "otter":
+		m = loops{newOtter(keys, n)}
 	case "xsync":
 		x := &xsyncBench{m: xsync.NewMap[string, []byte](xsync.WithPresize(n)), k: keys}
 		for i := 0; i < n; i++ {
