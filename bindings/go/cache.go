@@ -12,18 +12,15 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
-// Cache mode: eviction under the memory limit, per-entry time to live and
-// hit/miss counters.
-//
-// An entry stored with a time to live (StoreTTL, Batch.PutTTL, or any store
-// on a map whose Config.DefaultTTL is set) is visible until its deadline and
-// never after: from that instant no Load, batch, Range, Len or ReplaceAll
-// result returns it. The check is made at read time against a monotonic
-// clock, not left to a sweeper; the memory of expired entries is reclaimed
-// lazily and by the shard threads in the background. Times to live are
-// kept in whole milliseconds, rounded up.
+// Cache mode: eviction under the memory limit (Config.Eviction), per-entry
+// time to live (StoreTTL, Expire, Persist, TTL, the batch TTL kinds,
+// Config.DefaultTTL) and hit/miss counters (Stats). Expiry is checked at
+// read time against a monotonic clock, not left to a sweeper; the memory
+// of expired entries is reclaimed lazily and by the shard threads in the
+// background. Times to live are kept in whole milliseconds, rounded up.
 
 // Eviction is what a map does when a store would pass Config.MemoryLimit.
 type Eviction int32
@@ -109,10 +106,17 @@ func ttlOf(ms int64) time.Duration {
 }
 
 // StoreTTL sets the value for key with a time to live: the entry is visible
-// until ttl from now (rounded up to a millisecond), then gone. NoExpiry
-// stores it without a deadline, whatever Config.DefaultTTL says. A ttl <= 0
-// is ErrInvalidArgument and stores nothing (to drop a key now, use Delete
-// or Expire(key, 0)).
+// until ttl from now (rounded up to a millisecond) and never after: from
+// its deadline on no Load, batch, Range or Len sees it (checked at read
+// time against the monotonic clock). NoExpiry stores
+// it without a deadline, whatever Config.DefaultTTL says. A ttl <= 0 is
+// ErrInvalidArgument and stores nothing (to drop a key now, use Delete or
+// Expire(key, 0)).
+//
+// Other writes and deadlines: Store and Swap replace an entry's deadline
+// with the map's DefaultTTL (none if unset), as Redis's SET does;
+// CompareAndSwap, Add, and StoreIfAbsent or LoadOrStore on a present key
+// keep it; a write that creates an entry gives it DefaultTTL.
 func (m *Map) StoreTTL(key, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		return &Error{Status: StatusInvalidArgument, Op: "StoreTTL"}
@@ -141,6 +145,64 @@ func (m *Map) StoreIfAbsentTTL(key, value []byte, ttl time.Duration) (stored boo
 	default:
 		return false, errorOf("StoreIfAbsentTTL", s)
 	}
+}
+
+// LoadOrStoreTTL returns the existing value for key if present (loaded=true,
+// a copy; its deadline unchanged); otherwise it stores value with a time to
+// live (as StoreTTL) and returns it (loaded=false), in one atomic step: the
+// cache's get-or-insert. A ttl <= 0 is ErrInvalidArgument.
+func (m *Map) LoadOrStoreTTL(key, value []byte, ttl time.Duration) (actual []byte, loaded bool, err error) {
+	if ttl <= 0 {
+		return nil, false, &Error{Status: StatusInvalidArgument, Op: "LoadOrStoreTTL"}
+	}
+	// The value read is returned in this buffer (it is pinned, so it cannot
+	// live on the stack): sized for a value like the one given.
+	out := make([]byte, max(defaultValueSizeHint, len(value)))
+	for {
+		n, s := m.putIfAbsentOut(key, value, ttlMillis(ttl), out)
+		switch {
+		case s == StatusOK:
+			return value, false, nil
+		case s == StatusExists && n <= len(out):
+			return out[:n:n], true, nil
+		case s == StatusExists:
+			// Too large for out: nothing was copied (nor changed); again
+			// with room (the entry may have changed meanwhile).
+			out = make([]byte, n+n/8)
+		default:
+			return nil, false, errorOf("LoadOrStoreTTL", s)
+		}
+	}
+}
+
+// putIfAbsentOut runs one NS_OP_PUT_IF_ABSENT with a time to live that
+// copies the value already present into out (if it fits; its length is
+// reported either way): the C ABI's get-or-put with a TTL, which it has as
+// a batch kind only. The op lives on the Go stack with its buffers pinned.
+func (m *Map) putIfAbsentOut(key, value []byte, ttlMs uint64, out []byte) (int, Status) {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	for _, b := range [...][]byte{key, value, out} {
+		if len(b) > 0 {
+			pin.Pin(unsafe.SliceData(b))
+		}
+	}
+	op := C.ns_op{
+		kind:      C.ns_op_kind(OpPutIfAbsent),
+		key:       bytesPtr(key),
+		key_len:   C.size_t(len(key)),
+		value:     bytesPtr(value),
+		value_len: C.size_t(len(value)),
+		out:       bytesPtr(out),
+		out_cap:   C.size_t(len(out)),
+		ttl_ms:    C.uint64_t(ttlMs),
+	}
+	s := Status(C.ns_batch(m.h, &op, 1))
+	runtime.KeepAlive(m)
+	if s != StatusOK {
+		return 0, s
+	}
+	return int(op.out_len), Status(op.status)
 }
 
 // Expire sets the time to live of key's entry to ttl from now (rounded up
@@ -204,6 +266,11 @@ func (m *Map) StoreTTLString(key string, value []byte, ttl time.Duration) error 
 // StoreIfAbsentTTLString is StoreIfAbsentTTL with a string key.
 func (m *Map) StoreIfAbsentTTLString(key string, value []byte, ttl time.Duration) (bool, error) {
 	return m.StoreIfAbsentTTL(stringBytes(key), value, ttl)
+}
+
+// LoadOrStoreTTLString is LoadOrStoreTTL with a string key.
+func (m *Map) LoadOrStoreTTLString(key string, value []byte, ttl time.Duration) ([]byte, bool, error) {
+	return m.LoadOrStoreTTL(stringBytes(key), value, ttl)
 }
 
 // ExpireString is Expire with a string key.
@@ -322,6 +389,25 @@ func (t *TypedMap[K, V]) StoreIfAbsentTTL(key K, value V, ttl time.Duration) (st
 	sc.key = t.kc.Append(sc.key[:0], key)
 	sc.val = t.vc.Append(sc.val[:0], value)
 	return t.m.StoreIfAbsentTTL(sc.key, sc.val, ttl)
+}
+
+// LoadOrStoreTTL returns the existing value for key if present
+// (loaded=true); otherwise it stores value with a time to live and returns
+// it, in one atomic step, as Map.LoadOrStoreTTL.
+func (t *TypedMap[K, V]) LoadOrStoreTTL(key K, value V, ttl time.Duration) (actual V, loaded bool, err error) {
+	sc := getScratch()
+	defer putScratch(sc)
+	sc.key = t.kc.Append(sc.key[:0], key)
+	sc.val = t.vc.Append(sc.val[:0], value)
+	v, loaded, err := t.m.LoadOrStoreTTL(sc.key, sc.val, ttl)
+	switch {
+	case err != nil:
+		return actual, false, err
+	case !loaded:
+		return value, false, nil
+	}
+	actual, err = t.vc.Decode(v)
+	return actual, true, err
 }
 
 // Expire sets key's time to live, as Map.Expire.

@@ -343,9 +343,10 @@ func TestEvictionKeepsWithinLimit(t *testing.T) {
 	wantErr(t, err, ErrFull)
 }
 
-// TestEvictionConcurrent: goroutines store, load and batch into a small
-// cache while another watches the stats: no ErrFull, no torn value, and
-// every sample of the memory stays within the limit.
+// TestEvictionConcurrent: goroutines store (with and without short TTLs),
+// load, batch, expire and iterate a small cache while another watches the
+// stats: no ErrFull, no torn value, and every sample of the memory stays
+// within the limit.
 func TestEvictionConcurrent(t *testing.T) {
 	cfg := cacheConfig()
 	m := openMap(t, cfg)
@@ -363,7 +364,7 @@ func TestEvictionConcurrent(t *testing.T) {
 				// The value names its key: a torn or mixed value shows.
 				v := bytes.Repeat([]byte(k), 3)
 				var err error
-				switch i % 4 {
+				switch i % 6 {
 				case 0:
 					err = m.StoreString(k, v)
 				case 1:
@@ -386,6 +387,30 @@ func TestEvictionConcurrent(t *testing.T) {
 								break
 							}
 						}
+					}
+				case 4:
+					if _, err = m.ExpireString(k, time.Duration(i%3)*time.Millisecond); err == nil {
+						var ttl time.Duration
+						var ok bool
+						ttl, ok, err = m.TTLString(k)
+						if err == nil && ok && ttl > 2*time.Millisecond && ttl != NoExpiry {
+							err = fmt.Errorf("TTL %v after Expire(<= 2ms)", ttl)
+						}
+					}
+				case 5:
+					if i%60 != 5 {
+						break
+					}
+					var torn error
+					err = m.Range(func(k, v []byte) bool {
+						if !bytes.Equal(v, bytes.Repeat(k, 3)) {
+							torn = fmt.Errorf("Range: torn value %q for %q", v, k)
+							return false
+						}
+						return true
+					})
+					if err == nil {
+						err = torn
 					}
 				}
 				if err != nil {
@@ -631,5 +656,174 @@ func TestCacheErrors(t *testing.T) {
 	wantErr(t, m.Run(b), ErrClosed)
 	if _, ok := b.TTL(0); ok {
 		t.Fatal("TTL result from a closed map")
+	}
+}
+
+// TestWritesAndDeadlines: which writes replace an entry's deadline (Store,
+// Swap: the map's default, as Redis's SET) and which keep it
+// (CompareAndSwap, Add), as cache.go documents.
+func TestWritesAndDeadlines(t *testing.T) {
+	for _, def := range []time.Duration{0, 2 * time.Hour} {
+		m := openMap(t, Config{DefaultTTL: def})
+		want := NoExpiry // what a write without a TTL gets
+		if def != 0 {
+			want = def
+		}
+		near := func(ttl, want time.Duration) bool {
+			return ttl == want || (want != NoExpiry && ttl > want-time.Minute && ttl <= want)
+		}
+		reset := func(k string) {
+			noErr(t, m.StoreTTLString(k, le64(1), time.Hour))
+		}
+		for _, c := range []struct {
+			name  string
+			write func(k string) error
+			keeps bool
+		}{
+			{"Store", func(k string) error { return m.StoreString(k, le64(2)) }, false},
+			{"Swap", func(k string) error { _, _, err := m.SwapString(k, le64(2)); return err }, false},
+			{"CompareAndSwap", func(k string) error {
+				ok, err := m.CompareAndSwapString(k, le64(1), le64(2))
+				if err == nil && !ok {
+					err = fmt.Errorf("did not swap")
+				}
+				return err
+			}, true},
+			{"Add", func(k string) error { _, err := m.AddString(k, 1); return err }, true},
+			{"StoreIfAbsent", func(k string) error { _, err := m.StoreIfAbsentString(k, le64(2)); return err }, true},
+			{"LoadOrStore", func(k string) error { _, _, err := m.LoadOrStoreString(k, le64(2)); return err }, true},
+		} {
+			reset(c.name)
+			noErr(t, c.write(c.name))
+			ttl, ok, err := m.TTLString(c.name)
+			w := want
+			if c.keeps {
+				w = time.Hour
+			}
+			if !ok || err != nil || !near(ttl, w) {
+				t.Fatalf("default %v: TTL after %s over a 1h entry = %v %v %v, want %v", def, c.name, ttl, ok, err, w)
+			}
+		}
+		// Writes that create an entry give it the default.
+		_, err := m.AddString("fresh-counter", 1)
+		noErr(t, err)
+		if ttl, _, _ := m.TTLString("fresh-counter"); !near(ttl, want) {
+			t.Fatalf("default %v: TTL of a new counter %v", def, ttl)
+		}
+	}
+}
+
+func TestLoadOrStoreTTL(t *testing.T) {
+	m := openMap(t, Config{})
+	// Absent: stores with the TTL and returns the given value.
+	v, loaded, err := m.LoadOrStoreTTLString("k", []byte("v1"), time.Hour)
+	if loaded || err != nil || string(v) != "v1" {
+		t.Fatalf("LoadOrStoreTTL on absent = %q %v %v", v, loaded, err)
+	}
+	if ttl, ok, _ := m.TTLString("k"); !ok || ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("TTL after LoadOrStoreTTL = %v %v", ttl, ok)
+	}
+	// Present: returns a copy of what is stored, changes nothing.
+	v, loaded, err = m.LoadOrStoreTTLString("k", []byte("v2"), time.Second)
+	if !loaded || err != nil || string(v) != "v1" {
+		t.Fatalf("LoadOrStoreTTL on present = %q %v %v", v, loaded, err)
+	}
+	if ttl, _, _ := m.TTLString("k"); ttl <= 59*time.Minute {
+		t.Fatalf("LoadOrStoreTTL on present changed the deadline: %v", ttl)
+	}
+	// A present value larger than the first buffer (the retry path), and an
+	// empty one.
+	big := bytes.Repeat([]byte("0123456789"), 1000)
+	noErr(t, m.StoreString("big", big))
+	noErr(t, m.StoreString("empty", nil))
+	if v, loaded, err := m.LoadOrStoreTTLString("big", []byte("x"), time.Hour); !loaded || err != nil || !bytes.Equal(v, big) {
+		t.Fatalf("LoadOrStoreTTL of a large value = %d bytes %v %v", len(v), loaded, err)
+	}
+	if v, loaded, err := m.LoadOrStoreTTLString("empty", []byte("x"), time.Hour); !loaded || err != nil || len(v) != 0 {
+		t.Fatalf("LoadOrStoreTTL of an empty value = %q %v %v", v, loaded, err)
+	}
+	// Expired: stores again.
+	start := time.Now()
+	noErr(t, m.StoreTTLString("short", []byte("old"), shortTTL))
+	sleepPast(start.Add(shortTTL))
+	if v, loaded, err := m.LoadOrStoreTTLString("short", []byte("new"), time.Hour); loaded || err != nil || string(v) != "new" {
+		t.Fatalf("LoadOrStoreTTL on an expired key = %q %v %v", v, loaded, err)
+	}
+	// Bad ttl, bad key, closed map.
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if _, _, err := m.LoadOrStoreTTLString("fresh", []byte("x"), ttl); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("LoadOrStoreTTL(ttl %v): %v", ttl, err)
+		}
+	}
+	if _, ok, _ := m.LoadString("fresh"); ok {
+		t.Fatal("a rejected LoadOrStoreTTL stored")
+	}
+	small := openMap(t, Config{MaxKeyLen: 2, MaxValueLen: 4})
+	_, _, err = small.LoadOrStoreTTLString("long", nil, time.Hour)
+	wantErr(t, err, ErrKeyTooLarge)
+	_, _, err = small.LoadOrStoreTTLString("k", []byte("12345"), time.Hour)
+	wantErr(t, err, ErrValueTooLarge)
+	noErr(t, small.Close())
+	_, _, err = small.LoadOrStoreTTLString("k", nil, time.Hour)
+	wantErr(t, err, ErrClosed)
+
+	// Typed: the decoded existing value, or the given one.
+	typed := Of(m, String, Int64)
+	if v, loaded, err := typed.LoadOrStoreTTL("n", 7, time.Hour); loaded || err != nil || v != 7 {
+		t.Fatalf("typed LoadOrStoreTTL on absent = %v %v %v", v, loaded, err)
+	}
+	if v, loaded, err := typed.LoadOrStoreTTL("n", 8, time.Hour); !loaded || err != nil || v != 7 {
+		t.Fatalf("typed LoadOrStoreTTL on present = %v %v %v", v, loaded, err)
+	}
+	if _, _, err := typed.LoadOrStoreTTL("k", 8, time.Hour); !errors.Is(err, ErrDecode) {
+		t.Fatalf("typed LoadOrStoreTTL of a value that does not decode: %v", err)
+	}
+}
+
+// TestLoadOrStoreTTLRace: goroutines race LoadOrStoreTTL on the same keys;
+// exactly one stores each key and every other sees its value.
+func TestLoadOrStoreTTLRace(t *testing.T) {
+	m := openMap(t, Config{})
+	const workers, keys = 4, 300
+	stored := make([][]string, workers)
+	seen := make([][]string, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < keys; i++ {
+				k := fmt.Sprint("k", i)
+				v, loaded, err := m.LoadOrStoreTTLString(k, []byte(fmt.Sprint(w)), time.Hour)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !loaded {
+					stored[w] = append(stored[w], k)
+				}
+				seen[w] = append(seen[w], string(v))
+			}
+		}()
+	}
+	wg.Wait()
+	winners := map[string]string{}
+	for w := range stored {
+		for _, k := range stored[w] {
+			if prev, dup := winners[k]; dup {
+				t.Fatalf("%s stored by %s and %d", k, prev, w)
+			}
+			winners[k] = fmt.Sprint(w)
+		}
+	}
+	if len(winners) != keys {
+		t.Fatalf("%d keys stored, want %d", len(winners), keys)
+	}
+	for w := range seen {
+		for i, v := range seen[w] {
+			if want := winners[fmt.Sprint("k", i)]; v != want {
+				t.Fatalf("worker %d saw %q for k%d, stored %q", w, v, i, want)
+			}
+		}
 	}
 }

@@ -2,7 +2,9 @@ package io.numashard;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Many operations executed by one native call ({@link NumaShardMap#execute(Batch)}): one JNI
@@ -50,6 +52,7 @@ public final class Batch {
     private static final int OFF_OUT_LEN;
     private static final int OFF_OUT_COUNTER;
     private static final int OFF_STATUS;
+    private static final int OFF_TTL;
     static final int KIND_GET;
     static final int KIND_PUT;
     static final int KIND_PUT_IF_ABSENT;
@@ -59,6 +62,8 @@ public final class Batch {
     static final int KIND_ADD;
     static final int KIND_COMPARE_AND_DELETE;
     static final int KIND_SWAP;
+    static final int KIND_EXPIRE;
+    static final int KIND_TTL;
 
     static {
         NativeLibrary.load();
@@ -78,6 +83,7 @@ public final class Batch {
         OFF_OUT_LEN = LAYOUT[i++];
         OFF_OUT_COUNTER = LAYOUT[i++];
         OFF_STATUS = LAYOUT[i++];
+        OFF_TTL = LAYOUT[i++];
         KIND_GET = LAYOUT[i++];
         KIND_PUT = LAYOUT[i++];
         KIND_PUT_IF_ABSENT = LAYOUT[i++];
@@ -87,6 +93,8 @@ public final class Batch {
         KIND_ADD = LAYOUT[i++];
         KIND_COMPARE_AND_DELETE = LAYOUT[i++];
         KIND_SWAP = LAYOUT[i++];
+        KIND_EXPIRE = LAYOUT[i++];
+        KIND_TTL = LAYOUT[i++];
     }
 
     private final int defaultValueCapacity;
@@ -96,6 +104,8 @@ public final class Batch {
     private byte[][] values;
     private byte[][] expecteds;
     private long[] deltas;
+    /** {@code ns_op.ttl_ms} of each operation (0 = the map's default for stores). */
+    private long[] ttls;
     /** Result capacity of a get/take; -1 for operations that return no bytes. */
     private int[] outCaps;
     ByteBuffer ops;
@@ -127,6 +137,7 @@ public final class Batch {
         this.values = new byte[expectedOps][];
         this.expecteds = new byte[expectedOps][];
         this.deltas = new long[expectedOps];
+        this.ttls = new long[expectedOps];
         this.outCaps = new int[expectedOps];
         this.ops = ByteBuffer.allocateDirect(expectedOps * OP_SIZE).order(ByteOrder.nativeOrder());
         this.data = ByteBuffer.allocateDirect(Math.max(256, expectedOps * (48 + defaultValueCapacity)))
@@ -196,6 +207,20 @@ public final class Batch {
     }
 
     /**
+     * Adds a put with a time to live (see {@link NumaShardMap#put(byte[], byte[], Duration)}).
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link NumaShardMap#NO_EXPIRY} = never
+     * @return the operation's index
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public int put(byte[] key, byte[] value, Duration ttl) {
+        long ms = TtlMillis.forStore(ttl); // checked before the op is added
+        return withTtl(put(key, value), ms);
+    }
+
+    /**
      * Adds a put-if-absent; status {@link Status#OK} when inserted, {@link Status#EXISTS} when not.
      *
      * @param key the key
@@ -204,6 +229,60 @@ public final class Batch {
      */
     public int putIfAbsent(byte[] key, byte[] value) {
         return add(KIND_PUT_IF_ABSENT, key, Objects.requireNonNull(value, "value"), null, 0, -1);
+    }
+
+    /**
+     * Adds a put-if-absent inserting with a time to live.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link NumaShardMap#NO_EXPIRY} = never
+     * @return the operation's index
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public int putIfAbsent(byte[] key, byte[] value, Duration ttl) {
+        long ms = TtlMillis.forStore(ttl); // checked before the op is added
+        return withTtl(putIfAbsent(key, value), ms);
+    }
+
+    /**
+     * Adds an expire: the key's time to live becomes {@code ttl} from when the batch runs
+     * ({@link Duration#ZERO} expires it, {@link NumaShardMap#NO_EXPIRY} persists it); status
+     * {@link Status#OK}, or {@link Status#NOT_FOUND} when absent.
+     *
+     * @param key the key
+     * @param ttl zero or more, rounded up to whole milliseconds
+     * @return the operation's index
+     * @throws IllegalArgumentException when {@code ttl} is negative
+     */
+    public int expire(byte[] key, Duration ttl) {
+        long ms = TtlMillis.of(ttl, "ttl");
+        return withTtl(add(KIND_EXPIRE, key, null, null, 0, -1), ms);
+    }
+
+    /**
+     * Adds a persist (an expire with {@link NumaShardMap#NO_EXPIRY}).
+     *
+     * @param key the key
+     * @return the operation's index
+     */
+    public int persist(byte[] key) {
+        return withTtl(add(KIND_EXPIRE, key, null, null, 0, -1), TtlMillis.NEVER);
+    }
+
+    /**
+     * Adds a time-to-live read; its result is {@link #ttl(int)} / {@link #ttlMillis(int)}.
+     *
+     * @param key the key
+     * @return the operation's index
+     */
+    public int ttl(byte[] key) {
+        return add(KIND_TTL, key, null, null, 0, -1);
+    }
+
+    private int withTtl(int i, long ttlMs) {
+        ttls[i] = ttlMs;
+        return i;
     }
 
     /**
@@ -264,6 +343,20 @@ public final class Batch {
     }
 
     /**
+     * Adds a swap storing {@code value} with a time to live.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link NumaShardMap#NO_EXPIRY} = never
+     * @return the operation's index
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public int swap(byte[] key, byte[] value, Duration ttl) {
+        long ms = TtlMillis.forStore(ttl); // checked before the op is added
+        return withTtl(swap(key, value), ms);
+    }
+
+    /**
      * Adds a compare-and-delete; status OK (removed), {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
      *
      * @param key the key
@@ -303,6 +396,7 @@ public final class Batch {
         values[i] = value;
         expecteds[i] = expected;
         deltas[i] = delta;
+        ttls[i] = 0;
         outCaps[i] = outCap;
         return count++;
     }
@@ -317,6 +411,7 @@ public final class Batch {
         values = java.util.Arrays.copyOf(values, cap);
         expecteds = java.util.Arrays.copyOf(expecteds, cap);
         deltas = java.util.Arrays.copyOf(deltas, cap);
+        ttls = java.util.Arrays.copyOf(ttls, cap);
         outCaps = java.util.Arrays.copyOf(outCaps, cap);
     }
 
@@ -358,6 +453,7 @@ public final class Batch {
             used = place(ops, data, base, o + OFF_VALUE, o + OFF_VALUE_LEN, values[i], used);
             used = place(ops, data, base, o + OFF_EXPECTED, o + OFF_EXPECTED_LEN, expecteds[i], used);
             ops.putLong(o + OFF_DELTA, deltas[i]);
+            ops.putLong(o + OFF_TTL, ttls[i]);
             int outCap = outCaps[i];
             if (outCap > 0) {
                 ops.putLong(o + OFF_OUT, base + used);
@@ -413,7 +509,7 @@ public final class Batch {
             byte[] key = keys[i];
             // The engine changed nothing for this op: do it again by itself, with room.
             byte[] v = kind == KIND_TAKE ? map.take(key)
-                    : kind == KIND_SWAP ? map.swap(key, values[i]) : map.get(key);
+                    : kind == KIND_SWAP ? map.swapMillis(key, values[i], ttls[i]) : map.get(key);
             if (overflow == null || overflow.length < count) {
                 byte[][] grown = new byte[Math.max(count, 16)][];
                 if (overflow != null) {
@@ -552,6 +648,42 @@ public final class Batch {
             throw NumaShardException.forStatus(st);
         }
         return ops.getLong(o + OFF_OUT_COUNTER);
+    }
+
+    /**
+     * The remaining time to live read by ttl {@code i}, in milliseconds rounded up:
+     * {@link NumaShardMap#TTL_NEVER} (-1) when it never expires, {@link NumaShardMap#TTL_ABSENT}
+     * (-2) when the key was absent or expired.
+     *
+     * @param i the operation's index
+     * @return the milliseconds left, {@link NumaShardMap#TTL_NEVER} or {@link NumaShardMap#TTL_ABSENT}
+     * @throws NumaShardException when the operation failed with an error status
+     * @throws IllegalStateException when operation {@code i} is not a ttl
+     */
+    public long ttlMillis(int i) {
+        int o = checkIndex(i);
+        if (ops.getInt(o + OFF_KIND) != KIND_TTL) {
+            throw new IllegalStateException("operation " + i + " is not a ttl");
+        }
+        int st = ops.getInt(o + OFF_STATUS);
+        if (st == Status.NOT_FOUND.code()) {
+            return NumaShardMap.TTL_ABSENT;
+        }
+        if (st != Status.OK.code()) {
+            throw NumaShardException.forStatus(st);
+        }
+        return ops.getLong(o + OFF_OUT_COUNTER);
+    }
+
+    /**
+     * The remaining time to live read by ttl {@code i} ({@link NumaShardMap#ttl(byte[])}'s
+     * answer): {@link NumaShardMap#NO_EXPIRY} when it never expires, empty when absent.
+     *
+     * @param i the operation's index
+     * @return the time left, {@link NumaShardMap#NO_EXPIRY}, or empty
+     */
+    public Optional<Duration> ttl(int i) {
+        return TtlMillis.remaining(ttlMillis(i));
     }
 
     /** Layout of {@code ns_op} and the op kinds, from the glue (compiled against the header). */

@@ -1,14 +1,21 @@
 package io.numashard;
 
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * What a map is created with ({@code ns_config}). Fields left unset keep the native defaults of
  * {@code ns_config_init}: one shard per allowed CPU, no memory limit, keys up to 4 KiB, values
- * up to 4 MiB, the real machine's topology, {@link ExecMode#AUTO}.
+ * up to 4 MiB, the real machine's topology, {@link ExecMode#AUTO}, no eviction, no default time
+ * to live, no hit/miss counting.
  *
  * <pre>{@code
  * Config cfg = Config.builder().shards(8).memoryLimit(1L << 30).build();
+ * Config cache = Config.builder()
+ *         .memoryLimit(1L << 30).eviction(Eviction.S3_FIFO)   // never Full: evicts instead
+ *         .defaultTtl(Duration.ofMinutes(10))                  // entries written without a TTL
+ *         .build();
  * }</pre>
  */
 public final class Config {
@@ -25,6 +32,10 @@ public final class Config {
     final ExecMode execMode;
     final Integer batchDelegateMin;
     final boolean misplaceMemory;
+    final Eviction eviction;
+    /** The default time to live in milliseconds; 0 = entries never expire. */
+    final long defaultTtlMillis;
+    final boolean recordStats;
 
     private Config(Builder b) {
         this.shards = b.shards;
@@ -40,6 +51,9 @@ public final class Config {
         this.execMode = b.execMode;
         this.batchDelegateMin = b.batchDelegateMin;
         this.misplaceMemory = b.misplaceMemory;
+        this.eviction = b.eviction;
+        this.defaultTtlMillis = b.defaultTtlMillis;
+        this.recordStats = b.recordStats;
     }
 
     /**
@@ -72,6 +86,9 @@ public final class Config {
             execMode == null ? 0 : execMode.code, execMode == null ? 0 : 1,
             batchDelegateMin == null ? 0 : batchDelegateMin, batchDelegateMin == null ? 0 : 1,
             misplaceMemory ? 1 : 0, 1,
+            eviction.code, 1,
+            defaultTtlMillis, 1,
+            recordStats ? 1 : 0, 1,
         };
     }
 
@@ -89,10 +106,16 @@ public final class Config {
                 + ", maxValueLen=" + maxValueLen + ", topology=" + topology + ", topologyXml=" + topologyXml
                 + ", nodes=" + Arrays.toString(nodes) + ", shardsPerNode=" + Arrays.toString(shardsPerNode)
                 + ", hashSeed=" + hashSeed + ", workerSpinUs=" + workerSpinUs + ", execMode=" + execMode
-                + ", batchDelegateMin=" + batchDelegateMin + ", misplaceMemory=" + misplaceMemory + "}";
+                + ", batchDelegateMin=" + batchDelegateMin + ", misplaceMemory=" + misplaceMemory
+                + ", eviction=" + eviction + ", defaultTtlMillis=" + defaultTtlMillis + ", recordStats=" + recordStats
+                + "}";
     }
 
-    /** Builds a {@link Config}; every setter returns the builder. Values are checked by the engine. */
+    /**
+     * Builds a {@link Config}; every setter returns the builder. Values are checked by the engine
+     * when the map opens ({@link Status#INVALID_ARGUMENT}); {@link #build()} rejects eviction
+     * without a memory limit.
+     */
     public static final class Builder {
         private int shards;
         private Long memoryLimit;
@@ -107,6 +130,9 @@ public final class Config {
         private ExecMode execMode;
         private Integer batchDelegateMin;
         private boolean misplaceMemory;
+        private Eviction eviction = Eviction.NONE;
+        private long defaultTtlMillis;
+        private boolean recordStats;
 
         private Builder() {}
 
@@ -262,11 +288,55 @@ public final class Config {
         }
 
         /**
+         * What a write that would pass the memory limit does: {@link Eviction#NONE} (throw
+         * {@link MapFullException}, the default) or {@link Eviction#S3_FIFO} (evict: a cache,
+         * which needs {@link #memoryLimit(long)}). Eviction also turns on hit/miss counting.
+         *
+         * @param eviction the policy
+         * @return this builder
+         */
+        public Builder eviction(Eviction eviction) {
+            this.eviction = Objects.requireNonNull(eviction, "eviction");
+            return this;
+        }
+
+        /**
+         * Time to live of entries written without one (plain {@code put}, {@code putIfAbsent},
+         * {@code swap}, {@code getOrPut}, counters {@code add} creates, batches and
+         * {@code replaceAll}), rounded up to whole milliseconds. {@link Duration#ZERO} (the
+         * default) or {@link NumaShardMap#NO_EXPIRY}: they never expire.
+         *
+         * @param ttl zero or more
+         * @return this builder
+         * @throws IllegalArgumentException when negative
+         */
+        public Builder defaultTtl(Duration ttl) {
+            long ms = TtlMillis.of(ttl, "defaultTtl");
+            this.defaultTtlMillis = ms == TtlMillis.NEVER ? 0 : ms;
+            return this;
+        }
+
+        /**
+         * Count hits and misses of reads in {@link NumaShardMap#stats()} (always on with eviction).
+         *
+         * @param record true to count
+         * @return this builder
+         */
+        public Builder recordStats(boolean record) {
+            this.recordStats = record;
+            return this;
+        }
+
+        /**
          * The configuration.
          *
          * @return the configuration
+         * @throws IllegalStateException when an eviction policy is set without a memory limit
          */
         public Config build() {
+            if (eviction != Eviction.NONE && (memoryLimit == null || memoryLimit == 0)) {
+                throw new IllegalStateException("eviction " + eviction + " needs a memoryLimit (the budget to evict within)");
+            }
             return new Config(this);
         }
     }

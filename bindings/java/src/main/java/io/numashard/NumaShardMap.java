@@ -3,10 +3,12 @@ package io.numashard;
 import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.BiConsumer;
 
 /**
@@ -28,10 +30,41 @@ import java.util.function.BiConsumer;
  * <p><b>Errors.</b> Outcomes (not found, already exists, mismatch) are return values; errors
  * throw the unchecked {@link NumaShardException} (subclasses for closed, full, key or value too
  * large, not a counter). Null keys or values throw {@link NullPointerException}.
+ *
+ * <p><b>Cache mode.</b> With {@link Config.Builder#eviction(Eviction)} a map full to its memory
+ * limit evicts entries (S3-FIFO, per shard) instead of throwing {@link MapFullException}. Any map
+ * keeps entries with a time to live: {@link #put(byte[], byte[], Duration)},
+ * {@link #putIfAbsent(byte[], byte[], Duration)}, {@link #swap(byte[], byte[], Duration)},
+ * {@link #getOrPut(byte[], byte[], Duration)}, the batch kinds, or the map's
+ * {@link Config.Builder#defaultTtl(Duration) default}; {@link #expire}, {@link #persist} and
+ * {@link #ttl} change and read it. From the instant an entry's time runs out no read, batch,
+ * iteration or {@link #size()} returns it (checked at read time on a monotonic clock; the memory
+ * is reclaimed later). {@link #stats()} counts hits, misses, evictions and expirations. Times to
+ * live are whole milliseconds: a {@code Duration} is rounded up to the next millisecond.
+ *
+ * <p>Writes and deadlines: {@code put} and {@code swap} replace an entry's deadline (with the
+ * one given, else the map's default: none unless configured); {@code compareAndSet},
+ * {@code add}, and {@code putIfAbsent} / {@code getOrPut} finding the key keep it; a write that
+ * creates an entry without a TTL gives it the map's default.
  */
 public final class NumaShardMap implements AutoCloseable {
     /** Returned by the {@code get}/{@code take} buffer variants when the key is absent. */
     public static final int NOT_FOUND = -1;
+
+    /**
+     * A time to live meaning "never expires": pass it to {@link #put(byte[], byte[], Duration)} and
+     * the other writes taking a TTL to store an entry that outlives a map's default TTL, or to
+     * {@link #expire} (= {@link #persist}); {@link #ttl} returns it for an entry without an expiry.
+     * It is {@code ChronoUnit.FOREVER.getDuration()}; any {@code Duration} of 2<sup>63</sup>
+     * milliseconds or more means the same.
+     */
+    public static final Duration NO_EXPIRY = TtlMillis.FOREVER;
+
+    /** {@link #ttlMillis} of an entry that never expires (Redis {@code PTTL}'s -1). */
+    public static final long TTL_NEVER = -1;
+
+    /** {@link #ttlMillis} of a key that is absent or expired (Redis {@code PTTL}'s -2). */
+    public static final long TTL_ABSENT = -2;
 
     static final int ST_OK = 0;
     static final int ST_NOT_FOUND = 1;
@@ -261,14 +294,35 @@ public final class NumaShardMap implements AutoCloseable {
      * @throws ValueTooLargeException when the value is longer than the map's limit
      */
     public void put(byte[] key, byte[] value) {
+        store(key, value, 0, false);
+    }
+
+    /**
+     * Inserts or overwrites with a time to live: from {@code ttl} on (rounded up to whole
+     * milliseconds) no read, batch, iteration or {@link #size()} sees the entry.
+     * {@link #NO_EXPIRY} stores it without an expiry, whatever the map's default.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     * @throws MapFullException when the memory limit would be exceeded (nothing changes)
+     * @throws KeyTooLargeException when the key is longer than the map's limit
+     * @throws ValueTooLargeException when the value is longer than the map's limit
+     */
+    public void put(byte[] key, byte[] value, Duration ttl) {
+        store(key, value, TtlMillis.forStore(ttl), false);
+    }
+
+    /** A plain or put-if-absent store with {@code ttlMs} as {@code ns_op.ttl_ms} (0 = the map's default). */
+    private boolean store(byte[] key, byte[] value, long ttlMs, boolean ifAbsent) {
         Objects.requireNonNull(value, "value");
         if (key.length + value.length <= Scratch.SIZE) {
             Scratch s = SCRATCH.get();
             s.buf.put(0, key).put(key.length, value);
-            nPutRaw(handle, s.addr, key.length, s.addr + key.length, value.length, false);
-            return;
+            return nPutRaw(handle, s.addr, key.length, s.addr + key.length, value.length, ttlMs, ifAbsent);
         }
-        nPut(handle, key, value);
+        return nPutBytes(handle, key, value, ttlMs, ifAbsent);
     }
 
     /**
@@ -279,9 +333,26 @@ public final class NumaShardMap implements AutoCloseable {
      * @param value the value
      */
     public void put(ByteBuffer key, ByteBuffer value) {
+        putDirect(key, value, 0);
+    }
+
+    /**
+     * {@link #put(ByteBuffer, ByteBuffer)} with a time to live (see
+     * {@link #put(byte[], byte[], Duration)}).
+     *
+     * @param key the key: its remaining bytes
+     * @param value the value: its remaining bytes
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative, or a buffer is not direct
+     */
+    public void put(ByteBuffer key, ByteBuffer value, Duration ttl) {
+        putDirect(key, value, TtlMillis.forStore(ttl));
+    }
+
+    private void putDirect(ByteBuffer key, ByteBuffer value, long ttlMs) {
         requireDirect(key, "key");
         requireDirect(value, "value");
-        nPutDirect(handle, key, key.position(), key.remaining(), value, value.position(), value.remaining());
+        nPutDirect(handle, key, key.position(), key.remaining(), value, value.position(), value.remaining(), ttlMs);
     }
 
     /**
@@ -292,13 +363,21 @@ public final class NumaShardMap implements AutoCloseable {
      * @return true when inserted
      */
     public boolean putIfAbsent(byte[] key, byte[] value) {
-        Objects.requireNonNull(value, "value");
-        if (key.length + value.length <= Scratch.SIZE) {
-            Scratch s = SCRATCH.get();
-            s.buf.put(0, key).put(key.length, value);
-            return nPutRaw(handle, s.addr, key.length, s.addr + key.length, value.length, true);
-        }
-        return nPutIfAbsent(handle, key, value);
+        return store(key, value, 0, true);
+    }
+
+    /**
+     * Inserts with a time to live only when the key is absent (or expired).
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return true when inserted, false when the key was present (nothing changed)
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     * @see #put(byte[], byte[], Duration)
+     */
+    public boolean putIfAbsent(byte[] key, byte[] value, Duration ttl) {
+        return store(key, value, TtlMillis.forStore(ttl), true);
     }
 
     /**
@@ -311,7 +390,21 @@ public final class NumaShardMap implements AutoCloseable {
      * @return null when inserted, else a copy of the present value
      */
     public byte[] getOrPut(byte[] key, byte[] value) {
-        return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+        return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"), 0);
+    }
+
+    /**
+     * {@link #getOrPut(byte[], byte[])} inserting with a time to live; a present entry keeps its own.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return null when inserted, else a copy of the present value
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public byte[] getOrPut(byte[] key, byte[] value, Duration ttl) {
+        long ms = TtlMillis.forStore(ttl);
+        return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"), ms);
     }
 
     /**
@@ -394,8 +487,94 @@ public final class NumaShardMap implements AutoCloseable {
      * @throws MapClosedException when the map is closed
      */
     public byte[] swap(byte[] key, byte[] value) {
-        return nSwap(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+        return swapMillis(key, value, 0);
     }
+
+    /**
+     * {@link #swap(byte[], byte[])} storing the value with a time to live.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return a copy of the previous value, or null when the key was absent
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public byte[] swap(byte[] key, byte[] value, Duration ttl) {
+        return swapMillis(key, value, TtlMillis.forStore(ttl));
+    }
+
+    /** A swap with {@code ttlMs} as {@code ns_op.ttl_ms} (0 = the map's default). */
+    byte[] swapMillis(byte[] key, byte[] value, long ttlMs) {
+        return nSwap(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"), ttlMs);
+    }
+
+    // ---------------------------------------------------------------- time to live
+
+    /**
+     * Sets the key's time to live to {@code ttl} from now, rounded up to whole milliseconds:
+     * {@link Duration#ZERO} expires it at once, {@link #NO_EXPIRY} makes it never expire (as
+     * {@link #persist}).
+     *
+     * @param key the key
+     * @param ttl zero or more, rounded up to whole milliseconds
+     * @return true when the key was present (and not expired); false changes nothing
+     * @throws IllegalArgumentException when {@code ttl} is negative
+     * @throws MapFullException when giving a deadline to an entry that had none would pass the
+     *     memory limit of a map without eviction (it costs 8 bytes)
+     */
+    public boolean expire(byte[] key, Duration ttl) {
+        return expireMillis(key, TtlMillis.of(ttl, "ttl"));
+    }
+
+    /**
+     * Makes the key never expire.
+     *
+     * @param key the key
+     * @return true when it was present (and not expired); false changes nothing
+     */
+    public boolean persist(byte[] key) {
+        return expireMillis(key, TtlMillis.NEVER);
+    }
+
+    private boolean expireMillis(byte[] key, long ttlMs) {
+        if (key.length <= Scratch.SIZE) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            return nExpire(handle, null, s.addr, key.length, ttlMs);
+        }
+        return nExpire(handle, key, 0, 0, ttlMs);
+    }
+
+    /**
+     * The key's remaining time to live, rounded up to whole milliseconds (so never zero for a
+     * live entry): {@link #NO_EXPIRY} when it never expires, empty when the key is absent or
+     * expired. {@link #ttlMillis} answers the same without allocating.
+     *
+     * @param key the key
+     * @return the time left, {@link #NO_EXPIRY}, or empty
+     */
+    public Optional<Duration> ttl(byte[] key) {
+        return TtlMillis.remaining(ttlMillis(key));
+    }
+
+    /**
+     * The key's remaining time to live in milliseconds, rounded up (Redis {@code PTTL}'s
+     * convention): {@code > 0} left, {@link #TTL_NEVER} (-1) never expires, {@link #TTL_ABSENT}
+     * (-2) absent or expired.
+     *
+     * @param key the key
+     * @return the milliseconds left, {@link #TTL_NEVER} or {@link #TTL_ABSENT}
+     */
+    public long ttlMillis(byte[] key) {
+        if (key.length <= Scratch.SIZE) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            return nTtl(handle, null, s.addr, key.length);
+        }
+        return nTtl(handle, key, 0, 0);
+    }
+
+    /** The TTL of a store: positive (0 would mean the map's default to the engine). */
 
     /**
      * Removes the entry only when its current value equals {@code expected} (atomically: no
@@ -611,7 +790,8 @@ public final class NumaShardMap implements AutoCloseable {
     // ---------------------------------------------------------------- stats, lifecycle
 
     /**
-     * Per-shard placement and counters (node, cpu, binding applied, pages on node, entries, ...).
+     * Totals and per-shard placement and counters (node, cpu, binding applied, pages on node,
+     * entries, bytes; hits, misses, evictions, expirations).
      *
      * @return the stats
      */
@@ -622,9 +802,10 @@ public final class NumaShardMap implements AutoCloseable {
         for (int i = 0; i < shards; i++) {
             long[] s = nShardStats(handle, i);
             per.add(new ShardStats((int) s[0], (int) s[1], (int) s[2], (int) s[3], s[4], s[5], s[6], s[7], s[8],
-                    s[9] != 0, s[10], s[11]));
+                    s[9] != 0, s[10], s[11], s[12], s[13], s[14], s[15]));
         }
-        return new MapStats(shards, t[1], t[2], t[3], t[4], t[5], t[6] != 0, t[7], t[8], List.copyOf(per));
+        return new MapStats(shards, t[1], t[2], t[3], t[4], t[5], t[6] != 0, t[7], t[8], t[9], t[10], t[11], t[12],
+                List.copyOf(per));
     }
 
     /**
@@ -718,7 +899,8 @@ public final class NumaShardMap implements AutoCloseable {
 
     private native long nTakeRaw(long h, long key, int keyLen, long out, int outCap);
 
-    private native boolean nPutRaw(long h, long key, int keyLen, long value, int valueLen, boolean ifAbsent);
+    private native boolean nPutRaw(long h, long key, int keyLen, long value, int valueLen, long ttlMs,
+            boolean ifAbsent);
 
     private native boolean nDeleteRaw(long h, long key, int keyLen);
 
@@ -731,14 +913,12 @@ public final class NumaShardMap implements AutoCloseable {
 
     private native int nGetArray(long h, byte[] key, byte[] dst, int dstOff, int dstCap);
 
-    private native void nPut(long h, byte[] key, byte[] value);
+    private native boolean nPutBytes(long h, byte[] key, byte[] value, long ttlMs, boolean ifAbsent);
 
     private native void nPutDirect(long h, ByteBuffer key, int keyPos, int keyLen, ByteBuffer value, int valuePos,
-            int valueLen);
+            int valueLen, long ttlMs);
 
-    private native boolean nPutIfAbsent(long h, byte[] key, byte[] value);
-
-    private native byte[] nGetOrPut(long h, byte[] key, byte[] value);
+    private native byte[] nGetOrPut(long h, byte[] key, byte[] value, long ttlMs);
 
     private native boolean nDelete(long h, byte[] key);
 
@@ -748,7 +928,12 @@ public final class NumaShardMap implements AutoCloseable {
 
     private native int nCompareAndDelete(long h, byte[] key, byte[] expected);
 
-    private native byte[] nSwap(long h, byte[] key, byte[] value);
+    private native byte[] nSwap(long h, byte[] key, byte[] value, long ttlMs);
+
+    // Key from `key` when not null, else from the scratch address.
+    private native boolean nExpire(long h, byte[] key, long keyAddr, int keyLen, long ttlMs);
+
+    private native long nTtl(long h, byte[] key, long keyAddr, int keyLen);
 
     private native long nAdd(long h, byte[] key, long delta);
 
