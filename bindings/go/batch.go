@@ -40,7 +40,8 @@ type batchOp struct {
 	kind          OpKind
 	key, val, exp span
 	delta         int64
-	out           span // where get/take copy the value, in the output arena
+	ttl           uint64 // ns_op.ttl_ms: the TTL variants' (cache.go), else 0
+	out           span   // where get/take copy the value, in the output arena
 	status        Status
 	outLen        int
 	counter       int64
@@ -269,7 +270,7 @@ func (m *Map) Run(b *Batch) error {
 	}
 	b.out = b.out[:total]
 	all := b.ops
-	err := m.runOps(b, all, func(i int) *batchOp { return &all[i] })
+	err := m.runOps(b, all, nil)
 	if err != nil {
 		return err
 	}
@@ -300,16 +301,23 @@ func (m *Map) Run(b *Batch) error {
 		for j, i := range retry {
 			sub[j] = b.ops[i]
 		}
-		if err := m.runOps(b, sub, func(j int) *batchOp { return &b.ops[retry[j]] }); err != nil {
+		if err := m.runOps(b, sub, retry); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// runOps hands ops to ns_batch in one call, writing each op's results to
-// dst(i). The arenas the C ops point into are pinned for the call.
-func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
+// runOps hands ops to ns_batch in one call, writing the results of ops[i]
+// to b.ops[at[i]], or to ops[i] itself when at is nil. The arenas the C
+// ops point into are pinned for the call.
+func (m *Map) runOps(b *Batch, ops []batchOp, at []int) error {
+	dst := func(i int) *batchOp {
+		if at == nil {
+			return &ops[i]
+		}
+		return &b.ops[at[i]]
+	}
 	all, err := b.cArray(len(ops))
 	if err != nil {
 		return err
@@ -334,6 +342,7 @@ func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
 			delta:        C.int64_t(op.delta),
 			out:          ptrAt(b.out, op.out),
 			out_cap:      C.size_t(op.out.n),
+			ttl_ms:       C.uint64_t(op.ttl),
 		}
 	}
 	s := Status(C.ns_batch(m.h, &c[0], C.size_t(len(c))))
