@@ -1,0 +1,285 @@
+//! One Redis server (a standalone server or a Cluster master): its data
+//! connections, each tracking the keys read through it, and the listener
+//! thread that receives their invalidations.
+//!
+//! Tracking uses redirect mode: every data connection runs
+//! `CLIENT TRACKING ON REDIRECT <listener id>`, and the listener connection
+//! (RESP3) receives the `invalidate` push messages for all of them. A data
+//! connection is never dropped while it is valid (the server would forget
+//! what it tracked and send no invalidation for it): a connection that breaks
+//! flushes the near cache. The listener proves the path end to end by a
+//! heartbeat: it reads and then writes a key of its own through a tracked
+//! connection and expects the invalidation back within `heartbeat_timeout`.
+
+use parking_lot::Mutex;
+use redis::{ConnectionLike, PushKind, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{classify, is_server_reply, Error, Result};
+use crate::slot::key_slot;
+use crate::Shared;
+
+/// How often the listener wakes to check for close and heartbeats.
+const POLL: Duration = Duration::from_millis(50);
+
+pub(crate) struct DataConn {
+    pub(crate) con: redis::Connection,
+    generation: u64,
+}
+
+pub(crate) struct Node {
+    pub(crate) addr: String,
+    data_client: redis::Client,
+    listener_client: redis::Client,
+    pool: Mutex<Vec<DataConn>>,
+    /// Bumped each time a new listener is installed; data connections of an
+    /// older generation redirect to a dead listener and are dropped.
+    generation: AtomicU64,
+    listener_id: AtomicU64,
+    /// Local copies of this node's keys may be served.
+    pub(crate) serving: AtomicBool,
+    /// The heartbeat key, in a slot this node owns.
+    hb_key: Vec<u8>,
+    shared: Arc<Shared>,
+}
+
+struct Listener {
+    con: redis::Connection,
+    hb: redis::Connection,
+    hb_sent: Option<Instant>,
+    hb_last: Instant,
+    hb_count: u64,
+}
+
+impl Node {
+    pub(crate) fn new(addr: String, owns_slot: impl Fn(u16) -> bool, shared: Arc<Shared>) -> Result<Node> {
+        let url = format!("redis://{addr}/");
+        let data_client = redis::Client::open(url.as_str()).map_err(|e| Error::Config(e.to_string()))?;
+        let listener_client =
+            redis::Client::open(format!("{url}?protocol=resp3")).map_err(|e| Error::Config(e.to_string()))?;
+        let nonce = format!("{}-{}", std::process::id(), shared.instance);
+        let tag = (0u32..).map(|i| format!("nshb{i}")).find(|t| owns_slot(key_slot(t.as_bytes()))).expect("some tag lands in the node's slots");
+        let hb_key = format!("__numashard_near:hb:{{{tag}}}:{nonce}").into_bytes();
+        Ok(Node {
+            addr,
+            data_client,
+            listener_client,
+            pool: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            listener_id: AtomicU64::new(0),
+            serving: AtomicBool::new(false),
+            hb_key,
+            shared,
+        })
+    }
+
+    fn open_tracked(&self, client: &redis::Client, redirect: u64) -> Result<redis::Connection> {
+        let t = &self.shared.timeouts;
+        let mut con = client.get_connection_with_timeout(t.connect).map_err(Error::Connection)?;
+        con.set_read_timeout(Some(t.io)).map_err(Error::Connection)?;
+        con.set_write_timeout(Some(t.io)).map_err(Error::Connection)?;
+        redis::cmd("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("REDIRECT")
+            .arg(redirect)
+            .exec(&mut con)
+            .map_err(|e| {
+                if is_server_reply(&e) {
+                    Error::TrackingUnconfirmed(format!("CLIENT TRACKING ON REDIRECT {redirect} refused by {}: {e}", self.addr))
+                } else {
+                    Error::Connection(e)
+                }
+            })?;
+        Ok(con)
+    }
+
+    /// A data connection whose reads are tracked by the current listener.
+    pub(crate) fn checkout(&self) -> Result<DataConn> {
+        let generation = self.generation.load(Ordering::Acquire);
+        while let Some(c) = self.pool.lock().pop() {
+            if c.generation == generation {
+                return Ok(c);
+            }
+            // Older generation: its listener is gone and its reads were flushed with it.
+        }
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let redirect = self.listener_id.load(Ordering::Acquire);
+        if redirect == 0 {
+            return Err(Error::TrackingUnconfirmed(format!("no invalidation connection to {} (reconnecting)", self.addr)));
+        }
+        let con = self.open_tracked(&self.data_client, redirect)?;
+        Ok(DataConn { con, generation })
+    }
+
+    /// Returns a connection after an exchange: kept if the exchange ended with
+    /// a reply, otherwise dropped, and then the keys it tracked can no longer
+    /// be trusted: the near cache is flushed.
+    pub(crate) fn checkin(&self, conn: DataConn, outcome: Option<&redis::RedisError>) {
+        match outcome {
+            Some(e) if !is_server_reply(e) => {
+                drop(conn);
+                self.shared.coherence.flush();
+            }
+            _ if !conn.con.is_open() => {
+                drop(conn);
+                self.shared.coherence.flush();
+            }
+            _ => self.pool.lock().push(conn),
+        }
+    }
+
+    /// Runs one exchange on a tracked connection.
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
+        let mut conn = self.checkout()?;
+        let r = f(&mut conn.con);
+        self.checkin(conn, r.as_ref().err());
+        r.map_err(classify)
+    }
+
+    fn connect_listener(&self) -> Result<Listener> {
+        let t = &self.shared.timeouts;
+        let mut con = self.listener_client.get_connection_with_timeout(t.connect).map_err(|e| {
+            if is_server_reply(&e) || e.kind() == redis::ErrorKind::RESP3NotSupported {
+                Error::Resp3Unsupported(e)
+            } else {
+                Error::Connection(e)
+            }
+        })?;
+        con.set_read_timeout(Some(t.io)).map_err(Error::Connection)?;
+        con.set_write_timeout(Some(t.io)).map_err(Error::Connection)?;
+        let id: u64 = redis::cmd("CLIENT").arg("ID").query(&mut con).map_err(classify)?;
+        // From here on the listener reads push messages only, so a read time-out loses nothing.
+        con.set_read_timeout(Some(POLL)).map_err(Error::Connection)?;
+        let hb = self.open_tracked(&self.data_client, id)?;
+        self.listener_id.store(id, Ordering::Release);
+        Ok(Listener { con, hb, hb_sent: None, hb_last: Instant::now(), hb_count: 0 })
+    }
+
+    fn send_heartbeat(&self, l: &mut Listener) -> Result<()> {
+        l.hb_count += 1;
+        redis::pipe()
+            .cmd("GET")
+            .arg(&self.hb_key)
+            .ignore()
+            .cmd("SET")
+            .arg(&self.hb_key)
+            .arg(l.hb_count)
+            .arg("PX")
+            .arg(60_000)
+            .ignore()
+            .exec(&mut l.hb)
+            .map_err(classify)?;
+        l.hb_sent = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Handles one message from the listener connection. Returns false when
+    /// the connection is gone.
+    fn receive(&self, l: &mut Listener) -> std::result::Result<(), Error> {
+        match l.con.recv_response() {
+            Ok(Value::Push { kind: PushKind::Invalidate, data }) => {
+                match data.into_iter().next() {
+                    Some(Value::Array(keys)) | Some(Value::Set(keys)) => {
+                        for k in keys {
+                            if let Value::BulkString(k) = k {
+                                if k == self.hb_key {
+                                    l.hb_sent = None;
+                                    l.hb_last = Instant::now();
+                                } else {
+                                    self.shared.coherence.invalidate(key_slot(&k), &k, true);
+                                }
+                            }
+                        }
+                    }
+                    // A null key list: the server flushed its keyspace (FLUSHALL / FLUSHDB).
+                    _ => self.shared.coherence.flush(),
+                }
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.is_timeout() => Ok(()),
+            Err(e) => Err(Error::Connection(e)),
+        }
+    }
+
+    /// Establishes a listener and proves it receives invalidations.
+    fn establish(&self) -> Result<Listener> {
+        let mut l = self.connect_listener()?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.send_heartbeat(&mut l)?;
+        let deadline = Instant::now() + self.shared.timeouts.heartbeat_timeout;
+        while l.hb_sent.is_some() {
+            if Instant::now() > deadline {
+                return Err(Error::TrackingUnconfirmed(format!("no invalidation from {} within the heartbeat timeout", self.addr)));
+            }
+            self.receive(&mut l)?;
+        }
+        // Everything cached before this point was tracked by an older listener (or nothing).
+        self.shared.coherence.flush();
+        self.serving.store(true, Ordering::Release);
+        Ok(l)
+    }
+
+    /// Stops serving local copies of this node's keys and empties the near cache.
+    fn lose(&self) {
+        self.serving.store(false, Ordering::Release);
+        self.listener_id.store(0, Ordering::Release);
+        self.shared.coherence.flush();
+    }
+
+    /// Connects the listener for the first time (the caller learns why it failed).
+    pub(crate) fn start(self: &Arc<Self>) -> Result<std::thread::JoinHandle<()>> {
+        let l = self.establish().inspect_err(|_| self.lose())?;
+        let node = Arc::clone(self);
+        std::thread::Builder::new()
+            .name(format!("numashard-near-{}", self.addr))
+            .spawn(move || node.run(l))
+            .map_err(|e| Error::Config(format!("cannot start the listener thread: {e}")))
+    }
+
+    fn run(&self, mut l: Listener) {
+        let t = self.shared.timeouts;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            // Connected: apply invalidations, keep the heartbeat going.
+            loop {
+                if self.shared.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                if self.receive(&mut l).is_err() {
+                    break;
+                }
+                if let Some(sent) = l.hb_sent {
+                    if sent.elapsed() > t.heartbeat_timeout {
+                        break;
+                    }
+                } else if l.hb_last.elapsed() >= t.heartbeat && self.send_heartbeat(&mut l).is_err() {
+                    break;
+                }
+            }
+            self.lose();
+            drop(l);
+            // Lost: reconnect until it works or the cache closes.
+            l = loop {
+                if self.shared.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                match self.establish() {
+                    Ok(l) => break l,
+                    Err(_) => {
+                        self.lose();
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_millis(500));
+                    }
+                }
+            };
+            backoff = Duration::from_millis(10);
+            self.shared.coherence.counters.reconnects.add(1);
+        }
+    }
+}
