@@ -74,7 +74,8 @@ impl Coherence {
         kind: InstallKind,
     ) -> bool {
         let mut seq = self.slots[snap.slot as usize].lock();
-        let valid = *seq == snap.seq && self.epoch.load(Ordering::Acquire) == snap.epoch && serving.load(Ordering::Acquire);
+        let valid =
+            *seq == snap.seq && self.epoch.load(Ordering::Acquire) == snap.epoch && serving.load(Ordering::Acquire);
         if kind == InstallKind::Write {
             *seq += 1;
         }

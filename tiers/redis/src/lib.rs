@@ -201,13 +201,29 @@ fn cluster_slots(cfg: &NearConfig) -> Result<Vec<(u16, u16, String)>> {
                 for r in ranges {
                     let Value::Array(parts) = r else { continue };
                     let mut it = parts.into_iter();
-                    let (Some(lo), Some(hi), Some(Value::Array(master))) = (it.next(), it.next(), it.next()) else { continue };
+                    let (Some(lo), Some(hi), Some(Value::Array(master))) = (it.next(), it.next(), it.next()) else {
+                        continue;
+                    };
                     let lo: u16 = redis::from_redis_value(lo).map_err(|e| Error::Config(e.to_string()))?;
                     let hi: u16 = redis::from_redis_value(hi).map_err(|e| Error::Config(e.to_string()))?;
                     let mut m = master.into_iter();
-                    let host: String = m.next().map(redis::from_redis_value).transpose().map_err(|e| Error::Config(e.to_string()))?.unwrap_or_default();
-                    let port: u16 = m.next().map(redis::from_redis_value).transpose().map_err(|e| Error::Config(e.to_string()))?.unwrap_or_default();
-                    let host = if host.is_empty() { server.rsplit_once(':').map_or(server.as_str(), |h| h.0).to_string() } else { host };
+                    let host: String = m
+                        .next()
+                        .map(redis::from_redis_value)
+                        .transpose()
+                        .map_err(|e| Error::Config(e.to_string()))?
+                        .unwrap_or_default();
+                    let port: u16 = m
+                        .next()
+                        .map(redis::from_redis_value)
+                        .transpose()
+                        .map_err(|e| Error::Config(e.to_string()))?
+                        .unwrap_or_default();
+                    let host = if host.is_empty() {
+                        server.rsplit_once(':').map_or(server.as_str(), |h| h.0).to_string()
+                    } else {
+                        host
+                    };
                     out.push((lo, hi, format!("{host}:{port}")));
                 }
                 return Ok(out);
@@ -243,11 +259,8 @@ impl NearCache {
             },
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
         });
-        let ranges = if cfg.cluster {
-            cluster_slots(&cfg)?
-        } else {
-            vec![(0, (SLOTS - 1) as u16, cfg.servers[0].clone())]
-        };
+        let ranges =
+            if cfg.cluster { cluster_slots(&cfg)? } else { vec![(0, (SLOTS - 1) as u16, cfg.servers[0].clone())] };
         let mut addrs: Vec<String> = Vec::new();
         let mut slot_node = vec![u16::MAX; SLOTS];
         for (lo, hi, addr) in &ranges {
@@ -313,7 +326,8 @@ impl NearCache {
             }
         }
         let snap = co.snapshot(slot);
-        let (get, pttl) = node.with_conn(|con| redis::pipe().cmd("GET").arg(key).cmd("PTTL").arg(key).query::<(Value, Value)>(con))?;
+        let (get, pttl) =
+            node.with_conn(|con| redis::pipe().cmd("GET").arg(key).cmd("PTTL").arg(key).query::<(Value, Value)>(con))?;
         co.counters.server_reads.add(1);
         let (value, ttl) = parse_read(get, pttl).map_err(error::classify)?;
         if let Some(v) = &value {
@@ -330,7 +344,8 @@ impl NearCache {
         }
         let co = &self.shared.coherence;
         let slots: Vec<u16> = keys.iter().map(|k| key_slot(k)).collect();
-        let local: Vec<usize> = (0..keys.len()).filter(|&i| self.node_of(slots[i]).serving.load(Ordering::Acquire)).collect();
+        let local: Vec<usize> =
+            (0..keys.len()).filter(|&i| self.node_of(slots[i]).serving.load(Ordering::Acquire)).collect();
         let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
         let mut misses: HashMap<u16, Vec<usize>> = HashMap::new();
         if !local.is_empty() {
@@ -419,7 +434,10 @@ impl NearCache {
         };
         let (Some(set), Some(get), Some(pttl)) = (it.next(), it.next(), it.next()) else {
             co.invalidate(slot, key, false);
-            return Err(Error::Server(redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "short pipeline reply"))));
+            return Err(Error::Server(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "short pipeline reply",
+            ))));
         };
         set.extract_error().map_err(error::classify)?;
         match parse_read(get, pttl) {
@@ -449,6 +467,21 @@ impl NearCache {
     pub fn local_ttl(&self, key: &[u8]) -> Result<Option<Option<Duration>>> {
         self.check_key(key)?;
         Ok(self.shared.coherence.map.ttl(key)?)
+    }
+
+    /// A barrier: returns once every invalidation that the server(s) sent
+    /// before this call has been applied locally. So after a write by anyone
+    /// was acknowledged, `sync()` and then a read returns that write or a later
+    /// one. Costs one round trip per node (a marker key is read, written and
+    /// deleted; its invalidation arrives after every earlier one).
+    pub fn sync(&self) -> Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        for n in &self.nodes {
+            n.sync()?;
+        }
+        Ok(())
     }
 
     /// Counters of the tier.

@@ -11,8 +11,9 @@
 //! heartbeat: it reads and then writes a key of its own through a tracked
 //! connection and expects the invalidation back within `heartbeat_timeout`.
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use redis::{ConnectionLike, PushKind, Value};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +28,9 @@ const POLL: Duration = Duration::from_millis(50);
 pub(crate) struct DataConn {
     pub(crate) con: redis::Connection,
     generation: u64,
+    id: u64,
+    /// Taken from the pool (it may have died while idle).
+    reused: bool,
 }
 
 pub(crate) struct Node {
@@ -34,6 +38,10 @@ pub(crate) struct Node {
     data_client: redis::Client,
     listener_client: redis::Client,
     pool: Mutex<Vec<DataConn>>,
+    /// Client ids of the current generation's data connections: the heartbeat
+    /// checks that the server still has every one (a connection the server
+    /// dropped, even idle in the pool, took its tracking with it).
+    conn_ids: Mutex<HashSet<u64>>,
     /// Bumped each time a new listener is installed; data connections of an
     /// older generation redirect to a dead listener and are dropped.
     generation: AtomicU64,
@@ -42,6 +50,12 @@ pub(crate) struct Node {
     pub(crate) serving: AtomicBool,
     /// The heartbeat key, in a slot this node owns.
     hb_key: Vec<u8>,
+    /// Marker keys of [`Node::sync`]: this prefix and a number.
+    sync_prefix: Vec<u8>,
+    sync_next: AtomicU64,
+    /// Marker numbers whose invalidation the listener applied, until their sync takes them.
+    syncs: Mutex<HashSet<u64>>,
+    sync_seen: Condvar,
     shared: Arc<Shared>,
 }
 
@@ -60,40 +74,57 @@ impl Node {
         let listener_client =
             redis::Client::open(format!("{url}?protocol=resp3")).map_err(|e| Error::Config(e.to_string()))?;
         let nonce = format!("{}-{}", std::process::id(), shared.instance);
-        let tag = (0u32..).map(|i| format!("nshb{i}")).find(|t| owns_slot(key_slot(t.as_bytes()))).expect("some tag lands in the node's slots");
+        let tag = (0u32..)
+            .map(|i| format!("nshb{i}"))
+            .find(|t| owns_slot(key_slot(t.as_bytes())))
+            .expect("some tag lands in the node's slots");
         let hb_key = format!("__numashard_near:hb:{{{tag}}}:{nonce}").into_bytes();
+        let sync_prefix = format!("__numashard_near:sync:{{{tag}}}:{nonce}:").into_bytes();
         Ok(Node {
             addr,
             data_client,
             listener_client,
             pool: Mutex::new(Vec::new()),
+            conn_ids: Mutex::new(HashSet::new()),
             generation: AtomicU64::new(0),
             listener_id: AtomicU64::new(0),
             serving: AtomicBool::new(false),
             hb_key,
+            sync_prefix,
+            sync_next: AtomicU64::new(0),
+            syncs: Mutex::new(HashSet::new()),
+            sync_seen: Condvar::new(),
             shared,
         })
     }
 
-    fn open_tracked(&self, client: &redis::Client, redirect: u64) -> Result<redis::Connection> {
+    /// Opens a connection whose reads the server tracks for the listener
+    /// `redirect`; returns it with its client id.
+    fn open_tracked(&self, client: &redis::Client, redirect: u64) -> Result<(redis::Connection, u64)> {
         let t = &self.shared.timeouts;
         let mut con = client.get_connection_with_timeout(t.connect).map_err(Error::Connection)?;
         con.set_read_timeout(Some(t.io)).map_err(Error::Connection)?;
         con.set_write_timeout(Some(t.io)).map_err(Error::Connection)?;
-        redis::cmd("CLIENT")
+        let (id, ()) = redis::pipe()
+            .cmd("CLIENT")
+            .arg("ID")
+            .cmd("CLIENT")
             .arg("TRACKING")
             .arg("ON")
             .arg("REDIRECT")
             .arg(redirect)
-            .exec(&mut con)
+            .query::<(u64, ())>(&mut con)
             .map_err(|e| {
                 if is_server_reply(&e) {
-                    Error::TrackingUnconfirmed(format!("CLIENT TRACKING ON REDIRECT {redirect} refused by {}: {e}", self.addr))
+                    Error::TrackingUnconfirmed(format!(
+                        "CLIENT TRACKING ON REDIRECT {redirect} refused by {}: {e}",
+                        self.addr
+                    ))
                 } else {
                     Error::Connection(e)
                 }
             })?;
-        Ok(con)
+        Ok((con, id))
     }
 
     /// A data connection whose reads are tracked by the current listener.
@@ -101,8 +132,9 @@ impl Node {
         let generation = self.generation.load(Ordering::Acquire);
         while let Some(c) = self.pool.lock().pop() {
             if c.generation == generation {
-                return Ok(c);
+                return Ok(DataConn { reused: true, ..c });
             }
+            self.conn_ids.lock().remove(&c.id);
             // Older generation: its listener is gone and its reads were flushed with it.
         }
         if self.shared.closed.load(Ordering::Acquire) {
@@ -110,35 +142,49 @@ impl Node {
         }
         let redirect = self.listener_id.load(Ordering::Acquire);
         if redirect == 0 {
-            return Err(Error::TrackingUnconfirmed(format!("no invalidation connection to {} (reconnecting)", self.addr)));
+            return Err(Error::TrackingUnconfirmed(format!(
+                "no invalidation connection to {} (reconnecting)",
+                self.addr
+            )));
         }
-        let con = self.open_tracked(&self.data_client, redirect)?;
-        Ok(DataConn { con, generation })
+        let (con, id) = self.open_tracked(&self.data_client, redirect)?;
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.conn_ids.lock().insert(id);
+        }
+        Ok(DataConn { con, generation, id, reused: false })
     }
 
     /// Returns a connection after an exchange: kept if the exchange ended with
     /// a reply, otherwise dropped, and then the keys it tracked can no longer
     /// be trusted: the near cache is flushed.
     pub(crate) fn checkin(&self, conn: DataConn, outcome: Option<&redis::RedisError>) {
-        match outcome {
-            Some(e) if !is_server_reply(e) => {
-                drop(conn);
-                self.shared.coherence.flush();
-            }
-            _ if !conn.con.is_open() => {
-                drop(conn);
-                self.shared.coherence.flush();
-            }
-            _ => self.pool.lock().push(conn),
+        let broken = outcome.is_some_and(|e| !is_server_reply(e)) || !conn.con.is_open();
+        if broken {
+            self.conn_ids.lock().remove(&conn.id);
+            drop(conn);
+            self.shared.coherence.flush();
+        } else {
+            self.pool.lock().push(conn);
         }
     }
 
     /// Runs one exchange on a tracked connection.
-    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
-        let mut conn = self.checkout()?;
-        let r = f(&mut conn.con);
-        self.checkin(conn, r.as_ref().err());
-        r.map_err(classify)
+    /// An exchange that fails because a pooled connection had died while idle
+    /// (the server's `timeout`, `CLIENT KILL`) is retried on the next one, and
+    /// finally on a fresh connection; the near cache is flushed each time.
+    /// Every exchange the tier sends may be repeated: reads, `SET` of the same
+    /// value, `DEL`.
+    pub(crate) fn with_conn<T>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
+        loop {
+            let mut conn = self.checkout()?;
+            let reused = conn.reused;
+            let r = f(&mut conn.con);
+            self.checkin(conn, r.as_ref().err());
+            match r {
+                Err(e) if reused && !is_server_reply(&e) => continue,
+                r => return r.map_err(classify),
+            }
+        }
     }
 
     fn connect_listener(&self) -> Result<Listener> {
@@ -155,26 +201,39 @@ impl Node {
         let id: u64 = redis::cmd("CLIENT").arg("ID").query(&mut con).map_err(classify)?;
         // From here on the listener reads push messages only, so a read time-out loses nothing.
         con.set_read_timeout(Some(POLL)).map_err(Error::Connection)?;
-        let hb = self.open_tracked(&self.data_client, id)?;
+        let (hb, _) = self.open_tracked(&self.data_client, id)?;
         self.listener_id.store(id, Ordering::Release);
         Ok(Listener { con, hb, hb_sent: None, hb_last: Instant::now(), hb_count: 0 })
     }
 
+    /// Sends a heartbeat: the listener must receive the invalidation of the
+    /// heartbeat key. In the same round trip, checks that the server still
+    /// has every data connection; one it dropped means lost invalidations, so
+    /// the near cache is flushed.
     fn send_heartbeat(&self, l: &mut Listener) -> Result<()> {
         l.hb_count += 1;
-        redis::pipe()
-            .cmd("GET")
-            .arg(&self.hb_key)
-            .ignore()
-            .cmd("SET")
-            .arg(&self.hb_key)
-            .arg(l.hb_count)
-            .arg("PX")
-            .arg(60_000)
-            .ignore()
-            .exec(&mut l.hb)
-            .map_err(classify)?;
+        let ids: Vec<u64> = self.conn_ids.lock().iter().copied().collect();
+        let mut p = redis::pipe();
+        p.cmd("GET").arg(&self.hb_key).ignore();
+        p.cmd("SET").arg(&self.hb_key).arg(l.hb_count).arg("PX").arg(60_000).ignore();
+        if !ids.is_empty() {
+            p.cmd("CLIENT").arg("LIST").arg("ID").arg(&ids);
+        }
+        let replies: Vec<String> = p.query(&mut l.hb).map_err(classify)?;
         l.hb_sent = Some(Instant::now());
+        if let Some(list) = replies.first() {
+            let alive: HashSet<u64> =
+                list.lines().filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse().ok()).collect();
+            let mut registered = self.conn_ids.lock();
+            let lost: Vec<u64> = ids.into_iter().filter(|id| !alive.contains(id) && registered.contains(id)).collect();
+            if !lost.is_empty() {
+                for id in &lost {
+                    registered.remove(id);
+                }
+                drop(registered);
+                self.shared.coherence.flush();
+            }
+        }
         Ok(())
     }
 
@@ -190,6 +249,9 @@ impl Node {
                                 if k == self.hb_key {
                                     l.hb_sent = None;
                                     l.hb_last = Instant::now();
+                                } else if let Some(n) = self.sync_marker(&k) {
+                                    self.syncs.lock().insert(n);
+                                    self.sync_seen.notify_all();
                                 } else {
                                     self.shared.coherence.invalidate(key_slot(&k), &k, true);
                                 }
@@ -207,15 +269,58 @@ impl Node {
         }
     }
 
+    fn sync_marker(&self, key: &[u8]) -> Option<u64> {
+        std::str::from_utf8(key.strip_prefix(self.sync_prefix.as_slice())?).ok()?.parse().ok()
+    }
+
+    /// Returns once the listener applied every invalidation this node sent
+    /// before the call: a marker key is read (tracked), written and deleted
+    /// through a data connection, and the node sends invalidations in the
+    /// order it executes writes, so the marker's comes after all earlier ones.
+    pub(crate) fn sync(&self) -> Result<()> {
+        let n = self.sync_next.fetch_add(1, Ordering::Relaxed);
+        let mut marker = self.sync_prefix.clone();
+        marker.extend_from_slice(n.to_string().as_bytes());
+        self.with_conn(|con| {
+            redis::pipe()
+                .cmd("GET")
+                .arg(&marker)
+                .ignore()
+                .cmd("SET")
+                .arg(&marker)
+                .arg(1)
+                .ignore()
+                .cmd("DEL")
+                .arg(&marker)
+                .ignore()
+                .exec(con)
+        })?;
+        let deadline = Instant::now() + self.shared.timeouts.heartbeat_timeout;
+        let mut seen = self.syncs.lock();
+        while !seen.remove(&n) {
+            if self.sync_seen.wait_until(&mut seen, deadline).timed_out() {
+                return Err(Error::TrackingUnconfirmed(format!(
+                    "the sync marker's invalidation did not arrive from {}",
+                    self.addr
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Establishes a listener and proves it receives invalidations.
     fn establish(&self) -> Result<Listener> {
         let mut l = self.connect_listener()?;
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.conn_ids.lock().clear();
         self.send_heartbeat(&mut l)?;
         let deadline = Instant::now() + self.shared.timeouts.heartbeat_timeout;
         while l.hb_sent.is_some() {
             if Instant::now() > deadline {
-                return Err(Error::TrackingUnconfirmed(format!("no invalidation from {} within the heartbeat timeout", self.addr)));
+                return Err(Error::TrackingUnconfirmed(format!(
+                    "no invalidation from {} within the heartbeat timeout",
+                    self.addr
+                )));
             }
             self.receive(&mut l)?;
         }

@@ -25,9 +25,7 @@ const fn crc16_table() -> [u16; 256] {
 static CRC16: [u16; 256] = crc16_table();
 
 fn crc16(bytes: &[u8]) -> u16 {
-    bytes
-        .iter()
-        .fold(0u16, |crc, &b| (crc << 8) ^ CRC16[(((crc >> 8) as u8) ^ b) as usize])
+    bytes.iter().fold(0u16, |crc, &b| (crc << 8) ^ CRC16[(((crc >> 8) as u8) ^ b) as usize])
 }
 
 /// The part of the key that is hashed: its hash tag if it has a non-empty one.
