@@ -19,10 +19,23 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A free port whose Cluster bus port (port + 10000) is free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let p = free_port();
+        if p < 55000 && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok() {
+            return p;
+        }
+    }
+}
+
 impl Server {
     /// Starts a server with extra `--name value` configuration arguments.
     pub fn start(extra: &[&str]) -> Server {
-        let port = free_port();
+        Server::start_on(free_port(), extra)
+    }
+
+    fn start_on(port: u16, extra: &[&str]) -> Server {
         let dir = std::env::temp_dir().join(format!("numashard-redis-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut s = Server { port, args: extra.iter().map(|s| s.to_string()).collect(), dir, child: None };
@@ -110,4 +123,77 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_micros(200));
     }
     f()
+}
+
+/// Three masters joined by `redis-cli --cluster create`, killed on drop.
+pub struct Cluster {
+    pub nodes: Vec<Server>,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let nodes: Vec<Server> = (0..3)
+            .map(|_| {
+                let port = free_cluster_port();
+                let conf = format!("nodes-{port}.conf");
+                Server::start_on(
+                    port,
+                    &["--cluster-enabled", "yes", "--cluster-config-file", &conf, "--cluster-node-timeout", "5000"],
+                )
+            })
+            .collect();
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(nodes.iter().map(|n| n.addr()))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli is installed (scripts/setup.sh installs Debian's redis-tools)");
+        assert!(out.status.success(), "redis-cli --cluster create failed: {}", String::from_utf8_lossy(&out.stdout));
+        let ok = wait_until(Duration::from_secs(20), || {
+            nodes.iter().all(|n| {
+                let mut c = n.con();
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).unwrap();
+                let slots: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c).unwrap();
+                info.contains("cluster_state:ok") && slots.len() == 3
+            })
+        });
+        assert!(ok, "the cluster did not reach cluster_state:ok");
+        Cluster { nodes }
+    }
+
+    pub fn addrs(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.addr()).collect()
+    }
+
+    /// A plain connection to the master that owns `key`.
+    pub fn con_for(&self, key: &[u8]) -> redis::Connection {
+        self.nodes[self.owner_of(key)].con()
+    }
+
+    /// Index in `nodes` of the master that owns `key`.
+    pub fn owner_of(&self, key: &[u8]) -> usize {
+        let mut c = self.nodes[0].con();
+        let slot: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut c).unwrap();
+        let ranges: Vec<(u16, u16, (String, u16))> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query::<Vec<redis::Value>>(&mut c)
+            .unwrap()
+            .into_iter()
+            .map(|v| {
+                let redis::Value::Array(p) = v else { panic!() };
+                let lo = redis::from_redis_value(p[0].clone()).unwrap();
+                let hi = redis::from_redis_value(p[1].clone()).unwrap();
+                let redis::Value::Array(m) = p[2].clone() else { panic!() };
+                (
+                    lo,
+                    hi,
+                    (redis::from_redis_value(m[0].clone()).unwrap(), redis::from_redis_value(m[1].clone()).unwrap()),
+                )
+            })
+            .collect();
+        let (_, _, (host, port)) = ranges.into_iter().find(|(lo, hi, _)| (*lo..=*hi).contains(&slot)).unwrap();
+        self.nodes.iter().position(|n| n.port == port && host == "127.0.0.1").expect("a node of ours")
+    }
 }
