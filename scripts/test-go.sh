@@ -3,10 +3,11 @@
 # Go tests (against the library built from this working tree: -tags
 # numashard_dev) under the race detector with GOEXPERIMENT=cgocheck2, once
 # more with GOGC=1 (to flush out a missing runtime.KeepAlive or pin), the Go
-# toolchain's own sync.Map tests against the binding, a short differential
-# fuzz run, the shared-library build, a one-iteration smoke run of the
-# benchmarks (their own module), the examples (checking what they print),
-# the build failures a user may meet (no cgo), the prebuilt library's check
+# toolchain's own sync.Map tests against the binding, short differential
+# fuzz runs (plain calls, TTL calls), the shared-library build, a
+# one-iteration smoke run of the benchmarks (their own module), the
+# examples (checking what they print), the build failures a user may meet
+# (no cgo), the prebuilt library's check
 # (scripts/go-prebuilt.sh check) and the module tried as a new user would:
 # `go get` from a clone of this commit, outside the repository, with no Rust
 # toolchain (scripts/go-newuser/).
@@ -50,6 +51,8 @@ section "the Go toolchain's own sync.Map tests, against numashard"
 
 section "fuzz: differential against a Go map"
 go test -run '^$' -fuzz '^FuzzDifferential$' -fuzztime "${NUMASHARD_GO_FUZZTIME:-20000x}" .
+# The same for the TTL calls (a model of which entries have a deadline).
+go test -run '^$' -fuzz '^FuzzCacheDifferential$' -fuzztime "${NUMASHARD_GO_FUZZTIME:-20000x}" .
 
 section "shared library via pkg-config (-tags numashard_shared)"
 pcdir="$(dirname "$(../../ffi/pkgconfig.sh)")"

@@ -67,9 +67,19 @@ check_jni_output
 echo "test-java: plain run:          $(summary target/surefire-reports)"
 echo "test-java: -Xcheck:jni run:    $(summary target/surefire-reports-checkjni), no JNI warnings"
 
-# The packaged jar alone: the glue is extracted from /native/<platform>/ inside it.
+# The publishable artifacts: the jar, its sources and its javadoc (the javadoc plugin fails on any
+# doclint error or warning), and a module name in the manifest.
 mvn -q package -DskipTests -Dnative.skip=true
-jar="$(ls target/numashard-*.jar | head -1)"
+jar="$(ls target/numashard-*.jar | grep -v -e '-sources.jar$' -e '-javadoc.jar$' | head -1)"
+for extra_jar in sources javadoc; do
+  [ -s "${jar%.jar}-$extra_jar.jar" ] || { echo "test-java: no ${jar%.jar}-$extra_jar.jar"; exit 1; }
+done
+"$JAVA_HOME/bin/jar" --describe-module --file "$jar" | grep -q "^io.numashard@.* automatic" \
+  || { echo "test-java: $jar has no Automatic-Module-Name io.numashard"; exit 1; }
+"$JAVA_HOME/bin/jar" tf "${jar%.jar}-javadoc.jar" | grep -q "io/numashard/NumaShardTypedMap.html" \
+  || { echo "test-java: the javadoc jar lacks NumaShardTypedMap"; exit 1; }
+echo "test-java: jar, sources and javadoc jars built (javadoc: no doclint errors or warnings), Automatic-Module-Name set"
+# The packaged jar alone: the glue is extracted from /native/<platform>/ inside it.
 "$JAVA_HOME/bin/java" -cp "$jar" smoke/JarSmoke.java
 # A wrong explicit path must fail with a clear message, not fall back silently.
 if err="$("$JAVA_HOME/bin/java" -Dnumashard.jni.path=/nonexistent/libnumashard_jni.so -cp "$jar" smoke/JarSmoke.java 2>&1)"; then
@@ -77,15 +87,19 @@ if err="$("$JAVA_HOME/bin/java" -Dnumashard.jni.path=/nonexistent/libnumashard_j
 fi
 echo "$err" | grep -q "numashard: cannot load /nonexistent/libnumashard_jni.so" \
   || { echo "test-java: unclear load error:"; echo "$err"; exit 1; }
-# Classes without the packaged library and nothing on java.library.path: the error lists every attempt.
+# Classes without the packaged library and nothing on java.library.path: one line saying what to do.
 bare="$(mktemp -d)"
 cp -r target/classes/io "$bare/"
 if err="$("$JAVA_HOME/bin/java" -cp "$bare" smoke/JarSmoke.java 2>&1)"; then
   echo "test-java: expected a load failure without the packaged library"; exit 1
 fi
 rm -rf "$bare"
-echo "$err" | grep -q "cannot load the native library libnumashard_jni.so. Tried:" \
+echo "$err" | grep -q "^Exception in thread \"main\" java.lang.UnsatisfiedLinkError: numashard: cannot load the native library libnumashard_jni.so: no /native/linux-x86_64/libnumashard_jni.so beside these classes .* set -Dnumashard.jni.path=" \
   || { echo "test-java: unclear load error:"; echo "$err"; exit 1; }
+# One line of message: everything else printed is a stack frame.
+if echo "$err" | grep -v -E '^\s+at |^\s*\.\.\. [0-9]+ more' | grep -q -v "^Exception in thread"; then
+  echo "test-java: the load error is more than one line:"; echo "$err"; exit 1
+fi
 echo "test-java: jar smoke test ok (library extracted from the jar; load failures reported clearly)"
 
 extra="${NUMASHARD_JAVA_EXTRA_JDK:-}"

@@ -40,7 +40,8 @@ type batchOp struct {
 	kind          OpKind
 	key, val, exp span
 	delta         int64
-	out           span // where get/take copy the value, in the output arena
+	ttl           uint64 // ns_op.ttl_ms: the TTL variants' (cache.go), else 0
+	out           span   // where get/take copy the value, in the output arena
 	status        Status
 	outLen        int
 	counter       int64
@@ -334,6 +335,7 @@ func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
 			delta:        C.int64_t(op.delta),
 			out:          ptrAt(b.out, op.out),
 			out_cap:      C.size_t(op.out.n),
+			ttl_ms:       C.uint64_t(op.ttl),
 		}
 	}
 	s := Status(C.ns_batch(m.h, &c[0], C.size_t(len(c))))

@@ -25,6 +25,8 @@ package numashard
 #cgo nocallback ns_config_init
 #cgo noescape ns_delete
 #cgo nocallback ns_delete
+#cgo noescape ns_expire
+#cgo nocallback ns_expire
 #cgo noescape ns_get
 #cgo nocallback ns_get
 #cgo noescape ns_get_or_put
@@ -43,10 +45,16 @@ package numashard
 #cgo nocallback ns_map_free
 #cgo noescape ns_map_new
 #cgo nocallback ns_map_new
+#cgo noescape ns_persist
+#cgo nocallback ns_persist
 #cgo noescape ns_put
 #cgo nocallback ns_put
 #cgo noescape ns_put_if_absent
 #cgo nocallback ns_put_if_absent
+#cgo noescape ns_put_if_absent_ttl
+#cgo nocallback ns_put_if_absent_ttl
+#cgo noescape ns_put_ttl
+#cgo nocallback ns_put_ttl
 #cgo noescape ns_replace_all
 #cgo nocallback ns_replace_all
 #cgo noescape ns_shard_stats_get
@@ -61,6 +69,8 @@ package numashard
 #cgo nocallback ns_swap
 #cgo noescape ns_take
 #cgo nocallback ns_take
+#cgo noescape ns_ttl
+#cgo nocallback ns_ttl
 #cgo noescape ns_version
 #cgo nocallback ns_version
 */

@@ -112,8 +112,8 @@ func TestConcurrentMixed(t *testing.T) {
 	}
 }
 
-// TestCloseRacesCalls: goroutines call every method while another closes
-// the map. Each call succeeds or returns ErrClosed; nothing crashes; after
+// TestCloseRacesCalls: goroutines call every method (cache-mode calls
+// included) while another closes the map. Each call succeeds or returns ErrClosed; nothing crashes; after
 // Close every call returns ErrClosed.
 func TestCloseRacesCalls(t *testing.T) {
 	for round := 0; round < scale(20); round++ {
@@ -134,7 +134,7 @@ func TestCloseRacesCalls(t *testing.T) {
 				for i := 0; ; i++ {
 					k := []byte(fmt.Sprint(i % 200))
 					var err error
-					switch (i + w) % 12 {
+					switch (i + w) % 16 {
 					case 0:
 						_, _, err = m.Load(k)
 					case 1:
@@ -162,6 +162,23 @@ func TestCloseRacesCalls(t *testing.T) {
 						_, err = m.Stats()
 					case 11:
 						err = m.ReplaceAll([]Entry{{k, k}})
+					case 12:
+						err = m.StoreTTL(k, []byte("t"), time.Duration(1+i%3)*time.Millisecond)
+					case 13:
+						_, err = m.Expire(k, time.Duration(i%3)*time.Millisecond)
+					case 14:
+						if _, err = m.Persist(k); err == nil {
+							_, _, err = m.TTL(k)
+						}
+						if err == nil {
+							_, _, err = m.LoadOrStoreTTL(k, k, time.Hour)
+						}
+					case 15:
+						b.Reset()
+						b.PutTTL(k, k, time.Millisecond)
+						b.Expire(k, time.Hour)
+						b.GetTTL(k)
+						err = m.Run(b)
 					}
 					if err != nil {
 						if !errors.Is(err, ErrClosed) {

@@ -14,7 +14,10 @@
 //     every entry that stays present exactly once, never a torn value;
 //   - hot reload of a whole map: ReplaceAll switches every shard at once;
 //   - counters updated by many goroutines: Add is atomic, no update lost;
-//   - per-call overhead: a Batch of any operations crosses cgo once.
+//   - per-call overhead: a Batch of any operations crosses cgo once;
+//   - a cache that must not grow without bound: Config.Eviction evicts
+//     under Config.MemoryLimit, StoreTTL and Expire give entries a time to
+//     live, Stats counts hits, misses, evictions and expirations.
 //
 // Keys and values are byte strings (copied in and out; the caller's slices
 // are never retained). Every method may be called from any number of

@@ -23,7 +23,8 @@ type Config struct {
 	// Shards is the number of shards; 0 = one per allowed CPU.
 	Shards int
 	// MemoryLimit caps the bytes entries may cost (key, value, per-entry
-	// overhead); a store that would exceed it fails with ErrFull. 0 = none.
+	// overhead); a store that would exceed it fails with ErrFull, or evicts
+	// when Eviction is set. 0 = none.
 	MemoryLimit uint64
 	// MaxKeyLen is the largest key accepted; 0 = the engine default (4 KiB).
 	MaxKeyLen int
@@ -52,6 +53,16 @@ type Config struct {
 	// shard's owner (smaller parts run on the caller); 0 = the engine
 	// default, negative = never send.
 	BatchDelegateMin int
+	// Eviction makes the map a cache: EvictionS3FIFO keeps each shard within
+	// MemoryLimit/shards by evicting entries (MemoryLimit is then required).
+	// The zero value, EvictionNone, answers ErrFull instead.
+	Eviction Eviction
+	// DefaultTTL is the time to live of entries stored without one (Store,
+	// Batch.Put, ...), rounded up to a millisecond; 0 = they never expire.
+	DefaultTTL time.Duration
+	// RecordStats counts the hits and misses of reads in Stats (always on
+	// with eviction).
+	RecordStats bool
 }
 
 // Map is a handle to a numashard map: an in-process, sharded key-value map
@@ -87,7 +98,7 @@ func Open(cfg Config) (*Map, error) {
 	var c C.ns_config
 	C.ns_config_init(&c)
 	if cfg.Shards < 0 || cfg.Shards > math.MaxUint32 || cfg.MaxKeyLen < 0 || cfg.MaxValueLen < 0 ||
-		cfg.BatchDelegateMin > math.MaxUint32 {
+		cfg.BatchDelegateMin > math.MaxUint32 || cfg.DefaultTTL < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Op: "Open"}
 	}
 	c.shards = C.uint32_t(cfg.Shards)
@@ -139,6 +150,11 @@ func Open(cfg Config) (*Map, error) {
 	case cfg.BatchDelegateMin > 0:
 		c.batch_delegate_min = C.uint32_t(cfg.BatchDelegateMin)
 	}
+	c.eviction = C.ns_eviction(cfg.Eviction)
+	if cfg.DefaultTTL != NoExpiry {
+		c.default_ttl_ms = C.uint64_t(ttlMillis(cfg.DefaultTTL))
+	}
+	c.record_stats = C.bool(cfg.RecordStats)
 	var h *C.ns_map
 	if s := Status(C.ns_map_new(&c, &h)); s != StatusOK {
 		return nil, errorOf("Open", s)

@@ -29,6 +29,17 @@ type ShardStats struct {
 	BindingApplied bool
 	PagesOnNode    uint64 // resident pages found on MemoryNode (asked of the kernel)
 	PagesTotal     uint64 // resident pages of the shard's memory
+	CacheStats
+}
+
+// CacheStats are the counters of cache use, per shard and in total. Hits
+// and Misses count the reads (Load and its relatives, batch gets) when the
+// map evicts or Config.RecordStats is set; they stay 0 otherwise.
+type CacheStats struct {
+	Hits        uint64 // reads that found their key
+	Misses      uint64 // reads that found no live entry
+	Evictions   uint64 // entries evicted to keep within the memory limit
+	Expirations uint64 // entries removed because their time to live ran out
 }
 
 // Stats is the map's totals and every shard's stats.
@@ -44,7 +55,8 @@ type Stats struct {
 	// readers and writers off, in nanoseconds.
 	ReplaceStallMaxNs uint64
 	ReplaceCount      uint64 // completed ReplaceAll calls
-	PerShard          []ShardStats
+	CacheStats
+	PerShard []ShardStats
 }
 
 // Stats returns the map's statistics and every shard's placement.
@@ -65,6 +77,7 @@ func (m *Map) Stats() (Stats, error) {
 		BindingApplied:    bool(c.binding_applied),
 		ReplaceStallMaxNs: uint64(c.replace_stall_max_ns),
 		ReplaceCount:      uint64(c.replace_count),
+		CacheStats:        CacheStats{uint64(c.hits), uint64(c.misses), uint64(c.evictions), uint64(c.expirations)},
 	}
 	st.PerShard = make([]ShardStats, st.Shards)
 	for i := range st.PerShard {
@@ -87,6 +100,7 @@ func (m *Map) Stats() (Stats, error) {
 			BindingApplied: bool(sh.binding_applied),
 			PagesOnNode:    uint64(sh.pages_on_node),
 			PagesTotal:     uint64(sh.pages_total),
+			CacheStats:     CacheStats{uint64(sh.hits), uint64(sh.misses), uint64(sh.evictions), uint64(sh.expirations)},
 		}
 	}
 	return st, nil

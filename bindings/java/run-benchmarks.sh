@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Java benchmarks: JMH (numashard vs ConcurrentHashMap<String, byte[]>) and the heap / full-GC
-# program. Results are summarised by hand in bench/results/java.md.
+# Java benchmarks: JMH (numashard vs ConcurrentHashMap, Caffeine, OHC, Chronicle Map; see
+# src/bench/java/io/numashard/bench/Peers.java) and the heap / full-GC program for each map.
+# Results are summarised by hand in bench/results/java.md. Compiled with mvn -Pbench (the
+# peers are not dependencies of the tests).
 #
 #   bindings/java/run-benchmarks.sh [jmh|gc|c|ffm|all] [extra JMH args...]
 #
-# Env: JMH_OPTS (default: -wi 2 -i 3 -f 1 -r 2s -w 2s), SIZES (default SMALL,LARGE),
-#      THREADS (default "1 2"), JDK25 (a JDK >= 22 for the FFM comparison),
+# Env: JMH_OPTS (default: -wi 2 -i 3 -f 1 -r 1s -w 1s), SIZES (default SMALL,LARGE),
+#      IMPLS (default: all seven), BENCHES (JMH regexp, default MapBench),
+#      THREADS (default "1 2"), GC_IMPLS (default "chm caffeine ohc chronicle numashard"),
+#      GC_HEAP (default 6g), JDK25 (a JDK >= 22 for the FFM comparison),
 #      FFM_SIZE (entries for the FFM comparison, default 100000).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -20,22 +24,30 @@ out=target/bench
 mkdir -p "$out"
 
 (cd ../.. && cargo build --release --quiet -p numashard-ffi)
-mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test >/dev/null
+mvn -q -B -Pbench test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test >/dev/null
 CP="target/test-classes:target/classes:$(cat target/cp.txt)"
+# Chronicle Map on JDK 17+: open the JDK internals it uses, and no usage analytics (MapBench's
+# @Fork passes the same flags to its forks).
+CHRONICLE_FLAGS="-Dchronicle.analytics.disable=true --add-exports=java.base/jdk.internal.ref=ALL-UNNAMED
+  --add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED
+  --add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED --add-opens=jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
+  --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED
+  --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED"
 
 if [ "$what" = jmh ] || [ "$what" = all ]; then
   for t in ${THREADS:-1 2}; do
-    "$JAVA" -cp "$CP" org.openjdk.jmh.Main MapBench ${JMH_OPTS:--wi 2 -i 3 -f 1 -r 2s -w 2s} \
-      -p size="${SIZES:-SMALL,LARGE}" -t "$t" -rf json -rff "$out/jmh-t$t.json" "$@" | tee "$out/jmh-t$t.txt"
+    "$JAVA" -cp "$CP" org.openjdk.jmh.Main "${BENCHES:-MapBench}" ${JMH_OPTS:--wi 2 -i 3 -f 1 -r 1s -w 1s} \
+      -p size="${SIZES:-SMALL,LARGE}" ${IMPLS:+-p impl="$IMPLS"} -t "$t" -rf json -rff "$out/jmh-t$t.json" "$@" \
+      | tee "$out/jmh-t$t.txt"
   done
 fi
 
 if [ "$what" = gc ] || [ "$what" = all ]; then
-  # Same 6 GiB heap for both, then numashard with the heap it actually needs (512 MiB).
-  for run in "chm 6g" "numashard 6g" "numashard 512m"; do
-    set -- $run
-    "$JAVA" -Xms$2 -Xmx$2 -XX:+UseG1GC -Xlog:gc:file="$out/gc-$1-$2.log" -cp "$CP" \
-      io.numashard.bench.GcPause "$1" "${GC_SIZE:-LARGE}" | sed "s/^/heap=$2 /" | tee "$out/gc-$1-$2.txt"
+  # The same heap for every map (the on-heap ones need it), Chronicle's flags for all.
+  heap="${GC_HEAP:-6g}"
+  for impl in ${GC_IMPLS:-chm caffeine ohc chronicle numashard}; do
+    "$JAVA" -Xms$heap -Xmx$heap -XX:+UseG1GC $CHRONICLE_FLAGS -Xlog:gc:file="$out/gc-$impl-$heap.log" -cp "$CP" \
+      io.numashard.bench.GcPause "$impl" "${GC_SIZE:-LARGE}" | sed "s/^/heap=$heap /" | tee "$out/gc-$impl-$heap.txt"
   done
 fi
 

@@ -69,6 +69,13 @@ static void throw_status(JNIEnv *env, ns_status st) {
     }
 }
 
+/* A call whose outcome is found (true) or NS_NOT_FOUND (false); errors throw. */
+static jboolean found(JNIEnv *env, ns_status st) {
+    if (st == NS_OK) return JNI_TRUE;
+    if (st != NS_NOT_FOUND) throw_status(env, st);
+    return JNI_FALSE;
+}
+
 static void throw_java(JNIEnv *env, const char *cls, const char *msg) {
     if ((*env)->ExceptionCheck(env)) {
         return;
@@ -159,12 +166,58 @@ static jbyteArray new_byte_array(JNIEnv *env, const uint8_t *p, size_t len) {
  */
 typedef ns_status (*read_fn)(ns_map *, const uint8_t *, size_t, uint8_t *, size_t, size_t *);
 
-/* A read into a caller buffer with its arguments bound: `op` (ns_get or ns_take), or ns_swap
- * storing `value` when `op` is NULL. */
+/* What a read_call runs: `op` (ns_get or ns_take), a swap or a get-or-put storing `value`. */
+enum { CALL_READ, CALL_SWAP, CALL_GET_OR_PUT };
+
+/* A read into a caller buffer with its arguments bound. `ttl_ms` is the stored value's time to
+ * live as ns_op.ttl_ms says (0 = the map's default). */
 typedef struct {
+    int what;
     read_fn op;
     const bytes_t *value;
+    uint64_t ttl_ms;
 } read_call;
+
+/* One batch op of `kind` storing `v` with `ttl_ms`, its previous or present value copied into
+ * `buf`: the C ABI offers swap and get-or-put with a time to live only as batch kinds. Returns
+ * the op's status (or the call's, when the batch as a whole failed). */
+static ns_status one_op(ns_map *m, ns_op_kind kind, const bytes_t *k, const bytes_t *v, uint64_t ttl_ms,
+                        uint8_t *buf, size_t cap, size_t *len) {
+    ns_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = kind;
+    op.key = k->ptr;
+    op.key_len = k->len;
+    op.value = v->ptr;
+    op.value_len = v->len;
+    op.out = buf;
+    op.out_cap = cap;
+    op.ttl_ms = ttl_ms;
+    ns_status st = ns_batch(m, &op, 1);
+    if (st != NS_OK) return st;
+    *len = op.out_len;
+    return op.status;
+}
+
+/* Runs `c` once: NS_OK (a value in `buf`, `*len` its length), NS_NOT_FOUND (no value: absent,
+ * or inserted), NS_BUFFER_TOO_SMALL (nothing changed; `*len` = the size needed) or an error. */
+static ns_status call_once(const read_call *c, ns_map *m, const bytes_t *k, uint8_t *buf, size_t cap, size_t *len) {
+    const bytes_t *v = c->value;
+    ns_status st;
+    switch (c->what) {
+    case CALL_SWAP:
+        return c->ttl_ms == 0 ? ns_swap(m, k->ptr, k->len, v->ptr, v->len, buf, cap, len)
+                              : one_op(m, NS_OP_SWAP, k, v, c->ttl_ms, buf, cap, len);
+    case CALL_GET_OR_PUT:
+        st = c->ttl_ms == 0 ? ns_get_or_put(m, k->ptr, k->len, v->ptr, v->len, buf, cap, len)
+                            : one_op(m, NS_OP_PUT_IF_ABSENT, k, v, c->ttl_ms, buf, cap, len);
+        if (st == NS_OK) return NS_NOT_FOUND; /* inserted: there is no present value */
+        if (st == NS_EXISTS) return *len <= cap ? NS_OK : NS_BUFFER_TOO_SMALL;
+        return st;
+    default:
+        return c->op(m, k->ptr, k->len, buf, cap, len);
+    }
+}
 
 /* Runs `c` for key `k` into a stack buffer, growing it while the engine answers
  * NS_BUFFER_TOO_SMALL (it then changed nothing); returns the value as a new byte[], NULL when
@@ -176,9 +229,7 @@ static jbyteArray read_loop(JNIEnv *env, jlong h, const bytes_t *k, const read_c
     jbyteArray result = NULL;
     for (;;) {
         size_t len = 0;
-        ns_status st = c->op != NULL ? c->op(map_of(h), k->ptr, k->len, buf, cap, &len)
-                                     : ns_swap(map_of(h), k->ptr, k->len, c->value->ptr, c->value->len, buf, cap,
-                                               &len);
+        ns_status st = call_once(c, map_of(h), k, buf, cap, &len);
         if (st == NS_OK) {
             result = new_byte_array(env, buf, len);
             break;
@@ -213,7 +264,7 @@ static jbyteArray read_value(JNIEnv *env, jlong h, jbyteArray key, read_fn op) {
     if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) {
         return NULL;
     }
-    read_call c = {op, NULL};
+    read_call c = {CALL_READ, op, NULL, 0};
     jbyteArray result = read_loop(env, h, &k, &c);
     bytes_release(&k);
     return result;
@@ -257,12 +308,12 @@ JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nOpen(JNIEnv *env, jclass
                                                              jintArray nodes, jintArray shards_per_node) {
     (void)cls;
     /* {value, isSet} pairs in Config.packed() order. */
-    jlong v[18];
-    if ((*env)->GetArrayLength(env, numbers) != 18) {
+    jlong v[24];
+    if ((*env)->GetArrayLength(env, numbers) != 24) {
         throw_java(env, "java/lang/IllegalStateException", "numashard: config layout mismatch");
         return 0;
     }
-    (*env)->GetLongArrayRegion(env, numbers, 0, 18, v);
+    (*env)->GetLongArrayRegion(env, numbers, 0, 24, v);
     ns_config cfg;
     ns_config_init(&cfg);
     if (v[1]) cfg.shards = (uint32_t)v[0];
@@ -274,6 +325,9 @@ JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nOpen(JNIEnv *env, jclass
     if (v[13]) cfg.exec_mode = (ns_exec_mode)v[12];
     if (v[15]) cfg.batch_delegate_min = (uint32_t)v[14];
     if (v[17]) cfg.misplace_memory = v[16] != 0;
+    if (v[19]) cfg.eviction = (ns_eviction)v[18];
+    if (v[21]) cfg.default_ttl_ms = (uint64_t)v[20];
+    if (v[23]) cfg.record_stats = v[22] != 0;
 
     const char *topo = NULL, *xml = NULL;
     uint32_t *nodes_p = NULL, *spn_p = NULL;
@@ -335,11 +389,9 @@ JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nTake(JNIEnv *env, j
     return read_value(env, h, key, ns_take);
 }
 
-/* swap: store value, return the previous value (NULL when there was none). A buffer too small for
- * the previous value stores nothing; retry with room. */
-JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nSwap(JNIEnv *env, jobject self, jlong h,
-                                                                  jbyteArray key, jbyteArray value) {
-    (void)self;
+/* Stores `value` by swap or get-or-put (`what`) and returns the previous / present value (NULL
+ * when there was none). A buffer too small for it changes nothing: read_loop retries with room. */
+static jbyteArray store_read(JNIEnv *env, jlong h, jbyteArray key, jbyteArray value, jlong ttl_ms, int what) {
     uint8_t kstack[STACK_KEY], vstack[STACK_VALUE];
     bytes_t k, v;
     if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) return NULL;
@@ -347,11 +399,24 @@ JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nSwap(JNIEnv *env, j
         bytes_release(&k);
         return NULL;
     }
-    read_call c = {NULL, &v};
+    read_call c = {what, NULL, &v, (uint64_t)ttl_ms};
     jbyteArray result = read_loop(env, h, &k, &c);
     bytes_release(&k);
     bytes_release(&v);
     return result;
+}
+
+JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nSwap(JNIEnv *env, jobject self, jlong h,
+                                                                  jbyteArray key, jbyteArray value, jlong ttl_ms) {
+    (void)self;
+    return store_read(env, h, key, value, ttl_ms, CALL_SWAP);
+}
+
+/* Inserts if absent (returns NULL) or returns the present value, atomically. */
+JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nGetOrPut(JNIEnv *env, jobject self, jlong h,
+                                                                      jbyteArray key, jbyteArray value, jlong ttl_ms) {
+    (void)self;
+    return store_read(env, h, key, value, ttl_ms, CALL_GET_OR_PUT);
 }
 
 /* get into a direct buffer (dst may be NULL: a size query); key from a byte[] or a direct buffer. */
@@ -424,36 +489,24 @@ JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nGetArray(JNIEnv *env, job
     return result;
 }
 
-JNIEXPORT void JNICALL Java_io_numashard_NumaShardMap_nPut(JNIEnv *env, jobject self, jlong h, jbyteArray key,
-                                                           jbyteArray value) {
-    (void)self;
-    uint8_t kstack[STACK_KEY], vstack[STACK_VALUE];
-    bytes_t k, v;
-    if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) return;
-    if (bytes_load(env, value, vstack, sizeof vstack, &v) != 0) {
-        bytes_release(&k);
-        return;
-    }
-    ns_status st = ns_put(map_of(h), k.ptr, k.len, v.ptr, v.len);
-    bytes_release(&k);
-    bytes_release(&v);
-    if (st != NS_OK) throw_status(env, st);
+/* ns_put / ns_put_if_absent, or their _ttl forms when `ttl_ms` is not 0 (the map's default). */
+static ns_status store(ns_map *m, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, jlong ttl_ms,
+                       jboolean if_absent) {
+    if (ttl_ms == 0) return if_absent ? ns_put_if_absent(m, k, kl, v, vl) : ns_put(m, k, kl, v, vl);
+    return if_absent ? ns_put_if_absent_ttl(m, k, kl, v, vl, (uint64_t)ttl_ms)
+                     : ns_put_ttl(m, k, kl, v, vl, (uint64_t)ttl_ms);
 }
 
-JNIEXPORT void JNICALL Java_io_numashard_NumaShardMap_nPutDirect(JNIEnv *env, jobject self, jlong h, jobject key,
-                                                                 jint key_pos, jint key_len, jobject value,
-                                                                 jint value_pos, jint value_len) {
-    (void)self;
-    uint8_t *k = direct_at(env, key, key_pos, key_len);
-    if (k == NULL) return;
-    uint8_t *v = direct_at(env, value, value_pos, value_len);
-    if (v == NULL) return;
-    ns_status st = ns_put(map_of(h), k, (size_t)key_len, v, (size_t)value_len);
-    if (st != NS_OK) throw_status(env, st);
+/* A store's outcome: true when stored, false when put-if-absent found the key; errors throw. */
+static jboolean stored(JNIEnv *env, ns_status st) {
+    if (st == NS_OK) return JNI_TRUE;
+    if (st != NS_EXISTS) throw_status(env, st);
+    return JNI_FALSE;
 }
 
-JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nPutIfAbsent(JNIEnv *env, jobject self, jlong h,
-                                                                       jbyteArray key, jbyteArray value) {
+JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nPutBytes(JNIEnv *env, jobject self, jlong h,
+                                                                    jbyteArray key, jbyteArray value, jlong ttl_ms,
+                                                                    jboolean if_absent) {
     (void)self;
     uint8_t kstack[STACK_KEY], vstack[STACK_VALUE];
     bytes_t k, v;
@@ -462,53 +515,21 @@ JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nPutIfAbsent(JNIEnv *e
         bytes_release(&k);
         return JNI_FALSE;
     }
-    ns_status st = ns_put_if_absent(map_of(h), k.ptr, k.len, v.ptr, v.len);
+    ns_status st = store(map_of(h), k.ptr, k.len, v.ptr, v.len, ttl_ms, if_absent);
     bytes_release(&k);
     bytes_release(&v);
-    if (st == NS_OK) return JNI_TRUE;
-    if (st != NS_EXISTS) throw_status(env, st);
-    return JNI_FALSE;
+    return stored(env, st);
 }
 
-/* Inserts if absent (returns NULL) or returns the present value, atomically (ns_get_or_put). */
-JNIEXPORT jbyteArray JNICALL Java_io_numashard_NumaShardMap_nGetOrPut(JNIEnv *env, jobject self, jlong h,
-                                                                      jbyteArray key, jbyteArray value) {
+JNIEXPORT void JNICALL Java_io_numashard_NumaShardMap_nPutDirect(JNIEnv *env, jobject self, jlong h, jobject key,
+                                                                 jint key_pos, jint key_len, jobject value,
+                                                                 jint value_pos, jint value_len, jlong ttl_ms) {
     (void)self;
-    uint8_t kstack[STACK_KEY], vstack[STACK_VALUE], ostack[STACK_VALUE];
-    bytes_t k, v;
-    if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) return NULL;
-    if (bytes_load(env, value, vstack, sizeof vstack, &v) != 0) {
-        bytes_release(&k);
-        return NULL;
-    }
-    uint8_t *buf = ostack;
-    size_t cap = sizeof ostack;
-    jbyteArray result = NULL;
-    for (;;) {
-        size_t len = 0;
-        ns_status st = ns_get_or_put(map_of(h), k.ptr, k.len, v.ptr, v.len, buf, cap, &len);
-        if (st == NS_OK) break;
-        if (st == NS_EXISTS) {
-            result = new_byte_array(env, buf, len);
-            break;
-        }
-        if (st == NS_BUFFER_TOO_SMALL) {
-            if (buf != ostack) free(buf);
-            cap = len + len / 8 + 16;
-            buf = (uint8_t *)malloc(cap);
-            if (buf == NULL) {
-                throw_java(env, "java/lang/OutOfMemoryError", "numashard: native buffer");
-                break;
-            }
-            continue;
-        }
-        throw_status(env, st);
-        break;
-    }
-    if (buf != ostack) free(buf);
-    bytes_release(&k);
-    bytes_release(&v);
-    return result;
+    uint8_t *k = direct_at(env, key, key_pos, key_len);
+    if (k == NULL) return;
+    uint8_t *v = direct_at(env, value, value_pos, value_len);
+    if (v == NULL) return;
+    stored(env, store(map_of(h), k, (size_t)key_len, v, (size_t)value_len, ttl_ms, JNI_FALSE));
 }
 
 JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nDelete(JNIEnv *env, jobject self, jlong h,
@@ -519,9 +540,7 @@ JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nDelete(JNIEnv *env, j
     if (bytes_load(env, key, kstack, sizeof kstack, &k) != 0) return JNI_FALSE;
     ns_status st = ns_delete(map_of(h), k.ptr, k.len);
     bytes_release(&k);
-    if (st == NS_OK) return JNI_TRUE;
-    if (st != NS_NOT_FOUND) throw_status(env, st);
-    return JNI_FALSE;
+    return found(env, st);
 }
 
 JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nCas(JNIEnv *env, jobject self, jlong h, jbyteArray key,
@@ -660,11 +679,12 @@ JNIEXPORT jlongArray JNICALL Java_io_numashard_NumaShardMap_nStats(JNIEnv *env, 
         throw_status(env, st);
         return NULL;
     }
-    jlong v[9] = {(jlong)s.shards,       (jlong)s.entries, (jlong)s.bytes, (jlong)s.mapped_bytes,
-                  (jlong)s.ops,          (jlong)s.memory_limit, s.binding_applied ? 1 : 0,
-                  (jlong)s.replace_stall_max_ns, (jlong)s.replace_count};
-    jlongArray a = (*env)->NewLongArray(env, 9);
-    if (a != NULL) (*env)->SetLongArrayRegion(env, a, 0, 9, v);
+    jlong v[13] = {(jlong)s.shards,       (jlong)s.entries, (jlong)s.bytes, (jlong)s.mapped_bytes,
+                   (jlong)s.ops,          (jlong)s.memory_limit, s.binding_applied ? 1 : 0,
+                   (jlong)s.replace_stall_max_ns, (jlong)s.replace_count, (jlong)s.hits, (jlong)s.misses,
+                   (jlong)s.evictions, (jlong)s.expirations};
+    jlongArray a = (*env)->NewLongArray(env, 13);
+    if (a != NULL) (*env)->SetLongArrayRegion(env, a, 0, 13, v);
     return a;
 }
 
@@ -681,12 +701,13 @@ JNIEXPORT jlongArray JNICALL Java_io_numashard_NumaShardMap_nShardStats(JNIEnv *
         throw_status(env, st);
         return NULL;
     }
-    jlong v[12] = {(jlong)s.shard,   (jlong)s.node,         (jlong)s.memory_node,      (jlong)s.cpu,
+    jlong v[16] = {(jlong)s.shard,   (jlong)s.node,         (jlong)s.memory_node,      (jlong)s.cpu,
                    (jlong)s.entries, (jlong)s.bytes,        (jlong)s.mapped_bytes,     (jlong)s.ops,
                    (jlong)s.queue_high_water, s.binding_applied ? 1 : 0, (jlong)s.pages_on_node,
-                   (jlong)s.pages_total};
-    jlongArray a = (*env)->NewLongArray(env, 12);
-    if (a != NULL) (*env)->SetLongArrayRegion(env, a, 0, 12, v);
+                   (jlong)s.pages_total, (jlong)s.hits, (jlong)s.misses, (jlong)s.evictions,
+                   (jlong)s.expirations};
+    jlongArray a = (*env)->NewLongArray(env, 16);
+    if (a != NULL) (*env)->SetLongArrayRegion(env, a, 0, 16, v);
     return a;
 }
 
@@ -726,8 +747,9 @@ JNIEXPORT jintArray JNICALL Java_io_numashard_Batch_nOpLayout(JNIEnv *env, jclas
         (jint)offsetof(ns_op, out_len),
         (jint)offsetof(ns_op, out_counter),
         (jint)offsetof(ns_op, status),
+        (jint)offsetof(ns_op, ttl_ms),
         NS_OP_GET, NS_OP_PUT, NS_OP_PUT_IF_ABSENT, NS_OP_DELETE, NS_OP_TAKE, NS_OP_CAS, NS_OP_ADD,
-        NS_OP_COMPARE_AND_DELETE, NS_OP_SWAP,
+        NS_OP_COMPARE_AND_DELETE, NS_OP_SWAP, NS_OP_EXPIRE, NS_OP_TTL,
     };
     jsize n = (jsize)(sizeof v / sizeof v[0]);
     jintArray a = (*env)->NewIntArray(env, n);
@@ -915,22 +937,15 @@ JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nTakeRaw(JNIEnv *env, job
 
 JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nPutRaw(JNIEnv *env, jobject self, jlong h, jlong key,
                                                                   jint key_len, jlong value, jint value_len,
-                                                                  jboolean if_absent) {
+                                                                  jlong ttl_ms, jboolean if_absent) {
     (void)self;
-    ns_status st = if_absent ? ns_put_if_absent(map_of(h), raw(key), (size_t)key_len, raw(value), (size_t)value_len)
-                             : ns_put(map_of(h), raw(key), (size_t)key_len, raw(value), (size_t)value_len);
-    if (st == NS_OK) return JNI_TRUE;
-    if (st != NS_EXISTS) throw_status(env, st);
-    return JNI_FALSE;
+    return stored(env, store(map_of(h), raw(key), (size_t)key_len, raw(value), (size_t)value_len, ttl_ms, if_absent));
 }
 
 JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nDeleteRaw(JNIEnv *env, jobject self, jlong h, jlong key,
                                                                      jint key_len) {
     (void)self;
-    ns_status st = ns_delete(map_of(h), raw(key), (size_t)key_len);
-    if (st == NS_OK) return JNI_TRUE;
-    if (st != NS_NOT_FOUND) throw_status(env, st);
-    return JNI_FALSE;
+    return found(env, ns_delete(map_of(h), raw(key), (size_t)key_len));
 }
 
 JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nAddRaw(JNIEnv *env, jobject self, jlong h, jlong key,
@@ -949,4 +964,44 @@ JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nShardOfRaw(JNIEnv *env, j
     ns_status st = ns_shard_of_key(map_of(h), raw(key), (size_t)key_len, &shard);
     if (st != NS_OK) throw_status(env, st);
     return (jint)shard;
+}
+
+/* ------------------------------------------------------------------ time to live */
+/* Key-only calls take the key from `key` when it is not null (long keys), else from the raw
+ * scratch address `key_addr`. */
+
+static int key_load(JNIEnv *env, jbyteArray key, jlong key_addr, jint key_len, uint8_t *stack, size_t cap,
+                    bytes_t *out) {
+    if (key != NULL) return bytes_load(env, key, stack, cap, out);
+    out->ptr = (uint8_t *)(intptr_t)key_addr;
+    out->len = (size_t)key_len;
+    out->heap = 0;
+    return 0;
+}
+
+/* ns_expire: true when the key was present (0 = expire now, -1 = NS_NO_EXPIRY: persist). */
+JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nExpire(JNIEnv *env, jobject self, jlong h, jbyteArray key,
+                                                                  jlong key_addr, jint key_len, jlong ttl_ms) {
+    (void)self;
+    uint8_t kstack[STACK_KEY];
+    bytes_t k;
+    if (key_load(env, key, key_addr, key_len, kstack, sizeof kstack, &k) != 0) return JNI_FALSE;
+    ns_status st = ns_expire(map_of(h), k.ptr, k.len, (uint64_t)ttl_ms);
+    bytes_release(&k);
+    return found(env, st);
+}
+
+/* ns_ttl: milliseconds left (rounded up), -1 = never expires, -2 = absent or expired. */
+JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nTtl(JNIEnv *env, jobject self, jlong h, jbyteArray key,
+                                                            jlong key_addr, jint key_len) {
+    (void)self;
+    uint8_t kstack[STACK_KEY];
+    bytes_t k;
+    if (key_load(env, key, key_addr, key_len, kstack, sizeof kstack, &k) != 0) return -2;
+    int64_t left = 0;
+    ns_status st = ns_ttl(map_of(h), k.ptr, k.len, &left);
+    bytes_release(&k);
+    if (st == NS_OK) return (jlong)left;
+    if (st != NS_NOT_FOUND) throw_status(env, st);
+    return -2;
 }

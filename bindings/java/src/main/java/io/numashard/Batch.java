@@ -2,7 +2,9 @@ package io.numashard;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Many operations executed by one native call ({@link NumaShardMap#execute(Batch)}): one JNI
@@ -50,6 +52,7 @@ public final class Batch {
     private static final int OFF_OUT_LEN;
     private static final int OFF_OUT_COUNTER;
     private static final int OFF_STATUS;
+    private static final int OFF_TTL;
     static final int KIND_GET;
     static final int KIND_PUT;
     static final int KIND_PUT_IF_ABSENT;
@@ -59,6 +62,8 @@ public final class Batch {
     static final int KIND_ADD;
     static final int KIND_COMPARE_AND_DELETE;
     static final int KIND_SWAP;
+    static final int KIND_EXPIRE;
+    static final int KIND_TTL;
 
     static {
         NativeLibrary.load();
@@ -78,6 +83,7 @@ public final class Batch {
         OFF_OUT_LEN = LAYOUT[i++];
         OFF_OUT_COUNTER = LAYOUT[i++];
         OFF_STATUS = LAYOUT[i++];
+        OFF_TTL = LAYOUT[i++];
         KIND_GET = LAYOUT[i++];
         KIND_PUT = LAYOUT[i++];
         KIND_PUT_IF_ABSENT = LAYOUT[i++];
@@ -87,6 +93,8 @@ public final class Batch {
         KIND_ADD = LAYOUT[i++];
         KIND_COMPARE_AND_DELETE = LAYOUT[i++];
         KIND_SWAP = LAYOUT[i++];
+        KIND_EXPIRE = LAYOUT[i++];
+        KIND_TTL = LAYOUT[i++];
     }
 
     private final int defaultValueCapacity;
@@ -96,6 +104,8 @@ public final class Batch {
     private byte[][] values;
     private byte[][] expecteds;
     private long[] deltas;
+    /** {@code ns_op.ttl_ms} of each operation (0 = the map's default for stores). */
+    private long[] ttls;
     /** Result capacity of a get/take; -1 for operations that return no bytes. */
     private int[] outCaps;
     ByteBuffer ops;
@@ -113,6 +123,9 @@ public final class Batch {
     /**
      * A batch sized for {@code expectedOps} operations (it grows as needed) whose {@code get} and
      * {@code take} results get {@code defaultValueCapacity} bytes each.
+     *
+     * @param expectedOps operations to size the buffers for (the batch grows past it)
+     * @param defaultValueCapacity bytes reserved for each get/take result
      */
     public Batch(int expectedOps, int defaultValueCapacity) {
         if (expectedOps <= 0 || defaultValueCapacity < 0) {
@@ -124,6 +137,7 @@ public final class Batch {
         this.values = new byte[expectedOps][];
         this.expecteds = new byte[expectedOps][];
         this.deltas = new long[expectedOps];
+        this.ttls = new long[expectedOps];
         this.outCaps = new int[expectedOps];
         this.ops = ByteBuffer.allocateDirect(expectedOps * OP_SIZE).order(ByteOrder.nativeOrder());
         this.data = ByteBuffer.allocateDirect(Math.max(256, expectedOps * (48 + defaultValueCapacity)))
@@ -131,12 +145,20 @@ public final class Batch {
         this.dataAddress = nAddress(data);
     }
 
-    /** Number of operations added. */
+    /**
+     * Number of operations added.
+     *
+     * @return the number of operations added
+     */
     public int size() {
         return count;
     }
 
-    /** Removes every operation (buffers are kept for reuse). */
+    /**
+     * Removes every operation (buffers are kept for reuse).
+     *
+     * @return this batch
+     */
     public Batch clear() {
         // Drop the references so the batch does not keep the caller's arrays alive.
         java.util.Arrays.fill(keys, 0, count, null);
@@ -152,42 +174,156 @@ public final class Batch {
 
     // ---------------------------------------------------------------- adders (return the op index)
 
-    /** Adds a get; its value is read back with {@link #value(int)}. */
+    /**
+     * Adds a get; its value is read back with {@link #value(int)}.
+     *
+     * @param key the key
+     * @return the operation's index
+     */
     public int get(byte[] key) {
         return get(key, defaultValueCapacity);
     }
 
-    /** Adds a get reserving {@code valueCapacity} bytes for the value. */
+    /**
+     * Adds a get reserving {@code valueCapacity} bytes for the value.
+     *
+     * @param key the key
+     * @param valueCapacity bytes reserved for the value in the result buffer (larger values are fetched again after the batch)
+     * @return the operation's index
+     */
     public int get(byte[] key, int valueCapacity) {
         return add(KIND_GET, key, null, null, 0, valueCapacity);
     }
 
-    /** Adds a put (insert or overwrite). */
+    /**
+     * Adds a put (insert or overwrite).
+     *
+     * @param key the key
+     * @param value the value
+     * @return the operation's index
+     */
     public int put(byte[] key, byte[] value) {
         return add(KIND_PUT, key, Objects.requireNonNull(value, "value"), null, 0, -1);
     }
 
-    /** Adds a put-if-absent; status {@link Status#OK} when inserted, {@link Status#EXISTS} when not. */
+    /**
+     * Adds a put with a time to live (see {@link NumaShardMap#put(byte[], byte[], Duration)}).
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link NumaShardMap#NO_EXPIRY} = never
+     * @return the operation's index
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public int put(byte[] key, byte[] value, Duration ttl) {
+        long ms = TtlMillis.forStore(ttl); // checked before the op is added
+        return withTtl(put(key, value), ms);
+    }
+
+    /**
+     * Adds a put-if-absent; status {@link Status#OK} when inserted, {@link Status#EXISTS} when not.
+     *
+     * @param key the key
+     * @param value the value
+     * @return the operation's index
+     */
     public int putIfAbsent(byte[] key, byte[] value) {
         return add(KIND_PUT_IF_ABSENT, key, Objects.requireNonNull(value, "value"), null, 0, -1);
     }
 
-    /** Adds a delete; status {@link Status#OK} when removed, {@link Status#NOT_FOUND} when absent. */
+    /**
+     * Adds a put-if-absent inserting with a time to live.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link NumaShardMap#NO_EXPIRY} = never
+     * @return the operation's index
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public int putIfAbsent(byte[] key, byte[] value, Duration ttl) {
+        long ms = TtlMillis.forStore(ttl); // checked before the op is added
+        return withTtl(putIfAbsent(key, value), ms);
+    }
+
+    /**
+     * Adds an expire: the key's time to live becomes {@code ttl} from when the batch runs
+     * ({@link Duration#ZERO} expires it, {@link NumaShardMap#NO_EXPIRY} persists it); status
+     * {@link Status#OK}, or {@link Status#NOT_FOUND} when absent.
+     *
+     * @param key the key
+     * @param ttl zero or more, rounded up to whole milliseconds
+     * @return the operation's index
+     * @throws IllegalArgumentException when {@code ttl} is negative
+     */
+    public int expire(byte[] key, Duration ttl) {
+        long ms = TtlMillis.of(ttl, "ttl");
+        return withTtl(add(KIND_EXPIRE, key, null, null, 0, -1), ms);
+    }
+
+    /**
+     * Adds a persist (an expire with {@link NumaShardMap#NO_EXPIRY}).
+     *
+     * @param key the key
+     * @return the operation's index
+     */
+    public int persist(byte[] key) {
+        return withTtl(add(KIND_EXPIRE, key, null, null, 0, -1), TtlMillis.NEVER);
+    }
+
+    /**
+     * Adds a time-to-live read; its result is {@link #ttl(int)} / {@link #ttlMillis(int)}.
+     *
+     * @param key the key
+     * @return the operation's index
+     */
+    public int ttl(byte[] key) {
+        return add(KIND_TTL, key, null, null, 0, -1);
+    }
+
+    private int withTtl(int i, long ttlMs) {
+        ttls[i] = ttlMs;
+        return i;
+    }
+
+    /**
+     * Adds a delete; status {@link Status#OK} when removed, {@link Status#NOT_FOUND} when absent.
+     *
+     * @param key the key
+     * @return the operation's index
+     */
     public int remove(byte[] key) {
         return add(KIND_DELETE, key, null, null, 0, -1);
     }
 
-    /** Adds a take (remove, returning the old value via {@link #value(int)}). */
+    /**
+     * Adds a take (remove, returning the old value via {@link #value(int)}).
+     *
+     * @param key the key
+     * @return the operation's index
+     */
     public int take(byte[] key) {
         return take(key, defaultValueCapacity);
     }
 
-    /** Adds a take reserving {@code valueCapacity} bytes for the old value. */
+    /**
+     * Adds a take reserving {@code valueCapacity} bytes for the old value.
+     *
+     * @param key the key
+     * @param valueCapacity bytes reserved for the value in the result buffer (larger values are fetched again after the batch)
+     * @return the operation's index
+     */
     public int take(byte[] key, int valueCapacity) {
         return add(KIND_TAKE, key, null, null, 0, valueCapacity);
     }
 
-    /** Adds a compare-and-swap; status OK, {@link Status#MISMATCH} or {@link Status#NOT_FOUND}. */
+    /**
+     * Adds a compare-and-swap; status OK, {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @param value the value
+     * @return the operation's index
+     */
     public int compareAndSet(byte[] key, byte[] expected, byte[] value) {
         return add(KIND_CAS, key, Objects.requireNonNull(value, "value"),
                 Objects.requireNonNull(expected, "expected"), 0, -1);
@@ -197,16 +333,48 @@ public final class Batch {
     /**
      * Adds a swap: stores {@code value} and reads the previous value ({@link #value(int)}; status
      * {@link Status#NOT_FOUND} when there was none and the value was inserted).
+     *
+     * @param key the key
+     * @param value the value
+     * @return the operation's index
      */
     public int swap(byte[] key, byte[] value) {
         return add(KIND_SWAP, key, Objects.requireNonNull(value, "value"), null, 0, defaultValueCapacity);
     }
 
-    /** Adds a compare-and-delete; status OK (removed), {@link Status#MISMATCH} or {@link Status#NOT_FOUND}. */
+    /**
+     * Adds a swap storing {@code value} with a time to live.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link NumaShardMap#NO_EXPIRY} = never
+     * @return the operation's index
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public int swap(byte[] key, byte[] value, Duration ttl) {
+        long ms = TtlMillis.forStore(ttl); // checked before the op is added
+        return withTtl(swap(key, value), ms);
+    }
+
+    /**
+     * Adds a compare-and-delete; status OK (removed), {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @return the operation's index
+     */
     public int compareAndDelete(byte[] key, byte[] expected) {
         return add(KIND_COMPARE_AND_DELETE, key, null, Objects.requireNonNull(expected, "expected"), 0, -1);
     }
 
+    /**
+     * Adds an atomic add to the 64-bit counter under {@code key} (created at 0 when absent); read
+     * the new value with {@link #counter(int)}.
+     *
+     * @param key the key
+     * @param delta the amount to add (may be negative)
+     * @return the operation's index
+     */
     public int add(byte[] key, long delta) {
         return add(KIND_ADD, key, null, null, delta, -1);
     }
@@ -228,6 +396,7 @@ public final class Batch {
         values[i] = value;
         expecteds[i] = expected;
         deltas[i] = delta;
+        ttls[i] = 0;
         outCaps[i] = outCap;
         return count++;
     }
@@ -242,6 +411,7 @@ public final class Batch {
         values = java.util.Arrays.copyOf(values, cap);
         expecteds = java.util.Arrays.copyOf(expecteds, cap);
         deltas = java.util.Arrays.copyOf(deltas, cap);
+        ttls = java.util.Arrays.copyOf(ttls, cap);
         outCaps = java.util.Arrays.copyOf(outCaps, cap);
     }
 
@@ -283,6 +453,7 @@ public final class Batch {
             used = place(ops, data, base, o + OFF_VALUE, o + OFF_VALUE_LEN, values[i], used);
             used = place(ops, data, base, o + OFF_EXPECTED, o + OFF_EXPECTED_LEN, expecteds[i], used);
             ops.putLong(o + OFF_DELTA, deltas[i]);
+            ops.putLong(o + OFF_TTL, ttls[i]);
             int outCap = outCaps[i];
             if (outCap > 0) {
                 ops.putLong(o + OFF_OUT, base + used);
@@ -338,7 +509,7 @@ public final class Batch {
             byte[] key = keys[i];
             // The engine changed nothing for this op: do it again by itself, with room.
             byte[] v = kind == KIND_TAKE ? map.take(key)
-                    : kind == KIND_SWAP ? map.swap(key, values[i]) : map.get(key);
+                    : kind == KIND_SWAP ? map.swapMillis(key, values[i], ttls[i]) : map.get(key);
             if (overflow == null || overflow.length < count) {
                 byte[][] grown = new byte[Math.max(count, 16)][];
                 if (overflow != null) {
@@ -361,17 +532,32 @@ public final class Batch {
         return Objects.checkIndex(i, count) * OP_SIZE;
     }
 
-    /** The outcome of operation {@code i} (errors such as KEY_TOO_LARGE are reported here, not thrown). */
+    /**
+     * The outcome of operation {@code i} (errors such as KEY_TOO_LARGE are reported here, not thrown).
+     *
+     * @param i the operation's index (the number {@code add} returned)
+     * @return its status
+     */
     public Status status(int i) {
         return Status.of(ops.getInt(checkIndex(i) + OFF_STATUS));
     }
 
-    /** The raw {@code ns_status} of operation {@code i}. */
+    /**
+     * The raw {@code ns_status} of operation {@code i}.
+     *
+     * @param i the operation's index (the number {@code add} returned)
+     * @return its {@code ns_status} code
+     */
     public int statusCode(int i) {
         return ops.getInt(checkIndex(i) + OFF_STATUS);
     }
 
-    /** The value length read by get/take/swap {@code i}, or {@link NumaShardMap#NOT_FOUND} when absent. */
+    /**
+     * The value length read by get/take/swap {@code i}, or {@link NumaShardMap#NOT_FOUND} when absent.
+     *
+     * @param i the operation's index (the number {@code add} returned)
+     * @return the length, or {@link NumaShardMap#NOT_FOUND}
+     */
     public int valueLength(int i) {
         int o = checkIndex(i);
         int st = ops.getInt(o + OFF_STATUS);
@@ -381,6 +567,8 @@ public final class Batch {
     /**
      * A copy of the value read by get/take/swap {@code i}; null when the key was absent.
      *
+     * @param i the operation's index (the number {@code add} returned)
+     * @return a copy of the value, or null when absent
      * @throws NumaShardException when the operation failed with an error status
      * @throws IllegalStateException when operation {@code i} is not a get, take or swap
      */
@@ -409,6 +597,9 @@ public final class Batch {
     /**
      * A read-only view of the value read by get/take/swap {@code i}, valid until the batch is cleared
      * or re-executed; null when absent. No copy.
+     *
+     * @param i the operation's index (the number {@code add} returned)
+     * @return a read-only view of the value, or null when absent
      */
     public ByteBuffer valueBuffer(int i) {
         int o = checkIndex(i);
@@ -446,6 +637,8 @@ public final class Batch {
     /**
      * The new counter value of add {@code i}.
      *
+     * @param i the operation's index (the number {@code add} returned)
+     * @return the counter's new value
      * @throws NumaShardException when the add failed (e.g. {@link NotACounterException})
      */
     public long counter(int i) {
@@ -455,6 +648,42 @@ public final class Batch {
             throw NumaShardException.forStatus(st);
         }
         return ops.getLong(o + OFF_OUT_COUNTER);
+    }
+
+    /**
+     * The remaining time to live read by ttl {@code i}, in milliseconds rounded up:
+     * {@link NumaShardMap#TTL_NEVER} (-1) when it never expires, {@link NumaShardMap#TTL_ABSENT}
+     * (-2) when the key was absent or expired.
+     *
+     * @param i the operation's index
+     * @return the milliseconds left, {@link NumaShardMap#TTL_NEVER} or {@link NumaShardMap#TTL_ABSENT}
+     * @throws NumaShardException when the operation failed with an error status
+     * @throws IllegalStateException when operation {@code i} is not a ttl
+     */
+    public long ttlMillis(int i) {
+        int o = checkIndex(i);
+        if (ops.getInt(o + OFF_KIND) != KIND_TTL) {
+            throw new IllegalStateException("operation " + i + " is not a ttl");
+        }
+        int st = ops.getInt(o + OFF_STATUS);
+        if (st == Status.NOT_FOUND.code()) {
+            return NumaShardMap.TTL_ABSENT;
+        }
+        if (st != Status.OK.code()) {
+            throw NumaShardException.forStatus(st);
+        }
+        return ops.getLong(o + OFF_OUT_COUNTER);
+    }
+
+    /**
+     * The remaining time to live read by ttl {@code i} ({@link NumaShardMap#ttl(byte[])}'s
+     * answer): {@link NumaShardMap#NO_EXPIRY} when it never expires, empty when absent.
+     *
+     * @param i the operation's index
+     * @return the time left, {@link NumaShardMap#NO_EXPIRY}, or empty
+     */
+    public Optional<Duration> ttl(int i) {
+        return TtlMillis.remaining(ttlMillis(i));
     }
 
     /** Layout of {@code ns_op} and the op kinds, from the glue (compiled against the header). */

@@ -1,14 +1,21 @@
 package io.numashard;
 
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * What a map is created with ({@code ns_config}). Fields left unset keep the native defaults of
  * {@code ns_config_init}: one shard per allowed CPU, no memory limit, keys up to 4 KiB, values
- * up to 4 MiB, the real machine's topology, {@link ExecMode#AUTO}.
+ * up to 4 MiB, the real machine's topology, {@link ExecMode#AUTO}, no eviction, no default time
+ * to live, no hit/miss counting.
  *
  * <pre>{@code
  * Config cfg = Config.builder().shards(8).memoryLimit(1L << 30).build();
+ * Config cache = Config.builder()
+ *         .memoryLimit(1L << 30).eviction(Eviction.S3_FIFO)   // never Full: evicts instead
+ *         .defaultTtl(Duration.ofMinutes(10))                  // entries written without a TTL
+ *         .build();
  * }</pre>
  */
 public final class Config {
@@ -25,6 +32,10 @@ public final class Config {
     final ExecMode execMode;
     final Integer batchDelegateMin;
     final boolean misplaceMemory;
+    final Eviction eviction;
+    /** The default time to live in milliseconds; 0 = entries never expire. */
+    final long defaultTtlMillis;
+    final boolean recordStats;
 
     private Config(Builder b) {
         this.shards = b.shards;
@@ -40,14 +51,25 @@ public final class Config {
         this.execMode = b.execMode;
         this.batchDelegateMin = b.batchDelegateMin;
         this.misplaceMemory = b.misplaceMemory;
+        this.eviction = b.eviction;
+        this.defaultTtlMillis = b.defaultTtlMillis;
+        this.recordStats = b.recordStats;
     }
 
-    /** The native defaults. */
+    /**
+     * The native defaults.
+     *
+     * @return the native defaults
+     */
     public static Config defaults() {
         return builder().build();
     }
 
-    /** A builder starting from the native defaults. */
+    /**
+     * A builder starting from the native defaults.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -64,6 +86,9 @@ public final class Config {
             execMode == null ? 0 : execMode.code, execMode == null ? 0 : 1,
             batchDelegateMin == null ? 0 : batchDelegateMin, batchDelegateMin == null ? 0 : 1,
             misplaceMemory ? 1 : 0, 1,
+            eviction.code, 1,
+            defaultTtlMillis, 1,
+            recordStats ? 1 : 0, 1,
         };
     }
 
@@ -81,10 +106,16 @@ public final class Config {
                 + ", maxValueLen=" + maxValueLen + ", topology=" + topology + ", topologyXml=" + topologyXml
                 + ", nodes=" + Arrays.toString(nodes) + ", shardsPerNode=" + Arrays.toString(shardsPerNode)
                 + ", hashSeed=" + hashSeed + ", workerSpinUs=" + workerSpinUs + ", execMode=" + execMode
-                + ", batchDelegateMin=" + batchDelegateMin + ", misplaceMemory=" + misplaceMemory + "}";
+                + ", batchDelegateMin=" + batchDelegateMin + ", misplaceMemory=" + misplaceMemory
+                + ", eviction=" + eviction + ", defaultTtlMillis=" + defaultTtlMillis + ", recordStats=" + recordStats
+                + "}";
     }
 
-    /** Builds a {@link Config}; every setter returns the builder. Values are checked by the engine. */
+    /**
+     * Builds a {@link Config}; every setter returns the builder. Values are checked by the engine
+     * when the map opens ({@link Status#INVALID_ARGUMENT}); {@link #build()} rejects eviction
+     * without a memory limit.
+     */
     public static final class Builder {
         private int shards;
         private Long memoryLimit;
@@ -99,10 +130,18 @@ public final class Config {
         private ExecMode execMode;
         private Integer batchDelegateMin;
         private boolean misplaceMemory;
+        private Eviction eviction = Eviction.NONE;
+        private long defaultTtlMillis;
+        private boolean recordStats;
 
         private Builder() {}
 
-        /** Number of shards; 0 = one per allowed CPU. An explicit N yields exactly N shards. */
+        /**
+         * Number of shards; 0 = one per allowed CPU. An explicit N yields exactly N shards.
+         *
+         * @param shards the shard count
+         * @return this builder
+         */
         public Builder shards(int shards) {
             if (shards < 0) {
                 throw new IllegalArgumentException("shards must be >= 0: " + shards);
@@ -111,7 +150,12 @@ public final class Config {
             return this;
         }
 
-        /** Byte limit on what entries cost (key, value, per-entry overhead); 0 = none. */
+        /**
+         * Byte limit on what entries cost (key, value, per-entry overhead); 0 = none.
+         *
+         * @param bytes the limit in bytes
+         * @return this builder
+         */
         public Builder memoryLimit(long bytes) {
             if (bytes < 0) {
                 throw new IllegalArgumentException("memoryLimit must be >= 0: " + bytes);
@@ -120,13 +164,23 @@ public final class Config {
             return this;
         }
 
-        /** Largest key accepted, in bytes (inclusive; 1 ..= 2^31-1). */
+        /**
+         * Largest key accepted, in bytes (inclusive; 1 ..= 2^31-1).
+         *
+         * @param bytes the limit in bytes
+         * @return this builder
+         */
         public Builder maxKeyLen(long bytes) {
             this.maxKeyLen = bytes;
             return this;
         }
 
-        /** Largest value accepted, in bytes (inclusive; at most 2^31-1). */
+        /**
+         * Largest value accepted, in bytes (inclusive; at most 2^31-1).
+         *
+         * @param bytes the limit in bytes
+         * @return this builder
+         */
         public Builder maxValueLen(long bytes) {
             this.maxValueLen = bytes;
             return this;
@@ -136,62 +190,153 @@ public final class Config {
          * A synthetic hwloc topology, e.g. {@code "pack:2 [numa] core:2 pu:1"}, to place shards
          * as if on that machine (binding is then reported as not applied). Null = the
          * {@code NUMASHARD_TOPOLOGY} environment variable, else the real machine.
+         *
+         * @param topology the synthetic topology
+         * @return this builder
          */
         public Builder topology(String topology) {
             this.topology = topology;
             return this;
         }
 
-        /** Path of an hwloc XML topology; {@link #topology(String)} wins when both are set. */
+        /**
+         * Path of an hwloc XML topology; {@link #topology(String)} wins when both are set.
+         *
+         * @param path the XML file
+         * @return this builder
+         */
         public Builder topologyXml(String path) {
             this.topologyXml = path;
             return this;
         }
 
-        /** Use only these NUMA nodes (OS indexes); null = every node with allowed CPUs. */
+        /**
+         * Use only these NUMA nodes (OS indexes); null = every node with allowed CPUs.
+         *
+         * @param nodes the node numbers
+         * @return this builder
+         */
         public Builder nodes(int... nodes) {
             this.nodes = nodes;
             return this;
         }
 
-        /** Explicit shard count per used node, in the order of the used nodes; overrides shards. */
+        /**
+         * Explicit shard count per used node, in the order of the used nodes; overrides shards.
+         *
+         * @param counts shards per node
+         * @return this builder
+         */
         public Builder shardsPerNode(int... counts) {
             this.shardsPerNode = counts;
             return this;
         }
 
-        /** Seed of the hash that routes keys to shards. */
+        /**
+         * Seed of the hash that routes keys to shards.
+         *
+         * @param seed the seed
+         * @return this builder
+         */
         public Builder hashSeed(long seed) {
             this.hashSeed = seed;
             return this;
         }
 
-        /** Microseconds an idle owner thread spins before it parks (negative = automatic). */
+        /**
+         * Microseconds an idle owner thread spins before it parks (negative = automatic).
+         *
+         * @param micros microseconds
+         * @return this builder
+         */
         public Builder workerSpinUs(long micros) {
             this.workerSpinUs = micros;
             return this;
         }
 
-        /** How operations reach the shard tables. */
+        /**
+         * How operations reach the shard tables.
+         *
+         * @param mode the execution mode
+         * @return this builder
+         */
         public Builder execMode(ExecMode mode) {
             this.execMode = mode;
             return this;
         }
 
-        /** In AUTO mode, batch parts with at least this many ops go to the owner (0 = never). */
+        /**
+         * In AUTO mode, batch parts with at least this many ops go to the owner (0 = never).
+         *
+         * @param ops the operation count
+         * @return this builder
+         */
         public Builder batchDelegateMin(int ops) {
             this.batchDelegateMin = ops;
             return this;
         }
 
-        /** Testing switch: bind every shard's memory to another node than its CPU's. */
+        /**
+         * Testing switch: bind every shard's memory to another node than its CPU's.
+         *
+         * @param misplace true to place memory on the wrong node
+         * @return this builder
+         */
         public Builder misplaceMemory(boolean misplace) {
             this.misplaceMemory = misplace;
             return this;
         }
 
-        /** The configuration. */
+        /**
+         * What a write that would pass the memory limit does: {@link Eviction#NONE} (throw
+         * {@link MapFullException}, the default) or {@link Eviction#S3_FIFO} (evict: a cache,
+         * which needs {@link #memoryLimit(long)}). Eviction also turns on hit/miss counting.
+         *
+         * @param eviction the policy
+         * @return this builder
+         */
+        public Builder eviction(Eviction eviction) {
+            this.eviction = Objects.requireNonNull(eviction, "eviction");
+            return this;
+        }
+
+        /**
+         * Time to live of entries written without one (plain {@code put}, {@code putIfAbsent},
+         * {@code swap}, {@code getOrPut}, counters {@code add} creates, batches and
+         * {@code replaceAll}), rounded up to whole milliseconds. {@link Duration#ZERO} (the
+         * default) or {@link NumaShardMap#NO_EXPIRY}: they never expire.
+         *
+         * @param ttl zero or more
+         * @return this builder
+         * @throws IllegalArgumentException when negative
+         */
+        public Builder defaultTtl(Duration ttl) {
+            long ms = TtlMillis.of(ttl, "defaultTtl");
+            this.defaultTtlMillis = ms == TtlMillis.NEVER ? 0 : ms;
+            return this;
+        }
+
+        /**
+         * Count hits and misses of reads in {@link NumaShardMap#stats()} (always on with eviction).
+         *
+         * @param record true to count
+         * @return this builder
+         */
+        public Builder recordStats(boolean record) {
+            this.recordStats = record;
+            return this;
+        }
+
+        /**
+         * The configuration.
+         *
+         * @return the configuration
+         * @throws IllegalStateException when an eviction policy is set without a memory limit
+         */
         public Config build() {
+            if (eviction != Eviction.NONE && (memoryLimit == null || memoryLimit == 0)) {
+                throw new IllegalStateException("eviction " + eviction + " needs a memoryLimit (the budget to evict within)");
+            }
             return new Config(this);
         }
     }

@@ -45,7 +45,11 @@ public final class EntryIterator implements Iterator<Map.Entry<byte[], byte[]>>,
         this.cleanable = CLEANER.register(this, new Free(iter));
     }
 
-    /** Moves to the next entry; false at the end (the iterator is then closed). */
+    /**
+     * Moves to the next entry; false at the end (the iterator is then closed).
+     *
+     * @return true when positioned on an entry, false at the end
+     */
     public boolean advance() {
         if (peeked) {
             peeked = false;
@@ -101,7 +105,11 @@ public final class EntryIterator implements Iterator<Map.Entry<byte[], byte[]>>,
         }
     }
 
-    /** A copy of the current entry's key. */
+    /**
+     * A copy of the current entry's key.
+     *
+     * @return a copy of the key
+     */
     public byte[] key() {
         requirePositioned();
         byte[] k = new byte[keyLen];
@@ -109,7 +117,11 @@ public final class EntryIterator implements Iterator<Map.Entry<byte[], byte[]>>,
         return k;
     }
 
-    /** A copy of the current entry's value. */
+    /**
+     * A copy of the current entry's value.
+     *
+     * @return a copy of the value
+     */
     public byte[] value() {
         requirePositioned();
         byte[] v = new byte[valueLen];
@@ -123,13 +135,21 @@ public final class EntryIterator implements Iterator<Map.Entry<byte[], byte[]>>,
         return valueLen == bytes.length && chunk.slice(valueOff, valueLen).equals(ByteBuffer.wrap(bytes));
     }
 
-    /** A read-only view of the current key, valid until the next {@link #advance()}. */
+    /**
+     * A read-only view of the current key, valid until the next {@link #advance()}.
+     *
+     * @return a read-only view of the key
+     */
     public ByteBuffer keyBuffer() {
         requirePositioned();
         return chunk.slice(keyOff, keyLen).asReadOnlyBuffer();
     }
 
-    /** A read-only view of the current value, valid until the next {@link #advance()}. */
+    /**
+     * A read-only view of the current value, valid until the next {@link #advance()}.
+     *
+     * @return a read-only view of the value
+     */
     public ByteBuffer valueBuffer() {
         requirePositioned();
         return chunk.slice(valueOff, valueLen).asReadOnlyBuffer();

@@ -14,6 +14,10 @@ import java.util.List;
  * @param bindingApplied true when every shard's CPU and memory binding was applied
  * @param replaceStallMaxNanos longest time calls were held off by a replaceAll switch
  * @param replaceCount completed replaceAll calls
+ * @param hits reads that found their key (counted with eviction or {@link Config.Builder#recordStats})
+ * @param misses reads that found no live entry (counted likewise)
+ * @param evictions entries evicted to keep within the memory limit
+ * @param expirations entries removed because their time to live ran out
  * @param perShard per-shard stats, indexed by shard
  */
 public record MapStats(
@@ -26,4 +30,18 @@ public record MapStats(
         boolean bindingApplied,
         long replaceStallMaxNanos,
         long replaceCount,
-        List<ShardStats> perShard) {}
+        long hits,
+        long misses,
+        long evictions,
+        long expirations,
+        List<ShardStats> perShard) {
+    /**
+     * Hits over reads, or {@code NaN} before any counted read.
+     *
+     * @return {@code hits / (hits + misses)}
+     */
+    public double hitRatio() {
+        long reads = hits + misses;
+        return reads == 0 ? Double.NaN : (double) hits / reads;
+    }
+}

@@ -6,8 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 
 /**
@@ -21,7 +19,9 @@ import java.util.Locale;
  *       extracted to a temporary file.
  * </ol>
  *
- * When all fail, the {@link UnsatisfiedLinkError} lists every attempt and why it failed.
+ * When all fail, the {@link UnsatisfiedLinkError} says in one line what went wrong and what to do
+ * (install libhwloc, use a jar built for this platform, or point {@code -Dnumashard.jni.path} at
+ * the library), with no frames of the loader itself in its stack trace.
  */
 final class NativeLibrary {
     static final String NAME = "numashard_jni";
@@ -35,7 +35,6 @@ final class NativeLibrary {
         if (loaded) {
             return;
         }
-        List<String> attempts = new ArrayList<>();
         String explicit = System.getProperty(PATH_PROPERTY);
         if (explicit != null && !explicit.isEmpty()) {
             try {
@@ -44,8 +43,8 @@ final class NativeLibrary {
                 return;
             } catch (UnsatisfiedLinkError e) {
                 // An explicit path that fails is a configuration error: do not fall back silently.
-                throw new UnsatisfiedLinkError("numashard: cannot load " + explicit + " (from -D"
-                        + PATH_PROPERTY + "): " + e.getMessage());
+                throw failure("numashard: cannot load " + explicit + " (from -D" + PATH_PROPERTY + "): "
+                        + oneLine(e.getMessage()) + hwlocHint(e.getMessage()));
             }
         }
         try {
@@ -53,12 +52,17 @@ final class NativeLibrary {
             loaded = true;
             return;
         } catch (UnsatisfiedLinkError e) {
-            attempts.add("java.library.path (" + System.getProperty("java.library.path") + "): " + e.getMessage());
+            // Not on java.library.path: the usual case, the jar carries the library.
         }
-        String resource = "/native/" + platform() + "/" + System.mapLibraryName(NAME);
+        String file = System.mapLibraryName(NAME);
+        String resource = "/native/" + platform() + "/" + file;
+        String why;
         try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
             if (in == null) {
-                attempts.add("jar resource " + resource + ": not packaged for this platform");
+                why = "no " + resource + " beside these classes (the jar is built for " + PACKAGED
+                        + " only) and none on java.library.path; use the packaged jar on " + PACKAGED
+                        + ", or build the library (bindings/java/native) and set -D" + PATH_PROPERTY + "=/path/to/"
+                        + file;
             } else {
                 Path tmp = Files.createTempFile("libnumashard_jni-", ".so");
                 tmp.toFile().deleteOnExit();
@@ -68,17 +72,39 @@ final class NativeLibrary {
                     loaded = true;
                     return;
                 } catch (UnsatisfiedLinkError e) {
-                    attempts.add("jar resource " + resource + " extracted to " + tmp + ": " + e.getMessage()
-                            + " (is libhwloc installed? apt-get install libhwloc15)");
+                    why = oneLine(e.getMessage()) + hwlocHint(e.getMessage());
                 }
             }
         } catch (IOException e) {
-            attempts.add("jar resource " + resource + ": " + e);
+            why = "cannot extract " + resource + " from the jar to a temporary file (" + oneLine(e.toString())
+                    + "); set java.io.tmpdir to a writable directory, or -D" + PATH_PROPERTY + "=/path/to/" + file;
         }
-        throw new UnsatisfiedLinkError("numashard: cannot load the native library " + System.mapLibraryName(NAME)
-                + ". Tried:\n  - " + String.join("\n  - ", attempts)
-                + "\nBuild it with scripts/test-java.sh (or bindings/java/native/Makefile), or point -D"
-                + PATH_PROPERTY + " at it.");
+        throw failure("numashard: cannot load the native library " + file + ": " + why);
+    }
+
+    /** The platform directory the released jar carries. */
+    private static final String PACKAGED = "linux-x86_64";
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s*\\R\\s*", " ").trim();
+    }
+
+    private static String hwlocHint(String message) {
+        return message != null && message.contains("hwloc")
+                ? " - install hwloc's runtime library (Debian/Ubuntu: apt-get install libhwloc15)"
+                : "";
+    }
+
+    /** The error with the caller's frames only (the loader's own say nothing to the user). */
+    private static UnsatisfiedLinkError failure(String message) {
+        UnsatisfiedLinkError e = new UnsatisfiedLinkError(message);
+        StackTraceElement[] st = e.getStackTrace();
+        int skip = 0;
+        while (skip < st.length - 1 && st[skip].getClassName().equals(NativeLibrary.class.getName())) {
+            skip++;
+        }
+        e.setStackTrace(java.util.Arrays.copyOfRange(st, skip, st.length));
+        return e;
     }
 
     static String platform() {

@@ -10,15 +10,26 @@ package io.numashard;
 public class NumaShardException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** The status of the failed operation. */
     private final Status status;
+    /** The raw {@code ns_status} value. */
     private final int code;
 
-    /** An exception for a status code, with the native library's message for it. */
+    /**
+     * An exception for a status code, with the native library's message for it.
+     *
+     * @param code an {@code ns_status} value
+     */
     public NumaShardException(int code) {
         this(code, null);
     }
 
-    /** An exception for a status code, with a detail appended to the native message. */
+    /**
+     * An exception for a status code, with a detail appended to the native message.
+     *
+     * @param code an {@code ns_status} value
+     * @param detail text appended to the native message
+     */
     public NumaShardException(int code, String detail) {
         super(message(code, detail));
         this.code = code;
@@ -30,17 +41,30 @@ public class NumaShardException extends RuntimeException {
         return detail == null ? base : base + ": " + detail;
     }
 
-    /** The status of the failed operation. */
+    /**
+     * The status of the failed operation.
+     *
+     * @return the status
+     */
     public Status status() {
         return status;
     }
 
-    /** The raw {@code ns_status} value (useful when {@link #status()} is {@link Status#UNKNOWN}). */
+    /**
+     * The raw {@code ns_status} value (useful when {@link #status()} is {@link Status#UNKNOWN}).
+     *
+     * @return the raw status code
+     */
     public int code() {
         return code;
     }
 
-    /** The exception for an error status: the matching subclass, or a plain {@code NumaShardException}. */
+    /**
+     * The exception for an error status: the matching subclass, or a plain {@code NumaShardException}.
+     *
+     * @param code an {@code ns_status} value
+     * @return the exception to throw
+     */
     public static NumaShardException forStatus(int code) {
         switch (Status.of(code)) {
             case CLOSED:

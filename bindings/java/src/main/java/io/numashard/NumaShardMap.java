@@ -3,10 +3,12 @@ package io.numashard;
 import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.BiConsumer;
 
 /**
@@ -28,10 +30,41 @@ import java.util.function.BiConsumer;
  * <p><b>Errors.</b> Outcomes (not found, already exists, mismatch) are return values; errors
  * throw the unchecked {@link NumaShardException} (subclasses for closed, full, key or value too
  * large, not a counter). Null keys or values throw {@link NullPointerException}.
+ *
+ * <p><b>Cache mode.</b> With {@link Config.Builder#eviction(Eviction)} a map full to its memory
+ * limit evicts entries (S3-FIFO, per shard) instead of throwing {@link MapFullException}. Any map
+ * keeps entries with a time to live: {@link #put(byte[], byte[], Duration)},
+ * {@link #putIfAbsent(byte[], byte[], Duration)}, {@link #swap(byte[], byte[], Duration)},
+ * {@link #getOrPut(byte[], byte[], Duration)}, the batch kinds, or the map's
+ * {@link Config.Builder#defaultTtl(Duration) default}; {@link #expire}, {@link #persist} and
+ * {@link #ttl} change and read it. From the instant an entry's time runs out no read, batch,
+ * iteration or {@link #size()} returns it (checked at read time on a monotonic clock; the memory
+ * is reclaimed later). {@link #stats()} counts hits, misses, evictions and expirations. Times to
+ * live are whole milliseconds: a {@code Duration} is rounded up to the next millisecond.
+ *
+ * <p>Writes and deadlines: {@code put} and {@code swap} replace an entry's deadline (with the
+ * one given, else the map's default: none unless configured); {@code compareAndSet},
+ * {@code add}, and {@code putIfAbsent} / {@code getOrPut} finding the key keep it; a write that
+ * creates an entry without a TTL gives it the map's default.
  */
 public final class NumaShardMap implements AutoCloseable {
     /** Returned by the {@code get}/{@code take} buffer variants when the key is absent. */
     public static final int NOT_FOUND = -1;
+
+    /**
+     * A time to live meaning "never expires": pass it to {@link #put(byte[], byte[], Duration)} and
+     * the other writes taking a TTL to store an entry that outlives a map's default TTL, or to
+     * {@link #expire} (= {@link #persist}); {@link #ttl} returns it for an entry without an expiry.
+     * It is {@code ChronoUnit.FOREVER.getDuration()}; any {@code Duration} of 2<sup>63</sup>
+     * milliseconds or more means the same.
+     */
+    public static final Duration NO_EXPIRY = TtlMillis.FOREVER;
+
+    /** {@link #ttlMillis} of an entry that never expires (Redis {@code PTTL}'s -1). */
+    public static final long TTL_NEVER = -1;
+
+    /** {@link #ttlMillis} of a key that is absent or expired (Redis {@code PTTL}'s -2). */
+    public static final long TTL_ABSENT = -2;
 
     static final int ST_OK = 0;
     static final int ST_NOT_FOUND = 1;
@@ -70,7 +103,11 @@ public final class NumaShardMap implements AutoCloseable {
         CLEANER.register(this, new FreeHandle(handle));
     }
 
-    /** Opens a map with the native defaults (one shard per allowed CPU, no memory limit). */
+    /**
+     * Opens a map with the native defaults (one shard per allowed CPU, no memory limit).
+     *
+     * @return the open map
+     */
     public static NumaShardMap open() {
         return open(Config.defaults());
     }
@@ -79,6 +116,16 @@ public final class NumaShardMap implements AutoCloseable {
      * Opens a map: starts one pinned owner thread per shard and binds each shard's memory to its
      * node (or reports in {@link #stats()} that binding was not applied).
      *
+     * <p><b>Cost.</b> A map is not a cheap object like a {@code ConcurrentHashMap}: each one owns
+     * its shard threads (one per allowed CPU by default, 2 threads on a 2-CPU machine) and reads
+     * the machine's topology when opened. 50 maps opened with the defaults took 812 ms and 101
+     * threads on a 2-CPU machine; the engine does not share owner threads across maps. Prefer one
+     * large map (with key prefixes, or several {@link #typed typed views} over it) to many small
+     * ones, open maps at start-up rather than per request, and use {@code Config.builder().shards(1)} for
+     * small side maps. Close maps you no longer need: {@link #close()} stops the threads at once.
+     *
+     * @param config the settings
+     * @return the open map
      * @throws NumaShardException with {@link Status#INVALID_ARGUMENT}, {@link Status#TOPOLOGY} or
      *     {@link Status#RESOURCE} when the map cannot be created
      */
@@ -88,7 +135,11 @@ public final class NumaShardMap implements AutoCloseable {
         return new NumaShardMap(h);
     }
 
-    /** The native library's version, {@code ns_version()} (e.g. {@code "0.1.0"}). */
+    /**
+     * The native library's version, {@code ns_version()} (e.g. {@code "0.1.0"}).
+     *
+     * @return the version string
+     */
     public static String nativeVersion() {
         return nVersion();
     }
@@ -102,6 +153,8 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * The value stored under {@code key}, copied into a new array, or null when absent.
      *
+     * @param key the key
+     * @return a copy of the value, or null when absent
      * @throws MapClosedException when the map is closed
      * @throws KeyTooLargeException when the key is longer than the map's limit
      */
@@ -131,6 +184,10 @@ public final class NumaShardMap implements AutoCloseable {
      * the position is advanced by its length, like a channel read. When it does not fit, nothing
      * is written, the position is unchanged and the returned length ({@code > dst.remaining()})
      * is the size to retry with.
+     *
+     * @param key the key
+     * @param dst where the value is written, at its position
+     * @return the value's length, or {@link #NOT_FOUND}
      */
     public int get(byte[] key, ByteBuffer dst) {
         Objects.requireNonNull(key, "key");
@@ -149,6 +206,10 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Like {@link #get(byte[], ByteBuffer)} with the key read from {@code key}'s remaining bytes
      * (a direct buffer: no copy through the heap). The key buffer's position is not changed.
+     *
+     * @param key the key
+     * @param dst where the value is written, at its position
+     * @return the value's length, or {@link #NOT_FOUND}
      */
     public int get(ByteBuffer key, ByteBuffer dst) {
         requireDirect(key, "key");
@@ -163,7 +224,12 @@ public final class NumaShardMap implements AutoCloseable {
         return n;
     }
 
-    /** True when the key is present (a size query: no value bytes are copied). */
+    /**
+     * True when the key is present (a size query: no value bytes are copied).
+     *
+     * @param key the key
+     * @return true when present
+     */
     public boolean containsKey(byte[] key) {
         if (key.length <= Scratch.KEY_AREA) {
             Scratch s = SCRATCH.get();
@@ -173,17 +239,30 @@ public final class NumaShardMap implements AutoCloseable {
         return nGetDirect(handle, key, null, 0, 0, null, 0, 0) >= 0;
     }
 
-    /** The exact number of entries (each shard's count read at one moment). */
+    /**
+     * The exact number of entries (each shard's count read at one moment).
+     *
+     * @return the entry count
+     */
     public long size() {
         return nLen(handle);
     }
 
-    /** The number of shards. */
+    /**
+     * The number of shards.
+     *
+     * @return the number of shards
+     */
     public int shardCount() {
         return nShardCount(handle);
     }
 
-    /** The shard {@code key} is routed to; its placement is in {@link #stats()}. */
+    /**
+     * The shard {@code key} is routed to; its placement is in {@link #stats()}.
+     *
+     * @param key the key
+     * @return the shard index
+     */
     public int shardOf(byte[] key) {
         if (key.length <= Scratch.KEY_AREA) {
             Scratch s = SCRATCH.get();
@@ -193,7 +272,11 @@ public final class NumaShardMap implements AutoCloseable {
         return nShardOf(handle, key);
     }
 
-    /** The topology the map was placed on and where every shard lives, as text. */
+    /**
+     * The topology the map was placed on and where every shard lives, as text.
+     *
+     * @return a human-readable description
+     */
     public String describeTopology() {
         return nDescribe(handle);
     }
@@ -203,51 +286,132 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Inserts or overwrites.
      *
+     * @param key the key
+     * @param value the value
      * @throws MapFullException when the memory limit would be exceeded (nothing changes)
-     * @throws KeyTooLargeException, ValueTooLargeException when over the map's size limits
+     * @throws KeyTooLargeException when the key is longer than the map's limit
+     * @throws ValueTooLargeException when the value is longer than the map's limit
      */
     public void put(byte[] key, byte[] value) {
+        store(key, value, 0, false);
+    }
+
+    /**
+     * Inserts or overwrites with a time to live: from {@code ttl} on (rounded up to whole
+     * milliseconds) no read, batch, iteration or {@link #size()} sees the entry.
+     * {@link #NO_EXPIRY} stores it without an expiry, whatever the map's default.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     * @throws MapFullException when the memory limit would be exceeded (nothing changes)
+     * @throws KeyTooLargeException when the key is longer than the map's limit
+     * @throws ValueTooLargeException when the value is longer than the map's limit
+     */
+    public void put(byte[] key, byte[] value, Duration ttl) {
+        store(key, value, TtlMillis.forStore(ttl), false);
+    }
+
+    /** A plain or put-if-absent store with {@code ttlMs} as {@code ns_op.ttl_ms} (0 = the map's default). */
+    private boolean store(byte[] key, byte[] value, long ttlMs, boolean ifAbsent) {
         Objects.requireNonNull(value, "value");
         if (key.length + value.length <= Scratch.SIZE) {
             Scratch s = SCRATCH.get();
             s.buf.put(0, key).put(key.length, value);
-            nPutRaw(handle, s.addr, key.length, s.addr + key.length, value.length, false);
-            return;
+            return nPutRaw(handle, s.addr, key.length, s.addr + key.length, value.length, ttlMs, ifAbsent);
         }
-        nPut(handle, key, value);
+        return nPutBytes(handle, key, value, ttlMs, ifAbsent);
     }
 
     /**
      * Inserts or overwrites, reading key and value from the remaining bytes of direct buffers (no
      * copy through the heap). Buffer positions are not changed.
+     *
+     * @param key the key
+     * @param value the value
      */
     public void put(ByteBuffer key, ByteBuffer value) {
-        requireDirect(key, "key");
-        requireDirect(value, "value");
-        nPutDirect(handle, key, key.position(), key.remaining(), value, value.position(), value.remaining());
+        putDirect(key, value, 0);
     }
 
-    /** Inserts only when the key is absent; true when inserted, false when the key existed. */
+    /**
+     * {@link #put(ByteBuffer, ByteBuffer)} with a time to live (see
+     * {@link #put(byte[], byte[], Duration)}).
+     *
+     * @param key the key: its remaining bytes
+     * @param value the value: its remaining bytes
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative, or a buffer is not direct
+     */
+    public void put(ByteBuffer key, ByteBuffer value, Duration ttl) {
+        putDirect(key, value, TtlMillis.forStore(ttl));
+    }
+
+    private void putDirect(ByteBuffer key, ByteBuffer value, long ttlMs) {
+        requireDirect(key, "key");
+        requireDirect(value, "value");
+        nPutDirect(handle, key, key.position(), key.remaining(), value, value.position(), value.remaining(), ttlMs);
+    }
+
+    /**
+     * Inserts only when the key is absent; true when inserted, false when the key existed.
+     *
+     * @param key the key
+     * @param value the value
+     * @return true when inserted
+     */
     public boolean putIfAbsent(byte[] key, byte[] value) {
-        Objects.requireNonNull(value, "value");
-        if (key.length + value.length <= Scratch.SIZE) {
-            Scratch s = SCRATCH.get();
-            s.buf.put(0, key).put(key.length, value);
-            return nPutRaw(handle, s.addr, key.length, s.addr + key.length, value.length, true);
-        }
-        return nPutIfAbsent(handle, key, value);
+        return store(key, value, 0, true);
+    }
+
+    /**
+     * Inserts with a time to live only when the key is absent (or expired).
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return true when inserted, false when the key was present (nothing changed)
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     * @see #put(byte[], byte[], Duration)
+     */
+    public boolean putIfAbsent(byte[] key, byte[] value, Duration ttl) {
+        return store(key, value, TtlMillis.forStore(ttl), true);
     }
 
     /**
      * Inserts when the key is absent and returns null, else returns the present value and changes
      * nothing, in one atomic step ({@link java.util.concurrent.ConcurrentMap#putIfAbsent}'s
      * contract; Go's {@code LoadOrStore}).
+     *
+     * @param key the key
+     * @param value the value
+     * @return null when inserted, else a copy of the present value
      */
     public byte[] getOrPut(byte[] key, byte[] value) {
-        return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+        return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"), 0);
     }
 
-    /** Removes the key; true when it was present. */
+    /**
+     * {@link #getOrPut(byte[], byte[])} inserting with a time to live; a present entry keeps its own.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return null when inserted, else a copy of the present value
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public byte[] getOrPut(byte[] key, byte[] value, Duration ttl) {
+        long ms = TtlMillis.forStore(ttl);
+        return nGetOrPut(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"), ms);
+    }
+
+    /**
+     * Removes the key; true when it was present.
+     *
+     * @param key the key
+     * @return true when the key was present
+     */
     public boolean remove(byte[] key) {
         if (key.length <= Scratch.KEY_AREA) {
             Scratch s = SCRATCH.get();
@@ -257,7 +421,12 @@ public final class NumaShardMap implements AutoCloseable {
         return nDelete(handle, key);
     }
 
-    /** Removes the key and returns the value it had, or null when absent ({@code LoadAndDelete}). */
+    /**
+     * Removes the key and returns the value it had, or null when absent ({@code LoadAndDelete}).
+     *
+     * @param key the key
+     * @return a copy of the removed value, or null
+     */
     public byte[] take(byte[] key) {
         if (key.length <= Scratch.KEY_AREA) {
             Scratch s = SCRATCH.get();
@@ -280,6 +449,11 @@ public final class NumaShardMap implements AutoCloseable {
      * Replaces the value only when the current value equals {@code expected} byte for byte.
      * Returns true when replaced; false when the current value differs or the key is absent (use
      * {@link #compareAndSwap} to tell those apart).
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @param value the value
+     * @return true when replaced
      */
     public boolean compareAndSet(byte[] key, byte[] expected, byte[] value) {
         return compareAndSwap(key, expected, value) == Status.OK;
@@ -288,6 +462,11 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Replaces the value only when the current value equals {@code expected}; returns
      * {@link Status#OK}, {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @param value the value
+     * @return the outcome
      */
     public Status compareAndSwap(byte[] key, byte[] expected, byte[] value) {
         return Status.of(nCas(handle, Objects.requireNonNull(key, "key"),
@@ -298,15 +477,111 @@ public final class NumaShardMap implements AutoCloseable {
      * Stores {@code value} under {@code key} and returns the previous value (a copy), or null when
      * the key was absent, in one atomic step ({@code Map.put} semantics).
      *
-     * @throws KeyTooLargeException, ValueTooLargeException, MapFullException, MapClosedException
+     * @param key the key
+     * @param value the value
+     * @return a copy of the previous value, or null when absent
+     * @throws KeyTooLargeException when the key is longer than the map's limit
+     * @throws ValueTooLargeException when the value is longer than the map's limit
+     * @throws MapFullException when the memory limit would be exceeded (nothing changes)
+     * @throws MapClosedException when the map is closed
      */
     public byte[] swap(byte[] key, byte[] value) {
-        return nSwap(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+        return swapMillis(key, value, 0);
     }
+
+    /**
+     * {@link #swap(byte[], byte[])} storing the value with a time to live.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link #NO_EXPIRY} = never
+     * @return a copy of the previous value, or null when the key was absent
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public byte[] swap(byte[] key, byte[] value, Duration ttl) {
+        return swapMillis(key, value, TtlMillis.forStore(ttl));
+    }
+
+    /** A swap with {@code ttlMs} as {@code ns_op.ttl_ms} (0 = the map's default). */
+    byte[] swapMillis(byte[] key, byte[] value, long ttlMs) {
+        return nSwap(handle, Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"), ttlMs);
+    }
+
+    // ---------------------------------------------------------------- time to live
+
+    /**
+     * Sets the key's time to live to {@code ttl} from now, rounded up to whole milliseconds:
+     * {@link Duration#ZERO} expires it at once, {@link #NO_EXPIRY} makes it never expire (as
+     * {@link #persist}).
+     *
+     * @param key the key
+     * @param ttl zero or more, rounded up to whole milliseconds
+     * @return true when the key was present (and not expired); false changes nothing
+     * @throws IllegalArgumentException when {@code ttl} is negative
+     * @throws MapFullException when giving a deadline to an entry that had none would pass the
+     *     memory limit of a map without eviction (it costs 8 bytes)
+     */
+    public boolean expire(byte[] key, Duration ttl) {
+        return expireMillis(key, TtlMillis.of(ttl, "ttl"));
+    }
+
+    /**
+     * Makes the key never expire.
+     *
+     * @param key the key
+     * @return true when it was present (and not expired); false changes nothing
+     */
+    public boolean persist(byte[] key) {
+        return expireMillis(key, TtlMillis.NEVER);
+    }
+
+    private boolean expireMillis(byte[] key, long ttlMs) {
+        if (key.length <= Scratch.SIZE) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            return nExpire(handle, null, s.addr, key.length, ttlMs);
+        }
+        return nExpire(handle, key, 0, 0, ttlMs);
+    }
+
+    /**
+     * The key's remaining time to live, rounded up to whole milliseconds (so never zero for a
+     * live entry): {@link #NO_EXPIRY} when it never expires, empty when the key is absent or
+     * expired. {@link #ttlMillis} answers the same without allocating.
+     *
+     * @param key the key
+     * @return the time left, {@link #NO_EXPIRY}, or empty
+     */
+    public Optional<Duration> ttl(byte[] key) {
+        return TtlMillis.remaining(ttlMillis(key));
+    }
+
+    /**
+     * The key's remaining time to live in milliseconds, rounded up (Redis {@code PTTL}'s
+     * convention): {@code > 0} left, {@link #TTL_NEVER} (-1) never expires, {@link #TTL_ABSENT}
+     * (-2) absent or expired.
+     *
+     * @param key the key
+     * @return the milliseconds left, {@link #TTL_NEVER} or {@link #TTL_ABSENT}
+     */
+    public long ttlMillis(byte[] key) {
+        if (key.length <= Scratch.SIZE) {
+            Scratch s = SCRATCH.get();
+            s.buf.put(0, key);
+            return nTtl(handle, null, s.addr, key.length);
+        }
+        return nTtl(handle, key, 0, 0);
+    }
+
+    /** The TTL of a store: positive (0 would mean the map's default to the engine). */
 
     /**
      * Removes the entry only when its current value equals {@code expected} (atomically: no
      * write comes between the comparison and the removal); true when removed.
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @return true when removed
      */
     public boolean remove(byte[] key, byte[] expected) {
         return compareAndDelete(key, expected) == Status.OK;
@@ -315,6 +590,10 @@ public final class NumaShardMap implements AutoCloseable {
     /**
      * Removes the entry only when its current value equals {@code expected}; returns
      * {@link Status#OK} (removed), {@link Status#MISMATCH} or {@link Status#NOT_FOUND}.
+     *
+     * @param key the key
+     * @param expected the value the stored one must equal, byte for byte
+     * @return the outcome
      */
     public Status compareAndDelete(byte[] key, byte[] expected) {
         return Status.of(nCompareAndDelete(handle, Objects.requireNonNull(key, "key"),
@@ -326,6 +605,9 @@ public final class NumaShardMap implements AutoCloseable {
      * at 0 when absent) and returns the new value. Counters are 8-byte values in the platform's
      * little-endian (read them with {@link #counterValue(byte[])}).
      *
+     * @param key the key
+     * @param delta the amount to add (may be negative)
+     * @return the counter's new value
      * @throws NotACounterException when the stored value is not 8 bytes long
      */
     public long add(byte[] key, long delta) {
@@ -337,7 +619,12 @@ public final class NumaShardMap implements AutoCloseable {
         return nAdd(handle, key, delta);
     }
 
-    /** Decodes a counter value as stored by {@link #add} (8 bytes, little-endian). */
+    /**
+     * Decodes a counter value as stored by {@link #add} (8 bytes, little-endian).
+     *
+     * @param value the value
+     * @return the counter
+     */
     public static long counterValue(byte[] value) {
         if (value == null || value.length != 8) {
             throw new IllegalArgumentException("a counter is 8 bytes");
@@ -345,7 +632,12 @@ public final class NumaShardMap implements AutoCloseable {
         return ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getLong();
     }
 
-    /** Encodes a counter value as {@link #add} stores it (8 bytes, little-endian). */
+    /**
+     * Encodes a counter value as {@link #add} stores it (8 bytes, little-endian).
+     *
+     * @param value the value
+     * @return the 8 bytes
+     */
     public static byte[] counterBytes(long value) {
         return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value).array();
     }
@@ -363,6 +655,7 @@ public final class NumaShardMap implements AutoCloseable {
      * results are read back from the batch. Each operation is linearizable on its own; the batch
      * as a whole is not atomic.
      *
+     * @param batch the operations to run
      * @throws MapClosedException when the map is closed (per-op statuses are then undefined)
      */
     public void execute(Batch batch) {
@@ -382,12 +675,18 @@ public final class NumaShardMap implements AutoCloseable {
      * exactly once, whatever other threads do meanwhile; entries inserted or removed during the
      * iteration may or may not appear; no value is torn. It holds no lock between chunks.
      * Close it (try-with-resources) unless you iterate to the end.
+     *
+     * @return a new iterator
      */
     public EntryIterator iterator() {
         return new EntryIterator(nIterNew(handle));
     }
 
-    /** Calls {@code action} with a copy of every entry, with {@link #iterator()}'s guarantee. */
+    /**
+     * Calls {@code action} with a copy of every entry, with {@link #iterator()}'s guarantee.
+     *
+     * @param action called once per entry
+     */
     public void forEach(BiConsumer<byte[], byte[]> action) {
         Objects.requireNonNull(action, "action");
         try (EntryIterator it = iterator()) {
@@ -401,6 +700,8 @@ public final class NumaShardMap implements AutoCloseable {
      * Calls {@code action} with read-only views of every entry's key and value, valid only
      * during the call (no per-entry allocation beyond the two views), with
      * {@link #iterator()}'s guarantee.
+     *
+     * @param action called once per entry
      */
     public void forEachBuffer(BiConsumer<ByteBuffer, ByteBuffer> action) {
         Objects.requireNonNull(action, "action");
@@ -415,6 +716,7 @@ public final class NumaShardMap implements AutoCloseable {
      * Atomically replaces the whole contents with {@code entries} (the "hot reload"): no reader
      * on any shard ever sees a mix of old and new contents.
      *
+     * @param entries the new contents
      * @throws MapFullException when the new contents exceed the memory limit (nothing changes)
      * @throws IllegalArgumentException when the packed contents exceed 2 GiB
      */
@@ -423,7 +725,11 @@ public final class NumaShardMap implements AutoCloseable {
         replaceAll(entries.entrySet());
     }
 
-    /** {@link #replaceAll(Map)} for any collection of entries; later duplicates of a key win. */
+    /**
+     * {@link #replaceAll(Map)} for any collection of entries; later duplicates of a key win.
+     *
+     * @param entries the new contents
+     */
     public void replaceAll(Iterable<? extends Map.Entry<byte[], byte[]>> entries) {
         Objects.requireNonNull(entries, "entries");
         long total = 0;
@@ -482,7 +788,12 @@ public final class NumaShardMap implements AutoCloseable {
 
     // ---------------------------------------------------------------- stats, lifecycle
 
-    /** Per-shard placement and counters (node, cpu, binding applied, pages on node, entries, ...). */
+    /**
+     * Totals and per-shard placement and counters (node, cpu, binding applied, pages on node,
+     * entries, bytes; hits, misses, evictions, expirations).
+     *
+     * @return the stats
+     */
     public MapStats stats() {
         long[] t = nStats(handle);
         int shards = (int) t[0];
@@ -490,12 +801,17 @@ public final class NumaShardMap implements AutoCloseable {
         for (int i = 0; i < shards; i++) {
             long[] s = nShardStats(handle, i);
             per.add(new ShardStats((int) s[0], (int) s[1], (int) s[2], (int) s[3], s[4], s[5], s[6], s[7], s[8],
-                    s[9] != 0, s[10], s[11]));
+                    s[9] != 0, s[10], s[11], s[12], s[13], s[14], s[15]));
         }
-        return new MapStats(shards, t[1], t[2], t[3], t[4], t[5], t[6] != 0, t[7], t[8], List.copyOf(per));
+        return new MapStats(shards, t[1], t[2], t[3], t[4], t[5], t[6] != 0, t[7], t[8], t[9], t[10], t[11], t[12],
+                List.copyOf(per));
     }
 
-    /** The stats in the Prometheus text exposition format ({@code ns_stats_prometheus}). */
+    /**
+     * The stats in the Prometheus text exposition format ({@code ns_stats_prometheus}).
+     *
+     * @return the metrics text
+     */
     public String prometheus() {
         return nPrometheus(handle);
     }
@@ -513,7 +829,11 @@ public final class NumaShardMap implements AutoCloseable {
         }
     }
 
-    /** True once {@link #close()} has completed (or the engine reports the map closed). */
+    /**
+     * True once {@link #close()} has completed (or the engine reports the map closed).
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return nIsClosed(handle);
     }
@@ -578,7 +898,8 @@ public final class NumaShardMap implements AutoCloseable {
 
     private native long nTakeRaw(long h, long key, int keyLen, long out, int outCap);
 
-    private native boolean nPutRaw(long h, long key, int keyLen, long value, int valueLen, boolean ifAbsent);
+    private native boolean nPutRaw(long h, long key, int keyLen, long value, int valueLen, long ttlMs,
+            boolean ifAbsent);
 
     private native boolean nDeleteRaw(long h, long key, int keyLen);
 
@@ -591,14 +912,12 @@ public final class NumaShardMap implements AutoCloseable {
 
     private native int nGetArray(long h, byte[] key, byte[] dst, int dstOff, int dstCap);
 
-    private native void nPut(long h, byte[] key, byte[] value);
+    private native boolean nPutBytes(long h, byte[] key, byte[] value, long ttlMs, boolean ifAbsent);
 
     private native void nPutDirect(long h, ByteBuffer key, int keyPos, int keyLen, ByteBuffer value, int valuePos,
-            int valueLen);
+            int valueLen, long ttlMs);
 
-    private native boolean nPutIfAbsent(long h, byte[] key, byte[] value);
-
-    private native byte[] nGetOrPut(long h, byte[] key, byte[] value);
+    private native byte[] nGetOrPut(long h, byte[] key, byte[] value, long ttlMs);
 
     private native boolean nDelete(long h, byte[] key);
 
@@ -608,7 +927,12 @@ public final class NumaShardMap implements AutoCloseable {
 
     private native int nCompareAndDelete(long h, byte[] key, byte[] expected);
 
-    private native byte[] nSwap(long h, byte[] key, byte[] value);
+    private native byte[] nSwap(long h, byte[] key, byte[] value, long ttlMs);
+
+    // Key from `key` when not null, else from the scratch address.
+    private native boolean nExpire(long h, byte[] key, long keyAddr, int keyLen, long ttlMs);
+
+    private native long nTtl(long h, byte[] key, long keyAddr, int keyLen);
 
     private native long nAdd(long h, byte[] key, long delta);
 

@@ -1,5 +1,6 @@
 package io.numashard;
 
+import java.time.Duration;
 import java.util.AbstractCollection;
 import java.util.AbstractSet;
 import java.util.Arrays;
@@ -9,6 +10,7 @@ import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentMap;
 import java.util.function.BiConsumer;
@@ -220,6 +222,72 @@ public sealed class NumaShardTypedMap<K, V> implements ConcurrentMap<K, V> permi
     public V putIfAbsent(K key, V value) {
         byte[] k = encKey(key);
         return dec(map.getOrPut(k, encValue(value)));
+    }
+
+    // ------------------------------------------------------------ time to live (cache mode)
+    // put (a swap) replaces an entry's deadline, with the map's default when no TTL is given;
+    // replace, compute* and merge keep it (they write by compare-and-set), as putIfAbsent does
+    // when the key is present.
+
+    /**
+     * Stores the value with a time to live and returns the previous one, in one atomic native
+     * call (see {@link NumaShardMap#put(byte[], byte[], Duration)}).
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link NumaShardMap#NO_EXPIRY} = never
+     * @return the previous value, or null
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public V put(K key, V value, Duration ttl) {
+        byte[] k = encKey(key);
+        return dec(map.swap(k, encValue(value), ttl));
+    }
+
+    /**
+     * Inserts with a time to live when the key is absent, else returns the present value (which
+     * keeps its own time to live), in one atomic native call.
+     *
+     * @param key the key
+     * @param value the value
+     * @param ttl positive, rounded up to whole milliseconds; {@link NumaShardMap#NO_EXPIRY} = never
+     * @return null when inserted, else the present value
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative
+     */
+    public V putIfAbsent(K key, V value, Duration ttl) {
+        byte[] k = encKey(key);
+        return dec(map.getOrPut(k, encValue(value), ttl));
+    }
+
+    /**
+     * Sets the key's time to live ({@link NumaShardMap#expire(byte[], Duration)}).
+     *
+     * @param key the key
+     * @param ttl from now; {@link Duration#ZERO} expires the entry at once
+     * @return true when the key was present
+     */
+    public boolean expire(K key, Duration ttl) {
+        return map.expire(encKey(key), ttl);
+    }
+
+    /**
+     * Makes the key never expire.
+     *
+     * @param key the key
+     * @return true when the key was present
+     */
+    public boolean persist(K key) {
+        return map.persist(encKey(key));
+    }
+
+    /**
+     * The key's remaining time to live ({@link NumaShardMap#ttl(byte[])}).
+     *
+     * @param key the key
+     * @return the time left, {@link NumaShardMap#NO_EXPIRY} when none, empty when absent
+     */
+    public Optional<Duration> ttl(K key) {
+        return map.ttl(encKey(key));
     }
 
     /** Removes the key and returns its value, in one atomic native call. */

@@ -15,6 +15,10 @@ package io.numashard;
  * @param bindingApplied true only when the owner is pinned and all shard memory is bound to its node
  * @param pagesOnNode resident pages of the shard's memory found on {@code memoryNode} (asked of the kernel)
  * @param pagesTotal resident pages of the shard's memory
+ * @param hits reads that found their key (counted with eviction or {@link Config.Builder#recordStats})
+ * @param misses reads that found no live entry (counted likewise)
+ * @param evictions entries evicted to keep within the shard's share of the memory limit
+ * @param expirations entries removed because their time to live ran out
  */
 public record ShardStats(
         int shard,
@@ -28,4 +32,8 @@ public record ShardStats(
         long queueHighWater,
         boolean bindingApplied,
         long pagesOnNode,
-        long pagesTotal) {}
+        long pagesTotal,
+        long hits,
+        long misses,
+        long evictions,
+        long expirations) {}

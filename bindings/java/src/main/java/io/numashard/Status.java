@@ -49,17 +49,30 @@ public enum Status {
         this.code = code;
     }
 
-    /** The numeric {@code ns_status} value. */
+    /**
+     * The numeric {@code ns_status} value.
+     *
+     * @return the {@code ns_status} value
+     */
     public int code() {
         return code;
     }
 
-    /** True for the error range (100 and up, and unknown codes). */
+    /**
+     * True for the error range (100 and up, and unknown codes).
+     *
+     * @return true for an error (not an outcome such as NOT_FOUND)
+     */
     public boolean isError() {
         return code >= 100 || this == UNKNOWN;
     }
 
-    /** The status with this numeric value; {@link #UNKNOWN} for values this binding does not know. */
+    /**
+     * The status with this numeric value; {@link #UNKNOWN} for values this binding does not know.
+     *
+     * @param code an {@code ns_status} value
+     * @return the status, {@link #UNKNOWN} for an unknown code
+     */
     public static Status of(int code) {
         if (code >= 0 && code < OUTCOMES.length) {
             return OUTCOMES[code];
@@ -70,7 +83,11 @@ public enum Status {
         return UNKNOWN;
     }
 
-    /** The native library's description of this status ({@code ns_status_str}). */
+    /**
+     * The native library's description of this status ({@code ns_status_str}).
+     *
+     * @return the native library's message
+     */
     public String description() {
         return NumaShardMap.statusString(code);
     }

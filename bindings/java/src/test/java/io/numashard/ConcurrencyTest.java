@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -180,8 +181,12 @@ class ConcurrencyTest {
                 while (true) {
                     try {
                         byte[] key = b("k" + r.nextInt(2000));
-                        switch (r.nextInt(9)) {
+                        switch (r.nextInt(13)) {
                             case 0 -> m.get(key);
+                            case 9 -> m.put(key, b("t"), Duration.ofMillis(1 + r.nextInt(20)));
+                            case 10 -> m.expire(key, Duration.ofMillis(r.nextInt(20)));
+                            case 11 -> m.ttlMillis(key);
+                            case 12 -> m.swap(key, b("s"), Duration.ofSeconds(1));
                             case 1 -> m.put(key, b("x"));
                             case 2 -> m.take(key);
                             case 3 -> m.add(b("ctr"), 1);

@@ -1,0 +1,59 @@
+package io.numashard.bench;
+
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.util.Locale;
+
+/**
+ * Heap used and one full-GC pause with a map resident, for every map of {@link Peers} (16-byte
+ * keys, 32-byte values).
+ *
+ * <pre>
+ * java -Xms6g -Xmx6g -XX:+UseG1GC [Chronicle's flags] -cp ... io.numashard.bench.GcPause IMPL [SMALL|LARGE|n]
+ * </pre>
+ *
+ * Prints one line: impl, entries, heap used after GC, off-heap bytes the map reports, and the
+ * full-GC pause (wall time of System.gc() and the collectors' own accounting), best of 3.
+ */
+public final class GcPause {
+    public static void main(String[] args) throws Exception {
+        String impl = args.length > 0 ? args[0] : "chm";
+        int n = Keys.count(args.length > 1 ? args[1] : "LARGE");
+        long t0 = System.nanoTime();
+        Peers map = Peers.open(impl, n);
+        if (map.get(n - 1) == null || map.get(0) == null) {
+            throw new IllegalStateException(impl + ": an entry is missing");
+        }
+        double fillS = (System.nanoTime() - t0) / 1e9;
+        map.releaseKeys(); // the map alone: an on-heap map keeps its keys, an off-heap one copied them
+        MemoryMXBean mem = ManagementFactory.getMemoryMXBean();
+        System.gc(); // settle: promote everything, drop population garbage
+        System.gc();
+        long bestWallNs = Long.MAX_VALUE;
+        long bestGcMs = Long.MAX_VALUE;
+        for (int rep = 0; rep < 3; rep++) {
+            long gcMsBefore = gcMillis();
+            long w0 = System.nanoTime();
+            System.gc();
+            long wall = System.nanoTime() - w0;
+            long gcMs = gcMillis() - gcMsBefore;
+            bestWallNs = Math.min(bestWallNs, wall);
+            bestGcMs = Math.min(bestGcMs, gcMs);
+        }
+        long heapUsed = mem.getHeapMemoryUsage().getUsed();
+        System.out.printf(Locale.ROOT,
+                "%-10s entries=%d fill=%.1fs heap_used=%.1f MiB off_heap=%.1f MiB full_gc_wall=%.2f ms full_gc_mxbean=%d ms (best of 3)%n",
+                impl, n, fillS, heapUsed / 1048576.0, map.offHeapBytes() / 1048576.0, bestWallNs / 1e6, bestGcMs);
+        map.close();
+        java.lang.ref.Reference.reachabilityFence(map);
+    }
+
+    private static long gcMillis() {
+        long ms = 0;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            ms += Math.max(0, gc.getCollectionTime());
+        }
+        return ms;
+    }
+}
