@@ -213,20 +213,23 @@ fn main() {
     let base_read = runs[0].keys_read as f64 / runs[0].secs;
     let base_batch = runs[1].keys_read as f64 / runs[1].secs;
     let rtt_p50 = runs[0].pct(0.5);
-    println!("| run | hit ratio | keys/s | × plain (same shape) | p50 µs | p99 µs | p99 / plain GET p50 |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| run | hit ratio | keys/s | × plain (same shape) | mean µs | p50 µs | p99 µs | p99.9 µs | p99 / plain GET p50 |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in &mut runs {
         let rate = r.keys_read as f64 / r.secs;
         let base = if r.name.contains("×64") { base_batch } else { base_read };
-        let (p50, p99) = (r.pct(0.5), r.pct(0.99));
+        let mean = r.lat.iter().map(|&l| l as f64).sum::<f64>() / r.lat.len() as f64 / 1000.0;
+        let (p50, p99, p999) = (r.pct(0.5), r.pct(0.99), r.pct(0.999));
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.3} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.3} |",
             r.name,
             r.hit_ratio.map_or("-".into(), |h| format!("{:.1}%", h * 100.0)),
             rate,
             rate / base,
+            mean,
             p50,
             p99,
+            p999,
             p99 / rtt_p50
         );
     }
