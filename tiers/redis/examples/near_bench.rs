@@ -3,7 +3,11 @@
 //! sized for about 90% and 99% hits. Starts its own redis-server on a free
 //! 127.0.0.1 port (killed at the end) and prints a markdown table.
 //!
-//! cargo run --release -p numashard-redis --example near_bench -- [--keys N] [--seconds S] [--value-size B]
+//! cargo run --release -p numashard-redis --example near_bench -- [--keys N] [--seconds S] [--value-size B] [--go-bench PATH]
+//!
+//! With `--go-bench`, the Go program of `tiers/redis/bench-go` (rueidis with
+//! and without DoCache) runs against the same loaded server afterwards, and
+//! its table follows (`scripts/bench-near-cache.sh` builds and runs both).
 
 use numashard_redis::{NearCache, NearConfig};
 use std::net::TcpListener;
@@ -234,6 +238,25 @@ fn main() {
         );
     }
     println!("\nkeys {n}, values {value_size} B, Zipf θ {theta}, one client thread, {secs} s per run, loopback redis-server.");
+
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(go) = args.iter().position(|a| a == "--go-bench").and_then(|i| args.get(i + 1)) {
+        println!();
+        let status = Command::new(go)
+            .args([
+                "-server",
+                &addr,
+                "-keys",
+                &n.to_string(),
+                "-seconds",
+                &secs.to_string(),
+                "-value-size",
+                &value_size.to_string(),
+            ])
+            .status()
+            .expect("the Go benchmark runs");
+        assert!(status.success(), "the Go benchmark failed");
+    }
 }
 
 fn cfg_mib(cache: &NearCache) -> u64 {
