@@ -144,6 +144,31 @@ enum ns_status
    * The operating system refused a resource (memory, threads).
    */
   NS_ERR_RESOURCE = 108,
+  /**
+   * Reading or writing a snapshot failed in the operating system (no
+   * space left, permission denied…; the message buffer says which).
+   */
+  NS_ERR_IO = 120,
+  /**
+   * The directory holds no snapshot.
+   */
+  NS_ERR_NO_SNAPSHOT = 121,
+  /**
+   * A file is not a numashard snapshot.
+   */
+  NS_ERR_NOT_A_SNAPSHOT = 122,
+  /**
+   * The snapshot was written in a format version this library does not read.
+   */
+  NS_ERR_SNAPSHOT_VERSION = 123,
+  /**
+   * A snapshot file is corrupt: checksum mismatch, truncation or bad structure.
+   */
+  NS_ERR_SNAPSHOT_CORRUPT = 124,
+  /**
+   * Another save into the same map or directory is in progress.
+   */
+  NS_ERR_SNAPSHOT_BUSY = 125,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -479,6 +504,45 @@ typedef struct ns_entry {
    */
   size_t value_len;
 } ns_entry;
+
+/**
+ * What `ns_map_save` did.
+ */
+typedef struct ns_save_report {
+  /**
+   * The snapshot's generation (increases with every save into the directory).
+   */
+  uint64_t generation;
+  /**
+   * Entries written.
+   */
+  uint64_t entries;
+  /**
+   * Bytes written (manifest and data files).
+   */
+  uint64_t bytes;
+  /**
+   * Data files written (the map's shard count).
+   */
+  uint32_t shards;
+  /**
+   * Time from the call until the snapshot was durable, in nanoseconds.
+   */
+  uint64_t elapsed_ns;
+  /**
+   * How long every shard's lock was held to start the save (the snapshot's moment).
+   */
+  uint64_t start_stall_ns;
+  /**
+   * The longest hold of one shard's lock by a saver copying a chunk:
+   * with `start_stall_ns`, the longest a writer waited for the save.
+   */
+  uint64_t chunk_hold_max_ns;
+  /**
+   * Old states logged by writers that changed a part not yet written.
+   */
+  uint64_t before_images;
+} ns_save_report;
 
 /**
  * Map totals.
@@ -1175,6 +1239,68 @@ ns_status ns_clear(struct ns_map *m);
  * NULL, `buf` NULL with `cap` > 0), `NS_ERR_CLOSED`.
  */
 ns_status ns_topology_describe(struct ns_map *m, char *buf, size_t cap, size_t *len);
+
+/**
+ * Saves the whole map into the directory `dir` (created if needed) as a
+ * snapshot of one moment: exactly the writes that took effect before the
+ * call started, on every shard. Writers keep working meanwhile (a writer
+ * waits at most for the start or one chunk copy; see the report). Each
+ * shard is written in parallel by a thread on its CPU, to temporary names,
+ * fsynced and renamed; the manifest is renamed over the previous one last,
+ * so a crash at any moment leaves the previous snapshot or this one,
+ * complete. Older files in `dir` are removed once this one is durable.
+ *
+ * Ownership: `dir` and `msg` stay the caller's; nothing is allocated for
+ * the caller.
+ *
+ * # Safety
+ * `m` must be NULL or a handle from `ns_map_new` / `ns_map_open_snapshot`;
+ * `dir` NULL or a NUL-terminated path; `report` writable; `msg` must point
+ * to `msg_cap` writable bytes (or be NULL with `msg_cap` 0).
+ *
+ * Returns `NS_OK` (`*report` set; `msg`, if any room, an empty string),
+ * `NS_ERR_INVALID_ARGUMENT` (`m`, `dir` or `report` NULL, `dir` empty,
+ * `msg` NULL with `msg_cap` > 0), `NS_ERR_IO` (e.g. no space left: the
+ * previous snapshot stays), `NS_ERR_SNAPSHOT_BUSY` (another save into this
+ * map or directory), `NS_ERR_CLOSED`. On an error other than
+ * `NS_ERR_INVALID_ARGUMENT`, `msg` receives the reason (truncated to fit,
+ * NUL-terminated) and `*report` is untouched.
+ */
+ns_status ns_map_save(struct ns_map *m,
+                      const char *dir,
+                      struct ns_save_report *report,
+                      char *msg,
+                      size_t msg_cap);
+
+/**
+ * Opens a new map configured by `cfg` holding the snapshot in `dir`. Each
+ * shard is built in parallel by a thread on its CPU, in its node's memory.
+ * The snapshot may come from a map with another shard count, topology or
+ * hash seed (entries are re-routed). Entries whose expiry deadline has
+ * passed are not loaded. Every block is checked (crc32c) before use; on any
+ * error no map is returned.
+ *
+ * Ownership: `*out` receives a new handle the caller owns and must release
+ * with `ns_map_free`; `cfg`, `dir` and `msg` stay the caller's.
+ *
+ * # Safety
+ * `cfg` as in `ns_map_new`; `dir` NULL or a NUL-terminated path; `out`
+ * writable; `msg` as in `ns_map_save`.
+ *
+ * Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`dir` or `out`
+ * NULL, `dir` empty, bad config), `NS_ERR_NO_SNAPSHOT`,
+ * `NS_ERR_NOT_A_SNAPSHOT` (a foreign file), `NS_ERR_SNAPSHOT_VERSION`,
+ * `NS_ERR_SNAPSHOT_CORRUPT` (checksum mismatch, truncation, bad structure),
+ * `NS_ERR_IO`, `NS_ERR_KEY_TOO_LARGE` / `NS_ERR_VALUE_TOO_LARGE` (entries
+ * above `cfg`'s limits), `NS_ERR_FULL` (over `cfg`'s memory limit), and
+ * every status of `ns_map_new`. `*out` is written only on `NS_OK`; on an
+ * error other than `NS_ERR_INVALID_ARGUMENT`, `msg` receives the reason.
+ */
+ns_status ns_map_open_snapshot(const struct ns_config *cfg,
+                               const char *dir,
+                               struct ns_map **out,
+                               char *msg,
+                               size_t msg_cap);
 
 /**
  * Map totals (asks the kernel where every shard's pages are: not a hot-path call).

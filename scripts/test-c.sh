@@ -56,7 +56,8 @@ if [ "$declared" != "$exported" ]; then
   exit 1
 fi
 for f in $declared; do
-  grep -c "$f(" ffi/tests/c/test_api.c >/dev/null || { echo "$f is not called by ffi/tests/c/test_api.c"; exit 1; }
+  cat ffi/tests/c/test_api.c ffi/tests/c/test_snapshot.c | grep -c "$f(" >/dev/null ||
+    { echo "$f is not called by ffi/tests/c/test_api.c or test_snapshot.c"; exit 1; }
 done
 echo "exports: $(echo "$declared" | wc -l) passed, 0 failed"
 
@@ -67,7 +68,7 @@ SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 STATIC_LIBS=(target/release/libnumashard.a -lhwloc -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 
 step "C suite under ASan + UBSan (shared library)"
-for t in test_api test_race test_stress; do
+for t in test_api test_snapshot test_race test_stress; do
   $CC "${CFLAGS[@]}" "$(cstd $t)" "${SAN[@]}" "ffi/tests/c/$t.c" -pthread \
     -Ltarget/release -Wl,-rpath,"$root/target/release" -lnumashard -o "$out/${t}_asan"
   # The sanitizer really is in: the runtime's entry point is referenced.
@@ -79,17 +80,19 @@ done
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 "$out/test_api_asan"
+"$out/test_snapshot_asan"
 "$out/test_race_asan" "${NUMASHARD_C_RACE_ROUNDS:-30}"
 "$out/test_stress_asan" "${NUMASHARD_C_STRESS_SCALE:-100}"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 step "C suite under valgrind (static library)"
-for t in test_api test_race test_stress; do
+for t in test_api test_snapshot test_race test_stress; do
   $CC "${CFLAGS[@]}" "$(cstd $t)" "ffi/tests/c/$t.c" -pthread "${STATIC_LIBS[@]}" -o "$out/${t}_static"
 done
 # hwloc's x86 CPUID backend cannot run under valgrind; the Linux backend suffices.
 VG=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite)
 HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_api_static"
+HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_snapshot_static"
 HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_race_static" 3
 HWLOC_COMPONENTS=-x86 "${VG[@]}" "$out/test_stress_static" 2
 

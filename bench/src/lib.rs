@@ -14,6 +14,7 @@ pub mod peers;
 pub mod plot;
 pub mod report;
 pub mod runner;
+pub mod snapshot;
 pub mod stall;
 pub mod system;
 pub mod workload;

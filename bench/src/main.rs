@@ -11,7 +11,7 @@ use numashard_bench::memory::CountingAllocator;
 use numashard_bench::report::{self, Row, NAMED_TABLES};
 use numashard_bench::runner::{self, latency_histogram, LoadReport, RowSpec};
 use numashard_bench::workload::{self, Distribution, KeySet, StreamOp, Workload, Zipf};
-use numashard_bench::{plot, stall, system};
+use numashard_bench::{plot, snapshot, stall, system};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -31,7 +31,8 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "numashard,numashard-delegate,dashmap,scc,papaya,rwlock16")]
     engines: Vec<EngineKind>,
     /// Workloads: read-only, read-95, update-50, rmw, insert; `stall` measures writer stalls during
-    /// iteration and replace_all (numashard only); `idle` measures the CPU an open, loaded map uses
+    /// iteration and replace_all (numashard only); `snapshot` times save and load against the disk's
+    /// bandwidth (and Redis with --redis) and the writer stall during a save; `idle` measures the CPU an open, loaded map uses
     /// with no traffic (every engine, `--duration` seconds).
     #[arg(
         long = "workload",
@@ -88,6 +89,15 @@ struct Args {
     /// Seconds the stall workload's writer runs alone as a baseline.
     #[arg(long, default_value_t = 1.0)]
     stall_baseline: f64,
+    /// Directory the `snapshot` workload saves into (emptied first, removed after).
+    #[arg(long, default_value = "target/snapshot-bench")]
+    snapshot_dir: PathBuf,
+    /// The `snapshot` workload also times Redis restarting from its RDB of the same keys.
+    #[arg(long)]
+    redis: bool,
+    /// Loopback port of the `snapshot` workload's redis-server.
+    #[arg(long, default_value_t = 16379)]
+    redis_port: u16,
     /// Directory for the JSON and SVG files.
     #[arg(long, default_value = "target/bench-results")]
     out_dir: PathBuf,
@@ -121,6 +131,7 @@ struct Plan {
     engines: Vec<EngineKind>,
     workloads: Vec<Workload>,
     stall: bool,
+    snapshot: bool,
     idle: bool,
     dists: Vec<Distribution>,
     tables: Vec<usize>,
@@ -132,10 +143,13 @@ impl Plan {
     fn from_args(a: &Args) -> Result<Plan, String> {
         let mut workloads = Vec::new();
         let mut stall = false;
+        let mut snapshot = false;
         let mut idle = false;
         for w in &a.workloads {
             if w == "stall" {
                 stall = true;
+            } else if w == "snapshot" {
+                snapshot = true;
             } else if w == "idle" {
                 idle = true;
             } else {
@@ -162,6 +176,7 @@ impl Plan {
             engines: a.engines.clone(),
             workloads,
             stall,
+            snapshot,
             idle,
             dists,
             tables: a.tables.iter().map(|t| parse_table(t)).collect::<Result<_, _>>()?,
@@ -174,7 +189,7 @@ impl Plan {
         let per_table =
             self.engines.len() * self.workloads.len() * self.dists.len() * self.threads.len() * self.batches.len();
         let idle = if self.idle { self.engines.len() } else { 0 };
-        (self.tables.len() * (per_table + self.stall as usize + idle)) as u64
+        (self.tables.len() * (per_table + self.stall as usize + self.snapshot as usize + idle)) as u64
     }
 }
 
@@ -450,6 +465,27 @@ fn run(args: &Args) -> Result<(), String> {
                     ..Row::special("numashard", p.phase, "stall", &table, entries as u64, sizes)
                 });
             }
+            progress.inc(1);
+        }
+
+        if plan.snapshot {
+            progress.set_message(format!(
+                "{table}: snapshot (save, load, writer stall{})",
+                if args.redis { ", redis" } else { "" }
+            ));
+            let opts = snapshot::SnapshotOptions {
+                dir: args.snapshot_dir.clone(),
+                shards: args.shards,
+                redis: args.redis,
+                redis_port: args.redis_port,
+                baseline: Duration::from_secs_f64(args.stall_baseline),
+            };
+            let result =
+                snapshot::run(&keys, entries, args.value_size, &opts).map_err(|e| format!("snapshot, {table}: {e}"))?;
+            let path = args.out_dir.join(format!("{}-snapshot-{table}.json", args.name));
+            std::fs::create_dir_all(&args.out_dir).map_err(|e| e.to_string())?;
+            std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap_or_default())
+                .map_err(|e| e.to_string())?;
             progress.inc(1);
         }
 

@@ -36,11 +36,24 @@ pub enum Status {
     Panic = 107,
     /// The operating system refused a resource (memory, threads).
     Resource = 108,
+    /// Reading or writing a snapshot failed in the operating system (the
+    /// detail says why: no space left on the device, permission denied…).
+    Io = 120,
+    /// The directory holds no snapshot.
+    NoSnapshot = 121,
+    /// A file is not a numashard snapshot.
+    NotASnapshot = 122,
+    /// The snapshot was written in a format version this build does not read.
+    SnapshotVersion = 123,
+    /// A snapshot file is corrupt: checksum mismatch, truncation or bad structure.
+    SnapshotCorrupt = 124,
+    /// Another save into the same map or directory is in progress.
+    SnapshotBusy = 125,
 }
 
 impl Status {
     /// All statuses, in value order.
-    pub const ALL: [Status; 14] = [
+    pub const ALL: [Status; 20] = [
         Status::Ok,
         Status::NotFound,
         Status::Exists,
@@ -55,6 +68,12 @@ impl Status {
         Status::Topology,
         Status::Panic,
         Status::Resource,
+        Status::Io,
+        Status::NoSnapshot,
+        Status::NotASnapshot,
+        Status::SnapshotVersion,
+        Status::SnapshotCorrupt,
+        Status::SnapshotBusy,
     ];
 
     /// A short, stable, human-readable description.
@@ -74,6 +93,12 @@ impl Status {
             Status::Topology => "topology could not be loaded or placement is impossible",
             Status::Panic => "internal panic caught at the library boundary",
             Status::Resource => "the operating system refused a resource",
+            Status::Io => "snapshot I/O failed",
+            Status::NoSnapshot => "no snapshot in the directory",
+            Status::NotASnapshot => "not a numashard snapshot",
+            Status::SnapshotVersion => "snapshot format version not supported",
+            Status::SnapshotCorrupt => "snapshot corrupt (checksum mismatch, truncation or bad structure)",
+            Status::SnapshotBusy => "another save into this map or directory is in progress",
         }
     }
 

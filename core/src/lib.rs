@@ -22,6 +22,7 @@ mod gate;
 mod map;
 mod routing;
 mod shard;
+pub mod snapshot;
 pub mod stats;
 mod table;
 
@@ -30,4 +31,5 @@ pub use clock::Clock;
 pub use config::{Config, Eviction, ExecMode};
 pub use error::{Error, Result, Status};
 pub use map::{CasOutcome, Iter, Map, MAX_SHARDS};
+pub use snapshot::SaveReport;
 pub use stats::{MapStats, ShardStats};

@@ -42,25 +42,25 @@ const ITER_CHUNK: u64 = 256;
 const BUILD_STEP: usize = 4096;
 
 pub(crate) struct Inner {
-    cfg: Config,
-    hasher: KeyHasher,
-    shards: Box<[Shard]>,
-    budget: Budget,
-    gate: Gate,
-    topology: Topology,
+    pub(crate) cfg: Config,
+    pub(crate) hasher: KeyHasher,
+    pub(crate) shards: Box<[Shard]>,
+    pub(crate) budget: Budget,
+    pub(crate) gate: Gate,
+    pub(crate) topology: Topology,
     lifecycle: AtomicU8,
     owners: Mutex<Vec<JoinHandle<()>>>,
     replace_lock: Mutex<()>,
     replace_stall_max_ns: AtomicU64,
     replace_count: AtomicU64,
-    policy: Policy,
+    pub(crate) policy: Policy,
 }
 
 /// A NUMA-aware sharded key-value map. Every method may be called from any
 /// number of threads at once, including [`Map::close`]; after close every
 /// call returns [`Status::Closed`]. Dropping the map closes it.
 pub struct Map {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Map {
@@ -921,7 +921,11 @@ impl Map {
         let mut olds = Vec::with_capacity(n);
         for (g, st) in guards.iter_mut().zip(states) {
             old_total += g.charged;
-            olds.push(Garbage::State(Box::new(std::mem::replace(&mut **g, st))));
+            let old = std::mem::replace(&mut **g, st);
+            // A save in progress keeps reading the old contents (snapshot::capture).
+            if let Some(old) = crate::snapshot::on_state_replaced(old, g) {
+                olds.push(Garbage::State(Box::new(old)));
+            }
         }
         for (g, s) in guards.iter_mut().zip(seqs) {
             g.end_write(&inner.gate, s);

@@ -88,6 +88,8 @@ pub(crate) struct ShardState {
     evict: Option<S3Fifo>,
     /// Registrations of entries with deadlines, by time.
     wheel: Wheel,
+    /// This shard's part of a save in progress (see `snapshot::capture`).
+    pub(crate) capture: Option<Box<crate::snapshot::Capture>>,
 }
 
 impl ShardState {
@@ -102,6 +104,7 @@ impl ShardState {
             counters,
             evict: policy.shard_limit.map(|_| S3Fifo::new()),
             wheel: Wheel::default(),
+            capture: None,
         })
     }
 
@@ -315,6 +318,7 @@ impl ShardState {
         if !self.reserve(budget, cost, 0) {
             return Status::Full;
         }
+        self.snapshot_before_insert(hash, key);
         if self.table.needs_grow() {
             if let Err(e) = self.table.grow(&mut self.garbage) {
                 budget.release(cost);
@@ -367,6 +371,7 @@ impl ShardState {
                 }
             }
         }
+        self.snapshot_before_change(i);
         let same_block =
             arena::block_size(klen, vlen, old_deadline != 0) == arena::block_size(klen, value.len(), deadline != 0);
         if same_block && HEADER + klen + value.len() + 16 <= 64 * 1024 {
@@ -402,6 +407,7 @@ impl ShardState {
     }
 
     fn remove_slot(&mut self, budget: &Budget, i: usize) {
+        self.snapshot_before_change(i);
         let rec = self.table.slot(i).rec;
         // SAFETY: occupied slot → live record.
         let cost = unsafe { self.record_cost(rec) };
@@ -434,6 +440,21 @@ impl ShardState {
         self.ops += 1;
         let found = self.find_live(budget, hash, key, true);
         let deadline = self.policy.deadline(0);
+        self.upsert(budget, found, hash, key, value, deadline)
+    }
+
+    /// A put with an explicit deadline on the map's clock (0 = none), the
+    /// policy's default TTL not applied: how a snapshot load inserts.
+    pub(crate) fn put_with_deadline(
+        &mut self,
+        budget: &Budget,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+        deadline: u64,
+    ) -> Status {
+        self.ops += 1;
+        let found = self.find_live(budget, hash, key, true);
         self.upsert(budget, found, hash, key, value, deadline)
     }
 
@@ -593,6 +614,7 @@ impl ShardState {
                         // SAFETY: as above; unaligned access is explicit.
                         let old = i64::from_le_bytes(unsafe { (p as *const [u8; 8]).read_unaligned() });
                         let new = old.wrapping_add(op.delta);
+                        self.snapshot_before_change(i);
                         // SAFETY: as above; atomic because lock-free readers may read it.
                         unsafe { atomic_bytes::store(p, &new.to_le_bytes()) };
                         op.out_counter = new;
@@ -623,6 +645,7 @@ impl ShardState {
     /// `Expire`: gives the entry in slot `i` the deadline `ttl_ns` from now
     /// (`u64::MAX`: none, "persist"; 0: now, which removes it).
     fn set_deadline(&mut self, budget: &Budget, i: usize, ttl_ns: u64) -> Status {
+        self.snapshot_before_change(i);
         let Slot { tag, rec } = self.table.slot(i);
         if ttl_ns == 0 {
             self.remove_slot(budget, i);
@@ -677,6 +700,7 @@ impl ShardState {
 
     /// Removes everything.
     pub(crate) fn clear(&mut self, budget: &Budget) -> Result<()> {
+        self.snapshot_before_clear()?;
         self.table.clear(&mut self.garbage)?;
         self.arena.reset(&mut self.garbage);
         if let Some(q) = self.evict.as_mut() {

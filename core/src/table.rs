@@ -55,6 +55,17 @@ impl Table {
         Ok(Table { region, bits, len: 0, node })
     }
 
+    /// An empty table with room for `entries` without growing (a snapshot load).
+    pub(crate) fn with_capacity(node: Option<u32>, entries: usize) -> Result<Table> {
+        let slots = (entries.saturating_mul(5) / 4 + 1).next_power_of_two();
+        Table::with_bits(node, slots.trailing_zeros().max(MIN_BITS))
+    }
+
+    /// The node its memory is bound to (None = unbound).
+    pub(crate) fn node(&self) -> Option<u32> {
+        self.node
+    }
+
     /// Slots whose memory is bound as asked.
     pub(crate) fn bound(&self) -> bool {
         self.region.bound() || self.node.is_none()

@@ -39,6 +39,19 @@ pub enum ns_status {
     NS_ERR_PANIC = 107,
     /// The operating system refused a resource (memory, threads).
     NS_ERR_RESOURCE = 108,
+    /// Reading or writing a snapshot failed in the operating system (no
+    /// space left, permission denied…; the message buffer says which).
+    NS_ERR_IO = 120,
+    /// The directory holds no snapshot.
+    NS_ERR_NO_SNAPSHOT = 121,
+    /// A file is not a numashard snapshot.
+    NS_ERR_NOT_A_SNAPSHOT = 122,
+    /// The snapshot was written in a format version this library does not read.
+    NS_ERR_SNAPSHOT_VERSION = 123,
+    /// A snapshot file is corrupt: checksum mismatch, truncation or bad structure.
+    NS_ERR_SNAPSHOT_CORRUPT = 124,
+    /// Another save into the same map or directory is in progress.
+    NS_ERR_SNAPSHOT_BUSY = 125,
 }
 
 /// An `ns_status` as C passes it in: any int32 value. The header names it
@@ -63,6 +76,12 @@ impl From<Status> for ns_status {
             Status::Topology => ns_status::NS_ERR_TOPOLOGY,
             Status::Panic => ns_status::NS_ERR_PANIC,
             Status::Resource => ns_status::NS_ERR_RESOURCE,
+            Status::Io => ns_status::NS_ERR_IO,
+            Status::NoSnapshot => ns_status::NS_ERR_NO_SNAPSHOT,
+            Status::NotASnapshot => ns_status::NS_ERR_NOT_A_SNAPSHOT,
+            Status::SnapshotVersion => ns_status::NS_ERR_SNAPSHOT_VERSION,
+            Status::SnapshotCorrupt => ns_status::NS_ERR_SNAPSHOT_CORRUPT,
+            Status::SnapshotBusy => ns_status::NS_ERR_SNAPSHOT_BUSY,
         }
     }
 }
@@ -90,6 +109,12 @@ fn status_text(status: i32) -> &'static CStr {
         106 => c"topology could not be loaded or placement is impossible",
         107 => c"internal panic caught at the library boundary",
         108 => c"the operating system refused a resource",
+        120 => c"snapshot I/O failed",
+        121 => c"no snapshot in the directory",
+        122 => c"not a numashard snapshot",
+        123 => c"snapshot format version not supported",
+        124 => c"snapshot corrupt (checksum mismatch, truncation or bad structure)",
+        125 => c"another save into this map or directory is in progress",
         _ => c"unknown status",
     }
 }
@@ -157,7 +182,7 @@ mod tests {
             assert_eq!(ours as i32, s as i32, "{s:?}");
             assert_eq!(status_text(s as i32).to_str().unwrap(), s.as_str(), "{s:?}");
         }
-        for v in [-1, 5, 99, 109, i32::MIN, i32::MAX] {
+        for v in [-1, 5, 99, 109, 119, 126, i32::MIN, i32::MAX] {
             assert_eq!(status_text(v), c"unknown status");
         }
     }
