@@ -11,6 +11,7 @@
 //!
 //! `cargo run --release -p numashard-bench --bin numashard-cache -- [keys] [requests] [trace filter]`
 //! `cargo run --release -p numashard-bench --bin numashard-cache -- speed [capacity] [requests] [repeats]`
+//! `cargo run --release -p numashard-bench --bin numashard-cache -- traces [dir]` (for the Go and Java harnesses)
 
 use numashard::{Config, Eviction, Map};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -220,6 +221,30 @@ fn value(k: u64) -> [u8; 32] {
     v
 }
 
+/// The traces of the hit-ratio table (100,000 keys, 1,000,000 requests),
+/// written as little-endian u64 key ids, one file per trace, for the Go and
+/// Java harnesses to replay exactly (`key(id)` = id then !id, 8 bytes each,
+/// little-endian).
+fn write_traces(dir: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let n = 100_000u64;
+    let len = 1_000_000;
+    for (name, t) in traces(n, len) {
+        let bytes: Vec<u8> = t.iter().flat_map(|k| k.to_le_bytes()).collect();
+        std::fs::write(format!("{dir}/{name}.u64"), bytes).unwrap();
+    }
+    println!("wrote the traces of {n} keys, {len} requests to {dir}/*.u64");
+}
+
+fn traces(n: u64, len: usize) -> Vec<(String, Vec<u64>)> {
+    vec![
+        ("zipf-0.7".into(), zipf_trace(n, 0.7, len, 7)),
+        ("zipf-0.9".into(), zipf_trace(n, 0.9, len, 9)),
+        ("zipf-0.99".into(), zipf_trace(n, 0.99, len, 99)),
+        ("scan".into(), scan_trace(n, len, (n / 5) as usize, len / 10, 5)),
+    ]
+}
+
 /// One row of the speed table: engine, mode, (hit ratio, Mops/s) per repeat.
 type Row = (String, String, Vec<(f64, f64)>);
 
@@ -285,13 +310,11 @@ fn main() {
     }
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let len: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    if args.get(1).map(String::as_str) == Some("traces") {
+        return write_traces(args.get(2).map(String::as_str).unwrap_or("target/cache-traces"));
+    }
     let only = args.get(3).cloned().unwrap_or_default();
-    let mut traces: Vec<(String, Vec<u64>)> = vec![
-        ("zipf-0.7".into(), zipf_trace(n, 0.7, len, 7)),
-        ("zipf-0.9".into(), zipf_trace(n, 0.9, len, 9)),
-        ("zipf-0.99".into(), zipf_trace(n, 0.99, len, 99)),
-        ("scan".into(), scan_trace(n, len, (n / 5) as usize, len / 10, 5)),
-    ];
+    let mut traces = traces(n, len);
     traces.retain(|(name, _)| name.contains(&only));
     println!("keys {n}, requests {len} per trace (scan: + 10 scans of {} fresh keys), 16 B keys, 32 B values", n / 5);
     println!("| trace | cache | threads | engine | hit ratio | Mops/s | vs best peer (pp) |");
