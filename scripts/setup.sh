@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing numashard needs on a fresh Debian
-# machine: system packages (hwloc, pkg-config, numactl, valgrind, ...) and
+# machine: system packages (hwloc, pkg-config, numactl, valgrind, redis-server
+# for the near-cache tier's tests, ...) and
 # the pinned cbindgen. Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CBINDGEN_VERSION=0.29.4
-APT_PACKAGES=(libhwloc-dev hwloc pkg-config numactl valgrind gcc make)
+APT_PACKAGES=(libhwloc-dev hwloc pkg-config numactl valgrind gcc make redis-server redis-tools)
 if [ "${NUMASHARD_SETUP_VM:-1}" = 1 ]; then
   APT_PACKAGES+=(qemu-system-x86 busybox-static cpio xz-utils)
 fi

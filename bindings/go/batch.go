@@ -270,7 +270,7 @@ func (m *Map) Run(b *Batch) error {
 	}
 	b.out = b.out[:total]
 	all := b.ops
-	err := m.runOps(b, all, func(i int) *batchOp { return &all[i] })
+	err := m.runOps(b, all, nil)
 	if err != nil {
 		return err
 	}
@@ -301,16 +301,23 @@ func (m *Map) Run(b *Batch) error {
 		for j, i := range retry {
 			sub[j] = b.ops[i]
 		}
-		if err := m.runOps(b, sub, func(j int) *batchOp { return &b.ops[retry[j]] }); err != nil {
+		if err := m.runOps(b, sub, retry); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// runOps hands ops to ns_batch in one call, writing each op's results to
-// dst(i). The arenas the C ops point into are pinned for the call.
-func (m *Map) runOps(b *Batch, ops []batchOp, dst func(int) *batchOp) error {
+// runOps hands ops to ns_batch in one call, writing the results of ops[i]
+// to b.ops[at[i]], or to ops[i] itself when at is nil. The arenas the C
+// ops point into are pinned for the call.
+func (m *Map) runOps(b *Batch, ops []batchOp, at []int) error {
+	dst := func(i int) *batchOp {
+		if at == nil {
+			return &ops[i]
+		}
+		return &b.ops[at[i]]
+	}
 	all, err := b.cArray(len(ops))
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@
 package numashard_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log"
@@ -86,6 +87,42 @@ func ExampleOf() {
 	// Output:
 	// 31 true
 	// [alice=31 bob=27]
+}
+
+// point is a type of the program's own, stored through a Codec.
+type point struct{ X, Y int32 }
+
+type pointCodec struct{}
+
+func (pointCodec) Append(buf []byte, p point) []byte {
+	return binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(buf, uint32(p.X)), uint32(p.Y))
+}
+
+func (pointCodec) Decode(b []byte) (point, error) {
+	if len(b) != 8 {
+		return point{}, fmt.Errorf("%w: a point is 8 bytes, got %d", numashard.ErrDecode, len(b))
+	}
+	return point{int32(binary.LittleEndian.Uint32(b)), int32(binary.LittleEndian.Uint32(b[4:]))}, nil
+}
+
+// A Codec for your own type: Append encodes into the buffer it is given
+// (no allocation of its own), Decode copies what it keeps.
+func ExampleCodec() {
+	m, _ := numashard.Open(numashard.Config{})
+	defer m.Close()
+
+	places := numashard.Of(m, numashard.String, pointCodec{})
+	places.Store("home", point{3, 4})
+	swapped, _ := places.CompareAndSwap("home", point{3, 4}, point{5, 6})
+	p, ok, err := places.Load("home")
+	fmt.Println(swapped, p, ok, err)
+
+	m.StoreString("broken", []byte{1, 2, 3})
+	_, _, err = places.Load("broken")
+	fmt.Println(errors.Is(err, numashard.ErrDecode))
+	// Output:
+	// true {5 6} true <nil>
+	// true
 }
 
 // A batch runs any mix of operations with one cgo call.

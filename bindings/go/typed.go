@@ -114,7 +114,8 @@ func (t *TypedMap[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool, err
 }
 
 // LoadAndDelete removes key and returns its value; loaded is false when it
-// was absent.
+// was absent. If the removed value does not decode, loaded is true and err
+// wraps ErrDecode (the entry is gone).
 func (t *TypedMap[K, V]) LoadAndDelete(key K) (value V, loaded bool, err error) {
 	var zero V
 	v, s, err := t.read(readTake, key, zero)
@@ -131,7 +132,9 @@ func (t *TypedMap[K, V]) LoadAndDelete(key K) (value V, loaded bool, err error) 
 }
 
 // Swap stores value under key and returns the previous value, in one
-// atomic step; loaded is false when the key was absent.
+// atomic step; loaded is false when the key was absent. If the previous
+// value does not decode, loaded is true and err wraps ErrDecode (value is
+// stored).
 func (t *TypedMap[K, V]) Swap(key K, value V) (previous V, loaded bool, err error) {
 	var zero V
 	v, s, err := t.read(readSwap, key, value)

@@ -4,12 +4,12 @@
 # Results are summarised by hand in bench/results/java.md. Compiled with mvn -Pbench (the
 # peers are not dependencies of the tests).
 #
-#   bindings/java/run-benchmarks.sh [jmh|gc|c|ffm|all] [extra JMH args...]
+#   bindings/java/run-benchmarks.sh [jmh|gc|goals|c|ffm|all] [extra JMH args...]
 #
 # Env: JMH_OPTS (default: -wi 2 -i 3 -f 1 -r 1s -w 1s), SIZES (default SMALL,LARGE),
 #      IMPLS (default: all seven), BENCHES (JMH regexp, default MapBench),
 #      THREADS (default "1 2"), GC_IMPLS (default "chm caffeine ohc chronicle numashard"),
-#      GC_HEAP (default 6g), JDK25 (a JDK >= 22 for the FFM comparison),
+#      GC_HEAP (default 6g), GOALS_SIZE (default LARGE), GOALS_ROUNDS (default 9), JDK25 (a JDK >= 22 for the FFM comparison),
 #      FFM_SIZE (entries for the FFM comparison, default 100000).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -49,6 +49,13 @@ if [ "$what" = gc ] || [ "$what" = all ]; then
     "$JAVA" -Xms$heap -Xmx$heap -XX:+UseG1GC $CHRONICLE_FLAGS -Xlog:gc:file="$out/gc-$impl-$heap.log" -cp "$CP" \
       io.numashard.bench.GcPause "$impl" "${GC_SIZE:-LARGE}" | sed "s/^/heap=$heap /" | tee "$out/gc-$impl-$heap.txt"
   done
+fi
+
+if [ "$what" = goals ] || [ "$what" = all ]; then
+  # The goals' ratios from one process, maps measured in turn (GoalsProbe): a cross-check of the
+  # JMH ratios on a noisy machine. Heap for CHM; the off-heap maps take ~3.5 GiB more at LARGE.
+  "$JAVA" -Xms4g -Xmx4g -XX:+UseG1GC $CHRONICLE_FLAGS -cp "$CP" io.numashard.bench.GoalsProbe \
+    "${GOALS_SIZE:-LARGE}" "${GOALS_ROUNDS:-9}" | tee "$out/goals-${GOALS_SIZE:-LARGE}.txt"
 fi
 
 if [ "$what" = c ] || [ "$what" = all ]; then

@@ -1,10 +1,20 @@
 module github.com/numashard/numashard/bindings/go/bench
 
-go 1.24
+go 1.24.0
 
 require (
+	github.com/VictoriaMetrics/fastcache v1.13.2
+	github.com/allegro/bigcache/v3 v3.1.0
+	github.com/coocood/freecache v1.2.7
+	github.com/maypok86/otter/v2 v2.4.0
 	github.com/numashard/numashard/bindings/go v0.0.0
 	github.com/puzpuzpuz/xsync/v4 v4.5.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/golang/snappy v1.0.0 // indirect
+	golang.org/x/sys v0.34.0 // indirect
 )
 
 replace github.com/numashard/numashard/bindings/go => ../

@@ -2,7 +2,12 @@ package bench
 
 // Benchmarks of numashard against the maps Go programs use today, in one
 // run, on the same keys: sync.Map, RWMutex+map, a 32-way sharded RWMutex
-// map and xsync.Map (v4, the successor of MapOf). 16-byte keys, 32-byte
+// map, xsync.Map (v4, the successor of MapOf), the off-heap caches
+// fastcache, freecache and bigcache (offheap_bench_test.go), and otter
+// (otter_bench_test.go), the peer of numashard's cache mode. This is a
+// module of its own, so that none of these enter the module graph of
+// numashard's users. Inside the repository, run it with -tags
+// numashard_dev (the library built from the working tree). 16-byte keys, 32-byte
 // values; SMALL = 100k entries, LARGE = 10M entries (opt-in:
 // NUMASHARD_BENCH_LARGE=1). Names: BenchmarkMap/size=N/impl=I/op=O; run
 // one impl at a time with -bench 'Map/size=10M/impl=xsync' to bound memory.
@@ -12,6 +17,9 @@ package bench
 //	NUMASHARD_BENCH_LARGE=1     also run LARGE (10M entries) and the 10M GC benchmark
 //	NUMASHARD_BENCH_SMALL=n     SMALL size (default 100000)
 //	NUMASHARD_BENCH_LARGE_N=n   LARGE size (default 10000000)
+//	NUMASHARD_BENCH_HEAP_OPS=re only the workloads matching re for the Go-heap maps
+//	                            (syncmap, rwmap, sharded32, xsync, otter): at 10M each of their
+//	                            runs starts with a forced GC of 10M heap entries (seconds)
 //
 // Every op is one key: ns/op is per key, for batches too.
 
@@ -21,6 +29,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -117,7 +126,12 @@ type benchMap interface {
 	close()
 }
 
-type batchState struct{ b *numashard.Batch }
+// batchState is a goroutine's reusable batch (numashard) and load buffer
+// (the caches that copy into the caller's buffer).
+type batchState struct {
+	b   *numashard.Batch
+	buf []byte
+}
 
 // --- Go peers -------------------------------------------------------------
 
@@ -331,7 +345,11 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 // numashard-cache is numashard in cache mode (S3-FIFO eviction, hit and
 // miss counting) with a limit that holds every entry: what cache mode costs
 // when nothing is evicted (every load must still hit).
-var benchImpls = []string{"numashard", "numashard-copy", "numashard-cache", "syncmap", "rwmap", "sharded32", "xsync"}
+var benchImpls = []string{"numashard", "numashard-copy", "numashard-cache", "syncmap", "rwmap", "sharded32", "xsync",
+	"fastcache", "freecache", "bigcache", "otter"}
+
+// goHeapImpls keep their entries on the Go heap.
+var goHeapImpls = map[string]bool{"syncmap": true, "rwmap": true, "sharded32": true, "xsync": true, "otter": true}
 
 type benchCacheKey struct {
 	n    int
@@ -417,6 +435,14 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 			s.store(i, benchValue(i))
 		}
 		m = s
+	case "fastcache":
+		m = loops{newFastcache(keys, n)}
+	case "freecache":
+		m = loops{newFreecache(keys, n)}
+	case "bigcache":
+		m = loops{newBigcache(keys, n)}
+	case "otter":
+		m = loops{newOtter(keys, n)}
 	case "xsync":
 		x := &xsyncBench{m: xsync.NewMap[string, []byte](xsync.WithPresize(n)), k: keys}
 		for i := 0; i < n; i++ {
@@ -470,6 +496,7 @@ var workloads = []workload{
 	{"load", 0, 0},
 	{"r90w10", 10, 0},
 	{"r50w50", 50, 0},
+	{"store", 100, 0},
 	{"batch16-load", 0, 16},
 	{"batch64-load", 0, 64},
 	{"batch256-load", 0, 256},
@@ -487,6 +514,10 @@ func BenchmarkMap(b *testing.B) {
 					for _, w := range workloads {
 						if impl == "numashard-copy" && w.batch > 0 {
 							continue // the same as numashard's batches
+						}
+						if heapOnly := os.Getenv("NUMASHARD_BENCH_HEAP_OPS"); heapOnly != "" && goHeapImpls[impl] &&
+							!regexp.MustCompile(heapOnly).MatchString(w.name) {
+							continue
 						}
 						b.Run("op="+w.name, func(b *testing.B) {
 							m, _ := populated(b, n, impl)
@@ -531,7 +562,7 @@ func runWorkload(b *testing.B, m benchMap, n int, w workload) {
 				}
 			}
 		} else {
-			st := &batchState{b: numashard.NewBatch(w.batch)}
+			st := &batchState{b: numashard.NewBatch(w.batch), buf: make([]byte, 0, 64)}
 			idx := make([]int, 0, w.batch)
 			store := make([]bool, 0, w.batch)
 			flush := func() {

@@ -117,12 +117,13 @@ public final class NumaShardMap implements AutoCloseable {
      * node (or reports in {@link #stats()} that binding was not applied).
      *
      * <p><b>Cost.</b> A map is not a cheap object like a {@code ConcurrentHashMap}: each one owns
-     * its shard threads (one per allowed CPU by default, 2 threads on a 2-CPU machine) and reads
-     * the machine's topology when opened. 50 maps opened with the defaults took 812 ms and 101
-     * threads on a 2-CPU machine; the engine does not share owner threads across maps. Prefer one
-     * large map (with key prefixes, or several {@link #typed typed views} over it) to many small
-     * ones, open maps at start-up rather than per request, and use {@code Config.builder().shards(1)} for
-     * small side maps. Close maps you no longer need: {@link #close()} stops the threads at once.
+     * its shard threads (one per allowed CPU by default) and reads the machine's topology when
+     * opened; the engine does not share owner threads across maps. On a loaded 2-CPU machine 50
+     * maps opened with the defaults took 823 ms and started 100 threads; with one shard each, 50
+     * threads but no faster to open. Open maps at start-up rather than
+     * per request, prefer one large map (key prefixes, or several {@link #typed typed views} over
+     * it) to many small ones, use {@code Config.builder().shards(1)} for small side maps to save
+     * threads, and close maps you no longer need: {@link #close()} stops the threads at once.
      *
      * @param config the settings
      * @return the open map

@@ -78,6 +78,12 @@ import java.util.function.Function;
  *       it for a map of millions of entries.
  *   <li>Not {@code Serializable}, not {@code Cloneable}. After {@link NumaShardMap#close()}
  *       every method throws {@link MapClosedException}.
+ *   <li>{@code ConcurrentHashMap}'s own additions beyond {@code ConcurrentMap} are absent (the
+ *       parallel {@code search}/{@code reduce}/{@code forEach(long, ...)}, {@code keySet(V)},
+ *       {@code keys()}/{@code elements()}), except {@link #mappingCount()}. Keys or values of
+ *       another type than the codec's are absent ({@code get} returns null, {@code remove}
+ *       false) rather than a {@code ClassCastException}; a value the codec cannot decode (bytes
+ *       stored by other code) throws the codec's {@code IllegalArgumentException}.
  * </ul>
  *
  * @param <K> the key type

@@ -66,6 +66,10 @@ abstract class Peers {
     void releaseKeys() {
         skeys = null;
         bkeys = null;
+        synchronized (Peers.class) {
+            sharedStrings = null;
+            sharedBytes = null;
+        }
     }
 
     static Peers open(String impl, int n) {
@@ -90,20 +94,28 @@ abstract class Peers {
         }
     }
 
-    static String[] stringKeys(int n) {
-        String[] k = new String[n];
-        for (int i = 0; i < n; i++) {
-            k[i] = Keys.keyString(i);
+    /** The keys, built once per process and shared by every map opened in it (GoalsProbe). */
+    private static String[] sharedStrings;
+    private static byte[][] sharedBytes;
+
+    static synchronized String[] stringKeys(int n) {
+        if (sharedStrings == null || sharedStrings.length != n) {
+            sharedStrings = new String[n];
+            for (int i = 0; i < n; i++) {
+                sharedStrings[i] = Keys.keyString(i);
+            }
         }
-        return k;
+        return sharedStrings;
     }
 
-    static byte[][] byteKeys(int n) {
-        byte[][] k = new byte[n][];
-        for (int i = 0; i < n; i++) {
-            k[i] = Keys.key(i);
+    static synchronized byte[][] byteKeys(int n) {
+        if (sharedBytes == null || sharedBytes.length != n) {
+            sharedBytes = new byte[n][];
+            for (int i = 0; i < n; i++) {
+                sharedBytes[i] = Keys.key(i);
+            }
         }
-        return k;
+        return sharedBytes;
     }
 
     static final class Chm extends Peers {

@@ -1,0 +1,390 @@
+//! One Redis server (a standalone server or a Cluster master): its data
+//! connections, each tracking the keys read through it, and the listener
+//! thread that receives their invalidations.
+//!
+//! Tracking uses redirect mode: every data connection runs
+//! `CLIENT TRACKING ON REDIRECT <listener id>`, and the listener connection
+//! (RESP3) receives the `invalidate` push messages for all of them. A data
+//! connection is never dropped while it is valid (the server would forget
+//! what it tracked and send no invalidation for it): a connection that breaks
+//! flushes the near cache. The listener proves the path end to end by a
+//! heartbeat: it reads and then writes a key of its own through a tracked
+//! connection and expects the invalidation back within `heartbeat_timeout`.
+
+use parking_lot::{Condvar, Mutex};
+use redis::{ConnectionLike, PushKind, Value};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{classify, is_server_reply, Error, Result};
+use crate::slot::key_slot;
+use crate::Shared;
+
+/// How often the listener wakes to check for close and heartbeats.
+const POLL: Duration = Duration::from_millis(50);
+
+pub(crate) struct DataConn {
+    pub(crate) con: redis::Connection,
+    generation: u64,
+    id: u64,
+    /// Taken from the pool (it may have died while idle).
+    reused: bool,
+}
+
+pub(crate) struct Node {
+    pub(crate) addr: String,
+    data_client: redis::Client,
+    listener_client: redis::Client,
+    pool: Mutex<Vec<DataConn>>,
+    /// Client ids of the current generation's data connections: the heartbeat
+    /// checks that the server still has every one (a connection the server
+    /// dropped, even idle in the pool, took its tracking with it).
+    conn_ids: Mutex<HashSet<u64>>,
+    /// Bumped each time a new listener is installed; data connections of an
+    /// older generation redirect to a dead listener and are dropped.
+    generation: AtomicU64,
+    listener_id: AtomicU64,
+    /// Local copies of this node's keys may be served.
+    pub(crate) serving: AtomicBool,
+    /// The heartbeat key, in a slot this node owns.
+    hb_key: Vec<u8>,
+    /// Marker keys of [`Node::sync`]: this prefix and a number.
+    sync_prefix: Vec<u8>,
+    sync_next: AtomicU64,
+    /// Marker numbers whose invalidation the listener applied, until their sync takes them.
+    syncs: Mutex<HashSet<u64>>,
+    sync_seen: Condvar,
+    shared: Arc<Shared>,
+}
+
+struct Listener {
+    con: redis::Connection,
+    hb: redis::Connection,
+    hb_sent: Option<Instant>,
+    hb_last: Instant,
+    hb_count: u64,
+}
+
+impl Node {
+    pub(crate) fn new(addr: String, owns_slot: impl Fn(u16) -> bool, shared: Arc<Shared>) -> Result<Node> {
+        let url = format!("redis://{addr}/");
+        let data_client = redis::Client::open(url.as_str()).map_err(|e| Error::Config(e.to_string()))?;
+        let listener_client =
+            redis::Client::open(format!("{url}?protocol=resp3")).map_err(|e| Error::Config(e.to_string()))?;
+        let nonce = format!("{}-{}", std::process::id(), shared.instance);
+        let tag = (0u32..)
+            .map(|i| format!("nshb{i}"))
+            .find(|t| owns_slot(key_slot(t.as_bytes())))
+            .expect("some tag lands in the node's slots");
+        let hb_key = format!("__numashard_near:hb:{{{tag}}}:{nonce}").into_bytes();
+        let sync_prefix = format!("__numashard_near:sync:{{{tag}}}:{nonce}:").into_bytes();
+        Ok(Node {
+            addr,
+            data_client,
+            listener_client,
+            pool: Mutex::new(Vec::new()),
+            conn_ids: Mutex::new(HashSet::new()),
+            generation: AtomicU64::new(0),
+            listener_id: AtomicU64::new(0),
+            serving: AtomicBool::new(false),
+            hb_key,
+            sync_prefix,
+            sync_next: AtomicU64::new(0),
+            syncs: Mutex::new(HashSet::new()),
+            sync_seen: Condvar::new(),
+            shared,
+        })
+    }
+
+    /// Opens a connection whose reads the server tracks for the listener
+    /// `redirect`; returns it with its client id.
+    fn open_tracked(&self, client: &redis::Client, redirect: u64) -> Result<(redis::Connection, u64)> {
+        let t = &self.shared.timeouts;
+        let mut con = client.get_connection_with_timeout(t.connect).map_err(Error::Connection)?;
+        con.set_read_timeout(Some(t.io)).map_err(Error::Connection)?;
+        con.set_write_timeout(Some(t.io)).map_err(Error::Connection)?;
+        let (id, ()) = redis::pipe()
+            .cmd("CLIENT")
+            .arg("ID")
+            .cmd("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("REDIRECT")
+            .arg(redirect)
+            .query::<(u64, ())>(&mut con)
+            .map_err(|e| {
+                if is_server_reply(&e) {
+                    Error::TrackingUnconfirmed(format!(
+                        "CLIENT TRACKING ON REDIRECT {redirect} refused by {}: {e}",
+                        self.addr
+                    ))
+                } else {
+                    Error::Connection(e)
+                }
+            })?;
+        Ok((con, id))
+    }
+
+    /// A data connection whose reads are tracked by the current listener.
+    pub(crate) fn checkout(&self) -> Result<DataConn> {
+        let generation = self.generation.load(Ordering::Acquire);
+        while let Some(c) = self.pool.lock().pop() {
+            if c.generation == generation {
+                return Ok(DataConn { reused: true, ..c });
+            }
+            self.conn_ids.lock().remove(&c.id);
+            // Older generation: its listener is gone and its reads were flushed with it.
+        }
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let redirect = self.listener_id.load(Ordering::Acquire);
+        if redirect == 0 {
+            return Err(Error::TrackingUnconfirmed(format!(
+                "no invalidation connection to {} (reconnecting)",
+                self.addr
+            )));
+        }
+        let (con, id) = self.open_tracked(&self.data_client, redirect)?;
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.conn_ids.lock().insert(id);
+        }
+        Ok(DataConn { con, generation, id, reused: false })
+    }
+
+    /// Returns a connection after an exchange: kept if the exchange ended with
+    /// a reply, otherwise dropped, and then the keys it tracked can no longer
+    /// be trusted: the near cache is flushed.
+    pub(crate) fn checkin(&self, conn: DataConn, outcome: Option<&redis::RedisError>) {
+        let broken = outcome.is_some_and(|e| !is_server_reply(e)) || !conn.con.is_open();
+        if broken {
+            self.conn_ids.lock().remove(&conn.id);
+            drop(conn);
+            self.shared.coherence.flush();
+        } else {
+            self.pool.lock().push(conn);
+        }
+    }
+
+    /// Runs one exchange on a tracked connection.
+    /// An exchange that fails because a pooled connection had died while idle
+    /// (the server's `timeout`, `CLIENT KILL`) is retried on the next one, and
+    /// finally on a fresh connection; the near cache is flushed each time.
+    /// Every exchange the tier sends may be repeated: reads, `SET` of the same
+    /// value, `DEL`.
+    pub(crate) fn with_conn<T>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
+        loop {
+            let mut conn = self.checkout()?;
+            let reused = conn.reused;
+            let r = f(&mut conn.con);
+            self.checkin(conn, r.as_ref().err());
+            match r {
+                Err(e) if reused && !is_server_reply(&e) => continue,
+                r => return r.map_err(classify),
+            }
+        }
+    }
+
+    fn connect_listener(&self) -> Result<Listener> {
+        let t = &self.shared.timeouts;
+        let mut con = self.listener_client.get_connection_with_timeout(t.connect).map_err(|e| {
+            if is_server_reply(&e) || e.kind() == redis::ErrorKind::RESP3NotSupported {
+                Error::Resp3Unsupported(e)
+            } else {
+                Error::Connection(e)
+            }
+        })?;
+        con.set_read_timeout(Some(t.io)).map_err(Error::Connection)?;
+        con.set_write_timeout(Some(t.io)).map_err(Error::Connection)?;
+        let id: u64 = redis::cmd("CLIENT").arg("ID").query(&mut con).map_err(classify)?;
+        // From here on the listener reads push messages only, so a read time-out loses nothing.
+        con.set_read_timeout(Some(POLL)).map_err(Error::Connection)?;
+        let (hb, _) = self.open_tracked(&self.data_client, id)?;
+        self.listener_id.store(id, Ordering::Release);
+        Ok(Listener { con, hb, hb_sent: None, hb_last: Instant::now(), hb_count: 0 })
+    }
+
+    /// Sends a heartbeat: the listener must receive the invalidation of the
+    /// heartbeat key. In the same round trip, checks that the server still
+    /// has every data connection; one it dropped means lost invalidations, so
+    /// the near cache is flushed.
+    fn send_heartbeat(&self, l: &mut Listener) -> Result<()> {
+        l.hb_count += 1;
+        let ids: Vec<u64> = self.conn_ids.lock().iter().copied().collect();
+        let mut p = redis::pipe();
+        p.cmd("GET").arg(&self.hb_key).ignore();
+        p.cmd("SET").arg(&self.hb_key).arg(l.hb_count).arg("PX").arg(60_000).ignore();
+        if !ids.is_empty() {
+            p.cmd("CLIENT").arg("LIST").arg("ID").arg(&ids);
+        }
+        let replies: Vec<String> = p.query(&mut l.hb).map_err(classify)?;
+        l.hb_sent = Some(Instant::now());
+        if let Some(list) = replies.first() {
+            let alive: HashSet<u64> =
+                list.lines().filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse().ok()).collect();
+            let mut registered = self.conn_ids.lock();
+            let lost: Vec<u64> = ids.into_iter().filter(|id| !alive.contains(id) && registered.contains(id)).collect();
+            if !lost.is_empty() {
+                for id in &lost {
+                    registered.remove(id);
+                }
+                drop(registered);
+                self.shared.coherence.flush();
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one message from the listener connection. Returns false when
+    /// the connection is gone.
+    fn receive(&self, l: &mut Listener) -> std::result::Result<(), Error> {
+        match l.con.recv_response() {
+            Ok(Value::Push { kind: PushKind::Invalidate, data }) => {
+                match data.into_iter().next() {
+                    Some(Value::Array(keys)) | Some(Value::Set(keys)) => {
+                        for k in keys {
+                            if let Value::BulkString(k) = k {
+                                if k == self.hb_key {
+                                    l.hb_sent = None;
+                                    l.hb_last = Instant::now();
+                                } else if let Some(n) = self.sync_marker(&k) {
+                                    self.syncs.lock().insert(n);
+                                    self.sync_seen.notify_all();
+                                } else {
+                                    self.shared.coherence.invalidate(key_slot(&k), &k, true);
+                                }
+                            }
+                        }
+                    }
+                    // A null key list: the server flushed its keyspace (FLUSHALL / FLUSHDB).
+                    _ => self.shared.coherence.flush(),
+                }
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.is_timeout() => Ok(()),
+            Err(e) => Err(Error::Connection(e)),
+        }
+    }
+
+    fn sync_marker(&self, key: &[u8]) -> Option<u64> {
+        std::str::from_utf8(key.strip_prefix(self.sync_prefix.as_slice())?).ok()?.parse().ok()
+    }
+
+    /// Returns once the listener applied every invalidation this node sent
+    /// before the call: a marker key is read (tracked), written and deleted
+    /// through a data connection, and the node sends invalidations in the
+    /// order it executes writes, so the marker's comes after all earlier ones.
+    pub(crate) fn sync(&self) -> Result<()> {
+        let n = self.sync_next.fetch_add(1, Ordering::Relaxed);
+        let mut marker = self.sync_prefix.clone();
+        marker.extend_from_slice(n.to_string().as_bytes());
+        self.with_conn(|con| {
+            redis::pipe()
+                .cmd("GET")
+                .arg(&marker)
+                .ignore()
+                .cmd("SET")
+                .arg(&marker)
+                .arg(1)
+                .ignore()
+                .cmd("DEL")
+                .arg(&marker)
+                .ignore()
+                .exec(con)
+        })?;
+        let deadline = Instant::now() + self.shared.timeouts.heartbeat_timeout;
+        let mut seen = self.syncs.lock();
+        while !seen.remove(&n) {
+            if self.sync_seen.wait_until(&mut seen, deadline).timed_out() {
+                return Err(Error::TrackingUnconfirmed(format!(
+                    "the sync marker's invalidation did not arrive from {}",
+                    self.addr
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Establishes a listener and proves it receives invalidations.
+    fn establish(&self) -> Result<Listener> {
+        let mut l = self.connect_listener()?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.conn_ids.lock().clear();
+        self.send_heartbeat(&mut l)?;
+        let deadline = Instant::now() + self.shared.timeouts.heartbeat_timeout;
+        while l.hb_sent.is_some() {
+            if Instant::now() > deadline {
+                return Err(Error::TrackingUnconfirmed(format!(
+                    "no invalidation from {} within the heartbeat timeout",
+                    self.addr
+                )));
+            }
+            self.receive(&mut l)?;
+        }
+        // Everything cached before this point was tracked by an older listener (or nothing).
+        self.shared.coherence.flush();
+        self.serving.store(true, Ordering::Release);
+        Ok(l)
+    }
+
+    /// Stops serving local copies of this node's keys and empties the near cache.
+    fn lose(&self) {
+        self.serving.store(false, Ordering::Release);
+        self.listener_id.store(0, Ordering::Release);
+        self.shared.coherence.flush();
+    }
+
+    /// Connects the listener for the first time (the caller learns why it failed).
+    pub(crate) fn start(self: &Arc<Self>) -> Result<std::thread::JoinHandle<()>> {
+        let l = self.establish().inspect_err(|_| self.lose())?;
+        let node = Arc::clone(self);
+        std::thread::Builder::new()
+            .name(format!("numashard-near-{}", self.addr))
+            .spawn(move || node.run(l))
+            .map_err(|e| Error::Config(format!("cannot start the listener thread: {e}")))
+    }
+
+    fn run(&self, mut l: Listener) {
+        let t = self.shared.timeouts;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            // Connected: apply invalidations, keep the heartbeat going.
+            loop {
+                if self.shared.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                if self.receive(&mut l).is_err() {
+                    break;
+                }
+                if let Some(sent) = l.hb_sent {
+                    if sent.elapsed() > t.heartbeat_timeout {
+                        break;
+                    }
+                } else if l.hb_last.elapsed() >= t.heartbeat && self.send_heartbeat(&mut l).is_err() {
+                    break;
+                }
+            }
+            self.lose();
+            drop(l);
+            // Lost: reconnect until it works or the cache closes.
+            l = loop {
+                if self.shared.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                match self.establish() {
+                    Ok(l) => break l,
+                    Err(_) => {
+                        self.lose();
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_millis(500));
+                    }
+                }
+            };
+            backoff = Duration::from_millis(10);
+            self.shared.coherence.counters.reconnects.add(1);
+        }
+    }
+}
