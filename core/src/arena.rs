@@ -322,8 +322,9 @@ pub(crate) unsafe fn record_value<'a>(rec: *const u8) -> &'a [u8] {
 ///
 /// # Safety
 /// `rec` must be a live record whose block can hold the header, its key,
-/// `value` and, when `deadline != 0`, the deadline.
-pub(crate) unsafe fn record_set_value(rec: *mut u8, value: &[u8], deadline: u64) {
+/// `value` and, when `deadline != 0`, the deadline; `had_deadline` says
+/// whether it has one now.
+pub(crate) unsafe fn record_set_value(rec: *mut u8, value: &[u8], deadline: u64, had_deadline: bool) {
     // SAFETY: caller's contract; atomic stores because lock-free readers
     // may read the record concurrently (they validate with the seqlock).
     unsafe {
@@ -333,7 +334,9 @@ pub(crate) unsafe fn record_set_value(rec: *mut u8, value: &[u8], deadline: u64)
             atomic_bytes::store_u64(rec.add(deadline_offset(k, value.len())), deadline);
         }
         atomic_bytes::store_u32(rec.add(4), value.len() as u32);
-        atomic_bytes::store_u32(rec, k as u32 | if deadline != 0 { HAS_DEADLINE } else { 0 });
+        if had_deadline != (deadline != 0) {
+            atomic_bytes::store_u32(rec, k as u32 | if deadline != 0 { HAS_DEADLINE } else { 0 });
+        }
     }
 }
 
@@ -366,7 +369,7 @@ mod tests {
         let r1 = a.alloc_record(16, 32, 0).unwrap();
         unsafe {
             ptr::copy_nonoverlapping(b"0123456789abcdef".as_ptr(), r1.add(HEADER), 16);
-            record_set_value(r1, &[7u8; 32], 0);
+            record_set_value(r1, &[7u8; 32], 0, false);
             assert_eq!(record_key(r1), b"0123456789abcdef");
             assert_eq!(record_value(r1), &[7u8; 32]);
             a.free_record(r1, &mut Vec::new());
@@ -420,10 +423,10 @@ mod tests {
                 assert_eq!(record_deadline(r), 7);
                 // Same block, shorter value, deadline kept; then dropped.
                 if block_size(k, v.saturating_sub(1), true) == block_size(k, v, true) && v > 0 {
-                    record_set_value(r, &vec![0xEE; v - 1], 9);
+                    record_set_value(r, &vec![0xEE; v - 1], 9, true);
                     assert_eq!(record_value(r), &vec![0xEE; v - 1][..]);
                     assert_eq!(record_deadline(r), 9);
-                    record_set_value(r, &vec![0x11; v - 1], 0);
+                    record_set_value(r, &vec![0x11; v - 1], 0, true);
                     assert_eq!(record_deadline(r), 0);
                     assert_eq!(record_key(r), &vec![0xAB; k][..]);
                     // A deadline-less block of the same class frees as its class.

@@ -350,16 +350,48 @@ impl ShardState {
 
     /// Replaces the value of the entry in slot `i`, and its deadline
     /// (`None`: keep the one it has; `Some(0)`: none).
-    fn replace_value(&mut self, budget: &Budget, mut i: usize, value: &[u8], deadline: Option<u64>) -> Status {
+    #[inline]
+    fn replace_value(&mut self, budget: &Budget, i: usize, value: &[u8], deadline: Option<u64>) -> Status {
+        let old = self.table.slot(i).rec;
+        // SAFETY: occupied slot → live record.
+        let ((klen, vlen), old_deadline) = unsafe { (record_lens(old), record_deadline(old)) };
+        // The common overwrite: same value length, no deadline before or
+        // after, in place (a record of at most 64 KiB lives in a size class).
+        if old_deadline == 0
+            && deadline.unwrap_or(0) == 0
+            && vlen == value.len()
+            && HEADER + klen + vlen <= 60 * 1024
+            && self.evict.is_none()
+        {
+            self.snapshot_before_change(i);
+            // SAFETY: same length, so the block holds the new value.
+            unsafe { arena::record_set_value(old, value, 0, false) };
+            return Status::Ok;
+        }
+        self.replace_value_general(budget, i, value, deadline)
+    }
+
+    /// `replace_value` when the size, the deadline or eviction is involved.
+    #[inline(never)]
+    fn replace_value_general(&mut self, budget: &Budget, mut i: usize, value: &[u8], deadline: Option<u64>) -> Status {
         let Slot { tag, rec: old } = self.table.slot(i);
         // SAFETY: occupied slot → live record.
         let ((klen, vlen), old_deadline) = unsafe { (record_lens(old), record_deadline(old)) };
         let deadline = deadline.unwrap_or(old_deadline);
-        let old_cost = self.entry_cost(klen, vlen, old_deadline != 0);
-        let new_cost = self.entry_cost(klen, value.len(), deadline != 0);
-        if new_cost > old_cost {
+        // Costs differ only by the record blocks (slot and queue shares are
+        // per entry); an overwrite of the same shape skips the size classes.
+        let same_shape = vlen == value.len() && (old_deadline != 0) == (deadline != 0);
+        let (old_block, new_block) = if same_shape {
+            (0, 0)
+        } else {
+            (
+                arena::block_size(klen, vlen, old_deadline != 0) as u64,
+                arena::block_size(klen, value.len(), deadline != 0) as u64,
+            )
+        };
+        if new_block > old_block {
             let entries = self.table.len();
-            if !self.reserve(budget, new_cost - old_cost, tag) {
+            if !self.reserve(budget, new_block - old_block, tag) {
                 return Status::Full;
             }
             if self.table.len() != entries {
@@ -372,19 +404,18 @@ impl ShardState {
             }
         }
         self.snapshot_before_change(i);
-        let same_block =
-            arena::block_size(klen, vlen, old_deadline != 0) == arena::block_size(klen, value.len(), deadline != 0);
+        let same_block = old_block == new_block;
         if same_block && HEADER + klen + value.len() + 16 <= 64 * 1024 {
             // SAFETY: same block class, so the block holds the new value and deadline.
-            unsafe { arena::record_set_value(old, value, deadline) };
+            unsafe { arena::record_set_value(old, value, deadline, old_deadline != 0) };
         } else {
             // SAFETY: live record; the key bytes are copied before `old` is freed.
             let key = unsafe { record_key(old) }.to_vec();
             let rec = match self.new_record(&key, value, deadline) {
                 Ok(r) => r,
                 Err(e) => {
-                    if new_cost > old_cost {
-                        budget.release(new_cost - old_cost);
+                    if new_block > old_block {
+                        budget.release(new_block - old_block);
                     }
                     return e.status();
                 }
@@ -393,10 +424,10 @@ impl ShardState {
             // SAFETY: `old` came from this arena and is no longer referenced.
             unsafe { self.arena.free_record(old, &mut self.garbage) };
         }
-        if new_cost < old_cost {
-            budget.release(old_cost - new_cost);
+        if new_block < old_block {
+            budget.release(old_block - new_block);
         }
-        self.charged = self.charged + new_cost - old_cost;
+        self.charged = self.charged + new_block - old_block;
         if self.evict.is_some() {
             self.table.set_accessed(i);
         }
@@ -1164,7 +1195,15 @@ impl<'a> StateGuard<'a> {
     pub(crate) fn publish(&self) {
         if let Some(st) = self.guard.as_ref().and_then(|g| g.as_ref()) {
             self.shard.entries.store(st.len() as u64, Ordering::Relaxed);
-            self.shard.next_expiry.store(st.next_expiry(), Ordering::Relaxed);
+            let next = st.next_expiry();
+            if self.shard.next_expiry.load(Ordering::Relaxed) != next
+                && self.shard.next_expiry.swap(next, Ordering::SeqCst) == u64::MAX
+                && next != u64::MAX
+            {
+                // The first deadline of an idle shard: its owner may be parked
+                // with no timeout; wake it so it reclaims in the background.
+                self.shard.wake_owner();
+            }
         }
     }
 }

@@ -639,3 +639,25 @@ fn eviction_and_expiry_race_every_operation() {
     let st = map.stats().unwrap();
     assert_eq!((st.entries, st.bytes), (0, 0), "charges left after deleting everything");
 }
+
+/// An idle map reclaims expired entries by itself: its owners wake for the
+/// first deadline (they were parked with no timeout) and expire in the
+/// background, without any call on the map.
+#[test]
+fn an_idle_map_reclaims_expired_entries_in_the_background() {
+    let map = Map::new(Config { shards: 2, topology: Some("pack:1 core:2 pu:1".into()), ..Config::default() }).unwrap();
+    std::thread::sleep(Duration::from_millis(50)); // owners park
+    for i in 0..100u32 {
+        map.put_with_ttl(&i.to_le_bytes(), b"v", Duration::from_millis(20)).unwrap();
+    }
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = map.stats().unwrap(); // stats reclaims nothing itself
+        if st.expirations == 100 {
+            assert_eq!(st.entries, 0);
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "not reclaimed in the background: {st:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

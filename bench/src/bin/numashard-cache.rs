@@ -9,7 +9,9 @@
 //! (`memory_limit` = capacity × 80 B: record 56 + slot 16 + queue 8), the
 //! peers the same capacity in entries.
 //!
-//! `cargo run --release -p numashard-bench --bin numashard-cache -- [keys] [requests]`
+//! `cargo run --release -p numashard-bench --bin numashard-cache -- [keys] [requests] [trace filter]`
+//! `cargo run --release -p numashard-bench --bin numashard-cache -- speed [capacity] [requests] [repeats]`
+//! `cargo run --release -p numashard-bench --bin numashard-cache -- traces [dir]` (for the Go and Java harnesses)
 
 use numashard::{Config, Eviction, Map};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,16 +170,152 @@ fn run(c: &dyn Cache, trace: &[u64], threads: usize) -> (f64, f64) {
     (hits.load(Ordering::Relaxed) as f64 / trace.len() as f64, trace.len() as f64 / secs / 1e6)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let len: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let traces: Vec<(String, Vec<u64>)> = vec![
+/// numashard's read-through in batches of 64: one batch of gets, then one
+/// batch of puts for the misses. Returns (hit ratio, Mops/s).
+fn run_batched(m: &Map, trace: &[u64], threads: usize, ttl: Option<std::time::Duration>) -> (f64, f64) {
+    use numashard::{BatchOp, Status};
+    let hits = AtomicU64::new(0);
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let hits = &hits;
+            s.spawn(move || {
+                let mine: Vec<u64> = trace.iter().skip(t).step_by(threads).copied().collect();
+                let mut h = 0;
+                for chunk in mine.chunks(64) {
+                    let keys: Vec<[u8; 16]> = chunk.iter().map(|&k| key(k)).collect();
+                    let mut bufs = [[0u8; 32]; 64];
+                    let mut ops: Vec<BatchOp<'_>> =
+                        keys.iter().zip(bufs.iter_mut()).map(|(k, b)| BatchOp::get(k, b)).collect();
+                    m.batch(&mut ops).unwrap();
+                    let missed: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].status != Status::Ok).collect();
+                    h += (ops.len() - missed.len()) as u64;
+                    drop(ops);
+                    if !missed.is_empty() {
+                        let vals: Vec<[u8; 32]> = missed.iter().map(|&i| value(chunk[i])).collect();
+                        let mut puts: Vec<BatchOp<'_>> = missed
+                            .iter()
+                            .zip(vals.iter())
+                            .map(|(&i, v)| {
+                                let op = BatchOp::put(&keys[i], v);
+                                match ttl {
+                                    Some(d) => op.with_ttl(d),
+                                    None => op,
+                                }
+                            })
+                            .collect();
+                        m.batch(&mut puts).unwrap();
+                    }
+                }
+                hits.fetch_add(h, Ordering::Relaxed);
+            });
+        }
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    (hits.load(Ordering::Relaxed) as f64 / trace.len() as f64, trace.len() as f64 / secs / 1e6)
+}
+
+fn value(k: u64) -> [u8; 32] {
+    let mut v = [0u8; 32];
+    v[..8].copy_from_slice(&k.to_le_bytes());
+    v
+}
+
+/// The traces of the hit-ratio table (100,000 keys, 1,000,000 requests),
+/// written as little-endian u64 key ids, one file per trace, for the Go and
+/// Java harnesses to replay exactly (`key(id)` = id then !id, 8 bytes each,
+/// little-endian).
+fn write_traces(dir: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let n = 100_000u64;
+    let len = 1_000_000;
+    for (name, t) in traces(n, len) {
+        let bytes: Vec<u8> = t.iter().flat_map(|k| k.to_le_bytes()).collect();
+        std::fs::write(format!("{dir}/{name}.u64"), bytes).unwrap();
+    }
+    println!("wrote the traces of {n} keys, {len} requests to {dir}/*.u64");
+}
+
+fn traces(n: u64, len: usize) -> Vec<(String, Vec<u64>)> {
+    vec![
         ("zipf-0.7".into(), zipf_trace(n, 0.7, len, 7)),
         ("zipf-0.9".into(), zipf_trace(n, 0.9, len, 9)),
         ("zipf-0.99".into(), zipf_trace(n, 0.99, len, 99)),
         ("scan".into(), scan_trace(n, len, (n / 5) as usize, len / 10, 5)),
-    ];
+    ]
+}
+
+/// One row of the speed table: engine, mode, (hit ratio, Mops/s) per repeat.
+type Row = (String, String, Vec<(f64, f64)>);
+
+/// Speed with eviction active: a cache of `cap` entries under a Zipf 0.9
+/// read-through over ten times as many keys, after a fill by another trace; rows for
+/// single calls (every engine) and numashard's batches of 64, with and
+/// without a TTL on every put (numashard; moka's and quick_cache's sync
+/// caches take no per-entry TTL in these calls).
+fn speed(cap: u64, len: usize, repeats: usize) {
+    let n = cap * 10;
+    let fill = zipf_trace(n, 0.9, len, 41);
+    let trace = zipf_trace(n, 0.9, len, 42);
+    println!(
+        "speed: capacity {cap} entries, {n} keys, Zipf 0.9, {len} requests after a fill of as many, read-through, \
+         16 B keys, 32 B values"
+    );
+    println!("| threads | engine | mode | hit ratio | Mops/s (median of {repeats}) | ÷ best peer |");
+    println!("|---|---|---|---|---|---|");
+    for threads in [1usize, 2] {
+        let mut rows: Vec<Row> = Vec::new();
+        for _ in 0..repeats {
+            let mut i = 0;
+            let mut push = |e: &str, mode: &str, r: (f64, f64)| {
+                if rows.len() <= i {
+                    rows.push((e.to_string(), mode.to_string(), Vec::new()));
+                }
+                rows[i].2.push(r);
+                i += 1;
+            };
+            for c in engines(cap) {
+                run(c.as_ref(), &fill, threads); // fill: eviction active from here on
+                let r = run(c.as_ref(), &trace, threads);
+                push(c.name(), "single", r);
+            }
+            for ttl in [None, Some(std::time::Duration::from_secs(3600))] {
+                let m = Map::new(Config { memory_limit: cap * 80, eviction: Eviction::S3Fifo, ..Config::default() })
+                    .unwrap();
+                run_batched(&m, &fill, threads, ttl);
+                let r = run_batched(&m, &trace, threads, ttl);
+                push("numashard", if ttl.is_some() { "batch 64, TTL on puts" } else { "batch 64" }, r);
+            }
+        }
+        let med = |v: &Vec<(f64, f64)>| {
+            let mut m: Vec<f64> = v.iter().map(|r| r.1).collect();
+            m.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            (v[0].0, m[m.len() / 2])
+        };
+        let best_peer = rows.iter().filter(|r| r.0 != "numashard").map(|r| med(&r.2).1).fold(0.0, f64::max);
+        for (e, mode, v) in &rows {
+            let (h, m) = med(v);
+            println!("| {threads} | {e} | {mode} | {h:.4} | {m:.2} | {:.2}× |", m / best_peer);
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("speed") {
+        let cap = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+        let len = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
+        let repeats = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(3);
+        return speed(cap, len, repeats);
+    }
+    let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let len: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    if args.get(1).map(String::as_str) == Some("traces") {
+        return write_traces(args.get(2).map(String::as_str).unwrap_or("target/cache-traces"));
+    }
+    let only = args.get(3).cloned().unwrap_or_default();
+    let mut traces = traces(n, len);
+    traces.retain(|(name, _)| name.contains(&only));
     println!("keys {n}, requests {len} per trace (scan: + 10 scans of {} fresh keys), 16 B keys, 32 B values", n / 5);
     println!("| trace | cache | threads | engine | hit ratio | Mops/s | vs best peer (pp) |");
     println!("|---|---|---|---|---|---|---|");
