@@ -159,8 +159,10 @@ fn main() {
         assert_eq!(v.len(), 64);
     }));
 
-    for share in [0.90, 0.99] {
-        let top = zipf.top_for(share);
+    // S3-FIFO keeps fewer than the ideal top-N: the 90% cache is sized for
+    // the top 94% (measured hit ratios are reported).
+    for (share, sized_for) in [(0.90, 0.94), (0.99, 0.99)] {
+        let top = zipf.top_for(sized_for);
         // Entry charge in the local map: measured, then the limit sized for `top` entries.
         let mut cfg = NearConfig::new(addr.clone());
         cfg.map.memory_limit = 4 << 30;
