@@ -5,7 +5,8 @@
 # more with GOGC=1 (to flush out a missing runtime.KeepAlive or pin), the Go
 # toolchain's own sync.Map tests against the binding, short differential
 # fuzz runs (plain calls, TTL calls), the shared-library build, a
-# one-iteration smoke run of the benchmarks (their own module), the
+# one-iteration smoke run of the benchmarks (their own module), the tests
+# of the hit-ratio harness (bench/cmd/hitratio), the
 # examples (checking what they print), the build failures a user may meet
 # (no cgo), the prebuilt library's check
 # (scripts/go-prebuilt.sh check) and the module tried as a new user would:
@@ -71,6 +72,9 @@ section "benchmarks: one-iteration smoke run (SMALL only)"
 go test -run '^$' -bench . -benchtime 1x . >/tmp/numashard-go-bench-smoke.txt
 (cd bench && NUMASHARD_BENCH_SMALL=1000 go test -run '^$' -bench . -benchtime 1x -cpu 2 . >>/tmp/numashard-go-bench-smoke.txt)
 grep -c '^Benchmark' /tmp/numashard-go-bench-smoke.txt | xargs echo "benchmarks run:"
+
+section "hit-ratio harness (bench/cmd/hitratio): its tests"
+(cd bench && go test -count=1 ./cmd/hitratio)
 
 section "examples: plain Go map fails, numashard does not"
 for ex in examples/*/; do

@@ -42,7 +42,7 @@ fn dd_bandwidth(dir: &Path, bytes: u64) -> (Option<f64>, Option<f64>) {
         // "... bytes (...) copied, 1.23 s, 456 MB/s"
         let text = String::from_utf8_lossy(&out.stderr);
         let line = text.lines().find(|l| l.contains("copied"))?;
-        let secs: f64 = line.split(", ").nth(1)?.trim_end_matches(" s").parse().ok()?;
+        let secs: f64 = line.split("copied, ").nth(1)?.split(" s").next()?.parse().ok()?;
         let bytes: f64 = line.split_whitespace().next()?.parse().ok()?;
         out.status.success().then_some(bytes / secs / 1e6)
     };
@@ -72,6 +72,16 @@ fn drop_cached(dir: &Path) {
             unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
         }
     }
+}
+
+/// CPU seconds this process has used (every thread, user + system).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes the struct we pass; no other memory is touched.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
@@ -144,14 +154,18 @@ pub fn run(keys: &KeySet, entries: usize, value_size: usize, o: &SnapshotOptions
     let snap = o.dir.join("numashard");
     let cfg = Config { shards: o.shards, ..Config::default() };
     let map = Map::new(cfg.clone()).map_err(err("open"))?;
-    let value = value_bytes(value_size, 1);
+    // Every key its own value (a file of one repeated value would flatter compressing peers).
+    let value_of = |i: usize| value_bytes(value_size, i as u64 + 1);
     for start in (0..entries).step_by(1024) {
+        let values: Vec<Vec<u8>> = (start..entries.min(start + 1024)).map(value_of).collect();
         let mut ops: Vec<numashard::BatchOp<'_>> =
-            (start..entries.min(start + 1024)).map(|i| numashard::BatchOp::put(keys.key(i), &value)).collect();
+            values.iter().enumerate().map(|(j, v)| numashard::BatchOp::put(keys.key(start + j), v)).collect();
         map.batch(&mut ops).map_err(err("fill"))?;
     }
     // 1. A save with nothing else running, then the disk's own bandwidth for as many bytes.
+    let c = cpu_seconds();
     let quiet = map.save(&snap).map_err(err("save"))?;
+    let save_cpu = cpu_seconds() - c;
     let (dd_write, dd_read) = dd_bandwidth(&o.dir, quiet.bytes);
     // 2. A save while a writer runs: its stall.
     let (during, stall) = with_writer(&map, keys, entries, value_size, o.baseline, || map.save(&snap));
@@ -160,9 +174,9 @@ pub fn run(keys: &KeySet, entries: usize, value_size: usize, o: &SnapshotOptions
     drop(map);
     // 3. Loads: from the disk (pages dropped from the cache), then from the page cache.
     drop_cached(&snap);
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_seconds());
     let loaded = Map::open_snapshot(cfg.clone(), &snap).map_err(err("load"))?;
-    let load_cold = t.elapsed().as_secs_f64();
+    let (load_cold, load_cold_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
     let st = loaded.stats().map_err(err("stats"))?;
     if st.entries != entries as u64 {
         return Err(format!("loaded {} entries, saved {entries}", st.entries));
@@ -170,13 +184,13 @@ pub fn run(keys: &KeySet, entries: usize, value_size: usize, o: &SnapshotOptions
     let (on_node, total): (u64, u64) =
         st.per_shard.iter().fold((0, 0), |(a, b), s| (a + s.pages_on_node, b + s.pages_total));
     drop(loaded);
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_seconds());
     let warm = Map::open_snapshot(cfg, &snap).map_err(err("load"))?;
-    let load_warm = t.elapsed().as_secs_f64();
+    let (load_warm, load_warm_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
     drop(warm);
     let save_s = quiet.elapsed.as_secs_f64();
     let redis =
-        if o.redis { Some(redis_restart(keys, entries, &value, &o.dir.join("redis"), o.redis_port)?) } else { None };
+        if o.redis { Some(redis_restart(keys, entries, &value_of, &o.dir.join("redis"), o.redis_port)?) } else { None };
 
     let rate = |s: f64| mb(bytes) / s;
     println!(
@@ -192,17 +206,21 @@ pub fn run(keys: &KeySet, entries: usize, value_size: usize, o: &SnapshotOptions
         dd_write.map(|v| format!("{v:.0}")).unwrap_or("n/a".into()),
         dd_read.map(|v| format!("{v:.0}")).unwrap_or("n/a".into())
     );
-    println!("  save (quiet)      {save_s:.3} s  {:.0} MB/s  ({})", rate(save_s), ratio(rate(save_s), dd_write));
+    println!(
+        "  save (quiet)      {save_s:.3} s  {:.0} MB/s  ({})  {save_cpu:.2} CPU s",
+        rate(save_s),
+        ratio(rate(save_s), dd_write)
+    );
     println!("  save (1 writer)   {:.3} s  writer max stall {:.3} ms (alone {:.3} ms), p99.9 {:.1} us over {} puts; start stall {:.1} us, longest chunk hold {:.1} us, {} before-images",
         during.elapsed.as_secs_f64(), stall.during_max_ns as f64 / 1e6, stall.baseline_max_ns as f64 / 1e6, stall.during_p999_ns as f64 / 1e3, stall.during_puts,
         during.start_stall_ns as f64 / 1e3, during.chunk_hold_max_ns as f64 / 1e3, during.before_images);
     println!(
-        "  load (cold cache) {load_cold:.3} s  {:.0} MB/s  ({})  pages on node {on_node}/{total}",
+        "  load (cold cache) {load_cold:.3} s  {:.0} MB/s  ({})  {load_cold_cpu:.2} CPU s  pages on node {on_node}/{total}",
         rate(load_cold),
         ratio(rate(load_cold), dd_read)
     );
     println!(
-        "  load (page cache) {load_warm:.3} s  {:.0} MB/s  {:.1} M entries/s",
+        "  load (page cache) {load_warm:.3} s  {:.0} MB/s  {:.1} M entries/s  {load_warm_cpu:.2} CPU s",
         rate(load_warm),
         entries as f64 / load_warm / 1e6
     );
@@ -222,7 +240,7 @@ pub fn run(keys: &KeySet, entries: usize, value_size: usize, o: &SnapshotOptions
         "writer_max_stall_ns": stall.during_max_ns, "writer_baseline_max_ns": stall.baseline_max_ns,
         "writer_p999_ns": stall.during_p999_ns, "writer_puts": stall.during_puts,
         "start_stall_ns": during.start_stall_ns, "chunk_hold_max_ns": during.chunk_hold_max_ns, "before_images": during.before_images,
-        "load_cold_s": load_cold, "load_cold_mb_s": rate(load_cold), "load_warm_s": load_warm, "load_warm_mb_s": rate(load_warm),
+        "load_cold_s": load_cold, "load_cold_cpu_s": load_cold_cpu, "load_warm_cpu_s": load_warm_cpu, "save_cpu_s": save_cpu, "load_cold_mb_s": rate(load_cold), "load_warm_s": load_warm, "load_warm_mb_s": rate(load_warm),
         "pages_on_node": on_node, "pages_total": total,
         "redis": redis,
     }))
@@ -301,7 +319,13 @@ fn command(r: &mut BufReader<TcpStream>, cmd: &str) -> Result<String, String> {
 
 /// Fills Redis with the same keys through pipelined SETs, SAVEs the RDB,
 /// stops it, and times a restart until it answers PING.
-fn redis_restart(keys: &KeySet, entries: usize, value: &[u8], dir: &Path, port: u16) -> Result<Value, String> {
+fn redis_restart(
+    keys: &KeySet,
+    entries: usize,
+    value_of: &dyn Fn(usize) -> Vec<u8>,
+    dir: &Path,
+    port: u16,
+) -> Result<Value, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let fill_t = Instant::now();
     let server = start_redis(dir, port)?;
@@ -316,8 +340,9 @@ fn redis_restart(keys: &KeySet, entries: usize, value: &[u8], dir: &Path, port: 
             let k = keys.key(i);
             write!(buf, "*3\r\n$3\r\nSET\r\n${}\r\n", k.len()).unwrap();
             buf.extend_from_slice(k);
+            let value = value_of(i);
             write!(buf, "\r\n${}\r\n", value.len()).unwrap();
-            buf.extend_from_slice(value);
+            buf.extend_from_slice(&value);
             buf.extend_from_slice(b"\r\n");
         }
         r.get_mut().write_all(&buf).map_err(|e| e.to_string())?;

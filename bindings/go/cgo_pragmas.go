@@ -45,6 +45,10 @@ package numashard
 #cgo nocallback ns_map_free
 #cgo noescape ns_map_new
 #cgo nocallback ns_map_new
+#cgo noescape ns_map_open_snapshot
+#cgo nocallback ns_map_open_snapshot
+#cgo noescape ns_map_save
+#cgo nocallback ns_map_save
 #cgo noescape ns_persist
 #cgo nocallback ns_persist
 #cgo noescape ns_put

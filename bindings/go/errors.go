@@ -37,13 +37,20 @@ func (s Status) String() string { return statusText(s) }
 type Error struct {
 	Status Status
 	Op     string // the method that failed, e.g. "Store"; empty in the sentinels
+	// Detail is the engine's explanation where it gives one (snapshots:
+	// the file and the reason, such as "No space left on device").
+	Detail string
 }
 
 func (e *Error) Error() string {
-	if e.Op == "" {
-		return "numashard: " + e.Status.String()
+	s := "numashard: " + e.Status.String()
+	if e.Op != "" {
+		s = "numashard: " + e.Op + ": " + e.Status.String()
 	}
-	return "numashard: " + e.Op + ": " + e.Status.String()
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
 }
 
 // Is reports whether target is an *Error with the same status, so that

@@ -95,11 +95,17 @@ func freeHandle(h *C.ns_map) {
 // memory at once; the garbage collector only frees what a forgotten map
 // holds as a backstop, at a time of its choosing.
 func Open(cfg Config) (*Map, error) {
+	return openWith(cfg, "Open", func(c *C.ns_config, h **C.ns_map) Status { return Status(C.ns_map_new(c, h)) })
+}
+
+// openWith builds the C config from cfg and creates the map with create
+// (ns_map_new or ns_map_open_snapshot); op names the method in errors.
+func openWith(cfg Config, op string, create func(*C.ns_config, **C.ns_map) Status) (*Map, error) {
 	var c C.ns_config
 	C.ns_config_init(&c)
 	if cfg.Shards < 0 || cfg.Shards > math.MaxUint32 || cfg.MaxKeyLen < 0 || cfg.MaxValueLen < 0 ||
 		cfg.BatchDelegateMin > math.MaxUint32 || cfg.DefaultTTL < 0 {
-		return nil, &Error{Status: StatusInvalidArgument, Op: "Open"}
+		return nil, &Error{Status: StatusInvalidArgument, Op: op}
 	}
 	c.shards = C.uint32_t(cfg.Shards)
 	c.memory_limit = C.uint64_t(cfg.MemoryLimit)
@@ -156,8 +162,8 @@ func Open(cfg Config) (*Map, error) {
 	}
 	c.record_stats = C.bool(cfg.RecordStats)
 	var h *C.ns_map
-	if s := Status(C.ns_map_new(&c, &h)); s != StatusOK {
-		return nil, errorOf("Open", s)
+	if s := create(&c, &h); s != StatusOK {
+		return nil, errorOf(op, s)
 	}
 	m := &Map{h: h}
 	m.cleanup = runtime.AddCleanup(m, freeHandle, h)

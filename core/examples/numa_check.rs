@@ -458,6 +458,50 @@ impl Checker<'_> {
         Some(stats)
     }
 
+    /// Warm restart, first half: the map saved into a temporary directory.
+    fn snapshot_save(&mut self, name: &str, map: &Map) -> Option<std::path::PathBuf> {
+        let dir = std::env::temp_dir().join(format!("numa-check-snapshot-{}", std::process::id()));
+        let t = Instant::now();
+        match map.save(&dir) {
+            Ok(r) => {
+                let secs = t.elapsed().as_secs_f64();
+                println!("  snapshot: {} entries saved ({:.1} MB) in {secs:.2}s", r.entries, r.bytes as f64 / 1e6);
+                Some(dir)
+            }
+            Err(e) => {
+                self.fail(format!("{name} snapshot: save failed: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Warm restart, second half: a new map with the same settings loaded
+    /// from the snapshot holds every entry, and every shard's pages are on
+    /// its node (each shard's part is built by a thread on that node).
+    fn snapshot_load(
+        &mut self,
+        name: &str,
+        cfg: &Config,
+        dir: &std::path::Path,
+        loaded: &Loaded,
+        expect: &Expect,
+        want: Option<&[usize]>,
+    ) {
+        let t = Instant::now();
+        match Map::open_snapshot(cfg.clone(), dir) {
+            Ok(m) => {
+                println!("  snapshot: loaded in {:.2}s", t.elapsed().as_secs_f64());
+                if let Err(e) = verify(&m, loaded.count) {
+                    self.fail(format!("{name} snapshot: {e}"));
+                }
+                self.phase(&format!("{name}/snapshot-load"), &m, expect, want);
+                let _ = m.close();
+            }
+            Err(e) => self.fail(format!("{name} snapshot: load failed: {e}")),
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     fn scenario(&mut self, name: &str) {
         let mut cfg = Config::default();
         let mut expect = if self.opts.lenient { Expect::Lenient } else { Expect::Bound { misplace: false } };
@@ -525,8 +569,14 @@ impl Checker<'_> {
                 }
             }
         }
+        // Warm restart (default scenario): saved before the close, loaded after it
+        // (so that each shard's owner thread name is unique again).
+        let saved = (name == "default" && loaded.count > 0).then(|| self.snapshot_save(name, &map)).flatten();
         if let Err(e) = map.close() {
             self.fail(format!("{name}: close failed: {e}"));
+        }
+        if let Some(dir) = saved {
+            self.snapshot_load(name, map.config(), &dir, &loaded, &expect, want_per_node.as_deref());
         }
         println!("  scenario {name} done in {:.2}s", t0.elapsed().as_secs_f64());
     }

@@ -303,10 +303,22 @@ static int u32_array(JNIEnv *env, jintArray arr, uint32_t **out, size_t *len) {
     return 0;
 }
 
+/* How a map is created: NULL = ns_map_new (errors throw); otherwise `create` with `arg`, whose
+ * error status is stored in *failed (the caller throws, with the engine's message). */
+typedef ns_status (*create_fn)(const ns_config *cfg, ns_map **out, void *arg);
+
+static jlong open_map(JNIEnv *env, jlongArray numbers, jstring topology, jstring topology_xml, jintArray nodes,
+                      jintArray shards_per_node, create_fn create, void *arg, ns_status *failed);
+
 JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nOpen(JNIEnv *env, jclass cls, jlongArray numbers,
                                                              jstring topology, jstring topology_xml,
                                                              jintArray nodes, jintArray shards_per_node) {
     (void)cls;
+    return open_map(env, numbers, topology, topology_xml, nodes, shards_per_node, NULL, NULL, NULL);
+}
+
+static jlong open_map(JNIEnv *env, jlongArray numbers, jstring topology, jstring topology_xml, jintArray nodes,
+                      jintArray shards_per_node, create_fn create, void *arg, ns_status *failed) {
     /* {value, isSet} pairs in Config.packed() order. */
     jlong v[24];
     if ((*env)->GetArrayLength(env, numbers) != 24) {
@@ -342,11 +354,13 @@ JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nOpen(JNIEnv *env, jclass
     cfg.shards_per_node = spn_p;
     {
         ns_map *m = NULL;
-        ns_status st = ns_map_new(&cfg, &m);
+        ns_status st = create == NULL ? ns_map_new(&cfg, &m) : create(&cfg, &m, arg);
         if (st == NS_OK) {
             handle = (jlong)(intptr_t)m;
-        } else {
+        } else if (create == NULL) {
             throw_status(env, st);
+        } else {
+            *failed = st;
         }
     }
 out:
@@ -1005,3 +1019,4 @@ JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nTtl(JNIEnv *env, jobject
     if (st != NS_NOT_FOUND) throw_status(env, st);
     return -2;
 }
+#include "numashard_jni_snapshot.c"

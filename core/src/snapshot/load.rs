@@ -6,7 +6,6 @@ use crate::config::Config;
 use crate::error::{Error, Result, Status};
 use crate::gate::Garbage;
 use crate::map::{Inner, Map};
-use crate::numa;
 use crate::routing::shard_of;
 use crate::shard::{Budget, ShardState};
 use crate::table::Table;
@@ -73,10 +72,7 @@ fn load_into(inner: &Inner, dir: &Path, manifest: &Manifest) -> Result<()> {
                 let spawned =
                     std::thread::Builder::new().name(format!("numashard-load-{s}")).spawn_scoped(scope, move || {
                         let p = inner.shards[s].placement;
-                        if real {
-                            numa::pin_thread(p.cpu);
-                            numa::bind_thread_memory(p.memory_node);
-                        }
+                        super::run_near_shard(inner, s);
                         build_shard(inner, dir, manifest, s, same_layout, real.then_some(p.memory_node), now)
                     });
                 spawned.map_err(|e| Error::with_detail(Status::Resource, format!("spawning a load thread: {e}")))

@@ -23,6 +23,40 @@ use crate::error::{Result, Status};
 use crate::shard::{Budget, ShardState};
 use std::path::Path;
 
+/// Places the calling thread for work on shard `s` of the map: free to run
+/// on any allowed CPU of the shard's node (not pinned to the owner's one
+/// CPU, so a busy CPU does not hold the work up), with its memory policy on
+/// the shard's memory node. Nothing on a topology that is not this machine.
+pub(crate) fn run_near_shard(inner: &crate::map::Inner, s: usize) {
+    if !inner.topology.is_this_system {
+        return;
+    }
+    let p = inner.shards[s].placement;
+    let allowed = crate::placement::allowed_cpus();
+    let cpus: Vec<u32> = inner
+        .topology
+        .nodes
+        .iter()
+        .find(|n| n.os_index == p.node)
+        .map(|n| n.cpus.iter().copied().filter(|c| allowed.contains(c)).collect())
+        .unwrap_or_default();
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET is only
+    // called with CPUs below CPU_SETSIZE; sched_setaffinity reads the set we
+    // pass and changes only the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let mut any = false;
+        for &c in cpus.iter().filter(|&&c| (c as usize) < libc::CPU_SETSIZE as usize) {
+            libc::CPU_SET(c as usize, &mut set);
+            any = true;
+        }
+        if any {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
+    crate::numa::bind_thread_memory(p.memory_node);
+}
+
 /// Reads and checks the manifest of the snapshot in `dir` (its entry
 /// count, shard layout, limits, generation), without loading it.
 pub fn inspect(dir: impl AsRef<Path>) -> Result<Manifest> {

@@ -9,7 +9,6 @@ use crate::arena::{record_deadline, record_key, record_value};
 use crate::error::{Error, Result, Status};
 use crate::gate::Garbage;
 use crate::map::{Inner, Map};
-use crate::numa;
 use crate::shard::ShardState;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -229,17 +228,12 @@ fn write_shards(
     generation: u64,
     between: &(dyn Fn(usize, u64) + Sync),
 ) -> Result<Vec<Written>> {
-    let real = inner.topology.is_this_system;
     let results: Vec<Result<Written>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..inner.shards.len())
             .map(|s| {
                 let spawned =
                     std::thread::Builder::new().name(format!("numashard-save-{s}")).spawn_scoped(scope, move || {
-                        let p = inner.shards[s].placement;
-                        if real {
-                            numa::pin_thread(p.cpu);
-                            numa::bind_thread_memory(p.memory_node);
-                        }
+                        super::run_near_shard(inner, s);
                         write_shard(inner, dir, generation, s, between)
                     });
                 spawned.map_err(|e| Error::with_detail(Status::Resource, format!("spawning a save thread: {e}")))

@@ -19,7 +19,8 @@
 //!   server acknowledged the `SET` is the local copy replaced, by the value the
 //!   server held right after it (which also keeps the key tracked). If an
 //!   invalidation of the key's slot arrived meanwhile, the local copy is
-//!   removed instead. A refused write changes nothing locally.
+//!   removed instead. A refused or failed write drops the local copy (the next
+//!   read fetches the server's value again) and changes nothing else.
 //! - [`delete`](NearCache::delete): `DEL` on the server, then the local copy.
 //!
 //! # The guarantee

@@ -354,6 +354,8 @@ impl Node {
             // Connected: apply invalidations, keep the heartbeat going.
             loop {
                 if self.shared.closed.load(Ordering::Acquire) {
+                    // Leave nothing of ours in the keyspace (best effort).
+                    let _ = redis::cmd("DEL").arg(&self.hb_key).exec(&mut l.hb);
                     return;
                 }
                 if self.receive(&mut l).is_err() {

@@ -55,8 +55,13 @@ fn read_write_delete_through() {
         assert_eq!(a, &want);
         assert_eq!(b, &want);
     }
+    cache.sync().unwrap();
     cache.close();
     assert!(matches!(cache.get(b"a"), Err(numashard_redis::Error::Closed)));
+    assert!(matches!(cache.sync(), Err(numashard_redis::Error::Closed)));
+    // Nothing of the tier's own (heartbeat key, sync markers) is left on the server.
+    let ours: Vec<String> = redis::cmd("KEYS").arg("__numashard_near:*").query(&mut con).unwrap();
+    assert!(ours.is_empty(), "{ours:?}");
 }
 
 #[test]

@@ -33,6 +33,11 @@ fn near_cache_over_a_three_master_cluster() {
     let keys: Vec<String> = (0..2000).map(|i| format!("ck:{i}")).collect();
     let slots: HashSet<u16> = keys.iter().map(|k| key_slot(k.as_bytes())).collect();
     assert!(slots.len() > 1500);
+    let mut per_master = [0usize; 3];
+    for k in keys.iter().step_by(10) {
+        per_master[cluster.owner_of(k.as_bytes())] += 1;
+    }
+    assert!(per_master.iter().all(|&n| n > 30), "keys on every master: {per_master:?}");
     for (i, k) in keys.iter().enumerate() {
         cache.set(k.as_bytes(), format!("v{i}").as_bytes()).unwrap();
     }

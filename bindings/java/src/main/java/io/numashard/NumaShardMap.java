@@ -137,6 +137,42 @@ public final class NumaShardMap implements AutoCloseable {
     }
 
     /**
+     * Opens a new map configured by {@code config} holding the snapshot saved in {@code dir} (a
+     * warm restart): each shard is built in parallel by a thread on its CPU, in its node's memory;
+     * the snapshot may come from a map with another shard count, topology or hash seed. Entries
+     * whose expiry deadline has passed are not loaded. Every block is checked before use, and no
+     * map is returned on any error.
+     *
+     * @param dir the snapshot's directory
+     * @param config the new map's settings
+     * @return the open map
+     * @throws NumaShardException with {@link Status#NO_SNAPSHOT}, {@link Status#NOT_A_SNAPSHOT},
+     *     {@link Status#SNAPSHOT_VERSION}, {@link Status#SNAPSHOT_CORRUPT}, {@link Status#IO} (the
+     *     message names the file and the reason), {@link KeyTooLargeException} /
+     *     {@link ValueTooLargeException} (entries above the config's limits), {@link MapFullException},
+     *     or what {@link #open(Config)} throws
+     */
+    public static NumaShardMap openSnapshot(java.nio.file.Path dir, Config config) {
+        return Snapshots.open(dir, config);
+    }
+
+    /**
+     * Saves the whole map into {@code dir} (created if needed) as a snapshot of one moment: exactly
+     * the writes that took effect before the call started, on every shard. Writers keep working
+     * meanwhile (a writer waits at most for the start or one chunk copy). Files are written to
+     * temporary names, fsynced and renamed, the manifest last, so a crash at any moment leaves the
+     * previous snapshot or this one, complete.
+     *
+     * @param dir the directory
+     * @return what the save did
+     * @throws NumaShardException with {@link Status#IO} (the previous snapshot stays; the message
+     *     says why), {@link Status#SNAPSHOT_BUSY}, or {@link MapClosedException}
+     */
+    public SaveReport save(java.nio.file.Path dir) {
+        return Snapshots.save(this, dir);
+    }
+
+    /**
      * The native library's version, {@code ns_version()} (e.g. {@code "0.1.0"}).
      *
      * @return the version string
@@ -886,6 +922,18 @@ public final class NumaShardMap implements AutoCloseable {
             int[] shardsPerNode);
 
     private static native void nFree(long h);
+
+    // Snapshots (Snapshots.java): status and message come back through the one-element arrays.
+    static native long nOpenSnapshot(long[] numbers, String topology, String topologyXml, int[] nodes,
+            int[] shardsPerNode, String dir, int[] status, String[] message);
+
+    native long[] nSave(long h, String dir, int[] status, String[] message);
+
+    /** Wraps a handle from {@link #nOpenSnapshot} (Snapshots.java). */
+    static NumaShardMap fromSnapshotHandle(long h) {
+        return new NumaShardMap(h);
+    }
+
 
     private native int nClose(long h);
 

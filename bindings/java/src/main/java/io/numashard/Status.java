@@ -35,12 +35,28 @@ public enum Status {
     PANIC(107),
     /** The operating system refused a resource (memory, threads). */
     RESOURCE(108),
+    /** Reading or writing a snapshot failed in the operating system (no space left, permission denied). */
+    IO(120),
+    /** The directory holds no snapshot. */
+    NO_SNAPSHOT(121),
+    /** A file is not a numashard snapshot (a foreign file). */
+    NOT_A_SNAPSHOT(122),
+    /** The snapshot was written in a format version this library does not read. */
+    SNAPSHOT_VERSION(123),
+    /** A snapshot file is corrupt: checksum mismatch, truncation or bad structure. */
+    SNAPSHOT_CORRUPT(124),
+    /** Another save into the same map or directory is in progress. */
+    SNAPSHOT_BUSY(125),
     /** A status value this binding does not know (a newer native library). */
     UNKNOWN(-1);
 
     private static final Status[] OUTCOMES = {OK, NOT_FOUND, EXISTS, MISMATCH, BUFFER_TOO_SMALL};
     private static final Status[] ERRORS = {
         INVALID_ARGUMENT, KEY_TOO_LARGE, VALUE_TOO_LARGE, FULL, CLOSED, NOT_A_COUNTER, TOPOLOGY, PANIC, RESOURCE
+    };
+
+    private static final Status[] SNAPSHOT_ERRORS = {
+        IO, NO_SNAPSHOT, NOT_A_SNAPSHOT, SNAPSHOT_VERSION, SNAPSHOT_CORRUPT, SNAPSHOT_BUSY
     };
 
     private final int code;
@@ -79,6 +95,9 @@ public enum Status {
         }
         if (code >= 100 && code < 100 + ERRORS.length) {
             return ERRORS[code - 100];
+        }
+        if (code >= 120 && code < 120 + SNAPSHOT_ERRORS.length) {
+            return SNAPSHOT_ERRORS[code - 120];
         }
         return UNKNOWN;
     }
