@@ -4,13 +4,18 @@
 # Results are summarised by hand in bench/results/java.md. Compiled with mvn -Pbench (the
 # peers are not dependencies of the tests).
 #
-#   bindings/java/run-benchmarks.sh [jmh|gc|goals|c|ffm|all] [extra JMH args...]
+#   bindings/java/run-benchmarks.sh [jmh|gc|goals|c|ffm|hitratio|getprobe|all] [extra JMH args...]
+#
+# hitratio: cache mode's hit ratio and read-through speed against Caffeine and OHC on the exact
+# traces of the Rust table (bench/results/cache.md), written by `numashard-cache traces` into
+# target/cache-traces (generated, never committed). getprobe: cache-mode single get vs OHC.
 #
 # Env: JMH_OPTS (default: -wi 2 -i 3 -f 1 -r 1s -w 1s), SIZES (default SMALL,LARGE),
 #      IMPLS (default: all seven), BENCHES (JMH regexp, default MapBench),
 #      THREADS (default "1 2"), GC_IMPLS (default "chm caffeine ohc chronicle numashard"),
 #      GC_HEAP (default 6g), GOALS_SIZE (default LARGE), GOALS_ROUNDS (default 9), JDK25 (a JDK >= 22 for the FFM comparison),
-#      FFM_SIZE (entries for the FFM comparison, default 100000).
+#      FFM_SIZE (entries for the FFM comparison, default 100000), HIT_TRACES (trace name filter, default all),
+#      PROBE_SIZE (getprobe entries, default SMALL), PROBE_ROUNDS (default 9).
 set -euo pipefail
 cd "$(dirname "$0")"
 what="${1:-all}"; shift || true
@@ -56,6 +61,18 @@ if [ "$what" = goals ] || [ "$what" = all ]; then
   # JMH ratios on a noisy machine. Heap for CHM; the off-heap maps take ~3.5 GiB more at LARGE.
   "$JAVA" -Xms4g -Xmx4g -XX:+UseG1GC $CHRONICLE_FLAGS -cp "$CP" io.numashard.bench.GoalsProbe \
     "${GOALS_SIZE:-LARGE}" "${GOALS_ROUNDS:-9}" | tee "$out/goals-${GOALS_SIZE:-LARGE}.txt"
+fi
+
+if [ "$what" = hitratio ] || [ "$what" = all ]; then
+  (cd ../.. && cargo build --release --quiet -p numashard-bench --bin numashard-cache \
+    && target/release/numashard-cache traces target/cache-traces >/dev/null)
+  "$JAVA" -Xms1g -Xmx1g -XX:+UseG1GC -cp "$CP" io.numashard.bench.HitRatio ../../target/cache-traces \
+    "${HIT_TRACES:-}" | tee "$out/hitratio.txt"
+fi
+
+if [ "$what" = getprobe ] || [ "$what" = all ]; then
+  "$JAVA" -Xms2g -Xmx2g -XX:+UseG1GC -cp "$CP" io.numashard.bench.HitRatio getprobe \
+    "${PROBE_SIZE:-SMALL}" "${PROBE_ROUNDS:-9}" | tee "$out/getprobe-${PROBE_SIZE:-SMALL}.txt"
 fi
 
 if [ "$what" = c ] || [ "$what" = all ]; then

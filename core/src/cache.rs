@@ -241,6 +241,30 @@ impl Wheel {
         self.registered = 0;
         self.earliest = u64::MAX;
     }
+
+    /// Names registered, live or stale.
+    pub(crate) fn registered(&self) -> usize {
+        self.registered
+    }
+
+    /// Drops the registrations `keep(bucket_start, name)` rejects (entries
+    /// evicted, deleted or given another deadline since), so that churn
+    /// under long TTLs does not pile up names until their bucket comes due.
+    pub(crate) fn compact(&mut self, keep: impl Fn(u64, u32) -> bool) {
+        let mut registered = 0;
+        self.buckets.retain(|&b, names| {
+            names.retain(|&fp| keep(b << GRAIN, fp));
+            registered += names.len();
+            !names.is_empty()
+        });
+        self.registered = registered;
+        self.earliest = self.buckets.first_key_value().map_or(u64::MAX, |(&b, _)| b << GRAIN);
+    }
+
+    /// The start of the bucket `deadline` falls in.
+    pub(crate) fn bucket_start(deadline: u64) -> u64 {
+        (deadline >> GRAIN) << GRAIN
+    }
 }
 
 #[cfg(test)]
@@ -281,7 +305,13 @@ mod tests {
         assert_eq!(w.take_due(2 * g, true), None, "bucket 2 is not whole past yet");
         assert_eq!(w.take_due(2 * g, false), Some(vec![9]));
         assert_eq!(w.take_due(5 * g + 2, false), Some(vec![7]));
-        assert_eq!(w.registered, 0);
+        assert_eq!(w.registered(), 0);
+        w.register(9 * g + 1, 1 << 32);
+        w.register(9 * g + 2, 2 << 32);
+        w.register(12 * g, 3 << 32);
+        w.compact(|b, fp| fp != 2 && b != 12 * g);
+        assert_eq!((w.registered(), w.earliest()), (1, 9 * g));
+        assert_eq!(w.take_due(10 * g, true), Some(vec![1]));
         assert_eq!(w.earliest(), u64::MAX);
     }
 

@@ -88,6 +88,8 @@ pub(crate) struct ShardState {
     evict: Option<S3Fifo>,
     /// Registrations of entries with deadlines, by time.
     wheel: Wheel,
+    /// Registrations past which the wheel is compacted next.
+    wheel_compact_at: usize,
     /// This shard's part of a save in progress (see `snapshot::capture`).
     pub(crate) capture: Option<Box<crate::snapshot::Capture>>,
 }
@@ -104,6 +106,7 @@ impl ShardState {
             counters,
             evict: policy.shard_limit.map(|_| S3Fifo::new()),
             wheel: Wheel::default(),
+            wheel_compact_at: 0,
             capture: None,
         })
     }
@@ -125,6 +128,30 @@ impl ShardState {
         // SAFETY: caller's contract.
         let (k, v, d) = unsafe { (record_lens(rec).0, record_lens(rec).1, record_deadline(rec)) };
         self.entry_cost(k, v, d != 0)
+    }
+
+    /// Registers an entry's new deadline in the wheel; compacts the wheel
+    /// when stale names (of entries gone or re-registered) outnumber the
+    /// entries two to one, so its size stays proportional to the shard's.
+    fn register_deadline(&mut self, deadline: u64, tag: u64) {
+        self.wheel.register(deadline, tag);
+        if self.wheel.registered() > (2 * self.table.len() + 1024).max(self.wheel_compact_at) {
+            let table = &self.table;
+            self.wheel.compact(|bucket, fp| {
+                // Keep the name if an entry so named has a deadline at or
+                // after this bucket (a registration at or before it is due).
+                let mut keep = false;
+                table.for_each_fingerprint(fp, |s| {
+                    // SAFETY: occupied slots point to live records.
+                    let d = unsafe { record_deadline(s.rec) };
+                    keep |= d != 0 && Wheel::bucket_start(d) >= bucket;
+                });
+                keep
+            });
+            // Names that stay are live; if they are many, wait until they
+            // double before looking again (amortized O(1) per registration).
+            self.wheel_compact_at = 2 * self.wheel.registered();
+        }
     }
 
     /// The earliest moment an entry may expire (u64::MAX: none has a deadline).
@@ -337,7 +364,7 @@ impl ShardState {
                     q.admit(tag);
                 }
                 if deadline != 0 {
-                    self.wheel.register(deadline, tag);
+                    self.register_deadline(deadline, tag);
                 }
                 Status::Ok
             }
@@ -432,7 +459,7 @@ impl ShardState {
             self.table.set_accessed(i);
         }
         if deadline != 0 && (old_deadline == 0 || deadline < old_deadline) {
-            self.wheel.register(deadline, tag);
+            self.register_deadline(deadline, tag);
         }
         Status::Ok
     }
@@ -690,7 +717,7 @@ impl ShardState {
             // SAFETY: the record has a deadline, so its block has room for one.
             unsafe { arena::record_set_deadline(rec, deadline) };
             if deadline < old {
-                self.wheel.register(deadline, tag);
+                self.register_deadline(deadline, tag);
             }
             return Status::Ok;
         }

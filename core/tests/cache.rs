@@ -661,3 +661,32 @@ fn an_idle_map_reclaims_expired_entries_in_the_background() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Churn under long TTLs (every entry evicted long before its deadline)
+/// leaves no pile of expiry registrations: memory stays bounded by the
+/// cache's size, not by the number of writes within a TTL.
+#[test]
+fn churn_under_long_ttls_keeps_the_expiry_wheel_bounded() {
+    let map = cache(64 * 1024, 1);
+    let mapped_after = |map: &Map| map.stats().unwrap().mapped_bytes;
+    for i in 0..20_000u32 {
+        map.put_with_ttl(&i.to_le_bytes(), &[7u8; 32], Duration::from_secs(3600)).unwrap();
+    }
+    let first = mapped_after(&map);
+    let rss = |_: ()| -> u64 {
+        let s = std::fs::read_to_string("/proc/self/statm").unwrap();
+        s.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
+    };
+    let before = rss(());
+    for i in 20_000..2_020_000u32 {
+        map.put_with_ttl(&i.to_le_bytes(), &[7u8; 32], Duration::from_secs(3600)).unwrap();
+    }
+    let st = map.stats().unwrap();
+    assert!(st.evictions > 1_900_000, "{st:?}");
+    assert!(st.bytes <= 64 * 1024);
+    assert_eq!(mapped_after(&map), first, "the shard's own memory did not grow");
+    // 2M stale registrations would be 8 MB at least; the wheel keeps about
+    // as many names as entries (some hundreds here).
+    let grown = rss(()).saturating_sub(before);
+    assert!(grown < 4 << 20, "process grew by {grown} bytes under churn");
+}
