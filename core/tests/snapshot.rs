@@ -112,14 +112,21 @@ proptest! {
 /// Concurrent writers during a save: the snapshot is the map at one moment.
 /// Each writer owns its keys and logs every write with the global clock
 /// before and after it; the value names the write. The snapshot must equal,
-/// for each writer, its state after a prefix of its log, and the prefixes
-/// must form a cut no real-time order crosses: a write in the snapshot never
-/// started after a write left out had finished.
+/// for each writer, its state after a prefix of its log, and some moment
+/// during the save call must separate every writer's prefix from the rest:
+/// each write in the snapshot started before it, each write left out
+/// finished after it. (A prefix is not always unique — a delete of an absent
+/// key changes nothing, so the prefixes with and without it match alike —
+/// and any matching prefix may be the one the moment cut.)
 #[test]
 fn concurrent_writers_see_a_snapshot_of_one_moment() {
     const WRITERS: usize = 3;
     const KEYS: u64 = 12_000;
     const SAVES: usize = 3;
+    // Saves go on past SAVES (up to this many) until one of them overlapped
+    // writes to unwritten keys: on a loaded machine a save can run while no
+    // writer is scheduled.
+    const MAX_SAVES: usize = 40;
     let map = Arc::new(Map::new(shards(4)).unwrap());
     let clock = Arc::new(AtomicU64::new(1));
     let stop = Arc::new(AtomicBool::new(false));
@@ -130,12 +137,11 @@ fn concurrent_writers_see_a_snapshot_of_one_moment() {
             map.put(format!("w{w}-{k}").as_bytes(), &0u64.to_le_bytes()).unwrap();
         }
     }
-    let dirs: Vec<PathBuf> = (0..SAVES).map(|_| tmpdir("writers")).collect();
     let handles: Vec<_> = (0..WRITERS as u64)
         .map(|w| {
             let (map, clock, stop, started) = (map.clone(), clock.clone(), stop.clone(), started.clone());
             std::thread::spawn(move || {
-                // log[i] = (key index, Some(value) | None for delete, start, end); value = i + 1.
+                // log[i] = (key index, delete?, start, end); a put's value is i + 1.
                 let mut log: Vec<(u64, bool, u64, u64)> = Vec::new();
                 let mut x = w * 7919 + 1;
                 started.fetch_add(1, Ordering::SeqCst);
@@ -161,16 +167,24 @@ fn concurrent_writers_see_a_snapshot_of_one_moment() {
     while started.load(Ordering::SeqCst) < WRITERS as u64 {
         std::thread::yield_now();
     }
-    let mut reports = Vec::new();
-    for dir in &dirs {
+    // (directory, report, clock before the call, clock after it returned)
+    let mut saves = Vec::new();
+    while saves.len() < SAVES
+        || (saves.len() < MAX_SAVES
+            && !saves.iter().any(|(_, r, _, _): &(_, snapshot::SaveReport, _, _)| r.before_images > 0))
+    {
         std::thread::sleep(std::time::Duration::from_millis(10));
-        reports.push(map.save(dir).unwrap());
+        let dir = tmpdir("writers");
+        let before = clock.fetch_add(1, Ordering::SeqCst);
+        let report = map.save(&dir).unwrap();
+        let after = clock.fetch_add(1, Ordering::SeqCst);
+        saves.push((dir, report, before, after));
     }
     std::thread::sleep(std::time::Duration::from_millis(10));
     stop.store(true, Ordering::Relaxed);
     let logs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    for (dir, report) in dirs.iter().zip(&reports) {
-        check_one_moment(dir, report, &logs, KEYS);
+    for (dir, report, before, after) in &saves {
+        check_one_moment(dir, report, (*before, *after), &logs, KEYS);
         eprintln!(
             "save during writes: {} entries, start stall {} us, longest chunk hold {} us, {} before-images",
             report.entries,
@@ -180,25 +194,34 @@ fn concurrent_writers_see_a_snapshot_of_one_moment() {
         );
         let _ = std::fs::remove_dir_all(dir);
     }
-    assert!(reports.iter().any(|r| r.before_images > 0), "writers changed unwritten keys during some save");
+    assert!(
+        saves.iter().any(|(_, r, _, _)| r.before_images > 0),
+        "writers changed unwritten keys during some save (of {})",
+        saves.len()
+    );
 }
 
 type WriterLog = Vec<(u64, bool, u64, u64)>;
 
-fn check_one_moment(dir: &Path, report: &snapshot::SaveReport, logs: &[WriterLog], keys: u64) {
+/// Checks that the snapshot in `dir` is every writer's state after a prefix
+/// of its log, with one moment inside `call` (the clock just before the save
+/// and just after it returned) that every chosen prefix is consistent with.
+fn check_one_moment(dir: &Path, report: &snapshot::SaveReport, call: (u64, u64), logs: &[WriterLog], keys: u64) {
     let snap = contents(&Map::open_snapshot(shards(3), dir).unwrap());
     assert_eq!(report.entries, snap.len() as u64);
-    let mut max_start_in = 0u64;
-    let mut min_end_out = u64::MAX;
+    // For each writer, the open clock intervals (start of the last write in,
+    // end of the first write out) of every prefix whose replay equals the
+    // snapshot: the moment must lie in one of them.
+    let mut windows: Vec<Vec<(usize, u64, u64)>> = Vec::new();
     for (w, log) in logs.iter().enumerate() {
-        // Find the prefix: the longest prefix whose replay equals the snapshot.
+        assert!(log.len() > 100, "writer {w} made too few writes ({})", log.len());
         let mut state: BTreeMap<u64, Option<u64>> = (0..keys).map(|k| (k, Some(0))).collect();
         let of_snap =
             |k: u64| snap.get(format!("w{w}-{k}").as_bytes()).map(|v| u64::from_le_bytes(v[..8].try_into().unwrap()));
         let mut mismatches: usize = (0..keys).filter(|&k| of_snap(k) != Some(0)).count();
-        let mut cut = None;
+        let mut cuts = Vec::new();
         if mismatches == 0 {
-            cut = Some(0);
+            cuts.push(0);
         }
         for (i, &(k, del, _, _)) in log.iter().enumerate() {
             let before = state[&k] == of_snap(k);
@@ -207,20 +230,32 @@ fn check_one_moment(dir: &Path, report: &snapshot::SaveReport, logs: &[WriterLog
             let after = now == of_snap(k);
             mismatches = mismatches + usize::from(before && !after) - usize::from(!before && after);
             if mismatches == 0 {
-                cut = Some(i + 1);
+                cuts.push(i + 1);
             }
         }
-        let cut = cut.unwrap_or_else(|| panic!("writer {w}: the snapshot is no prefix of its writes"));
-        assert!(cut < log.len(), "writer {w}: writes continued after the save");
-        if cut > 0 {
-            max_start_in = max_start_in.max(log[cut - 1].2);
-        }
-        min_end_out = min_end_out.min(log[cut].3);
-        assert!(logs[w].len() > 100, "writer {w} made too few writes ({})", log.len());
+        assert!(!cuts.is_empty(), "writer {w}: the snapshot is no prefix of its writes");
+        assert!(cuts[0] < log.len(), "writer {w}: writes continued after the save, the snapshot has them all");
+        let open: Vec<(usize, u64, u64)> = cuts
+            .iter()
+            .filter(|&&c| c < log.len())
+            .map(|&c| (c, if c == 0 { 0 } else { log[c - 1].2 }, log[c].3))
+            .collect();
+        windows.push(open);
     }
+    // Intervals are open and clock values distinct, so if the intersection
+    // of one interval per writer and the call's is not empty, it holds the
+    // point just above its greatest lower end: try each lower end.
+    let lows = std::iter::once(call.0).chain(windows.iter().flatten().map(|&(_, s, _)| s));
+    let fits =
+        |t: u64| call.0 <= t && t < call.1 && windows.iter().all(|ws| ws.iter().any(|&(_, s, e)| s <= t && t < e));
+    let moment = lows.clone().find(|&t| fits(t));
     assert!(
-        max_start_in < min_end_out,
-        "a write in the snapshot started (clock {max_start_in}) after one left out had finished (clock {min_end_out})"
+        moment.is_some(),
+        "no moment during the save (clock {} to {}) separates the writes in the snapshot from those left out; \
+         per writer, the matching prefixes (length, start of the last write in, end of the first write out): {:?}",
+        call.0,
+        call.1,
+        windows.iter().map(|ws| ws.iter().take(8).collect::<Vec<_>>()).collect::<Vec<_>>()
     );
 }
 
