@@ -727,8 +727,8 @@ void ns_config_init(struct ns_config *cfg);
  * the field docs.
  *
  * Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (wrong `struct_size`,
- * unknown `exec_mode`, NULL array with a length, non-UTF-8 string, size
- * limits out of range).
+ * unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
+ * NULL array with a length, non-UTF-8 string, size limits out of range).
  */
 ns_status ns_config_check(const struct ns_config *cfg);
 

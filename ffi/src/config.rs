@@ -229,8 +229,8 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
 /// the field docs.
 ///
 /// Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (wrong `struct_size`,
-/// unknown `exec_mode`, NULL array with a length, non-UTF-8 string, size
-/// limits out of range).
+/// unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
+/// NULL array with a length, non-UTF-8 string, size limits out of range).
 #[no_mangle]
 pub unsafe extern "C" fn ns_config_check(cfg: *const ns_config) -> ns_status {
     guard(|| -> Outcome {

@@ -40,6 +40,30 @@ fn run<'a>(map: &numashard::Map, mut op: BatchOp<'a>) -> Result<BatchOp<'a>, ns_
     }
 }
 
+/// A store (`make` builds its op) with a time to live, from C's arguments.
+///
+/// # Safety
+/// As `ns_put`.
+unsafe fn store_with_ttl(
+    m: *mut ns_map,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    ttl_ms: u64,
+    make: for<'a> fn(&'a [u8], &'a [u8]) -> BatchOp<'a>,
+) -> ns_status {
+    guard(|| -> Outcome {
+        // SAFETY (whole body): the caller's contract, checked where it can be.
+        let map = unsafe { ns_map::get(m) }?;
+        let k = unsafe { self::key(map, key, key_len) }?;
+        let v = unsafe { self::value(map, value, value_len) }?;
+        let mut op = make(k, v);
+        op.ttl_ns = ttl_ns(ttl_ms);
+        Ok(run(map, op)?.status.into())
+    })
+}
+
 /// Inserts or overwrites a key's value with a time to live: from `ttl_ms`
 /// milliseconds on, no read, batch, iteration or length sees the entry.
 ///
@@ -59,15 +83,8 @@ pub unsafe extern "C" fn ns_put_ttl(
     value_len: usize,
     ttl_ms: u64,
 ) -> ns_status {
-    guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
-        let map = unsafe { ns_map::get(m) }?;
-        let k = unsafe { self::key(map, key, key_len) }?;
-        let v = unsafe { self::value(map, value, value_len) }?;
-        let mut op = BatchOp::put(k, v);
-        op.ttl_ns = ttl_ns(ttl_ms);
-        Ok(run(map, op)?.status.into())
-    })
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { store_with_ttl(m, key, key_len, value, value_len, ttl_ms, |k, v| BatchOp::put(k, v)) }
 }
 
 /// Inserts a key with a time to live only if it is absent (or expired).
@@ -87,15 +104,8 @@ pub unsafe extern "C" fn ns_put_if_absent_ttl(
     value_len: usize,
     ttl_ms: u64,
 ) -> ns_status {
-    guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
-        let map = unsafe { ns_map::get(m) }?;
-        let k = unsafe { self::key(map, key, key_len) }?;
-        let v = unsafe { self::value(map, value, value_len) }?;
-        let mut op = BatchOp::put_if_absent(k, v);
-        op.ttl_ns = ttl_ns(ttl_ms);
-        Ok(run(map, op)?.status.into())
-    })
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { store_with_ttl(m, key, key_len, value, value_len, ttl_ms, |k, v| BatchOp::put_if_absent(k, v)) }
 }
 
 /// Sets a key's time to live to `ttl_ms` from now (0 = expire it now,

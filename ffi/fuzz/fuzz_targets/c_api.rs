@@ -366,6 +366,8 @@ impl Fuzz<'_> {
                 out_cap: outs[i].len(),
                 out_len: 12345,
                 out_counter: 12345,
+                // Both mean "never expires" in a map without a default TTL.
+                ttl_ms: if i % 2 == 0 { 0 } else { u64::MAX },
             })
             .collect();
         let ops_ptr = if n == 0 { null_mut() } else { ops.as_mut_ptr() };
