@@ -37,7 +37,7 @@ cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 # manifest only (the rebuilt library is byte for byte the same blob).
 input_files() {
   git ls-files -- Cargo.toml Cargo.lock rust-toolchain rust-toolchain.toml .cargo core ffi include \
-    scripts/go-prebuilt.sh | grep -v '^ffi/fuzz/'
+    scripts/go-prebuilt.sh | grep -vE '^(ffi/fuzz|ffi/tests|core/tests|core/benches)/'
 }
 
 inputs_hash() {
