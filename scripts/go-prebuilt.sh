@@ -32,9 +32,11 @@ header="$dir/numashard.h"
 manifest="$dir/$platform.inputs"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 
-# Every tracked file the library is built from. Test-only files are in the
-# list too: a change to them needs a refresh, which then rewrites the
-# manifest only (the rebuilt library is byte for byte the same blob).
+# Every tracked file the library is built from, less the test directories
+# (core/tests, core/benches, ffi/tests, ffi/fuzz), which no library build
+# reads. Test modules inside src/ are in the list: a change to them needs a
+# refresh, which then rewrites the manifest only (the rebuilt library is
+# byte for byte the same blob).
 input_files() {
   git ls-files -- Cargo.toml Cargo.lock rust-toolchain rust-toolchain.toml .cargo core ffi include \
     scripts/go-prebuilt.sh | grep -vE '^(ffi/fuzz|ffi/tests|core/tests|core/benches)/'
