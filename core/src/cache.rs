@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Bytes charged per entry for its place in the eviction queues and the
-/// ghost set (4-byte names; the ghost holds about half as many).
+/// ghost set (a 4-byte name in a queue; the ghost has a 4-byte cell per
+/// eight table slots).
 pub(crate) const QUEUE_COST: u64 = 8;
 
 /// Settings shared by every shard of a map (cloned into each shard state).

@@ -126,7 +126,7 @@ impl ShardState {
     /// `rec` must be a live record of this shard.
     unsafe fn record_cost(&self, rec: *const u8) -> u64 {
         // SAFETY: caller's contract.
-        let (k, v, d) = unsafe { (record_lens(rec).0, record_lens(rec).1, record_deadline(rec)) };
+        let ((k, v), d) = unsafe { (record_lens(rec), record_deadline(rec)) };
         self.entry_cost(k, v, d != 0)
     }
 

@@ -263,9 +263,10 @@ impl Table {
                 let at = bigger.insert_absent(s.tag, s.rec);
                 // SAFETY: i < capacity; the accessed bit moves with the entry.
                 let count = unsafe { load_rec_word(self.slots(), i) } & ACCESSED;
-                for _ in 0..count {
-                    bigger.set_accessed(at);
-                }
+                let q = bigger.slots() as *const AtomicU64;
+                // SAFETY: `at` < the new array's capacity; the array is not
+                // published yet, so nothing else writes it.
+                unsafe { (*q.add(2 * at + 1)).fetch_or(count, Relaxed) };
             }
         }
         let old = std::mem::replace(self, bigger);
