@@ -1,6 +1,7 @@
 //! One status type for every outcome of every operation, and the error that
 //! carries a failing status with a readable message.
 
+use std::ffi::CStr;
 use std::fmt;
 
 /// Every outcome an operation can have. The numeric values are the C ABI's
@@ -78,27 +79,36 @@ impl Status {
 
     /// A short, stable, human-readable description.
     pub const fn as_str(self) -> &'static str {
+        match self.as_c_str().to_str() {
+            Ok(s) => s,
+            Err(_) => panic!("status texts are ASCII"),
+        }
+    }
+
+    /// [`Status::as_str`] as a NUL-terminated string (what the C API hands
+    /// out): the one place the texts are written.
+    pub const fn as_c_str(self) -> &'static CStr {
         match self {
-            Status::Ok => "ok",
-            Status::NotFound => "key not found",
-            Status::Exists => "key already exists",
-            Status::Mismatch => "current value differs from the expected value",
-            Status::BufferTooSmall => "buffer too small for the value",
-            Status::InvalidArgument => "invalid argument",
-            Status::KeyTooLarge => "key longer than max_key_len",
-            Status::ValueTooLarge => "value longer than max_value_len",
-            Status::Full => "memory limit reached",
-            Status::Closed => "map is closed",
-            Status::NotACounter => "stored value is not an 8-byte counter",
-            Status::Topology => "topology could not be loaded or placement is impossible",
-            Status::Panic => "internal panic caught at the library boundary",
-            Status::Resource => "the operating system refused a resource",
-            Status::Io => "snapshot I/O failed",
-            Status::NoSnapshot => "no snapshot in the directory",
-            Status::NotASnapshot => "not a numashard snapshot",
-            Status::SnapshotVersion => "snapshot format version not supported",
-            Status::SnapshotCorrupt => "snapshot corrupt (checksum mismatch, truncation or bad structure)",
-            Status::SnapshotBusy => "another save into this map or directory is in progress",
+            Status::Ok => c"ok",
+            Status::NotFound => c"key not found",
+            Status::Exists => c"key already exists",
+            Status::Mismatch => c"current value differs from the expected value",
+            Status::BufferTooSmall => c"buffer too small for the value",
+            Status::InvalidArgument => c"invalid argument",
+            Status::KeyTooLarge => c"key longer than max_key_len",
+            Status::ValueTooLarge => c"value longer than max_value_len",
+            Status::Full => c"memory limit reached",
+            Status::Closed => c"map is closed",
+            Status::NotACounter => c"stored value is not an 8-byte counter",
+            Status::Topology => c"topology could not be loaded or placement is impossible",
+            Status::Panic => c"internal panic caught at the library boundary",
+            Status::Resource => c"the operating system refused a resource",
+            Status::Io => c"snapshot I/O failed",
+            Status::NoSnapshot => c"no snapshot in the directory",
+            Status::NotASnapshot => c"not a numashard snapshot",
+            Status::SnapshotVersion => c"snapshot format version not supported",
+            Status::SnapshotCorrupt => c"snapshot corrupt (checksum mismatch, truncation or bad structure)",
+            Status::SnapshotBusy => c"another save into this map or directory is in progress",
         }
     }
 

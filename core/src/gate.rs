@@ -40,8 +40,6 @@
 //! per-CPU stripes with SeqCst read-modify-writes, as every caller did
 //! before.
 
-use crate::numa::NodeRegion;
-use crate::shard::ShardState;
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -162,12 +160,17 @@ pub(crate) fn default_fence_mode() -> FenceMode {
     }
 }
 
-/// Memory retired until a grace period has passed.
-pub(crate) enum Garbage {
-    /// A slot array, record chunk or large-record region.
-    Region(#[allow(dead_code)] NodeRegion),
-    /// A whole shard state replaced by `replace_all`.
-    State(#[allow(dead_code)] Box<ShardState>),
+/// Memory retired until a grace period has passed: anything whose drop
+/// frees it (a slot array, record chunk or large-record region; a whole
+/// shard state replaced by `replace_all`). Type-erased, so the gate knows
+/// nothing of what it holds.
+pub(crate) struct Garbage(#[allow(dead_code)] Box<dyn Send>);
+
+impl Garbage {
+    /// Retires `x`: it is dropped once its grace period has passed.
+    pub(crate) fn new<T: Send + 'static>(x: T) -> Garbage {
+        Garbage(Box::new(x))
+    }
 }
 
 pub(crate) struct Gate {

@@ -339,7 +339,7 @@ impl Table {
         // while this one is copied, so that their misses overlap.
         const D: usize = 8;
         for steps in 0..self.capacity() {
-            crate::shard::prefetch_addr(self.slot((i + D) & mask).rec);
+            prefetch_addr(self.slot((i + D) & mask).rec);
             let s = self.slot(i);
             if s.tag == 0 {
                 if steps > span {
@@ -416,4 +416,16 @@ pub(crate) fn fingerprint(tag: u64) -> u32 {
 #[inline]
 pub(crate) fn unpack_word(word: usize) -> (*const Slot, u32) {
     ((word & !63) as *const Slot, (word & 63) as u32)
+}
+
+/// Hints the CPU to fetch the cache line at `p` (any address: prefetching never faults).
+#[inline]
+pub(crate) fn prefetch_addr(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch instructions never fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }

@@ -96,7 +96,7 @@ fn load_into(inner: &Inner, dir: &Path, manifest: &Manifest) -> Result<()> {
     for (shard, st) in inner.shards.iter().zip(states) {
         let mut g = shard.lock()?;
         let s = g.begin_write();
-        olds.push(Garbage::State(Box::new(std::mem::replace(&mut *g, st))));
+        olds.push(Garbage::new(std::mem::replace(&mut *g, st)));
         g.end_write(&inner.gate, s);
         g.publish();
     }

@@ -89,7 +89,7 @@ impl Drop for CaptureGuard<'_> {
             if let Ok(mut st) = s.lock() {
                 if let Some(frozen) = st.capture.take().and_then(|c| c.frozen) {
                     drop(st);
-                    inner.gate.retire(std::iter::once(Garbage::State(frozen)));
+                    inner.gate.retire(std::iter::once(Garbage::new(frozen)));
                     s.wake_owner();
                 }
             }
@@ -308,7 +308,7 @@ fn write_shard(
         hold_max_ns = hold_max_ns.max(t.elapsed().as_nanos() as u64);
         st.release_fair();
         if let Some(f) = frozen {
-            inner.gate.retire(std::iter::once(Garbage::State(f)));
+            inner.gate.retire(std::iter::once(Garbage::new(f)));
             shard.wake_owner();
         }
         drop(pass);

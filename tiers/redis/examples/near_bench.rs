@@ -7,9 +7,10 @@
 //!
 //! cargo run --release -p numashard-redis --example near_bench -- [--keys N] [--seconds S] [--value-size B] [--go-bench PATH]
 //!
-//! With `--go-bench`, the Go program of `tiers/redis/bench-go` (rueidis with
-//! and without DoCache) runs against the same loaded server afterwards, and
-//! its table follows (`scripts/bench-near-cache.sh` builds and runs both).
+//! With `--go-bench`, the Go program `bindings/go/bench/cmd/nearbench`
+//! (package nearcache against rueidis with and without DoCache) runs against
+//! the same loaded server afterwards, and its table follows
+//! (`scripts/bench-near-cache.sh` builds and runs both).
 
 use numashard_redis::{NearCache, NearConfig};
 use std::net::TcpListener;

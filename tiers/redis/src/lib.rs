@@ -326,6 +326,36 @@ impl NearCache {
                 return Ok(Some(v));
             }
         }
+        self.read_through(slot, node, key)
+    }
+
+    /// Like [`get`](Self::get), copying the value into `buf`: its length when
+    /// found. If that is larger than `buf`, nothing was copied (a server
+    /// reply was still installed locally, so asking again with a buffer of
+    /// that size is usually a local hit).
+    pub fn get_into(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
+        self.check_key(key)?;
+        let slot = key_slot(key);
+        let node = self.node_of(slot);
+        let co = &self.shared.coherence;
+        if node.serving.load(Ordering::Acquire) {
+            if let Some(n) = co.map.get_into(key, buf)? {
+                co.counters.local_hits.add(1);
+                return Ok(Some(n));
+            }
+        }
+        Ok(self.read_through(slot, node, key)?.map(|v| {
+            if let Some(dst) = buf.get_mut(..v.len()) {
+                dst.copy_from_slice(&v);
+            }
+            v.len()
+        }))
+    }
+
+    /// A miss: `GET` + `PTTL` in one round trip, the reply installed locally
+    /// unless an invalidation or flush overtook it.
+    fn read_through(&self, slot: u16, node: &Node, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let co = &self.shared.coherence;
         let snap = co.snapshot(slot);
         let (get, pttl) =
             node.with_conn(|con| redis::pipe().cmd("GET").arg(key).cmd("PTTL").arg(key).query::<(Value, Value)>(con))?;
@@ -500,6 +530,16 @@ impl NearCache {
         self.nodes.iter().all(|n| n.serving.load(Ordering::Acquire))
     }
 
+    /// The longest key accepted ([`NearConfig::max_key_len`]).
+    pub fn max_key_len(&self) -> usize {
+        self.max_key_len
+    }
+
+    /// The longest value a write accepts ([`NearConfig::max_value_len`]).
+    pub fn max_value_len(&self) -> usize {
+        self.max_value_len
+    }
+
     /// Number of server nodes (1, or the Cluster's masters).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
@@ -508,7 +548,14 @@ impl NearCache {
     /// Stops the listeners, drops the connections and closes the local map.
     /// Later calls fail with [`Error::Closed`]. Idempotent.
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::Release);
+        self.close_once();
+    }
+
+    /// [`close`](Self::close), saying whether this call closed the cache
+    /// (false: it was closed already, or a racing close did it; either way
+    /// it is closed when this returns).
+    pub fn close_once(&self) -> bool {
+        let first = !self.shared.closed.swap(true, Ordering::AcqRel);
         for n in &self.nodes {
             n.serving.store(false, Ordering::Release);
         }
@@ -516,6 +563,7 @@ impl NearCache {
             let _ = t.join();
         }
         let _ = self.shared.coherence.map.close();
+        first
     }
 }
 

@@ -1,0 +1,217 @@
+//! Batches: validated and hashed, split by shard with a stable counting
+//! sort, then each shard's part is dispatched — to its owner thread, to
+//! lock-free reads in prefetched windows, or applied by the caller under the
+//! shard's lock.
+
+use super::Map;
+use crate::batch::{BatchOp, OpKind};
+use crate::config::ExecMode;
+use crate::error::{Error, Result, Status};
+use crate::numa;
+use crate::routing::{shard_of, Msg, ReplySlot};
+use std::cell::RefCell;
+
+thread_local! {
+    /// Per-thread scratch for splitting batches by shard (no allocation per batch once warm).
+    static SPLIT: RefCell<Split> = const { RefCell::new(Split::new()) };
+}
+
+/// Scratch arrays for splitting a batch by shard, reused by each thread.
+struct Split {
+    /// Shard of each op (u32::MAX for an op that failed validation).
+    ids: Vec<u32>,
+    /// Prefix sums of ops per shard, then a copy used as fill cursors.
+    starts: Vec<u32>,
+    fill: Vec<u32>,
+    /// Op indices grouped by shard, in array order within a shard.
+    order: Vec<u32>,
+    /// Ops a lock-free read could not serve, to apply under the lock.
+    retry: Vec<u32>,
+}
+
+impl Split {
+    const fn new() -> Split {
+        Split { ids: Vec::new(), starts: Vec::new(), fill: Vec::new(), order: Vec::new(), retry: Vec::new() }
+    }
+}
+
+/// How many of a batch's first ops get their home slot prefetched while the
+/// batch is sorted by shard (the read windows fetch the rest; a bound keeps
+/// early lines from being evicted before they are read).
+const EARLY_PREFETCH: usize = 128;
+
+impl Map {
+    /// Runs any mix of operations in one call: split by shard (ops on the
+    /// same key keep their array order), all shards working at once; every op
+    /// gets its own status. Returns an error only when the call as a whole
+    /// failed (closed map); per-op errors live in the ops.
+    pub fn batch(&self, ops: &mut [BatchOp<'_>]) -> Result<()> {
+        let _pass = self.enter()?;
+        if ops.len() > u32::MAX as usize {
+            return Err(Error::with_detail(Status::InvalidArgument, "batch larger than 2^32-1 ops"));
+        }
+        let inner = &*self.inner;
+        let n = inner.shards.len();
+        SPLIT.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let Split { ids, starts, fill, order, retry } = &mut *scratch;
+            ids.clear();
+            starts.clear();
+            starts.resize(n + 1, 0);
+            order.clear();
+            order.resize(ops.len(), 0);
+            // Counting sort by shard: stable, so same-key ops keep array order.
+            // The home slots of the first ops are prefetched as soon as their
+            // hash is known, so those misses overlap the rest of the sort.
+            let prefetch_slots = inner.cfg.exec_mode == ExecMode::Auto;
+            for (i, op) in ops.iter_mut().enumerate() {
+                let s = if self.validate(op) {
+                    op.hash = inner.hasher.hash(op.key);
+                    let s = shard_of(op.hash, n);
+                    if prefetch_slots && i < EARLY_PREFETCH {
+                        inner.shards[s].prefetch(op.hash);
+                    }
+                    s as u32
+                } else {
+                    u32::MAX
+                };
+                ids.push(s);
+                if s != u32::MAX {
+                    starts[s as usize + 1] += 1;
+                }
+            }
+            for s in 0..n {
+                starts[s + 1] += starts[s];
+            }
+            fill.clear();
+            fill.extend_from_slice(starts);
+            for (i, &s) in ids.iter().enumerate() {
+                if s != u32::MAX {
+                    order[fill[s as usize] as usize] = i as u32;
+                    fill[s as usize] += 1;
+                }
+            }
+            let base: *mut BatchOp<'static> = ops.as_mut_ptr().cast();
+            let cpu = numa::current_cpu() as usize;
+            let delegate_min = match inner.cfg.exec_mode {
+                ExecMode::Delegate => 1,
+                ExecMode::Auto if inner.cfg.batch_delegate_min == 0 => usize::MAX,
+                ExecMode::Auto => inner.cfg.batch_delegate_min,
+            };
+            // A part goes to its owner when it is big enough, unless the owner
+            // is pinned to the CPU the caller occupies (then waking it costs
+            // two context switches: the caller applies it itself).
+            let real = inner.topology.is_this_system;
+            let delegated = |s: usize| {
+                (starts[s + 1] - starts[s]) as usize >= delegate_min
+                    && !(real && inner.shards[s].placement.cpu as usize == cpu)
+            };
+            ReplySlot::with(|slot| {
+                let parts = (0..n).filter(|&s| delegated(s));
+                let sent = parts.clone().count();
+                slot.expect(sent);
+                let mut may_spin = true;
+                for s in parts {
+                    let part = &order[starts[s] as usize..starts[s + 1] as usize];
+                    may_spin &= inner.shards[s].placement.cpu as usize != cpu;
+                    inner.shards[s].send(cpu, Msg::Ops { ops: base, idx: part.as_ptr(), n: part.len(), reply: slot });
+                }
+                for s in 0..n {
+                    let len = (starts[s + 1] - starts[s]) as usize;
+                    if len == 0 || delegated(s) {
+                        continue;
+                    }
+                    let mut part = &order[starts[s] as usize..starts[s + 1] as usize];
+                    let shard = &inner.shards[s];
+                    // Every index of `part` is below `ops.len()` (the sort
+                    // wrote only indices of `ops`), and this part was sent
+                    // to no owner (`delegated(s)` is false), so only this
+                    // thread touches its ops while the owners work on theirs.
+                    // SAFETY: `i` indexes `ops`, which this call borrows
+                    // exclusively; the op is not in any owner's part, so
+                    // reading its kind races with nothing.
+                    let all_gets = part.iter().all(|&i| unsafe { (*base.add(i as usize)).kind } == OpKind::Get);
+                    if all_gets && inner.cfg.exec_mode == ExecMode::Auto {
+                        // Lock-free reads in windows of W ops, in stages so that
+                        // the cache misses of a window overlap: the home slots
+                        // (prefetched while sorting, or one window ahead), then
+                        // the records they point to, then the reads. A stage is
+                        // a short loop, so a window's misses are all in flight
+                        // before the first read needs one.
+                        const W: usize = 32;
+                        retry.clear();
+                        // SAFETY: called only with indices of `part` (in
+                        // bounds, not sent to an owner): a shared read of an
+                        // op that no other thread writes meanwhile.
+                        let hash = |i: u32| unsafe { (*base.add(i as usize)).hash };
+                        // A shard whose slots fit the caches is read straight:
+                        // the stages would only add instructions there.
+                        let staged = !shard.is_cache_sized();
+                        if staged {
+                            part.iter().take(W).for_each(|&i| shard.prefetch(hash(i)));
+                        }
+                        for (k, window) in part.chunks(W).enumerate() {
+                            if staged {
+                                part.iter().skip((k + 1) * W).take(W).for_each(|&i| shard.prefetch(hash(i)));
+                                window.iter().for_each(|&i| shard.prefetch_record(hash(i)));
+                            }
+                            for &i in window {
+                                // SAFETY: `i` is one index of `part`, which
+                                // holds distinct indices: this is the only
+                                // reference to that op alive (the `hash`
+                                // reads above have ended), and no owner has it.
+                                if !shard.read_get(unsafe { &mut *base.add(i as usize) }) {
+                                    retry.push(i);
+                                }
+                            }
+                        }
+                        if retry.is_empty() {
+                            continue;
+                        }
+                        // Only the reads that found no consistent moment go to the lock.
+                        part = retry;
+                    }
+                    match shard.lock() {
+                        Ok(mut st) => {
+                            // SAFETY: apply_indexed's contract: `part` (or
+                            // `retry`, a subset of it) holds distinct indices
+                            // of live ops of `ops` that no owner was sent, so
+                            // no other thread touches them during the call.
+                            st.write(&inner.gate, |st| unsafe { st.apply_indexed(&inner.budget, base, part) })
+                        }
+                        Err(e) => {
+                            for &i in part {
+                                // SAFETY: `i` indexes an op of this part: in
+                                // bounds, distinct, not sent to an owner, so
+                                // this write is the only access to it.
+                                unsafe { (*base.add(i as usize)).status = e.status() };
+                            }
+                        }
+                    }
+                }
+                if sent > 0 {
+                    slot.wait(may_spin);
+                }
+            });
+        });
+        Ok(())
+    }
+
+    /// Gets many keys in one batch.
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut outs: Vec<Vec<u8>> = vec![Vec::new(); keys.len()];
+        let mut ops: Vec<BatchOp<'_>> = keys.iter().zip(outs.iter_mut()).map(|(k, o)| BatchOp::get_vec(k, o)).collect();
+        self.batch(&mut ops)?;
+        let statuses: Vec<Status> = ops.iter().map(|o| o.status).collect();
+        drop(ops);
+        statuses
+            .into_iter()
+            .zip(outs)
+            .map(|(s, v)| match s {
+                Status::Ok => Ok(Some(v)),
+                Status::NotFound => Ok(None),
+                s => Err(Error::new(s)),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,123 @@
+//! The held ownership lock and the writer's half of the seqlock.
+
+use super::{Shard, ShardState};
+use crate::error::{Error, Result, Status};
+use crate::gate::{Garbage, Gate};
+use parking_lot::MutexGuard;
+use std::sync::atomic::{fence, Ordering};
+
+impl Shard {
+    /// Takes the ownership lock. A poisoned lock (a panic while applying)
+    /// means the state may be inconsistent: it is reported, never used.
+    pub(crate) fn lock(&self) -> Result<StateGuard<'_>> {
+        let g = self.state.lock();
+        if self.poisoned.load(Ordering::Relaxed) {
+            return Err(Error::new(Status::Panic));
+        }
+        if g.is_none() {
+            return Err(Error::new(Status::Closed));
+        }
+        Ok(StateGuard { shard: self, guard: Some(g), reclaim: None })
+    }
+}
+
+/// The held ownership lock; derefs to the state and republishes the entry
+/// count when released.
+pub(crate) struct StateGuard<'a> {
+    shard: &'a Shard,
+    guard: Option<MutexGuard<'a, Option<ShardState>>>,
+    /// Set when the hold retired memory: reclamation is tried once the lock
+    /// is released (unmapping large regions must not hold other writers off).
+    reclaim: Option<&'a Gate>,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = ShardState;
+    fn deref(&self) -> &ShardState {
+        self.guard.as_ref().and_then(|g| g.as_ref()).expect("checked in lock")
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ShardState {
+        self.guard.as_mut().and_then(|g| g.as_mut()).expect("checked in lock")
+    }
+}
+
+impl<'a> StateGuard<'a> {
+    /// Runs a change of the shard inside a seqlock write section, publishes
+    /// the (possibly new) slot array, and hands unlinked regions to the
+    /// gate's grace-period reclamation.
+    pub(crate) fn write<R>(&mut self, gate: &'a Gate, f: impl FnOnce(&mut ShardState) -> R) -> R {
+        let s = self.begin_write();
+        let r = f(self);
+        self.end_write(gate, s);
+        r
+    }
+
+    /// Opens a write section: lock-free readers of this shard retry (and
+    /// then fall back to the lock) until `end_write`.
+    pub(crate) fn begin_write(&mut self) -> u64 {
+        let s = self.shard.view.seq.load(Ordering::Relaxed);
+        self.shard.view.seq.store(s + 1, Ordering::Relaxed);
+        // Orders the odd sequence before every store of the change (pairs
+        // with the readers' acquire fence before they re-check).
+        fence(Ordering::Release);
+        s
+    }
+
+    /// Closes the write section opened by `begin_write` (which returned `s`).
+    pub(crate) fn end_write(&mut self, gate: &'a Gate, s: u64) {
+        let shard = self.shard;
+        let st: &mut ShardState = self;
+        shard.view.table_word.store(st.table.word(), Ordering::Relaxed);
+        shard.view.seq.store(s + 2, Ordering::Release);
+        if !st.garbage.is_empty() {
+            gate.retire(st.garbage.drain(..).map(Garbage::new));
+            self.reclaim = Some(gate);
+        }
+    }
+
+    /// Publishes the entry count for lock-free `len`, and when the next
+    /// entry may expire.
+    pub(crate) fn publish(&self) {
+        if let Some(st) = self.guard.as_ref().and_then(|g| g.as_ref()) {
+            self.shard.entries.store(st.len() as u64, Ordering::Relaxed);
+            let next = st.next_expiry();
+            if self.shard.next_expiry.load(Ordering::Relaxed) != next
+                && self.shard.next_expiry.swap(next, Ordering::SeqCst) == u64::MAX
+                && next != u64::MAX
+            {
+                // The first deadline of an idle shard: its owner may be parked
+                // with no timeout; wake it so it reclaims in the background.
+                self.shard.wake_owner();
+            }
+        }
+    }
+}
+
+impl StateGuard<'_> {
+    /// Releases the lock handing it to a waiting thread, if any (fair
+    /// unlock): for holders that come back for the lock at once, such as an
+    /// iterator fetching chunk after chunk.
+    pub(crate) fn release_fair(mut self) {
+        self.publish();
+        if let Some(g) = self.guard.take() {
+            MutexGuard::unlock_fair(g);
+        }
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.shard.poisoned.store(true, Ordering::Relaxed);
+        }
+        self.publish();
+        drop(self.guard.take());
+        if self.reclaim.is_some() {
+            // The owner unmaps retired memory off the caller's path.
+            self.shard.wake_owner();
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The owner thread's loop.
+
+use super::{Budget, Shard, StateGuard};
+use crate::cache::GRAIN_NS;
+use crate::error::Result;
+use crate::gate::Gate;
+use crate::routing::{Msg, ReplySlot};
+use crossbeam_channel::Receiver;
+use std::sync::atomic::{fence, Ordering};
+use std::time::{Duration, Instant};
+
+/// Registrations of deadlines an owner handles per background step.
+const EXPIRE_STEP: usize = 4096;
+
+/// The owner thread's loop: drain every per-CPU channel, apply what came
+/// under one hold of the ownership lock, reply; run a step of a pending job
+/// (built without the lock, so callers are not held off by it); when idle,
+/// spin for `spin` and then park until a sender wakes it.
+pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<Receiver<Msg>>, spin: Duration) {
+    type Job = (*mut (dyn FnMut() -> bool + Send + 'static), *const ReplySlot);
+    let mut msgs: Vec<Msg> = Vec::with_capacity(64);
+    let mut jobs: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+    let mut stop = false;
+    loop {
+        for rx in &rxs {
+            while msgs.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => break,
+                }
+            }
+        }
+        if !msgs.is_empty() {
+            shard.queue_high_water.fetch_max(msgs.len() as u64, Ordering::Relaxed);
+            let mut guard: Option<Result<StateGuard<'_>>> = None;
+            for m in msgs.drain(..) {
+                match m {
+                    Msg::Ops { ops, idx, n, reply } => {
+                        // SAFETY: the sender waits on `reply`, keeping ops and idx alive.
+                        let idx = unsafe { std::slice::from_raw_parts(idx, n) };
+                        match guard.get_or_insert_with(|| shard.lock()) {
+                            // SAFETY: the indices of one message are distinct ops
+                            // that only this shard touches (the batch splitter's contract).
+                            Ok(st) => {
+                                st.write(gate, |st| unsafe { st.apply_indexed(budget, ops, idx) });
+                                // Publish before replying: a caller that saw its
+                                // reply must see the count it caused.
+                                st.publish();
+                            }
+                            Err(e) => {
+                                for &i in idx {
+                                    // SAFETY: as above.
+                                    unsafe { (*ops.add(i as usize)).status = e.status() };
+                                }
+                            }
+                        }
+                        // SAFETY: the caller is waiting for this message.
+                        unsafe { ReplySlot::complete(reply) };
+                    }
+                    Msg::Job { f, reply } => jobs.push_back((f, reply)),
+                    Msg::Stop => stop = true,
+                }
+            }
+            drop(guard);
+            continue;
+        }
+        if gate.has_garbage() {
+            gate.try_reclaim();
+        }
+        // Reclaim expired entries in the background, a bounded step at a time.
+        let next_expiry = shard.next_expiry.load(Ordering::Relaxed);
+        if next_expiry != u64::MAX && next_expiry.saturating_add(GRAIN_NS) <= shard.clock.now_ns() {
+            if let Ok(mut st) = shard.lock() {
+                let now = shard.clock.now_ns();
+                st.write(gate, |st| st.expire_due(budget, now, EXPIRE_STEP, false));
+            }
+            continue;
+        }
+        if let Some(&(f, reply)) = jobs.front() {
+            // SAFETY: the job's closure lives on its waiting caller's stack.
+            if unsafe { (*f)() } {
+                jobs.pop_front();
+                // SAFETY: the caller is waiting for this job.
+                unsafe { ReplySlot::complete(reply) };
+            }
+            continue;
+        }
+        if stop {
+            return;
+        }
+        if !spin.is_zero() {
+            let until = Instant::now() + spin;
+            while Instant::now() < until && rxs.iter().all(|r| r.is_empty()) {
+                std::hint::spin_loop();
+            }
+            if rxs.iter().any(|r| !r.is_empty()) {
+                continue;
+            }
+        }
+        shard.sleeping.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if rxs.iter().any(|r| !r.is_empty()) {
+            shard.sleeping.store(false, Ordering::SeqCst);
+            continue;
+        }
+        // Memory waiting for its grace period is retried every millisecond
+        // (readers leave quickly); entries with deadlines are reclaimed once
+        // their wheel bucket has passed (woken then, at most every 10 ms
+        // and at least every second); otherwise sleep until woken.
+        let retry_reclaim = gate.has_garbage();
+        let expiry_wait = match shard.next_expiry.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            t => {
+                let wait = t.saturating_add(GRAIN_NS).saturating_sub(shard.clock.now_ns());
+                Some(Duration::from_nanos(wait.clamp(10_000_000, 1_000_000_000)))
+            }
+        };
+        while shard.sleeping.load(Ordering::SeqCst) {
+            if retry_reclaim || expiry_wait.is_some() {
+                let wait = if retry_reclaim { Duration::from_millis(1) } else { expiry_wait.unwrap_or_default() };
+                std::thread::park_timeout(wait);
+                shard.sleeping.store(false, Ordering::SeqCst);
+            } else {
+                std::thread::park();
+            }
+        }
+    }
+}
