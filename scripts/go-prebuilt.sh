@@ -68,7 +68,7 @@ input_files() {
   [ "$which" = near ] && extra=(tiers/redis include/numashard_redis.h)
   git ls-files -- Cargo.toml Cargo.lock rust-toolchain rust-toolchain.toml .cargo core "${extra[@]}" \
     scripts/go-prebuilt.sh |
-    grep -vE '^(ffi/fuzz|ffi/tests|core/tests|core/benches|tiers/redis/(tests|examples|bench-go|ffi/tests))/'
+    grep -vE '^(ffi/fuzz|ffi/tests|core/tests|core/benches|tiers/redis/(tests|examples|ffi/tests))/'
 }
 
 inputs_hash() {
