@@ -6,6 +6,11 @@
 #
 #   bindings/java/run-benchmarks.sh [jmh|gc|goals|c|ffm|hitratio|getprobe|all] [extra JMH args...]
 #
+# The JDK is JAVA_HOME's (default: the javac on PATH). On a JDK >= 22 numashard runs on its FFM
+# backend; the impls ns-jni and ns-typed-jni force JNI in their JMH forks, so FFM and JNI are
+# measured side by side in one run, e.g.
+#   JAVA_HOME=/usr/lib/jvm/<jdk 25> IMPLS=chm,ohc,chronicle,numashard,ns-jni ./run-benchmarks.sh jmh
+#
 # hitratio: cache mode's hit ratio and read-through speed against Caffeine and OHC on the exact
 # traces of the Rust table (bench/results/cache.md), written by `numashard-cache traces` into
 # target/cache-traces (generated, never committed). getprobe: cache-mode single get vs OHC.
@@ -29,8 +34,12 @@ out=target/bench
 mkdir -p "$out"
 
 (cd ../.. && cargo build --release --quiet -p numashard-ffi)
-mvn -q -B -Pbench test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test >/dev/null
-CP="target/test-classes:target/classes:$(cat target/cp.txt)"
+# The packaged jar, not target/classes: with a JDK >= 22 it is the multi-release jar whose
+# META-INF/versions/22 holds the FFM backend (a classes directory is never multi-release).
+mvn -q -B -Pbench package test-compile dependency:build-classpath -DskipTests -Dmaven.javadoc.skip=true \
+  -Dmaven.source.skip=true -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test >/dev/null
+JAR="$(ls target/numashard-*.jar | grep -v -e '-sources.jar$' -e '-javadoc.jar$' | head -1)"
+CP="target/test-classes:$JAR:$(cat target/cp.txt)"
 # Chronicle Map on JDK 17+: open the JDK internals it uses, and no usage analytics (MapBench's
 # @Fork passes the same flags to its forks).
 CHRONICLE_FLAGS="-Dchronicle.analytics.disable=true --add-exports=java.base/jdk.internal.ref=ALL-UNNAMED

@@ -14,7 +14,8 @@ public class JarSmoke {
                 throw new AssertionError("round trip failed");
             }
             System.out.println("jar smoke ok: native " + NumaShardMap.nativeVersion() + ", "
-                    + map.shardCount() + " shards");
+                    + map.shardCount() + " shards, backend " + NumaShardMap.nativeBackend() + " on JDK "
+                    + Runtime.version().feature());
         }
     }
 }

@@ -40,6 +40,7 @@ pub(crate) struct Counters {
     pub(crate) flushes: Striped,
     pub(crate) installs_skipped: Striped,
     pub(crate) reconnects: Striped,
+    pub(crate) redirects: Striped,
 }
 
 /// What the tier did since it was opened. The local map's own figures
@@ -62,6 +63,9 @@ pub struct NearStats {
     pub installs_skipped: u64,
     /// Invalidation connections re-established after a loss.
     pub reconnects: u64,
+    /// Cluster slot redirections (`MOVED`) followed: the slot map was
+    /// reloaded and the command sent to the slot's new master.
+    pub redirects: u64,
 }
 
 impl Counters {
@@ -74,6 +78,7 @@ impl Counters {
             flushes: self.flushes.get(),
             installs_skipped: self.installs_skipped.get(),
             reconnects: self.reconnects.get(),
+            redirects: self.redirects.get(),
         }
     }
 }

@@ -109,6 +109,8 @@ public final class Batch {
     /** Result capacity of a get/take; -1 for operations that return no bytes. */
     private int[] outCaps;
     ByteBuffer ops;
+    /** The address of {@link #ops} (the FFM backend passes it to {@code ns_batch}). */
+    long opsAddress;
     private ByteBuffer data;
     private long dataAddress;
     private int count;
@@ -140,6 +142,7 @@ public final class Batch {
         this.ttls = new long[expectedOps];
         this.outCaps = new int[expectedOps];
         this.ops = ByteBuffer.allocateDirect(expectedOps * OP_SIZE).order(ByteOrder.nativeOrder());
+        this.opsAddress = nAddress(ops);
         this.data = ByteBuffer.allocateDirect(Math.max(256, expectedOps * (48 + defaultValueCapacity)))
                 .order(ByteOrder.nativeOrder());
         this.dataAddress = nAddress(data);
@@ -441,6 +444,7 @@ public final class Batch {
                 throw new IllegalArgumentException("batch larger than 2 GiB");
             }
             ops = ByteBuffer.allocateDirect((int) cap).order(ByteOrder.nativeOrder());
+            opsAddress = nAddress(ops);
         }
         ByteBuffer ops = this.ops;
         ByteBuffer data = this.data;

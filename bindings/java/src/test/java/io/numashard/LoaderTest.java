@@ -22,6 +22,20 @@ class LoaderTest {
         assertTrue(NumaShardMap.nativeVersion().startsWith("0."));
     }
 
+    /** The run is on the backend it was set up for (scripts/test-java.sh: JNI on 17, both on 22+). */
+    @Test
+    void runsOnTheExpectedBackend() {
+        String expected = System.getProperty("numashard.expect.backend", "");
+        String actual = NumaShardMap.nativeBackend();
+        assertTrue(actual.equals("jni") || actual.equals("ffm"), actual);
+        if (!expected.isEmpty()) {
+            assertEquals(expected, actual, "backend of this run (Runtime " + Runtime.version() + ")");
+        }
+        if (Runtime.version().feature() < 22) {
+            assertEquals("jni", actual, "JDKs before 22 have no final FFM API");
+        }
+    }
+
     @Test
     void checkJniRunHasTheFlag() {
         if (Boolean.getBoolean("numashard.expect.checkjni")) {

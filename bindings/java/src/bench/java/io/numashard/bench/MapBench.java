@@ -41,14 +41,15 @@ import org.openjdk.jmh.infra.Blackhole;
     "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
     "--add-opens=jdk.compiler/com.sun.tools.javac=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
     "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
-    "--add-opens=java.base/java.util=ALL-UNNAMED"})
+    "--add-opens=java.base/java.util=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED"})
 public class MapBench {
     static final int BATCH = 64;
 
     @Param({"SMALL", "LARGE"})
     public String size;
 
-    @Param({"chm", "caffeine", "ohc", "ohc-str", "chronicle", "numashard", "ns-typed"})
+    /** {@code numashard}/{@code ns-typed}: the default backend (FFM on JDK 22+ from the jar); {@code -jni}: forced JNI. */
+    @Param({"chm", "caffeine", "ohc", "ohc-str", "chronicle", "numashard", "ns-typed", "ns-jni", "ns-typed-jni"})
     public String impl;
 
     int n;
@@ -60,6 +61,10 @@ public class MapBench {
         n = Keys.count(size);
         value = Keys.value(1);
         map = Peers.open(impl, n);
+        if (impl.startsWith("n")) {
+            System.out.println("numashard backend: " + io.numashard.NumaShardMap.nativeBackend() + " on JDK "
+                    + Runtime.version());
+        }
         System.gc();
     }
 

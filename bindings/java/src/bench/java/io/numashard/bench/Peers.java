@@ -81,11 +81,28 @@ abstract class Peers {
             case "ohc-str" -> p = new OhcString(n);
             case "chronicle" -> p = new Chronicle(n);
             case "numashard" -> p = new NumaShard(n);
+            case "ns-jni" -> p = new NumaShard(forceJni(n));
             case "ns-typed" -> p = new NumaShardTyped(n);
+            case "ns-typed-jni" -> p = new NumaShardTyped(forceJni(n));
             default -> throw new IllegalArgumentException("unknown impl " + impl);
         }
         p.fill();
         return p;
+    }
+
+    /**
+     * {@code ns-jni}, {@code ns-typed-jni}: numashard on its JNI backend in a JVM whose default is
+     * FFM (JDK 22+), for FFM and JNI side by side in one JMH run. The backend is chosen when
+     * NumaShardMap is initialised, so this must come before anything in the (forked) JVM touches
+     * it; a JVM already on FFM fails here rather than measure the wrong thing.
+     */
+    private static int forceJni(int n) {
+        System.setProperty("numashard.backend", "jni");
+        if (!NumaShardMap.nativeBackend().equals("jni")) {
+            throw new IllegalStateException("numashard is already on " + NumaShardMap.nativeBackend()
+                    + " in this JVM: the -jni impls need a fresh JVM (a JMH fork)");
+        }
+        return n;
     }
 
     void fill() {

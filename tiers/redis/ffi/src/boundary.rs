@@ -1,0 +1,108 @@
+//! The library boundary: the panic guard around every exported body and the
+//! checked conversions of C arguments.
+
+use crate::status::nsr_status;
+use std::ffi::c_char;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// What an exported body returns: `Err` is an early exit's status.
+pub(crate) type Outcome = Result<nsr_status, nsr_status>;
+
+/// Runs an exported body; a panic becomes `NSR_ERR_PANIC` instead of
+/// unwinding into C.
+pub(crate) fn guard(body: impl FnOnce() -> Outcome) -> nsr_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(s)) | Ok(Err(s)) => s,
+        Err(_) => nsr_status::NSR_ERR_PANIC,
+    }
+}
+
+/// [`guard`] for functions returning something else: a panic returns `on_panic`.
+pub(crate) fn guard_or<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
+/// [`guard`] for functions returning nothing: a panic is swallowed.
+pub(crate) fn guard_void(body: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(body));
+}
+
+/// A required output pointer: NULL is `NSR_ERR_INVALID_ARGUMENT`.
+pub(crate) fn required<T>(p: *mut T) -> Result<*mut T, nsr_status> {
+    if p.is_null() {
+        Err(nsr_status::NSR_ERR_INVALID_ARGUMENT)
+    } else {
+        Ok(p)
+    }
+}
+
+/// A byte string passed as `(p, len)` whose length was already checked
+/// against its limit: `(NULL, 0)` is empty, NULL with a length is invalid.
+///
+/// # Safety
+/// If `p` is not NULL it must point to `len` readable bytes unchanged for `'a`.
+pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Result<&'a [u8], nsr_status> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() || len > isize::MAX as usize {
+        return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-NULL, and the caller guarantees `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A buffer passed as `(p, cap)` for the library to write into.
+///
+/// # Safety
+/// If `p` is not NULL it must point to `cap` writable bytes nothing else uses for `'a`.
+pub(crate) unsafe fn buffer<'a>(p: *mut u8, cap: usize) -> Result<&'a mut [u8], nsr_status> {
+    if cap == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() || cap > isize::MAX as usize {
+        return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-NULL, and the caller guarantees `cap` exclusive writable bytes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, cap) })
+}
+
+/// Copies `text` into `(buf, cap)`, truncated to fit and NUL-terminated;
+/// `(NULL, 0)` skips it.
+///
+/// # Safety
+/// As [`buffer`].
+pub(crate) unsafe fn write_message(text: &str, buf: *mut c_char, cap: usize) {
+    // SAFETY: the caller's contract.
+    let Ok(out) = (unsafe { buffer(buf.cast(), cap) }) else { return };
+    if out.is_empty() {
+        return;
+    }
+    let mut n = text.len().min(out.len() - 1);
+    while !text.is_char_boundary(n) {
+        n -= 1;
+    }
+    out[..n].copy_from_slice(&text.as_bytes()[..n]);
+    out[n] = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_statuses_and_messages_are_truncated() {
+        assert_eq!(guard(|| panic!("boom")), nsr_status::NSR_ERR_PANIC);
+        assert_eq!(guard_or(3, || panic!("boom")), 3);
+        guard_void(|| panic!("boom"));
+        let mut b = [7 as c_char; 5];
+        // SAFETY: a live local buffer of the given size, or (NULL, 0).
+        unsafe {
+            write_message("héllo", b.as_mut_ptr(), 3); // "hé" would need 4 with the NUL
+            assert_eq!(std::ffi::CStr::from_ptr(b.as_ptr()).to_bytes(), b"h");
+            write_message("x", std::ptr::null_mut(), 0);
+            assert!(bytes(std::ptr::null(), 1).is_err());
+            assert!(buffer(std::ptr::null_mut(), 2).is_err());
+        }
+    }
+}
