@@ -24,18 +24,28 @@
 //! barrier amounts to for the caller.
 //!
 //! Each check was seen to fail when a required fence or ordering is
-//! weakened (then restored):
+//! weakened (one change at a time, then restored):
 //! - `gate.rs`, `enter`: the caller's `light_fence()` removed (Membarrier
-//!   mode) — `grace_period_*_membarrier` and `close_*_membarrier` fail
-//!   (a reader reads poison; a caller is inside after close);
-//! - `gate.rs`, `enter`: Rmw mode without the SeqCst fence after the
-//!   increment (a SeqCst RMW alone, as shipped before these checks) —
-//!   `*_rmw` fail: under the language's memory model a SeqCst RMW does not
-//!   order the caller's later relaxed loads against the reclaimer's fence
-//!   (x86-64's locked RMW happens to; the fence makes it hold everywhere);
-//! - `seqlock.rs`, `read_valid`: the acquire fence removed —
-//!   `seqlock_*` fail (a validated read is torn);
-//! - `seqlock.rs`, `write_begin`: the release fence removed — `seqlock_*` fail.
+//!   mode) — `close_*_membarrier` (a caller inside after close) and
+//!   `grace_period_*_membarrier` (a reader read poison) fail;
+//! - `gate.rs`, `enter`: the fallback as it shipped before these checks, a
+//!   SeqCst RMW on the stripe and no fence — `*_seqcst_fence` fail the same
+//!   way: in the language's memory model a SeqCst RMW does not order the
+//!   caller's later relaxed loads against the closer's or reclaimer's fence
+//!   (x86-64's locked RMW happens to); the fallback now fences;
+//! - the same with a plain increment and no fence — the same failures;
+//! - `seqlock.rs`, `read_valid` without its acquire fence, or `write_begin`
+//!   without its release fence — `seqlock_*` (a validated read is torn) and
+//!   `grace_period_*` (a validated read of an array not yet filled) fail;
+//! - `gate.rs`, `heavy_fence`: both SeqCst fences removed — the close and
+//!   grace-period checks of both modes fail. Removing one of the two
+//!   changes nothing under loom (the membarrier call between them is not
+//!   modelled).
+//!
+//! Not shown by loom: the acquire loads of the drain check (`drained`)
+//! and of the epoch in `enter` guard against outcomes loom does not explore
+//! (load buffering: a load taking its value from a store that comes later
+//! in the other thread); weakened to relaxed, the checks still pass.
 
 use crate::gate::{FenceMode, Garbage, Gate};
 use crate::seqlock::SeqLock;
