@@ -67,10 +67,47 @@ out="$(./newuser)"
 echo "$out"
 grep -q '^newuser: OK' <<<"$out"
 
+# Package nearcache (the near cache in front of Redis) from the same module,
+# with its own prebuilt library, linked into one program beside package
+# numashard; no server here: Open must fail with a connection error.
+mkdir near
+cat >near/main.go <<'GO'
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	numashard "github.com/numashard/numashard/bindings/go"
+	"github.com/numashard/numashard/bindings/go/nearcache"
+)
+
+func main() {
+	m, err := numashard.Open(numashard.Config{Shards: 1})
+	if err != nil {
+		fmt.Println("numashard:", err)
+		os.Exit(1)
+	}
+	defer m.Close()
+	_, err = nearcache.Open(nearcache.Config{Servers: []string{"127.0.0.1:1"}})
+	if !errors.Is(err, nearcache.ErrConnection) {
+		fmt.Println("nearcache: expected a connection error, got", err)
+		os.Exit(1)
+	}
+	fmt.Println("newuser nearcache: OK")
+}
+GO
+newuser go build -o newuser-near ./near
+./newuser-near | grep -q '^newuser nearcache: OK'
+echo "nearcache beside numashard: OK"
+
 # go mod vendor keeps the library (it lives in an imported package's directory).
 newuser go mod vendor
 newuser go build -mod=vendor -o newuser-vendored .
 ./newuser-vendored | grep -q '^newuser: OK'
+newuser go build -mod=vendor -o newuser-near-vendored ./near
+./newuser-near-vendored | grep -q '^newuser nearcache: OK'
 echo "vendored build: OK"
 
 # Outside the repository the in-repository tag cannot find its library, and

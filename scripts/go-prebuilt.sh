@@ -4,8 +4,15 @@
 #   bindings/go/internal/prebuilt/libnumashard_linux_amd64.a  the engine, stripped
 #   bindings/go/internal/prebuilt/numashard.h                 a copy of include/numashard.h
 #   bindings/go/internal/prebuilt/linux_amd64.inputs          what it was built from
+# and the same for package nearcache (the near cache in front of Redis, a
+# library of its own so that the main package never links redis-rs):
+#   bindings/go/nearcache/internal/prebuilt/libnumashard_redis_linux_amd64.a
+#   bindings/go/nearcache/internal/prebuilt/numashard_redis.h, linux_amd64.inputs
+# Its global symbols other than nsr_* are made local (objcopy), so that one
+# program may link both libraries (each carries its own copy of the Rust
+# runtime; only compiler-builtins stay global, identical in both).
 #
-#   scripts/go-prebuilt.sh refresh   rebuild, strip and record it (commit the three files)
+#   scripts/go-prebuilt.sh refresh   rebuild, strip and record both (commit both directories)
 #   scripts/go-prebuilt.sh check     prove the committed files belong to this commit's
 #                                    sources: the recorded input hash matches, the header
 #                                    is the same, the library is stripped and names no
@@ -13,7 +20,7 @@
 #                                    machine has the recorded toolchain -- a rebuild from
 #                                    the sources is byte for byte the committed library.
 #
-# The build is reproducible: release profile with fat LTO, one codegen unit,
+# Each build is reproducible: release profile with fat LTO, one codegen unit,
 # no debug info (a staticlib-only build, so the LTO applies), the crate's
 # panic strategy (unwind: the C ABI catches panics), paths remapped
 # (--remap-path-prefix) so that neither the checkout nor the cargo home
@@ -26,20 +33,42 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 platform=linux_amd64
 triple=x86_64-unknown-linux-gnu
-dir=bindings/go/internal/prebuilt
-lib="$dir/libnumashard_$platform.a"
-header="$dir/numashard.h"
-manifest="$dir/$platform.inputs"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 
+# pick engine|near: the library's crate, files and inputs.
+pick() {
+  which="$1"
+  case "$which" in
+  engine)
+    dir=bindings/go/internal/prebuilt
+    crate=numashard-ffi
+    built=libnumashard.a
+    lib="$dir/libnumashard_$platform.a"
+    src_header=include/numashard.h
+    ;;
+  near)
+    dir=bindings/go/nearcache/internal/prebuilt
+    crate=numashard-redis-ffi
+    built=libnumashard_redis.a
+    lib="$dir/libnumashard_redis_$platform.a"
+    src_header=include/numashard_redis.h
+    ;;
+  esac
+  header="$dir/$(basename "$src_header")"
+  manifest="$dir/$platform.inputs"
+}
+
 # Every tracked file the library is built from, less the test directories
-# (core/tests, core/benches, ffi/tests, ffi/fuzz), which no library build
-# reads. Test modules inside src/ are in the list: a change to them needs a
-# refresh, which then rewrites the manifest only (the rebuilt library is
-# byte for byte the same blob).
+# (core/tests, core/benches, ffi/tests, ffi/fuzz, the tier's tests, example
+# and Go benchmark), which no library build reads. Test modules inside src/
+# are in the list: a change to them needs a refresh, which then rewrites the
+# manifest only (the rebuilt library is byte for byte the same blob).
 input_files() {
-  git ls-files -- Cargo.toml Cargo.lock rust-toolchain rust-toolchain.toml .cargo core ffi include \
-    scripts/go-prebuilt.sh | grep -vE '^(ffi/fuzz|ffi/tests|core/tests|core/benches)/'
+  local extra=(ffi include/numashard.h)
+  [ "$which" = near ] && extra=(tiers/redis include/numashard_redis.h)
+  git ls-files -- Cargo.toml Cargo.lock rust-toolchain rust-toolchain.toml .cargo core "${extra[@]}" \
+    scripts/go-prebuilt.sh |
+    grep -vE '^(ffi/fuzz|ffi/tests|core/tests|core/benches|tiers/redis/(tests|examples|ffi/tests))/'
 }
 
 inputs_hash() {
@@ -55,21 +84,31 @@ build() {
   CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
     CARGO_PROFILE_RELEASE_STRIP=none \
     RUSTFLAGS="--remap-path-prefix=$root=/numashard --remap-path-prefix=$cargo_home=/cargo" \
-    cargo rustc --quiet --locked --release -p numashard-ffi --lib --crate-type staticlib \
+    cargo rustc --quiet --locked --release -p "$crate" --lib --crate-type staticlib \
     --target "$triple" --target-dir "$target"
+  local a="$target/$triple/release/$built"
+  if [ "$which" = near ]; then
+    # Globals of the Rust objects other than the API become local.
+    nm -g --defined-only -A "$a" 2>/dev/null |
+      awk -F: '$2 !~ /^compiler_builtins-/ {n = split($NF, f, " "); if (n == 3 && f[3] !~ /^nsr_/) print f[3]}' |
+      sort -u >"$out.localize"
+    objcopy -D --localize-symbols="$out.localize" "$a" "$out.tmp"
+    rm -f "$out.localize"
+    a="$out.tmp"
+  fi
   # Twice: GNU strip's first pass also reorders the section-name tables; the
   # second is a fixpoint, which lets check prove the library is stripped.
-  strip -D --strip-unneeded "$target/$triple/release/libnumashard.a" -o "$out"
+  strip -D --strip-unneeded "$a" -o "$out"
   strip -D --strip-unneeded "$out"
+  rm -f "$out.tmp"
 }
 
 field() { sed -n "s/^$1: //p" "$manifest"; }
 
-case "${1:-}" in
-refresh)
+refresh() {
   mkdir -p "$dir"
   build "$lib"
-  cp include/numashard.h "$header"
+  cp "$src_header" "$header"
   {
     echo "# Written by scripts/go-prebuilt.sh refresh; verified by scripts/go-prebuilt.sh check."
     echo "inputs-sha256: $(inputs_hash)"
@@ -78,15 +117,16 @@ refresh)
     echo "target: $triple"
   } >"$manifest"
   echo "refreshed $lib ($(stat -c %s "$lib") bytes); commit $dir"
-  ;;
-check)
+}
+
+check() {
   fail() { echo "go-prebuilt check: $*" >&2; echo "fix: scripts/go-prebuilt.sh refresh, then commit $dir" >&2; exit 1; }
   [ -f "$lib" ] && [ -f "$manifest" ] && [ -f "$header" ] || fail "missing files in $dir"
   [ "$(field inputs-sha256)" = "$(inputs_hash)" ] ||
     fail "stale: the sources changed since the library was built (inputs hash differs)"
   [ "$(field library-sha256)" = "$(sha256sum <"$lib" | cut -d' ' -f1)" ] ||
     fail "the library is not the one the manifest records"
-  cmp -s include/numashard.h "$header" || fail "$header differs from include/numashard.h"
+  cmp -s "$src_header" "$header" || fail "$header differs from $src_header"
   # Stripped: stripping it again changes nothing, and no debug section is left.
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
@@ -98,6 +138,15 @@ check)
     head -5 "$tmp/paths" >&2
     fail "the library embeds machine paths"
   fi
+  if [ "$which" = near ]; then
+    # Only the API and compiler-builtins are global, so it links beside libnumashard.
+    if nm -g --defined-only -A "$lib" 2>/dev/null |
+      awk -F: '$2 !~ /^compiler_builtins-/ {n = split($NF, f, " "); if (n == 3 && f[3] !~ /^nsr_/) print f[3]}' |
+      grep . >"$tmp/globals"; then
+      head -5 "$tmp/globals" >&2
+      fail "the library has global symbols other than nsr_*"
+    fi
+  fi
   if [ "$(field toolchain)" = "$(toolchain)" ]; then
     if [ "${NUMASHARD_PREBUILT_REBUILD:-1}" = 1 ]; then
       build "$tmp/rebuilt.a"
@@ -107,7 +156,17 @@ check)
   else
     echo "go-prebuilt check: toolchain here is '$(toolchain)', the library's '$(field toolchain)': byte comparison skipped"
   fi
+  rm -rf "$tmp"
+  trap - EXIT
   echo "go-prebuilt check: $lib matches this commit's sources"
+}
+
+case "${1:-}" in
+refresh | check)
+  for w in engine near; do
+    pick "$w"
+    "$1"
+  done
   ;;
 *)
   echo "usage: $0 refresh|check" >&2

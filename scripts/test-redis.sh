@@ -106,11 +106,10 @@ left=$(redis-cli -p "$port" --scan --pattern '__numashard_near:*')
 test -z "$left" || { echo "$left"; echo "the tier's keys were left behind"; exit 1; }
 redis_stop_all
 
-if [ -d bindings/go/nearcache ]; then
-  step "Go: bindings/go/nearcache against real servers (-race)"
-  redis_start port
-  (cd bindings/go/nearcache && NUMASHARD_REDIS_ADDR="127.0.0.1:$port" \
-    go test -tags numashard_dev -race -count=1 -timeout 5m .)
-  redis_stop_all
-fi
+step "Go: bindings/go/nearcache (working tree's library: -race, cgocheck2; then the prebuilt one beside package numashard)"
+redis_start port
+(cd bindings/go/nearcache && export NUMASHARD_REDIS_ADDR="127.0.0.1:$port" &&
+  GOEXPERIMENT=cgocheck2 go test -tags numashard_dev -race -count=1 -timeout 5m . &&
+  go test -count=1 -timeout 5m .)
+redis_stop_all
 echo "redis: all passed"

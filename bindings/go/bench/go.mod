@@ -1,6 +1,6 @@
 module github.com/numashard/numashard/bindings/go/bench
 
-go 1.24.0
+go 1.26.0
 
 require (
 	github.com/VictoriaMetrics/fastcache v1.13.2
@@ -10,13 +10,14 @@ require (
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/numashard/numashard/bindings/go v0.0.0
 	github.com/puzpuzpuz/xsync/v4 v4.5.0
+	github.com/redis/rueidis v1.0.80
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/golang/snappy v1.0.0 // indirect
-	golang.org/x/sys v0.36.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )
 
 replace github.com/numashard/numashard/bindings/go => ../

@@ -7,9 +7,10 @@
 //!
 //! cargo run --release -p numashard-redis --example near_bench -- [--keys N] [--seconds S] [--value-size B] [--go-bench PATH]
 //!
-//! With `--go-bench`, the Go program of `tiers/redis/bench-go` (rueidis with
-//! and without DoCache) runs against the same loaded server afterwards, and
-//! its table follows (`scripts/bench-near-cache.sh` builds and runs both).
+//! With `--go-bench`, the Go program `bindings/go/bench/cmd/nearbench`
+//! (package nearcache against rueidis with and without DoCache) runs against
+//! the same loaded server afterwards, and its table follows
+//! (`scripts/bench-near-cache.sh` builds and runs both).
 
 use numashard_redis::{NearCache, NearConfig};
 use std::net::TcpListener;
@@ -146,6 +147,18 @@ fn measure(name: &str, secs: f64, per_op: u64, mut op: impl FnMut()) -> Run {
     Run { name: name.into(), keys_read: ops * per_op, secs: start.elapsed().as_secs_f64(), lat, hit_ratio: None }
 }
 
+/// Like [`measure`] for an op that times itself (it excludes work of its
+/// own); the row's time is the sum of the latencies it reports.
+fn measure_self_timed(name: &str, secs: f64, mut op: impl FnMut() -> Duration) -> Run {
+    let mut lat = Vec::with_capacity(1 << 20);
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < secs {
+        lat.push(op().as_nanos().min(u32::MAX as u128) as u32);
+    }
+    let total = lat.iter().map(|&l| l as f64).sum::<f64>() / 1e9;
+    Run { name: name.into(), keys_read: lat.len() as u64, secs: total, lat, hit_ratio: None }
+}
+
 fn arg(name: &str, default: f64) -> f64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map_or(default, |v| v.parse().unwrap())
@@ -185,6 +198,46 @@ fn main() {
         let v: Vec<Option<Vec<u8>>> = redis::cmd("MGET").arg(&ks[..]).query(&mut con).unwrap();
         assert_eq!(v.len(), 64);
     }));
+
+    // The miss path alone: keys drawn uniformly over all 1M keys through a
+    // near copy of 1 MiB (almost every read goes to the server), against
+    // the plain GET (first row) and a plain GET + PTTL pipeline (what a miss
+    // sends).
+    let uniform: Vec<u32> = (0..(1 << 20)).map(|_| (rng.next() % n as u64) as u32).collect();
+    let mut u = 0usize;
+    runs.push(measure("redis-rs GET + PTTL pipeline (what a miss sends)", secs, 1, || {
+        u = (u + 1) % uniform.len();
+        let k = keys.get(uniform[u] as usize);
+        let (v, _t): (Option<Vec<u8>>, i64) =
+            redis::pipe().cmd("GET").arg(k).cmd("PTTL").arg(k).query(&mut con).unwrap();
+        assert!(v.is_some());
+    }));
+    // A round trip as the near cache's misses meet it at 99% hits: one every
+    // ~100 reads, so ~50 µs of client work between two (not timed). On a VM
+    // the server's idle vCPU then has to be woken for each request.
+    runs.push(measure_self_timed("redis-rs GET, sparse (50 µs of client work between reads)", secs / 2.0, || {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_micros(50) {
+            std::hint::spin_loop();
+        }
+        let t = Instant::now();
+        let v: Option<Vec<u8>> = redis::cmd("GET").arg(keys.get(stream.next())).query(&mut con).unwrap();
+        assert!(v.is_some());
+        t.elapsed()
+    }));
+    {
+        let mut cfg = NearConfig::new(addr.clone());
+        cfg.map.memory_limit = 1 << 20;
+        let cache = NearCache::connect(cfg).unwrap();
+        let s0 = cache.stats();
+        let mut r = measure("near cache get, misses (uniform keys, 1 MiB near copy)", secs, 1, || {
+            u = (u + 1) % uniform.len();
+            assert!(cache.get(keys.get(uniform[u] as usize)).unwrap().is_some());
+        });
+        let s1 = cache.stats();
+        r.hit_ratio = Some((s1.local_hits - s0.local_hits) as f64 / r.keys_read as f64);
+        runs.push(r);
+    }
 
     // S3-FIFO keeps fewer than the ideal top-N: the 90% cache is sized for
     // the top 94% (measured hit ratios are reported).
@@ -244,15 +297,32 @@ fn main() {
     let base_read = runs[0].keys_read as f64 / runs[0].secs;
     let base_batch = runs[1].keys_read as f64 / runs[1].secs;
     let rtt_p50 = runs[0].pct(0.5);
-    println!("| run | hit ratio | keys/s | × plain (same shape) | mean µs | p50 µs | p99 µs | p99.9 µs | p99 / plain GET p50 |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| run | hit ratio | keys/s | × plain (same shape) | mean µs | p50 µs | p99 µs | p99.9 µs | p99 / plain GET p50 | hits / misses: share of time, miss mean µs |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in &mut runs {
         let rate = r.keys_read as f64 / r.secs;
         let base = if r.name.contains("×64") { base_batch } else { base_read };
         let mean = r.lat.iter().map(|&l| l as f64).sum::<f64>() / r.lat.len() as f64 / 1000.0;
         let (p50, p99, p999) = (r.pct(0.5), r.pct(0.99), r.pct(0.999));
+        // Single reads with a hit ratio: the slowest (1 - hit ratio) calls are
+        // taken as the misses (a miss is a round trip, a hit is not).
+        let split = match r.hit_ratio {
+            Some(h) if !r.name.contains("×64") && h > 0.5 => {
+                let misses = ((1.0 - h) * r.lat.len() as f64).round() as usize;
+                let (fast, slow) = r.lat.split_at(r.lat.len() - misses);
+                let (tf, ts) =
+                    (fast.iter().map(|&l| l as f64).sum::<f64>(), slow.iter().map(|&l| l as f64).sum::<f64>());
+                format!(
+                    "{:.0}% / {:.0}%, {:.1}",
+                    100.0 * tf / (tf + ts),
+                    100.0 * ts / (tf + ts),
+                    ts / misses.max(1) as f64 / 1000.0
+                )
+            }
+            _ => "-".into(),
+        };
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.3} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.3} | {} |",
             r.name,
             r.hit_ratio.map_or("-".into(), |h| format!("{:.1}%", h * 100.0)),
             rate,
@@ -261,7 +331,8 @@ fn main() {
             p50,
             p99,
             p999,
-            p99 / rtt_p50
+            p99 / rtt_p50,
+            split
         );
     }
     println!("\nkeys {n}, values {value_size} B, Zipf θ {theta}, one client thread, {secs} s per run, loopback redis-server.");

@@ -98,6 +98,12 @@ impl Coherence {
         true
     }
 
+    /// Fences off read-throughs of `slot` that started before (its master
+    /// changed: their replies come from a server that no longer owns it).
+    pub(crate) fn fence(&self, slot: u16) {
+        *self.slots[slot as usize].lock() += 1;
+    }
+
     /// Removes the local copy of `key` and fences off read-throughs of its
     /// slot that started before. `invalidation` says whether the server sent it.
     pub(crate) fn invalidate(&self, slot: u16, key: &[u8], invalidation: bool) {

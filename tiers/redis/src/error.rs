@@ -92,3 +92,35 @@ pub(crate) fn classify(e: redis::RedisError) -> Error {
         Error::Connection(e)
     }
 }
+
+/// A Cluster redirection a server answered: `MOVED` (the slot has a new
+/// master) or `ASK` (this key is being migrated: ask the importing master once).
+pub(crate) struct Redirect {
+    pub(crate) ask: bool,
+    pub(crate) slot: u16,
+    pub(crate) addr: String,
+}
+
+/// The first `MOVED` / `ASK` in a reply error, also inside a pipeline's errors.
+pub(crate) fn redirect_of(e: &redis::RedisError) -> Option<Redirect> {
+    let items = e.clone().into_server_errors()?;
+    items.iter().find_map(|(_, se)| {
+        let ask = match se.kind()? {
+            redis::ServerErrorKind::Ask => true,
+            redis::ServerErrorKind::Moved => false,
+            _ => return None,
+        };
+        let mut it = se.details()?.split_ascii_whitespace();
+        let slot = it.next()?.parse().ok()?;
+        let addr = it.next()?.to_string();
+        Some(Redirect { ask, slot, addr })
+    })
+}
+
+/// [`redirect_of`] for the tier's error (a server reply).
+pub(crate) fn redirect(e: &Error) -> Option<Redirect> {
+    match e {
+        Error::Server(e) => redirect_of(e),
+        _ => None,
+    }
+}

@@ -55,8 +55,17 @@
 //! Not guaranteed: ordering across keys (each key is coherent on its own), and
 //! a value expired on the server may be served locally until the server's
 //! expiry invalidation arrives (local TTLs copied from `PTTL` bound that too).
-//! In a Cluster the slot map is read at connect; a slot that migrates later
-//! answers `MOVED`, which surfaces as [`Error::Server`].
+//!
+//! # Cluster resharding
+//! The slot map is read at connect. A command answered `MOVED` reloads it
+//! (`CLUSTER SLOTS`; a master not seen before gets its own listener, which
+//! proves tracking and flushes the near copy) and is sent again; one answered
+//! `ASK` (its slot is migrating) is sent once more to the importing master
+//! after `ASKING`. A batch re-reads the keys of a redirected node one by one.
+//! Local copies of a moved slot need no flush: `MIGRATE` deletes each key on
+//! the old master, whose invalidation removes the copy, and [`sync`](NearCache::sync)
+//! covers every master. Heartbeat and sync keys move to another slot of their
+//! master when theirs migrates. Counted in [`NearStats::redirects`].
 //!
 //! ```no_run
 //! use numashard_redis::{NearCache, NearConfig};
@@ -81,8 +90,8 @@ use node::Node;
 use parking_lot::Mutex;
 use redis::Value;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -160,15 +169,34 @@ pub(crate) struct Shared {
     pub(crate) timeouts: Timeouts,
     /// Distinguishes near caches of one process (heartbeat keys).
     pub(crate) instance: u64,
+    /// Index (into the cache's node table) of the master owning each slot.
+    pub(crate) slot_node: Box<[AtomicU16]>,
+    /// Bumped whenever `slot_node` changes.
+    pub(crate) map_version: AtomicU64,
+    /// A listener saw a slot move (its heartbeat answered `MOVED`): the next
+    /// call reloads the slot map.
+    pub(crate) remap_needed: AtomicBool,
 }
+
+/// Most masters a near cache follows (the node table is allocated once, so
+/// that reads find a node with plain loads while a reshard adds one).
+const MAX_NODES: usize = 1024;
+
+/// Redirections followed for one command before it fails.
+const MAX_REDIRECTS: usize = 5;
 
 /// A near cache in front of a Redis server or Cluster. `Send + Sync`: share
 /// one (in an `Arc`) between threads; each call uses a pooled connection.
 pub struct NearCache {
     shared: Arc<Shared>,
-    nodes: Vec<Arc<Node>>,
-    /// Index into `nodes` of the master owning each slot.
-    slot_node: Vec<u16>,
+    /// The masters, in the order they became known; `node_count` are set.
+    nodes: Box<[OnceLock<Arc<Node>>]>,
+    node_count: AtomicUsize,
+    /// Serialises slot map reloads.
+    remap_lock: Mutex<()>,
+    /// The servers given (asked for the slot map, after the known masters).
+    seeds: Vec<String>,
+    cluster: bool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     max_key_len: usize,
     max_value_len: usize,
@@ -188,12 +216,12 @@ fn parse_read(get: Value, pttl: Value) -> redis::RedisResult<(Option<Vec<u8>>, T
 }
 
 /// Slot map of a Cluster: (first slot, last slot, master `host:port`).
-fn cluster_slots(cfg: &NearConfig) -> Result<Vec<(u16, u16, String)>> {
+fn cluster_slots(servers: &[String], t: &Timeouts) -> Result<Vec<(u16, u16, String)>> {
     let mut last = None;
-    for server in &cfg.servers {
+    for server in servers {
         let client = redis::Client::open(format!("redis://{server}/")).map_err(|e| Error::Config(e.to_string()))?;
-        let reply = client.get_connection_with_timeout(cfg.connect_timeout).and_then(|mut con| {
-            con.set_read_timeout(Some(cfg.io_timeout))?;
+        let reply = client.get_connection_with_timeout(t.connect).and_then(|mut con| {
+            con.set_read_timeout(Some(t.io))?;
             redis::cmd("CLUSTER").arg("SLOTS").query::<Vec<Value>>(&mut con)
         });
         match reply {
@@ -237,6 +265,15 @@ fn cluster_slots(cfg: &NearConfig) -> Result<Vec<(u16, u16, String)>> {
 
 static INSTANCES: AtomicU64 = AtomicU64::new(0);
 
+/// Adds command `name` to `p`, after `ASKING` when following an `ASK`
+/// redirection (the flag holds for the next command only).
+fn cmd<'a>(p: &'a mut redis::Pipeline, asking: bool, name: &str) -> &'a mut redis::Pipeline {
+    if asking {
+        p.cmd("ASKING").ignore();
+    }
+    p.cmd(name)
+}
+
 impl NearCache {
     /// Opens the local map, connects to the server (or every Cluster master),
     /// enables tracking and proves it with a heartbeat before returning.
@@ -248,20 +285,17 @@ impl NearCache {
         if cfg.servers.is_empty() {
             return Err(Error::Config("no server given".into()));
         }
-        let map = numashard::Map::new(cfg.map.clone())?;
-        let shared = Arc::new(Shared {
-            coherence: Coherence::new(map),
-            closed: AtomicBool::new(false),
-            timeouts: Timeouts {
-                connect: cfg.connect_timeout,
-                io: cfg.io_timeout,
-                heartbeat: cfg.heartbeat,
-                heartbeat_timeout: cfg.heartbeat_timeout,
-            },
-            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
-        });
-        let ranges =
-            if cfg.cluster { cluster_slots(&cfg)? } else { vec![(0, (SLOTS - 1) as u16, cfg.servers[0].clone())] };
+        let timeouts = Timeouts {
+            connect: cfg.connect_timeout,
+            io: cfg.io_timeout,
+            heartbeat: cfg.heartbeat,
+            heartbeat_timeout: cfg.heartbeat_timeout,
+        };
+        let ranges = if cfg.cluster {
+            cluster_slots(&cfg.servers, &timeouts)?
+        } else {
+            vec![(0, (SLOTS - 1) as u16, cfg.servers[0].clone())]
+        };
         let mut addrs: Vec<String> = Vec::new();
         let mut slot_node = vec![u16::MAX; SLOTS];
         for (lo, hi, addr) in &ranges {
@@ -279,33 +313,143 @@ impl NearCache {
         if let Some(s) = slot_node.iter().position(|&n| n == u16::MAX) {
             return Err(Error::Config(format!("cluster slot {s} is served by no master")));
         }
-        let mut nodes = Vec::new();
-        for (i, addr) in addrs.iter().enumerate() {
-            let owns = |s: u16| slot_node[s as usize] == i as u16;
-            nodes.push(Arc::new(Node::new(addr.clone(), owns, Arc::clone(&shared))?));
+        if addrs.len() > MAX_NODES {
+            return Err(Error::Config(format!("more than {MAX_NODES} masters")));
         }
+        let map = numashard::Map::new(cfg.map.clone())?;
+        let shared = Arc::new(Shared {
+            coherence: Coherence::new(map),
+            closed: AtomicBool::new(false),
+            timeouts,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+            slot_node: slot_node.into_iter().map(AtomicU16::new).collect(),
+            map_version: AtomicU64::new(0),
+            remap_needed: AtomicBool::new(false),
+        });
         let cache = NearCache {
             shared,
-            nodes,
-            slot_node,
+            nodes: (0..MAX_NODES).map(|_| OnceLock::new()).collect(),
+            node_count: AtomicUsize::new(0),
+            remap_lock: Mutex::new(()),
+            seeds: cfg.servers.clone(),
+            cluster: cfg.cluster,
             threads: Mutex::new(Vec::new()),
             max_key_len: cfg.max_key_len,
             max_value_len: cfg.max_value_len,
         };
-        for node in &cache.nodes {
-            let t = node.start()?;
-            cache.threads.lock().push(t);
+        for addr in addrs {
+            cache.add_node(addr)?;
         }
         Ok(cache)
     }
 
+    /// Creates a node for a master, starts its listener (which proves
+    /// tracking and then flushes the near copy) and returns its index.
+    fn add_node(&self, addr: String) -> Result<u16> {
+        let i = self.node_count.load(Ordering::Acquire);
+        if i >= MAX_NODES {
+            return Err(Error::Config(format!("more than {MAX_NODES} masters")));
+        }
+        let node = Arc::new(Node::new(addr, i as u16, Arc::clone(&self.shared))?);
+        let t = node.start()?;
+        self.threads.lock().push(t);
+        let _ = self.nodes[i].set(node);
+        self.node_count.store(i + 1, Ordering::Release);
+        Ok(i as u16)
+    }
+
+    fn node(&self, i: u16) -> &Arc<Node> {
+        self.nodes[i as usize].get().expect("slot_node holds indexes of created nodes only")
+    }
+
+    fn all_nodes(&self) -> impl Iterator<Item = &Arc<Node>> {
+        self.nodes[..self.node_count.load(Ordering::Acquire)].iter().filter_map(|n| n.get())
+    }
+
+    fn node_index_of(&self, slot: u16) -> u16 {
+        self.shared.slot_node[slot as usize].load(Ordering::Acquire)
+    }
+
     fn node_of(&self, slot: u16) -> &Arc<Node> {
-        &self.nodes[self.slot_node[slot as usize] as usize]
+        self.node(self.node_index_of(slot))
+    }
+
+    /// Reloads the Cluster's slot map (after a `MOVED`): slots point to their
+    /// new masters, a master not seen before gets a node and a listener. A
+    /// slot's moved keys were deleted on the old master, whose invalidations
+    /// removed the local copies; read-throughs in flight for a moved slot
+    /// are fenced off. `moved` is the redirection that prompted it: if the
+    /// map already says so, another thread reloaded it first.
+    fn remap(&self, moved: Option<(u16, &str)>) -> Result<()> {
+        if !self.cluster {
+            return Err(Error::Config("the server answered MOVED but the cache is not in cluster mode".into()));
+        }
+        let _g = self.remap_lock.lock();
+        if let Some((slot, addr)) = moved {
+            if self.node_of(slot).addr == addr {
+                return Ok(());
+            }
+        }
+        self.shared.remap_needed.store(false, Ordering::Release);
+        let mut servers: Vec<String> = self.all_nodes().map(|n| n.addr.clone()).collect();
+        servers.extend(self.seeds.iter().cloned());
+        let ranges = cluster_slots(&servers, &self.shared.timeouts).inspect_err(|_| {
+            self.shared.remap_needed.store(true, Ordering::Release);
+        })?;
+        let co = &self.shared.coherence;
+        for (lo, hi, addr) in ranges {
+            let i = match self.all_nodes().position(|n| n.addr == addr) {
+                Some(i) => i as u16,
+                None => self.add_node(addr)?,
+            };
+            for s in lo..=hi {
+                if self.shared.slot_node[s as usize].swap(i, Ordering::AcqRel) != i {
+                    co.fence(s);
+                }
+            }
+        }
+        self.shared.map_version.fetch_add(1, Ordering::AcqRel);
+        co.counters.redirects.add(1);
+        Ok(())
+    }
+
+    /// Runs a command for `slot` on its master, following `MOVED` (reload
+    /// the slot map, send again) and `ASK` (send to the importing master,
+    /// after `ASKING`, once). `op` gets the node and whether to send `ASKING`.
+    fn routed<T>(&self, slot: u16, mut op: impl FnMut(&Node, bool) -> Result<T>) -> Result<T> {
+        let mut ask: Option<Arc<Node>> = None;
+        for _ in 0..MAX_REDIRECTS {
+            let r = match ask.take() {
+                Some(n) => op(&n, true),
+                None => op(self.node_of(slot), false),
+            };
+            let Err(e) = &r else { return r };
+            let Some(error::Redirect { ask: is_ask, slot: s, addr }) = error::redirect(e) else { return r };
+            if is_ask {
+                let i = match self.all_nodes().position(|n| n.addr == addr) {
+                    Some(i) => i as u16,
+                    None => {
+                        self.remap(None)?;
+                        match self.all_nodes().position(|n| n.addr == addr) {
+                            Some(i) => i as u16,
+                            None => return r,
+                        }
+                    }
+                };
+                ask = Some(Arc::clone(self.node(i)));
+            } else {
+                self.remap(Some((s, &addr)))?;
+            }
+        }
+        Err(Error::TrackingUnconfirmed(format!("slot {slot}: more than {MAX_REDIRECTS} redirections")))
     }
 
     fn check_key(&self, key: &[u8]) -> Result<()> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
+        }
+        if self.shared.remap_needed.load(Ordering::Acquire) {
+            self.remap(None)?;
         }
         if key.is_empty() || key.len() > self.max_key_len {
             return Err(Error::KeyTooLarge { len: key.len(), max: self.max_key_len });
@@ -326,7 +470,7 @@ impl NearCache {
                 return Ok(Some(v));
             }
         }
-        self.read_through(slot, node, key)
+        self.read_through(slot, key)
     }
 
     /// Like [`get`](Self::get), copying the value into `buf`: its length when
@@ -344,7 +488,7 @@ impl NearCache {
                 return Ok(Some(n));
             }
         }
-        Ok(self.read_through(slot, node, key)?.map(|v| {
+        Ok(self.read_through(slot, key)?.map(|v| {
             if let Some(dst) = buf.get_mut(..v.len()) {
                 dst.copy_from_slice(&v);
             }
@@ -354,17 +498,21 @@ impl NearCache {
 
     /// A miss: `GET` + `PTTL` in one round trip, the reply installed locally
     /// unless an invalidation or flush overtook it.
-    fn read_through(&self, slot: u16, node: &Node, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn read_through(&self, slot: u16, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let co = &self.shared.coherence;
-        let snap = co.snapshot(slot);
-        let (get, pttl) =
-            node.with_conn(|con| redis::pipe().cmd("GET").arg(key).cmd("PTTL").arg(key).query::<(Value, Value)>(con))?;
-        co.counters.server_reads.add(1);
-        let (value, ttl) = parse_read(get, pttl).map_err(error::classify)?;
-        if let Some(v) = &value {
-            co.install(snap, &node.serving, key, v, ttl, InstallKind::Read);
-        }
-        Ok(value)
+        self.routed(slot, |node, asking| {
+            let snap = co.snapshot(slot);
+            let mut p = redis::pipe();
+            cmd(&mut p, asking, "GET").arg(key);
+            cmd(&mut p, asking, "PTTL").arg(key);
+            let (get, pttl) = node.with_conn(|con| p.query::<(Value, Value)>(con))?;
+            co.counters.server_reads.add(1);
+            let (value, ttl) = parse_read(get, pttl).map_err(error::classify)?;
+            if let Some(v) = &value {
+                co.install(snap, &node.serving, key, v, ttl, InstallKind::Read);
+            }
+            Ok(value)
+        })
     }
 
     /// The values of `keys`, in order: local hits first, then every miss in
@@ -393,17 +541,26 @@ impl NearCache {
         }
         for (i, v) in out.iter().enumerate() {
             if v.is_none() {
-                misses.entry(self.slot_node[slots[i] as usize]).or_default().push(i);
+                misses.entry(self.node_index_of(slots[i])).or_default().push(i);
             }
         }
+        // Keys whose slot moved (MOVED / ASK): read again one by one, routed.
+        let mut redo = Vec::new();
         for (n, idx) in misses {
-            let node = &self.nodes[n as usize];
+            let node = self.node(n);
             let snaps: Vec<_> = idx.iter().map(|&i| co.snapshot(slots[i])).collect();
             let mut p = redis::pipe();
             for &i in &idx {
                 p.cmd("GET").arg(keys[i]).cmd("PTTL").arg(keys[i]);
             }
-            let replies = node.with_conn(|con| p.query::<Vec<Value>>(con))?;
+            let replies = match node.with_conn(|con| p.query::<Vec<Value>>(con)) {
+                Ok(r) => r,
+                Err(e) if error::redirect(&e).is_some() => {
+                    redo.extend(idx);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             co.counters.server_reads.add(idx.len() as u64);
             let mut it = replies.into_iter();
             for (&i, snap) in idx.iter().zip(snaps) {
@@ -413,12 +570,22 @@ impl NearCache {
                         "pipeline answered fewer replies than commands",
                     ))));
                 };
-                let (value, ttl) = parse_read(get, pttl).map_err(error::classify)?;
+                let (value, ttl) = match parse_read(get, pttl) {
+                    Ok(r) => r,
+                    Err(e) if error::redirect_of(&e).is_some() => {
+                        redo.push(i);
+                        continue;
+                    }
+                    Err(e) => return Err(error::classify(e)),
+                };
                 if let Some(v) = &value {
                     co.install(snap, &node.serving, keys[i], v, ttl, InstallKind::Read);
                 }
                 out[i] = value;
             }
+        }
+        for i in redo {
+            out[i] = self.read_through(slots[i], keys[i])?;
         }
         Ok(out)
     }
@@ -444,48 +611,54 @@ impl NearCache {
             return Err(Error::ValueTooLarge { len: value.len(), max: self.max_value_len });
         }
         let slot = key_slot(key);
-        let node = self.node_of(slot);
         let co = &self.shared.coherence;
-        let snap = co.snapshot(slot);
-        let mut p = redis::pipe();
-        p.cmd("SET").arg(key).arg(value);
-        if let Some(ttl) = ttl {
-            p.arg("PX").arg(ttl.as_millis().max(1) as u64);
-        }
-        p.cmd("GET").arg(key).cmd("PTTL").arg(key);
-        let replies = node.with_conn(|con| p.query::<Vec<Value>>(con));
-        co.counters.server_writes.add(1);
-        let mut it = match replies {
-            Ok(r) => r.into_iter(),
-            Err(e) => {
-                // The write may or may not have been applied: the local copy goes.
+        self.routed(slot, |node, asking| {
+            let snap = co.snapshot(slot);
+            let mut p = redis::pipe();
+            cmd(&mut p, asking, "SET").arg(key).arg(value);
+            if let Some(ttl) = ttl {
+                p.arg("PX").arg(ttl.as_millis().max(1) as u64);
+            }
+            cmd(&mut p, asking, "GET").arg(key);
+            cmd(&mut p, asking, "PTTL").arg(key);
+            let replies = node.with_conn(|con| p.query::<Vec<Value>>(con));
+            co.counters.server_writes.add(1);
+            let mut it = match replies {
+                Ok(r) => r.into_iter(),
+                Err(e) => {
+                    // The write may or may not have been applied: the local copy goes.
+                    co.invalidate(slot, key, false);
+                    return Err(e);
+                }
+            };
+            let (Some(set), Some(get), Some(pttl)) = (it.next(), it.next(), it.next()) else {
                 co.invalidate(slot, key, false);
-                return Err(e);
+                return Err(Error::Server(redis::RedisError::from((
+                    redis::ErrorKind::UnexpectedReturnType,
+                    "short pipeline reply",
+                ))));
+            };
+            set.extract_error().map_err(error::classify)?;
+            match parse_read(get, pttl) {
+                Ok((Some(v), ttl)) => {
+                    co.install(snap, &node.serving, key, &v, ttl, InstallKind::Write);
+                }
+                _ => co.invalidate(slot, key, false),
             }
-        };
-        let (Some(set), Some(get), Some(pttl)) = (it.next(), it.next(), it.next()) else {
-            co.invalidate(slot, key, false);
-            return Err(Error::Server(redis::RedisError::from((
-                redis::ErrorKind::UnexpectedReturnType,
-                "short pipeline reply",
-            ))));
-        };
-        set.extract_error().map_err(error::classify)?;
-        match parse_read(get, pttl) {
-            Ok((Some(v), ttl)) => {
-                co.install(snap, &node.serving, key, &v, ttl, InstallKind::Write);
-            }
-            _ => co.invalidate(slot, key, false),
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Deletes `key` on the server, then locally. True if the server had it.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         self.check_key(key)?;
         let slot = key_slot(key);
-        let node = self.node_of(slot);
-        let r = node.with_conn(|con| redis::cmd("DEL").arg(key).query::<i64>(con));
+        let r = self.routed(slot, |node, asking| {
+            let mut p = redis::pipe();
+            cmd(&mut p, asking, "DEL").arg(key);
+            let (n,) = node.with_conn(|con| p.query::<(i64,)>(con))?;
+            Ok(n)
+        });
         self.shared.coherence.counters.server_writes.add(1);
         // Whatever the outcome, the local copy may be stale now.
         self.shared.coherence.invalidate(slot, key, false);
@@ -509,8 +682,20 @@ impl NearCache {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        for n in &self.nodes {
-            n.sync()?;
+        let mut i = 0;
+        let mut redirects = 0;
+        while let Some(n) = self.nodes[..self.node_count.load(Ordering::Acquire)].get(i).and_then(|n| n.get()) {
+            match n.sync() {
+                // The node's marker slot moved: reload the map; the node picks a slot it still owns.
+                Err(e) if error::redirect(&e).is_some() && redirects < MAX_REDIRECTS => {
+                    redirects += 1;
+                    self.remap(None)?;
+                }
+                r => {
+                    r?;
+                    i += 1;
+                }
+            }
         }
         Ok(())
     }
@@ -527,7 +712,7 @@ impl NearCache {
 
     /// True when every node's invalidation path is confirmed and local copies are served.
     pub fn is_serving(&self) -> bool {
-        self.nodes.iter().all(|n| n.serving.load(Ordering::Acquire))
+        self.all_nodes().all(|n| n.serving.load(Ordering::Acquire))
     }
 
     /// The longest key accepted ([`NearConfig::max_key_len`]).
@@ -542,7 +727,7 @@ impl NearCache {
 
     /// Number of server nodes (1, or the Cluster's masters).
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.node_count.load(Ordering::Acquire)
     }
 
     /// Stops the listeners, drops the connections and closes the local map.
@@ -556,7 +741,7 @@ impl NearCache {
     /// it is closed when this returns).
     pub fn close_once(&self) -> bool {
         let first = !self.shared.closed.swap(true, Ordering::AcqRel);
-        for n in &self.nodes {
+        for n in self.all_nodes() {
             n.serving.store(false, Ordering::Release);
         }
         for t in self.threads.lock().drain(..) {

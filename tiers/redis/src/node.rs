@@ -48,10 +48,16 @@ pub(crate) struct Node {
     listener_id: AtomicU64,
     /// Local copies of this node's keys may be served.
     pub(crate) serving: AtomicBool,
-    /// The heartbeat key, in a slot this node owns.
-    hb_key: Vec<u8>,
-    /// Marker keys of [`Node::sync`]: this prefix and a number.
-    sync_prefix: Vec<u8>,
+    /// This node's index in the cache's node table (what `Shared::slot_node` holds).
+    index: u16,
+    /// Distinguishes this process's near cache in heartbeat and sync keys.
+    nonce: String,
+    /// A hash tag in a slot this node owns, for the slot map version it was
+    /// computed for; `None` when the node owns no slot (any more).
+    tag: Mutex<(u64, Option<String>)>,
+    /// A slot being migrated away (it answered `ASK`): tags avoid it until
+    /// the slot map changes.
+    avoid: Mutex<Option<(u64, u16)>>,
     sync_next: AtomicU64,
     /// Marker numbers whose invalidation the listener applied, until their sync takes them.
     syncs: Mutex<HashSet<u64>>,
@@ -65,21 +71,20 @@ struct Listener {
     hb_sent: Option<Instant>,
     hb_last: Instant,
     hb_count: u64,
+    /// The heartbeat key last written (deleted on close).
+    hb_key: Option<Vec<u8>>,
 }
 
+const HB_PREFIX: &str = "__numashard_near:hb:";
+const SYNC_PREFIX: &str = "__numashard_near:sync:";
+
 impl Node {
-    pub(crate) fn new(addr: String, owns_slot: impl Fn(u16) -> bool, shared: Arc<Shared>) -> Result<Node> {
+    pub(crate) fn new(addr: String, index: u16, shared: Arc<Shared>) -> Result<Node> {
         let url = format!("redis://{addr}/");
         let data_client = redis::Client::open(url.as_str()).map_err(|e| Error::Config(e.to_string()))?;
         let listener_client =
             redis::Client::open(format!("{url}?protocol=resp3")).map_err(|e| Error::Config(e.to_string()))?;
         let nonce = format!("{}-{}", std::process::id(), shared.instance);
-        let tag = (0u32..)
-            .map(|i| format!("nshb{i}"))
-            .find(|t| owns_slot(key_slot(t.as_bytes())))
-            .expect("some tag lands in the node's slots");
-        let hb_key = format!("__numashard_near:hb:{{{tag}}}:{nonce}").into_bytes();
-        let sync_prefix = format!("__numashard_near:sync:{{{tag}}}:{nonce}:").into_bytes();
         Ok(Node {
             addr,
             data_client,
@@ -89,8 +94,10 @@ impl Node {
             generation: AtomicU64::new(0),
             listener_id: AtomicU64::new(0),
             serving: AtomicBool::new(false),
-            hb_key,
-            sync_prefix,
+            index,
+            nonce,
+            tag: Mutex::new((u64::MAX, None)),
+            avoid: Mutex::new(None),
             sync_next: AtomicU64::new(0),
             syncs: Mutex::new(HashSet::new()),
             sync_seen: Condvar::new(),
@@ -203,7 +210,7 @@ impl Node {
         con.set_read_timeout(Some(POLL)).map_err(Error::Connection)?;
         let (hb, _) = self.open_tracked(&self.data_client, id)?;
         self.listener_id.store(id, Ordering::Release);
-        Ok(Listener { con, hb, hb_sent: None, hb_last: Instant::now(), hb_count: 0 })
+        Ok(Listener { con, hb, hb_sent: None, hb_last: Instant::now(), hb_count: 0, hb_key: None })
     }
 
     /// Sends a heartbeat: the listener must receive the invalidation of the
@@ -212,14 +219,37 @@ impl Node {
     /// the near cache is flushed.
     fn send_heartbeat(&self, l: &mut Listener) -> Result<()> {
         l.hb_count += 1;
+        let Some(tag) = self.tag() else {
+            // The node owns no slot since a reshard: nothing of ours lives
+            // there any more, so there is no path left to prove.
+            l.hb_last = Instant::now();
+            return Ok(());
+        };
+        let hb_key = format!("{HB_PREFIX}{{{tag}}}:{}", self.nonce).into_bytes();
         let ids: Vec<u64> = self.conn_ids.lock().iter().copied().collect();
         let mut p = redis::pipe();
-        p.cmd("GET").arg(&self.hb_key).ignore();
-        p.cmd("SET").arg(&self.hb_key).arg(l.hb_count).arg("PX").arg(60_000).ignore();
+        p.cmd("GET").arg(&hb_key).ignore();
+        p.cmd("SET").arg(&hb_key).arg(l.hb_count).arg("PX").arg(60_000).ignore();
         if !ids.is_empty() {
             p.cmd("CLIENT").arg("LIST").arg("ID").arg(&ids);
         }
-        let replies: Vec<String> = p.query(&mut l.hb).map_err(classify)?;
+        let replies: Vec<String> = match p.query(&mut l.hb) {
+            Ok(r) => r,
+            Err(e) if crate::error::redirect_of(&e).is_some() => {
+                // The heartbeat's slot is migrating (ASK) or moved (MOVED: the
+                // slot map is reloaded): the connection is fine, and the next
+                // heartbeat uses a tag in a slot this node still owns.
+                if crate::error::redirect_of(&e).is_some_and(|r| r.ask) {
+                    self.avoid_slot_of(&tag);
+                } else {
+                    self.shared.remap_needed.store(true, Ordering::Release);
+                }
+                l.hb_last = Instant::now();
+                return Ok(());
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        l.hb_key = Some(hb_key);
         l.hb_sent = Some(Instant::now());
         if let Some(list) = replies.first() {
             let alive: HashSet<u64> =
@@ -246,7 +276,7 @@ impl Node {
                     Some(Value::Array(keys)) | Some(Value::Set(keys)) => {
                         for k in keys {
                             if let Value::BulkString(k) = k {
-                                if k == self.hb_key {
+                                if self.is_heartbeat(&k) {
                                     l.hb_sent = None;
                                     l.hb_last = Instant::now();
                                 } else if let Some(n) = self.sync_marker(&k) {
@@ -269,8 +299,43 @@ impl Node {
         }
     }
 
+    /// A hash tag in a slot this node owns (per the current slot map), or
+    /// `None` if it owns none.
+    fn tag(&self) -> Option<String> {
+        let version = self.shared.map_version.load(Ordering::Acquire);
+        let avoid = (*self.avoid.lock()).filter(|a| a.0 == version).map(|a| a.1);
+        let mut t = self.tag.lock();
+        if t.0 != version {
+            let usable =
+                |s: u16| self.shared.slot_node[s as usize].load(Ordering::Acquire) == self.index && Some(s) != avoid;
+            let any = (0..crate::slot::SLOTS as u16).any(usable);
+            // A tag per slot is found within a few ten thousand tries.
+            let tag = any.then(|| (0u32..).map(|i| format!("nshb{i}")).find(|t| usable(key_slot(t.as_bytes()))));
+            *t = (version, tag.flatten());
+        }
+        t.1.clone()
+    }
+
+    /// The slot of `tag` is being migrated away (it answered `ASK`): pick
+    /// another tag until the slot map changes.
+    fn avoid_slot_of(&self, tag: &str) {
+        let version = self.shared.map_version.load(Ordering::Acquire);
+        *self.avoid.lock() = Some((version, key_slot(tag.as_bytes())));
+        self.tag.lock().0 = u64::MAX;
+    }
+
+    /// One of this cache's heartbeat keys (whatever tag, so a heartbeat sent
+    /// before a reshard is still recognised).
+    fn is_heartbeat(&self, key: &[u8]) -> bool {
+        key.starts_with(HB_PREFIX.as_bytes())
+            && key.strip_suffix(self.nonce.as_bytes()).is_some_and(|k| k.ends_with(b"}:"))
+    }
+
+    /// The number of one of this cache's sync markers.
     fn sync_marker(&self, key: &[u8]) -> Option<u64> {
-        std::str::from_utf8(key.strip_prefix(self.sync_prefix.as_slice())?).ok()?.parse().ok()
+        let rest = std::str::from_utf8(key.strip_prefix(SYNC_PREFIX.as_bytes())?).ok()?;
+        let (_, after_tag) = rest.split_once("}:")?;
+        after_tag.strip_prefix(self.nonce.as_str())?.strip_prefix(':')?.parse().ok()
     }
 
     /// Returns once the listener applied every invalidation this node sent
@@ -279,22 +344,29 @@ impl Node {
     /// order it executes writes, so the marker's comes after all earlier ones.
     pub(crate) fn sync(&self) -> Result<()> {
         let n = self.sync_next.fetch_add(1, Ordering::Relaxed);
-        let mut marker = self.sync_prefix.clone();
-        marker.extend_from_slice(n.to_string().as_bytes());
-        self.with_conn(|con| {
-            redis::pipe()
-                .cmd("GET")
-                .arg(&marker)
-                .ignore()
-                .cmd("SET")
-                .arg(&marker)
-                .arg(1)
-                .ignore()
-                .cmd("DEL")
-                .arg(&marker)
-                .ignore()
-                .exec(con)
-        })?;
+        loop {
+            let Some(tag) = self.tag() else { return Ok(()) };
+            let marker = format!("{SYNC_PREFIX}{{{tag}}}:{}:{n}", self.nonce).into_bytes();
+            let r = self.with_conn(|con| {
+                redis::pipe()
+                    .cmd("GET")
+                    .arg(&marker)
+                    .ignore()
+                    .cmd("SET")
+                    .arg(&marker)
+                    .arg(1)
+                    .ignore()
+                    .cmd("DEL")
+                    .arg(&marker)
+                    .ignore()
+                    .exec(con)
+            });
+            match r {
+                // The marker's slot is migrating away: use another slot of this node.
+                Err(e) if crate::error::redirect(&e).is_some_and(|r| r.ask) => self.avoid_slot_of(&tag),
+                r => break r?,
+            }
+        }
         let deadline = Instant::now() + self.shared.timeouts.heartbeat_timeout;
         let mut seen = self.syncs.lock();
         while !seen.remove(&n) {
@@ -355,7 +427,9 @@ impl Node {
             loop {
                 if self.shared.closed.load(Ordering::Acquire) {
                     // Leave nothing of ours in the keyspace (best effort).
-                    let _ = redis::cmd("DEL").arg(&self.hb_key).exec(&mut l.hb);
+                    if let Some(k) = &l.hb_key {
+                        let _ = redis::cmd("DEL").arg(k).exec(&mut l.hb);
+                    }
                     return;
                 }
                 if self.receive(&mut l).is_err() {

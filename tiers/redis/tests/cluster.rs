@@ -82,3 +82,104 @@ fn near_cache_over_a_three_master_cluster() {
         assert_eq!(cache.get(k.as_bytes()).unwrap(), None);
     }
 }
+
+fn node_id(con: &mut redis::Connection) -> String {
+    redis::cmd("CLUSTER").arg("MYID").query(con).unwrap()
+}
+
+/// A slot resharded under the cache (as `redis-cli --cluster reshard` does:
+/// IMPORTING / MIGRATING, MIGRATE of its keys, SETSLOT NODE everywhere):
+/// reads and writes keep working through `ASK` during the move and `MOVED`
+/// after it, and nothing stale is served. The slot is the one the source
+/// master's heartbeats use (the first tag `nshb<i>` in its slots), so the
+/// heartbeat moves to another slot without losing the connection.
+#[test]
+fn a_slot_migrated_under_the_cache_is_followed() {
+    let cluster = Cluster::start();
+    let cache = NearCache::connect(cluster_config(&cluster)).unwrap();
+    let src = 0;
+    let tag = (0..).map(|i| format!("nshb{i}")).find(|t| cluster.owner_of(t.as_bytes()) == src).unwrap();
+    let keys: Vec<String> = (0..40).map(|i| format!("{{{tag}}}:{i}")).collect();
+    let slot = key_slot(tag.as_bytes());
+    let before = cache.stats();
+    for (i, k) in keys.iter().enumerate() {
+        cache.set(k.as_bytes(), format!("a{i}").as_bytes()).unwrap();
+    }
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(cache.get(k.as_bytes()).unwrap().as_deref(), Some(format!("a{i}").as_bytes()));
+    }
+    let dst = (src + 1) % 3;
+    let (mut s, mut d) = (cluster.nodes[src].con(), cluster.nodes[dst].con());
+    let (src_id, dst_id) = (node_id(&mut s), node_id(&mut d));
+    redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("IMPORTING").arg(&src_id).exec(&mut d).unwrap();
+    redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("MIGRATING").arg(&dst_id).exec(&mut s).unwrap();
+    let migrate = |s: &mut redis::Connection, ks: &[String]| {
+        redis::cmd("MIGRATE")
+            .arg("127.0.0.1")
+            .arg(cluster.nodes[dst].port)
+            .arg("")
+            .arg(0)
+            .arg(5000)
+            .arg("KEYS")
+            .arg(ks)
+            .exec(s)
+            .unwrap();
+    };
+    // Half the keys move; the source's invalidations drop their local copies.
+    migrate(&mut s, &keys[..20]);
+    cache.sync().unwrap();
+    // During the move: a moved key is read and written through ASK on the target.
+    for (i, k) in keys.iter().enumerate().take(20) {
+        assert_eq!(cache.get(k.as_bytes()).unwrap().as_deref(), Some(format!("a{i}").as_bytes()), "{k}");
+    }
+    cache.set(keys[0].as_bytes(), b"during").unwrap();
+    let (v,): (String,) = redis::pipe().cmd("ASKING").ignore().cmd("GET").arg(&keys[0]).query(&mut d).unwrap();
+    assert_eq!(v, "during", "an ASK write lands on the importing master");
+    assert_eq!(cache.get(keys[0].as_bytes()).unwrap().as_deref(), Some(&b"during"[..]));
+    // Keys not moved yet are still read from the source.
+    assert_eq!(cache.get(keys[30].as_bytes()).unwrap().as_deref(), Some(&b"a30"[..]));
+    migrate(&mut s, &keys[20..]);
+    // Whatever else lives in the slot (the heartbeat key) moves too.
+    let rest: Vec<String> = redis::cmd("CLUSTER").arg("GETKEYSINSLOT").arg(slot).arg(100).query(&mut s).unwrap();
+    if !rest.is_empty() {
+        migrate(&mut s, &rest);
+    }
+    for n in &cluster.nodes {
+        redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("NODE").arg(&dst_id).exec(&mut n.con()).unwrap();
+    }
+    // After the move, another client writes every key on the new master.
+    for (i, k) in keys.iter().enumerate() {
+        redis::cmd("SET").arg(k).arg(format!("b{i}")).exec(&mut d).unwrap();
+    }
+    cache.sync().unwrap();
+    for round in 0..2 {
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(
+                cache.get(k.as_bytes()).unwrap().as_deref(),
+                Some(format!("b{i}").as_bytes()),
+                "{k} round {round}"
+            );
+        }
+    }
+    let st = cache.stats();
+    assert!(st.redirects >= 1, "{st:?}");
+    // Writes, deletes and batches go to the new master; its invalidations reach the cache.
+    cache.set(keys[1].as_bytes(), b"after").unwrap();
+    let v: String = redis::cmd("GET").arg(&keys[1]).query(&mut d).unwrap();
+    assert_eq!(v, "after");
+    redis::cmd("SET").arg(&keys[2]).arg("other").exec(&mut d).unwrap();
+    cache.sync().unwrap();
+    assert_eq!(cache.get(keys[2].as_bytes()).unwrap().as_deref(), Some(&b"other"[..]));
+    assert!(cache.delete(keys[3].as_bytes()).unwrap());
+    let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+    let got = cache.get_many(&refs).unwrap();
+    assert_eq!(got[1].as_deref(), Some(&b"after"[..]));
+    assert_eq!(got[3], None);
+    assert_eq!(got[39].as_deref(), Some(&b"b39"[..]));
+    // Heartbeats continue on another slot of the source: no reconnect, no flush.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    cache.sync().unwrap();
+    let after = cache.stats();
+    assert!(cache.is_serving());
+    assert_eq!((after.reconnects, after.flushes), (before.reconnects, before.flushes), "{after:?}");
+}
