@@ -136,7 +136,7 @@ fn start_owners_now(inner: &Arc<Inner>) -> Result<()> {
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<()>>();
     for (i, shard) in inner.shards.iter().enumerate() {
         let mut life = shard.owner_life.lock().unwrap_or_else(|e| e.into_inner());
-        match spawn_owner(inner.clone(), i, Some(ready_tx.clone())) {
+        match spawn_owner(inner.clone(), i, true, ready_tx.clone()) {
             Ok(h) => {
                 inner.owners.lock().unwrap_or_else(|e| e.into_inner()).push(h);
                 *life = OwnerLife::Running;
@@ -178,18 +178,22 @@ fn start_owner(inner: &Arc<Inner>, i: usize) -> Result<()> {
     if *life != OwnerLife::NotStarted {
         return Ok(());
     }
-    let handle = spawn_owner(inner.clone(), i, None)?;
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<()>>(1);
+    let handle = spawn_owner(inner.clone(), i, false, ready_tx)?;
     inner.owners.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
     *life = OwnerLife::Running;
     shard.owner_settled();
+    // Until it has pinned itself and set its memory policy (a few tens of
+    // microseconds, once per shard): stats taken after this call see it bound.
+    let _ = ready_rx.recv();
     Ok(())
 }
 
 /// Spawns shard `i`'s owner thread: it pins itself to the shard's CPU and
 /// sets its memory policy to the shard's node (on this machine's topology),
-/// creates and installs the shard when `ready` is given (then reports on
-/// it), and runs the owner loop until the map closes.
-fn spawn_owner(inner: Arc<Inner>, i: usize, ready: Option<Sender<Result<()>>>) -> Result<JoinHandle<()>> {
+/// creates and installs the shard when `create`, reports on `ready`, and
+/// runs the owner loop until the map closes.
+fn spawn_owner(inner: Arc<Inner>, i: usize, create: bool, ready: Sender<Result<()>>) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("numashard-{i}"))
         .spawn(move || {
@@ -201,12 +205,12 @@ fn spawn_owner(inner: Arc<Inner>, i: usize, ready: Option<Sender<Result<()>>>) -
                 shard.pinned.store(numa::pin_thread(p.cpu), Ordering::Relaxed);
                 shard.memory_bound.store(numa::bind_thread_memory(p.memory_node), Ordering::Relaxed);
             }
-            if let Some(ready) = ready {
-                let _ = ready.send(
-                    ShardState::new(real.then_some(p.memory_node), &inner.policy, shard.counters.clone())
-                        .map(|st| shard.install(st)),
-                );
-            }
+            let _ = ready.send(if create {
+                ShardState::new(real.then_some(p.memory_node), &inner.policy, shard.counters.clone())
+                    .map(|st| shard.install(st))
+            } else {
+                Ok(())
+            });
             let rxs = shard.receivers.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
             owner_loop(shard, &inner.budget, &inner.gate, rxs, inner.owner_spin);
         })
