@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of numashard: Rust (core, ffi), the Redis near-cache tier
 # against real redis-server processes, the C suite under sanitizers and
-# valgrind, fuzzing, the Go and Java bindings, and the NUMA checks in
-# multi-node guests. Installs what it needs first.
-# NUMASHARD_TEST_ONLY="rust redis c fuzz go java numa" selects parts.
+# valgrind, Miri over the unsafe building blocks, fuzzing, the Go and Java
+# bindings, and the NUMA checks in multi-node guests. Installs what it needs
+# first.
+# NUMASHARD_TEST_ONLY="rust miri redis c fuzz go java numa" selects parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
 ./scripts/setup.sh
 
-parts="${NUMASHARD_TEST_ONLY:-rust redis c fuzz go java numa}"
+parts="${NUMASHARD_TEST_ONLY:-rust miri redis c fuzz go java numa}"
 has() { [[ " $parts " == *" $1 "* ]]; }
 section() { printf '\n=== %s ===\n' "$*"; }
 
@@ -26,7 +27,7 @@ if has rust; then
   passed=$((passed + 1))
   echo "--- rust: $((SECONDS - t0)) s"
 fi
-for part in redis c fuzz go java numa; do
+for part in miri redis c fuzz go java numa; do
   if has "$part" && [ -x "scripts/test-$part.sh" ]; then
     section "$part"
     t=$SECONDS

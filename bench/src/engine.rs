@@ -4,8 +4,10 @@
 //! A new peer is one type with [`Engine::execute`] (a `match` over [`Op`]),
 //! [`Engine::len`] and [`Engine::for_each`], plus a line in [`EngineKind`].
 
+use crate::ceiling::CeilingEngine;
 use crate::numashard_engine::NumashardEngine;
 use crate::peers::{DashMapEngine, PapayaEngine, SccEngine, ShardedRwLockEngine};
+use crate::workload::Workload;
 use numashard::{ExecMode, Status};
 use std::fmt;
 use std::str::FromStr;
@@ -141,10 +143,13 @@ pub enum EngineKind {
     Papaya,
     /// 16 `std::sync::RwLock<std::collections::HashMap>` shards.
     RwLock16,
+    /// Not a map: the memory system's limit for gets in the probe's layout
+    /// with no concurrency control ([`CeilingEngine`]); read-only rows only.
+    Ceiling,
 }
 
 impl EngineKind {
-    /// Every engine, numashard variants first.
+    /// Every map, numashard variants first (the ceiling, which is not a map, apart).
     pub const ALL: [EngineKind; 7] = [
         EngineKind::Numashard,
         EngineKind::NumashardDelegate,
@@ -153,6 +158,18 @@ impl EngineKind {
         EngineKind::Scc,
         EngineKind::Papaya,
         EngineKind::RwLock16,
+    ];
+
+    /// Every name the command line accepts: the maps, then the ceiling.
+    pub const CHOICES: [EngineKind; 8] = [
+        EngineKind::Numashard,
+        EngineKind::NumashardDelegate,
+        EngineKind::NumashardX4,
+        EngineKind::DashMap,
+        EngineKind::Scc,
+        EngineKind::Papaya,
+        EngineKind::RwLock16,
+        EngineKind::Ceiling,
     ];
 
     /// Name used on the command line, in tables and in JSON.
@@ -165,12 +182,21 @@ impl EngineKind {
             EngineKind::Scc => "scc",
             EngineKind::Papaya => "papaya",
             EngineKind::RwLock16 => "rwlock16",
+            EngineKind::Ceiling => "ceiling",
         }
     }
 
     /// True for the engines numashard is compared against.
     pub fn is_peer(self) -> bool {
-        !matches!(self, EngineKind::Numashard | EngineKind::NumashardDelegate | EngineKind::NumashardX4)
+        !matches!(
+            self,
+            EngineKind::Numashard | EngineKind::NumashardDelegate | EngineKind::NumashardX4 | EngineKind::Ceiling
+        )
+    }
+
+    /// True when the engine can run `workload` (the ceiling only reads).
+    pub fn supports(self, workload: Workload) -> bool {
+        self != EngineKind::Ceiling || workload == Workload::ReadOnly
     }
 
     /// A new, empty engine sized for about `capacity` entries.
@@ -190,6 +216,7 @@ impl EngineKind {
             EngineKind::Scc => Box::new(SccEngine::with_capacity(capacity)),
             EngineKind::Papaya => Box::new(PapayaEngine::with_capacity(capacity)),
             EngineKind::RwLock16 => Box::new(ShardedRwLockEngine::with_capacity(capacity)),
+            EngineKind::Ceiling => Box::new(CeilingEngine::new()),
         })
     }
 }
@@ -204,8 +231,8 @@ impl FromStr for EngineKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<EngineKind, String> {
-        EngineKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = EngineKind::ALL.iter().map(|k| k.name()).collect();
+        EngineKind::CHOICES.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = EngineKind::CHOICES.iter().map(|k| k.name()).collect();
             format!("unknown engine {s:?} (one of {})", names.join(", "))
         })
     }

@@ -7,6 +7,7 @@
 //! that the equivalence test and the criterion benches use the same code.
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
+pub mod ceiling;
 pub mod engine;
 pub mod memory;
 pub mod numashard_engine;

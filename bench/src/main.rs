@@ -27,8 +27,13 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 #[command(name = "numashard-bench", version)]
 struct Args {
     /// Engines to run (numashard, numashard-delegate, dashmap, scc, papaya, rwlock16; also
-    /// numashard-x4: four times the shards, for comparing shard counts in one run).
-    #[arg(long, value_delimiter = ',', default_value = "numashard,numashard-delegate,dashmap,scc,papaya,rwlock16")]
+    /// numashard-x4: four times the shards, for comparing shard counts in one run; and ceiling:
+    /// the memory system's limit for gets, no concurrency control, read-only rows only).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "numashard,numashard-delegate,dashmap,scc,papaya,rwlock16,ceiling"
+    )]
     engines: Vec<EngineKind>,
     /// Workloads: read-only, read-95, update-50, rmw, insert; `stall` measures writer stalls during
     /// iteration and replace_all (numashard only); `snapshot` times save and load against the disk's
@@ -186,8 +191,8 @@ impl Plan {
     }
 
     fn rows_per_round(&self) -> u64 {
-        let per_table =
-            self.engines.len() * self.workloads.len() * self.dists.len() * self.threads.len() * self.batches.len();
+        let pairs = self.engines.iter().flat_map(|e| self.workloads.iter().filter(|&&w| e.supports(w))).count();
+        let per_table = pairs * self.dists.len() * self.threads.len() * self.batches.len();
         let idle = if self.idle { self.engines.len() } else { 0 };
         (self.tables.len() * (per_table + self.stall as usize + self.snapshot as usize + idle)) as u64
     }
@@ -298,6 +303,9 @@ impl TableRun<'_> {
     /// Measures one row on one loaded engine and adds it to the row's repeats.
     fn run_row(&mut self, loaded: &Loaded, row: &RowConfig, round: usize) {
         let RowConfig { workload: w, dist: d, threads, batch } = *row;
+        if !loaded.kind.supports(w) {
+            return;
+        }
         let (args, entries) = (self.args, self.entries);
         let dist = self.plan.dists[d];
         let zipf = self.zipfs[d].as_ref();
@@ -429,7 +437,7 @@ fn run(args: &Args) -> Result<(), String> {
             } else {
                 // One engine in memory at a time (LARGE), or a fresh table per row (inserts).
                 for round in 0..args.repeat {
-                    for &kind in &plan.engines {
+                    for &kind in plan.engines.iter().filter(|k| group.iter().any(|r| k.supports(r.workload))) {
                         let loaded = load_engine(kind)?;
                         for row in &group {
                             table_run.run_row(&loaded, row, round);
@@ -560,6 +568,7 @@ fn run(args: &Args) -> Result<(), String> {
                 best_peer: None,
                 best_peer_mops: None,
                 ratio_vs_best_peer: None,
+                ratio_vs_ceiling: None,
                 placement: a.placement,
                 stall: None,
             }
@@ -570,6 +579,10 @@ fn run(args: &Args) -> Result<(), String> {
 
     println!("{}", report::table(&rows));
     println!("{}", report::summary(&rows));
+    let ceiling = report::ceiling_summary(&rows);
+    if !ceiling.is_empty() {
+        println!("{ceiling}");
+    }
     let stalls = report::stall_table(&rows);
     if !stalls.is_empty() {
         println!("{stalls}");

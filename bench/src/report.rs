@@ -76,6 +76,8 @@ pub struct Row {
     pub best_peer_mops: Option<f64>,
     /// `mops / best_peer_mops`.
     pub ratio_vs_best_peer: Option<f64>,
+    /// `mops` over the ceiling engine's of the same group (read-only rows with a ceiling row).
+    pub ratio_vs_ceiling: Option<f64>,
     /// numashard's placement after the load (numashard rows).
     pub placement: Option<serde_json::Value>,
     /// Stall and idle rows: extra figures (idle rows: `"idle": true`,
@@ -118,6 +120,7 @@ impl Row {
             best_peer: None,
             best_peer_mops: None,
             ratio_vs_best_peer: None,
+            ratio_vs_ceiling: None,
             placement: None,
             stall: None,
         }
@@ -152,13 +155,21 @@ impl Row {
     }
 }
 
-/// True for the engines numashard is compared against.
+/// The name of the ceiling engine's rows.
+pub const CEILING: &str = "ceiling";
+
+/// True for the engines numashard is compared against (the ceiling is not one: it is no map).
 pub fn is_peer(engine: &str) -> bool {
-    !engine.starts_with("numashard")
+    !engine.starts_with("numashard") && engine != CEILING
 }
 
-/// Fills `best_peer`, `best_peer_mops` and `ratio_vs_best_peer` of every row.
+/// Fills `best_peer`, `best_peer_mops`, `ratio_vs_best_peer` and `ratio_vs_ceiling` of every row.
 pub fn attach_ratios(rows: &mut [Row]) {
+    let ceilings: BTreeMap<_, f64> =
+        rows.iter().filter(|r| r.engine == CEILING && r.stall.is_none()).map(|r| (r.group(), r.mops)).collect();
+    for r in rows.iter_mut().filter(|r| r.engine != CEILING) {
+        r.ratio_vs_ceiling = ceilings.get(&r.group()).filter(|&&c| c > 0.0).map(|c| r.mops / c);
+    }
     let mut best: BTreeMap<_, (String, f64)> = BTreeMap::new();
     for r in rows.iter().filter(|r| is_peer(&r.engine) && r.stall.is_none()) {
         let e = best.entry(r.group()).or_insert((r.engine.clone(), r.mops));
@@ -244,7 +255,7 @@ type ModeCells = BTreeMap<(String, usize), String>;
 pub fn summary(rows: &[Row]) -> String {
     let mut modes: Vec<(String, usize)> = Vec::new();
     let mut cells: BTreeMap<(String, u64, String, String, usize), ModeCells> = BTreeMap::new();
-    for r in rows.iter().filter(|r| !is_peer(&r.engine) && r.stall.is_none()) {
+    for r in rows.iter().filter(|r| r.engine.starts_with("numashard") && r.stall.is_none()) {
         let mode = (r.mode.clone(), r.batch);
         if !modes.contains(&mode) {
             modes.push(mode.clone());
@@ -275,6 +286,40 @@ pub fn summary(rows: &[Row]) -> String {
             let _ = write!(s, "  {:<20}", cells[&key].get(m).map_or("-", String::as_str));
         }
         s.push('\n');
+    }
+    s
+}
+
+/// Every engine's throughput over the ceiling engine's in the same row group
+/// (read-only rows of a run that includes `ceiling`); empty without such rows.
+pub fn ceiling_summary(rows: &[Row]) -> String {
+    let mut with: Vec<&Row> = rows.iter().filter(|r| r.ratio_vs_ceiling.is_some()).collect();
+    if with.is_empty() {
+        return String::new();
+    }
+    with.sort_by(|a, b| a.group().cmp(&b.group()).then(b.mops.total_cmp(&a.mops)));
+    let mut s = String::from(
+        "against the ceiling (the probe's layout with no concurrency control, same keys and stream; 1 = the memory system's limit)\n",
+    );
+    let _ = writeln!(
+        s,
+        "{:<6} {:<9} {:<7} {:>3} {:<9} {:<18} {:>8} {:>9} {:>7}",
+        "table", "workload", "dist", "thr", "mode", "engine", "Mops/s", "ceiling", "×ceil"
+    );
+    for r in with {
+        let _ = writeln!(
+            s,
+            "{:<6} {:<9} {:<7} {:>3} {:<9} {:<18} {:>8.2} {:>9.2} {:>7.2}",
+            table_name(r.entries),
+            r.workload,
+            r.distribution,
+            r.threads,
+            r.mode_label(),
+            r.engine,
+            r.mops,
+            r.mops / r.ratio_vs_ceiling.unwrap_or(1.0),
+            r.ratio_vs_ceiling.unwrap_or(0.0)
+        );
     }
     s
 }

@@ -1,34 +1,65 @@
 //! A fixed loop for instruction counts under callgrind (deterministic where
 //! wall time on a shared VM is not): one shard, 1,000 entries of 16-byte
-//! keys and 32-byte values, then `ops` single gets and `ops` overwrites.
-//! `valgrind --tool=callgrind target/release/numashard-instr [ops] [cache]`:
-//! with `cache` the map evicts (S3-FIFO, a limit that holds every entry)
-//! and counts hits, and every entry has a TTL.
+//! keys and 32-byte values (cache-resident), then `ops` operations.
+//! `valgrind --tool=callgrind target/release/numashard-instr [ops] [mode]`:
+//! - no mode: `ops` single gets and `ops` overwrites;
+//! - `cache`: the same on a map that evicts (S3-FIFO, a limit that holds
+//!   every entry), counts hits, and gives every entry a TTL;
+//! - `batch`: `ops` gets in batches of 64 ([`Map::batch`]);
+//! - `ceiling`: `ops` gets in batches of 64 on the ceiling engine (the
+//!   probe's layout, no concurrency control), for comparison.
+//!
+//! Instructions per operation: run two op counts and divide the difference
+//! of the totals by the difference of the counts (setup cancels out), e.g.
+//! `(Ir(400000) - Ir(200000)) / 200000`.
 
-use numashard::{Config, Eviction, Map};
+use numashard::{BatchOp, Config, Eviction, Map};
+use numashard_bench::ceiling::CeilingEngine;
+use numashard_bench::engine::{Engine, Op, Reply};
 use std::time::Duration;
+
+const ENTRIES: u64 = 1000;
+const BATCH: usize = 64;
+
+fn key(i: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&(i % ENTRIES).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+    k
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let ops: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let cache = args.get(2).is_some_and(|a| a == "cache");
+    let mode = args.get(2).map_or("", String::as_str);
+    if mode == "ceiling" {
+        return ceiling(ops);
+    }
     let mut cfg = Config { shards: 1, ..Config::default() };
-    if cache {
+    if mode == "cache" {
         cfg.memory_limit = 1 << 30;
         cfg.eviction = Eviction::S3Fifo;
         cfg.default_ttl = Some(Duration::from_secs(3600));
     }
     let map = Map::new(cfg).unwrap();
-    let key = |i: u64| {
-        let mut k = [0u8; 16];
-        k[..8].copy_from_slice(&(i % 1000).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
-        k
-    };
-    for i in 0..1000 {
+    for i in 0..ENTRIES {
         map.put(&key(i), &[1u8; 32]).unwrap();
     }
-    let mut buf = [0u8; 32];
     let mut found = 0;
+    if mode == "batch" {
+        let mut outs = vec![[0u8; 32]; BATCH];
+        let mut i = 0;
+        while i < ops {
+            let keys: Vec<[u8; 16]> = (i..i + BATCH as u64).map(key).collect();
+            let mut batch: Vec<BatchOp<'_>> =
+                keys.iter().zip(outs.iter_mut()).map(|(k, o)| BatchOp::get(k, o)).collect();
+            map.batch(&mut batch).unwrap();
+            found += batch.iter().filter(|b| b.out_len == 32).count() as u64;
+            i += BATCH as u64;
+        }
+        assert_eq!(found, i);
+        return;
+    }
+    let mut buf = [0u8; 32];
     for i in 0..ops {
         found += map.get_into(&key(i), &mut buf).unwrap().is_some() as u64;
     }
@@ -36,4 +67,22 @@ fn main() {
         map.put(&key(i), &[i as u8; 32]).unwrap();
     }
     assert_eq!(found, ops);
+}
+
+fn ceiling(ops: u64) {
+    let engine = CeilingEngine::new();
+    for i in 0..ENTRIES {
+        engine.execute(&Op::Put(&key(i), &[1u8; 32]), &mut []);
+    }
+    let mut outs = vec![0u8; BATCH * 32];
+    let mut replies = vec![Reply::default(); BATCH];
+    let (mut i, mut found) = (0, 0);
+    while i < ops {
+        let keys: Vec<[u8; 16]> = (i..i + BATCH as u64).map(key).collect();
+        let batch: Vec<Op<'_>> = keys.iter().map(|k| Op::Get(k)).collect();
+        engine.execute_batch(&batch, &mut outs, 32, &mut replies);
+        found += replies.iter().filter(|r| r.len == 32).count() as u64;
+        i += BATCH as u64;
+    }
+    assert_eq!(found, i);
 }
