@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Fuzzes the C ABI: random call sequences with arbitrary bytes through the
 # extern "C" functions, checked against a model map (ffi/fuzz/fuzz_targets/
-# c_api.rs), with cargo fuzz (libFuzzer) and AddressSanitizer. Installs
-# cargo-fuzz when missing; runs on the stable toolchain (RUSTC_BOOTSTRAP=1),
-# falling back to --sanitizer none when the ASan runtime is missing.
+# c_api.rs), with cargo fuzz (libFuzzer) and AddressSanitizer +
+# LeakSanitizer. Installs cargo-fuzz when missing; runs on the stable
+# toolchain (RUSTC_BOOTSTRAP=1), falling back to --sanitizer none when the
+# ASan runtime is missing.
 #   NUMASHARD_FUZZ_SECONDS (default 60): how long to fuzz.
-# Called by scripts/test.sh; runs alone too. A crash leaves its input in
-# ffi/fuzz/artifacts/c_api/; replay it with
-#   (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run c_api fuzz/artifacts/c_api/<file>)
+# Called by scripts/test.sh; runs alone too.
+#
+# Every run keeps its whole log and any failing input in
+# target/fuzz-artifacts/c_api-<UTC time>/ (printed at the end):
+#   fuzz.log                 libFuzzer's and the sanitizers' whole output
+#   crash-* leak-* oom-* timeout-*   the input that failed, to replay with
+#     (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run c_api <file>)
+# How to read a finding: ffi/fuzz/README.md.
 set -euo pipefail
-cd "$(dirname "$0")/../ffi"
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root/ffi"
 export PATH="$HOME/.cargo/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
 CARGO_FUZZ_VERSION=0.13.2
@@ -29,18 +36,58 @@ if ! cargo fuzz build --sanitizer "$sanitizer" c_api; then
   cargo fuzz build --sanitizer "$sanitizer" c_api
 fi
 
-mkdir -p fuzz/corpus/c_api fuzz/artifacts/c_api
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+mkdir -p fuzz/corpus/c_api
+art="$root/target/fuzz-artifacts/c_api-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$art"
+log="$art/fuzz.log"
+shown=${art#"$root"/}
+echo "fuzz c_api: $secs s, whole log and failing inputs in $shown/"
+t0=$SECONDS
 # -rss_limit_mb: the maps keep their threads and memory across inputs.
-if ! cargo fuzz run --sanitizer "$sanitizer" c_api fuzz/corpus/c_api -- \
-  -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1; then
-  tail -n 60 "$log"
+# -artifact_prefix (after cargo fuzz's own, so it wins): failing inputs
+# land beside the log.
+status=0
+cargo fuzz run --sanitizer "$sanitizer" c_api fuzz/corpus/c_api -- \
+  -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 \
+  -artifact_prefix="$art/" >"$log" 2>&1 || status=$?
+took=$((SECONDS - t0))
+runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
+inputs=$(find "$art" -maxdepth 1 -type f ! -name fuzz.log | sort)
+
+# With ASan the target closes and frees its maps at exit, before
+# LeakSanitizer's exit check (see c_api.rs); a run without that line
+# ended before the check could be exact.
+exit_check="no sanitizer"
+if [ "$sanitizer" = address ]; then
+  if grep -q '^c_api: closed and freed [0-9]* open map(s) before the exit leak check' "$log"; then
+    exit_check="LeakSanitizer at exit: clean, with every map closed and freed first"
+  elif [ "$status" -eq 0 ]; then
+    echo "test-fuzz: the run ended without closing its maps before the exit leak check"
+    status=1
+  fi
+fi
+
+if [ "$status" -ne 0 ]; then
+  echo "test-fuzz: the fuzzer failed (exit status $status) after $took s, ${runs:-?} executions"
+  # The report: from the first error line to the sanitizer's summary.
+  awk '/==[0-9]+== ?(ERROR|WARNING)|ERROR: libFuzzer|panicked at|INFO: a leak has been found/ { on = 1 }
+       on { print; if (++n >= 200 || /^SUMMARY:/) exit }' "$log"
+  echo "--- whole log: $shown/fuzz.log ($(wc -l <"$log") lines)"
+  if [ -n "$inputs" ]; then
+    for f in $inputs; do
+      echo "--- failing input: ${f#"$root"/} ($(wc -c <"$f") bytes); replay:"
+      echo "    (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run c_api ../$shown/${f##*/})"
+    done
+  else
+    echo "--- no single input failed: a report at exit (e.g. a leak) comes from the whole run; see ffi/fuzz/README.md"
+  fi
   echo "fuzz: 0 passed, 1 failed"
   exit 1
 fi
 grep -E '^(#[0-9]+ +(INITED|DONE)|Done [0-9]+ runs)' "$log" | tail -n 3 || true
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-echo "fuzz c_api ($sanitizer sanitizer): ${runs:-?} executions in ${secs} s, ${rate:-?} exec/s, corpus $(ls fuzz/corpus/c_api | wc -l) inputs"
+echo "fuzz c_api ($sanitizer sanitizer): ${runs:-?} executions in $took s, ${rate:-?} exec/s, peak RSS ${rss:-?} MB," \
+  "corpus $(find fuzz/corpus/c_api -type f | wc -l) inputs; $exit_check"
+echo "--- whole log: $shown/fuzz.log"
 echo "fuzz: 1 passed, 0 failed"

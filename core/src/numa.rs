@@ -53,6 +53,28 @@ impl NodeRegion {
         let len = len.checked_next_multiple_of(page_size()).ok_or_else(|| {
             Error::with_detail(Status::Resource, format!("cannot map {len} bytes: the size overflows"))
         })?;
+        #[cfg(miri)]
+        {
+            // Miri cannot run mmap or mbind: a zeroed, page-aligned heap
+            // block stands in (same contract: `len` zeroed bytes, never bound),
+            // so Miri checks every access the arena and table make to it.
+            let _ = huge;
+            let layout = std::alloc::Layout::from_size_align(len, page_size())
+                .map_err(|e| Error::with_detail(Status::Resource, format!("cannot map {len} bytes: {e}")))?;
+            // SAFETY: the layout has a non-zero size (len > 0 here).
+            let ptr = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })
+                .ok_or_else(|| Error::with_detail(Status::Resource, format!("allocating {len} bytes failed")))?;
+            Ok(NodeRegion { ptr, len, node, bound: false })
+        }
+        #[cfg(not(miri))]
+        {
+            Self::map(len, node, huge)
+        }
+    }
+
+    /// The real region: mmap, madvise, mbind (`len` is a positive multiple of the page size).
+    #[cfg(not(miri))]
+    fn map(len: usize, node: Option<u32>, huge: bool) -> Result<NodeRegion> {
         // SAFETY: a new private anonymous mapping at an address the kernel
         // picks; it cannot alias any existing Rust object.
         let addr = unsafe {
@@ -116,12 +138,26 @@ impl Drop for NodeRegion {
         if self.len == 0 {
             return;
         }
+        // SAFETY: exactly the block allocated in `new` with this layout
+        // (checked there), freed only here. The pointers handed out by
+        // `as_ptr` are documented to die with the region.
+        #[cfg(miri)]
+        unsafe {
+            std::alloc::dealloc(self.ptr.as_ptr(), std::alloc::Layout::from_size_align_unchecked(self.len, page_size()))
+        };
         // SAFETY: exactly the mapping made in `new`, unmapped only here. The
         // pointers handed out by `as_ptr` are documented to die with the region.
+        #[cfg(not(miri))]
         let _ = unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 
+#[cfg(miri)]
+fn page_size() -> usize {
+    4096
+}
+
+#[cfg(not(miri))]
 fn page_size() -> usize {
     // SAFETY: sysconf reads a constant of the running system.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -143,6 +179,7 @@ fn node_mask(node: u32) -> Option<(Vec<c_ulong>, c_ulong)> {
     Some((mask, maxnode))
 }
 
+#[cfg_attr(miri, allow(dead_code))]
 fn mbind(addr: *mut c_void, len: usize, node: u32) -> bool {
     let Some((mask, maxnode)) = node_mask(node) else { return false };
     // SAFETY: `addr..addr+len` is a mapping the caller owns, so changing its

@@ -27,7 +27,8 @@ pub struct ShardStats {
     /// Most messages found queued at once by the owner.
     pub queue_high_water: u64,
     /// True only when the topology is this machine's, the owner is pinned to
-    /// `cpu`, and every region of the shard is bound to `memory_node`.
+    /// `cpu` (or has not started yet: it starts on first need in the default
+    /// mode), and every region of the shard is bound to `memory_node`.
     pub binding_applied: bool,
     /// Resident pages of the shard's memory found on `memory_node` (asked of the kernel).
     pub pages_on_node: u64,

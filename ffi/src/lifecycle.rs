@@ -9,8 +9,10 @@ use numashard::Map;
 use std::ffi::c_char;
 use std::fmt::Write as _;
 
-/// Creates a map: loads the topology, plans the placement, starts one pinned
-/// owner thread per shard.
+/// Creates a map: loads the topology (once per process), plans the
+/// placement, creates the shards. Each shard's pinned owner thread starts
+/// now with `NS_EXEC_DELEGATE` (or `batch_delegate_min` > 0), otherwise on
+/// first need, so that opening a map in the default mode starts no thread.
 ///
 /// Ownership: `*out` receives a new handle the caller owns and must release
 /// with `ns_map_free`; `cfg` (and the strings and arrays it points to) stays

@@ -1,19 +1,22 @@
-//! Creating a map (topology, placement, one owner thread per shard) and closing it.
+//! Creating a map (topology, placement, shards, owner threads — started at
+//! once or on first need, see [`OwnerLife`]) and closing it.
 
 use super::MAX_SHARDS;
 use super::{Inner, Map};
 use crate::batch::duration_ns;
 use crate::cache::Policy;
-use crate::config::{Config, Eviction, MAX_LEN_CEILING};
+use crate::config::{Config, Eviction, ExecMode, MAX_LEN_CEILING};
 use crate::error::{Error, Result, Status};
 use crate::gate::Gate;
 use crate::numa;
 use crate::placement;
 use crate::routing::{KeyHasher, Msg};
-use crate::shard::{owner_loop, Budget, Shard, ShardState};
+use crate::shard::{owner_loop, Budget, OwnerLife, Shard, ShardState};
 use crate::topology::{Topology, TopologySource};
+use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 const OPEN: u8 = 0;
@@ -31,9 +34,14 @@ fn possible_cpus() -> usize {
 }
 
 impl Map {
-    /// Creates a map: loads the topology, plans the placement, starts one
-    /// pinned owner thread per shard, which binds its memory to its node and
-    /// allocates its shard there.
+    /// Creates a map: loads the topology (once per process, see
+    /// `load_topology`), plans the placement and creates every shard in
+    /// memory bound to its node. Each shard has a pinned owner thread. With
+    /// `ExecMode::Delegate` (or `batch_delegate_min > 0`) the owners start
+    /// now and allocate their shards themselves; in the default mode an
+    /// owner starts on first need (retired memory to reclaim, entries to
+    /// expire, a `replace_all` to build), so that opening a map starts no
+    /// thread and costs well under a millisecond.
     pub fn new(cfg: Config) -> Result<Map> {
         if cfg.max_key_len == 0 || cfg.max_key_len > MAX_LEN_CEILING || cfg.max_value_len > MAX_LEN_CEILING {
             return Err(Error::with_detail(
@@ -49,7 +57,7 @@ impl Map {
             return Err(Error::with_detail(Status::InvalidArgument, "eviction needs a memory_limit"));
         }
         let source = TopologySource::from_config(&cfg);
-        let topology = Topology::load(&source)?;
+        let topology = load_topology(&source)?;
         let allowed = placement::allowed_cpus();
         let plan = placement::plan(
             &topology,
@@ -68,20 +76,20 @@ impl Map {
             shard_limit: evicting.then(|| cfg.memory_limit / plan.len().max(1) as u64),
             record_stats: cfg.record_stats || evicting,
         };
-        let mut receivers = Vec::with_capacity(plan.len());
         let shards: Box<[Shard]> = plan
             .iter()
             .map(|p| {
                 let (txs, rxs): (Vec<_>, Vec<_>) = (0..slots).map(|_| crossbeam_channel::unbounded()).unzip();
-                receivers.push(rxs);
-                Shard::new(*p, txs.into_boxed_slice(), &policy)
+                Shard::new(*p, txs.into_boxed_slice(), rxs, &policy)
             })
             .collect();
-        let spin = Duration::from_micros(cfg.worker_spin_us.unwrap_or(if plan.len() >= allowed.len().max(1) {
+        let owner_spin = Duration::from_micros(cfg.worker_spin_us.unwrap_or(if plan.len() >= allowed.len().max(1) {
             0
         } else {
             20
         }));
+        // Modes that send work to the owners need them from the start.
+        let eager = cfg.exec_mode == ExecMode::Delegate || cfg.batch_delegate_min > 0;
         let inner = Arc::new(Inner {
             hasher: KeyHasher::new(cfg.hash_seed),
             // With eviction the shards keep their own shares of the limit.
@@ -92,54 +100,15 @@ impl Map {
             topology,
             lifecycle: AtomicU8::new(OPEN),
             owners: Mutex::new(Vec::new()),
+            owner_spin,
             replace_lock: Mutex::new(()),
             replace_stall_max_ns: AtomicU64::new(0),
             replace_count: AtomicU64::new(0),
             policy,
         });
-        let real = inner.topology.is_this_system;
-        let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<()>>();
-        for (i, rxs) in receivers.into_iter().enumerate() {
-            let inner2 = inner.clone();
-            let ready = ready_tx.clone();
-            let spawned = std::thread::Builder::new().name(format!("numashard-{i}")).spawn(move || {
-                let shard = &inner2.shards[i];
-                let _ = shard.owner.set(std::thread::current());
-                let p = shard.placement;
-                // Pin first, then set the memory policy, then allocate: the
-                // shard's own structures are created on its node.
-                if real {
-                    shard.pinned.store(numa::pin_thread(p.cpu), Ordering::Relaxed);
-                    shard.memory_bound.store(numa::bind_thread_memory(p.memory_node), Ordering::Relaxed);
-                }
-                match ShardState::new(real.then_some(p.memory_node), &inner2.policy, shard.counters.clone()) {
-                    Ok(st) => {
-                        shard.install(st);
-                        let _ = ready.send(Ok(()));
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
-                    }
-                }
-                owner_loop(shard, &inner2.budget, &inner2.gate, rxs, spin);
-            });
-            match spawned {
-                Ok(h) => inner.owners.lock().unwrap_or_else(|e| e.into_inner()).push(h),
-                Err(e) => {
-                    let _ =
-                        ready_tx.send(Err(Error::with_detail(Status::Resource, format!("spawning shard thread: {e}"))));
-                }
-            }
-        }
-        drop(ready_tx);
-        let mut failure = None;
-        for r in ready_rx.iter().take(inner.shards.len()) {
-            if let Err(e) = r {
-                failure.get_or_insert(e);
-            }
-        }
         let map = Map { inner };
-        if let Some(e) = failure {
+        let started = if eager { start_owners_now(&map.inner) } else { prepare_lazy_owners(&map.inner) };
+        if let Err(e) = started {
             let _ = map.close();
             return Err(e);
         }
@@ -160,6 +129,120 @@ impl Map {
     }
 }
 
+/// Starts every owner and waits until each has created its shard: pinned
+/// first, then its memory policy set, then the shard allocated, so that the
+/// shard's own structures are on its node.
+fn start_owners_now(inner: &Arc<Inner>) -> Result<()> {
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<()>>();
+    for (i, shard) in inner.shards.iter().enumerate() {
+        let mut life = shard.owner_life.lock().unwrap_or_else(|e| e.into_inner());
+        match spawn_owner(inner.clone(), i, true, ready_tx.clone()) {
+            Ok(h) => {
+                inner.owners.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+                *life = OwnerLife::Running;
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        }
+    }
+    drop(ready_tx);
+    let mut failure = None;
+    for r in ready_rx.iter().take(inner.shards.len()) {
+        if let Err(e) = r {
+            failure.get_or_insert(e);
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Creates every shard on this thread (its slots and records still in
+/// memory bound to its node) and leaves its owner to start on first need:
+/// opening such a map starts no thread.
+fn prepare_lazy_owners(inner: &Arc<Inner>) -> Result<()> {
+    let real = inner.topology.is_this_system;
+    for (i, shard) in inner.shards.iter().enumerate() {
+        let node = real.then_some(shard.placement.memory_node);
+        shard.install(ShardState::new(node, &inner.policy, shard.counters.clone())?);
+        // Weak: a shard must not keep its own map alive.
+        let weak = Arc::downgrade(inner);
+        shard.start_lazily(Box::new(move || weak.upgrade().map_or(Ok(()), |inner| start_owner(&inner, i))));
+    }
+    Ok(())
+}
+
+/// Starts shard `i`'s owner unless it runs already or the map closed.
+fn start_owner(inner: &Arc<Inner>, i: usize) -> Result<()> {
+    let shard = &inner.shards[i];
+    let mut life = shard.owner_life.lock().unwrap_or_else(|e| e.into_inner());
+    if *life != OwnerLife::NotStarted {
+        return Ok(());
+    }
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<()>>(1);
+    let handle = spawn_owner(inner.clone(), i, false, ready_tx)?;
+    inner.owners.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
+    *life = OwnerLife::Running;
+    shard.owner_settled();
+    // Until it has pinned itself and set its memory policy (a few tens of
+    // microseconds, once per shard): stats taken after this call see it bound.
+    let _ = ready_rx.recv();
+    Ok(())
+}
+
+/// Spawns shard `i`'s owner thread: it pins itself to the shard's CPU and
+/// sets its memory policy to the shard's node (on this machine's topology),
+/// creates and installs the shard when `create`, reports on `ready`, and
+/// runs the owner loop until the map closes.
+fn spawn_owner(inner: Arc<Inner>, i: usize, create: bool, ready: Sender<Result<()>>) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("numashard-{i}"))
+        .spawn(move || {
+            let shard = &inner.shards[i];
+            let _ = shard.owner.set(std::thread::current());
+            let p = shard.placement;
+            let real = inner.topology.is_this_system;
+            if real {
+                shard.pinned.store(numa::pin_thread(p.cpu), Ordering::Relaxed);
+                shard.memory_bound.store(numa::bind_thread_memory(p.memory_node), Ordering::Relaxed);
+            }
+            let _ = ready.send(if create {
+                ShardState::new(real.then_some(p.memory_node), &inner.policy, shard.counters.clone())
+                    .map(|st| shard.install(st))
+            } else {
+                Ok(())
+            });
+            let rxs = shard.receivers.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+            owner_loop(shard, &inner.budget, &inner.gate, rxs, inner.owner_spin);
+        })
+        .map_err(|e| Error::with_detail(Status::Resource, format!("spawning shard thread: {e}")))
+}
+
+/// The topology of `source`, loaded once per process for the running
+/// machine and for each synthetic description (the ones used last are
+/// kept): discovering the machine through hwloc takes milliseconds, most of
+/// what opening a map cost. An XML file is read again every time. The CPUs
+/// the process may use are not part of it: placement asks for them anew.
+fn load_topology(source: &TopologySource) -> Result<Topology> {
+    const KEPT: usize = 8;
+    static LOADED: Mutex<Vec<Topology>> = Mutex::new(Vec::new());
+    if matches!(source, TopologySource::Xml(_)) {
+        return Topology::load(source);
+    }
+    let found = LOADED.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|t| t.source == *source).cloned();
+    if let Some(t) = found {
+        return Ok(t);
+    }
+    let t = Topology::load(source)?;
+    let mut kept = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if !kept.iter().any(|k| k.source == *source) {
+        if kept.len() == KEPT {
+            kept.remove(0);
+        }
+        kept.push(t.clone());
+    }
+    Ok(t)
+}
+
 impl Inner {
     fn close(&self) -> Result<()> {
         if self.lifecycle.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire).is_err() {
@@ -170,7 +253,12 @@ impl Inner {
         }
         self.gate.close_and_drain();
         for s in self.shards.iter() {
-            s.send(0, Msg::Stop);
+            let mut life = s.owner_life.lock().unwrap_or_else(|e| e.into_inner());
+            if *life == OwnerLife::Running {
+                s.send(0, Msg::Stop);
+            }
+            *life = OwnerLife::Closed;
+            s.owner_settled();
         }
         let owners = std::mem::take(&mut *self.owners.lock().unwrap_or_else(|e| e.into_inner()));
         for h in owners {

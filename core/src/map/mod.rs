@@ -2,7 +2,8 @@
 //! key to a shard and hands the shard its operation; this file holds the
 //! single-call operations, the rest delegates to files of its own:
 //!
-//! - `lifecycle.rs`: creation (topology, placement, owner threads) and close;
+//! - `lifecycle.rs`: creation (topology, placement, owner threads started at
+//!   once or on first need) and close;
 //! - `batch.rs`: batches, split by shard and dispatched (lock-free reads,
 //!   the caller under the lock, or the owners);
 //! - `replace.rs`: `replace_all` (build on the owners, switch under every lock);
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) topology: Topology,
     lifecycle: AtomicU8,
     owners: Mutex<Vec<JoinHandle<()>>>,
+    /// How long an idle owner spins before it parks.
+    owner_spin: Duration,
     replace_lock: Mutex<()>,
     replace_stall_max_ns: AtomicU64,
     replace_count: AtomicU64,

@@ -42,6 +42,9 @@ impl Map {
             return Err(Error::with_detail(Status::InvalidArgument, "more than 2^32-1 entries"));
         }
         let _one_at_a_time = inner.replace_lock.lock().unwrap_or_else(|e| e.into_inner());
+        for s in inner.shards.iter() {
+            s.start_owner()?;
+        }
         let real = inner.topology.is_this_system;
         // Build every shard's new state on its owner, in steps.
         let mut built: Vec<Option<Result<ShardState>>> = (0..n).map(|_| None).collect();

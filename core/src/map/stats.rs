@@ -22,9 +22,11 @@ impl Map {
             mapped_bytes: st.mapped_bytes() as u64,
             ops: st.ops,
             queue_high_water: s.queue_high_water.load(Ordering::Relaxed),
+            // An owner not started yet (it starts on first need) has no
+            // binding to apply: the shard's memory is judged alone.
             binding_applied: inner.topology.is_this_system
-                && s.pinned.load(Ordering::Relaxed)
-                && s.memory_bound.load(Ordering::Relaxed)
+                && (s.owner.get().is_none()
+                    || (s.pinned.load(Ordering::Relaxed) && s.memory_bound.load(Ordering::Relaxed)))
                 && st.bound(),
             pages_on_node: pages.on_node,
             pages_total: pages.total,

@@ -7,7 +7,7 @@
 //! - [`guard`]: [`StateGuard`], the held ownership lock and the writer's half
 //!   of the seqlock (write sections, retiring unlinked memory to the gate);
 //! - [`owner`]: the owner thread's loop (delegated batches, jobs, background
-//!   expiry and reclamation, sleeping).
+//!   expiry and reclamation, sleeping); [`OwnerLife`]: when it starts.
 
 mod guard;
 mod owner;
@@ -22,12 +22,15 @@ pub(crate) use state::{Budget, ShardState};
 
 use crate::cache::{Counters, Policy};
 use crate::clock::Clock;
+use crate::error::Result;
 use crate::placement::ShardPlacement;
 use crate::routing::Msg;
-use crossbeam_channel::Sender;
+use crate::seqlock::SeqLock;
+use crate::sync::AtomicUsize;
+use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
@@ -43,7 +46,16 @@ pub(crate) struct Shard {
     /// inconsistent and is never used again.
     poisoned: AtomicBool,
     pub(crate) inbound: Box<[Sender<Msg>]>,
+    /// The owner's ends of `inbound`, until its thread starts and takes them.
+    pub(crate) receivers: std::sync::Mutex<Option<Vec<Receiver<Msg>>>>,
     pub(crate) owner: OnceLock<Thread>,
+    /// Whether the owner thread runs (see [`OwnerLife`]).
+    pub(crate) owner_life: std::sync::Mutex<OwnerLife>,
+    /// True while the owner is yet to be started on first need: the check
+    /// [`Shard::wake_owner`] makes before taking `owner_life`'s lock.
+    lazy_owner: AtomicBool,
+    /// Starts the owner thread (set by the map for owners started on first need).
+    pub(crate) starter: OnceLock<Box<dyn Fn() -> Result<()> + Send + Sync>>,
     sleeping: AtomicBool,
     /// Entries, published after every change (for `len` without locking).
     pub(crate) entries: AtomicU64,
@@ -65,8 +77,28 @@ pub(crate) struct Shard {
     count_reads: bool,
 }
 
+/// The life of a shard's owner thread. A map whose mode sends work to the
+/// owners (`ExecMode::Delegate`, `batch_delegate_min > 0`) starts them when
+/// it opens; otherwise (the default) an owner starts on first need — memory
+/// to reclaim after a grace period, entries to expire, a `replace_all` to
+/// build — so that opening a map starts no thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OwnerLife {
+    /// Not started; [`Shard::starter`] starts it.
+    NotStarted,
+    /// Started; its handle is in the map's list of owners, joined at close.
+    Running,
+    /// The map closed: never started again.
+    Closed,
+}
+
 impl Shard {
-    pub(crate) fn new(placement: ShardPlacement, inbound: Box<[Sender<Msg>]>, policy: &Policy) -> Shard {
+    pub(crate) fn new(
+        placement: ShardPlacement,
+        inbound: Box<[Sender<Msg>]>,
+        receivers: Vec<Receiver<Msg>>,
+        policy: &Policy,
+    ) -> Shard {
         Shard {
             next_expiry: AtomicU64::new(u64::MAX),
             counters: Counters::shared(),
@@ -77,13 +109,17 @@ impl Shard {
             state: Mutex::new(None),
             poisoned: AtomicBool::new(false),
             inbound,
+            receivers: std::sync::Mutex::new(Some(receivers)),
             owner: OnceLock::new(),
+            owner_life: std::sync::Mutex::new(OwnerLife::NotStarted),
+            lazy_owner: AtomicBool::new(false),
+            starter: OnceLock::new(),
             sleeping: AtomicBool::new(false),
             entries: AtomicU64::new(0),
             queue_high_water: AtomicU64::new(0),
             pinned: AtomicBool::new(false),
             memory_bound: AtomicBool::new(false),
-            view: CachePadded::new(ReaderView { seq: AtomicU64::new(0), table_word: AtomicUsize::new(0) }),
+            view: CachePadded::new(ReaderView { seq: SeqLock::new(), table_word: AtomicUsize::new(0) }),
         }
     }
 
@@ -101,8 +137,39 @@ impl Shard {
         self.state.lock().take()
     }
 
-    /// Wakes the owner if it sleeps (it then reclaims retired memory).
+    /// Marks the owner as one to start on first need, with `start`.
+    pub(crate) fn start_lazily(&self, start: Box<dyn Fn() -> Result<()> + Send + Sync>) {
+        let _ = self.starter.set(start);
+        self.lazy_owner.store(true, Ordering::Release);
+    }
+
+    /// Starts the owner if it starts on first need and has not yet
+    /// (`Resource` when its thread cannot be spawned; a later call retries).
+    pub(crate) fn start_owner(&self) -> Result<()> {
+        if !self.lazy_owner.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match self.starter.get() {
+            Some(start) => start(),
+            None => Ok(()),
+        }
+    }
+
+    /// Called with `owner_life` locked once the owner runs, or the map closed:
+    /// nothing is to be started any more.
+    pub(crate) fn owner_settled(&self) {
+        self.lazy_owner.store(false, Ordering::Release);
+    }
+
+    /// Wakes the owner if it sleeps (it then reclaims retired memory and
+    /// expires entries), starting it first if it starts on first need.
     pub(crate) fn wake_owner(&self) {
+        if self.lazy_owner.load(Ordering::Acquire) {
+            // A new owner looks at retired memory and deadlines before it
+            // first sleeps. Should its thread not start, the next wake retries.
+            let _ = self.start_owner();
+            return;
+        }
         if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
             if let Some(t) = self.owner.get() {
                 t.unpark();
@@ -111,7 +178,7 @@ impl Shard {
     }
 
     /// Sends a message on the channel of the caller's CPU and wakes the owner
-    /// if it sleeps.
+    /// if it sleeps. The owner must have been started ([`Shard::start_owner`]).
     pub(crate) fn send(&self, cpu: usize, msg: Msg) {
         let ch = &self.inbound[cpu % self.inbound.len()];
         // The receiver lives as long as the owner thread, which runs until a

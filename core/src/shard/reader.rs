@@ -7,14 +7,16 @@ use crate::arena::{self, HAS_DEADLINE, HEADER};
 use crate::atomic_bytes;
 use crate::batch::BatchOp;
 use crate::error::Status;
+use crate::seqlock::SeqLock;
+use crate::sync::AtomicUsize;
 use crate::table::{load_slot, mark_accessed, prefetch_addr, tag_of, unpack_word};
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 /// The seqlock and the published slot array of a shard.
 pub(super) struct ReaderView {
     /// Odd while the lock holder changes the shard. Lock-free readers read,
     /// then check it did not move.
-    pub(super) seq: AtomicU64,
+    pub(super) seq: SeqLock,
     /// The current slot array (`Table::word`).
     pub(super) table_word: AtomicUsize,
 }
@@ -139,11 +141,10 @@ impl Shard {
     fn lookup(&self, hash: u64, key: &[u8], stage: &mut Stage, copy: impl Fn(usize) -> bool) -> Lookup {
         let tag = tag_of(hash);
         'attempt: for _ in 0..16 {
-            let s1 = self.view.seq.load(Ordering::Acquire);
-            if s1 & 1 == 1 {
+            let Some(s1) = self.view.seq.read_begin() else {
                 std::hint::spin_loop();
                 continue;
-            }
+            };
             let word = self.view.table_word.load(Ordering::Relaxed);
             if word == 0 {
                 return Lookup::Busy;
@@ -170,8 +171,7 @@ impl Shard {
                         ((h >> 32) as u32, (h as u32) as usize)
                     };
                     let k = (kw & !HAS_DEADLINE) as usize;
-                    fence(Ordering::Acquire);
-                    if self.view.seq.load(Ordering::Relaxed) != s1 {
+                    if !self.view.seq.read_valid(s1) {
                         continue 'attempt;
                     }
                     // The header is a live record's: its key and value lie in the block.
@@ -184,8 +184,7 @@ impl Shard {
                 i = (i + 1) & mask;
             }
             let Some((rec, v, has_deadline, slot)) = found else {
-                fence(Ordering::Acquire);
-                if self.view.seq.load(Ordering::Relaxed) != s1 {
+                if !self.view.seq.read_valid(s1) {
                     continue;
                 }
                 self.count(false);
@@ -214,8 +213,7 @@ impl Shard {
                     atomic_bytes::load_words(stage.0.as_mut_ptr() as *mut u64, rec.add(HEADER + key.len()), v)
                 };
             }
-            fence(Ordering::Acquire);
-            if self.view.seq.load(Ordering::Relaxed) != s1 {
+            if !self.view.seq.read_valid(s1) {
                 continue;
             }
             if deadline != 0 && deadline <= self.clock.now_ns() {

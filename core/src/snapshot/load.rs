@@ -103,6 +103,11 @@ fn load_into(inner: &Inner, dir: &Path, manifest: &Manifest) -> Result<()> {
     // The map was empty and unpublished: the new contents are all it holds.
     inner.budget.force_charge(total);
     inner.gate.retire(olds.into_iter());
+    // The owners free the empty states after their grace period (starting
+    // first where they start on first need).
+    for shard in inner.shards.iter() {
+        shard.wake_owner();
+    }
     Ok(())
 }
 
