@@ -1,8 +1,9 @@
 //! numashard: a NUMA-aware, in-process, sharded key-value map.
 //!
 //! Keys and values are byte strings. A [`Map`] splits its keys over shards
-//! by a fixed seeded hash; each shard is pinned to a CPU, node by node, with
-//! its memory bound to that CPU's NUMA node and one owner thread. Every
+//! by a fixed seeded hash; each shard belongs to a CPU, node by node, with
+//! its memory bound to that CPU's NUMA node, and has an owner thread pinned
+//! there (in the default mode started only when first needed). Every
 //! method may be called from any number of threads at once: gets are served
 //! without locks (a seqlock over the shard's table, with memory reclaimed
 //! after a grace period), writes under the shard's ownership lock or by its
