@@ -16,8 +16,8 @@ mod state;
 
 pub(crate) use guard::StateGuard;
 pub(crate) use owner::owner_loop;
-pub(crate) use reader::Lookup;
 use reader::ReaderView;
+pub(crate) use reader::{Begin, Lookup};
 pub(crate) use state::{Budget, ShardState};
 
 use crate::cache::{Counters, Policy};
