@@ -388,10 +388,13 @@ func (m *Map) runOps(b *Batch, ops []batchOp, at []int) (small bool, err error) 
 			d.outLen = int(p.out_len)
 			d.counter = int64(p.out_counter)
 			small = small || d.status == StatusBufferTooSmall
+			// Leave no pointer into the arenas in C memory once they are
+			// unpinned (the cgo rules), while the op is at hand.
+			p.key, p.value, p.expected, p.out = nil, nil, nil, nil
 		}
+	} else {
+		clear(c)
 	}
-	// Leave no pointer into the arenas in C memory once they are unpinned.
-	clear(c)
 	b.pin.Unpin()
 	if s != StatusOK {
 		for i := range ops {
