@@ -307,33 +307,43 @@ func putKindTTL(kind OpKind, ttl time.Duration) OpKind {
 // PutTTL adds a store of value under key with a time to live (as
 // Map.StoreTTL).
 func (b *Batch) PutTTL(key, value []byte, ttl time.Duration) int {
-	return b.add(batchOp{kind: putKindTTL(OpPut, ttl), key: b.bytes(key), val: b.bytes(value), ttl: ttlMillis(ttl)})
+	op, i := b.add(putKindTTL(OpPut, ttl), key, value, nil)
+	op.ttl = ttlMillis(ttl)
+	return i
 }
 
 // PutIfAbsentTTL adds a store with a time to live that happens only if key
 // is absent or expired; OK(i) tells whether it stored.
 func (b *Batch) PutIfAbsentTTL(key, value []byte, ttl time.Duration) int {
-	return b.add(batchOp{kind: putKindTTL(OpPutIfAbsent, ttl), key: b.bytes(key), val: b.bytes(value),
-		ttl: ttlMillis(ttl)})
+	op, i := b.add(putKindTTL(OpPutIfAbsent, ttl), key, value, nil)
+	op.ttl = ttlMillis(ttl)
+	return i
 }
 
 // SwapTTL adds a store of value with a time to live that returns the
 // previous value, as Swap.
 func (b *Batch) SwapTTL(key, value []byte, ttl time.Duration) int {
-	return b.add(batchOp{kind: putKindTTL(OpSwap, ttl), key: b.bytes(key), val: b.bytes(value), ttl: ttlMillis(ttl)})
+	op, i := b.add(putKindTTL(OpSwap, ttl), key, value, nil)
+	op.ttl = ttlMillis(ttl)
+	return i
 }
 
 // Expire adds a change of key's time to live, as Map.Expire (ttl <= 0
 // expires it now, NoExpiry persists it); OK(i) tells whether key was found.
 func (b *Batch) Expire(key []byte, ttl time.Duration) int {
-	return b.add(batchOp{kind: OpExpire, key: b.bytes(key), ttl: ttlMillis(ttl)})
+	op, i := b.add(OpExpire, key, nil, nil)
+	op.ttl = ttlMillis(ttl)
+	return i
 }
 
 // Persist adds a removal of key's deadline; OK(i) tells whether key was found.
 func (b *Batch) Persist(key []byte) int { return b.Expire(key, NoExpiry) }
 
 // GetTTL adds a read of key's remaining time to live; its result is TTL(i).
-func (b *Batch) GetTTL(key []byte) int { return b.add(batchOp{kind: OpTTL, key: b.bytes(key)}) }
+func (b *Batch) GetTTL(key []byte) int {
+	_, i := b.add(OpTTL, key, nil, nil)
+	return i
+}
 
 // TTL is the remaining time to live a GetTTL op read (as Map.TTL: rounded
 // up to a millisecond, NoExpiry when the entry has no deadline); ok is
