@@ -242,3 +242,28 @@ fn range_iteration_across_growth_sees_each_entry_once() {
     }
     assert!(seen.values().all(|&c| c == 1), "an entry inserted during the iteration was seen twice");
 }
+
+#[test]
+fn a_published_view_probes_the_owners_table_the_same_way() {
+    let mut t = Table::new(None).unwrap();
+    let cap = t.capacity();
+    let bits = cap.trailing_zeros();
+    let tags: Vec<u64> = (0..3).map(|n| tag_at(cap - 1, bits, n)).collect();
+    for (n, &tag) in tags.iter().enumerate() {
+        t.insert_absent(tag, fake_rec(n));
+    }
+    // SAFETY: the table outlives the view and nothing changes it meanwhile.
+    let published = unsafe { TableView::published(t.word()) }.expect("a table's word is never 0");
+    assert!(unsafe { TableView::published(0) }.is_none());
+    for view in [t.view(), published] {
+        assert_eq!(view.bits(), bits);
+        assert_eq!(view.home(tags[0]), cap - 1);
+        let probed: Vec<(usize, u64)> = view.probe(tags[0]).map(|(i, s)| (i, s.tag)).collect();
+        assert_eq!(probed, [(cap - 1, tags[0]), (0, tags[1]), (1, tags[2])], "wraps, stops at the first empty slot");
+        assert_eq!(view.vacancy(tags[0]), 2);
+        let from: Vec<usize> = view.probe_from(0).map(|(i, _)| i).collect();
+        assert_eq!(from, [0, 1]);
+        assert_eq!(view.next(cap - 1), 0);
+        assert_eq!(view.slot(cap + 1).tag, tags[2], "indices are taken modulo the capacity");
+    }
+}
