@@ -21,9 +21,13 @@ if has rust; then
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets --quiet -- -D warnings
   # The Redis tier's tests start redis-server processes: part `redis` below.
+  # (Doc tests included: the crate's front-page example runs here.)
   cargo test --workspace --exclude numashard-redis --quiet
-  # The gate's fallback fence (no membarrier: callers use SeqCst RMWs), under the same stress.
+  # The gate's fallback fence (no membarrier: callers use SeqCst fences), under the same stress.
   NUMASHARD_NO_MEMBARRIER=1 cargo test --quiet -p numashard --test concurrency
+  # Model checks (loom) of the gate and the seqlock as they ship (core/src/loom_tests.rs),
+  # in a target directory of their own (the crate is rebuilt with loom's atomics).
+  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --quiet -p numashard --release --lib loom_tests
   passed=$((passed + 1))
   echo "--- rust: $((SECONDS - t0)) s"
 fi

@@ -103,6 +103,11 @@ struct Args {
     /// Loopback port of the `snapshot` workload's redis-server.
     #[arg(long, default_value_t = 16379)]
     redis_port: u16,
+    /// Tables up to this many entries are loaded into every engine at once, so that each row runs
+    /// the engines in turn (rotating every round) and changes in the machine's load hit all alike;
+    /// larger tables hold one engine in memory at a time.
+    #[arg(long, default_value_t = 1_000_000)]
+    interleave_max: usize,
     /// Directory for the JSON and SVG files.
     #[arg(long, default_value = "target/bench-results")]
     out_dir: PathBuf,
@@ -231,9 +236,6 @@ fn median(xs: &[f64]) -> f64 {
         (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
     }
 }
-
-/// Tables up to this size are loaded into every engine at once, so rows can interleave engines.
-const INTERLEAVE_MAX_ENTRIES: usize = 1_000_000;
 
 /// One row of a table: workload, distribution index, threads, batch (0 = single).
 #[derive(Clone, Copy)]
@@ -422,7 +424,7 @@ fn run(args: &Args) -> Result<(), String> {
                 let placement = engine.placement();
                 Ok(Loaded { kind, engine, load, placement })
             };
-            if !group[0].workload.grows_table() && entries <= INTERLEAVE_MAX_ENTRIES {
+            if !group[0].workload.grows_table() && entries <= args.interleave_max {
                 // Every engine loaded at once; each row runs on each engine in
                 // turn (the order rotating every round), so that changes in the
                 // machine's background load hit all engines alike.

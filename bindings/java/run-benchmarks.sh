@@ -4,7 +4,7 @@
 # Results are summarised by hand in bench/results/java.md. Compiled with mvn -Pbench (the
 # peers are not dependencies of the tests).
 #
-#   bindings/java/run-benchmarks.sh [jmh|gc|goals|c|ffm|hitratio|getprobe|all] [extra JMH args...]
+#   bindings/java/run-benchmarks.sh [jmh|gc|goals|c|ffm|hitratio|getprobe|profile|all] [extra JMH args...]
 #
 # The JDK is JAVA_HOME's (default: the javac on PATH). On a JDK >= 22 numashard runs on its FFM
 # backend; the impls ns-jni and ns-typed-jni force JNI in their JMH forks, so FFM and JNI are
@@ -88,6 +88,26 @@ if [ "$what" = c ] || [ "$what" = all ]; then
   cc -O2 -I../../include cbaseline/c_baseline.c -o target/c_baseline ../../target/release/libnumashard.a \
     -lhwloc -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
   for n in 100000 10000000; do target/c_baseline "$n" | tee -a "$out/c-baseline.txt"; done
+fi
+
+if [ "$what" = profile ]; then
+  # Where a get's time goes: perf (software cpu-clock samples: this VM has no hardware counters)
+  # on a GetProfile loop, JIT frames named through the JVM's perf map. Not part of "all".
+  # PROFILE_IMPL (numashard; ns-jni forces JNI), PROFILE_SIZE (LARGE), PROFILE_MODE (get|batch),
+  # PROFILE_SECONDS (25, of which the last 15 are sampled).
+  impl="${PROFILE_IMPL:-numashard}"; psize="${PROFILE_SIZE:-LARGE}"; mode="${PROFILE_MODE:-get}"
+  secs="${PROFILE_SECONDS:-25}"
+  log="$out/profile-$impl-$psize-$mode.txt"
+  "$JAVA" -Xms6g -Xmx6g -XX:+UseG1GC --enable-native-access=ALL-UNNAMED -XX:+UnlockDiagnosticVMOptions \
+    -XX:+DumpPerfMapAtExit -cp "$CP" io.numashard.bench.GetProfile "$impl" "$psize" "$secs" "$mode" > "$log" &
+  jpid=$!
+  until grep -q "^filled" "$log" 2>/dev/null; do sleep 1; kill -0 "$jpid" || exit 1; done
+  sleep $((secs > 20 ? secs - 15 : 5))
+  perf record -q -e cpu-clock -p "$jpid" -o "$out/perf-$impl-$psize-$mode.data" -- sleep 10 2>/dev/null
+  wait "$jpid"
+  cat "$log"
+  perf report -q -i "$out/perf-$impl-$psize-$mode.data" --no-children --sort dso,sym 2>/dev/null \
+    | head -40 | tee "$out/perf-$impl-$psize-$mode.txt"
 fi
 
 if [ "$what" = ffm ] || [ "$what" = all ]; then

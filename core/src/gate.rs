@@ -35,31 +35,35 @@
 //! barrier on every CPU that runs one of our threads, which orders each
 //! caller's increment before or after the check exactly as a pair of SeqCst
 //! fences would (the liburcu/folly "asymmetric fence"). Without
-//! `membarrier` (old kernels, seccomp, valgrind) the caller's increment is
-//! a SeqCst read-modify-write. Threads beyond the owned stripes share
-//! per-CPU stripes with SeqCst read-modify-writes, as every caller did
-//! before.
+//! `membarrier` (old kernels, seccomp, valgrind) the caller's side is a
+//! SeqCst fence. Threads beyond the owned stripes share per-CPU stripes,
+//! counting with read-modify-writes, followed by the same fence.
 
+use crate::sync::{fence, light_fence, spin_loop, yield_now, AtomicBool, AtomicU64, AtomicUsize, Mutex};
 use crossbeam_utils::CachePadded;
-use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::{
-    compiler_fence, fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize,
-    Ordering::{Acquire, Relaxed, Release, SeqCst},
-};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 /// Threads that own a stripe of every gate at a time; later threads share.
+/// (Two under loom: its models run a few threads, and every stripe is a
+/// load for each drain check to explore.)
+#[cfg(not(loom))]
 pub(crate) const OWNED_STRIPES: usize = 128;
+#[cfg(loom)]
+pub(crate) const OWNED_STRIPES: usize = 2;
 
 /// Stripe ids of exited threads, handed out again.
-static FREE_IDS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+#[cfg(not(loom))]
+static FREE_IDS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
 /// The next never-used stripe id.
-static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+#[cfg(not(loom))]
+static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A thread's stripe id, returned to [`FREE_IDS`] when the thread exits.
+#[cfg(not(loom))]
 struct ThreadStripe(usize);
 
+#[cfg(not(loom))]
 impl ThreadStripe {
     fn acquire() -> ThreadStripe {
         let reused = FREE_IDS.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -67,6 +71,7 @@ impl ThreadStripe {
     }
 }
 
+#[cfg(not(loom))]
 impl Drop for ThreadStripe {
     fn drop(&mut self) {
         // From now on this thread counts itself in a shared stripe.
@@ -79,21 +84,25 @@ impl Drop for ThreadStripe {
 }
 
 /// [`STRIPE_ID`] before the thread's first pass.
+#[cfg(not(loom))]
 const UNASSIGNED: usize = usize::MAX;
 /// [`STRIPE_ID`] once the thread's id went back to the pool (thread exit).
+#[cfg(not(loom))]
 const EXITING: usize = usize::MAX - 1;
 
+#[cfg(not(loom))]
 thread_local! {
     /// The thread's stripe id (a plain read: no destructor, no lazy state).
-    static STRIPE_ID: Cell<usize> = const { Cell::new(UNASSIGNED) };
+    static STRIPE_ID: std::cell::Cell<usize> = const { std::cell::Cell::new(UNASSIGNED) };
     /// Owns the id and returns it when the thread exits.
     static STRIPE_GUARD: ThreadStripe = ThreadStripe::acquire();
     /// Which shared stripe a thread without an owned one uses (handed out in turn).
-    static SHARED_HINT: Cell<usize> = const { Cell::new(usize::MAX) };
+    static SHARED_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
 /// This thread's stripe id: below [`OWNED_STRIPES`] it owns that stripe,
 /// otherwise it counts itself in a shared one.
+#[cfg(not(loom))]
 #[inline(always)]
 fn stripe_id() -> usize {
     let id = STRIPE_ID.get();
@@ -103,6 +112,7 @@ fn stripe_id() -> usize {
     assign_stripe_id()
 }
 
+#[cfg(not(loom))]
 #[cold]
 fn assign_stripe_id() -> usize {
     match STRIPE_GUARD.try_with(|g| g.0) {
@@ -114,13 +124,26 @@ fn assign_stripe_id() -> usize {
     }
 }
 
+/// Under loom: each model thread takes the next id of its execution (the
+/// models run fewer threads than [`OWNED_STRIPES`]).
+#[cfg(loom)]
+fn stripe_id() -> usize {
+    loom::lazy_static! {
+        static ref NEXT: AtomicUsize = AtomicUsize::new(0);
+    }
+    loom::thread_local! {
+        static ID: usize = NEXT.fetch_add(1, Relaxed);
+    }
+    ID.with(|id| *id)
+}
+
 /// How the fence between a caller's increment and its next loads is made.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum FenceMode {
     /// Compiler fence for callers; `membarrier` for closers and reclaimers.
     Membarrier,
-    /// SeqCst read-modify-write for callers; SeqCst fence for the others.
-    Rmw,
+    /// SeqCst fences on both sides.
+    SeqCstFence,
 }
 
 const MEMBARRIER_CMD_QUERY: libc::c_int = 0;
@@ -128,7 +151,7 @@ const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 
 /// 0 = not decided yet, 1 = membarrier registered, 2 = unavailable.
-static MEMBARRIER: AtomicU8 = AtomicU8::new(0);
+static MEMBARRIER: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 fn membarrier(cmd: libc::c_int) -> libc::c_long {
     // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and touches no
@@ -142,7 +165,7 @@ fn membarrier(cmd: libc::c_int) -> libc::c_long {
 pub(crate) fn default_fence_mode() -> FenceMode {
     let decided = MEMBARRIER.load(Acquire);
     if decided != 0 {
-        return if decided == 1 { FenceMode::Membarrier } else { FenceMode::Rmw };
+        return if decided == 1 { FenceMode::Membarrier } else { FenceMode::SeqCstFence };
     }
     let wanted = std::env::var_os("NUMASHARD_NO_MEMBARRIER").map_or(true, |v| v.is_empty() || v == "0");
     let ok = wanted && {
@@ -156,7 +179,7 @@ pub(crate) fn default_fence_mode() -> FenceMode {
     if ok {
         FenceMode::Membarrier
     } else {
-        FenceMode::Rmw
+        FenceMode::SeqCstFence
     }
 }
 
@@ -222,24 +245,24 @@ impl Gate {
         let parity = (self.epoch.load(Acquire) & 1) as usize;
         let stripe = if id < OWNED_STRIPES {
             let c = &self.stripes[id][parity];
-            match self.mode {
-                FenceMode::Membarrier => {
-                    // Only this thread writes its own stripe.
-                    c.store(c.load(Relaxed) + 1, Relaxed);
-                    // The caller's half of the asymmetric fence: the kernel
-                    // supplies the CPU barrier when a closer or reclaimer asks.
-                    compiler_fence(SeqCst);
-                }
-                FenceMode::Rmw => {
-                    c.fetch_add(1, SeqCst);
-                }
-            }
+            // Only this thread writes its own stripe.
+            c.store(c.load(Relaxed) + 1, Relaxed);
             id
         } else {
             let stripe = self.shared_stripe();
             self.stripes[stripe][parity].fetch_add(1, SeqCst);
             stripe
         };
+        // The caller's half of the fence pair: the increment is ordered
+        // before the loads that follow against the closer's or reclaimer's
+        // `heavy_fence`. With membarrier the kernel supplies the CPU barrier
+        // when they ask; otherwise a SeqCst fence (a SeqCst RMW alone would
+        // not do: under the language's memory model it does not order this
+        // thread's later relaxed loads, which loom shows; see `loom_tests.rs`).
+        match self.mode {
+            FenceMode::Membarrier => light_fence(),
+            FenceMode::SeqCstFence => fence(SeqCst),
+        }
         let pass = Pass { gate: self, stripe, parity, _not_send: PhantomData };
         if self.closed.load(Relaxed) {
             return None; // the pass leaves on drop
@@ -249,7 +272,10 @@ impl Gate {
 
     #[cold]
     fn shared_stripe(&self) -> usize {
-        static NEXT_SHARED: AtomicUsize = AtomicUsize::new(0);
+        static NEXT_SHARED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        #[cfg(loom)]
+        let hint = NEXT_SHARED.fetch_add(1, Relaxed);
+        #[cfg(not(loom))]
         let hint = SHARED_HINT
             .try_with(|h| {
                 if h.get() == usize::MAX {
@@ -266,7 +292,8 @@ impl Gate {
     /// caller fencing later sees what was stored before.
     fn heavy_fence(&self) {
         fence(SeqCst);
-        if self.mode == FenceMode::Membarrier && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
+        // (Under loom the callers' light fences are SeqCst fences already.)
+        if !cfg!(loom) && self.mode == FenceMode::Membarrier && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
             // Registered at start, so the kernel cannot refuse; were it to,
             // callers' increments could go unseen and memory be freed under
             // them: stop rather than risk that.
@@ -295,9 +322,9 @@ impl Gate {
         while !(self.drained(0) && self.drained(1)) {
             spins += 1;
             if spins < 64 {
-                std::hint::spin_loop();
+                spin_loop();
             } else {
-                std::thread::yield_now();
+                yield_now();
             }
         }
         self.free_all();
@@ -375,16 +402,16 @@ impl Drop for Pass<'_> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;
 
     /// Stress: after close_and_drain returns, no caller is or ever again gets inside.
-    /// Both fence modes this machine can run: `Rmw` always, `Membarrier`
+    /// Both fence modes this machine can run: `SeqCstFence` always, `Membarrier`
     /// when the kernel offers it.
     fn modes() -> Vec<FenceMode> {
-        let mut m = vec![FenceMode::Rmw];
+        let mut m = vec![FenceMode::SeqCstFence];
         if default_fence_mode() == FenceMode::Membarrier {
             m.push(FenceMode::Membarrier);
         }

@@ -109,3 +109,93 @@ impl ReplySlot {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn shard_of_is_in_range_for_every_count() {
+        let extremes = [0, 1, u32::MAX as u64, u64::MAX, 1 << 63, 0xFFFF_FFFF_0000_0000];
+        for n in 1..=crate::MAX_SHARDS {
+            for &h in &extremes {
+                assert!(shard_of(h, n) < n, "hash {h:#x}, {n} shards");
+            }
+        }
+        assert_eq!(shard_of(u64::MAX, crate::MAX_SHARDS), crate::MAX_SHARDS - 1);
+        assert_eq!(shard_of(0, 7), 0);
+    }
+
+    /// The table indexes by a hash's top bits and the shard by its low 32:
+    /// the two must not depend on each other, or a shard's keys would crowd
+    /// part of its table.
+    #[test]
+    fn shard_ignores_the_bits_that_pick_the_home_slot() {
+        let hasher = KeyHasher::new(42);
+        for k in 0u32..2000 {
+            let h = hasher.hash(&k.to_le_bytes());
+            assert_eq!(shard_of(h, 13), shard_of(h ^ 0xDEAD_BEEF_0000_0000, 13));
+        }
+    }
+
+    #[test]
+    fn keys_spread_evenly_over_shards() {
+        let hasher = KeyHasher::new(7);
+        for n in [2usize, 7, 64] {
+            let per = 2000;
+            let mut counts = vec![0usize; n];
+            for k in 0..(n * per) as u64 {
+                counts[shard_of(hasher.hash(format!("key:{k}").as_bytes()), n)] += 1;
+            }
+            let (min, max) = (*counts.iter().min().unwrap(), *counts.iter().max().unwrap());
+            // 2000 per shard: a binomial's deviation is ~45, so ±15% is > 6 sigma.
+            assert!(min > per * 85 / 100 && max < per * 115 / 100, "{n} shards: {min}..{max} keys per shard");
+        }
+    }
+
+    #[test]
+    fn the_hash_is_a_function_of_the_seed_and_the_key() {
+        let (a, b, c) = (KeyHasher::new(1), KeyHasher::new(1), KeyHasher::new(2));
+        for key in [&b""[..], b"k", b"a longer key of some bytes", &[0u8; 300]] {
+            assert_eq!(a.hash(key), b.hash(key), "same seed, same hash");
+            assert_eq!(a.hash(key), a.clone().hash(key));
+        }
+        let differ = (0u32..100).filter(|k| a.hash(&k.to_le_bytes()) != c.hash(&k.to_le_bytes())).count();
+        assert_eq!(differ, 100, "another seed gives other hashes");
+        assert_ne!(a.hash(b"ab"), a.hash(b"ba"));
+    }
+
+    /// A caller's reply slot: `wait` returns once every announced message
+    /// was completed, from other threads, whether it spins or parks.
+    #[test]
+    fn reply_slot_waits_for_every_completion() {
+        for may_spin in [false, true] {
+            ReplySlot::with(|slot| {
+                slot.expect(3);
+                let addr = slot as *const ReplySlot as usize;
+                let done = Arc::new(AtomicUsize::new(0));
+                let threads: Vec<_> = (0..3)
+                    .map(|i| {
+                        let done = done.clone();
+                        std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_millis(5 * i + 1));
+                            done.fetch_add(1, Ordering::SeqCst);
+                            // SAFETY: the slot's owner waits below until all three completed.
+                            unsafe { ReplySlot::complete(addr as *const ReplySlot) };
+                        })
+                    })
+                    .collect();
+                slot.wait(may_spin);
+                assert_eq!(done.load(Ordering::SeqCst), 3, "wait returned before every completion");
+                for t in threads {
+                    t.join().unwrap();
+                }
+                // Reused for the next request with nothing pending.
+                slot.expect(0);
+                slot.wait(may_spin);
+            });
+        }
+    }
+}

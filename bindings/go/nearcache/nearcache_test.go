@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -458,5 +459,45 @@ func (r *raw) do(t *testing.T, args ...string) {
 	line, err := bufio.NewReader(r.c).ReadString('\n')
 	if err != nil || strings.HasPrefix(line, "-") {
 		t.Fatalf("%v: %q %v", args, line, err)
+	}
+}
+
+// Go's runtime signals the thread of a goroutine inside a cgo call (async
+// preemption, at every GC). A server exchange must survive that: a read
+// with a time-out interrupted by a signal is not restarted, and a broken
+// exchange would flush the near copy.
+func TestGCSignalsDoNotBreakServerExchanges(t *testing.T) {
+	c := open(t)
+	st0, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	}()
+	for i := 0; i < 1500; i++ {
+		k := []byte("go:gc:" + strconv.Itoa(i%100))
+		if err := c.Set(k, k); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+	st1, _ := c.Stats()
+	if st1.Flushes != st0.Flushes {
+		t.Fatalf("the near copy was flushed %d times during GCs (server exchanges broken by signals)", st1.Flushes-st0.Flushes)
 	}
 }

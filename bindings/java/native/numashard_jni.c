@@ -379,10 +379,14 @@ JNIEXPORT void JNICALL Java_io_numashard_NumaShardMap_nFree(JNIEnv *env, jclass 
 
 /* ------------------------------------------------------------------ NumaShardMap (instance) */
 
-JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nClose(JNIEnv *env, jobject self, jlong h) {
+/* Returns the status widened to 64 bits: a 32-bit return's upper register half is undefined in
+ * the C ABI, the engine does leave it dirty on some paths, HotSpot passes a jint result on as
+ * it is, and `return (jint)ns_map_close(...)` compiles to a tail jump that would hand the
+ * engine's register to Java unchanged. The sign extension here makes it clean; Java narrows. */
+JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nClose(JNIEnv *env, jobject self, jlong h) {
     (void)env;
     (void)self;
-    return (jint)ns_map_close(map_of(h));
+    return (jlong)ns_map_close(map_of(h));
 }
 
 JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nIsClosed(JNIEnv *env, jobject self, jlong h) {

@@ -9,6 +9,7 @@ use crate::config::ExecMode;
 use crate::error::{Error, Result, Status};
 use crate::numa;
 use crate::routing::{shard_of, Msg, ReplySlot};
+use crate::shard::Begin;
 use std::cell::RefCell;
 
 thread_local! {
@@ -40,6 +41,11 @@ impl Split {
 /// early lines from being evicted before they are read).
 const EARLY_PREFETCH: usize = 128;
 
+/// Ops per window of an all-get batch's lock-free stages ([`Map::read_batch`]):
+/// the ceiling's 64, which keeps a window's slot and record lines (two per
+/// op) well inside the L1 cache.
+const WINDOW: usize = 64;
+
 impl Map {
     /// Runs any mix of operations in one call: split by shard (ops on the
     /// same key keep their array order), all shards working at once; every op
@@ -51,6 +57,13 @@ impl Map {
             return Err(Error::with_detail(Status::InvalidArgument, "batch larger than 2^32-1 ops"));
         }
         let inner = &*self.inner;
+        if inner.cfg.exec_mode == ExecMode::Auto
+            && inner.cfg.batch_delegate_min == 0
+            && ops.iter().all(|op| op.kind == OpKind::Get)
+        {
+            self.read_batch(ops);
+            return Ok(());
+        }
         let n = inner.shards.len();
         SPLIT.with(|cell| {
             let mut scratch = cell.borrow_mut();
@@ -195,6 +208,54 @@ impl Map {
             });
         });
         Ok(())
+    }
+
+    /// An all-get batch that no owner takes (`Auto`, no delegation):
+    /// lock-free reads in windows of [`WINDOW`] ops, each stage running over
+    /// the whole window, whatever the shards, before the next starts — hash
+    /// and fetch the home slots; probe and fetch the records; read — so
+    /// that a window's misses are all in flight at once and no stage waits
+    /// on a line it could have asked for earlier. The reads that found no
+    /// consistent moment, or a value too large to stage, are then applied
+    /// under their shard's lock.
+    fn read_batch(&self, ops: &mut [BatchOp<'_>]) {
+        let inner = &*self.inner;
+        let n = inner.shards.len();
+        let mut retry: [u8; WINDOW] = [0; WINDOW];
+        for window in ops.chunks_mut(WINDOW) {
+            let mut shard_ix = [0u32; WINDOW];
+            for (op, s) in window.iter_mut().zip(shard_ix.iter_mut()) {
+                *s = if op.key.len() <= inner.cfg.max_key_len || self.validate(op) {
+                    op.hash = inner.hasher.hash(op.key);
+                    let s = shard_of(op.hash, n);
+                    inner.shards[s].prefetch(op.hash);
+                    s as u32
+                } else {
+                    u32::MAX
+                };
+            }
+            let mut begun = [Begin::Closed; WINDOW];
+            for ((op, &s), b) in window.iter().zip(&shard_ix).zip(begun.iter_mut()) {
+                if s != u32::MAX {
+                    *b = inner.shards[s as usize].begin_read(op.hash);
+                }
+            }
+            let mut retries = 0;
+            for (i, ((op, &s), &b)) in window.iter_mut().zip(&shard_ix).zip(&begun).enumerate() {
+                if s != u32::MAX && !inner.shards[s as usize].finish_get(b, op) {
+                    retry[retries] = i as u8;
+                    retries += 1;
+                }
+            }
+            for &i in &retry[..retries] {
+                let op = &mut window[i as usize];
+                match inner.shards[shard_of(op.hash, n)].lock() {
+                    // A get changes nothing: no write section.
+                    Ok(mut st) => st.apply(&inner.budget, op),
+                    Err(e) => op.status = e.status(),
+                }
+            }
+        }
     }
 
     /// Gets many keys in one batch.

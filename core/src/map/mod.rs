@@ -209,14 +209,18 @@ impl Map {
     pub fn get_into(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
         let inner = &*self.inner;
         if inner.cfg.exec_mode == ExecMode::Auto && key.len() <= inner.cfg.max_key_len {
-            // The direct path: no op record, one lock-free lookup.
+            // The direct path: no op record, one hash, one gate pass, one
+            // lock-free lookup; a value too large to stage is read under the
+            // lock from the slot the lookup found.
             let _pass = self.enter()?;
             let (hash, shard) = self.route(key);
-            match shard.read_into(hash, key, buf) {
+            let (slot, rec) = match shard.read_into(hash, key, buf) {
                 Lookup::Found { len, .. } => return Ok(Some(len)),
                 Lookup::Missing => return Ok(None),
-                Lookup::Busy => {}
-            }
+                Lookup::Large { slot, rec } => (slot, rec),
+                Lookup::Busy => (usize::MAX, std::ptr::null_mut()),
+            };
+            return Ok(shard.lock()?.get_from(slot, rec, hash, key, buf));
         }
         self.get_into_slow(key, buf)
     }

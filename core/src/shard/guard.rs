@@ -4,7 +4,7 @@ use super::{Shard, ShardState};
 use crate::error::{Error, Result, Status};
 use crate::gate::{Garbage, Gate};
 use parking_lot::MutexGuard;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 
 impl Shard {
     /// Takes the ownership lock. A poisoned lock (a panic while applying)
@@ -58,12 +58,7 @@ impl<'a> StateGuard<'a> {
     /// Opens a write section: lock-free readers of this shard retry (and
     /// then fall back to the lock) until `end_write`.
     pub(crate) fn begin_write(&mut self) -> u64 {
-        let s = self.shard.view.seq.load(Ordering::Relaxed);
-        self.shard.view.seq.store(s + 1, Ordering::Relaxed);
-        // Orders the odd sequence before every store of the change (pairs
-        // with the readers' acquire fence before they re-check).
-        fence(Ordering::Release);
-        s
+        self.shard.view.seq.write_begin()
     }
 
     /// Closes the write section opened by `begin_write` (which returned `s`).
@@ -71,7 +66,7 @@ impl<'a> StateGuard<'a> {
         let shard = self.shard;
         let st: &mut ShardState = self;
         shard.view.table_word.store(st.table.word(), Ordering::Relaxed);
-        shard.view.seq.store(s + 2, Ordering::Release);
+        shard.view.seq.write_end(s);
         if !st.garbage.is_empty() {
             gate.retire(st.garbage.drain(..).map(Garbage::new));
             self.reclaim = Some(gate);

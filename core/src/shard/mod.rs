@@ -16,8 +16,8 @@ mod state;
 
 pub(crate) use guard::StateGuard;
 pub(crate) use owner::owner_loop;
-pub(crate) use reader::Lookup;
 use reader::ReaderView;
+pub(crate) use reader::{Begin, Lookup};
 pub(crate) use state::{Budget, ShardState};
 
 use crate::cache::{Counters, Policy};
@@ -25,10 +25,12 @@ use crate::clock::Clock;
 use crate::error::Result;
 use crate::placement::ShardPlacement;
 use crate::routing::Msg;
+use crate::seqlock::SeqLock;
+use crate::sync::AtomicUsize;
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
@@ -117,7 +119,7 @@ impl Shard {
             queue_high_water: AtomicU64::new(0),
             pinned: AtomicBool::new(false),
             memory_bound: AtomicBool::new(false),
-            view: CachePadded::new(ReaderView { seq: AtomicU64::new(0), table_word: AtomicUsize::new(0) }),
+            view: CachePadded::new(ReaderView { seq: SeqLock::new(), table_word: AtomicUsize::new(0) }),
         }
     }
 

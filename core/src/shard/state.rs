@@ -7,7 +7,7 @@ use crate::batch::{BatchOp, OpKind};
 use crate::cache::{Counters, Policy, S3Fifo, Verdict, Wheel, QUEUE_COST};
 use crate::error::{Result, Status};
 use crate::numa::{NodeRegion, PageCount};
-use crate::table::{prefetch_addr, tag_of, Slot, Table};
+use crate::table::{tag_of, Slot, Table};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -480,6 +480,46 @@ impl ShardState {
         }
     }
 
+    /// A single get under the lock continuing a lock-free read that found
+    /// `key` in slot `slot` with record `rec` (a value too large to stage):
+    /// read from there if the slot still holds that record, else find the
+    /// key again. Copies the value into `out` when it fits; returns its
+    /// length (None: absent or expired). Changes nothing, so it may run
+    /// outside a write section.
+    pub(crate) fn get_from(
+        &mut self,
+        slot: usize,
+        rec: *mut u8,
+        hash: u64,
+        key: &[u8],
+        out: &mut [u8],
+    ) -> Option<usize> {
+        self.ops += 1;
+        let here = slot < self.table.capacity() && {
+            let s = self.table.slot(slot);
+            s.tag == tag_of(hash) && s.rec == rec
+        };
+        let found = if here && !self.expired(slot) { Some(slot) } else { self.find_live_read(hash, key) };
+        if self.policy.record_stats {
+            self.counters.read(found.is_some());
+        }
+        let i = found?;
+        if self.evict.is_some() {
+            self.table.set_accessed(i);
+        }
+        // SAFETY: occupied slot → live record, unchanged while we hold the lock.
+        let v = unsafe { record_value(self.table.slot(i).rec) };
+        if let Some(dst) = out.get_mut(..v.len()) {
+            dst.copy_from_slice(v);
+        }
+        Some(v.len())
+    }
+
+    /// The slot of `key` if it holds a live entry, for a read (nothing reclaimed).
+    fn find_live_read(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        self.table.find(hash, key).filter(|&i| !self.expired(i))
+    }
+
     /// A single put (the direct path of `Map::put`): what `apply` does for
     /// an `OpKind::Put` without a TTL, without an op record.
     #[inline]
@@ -733,10 +773,10 @@ impl ShardState {
         let hash = |j: usize| unsafe { (*ops.add(idx[j] as usize)).hash };
         for j in 0..idx.len() + 2 * D {
             if j < idx.len() {
-                self.table.prefetch(hash(j));
+                self.table.view().prefetch_home(hash(j));
             }
             if j >= D && j - D < idx.len() {
-                prefetch_addr(self.table.slot(self.table.home(hash(j - D))).rec);
+                self.table.view().prefetch_record(hash(j - D));
             }
             if j >= 2 * D {
                 // SAFETY: caller's contract: distinct, live, exclusively ours.

@@ -75,6 +75,47 @@ struct Listener {
     hb_key: Option<Vec<u8>>,
 }
 
+/// Defers asynchronous signals on this thread while it waits for the
+/// server. A socket with a receive time-out (all of ours) is never restarted
+/// after a signal handler ran (`SA_RESTART` does not apply): the read fails
+/// with `EINTR`, redis-rs reports it as a broken connection, and the near
+/// copy is flushed. Go's runtime signals the threads of goroutines inside
+/// cgo calls (preemption, `SIGURG`) at every GC, so without this a Go
+/// program's near cache was flushed over and over. Signals that arrive
+/// meanwhile are delivered when the exchange ends (at most `io_timeout`
+/// later); synchronous fault signals are never blocked.
+struct SignalsDeferred(libc::sigset_t);
+
+impl SignalsDeferred {
+    fn new() -> Self {
+        // SAFETY: sigset_t is plain data, initialised by sigfillset before
+        // use; pthread_sigmask changes this thread's mask only, with valid
+        // pointers to locals, and the old mask is restored by Drop.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut set);
+            for s in
+                [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGSYS, libc::SIGABRT]
+            {
+                libc::sigdelset(&mut set, s);
+            }
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            SignalsDeferred(old)
+        }
+    }
+}
+
+impl Drop for SignalsDeferred {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new` on the same thread (the
+        // guard lives on this thread's stack and is not Send).
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut());
+        }
+    }
+}
+
 const HB_PREFIX: &str = "__numashard_near:hb:";
 const SYNC_PREFIX: &str = "__numashard_near:sync:";
 
@@ -185,7 +226,10 @@ impl Node {
         loop {
             let mut conn = self.checkout()?;
             let reused = conn.reused;
-            let r = f(&mut conn.con);
+            let r = {
+                let _quiet = SignalsDeferred::new();
+                f(&mut conn.con)
+            };
             self.checkin(conn, r.as_ref().err());
             match r {
                 Err(e) if reused && !is_server_reply(&e) => continue,

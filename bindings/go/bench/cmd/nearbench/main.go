@@ -265,6 +265,10 @@ func main() {
 			res.hasHits = true
 			results = append(results, res)
 		}
+		if st, err := nc.Stats(); err == nil {
+			fmt.Fprintf(os.Stderr, "nearcache sized for %s: limit %d MiB (%.0f B per entry, top %d keys), entries %d, flushes %d, invalidations %d, reconnects %d, evictions %d\n",
+				label, st.MemoryLimit>>20, perEntry, top, st.Entries, st.Flushes, st.Invalidations, st.Reconnects, st.Evictions)
+		}
 		nc.Close()
 
 		// rueidis's cache needs more bytes per entry than the near cache to reach the same hit

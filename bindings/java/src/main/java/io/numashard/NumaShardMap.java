@@ -806,7 +806,7 @@ public final class NumaShardMap implements AutoCloseable {
      */
     @Override
     public void close() {
-        int st = nClose(handle);
+        int st = (int) nClose(handle);
         if (st != ST_OK && st != ST_CLOSED) {
             throw NumaShardException.forStatus(st);
         }
@@ -881,7 +881,8 @@ public final class NumaShardMap implements AutoCloseable {
     }
 
 
-    private native int nClose(long h);
+    /** The status as a long (see numashard_jni.c: a clean register, whatever the engine left). */
+    private native long nClose(long h);
 
     private native boolean nIsClosed(long h);
 

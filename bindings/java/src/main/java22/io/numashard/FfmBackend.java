@@ -1,13 +1,13 @@
 package io.numashard;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.ref.Reference;
 import java.util.Arrays;
@@ -34,6 +34,7 @@ import java.util.Arrays;
  * <p>Lifetime: {@link Reference#reachabilityFence} keeps the map object (whose {@code Cleaner}
  * frees the handle) reachable until each call has returned, as the JNI instance methods do.
  */
+@SuppressWarnings("restricted") // Linker.downcallHandle: native access is the point of this class
 final class FfmBackend implements Backend {
     /** Largest key + value (or result) handed to a critical call; larger ones take JNI. */
     static final int CRITICAL_MAX = 64 * 1024;
@@ -47,6 +48,19 @@ final class FfmBackend implements Backend {
     private static final int ST_EXISTS = 2;
     private static final int ST_MISMATCH = 3;
     private static final int ST_BUFFER_TOO_SMALL = 4;
+
+    /**
+     * How an {@code ns_status} (a 32-bit int) is read back: as the whole 64-bit return register,
+     * then narrowed in Java. The C ABI leaves a 32-bit return's upper register half undefined
+     * and the engine does return dirty upper bits on some paths (ns_take's error path returns a
+     * status loaded as a 64-bit word), while the JIT may use a Java int's register as a 64-bit
+     * array index without re-extending it: declared as JAVA_INT, such a status crashed the JVM
+     * (SIGSEGV in compiled Status.of; BackendParityTest.errorStatusesInAHotLoopStayWellFormed).
+     * Reading it as JAVA_LONG and casting with {@code (int)} makes the JIT emit a real
+     * narrowing. Sound on the 64-bit ABIs this library ships for (x86-64 SysV; AArch64 alike):
+     * a 32-bit return lives in the low half of RAX / X0.
+     */
+    private static final ValueLayout STATUS = JAVA_LONG;
 
     private static final MethodHandle GET;
     private static final MethodHandle TAKE;
@@ -72,19 +86,19 @@ final class FfmBackend implements Backend {
         SymbolLookup lib = SymbolLookup.loaderLookup();
         Linker.Option critical = Linker.Option.critical(true);
         // (map, key, key_len, buf, cap, *len)
-        FunctionDescriptor keyOut = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG,
+        FunctionDescriptor keyOut = FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG,
                 ADDRESS);
         // (map, key, key_len, value, value_len)
-        FunctionDescriptor keyValue = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG);
+        FunctionDescriptor keyValue = FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG);
         // (map, key, key_len, value, value_len, ttl_ms)
-        FunctionDescriptor keyValueTtl = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS,
+        FunctionDescriptor keyValueTtl = FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS,
                 JAVA_LONG, JAVA_LONG);
         // (map, key, key_len) and ns_batch (map, ops, n)
-        FunctionDescriptor key = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
+        FunctionDescriptor key = FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG);
         // (map, key, key_len, *out)
-        FunctionDescriptor keyPtr = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+        FunctionDescriptor keyPtr = FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
         // (map, key, key_len, value, value_len, buf, cap, *len)
-        FunctionDescriptor keyValueOut = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS,
+        FunctionDescriptor keyValueOut = FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS,
                 JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS);
         GET = linker.downcallHandle(sym(lib, "ns_get"), keyOut, critical);
         TAKE = linker.downcallHandle(sym(lib, "ns_take"), keyOut, critical);
@@ -94,15 +108,15 @@ final class FfmBackend implements Backend {
         PUT_IF_ABSENT_TTL = linker.downcallHandle(sym(lib, "ns_put_if_absent_ttl"), keyValueTtl, critical);
         DELETE = linker.downcallHandle(sym(lib, "ns_delete"), key, critical);
         ADD = linker.downcallHandle(sym(lib, "ns_add"),
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS), critical);
+                FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS), critical);
         SHARD_OF_KEY = linker.downcallHandle(sym(lib, "ns_shard_of_key"), keyPtr, critical);
         EXPIRE = linker.downcallHandle(sym(lib, "ns_expire"),
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG), critical);
+                FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG), critical);
         TTL = linker.downcallHandle(sym(lib, "ns_ttl"), keyPtr, critical);
         SWAP = linker.downcallHandle(sym(lib, "ns_swap"), keyValueOut, critical);
         GET_OR_PUT = linker.downcallHandle(sym(lib, "ns_get_or_put"), keyValueOut, critical);
         CAS = linker.downcallHandle(sym(lib, "ns_compare_and_swap"),
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG),
+                FunctionDescriptor.of(STATUS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG),
                 critical);
         COMPARE_AND_DELETE = linker.downcallHandle(sym(lib, "ns_compare_and_delete"), keyValue, critical);
         // The ops live in a direct buffer: no heap access needed.
@@ -170,7 +184,7 @@ final class FfmBackend implements Backend {
         Scratch s = SCRATCH.get();
         int st;
         try {
-            st = (int) op.invokeExact(map(m), seg(key), (long) key.length, s.outSeg, (long) OUT, s.wordSeg);
+            st = (int) (long) op.invokeExact(map(m), seg(key), (long) key.length, s.outSeg, (long) OUT, s.wordSeg);
         } catch (Throwable t) {
             throw rethrow(t);
         } finally {
@@ -187,7 +201,7 @@ final class FfmBackend implements Backend {
             }
             byte[] v = new byte[(int) need];
             try {
-                st = (int) op.invokeExact(map(m), seg(key), (long) key.length, seg(v), (long) v.length, s.wordSeg);
+                st = (int) (long) op.invokeExact(map(m), seg(key), (long) key.length, seg(v), (long) v.length, s.wordSeg);
             } catch (Throwable t) {
                 throw rethrow(t);
             } finally {
@@ -212,7 +226,7 @@ final class FfmBackend implements Backend {
         int st;
         try {
             // A size query: no buffer, so a present value answers OK (empty) or BUFFER_TOO_SMALL.
-            st = (int) GET.invokeExact(map(m), seg(key), (long) key.length, MemorySegment.NULL, 0L, s.wordSeg);
+            st = (int) (long) GET.invokeExact(map(m), seg(key), (long) key.length, MemorySegment.NULL, 0L, s.wordSeg);
         } catch (Throwable t) {
             throw rethrow(t);
         } finally {
@@ -235,7 +249,7 @@ final class FfmBackend implements Backend {
         Scratch s = SCRATCH.get();
         int st;
         try {
-            st = (int) SHARD_OF_KEY.invokeExact(map(m), seg(key), (long) key.length, s.u32Seg);
+            st = (int) (long) SHARD_OF_KEY.invokeExact(map(m), seg(key), (long) key.length, s.u32Seg);
         } catch (Throwable t) {
             throw rethrow(t);
         } finally {
@@ -255,7 +269,7 @@ final class FfmBackend implements Backend {
         Scratch s = SCRATCH.get();
         int st;
         try {
-            st = (int) TTL.invokeExact(map(m), seg(key), (long) key.length, s.wordSeg);
+            st = (int) (long) TTL.invokeExact(map(m), seg(key), (long) key.length, s.wordSeg);
         } catch (Throwable t) {
             throw rethrow(t);
         } finally {
@@ -281,14 +295,14 @@ final class FfmBackend implements Backend {
         try {
             if (ttlMs == 0) {
                 st = ifAbsent
-                        ? (int) PUT_IF_ABSENT.invokeExact(map(m), seg(key), (long) key.length, seg(value),
+                        ? (int) (long) PUT_IF_ABSENT.invokeExact(map(m), seg(key), (long) key.length, seg(value),
                                 (long) value.length)
-                        : (int) PUT.invokeExact(map(m), seg(key), (long) key.length, seg(value), (long) value.length);
+                        : (int) (long) PUT.invokeExact(map(m), seg(key), (long) key.length, seg(value), (long) value.length);
             } else {
                 st = ifAbsent
-                        ? (int) PUT_IF_ABSENT_TTL.invokeExact(map(m), seg(key), (long) key.length, seg(value),
+                        ? (int) (long) PUT_IF_ABSENT_TTL.invokeExact(map(m), seg(key), (long) key.length, seg(value),
                                 (long) value.length, ttlMs)
-                        : (int) PUT_TTL.invokeExact(map(m), seg(key), (long) key.length, seg(value),
+                        : (int) (long) PUT_TTL.invokeExact(map(m), seg(key), (long) key.length, seg(value),
                                 (long) value.length, ttlMs);
             }
         } catch (Throwable t) {
@@ -312,7 +326,7 @@ final class FfmBackend implements Backend {
         }
         int st;
         try {
-            st = (int) DELETE.invokeExact(map(m), seg(key), (long) key.length);
+            st = (int) (long) DELETE.invokeExact(map(m), seg(key), (long) key.length);
         } catch (Throwable t) {
             throw rethrow(t);
         } finally {
@@ -328,7 +342,7 @@ final class FfmBackend implements Backend {
         }
         int st;
         try {
-            st = (int) EXPIRE.invokeExact(map(m), seg(key), (long) key.length, ttlMs);
+            st = (int) (long) EXPIRE.invokeExact(map(m), seg(key), (long) key.length, ttlMs);
         } catch (Throwable t) {
             throw rethrow(t);
         } finally {
@@ -356,7 +370,7 @@ final class FfmBackend implements Backend {
         Scratch s = SCRATCH.get();
         int st;
         try {
-            st = (int) ADD.invokeExact(map(m), seg(key), (long) key.length, delta, s.wordSeg);
+            st = (int) (long) ADD.invokeExact(map(m), seg(key), (long) key.length, delta, s.wordSeg);
         } catch (Throwable t) {
             throw rethrow(t);
         } finally {
@@ -394,7 +408,7 @@ final class FfmBackend implements Backend {
         for (;;) {
             int st;
             try {
-                st = (int) op.invokeExact(map(m), seg(key), (long) key.length, seg(value), (long) value.length,
+                st = (int) (long) op.invokeExact(map(m), seg(key), (long) key.length, seg(value), (long) value.length,
                         bufSeg, (long) buf.length, s.wordSeg);
             } catch (Throwable t) {
                 throw rethrow(t);
@@ -435,7 +449,7 @@ final class FfmBackend implements Backend {
         }
         int st;
         try {
-            st = (int) CAS.invokeExact(map(m), seg(key), (long) key.length, seg(expected), (long) expected.length,
+            st = (int) (long) CAS.invokeExact(map(m), seg(key), (long) key.length, seg(expected), (long) expected.length,
                     seg(value), (long) value.length);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -452,7 +466,7 @@ final class FfmBackend implements Backend {
         }
         int st;
         try {
-            st = (int) COMPARE_AND_DELETE.invokeExact(map(m), seg(key), (long) key.length, seg(expected),
+            st = (int) (long) COMPARE_AND_DELETE.invokeExact(map(m), seg(key), (long) key.length, seg(expected),
                     (long) expected.length);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -478,8 +492,8 @@ final class FfmBackend implements Backend {
         int st;
         try {
             st = n <= CRITICAL_BATCH
-                    ? (int) BATCH_CRITICAL.invokeExact(map(m), ops, (long) n)
-                    : (int) BATCH.invokeExact(map(m), ops, (long) n);
+                    ? (int) (long) BATCH_CRITICAL.invokeExact(map(m), ops, (long) n)
+                    : (int) (long) BATCH.invokeExact(map(m), ops, (long) n);
         } catch (Throwable t) {
             throw rethrow(t);
         } finally {

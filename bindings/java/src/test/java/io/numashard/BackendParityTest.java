@@ -187,6 +187,37 @@ class BackendParityTest {
         }
     }
 
+    /**
+     * Error statuses in a hot loop, so that the JIT compiles the calls and the status decoding
+     * (Status.of indexes an array with the status): a native int return whose upper register
+     * half is not clean (legal in the C ABI; the engine's ns_take returns one on some paths)
+     * must not reach compiled Java code as such. This crashed the JVM once, before the FFM
+     * backend read returns as 64-bit words and narrowed them.
+     */
+    @Test
+    void errorStatusesInAHotLoopStayWellFormed() {
+        NumaShardMap m = TestSupport.open(2);
+        m.close();
+        byte[] k = b("k");
+        int rounds = TestSupport.scaled(60_000);
+        int closed = 0;
+        for (int i = 0; i < rounds; i++) {
+            try {
+                switch (i % 4) {
+                    case 0 -> m.take(k);
+                    case 1 -> m.get(k);
+                    case 2 -> m.swap(k, k);
+                    default -> m.compareAndDelete(k, k);
+                }
+            } catch (MapClosedException e) {
+                if (e.status() == Status.CLOSED && e.code() == 104) {
+                    closed++;
+                }
+            }
+        }
+        assertEquals(rounds, closed);
+    }
+
     @Test
     void theForcingPropertyIsHonoured() {
         String forced = System.getProperty(Backend.PROPERTY, "auto");

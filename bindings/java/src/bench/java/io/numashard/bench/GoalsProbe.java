@@ -23,7 +23,9 @@ public final class GoalsProbe {
         int n = Keys.count(args.length > 0 ? args[0] : "LARGE");
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 9;
         int ops = args.length > 2 ? Integer.parseInt(args[2]) : 200_000;
-        String[] impls = {"chm", "ohc", "ohc-str", "chronicle", "numashard", "ns-typed"};
+        // ns-jni-direct: the same map type through the JNI backend, in this JVM (on JDK 22+ the
+        // default "numashard" is FFM): the two backends interleaved, same keys, same minutes.
+        String[] impls = {"chm", "ohc", "ohc-str", "chronicle", "numashard", "ns-typed", "ns-jni-direct"};
         List<Peers> maps = new ArrayList<>();
         for (String impl : impls) {
             long t0 = System.nanoTime();
@@ -65,12 +67,18 @@ public final class GoalsProbe {
             System.out.printf(Locale.ROOT, "  %-9s get %7.1f / %7.1f   batch-of-64 %7.1f / %7.1f%n", impls[m],
                     best(ns[m][0]), median(ns[m][0]), best(ns[m][1]), median(ns[m][1]));
         }
-        int chm = 0, ohc = 1, ohcStr = 2, chron = 3, ns1 = 4, typed = 5;
-        System.out.println("goals (ratio of throughputs = inverse ratio of best times):");
-        ratio("single get vs OHC", ns[ohc][0], ns[ns1][0], 1.5);
-        ratio("single get vs Chronicle Map", ns[chron][0], ns[ns1][0], 1.0);
-        ratio("batch of 64 vs OHC, per key", ns[ohc][1], ns[ns1][1], 4.0);
-        ratio("batch of 64 vs CHM single gets", ns[chm][0], ns[ns1][1], 1.0);
+        int chm = 0, ohc = 1, ohcStr = 2, chron = 3, typed = 5, jni = 6;
+        System.out.println("numashard's default backend: " + io.numashard.NumaShardMap.nativeBackend() + " on JDK "
+                + Runtime.version());
+        ratio("get: default backend vs JNI", ns[jni][0], ns[4][0], 0);
+        ratio("batch: default backend vs JNI", ns[jni][1], ns[4][1], 0);
+        for (int ns1 : new int[] {4, jni}) {
+            System.out.println("goals for " + impls[ns1] + " (ratio of throughputs = inverse ratio of times):");
+            ratio("single get vs OHC", ns[ohc][0], ns[ns1][0], 1.5);
+            ratio("single get vs Chronicle Map", ns[chron][0], ns[ns1][0], 1.0);
+            ratio("batch of 64 vs OHC, per key", ns[ohc][1], ns[ns1][1], 4.0);
+            ratio("batch of 64 vs CHM single gets", ns[chm][0], ns[ns1][1], 1.0);
+        }
         ratio("typed String get vs OHC String", ns[ohcStr][0], ns[typed][0], 1.0);
         for (Peers p : maps) {
             p.close();

@@ -82,6 +82,7 @@ abstract class Peers {
             case "chronicle" -> p = new Chronicle(n);
             case "numashard" -> p = new NumaShard(n);
             case "ns-jni" -> p = new NumaShard(forceJni(n));
+            case "ns-jni-direct" -> p = new NumaShardJniDirect(n);
             case "ns-typed" -> p = new NumaShardTyped(n);
             case "ns-typed-jni" -> p = new NumaShardTyped(forceJni(n));
             default -> throw new IllegalArgumentException("unknown impl " + impl);
@@ -343,7 +344,7 @@ abstract class Peers {
         }
     }
 
-    static final class NumaShard extends Peers {
+    static class NumaShard extends Peers {
         final NumaShardMap map;
 
         NumaShard(int n) {
@@ -401,6 +402,36 @@ abstract class Peers {
         @Override
         void close() {
             map.close();
+        }
+    }
+
+    /**
+     * numashard through its JNI backend called directly ({@link io.numashard.BenchAccess}), in a
+     * JVM whose default backend may be FFM: both in one process, same keys (GoalsProbe).
+     */
+    static final class NumaShardJniDirect extends NumaShard {
+        NumaShardJniDirect(int n) {
+            super(n);
+        }
+
+        @Override
+        byte[] get(int i) {
+            return io.numashard.BenchAccess.jniGet(map, bkeys[i]);
+        }
+
+        private final ThreadLocal<Batch> jniBatches = ThreadLocal.withInitial(() -> new Batch(64, Keys.VALUE_LEN));
+
+        @Override
+        void getAll(int[] idx, int len, java.util.function.Consumer<byte[]> sink) {
+            Batch b = jniBatches.get();
+            b.clear();
+            for (int j = 0; j < len; j++) {
+                b.get(bkeys[idx[j]]);
+            }
+            io.numashard.BenchAccess.jniExecute(map, b);
+            for (int j = 0; j < len; j++) {
+                sink.accept(b.value(j));
+            }
         }
     }
 
