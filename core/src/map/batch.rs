@@ -52,6 +52,16 @@ impl Map {
     /// gets its own status. Returns an error only when the call as a whole
     /// failed (closed map); per-op errors live in the ops.
     pub fn batch(&self, ops: &mut [BatchOp<'_>]) -> Result<()> {
+        if let [op] = ops {
+            // One op (the C ABI's single calls with a TTL or an out buffer,
+            // Go's and Java's one-op batches) takes the single-call path: no
+            // split, no scratch, one gate pass. Kept on the batch path only
+            // where that would delegate it and the single path would not.
+            if self.inner.cfg.exec_mode == ExecMode::Delegate || self.inner.cfg.batch_delegate_min != 1 {
+                self.run_one(op)?;
+                return Ok(());
+            }
+        }
         let _pass = self.enter()?;
         if ops.len() > u32::MAX as usize {
             return Err(Error::with_detail(Status::InvalidArgument, "batch larger than 2^32-1 ops"));
