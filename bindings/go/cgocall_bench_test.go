@@ -17,9 +17,9 @@ func BenchmarkCgoCall(b *testing.B) {
 	}
 }
 
-// BenchmarkOpen is what setting up a map costs (default Config: one
-// shard, and its thread, per allowed CPU; Close is not timed): the reason
-// to keep one long-lived Map rather than open one per request.
+// BenchmarkOpen is what setting up a map costs (default Config: shards
+// per allowed CPU, their owner threads started on need; Close is not timed):
+// cheap, but one long-lived Map is still the way to share a data set.
 func BenchmarkOpen(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		m, err := Open(Config{})

@@ -46,10 +46,13 @@
 // tree. A build without cgo, or for another OS, stops with an error saying
 // so.
 //
-// Cost of a map: Open takes milliseconds (3-9 ms measured, BenchmarkOpen)
-// and starts one shard thread per allowed CPU (they park when idle). Open
-// one long-lived Map per data set at start-up and share it between
-// goroutines; do not open one per request.
+// Cost of a map: the machine's topology is read once per process, and with
+// the default Config Open starts no thread (BenchmarkOpen); a shard's
+// owner thread starts the first time the shard has background work (memory
+// to free after a table grows, a first TTL deadline, ReplaceAll, a loaded
+// snapshot) and parks when idle. Config.Delegate starts every owner at Open.
+// Owner threads are not shared across maps: open one long-lived Map per data
+// set at start-up and share it between goroutines, not one per request.
 //
 // Lifetime: Close stops the shard threads and frees the entries at once.
 // A Map that is never closed is closed by the garbage collector (a

@@ -105,17 +105,16 @@ public final class NumaShardMap implements AutoCloseable {
     }
 
     /**
-     * Opens a map: starts one pinned owner thread per shard and binds each shard's memory to its
-     * node (or reports in {@link #stats()} that binding was not applied).
+     * Opens a map and binds each shard's memory to its node (or reports in {@link #stats()} that
+     * binding was not applied).
      *
-     * <p><b>Cost.</b> A map is not a cheap object like a {@code ConcurrentHashMap}: each one owns
-     * its shard threads (one per allowed CPU by default) and reads the machine's topology when
-     * opened; the engine does not share owner threads across maps. On a loaded 2-CPU machine 50
-     * maps opened with the defaults took 823 ms and started 100 threads; with one shard each, 50
-     * threads but no faster to open. Open maps at start-up rather than
-     * per request, prefer one large map (key prefixes, or several {@link #typed typed views} over
-     * it) to many small ones, use {@code Config.builder().shards(1)} for small side maps to save
-     * threads, and close maps you no longer need: {@link #close()} stops the threads at once.
+     * <p><b>Cost.</b> Cheap with the defaults: the machine's topology is read once per process,
+     * and in {@code ExecMode.AUTO} no thread starts at open; a shard's pinned owner thread starts
+     * the first time the shard has background work (retired memory, a first expiry deadline,
+     * {@code replaceAll}, a loaded snapshot) and parks when idle. {@code ExecMode.DELEGATE}
+     * starts every owner at open. Owner threads are not shared across maps: prefer one
+     * long-lived map (key prefixes, or several {@link #typed typed views} over it) to many, and
+     * close maps you no longer need: {@link #close()} stops the threads at once.
      *
      * @param config the settings
      * @return the open map
