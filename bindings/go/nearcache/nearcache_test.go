@@ -368,8 +368,17 @@ func TestBadInputAndErrors(t *testing.T) {
 	// possible, so provoke it with a key the server holds as a list).
 	rc := rawConn(t)
 	rc.do(t, "RPUSH", "go:list", "a")
-	if _, _, err := c.Get([]byte("go:list")); !errors.Is(err, ErrServer) {
+	// The error carries the server's text, from a single read and a batch.
+	if _, _, err := c.Get([]byte("go:list")); !errors.Is(err, ErrServer) || !errors.As(err, &e) ||
+		e.Op != "Get" || !strings.Contains(e.Detail, "WRONGTYPE") {
 		t.Fatalf("WRONGTYPE: %v", err)
+	}
+	if _, err := c.GetMany([][]byte{[]byte("go:keep"), []byte("go:list")}); !errors.Is(err, ErrServer) ||
+		!errors.As(err, &e) || e.Op != "GetMany" || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("WRONGTYPE in a batch: %v", err)
+	}
+	if _, err := c.Delete(make([]byte, 70<<10)); !errors.Is(err, ErrKeyTooLarge) || !errors.As(err, &e) || e.Detail == "" {
+		t.Fatalf("long key: %v", err)
 	}
 	if v, ok := mustGet(t, c, "go:keep"); !ok || v != "v1" {
 		t.Fatal("the cache is unusable after a server error")
