@@ -53,6 +53,7 @@ package nearcache
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"runtime"
 	"strings"
@@ -457,5 +458,11 @@ func errorOf(op string, s Status) error { return &Error{Status: s, Op: op} }
 type reason [256]C.char
 
 func (m *reason) error(op string, s Status) error {
-	return &Error{Status: s, Op: op, Detail: C.GoString(&m[0])}
+	// Not C.GoString: its argument escapes, which would move every call's
+	// buffer to the heap (an allocation per Get).
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&m[0])), len(m))
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return &Error{Status: s, Op: op, Detail: string(b)}
 }

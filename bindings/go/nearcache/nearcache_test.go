@@ -510,3 +510,19 @@ func TestGCSignalsDoNotBreakServerExchanges(t *testing.T) {
 		t.Fatalf("the near copy was flushed %d times during GCs (server exchanges broken by signals)", st1.Flushes-st0.Flushes)
 	}
 }
+
+// GetInto allocates nothing on the Go heap, for a local hit and a read
+// through alike: its buffers (the value's, the failure reason's) stay on
+// the caller's stack (only a failure allocates, its *Error).
+func TestGetIntoDoesNotAllocate(t *testing.T) {
+	c := open(t)
+	if err := c.Set([]byte("go:alloc"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	var buf [64]byte
+	for name, k := range map[string][]byte{"hit": []byte("go:alloc"), "absent, asked from the server": []byte("go:alloc-absent")} {
+		if a := testing.AllocsPerRun(200, func() { c.GetInto(k, buf[:]) }); a != 0 {
+			t.Errorf("GetInto (%s): %v allocations per call", name, a)
+		}
+	}
+}
