@@ -182,6 +182,56 @@ impl Fuzz<'_> {
         }
     }
 
+    /// `ns_get_many` of up to 16 keys with a random stride (0 = lengths
+    /// only): each key's status, length and copied bytes against the model,
+    /// the room past each value and the too-small ones untouched, and the
+    /// call's status (BUFFER_TOO_SMALL iff some key's value did not fit).
+    fn get_many(&mut self) {
+        let n = self.inp.byte() as usize % 17;
+        let keys: Vec<Vec<u8>> = (0..n).map(|_| self.inp.key()).collect();
+        let stride = self.inp.byte() as usize % 80;
+        let flat: Vec<u8> = keys.concat();
+        let lens: Vec<usize> = keys.iter().map(Vec::len).collect();
+        let mut out = vec![0xEEu8; n * stride];
+        let mut vlens = vec![usize::MAX; n];
+        let mut sts = vec![-1i32; n];
+        let op = if out.is_empty() { null_mut() } else { out.as_mut_ptr() };
+        // SAFETY: every array has the length the call is told.
+        let s = unsafe {
+            ns_get_many(
+                self.m,
+                n,
+                ptr(&flat),
+                if n == 0 { null() } else { lens.as_ptr() },
+                op,
+                stride,
+                if n == 0 { null_mut() } else { vlens.as_mut_ptr() },
+                if n == 0 { null_mut() } else { sts.as_mut_ptr() },
+            )
+        };
+        let mut any_small = false;
+        for (i, k) in keys.iter().enumerate() {
+            let room = &out[i * stride..(i + 1) * stride];
+            let (want, wlen) = match (arg_error(k, None), self.model.get(k)) {
+                (Some(e), _) => (e, 0),
+                (None, None) => (ns_status::NS_NOT_FOUND, 0),
+                (None, Some(v)) if v.len() > stride => {
+                    any_small = true;
+                    (ns_status::NS_BUFFER_TOO_SMALL, v.len())
+                }
+                (None, Some(v)) => {
+                    assert_eq!(&room[..v.len()], &v[..], "key {i}: wrong bytes");
+                    (ns_status::NS_OK, v.len())
+                }
+            };
+            assert_eq!((ns_status_from(sts[i]), vlens[i]), (want, wlen), "key {i} of {n}");
+            let copied = if want == ns_status::NS_OK { wlen } else { 0 };
+            assert!(room[copied..].iter().all(|&b| b == 0xEE), "key {i}: wrote past the value");
+        }
+        let want = if any_small { ns_status::NS_BUFFER_TOO_SMALL } else { ns_status::NS_OK };
+        assert_eq!(s, want);
+    }
+
     fn swap(&mut self) {
         let k = self.inp.key();
         let v = self.inp.value();
@@ -601,7 +651,7 @@ impl Fuzz<'_> {
         let inv = ns_status::NS_ERR_INVALID_ARGUMENT;
         // SAFETY: only NULL pointers with lengths and valid buffers.
         unsafe {
-            let s = match self.inp.byte() % 9 {
+            let s = match self.inp.byte() % 10 {
                 0 => ns_put(self.m, null(), len, ptr(&k), k.len()),
                 1 => ns_put(self.m, ptr(&k), k.len().min(MAX_KEY), null(), len.min(MAX_VALUE)),
                 2 => ns_get(self.m, ptr(&k), k.len().min(MAX_KEY), null_mut(), len, &mut n),
@@ -610,6 +660,10 @@ impl Fuzz<'_> {
                 5 => ns_batch(self.m, null_mut(), len),
                 6 => ns_add(self.m, ptr(&k), k.len().min(MAX_KEY), 1, null_mut()),
                 7 => ns_replace_all(self.m, null(), len),
+                8 => {
+                    let mut st = [0i32; 1];
+                    ns_get_many(self.m, 1, ptr(&k), null(), out.as_mut_ptr(), 4, &mut n, st.as_mut_ptr())
+                }
                 _ => ns_compare_and_swap(self.m, ptr(&k), k.len().min(MAX_KEY), null(), len, null(), 0),
             };
             assert_eq!(s, inv);
@@ -713,7 +767,14 @@ fuzz_target!(|data: &[u8]| {
             0 | 1 => f.put_like(0),
             2 => f.put_like(1),
             3 => f.put_like(2),
-            4 | 5 => f.get_like(false),
+            4 => f.get_like(false),
+            5 => {
+                if f.inp.byte() & 1 == 0 {
+                    f.get_like(false)
+                } else {
+                    f.get_many()
+                }
+            }
             6 => f.get_like(true),
             7 => f.owned(false),
             8 => f.owned(true),
