@@ -17,12 +17,28 @@
 //! map handles the library keeps reachable on purpose. Any leak it reports
 //! is memory the library lost. The handler prints one line saying so; the
 //! script checks for it.
+//!
+//! Every `NUMASHARD_FUZZ_LEAK_CHECK_EVERY` inputs (default 4096; 0 = never)
+//! the target also runs LeakSanitizer's check in the middle of the run,
+//! maps open and their threads alive, and keeps a copy of every input since
+//! the previous check. When the check reports lost memory, those inputs are
+//! written to `$NUMASHARD_FUZZ_ARTIFACTS/leak-window/` (the script's
+//! artifact directory; else the current directory) in the order they ran,
+//! and the target stops: a leak is then reported with its stacks within a
+//! few thousand inputs of where it happened, and those inputs replay it
+//! (see `ffi/fuzz/README.md`). `NUMASHARD_FUZZ_CANARY_LEAK=1` makes the
+//! target leak on purpose (it drops the values `ns_get_owned` and
+//! `ns_take_owned` return without freeing them) so the script can check
+//! that a leak is caught this way.
 #![no_main]
+// Weak linkage to the sanitizer runtime (the fuzz build runs on nightly features).
+#![feature(linkage)]
 
 use libfuzzer_sys::fuzz_target;
 use numashard::*;
 use std::collections::HashMap;
 use std::ptr::{null, null_mut};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 const MAX_KEY: usize = 32;
@@ -57,7 +73,80 @@ extern "C" fn close_maps_at_exit() {
             closed += 1;
         }
     }
+    let checks = CHECKS.load(Relaxed);
+    eprintln!("c_api: {checks} periodic leak check(s) with the maps open during the run, all clean");
     eprintln!("c_api: closed and freed {closed} open map(s) before the exit leak check");
+}
+
+/// The inputs run since the last periodic leak check, in order.
+static WINDOW: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Inputs run in all (the window's first is `RUNS - len + 1`).
+static RUNS: AtomicU64 = AtomicU64::new(0);
+/// Periodic leak checks that found nothing.
+static CHECKS: AtomicU64 = AtomicU64::new(0);
+
+/// Settings read once from the environment.
+struct Settings {
+    /// Inputs between two periodic leak checks (0 = none).
+    check_every: usize,
+    /// LeakSanitizer's recoverable check, when this process has it (an ASan build).
+    leak_check: Option<unsafe extern "C" fn() -> std::ffi::c_int>,
+    /// Drop owned values without freeing them (see the module docs).
+    canary_leak: bool,
+}
+
+fn settings() -> &'static Settings {
+    static S: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        extern "C" {
+            /// The sanitizer runtime's check, a weak reference: None when
+            /// the target is built without LeakSanitizer.
+            #[linkage = "extern_weak"]
+            static __lsan_do_recoverable_leak_check: Option<unsafe extern "C" fn() -> std::ffi::c_int>;
+        }
+        // SAFETY: reading the address the linker resolved (or None).
+        let leak_check = unsafe { __lsan_do_recoverable_leak_check };
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Settings {
+            check_every: env("NUMASHARD_FUZZ_LEAK_CHECK_EVERY")
+                .map_or(4096, |v| v.parse().expect("NUMASHARD_FUZZ_LEAK_CHECK_EVERY: a number")),
+            leak_check,
+            canary_leak: env("NUMASHARD_FUZZ_CANARY_LEAK").is_some_and(|v| v != "0"),
+        }
+    })
+}
+
+/// Before each input: every `check_every` inputs, LeakSanitizer's check
+/// (stopping the run with the window saved when it finds lost memory);
+/// then the input joins the window.
+fn leak_window(data: &[u8]) {
+    let s = settings();
+    let Some(check) = s.leak_check.filter(|_| s.check_every > 0) else { return };
+    let mut window = WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    if window.len() >= s.check_every {
+        // SAFETY: the sanitizer's check takes no arguments; it runs while no
+        // input is being run (the maps' own threads may be at work).
+        if unsafe { check() } != 0 {
+            let runs = RUNS.load(Relaxed);
+            let dir = std::path::Path::new(&std::env::var_os("NUMASHARD_FUZZ_ARTIFACTS").unwrap_or_else(|| ".".into()))
+                .join("leak-window");
+            std::fs::create_dir_all(&dir).expect("create the leak window directory");
+            for (i, input) in window.iter().enumerate() {
+                std::fs::write(dir.join(format!("input-{:06}", i + 1)), input).expect("write a window input");
+            }
+            panic!(
+                "c_api: LeakSanitizer found memory lost within the last {} inputs (runs {}..={}); they are in {}",
+                window.len(),
+                runs + 1 - window.len() as u64,
+                runs,
+                dir.display()
+            );
+        }
+        CHECKS.fetch_add(1, Relaxed);
+        window.clear();
+    }
+    window.push(data.to_vec());
+    RUNS.fetch_add(1, Relaxed);
 }
 
 type Model = HashMap<Vec<u8>, Vec<u8>>;
@@ -288,8 +377,10 @@ impl Fuzz<'_> {
                 assert!(!p.is_null());
                 // SAFETY: the library returned `len` bytes at `p`.
                 assert_eq!(unsafe { std::slice::from_raw_parts(p, len) }, &v[..]);
-                // SAFETY: returned by ns_*_owned with this length.
-                unsafe { ns_bytes_free(p, len) };
+                if !settings().canary_leak {
+                    // SAFETY: returned by ns_*_owned with this length.
+                    unsafe { ns_bytes_free(p, len) };
+                }
                 if take {
                     self.model.remove(&k);
                 }
@@ -754,6 +845,7 @@ fuzz_target!(|data: &[u8]| {
         // SAFETY: registers a handler with no preconditions.
         assert_eq!(unsafe { atexit(close_maps_at_exit) }, 0, "atexit refused the handler");
     });
+    leak_window(data);
     let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
     let Some((&first, rest)) = data.split_first() else { return };
     let which = (first & 1) as usize;
