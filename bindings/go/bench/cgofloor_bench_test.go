@@ -26,8 +26,8 @@ import (
 // peer, whatever the engine does. Compare cpu-ns/op within one run.
 func BenchmarkCgoFloor(b *testing.B) {
 	for _, n := range benchSizes() {
-		keys := keysOf(n)
 		b.Run("size="+sizeName(n), func(b *testing.B) {
+			keys := keysOf(n)
 			for _, loop := range []string{"fetch", "fetch+cgo", "cgo"} {
 				b.Run("loop="+loop, func(b *testing.B) {
 					fetch, call := loop != "cgo", loop != "fetch"

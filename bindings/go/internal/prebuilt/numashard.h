@@ -587,7 +587,9 @@ typedef struct ns_stats {
    */
   uint64_t replace_count;
   /**
-   * Reads that found their key (counted with eviction or `record_stats`).
+   * Reads that returned their key's value (counted with eviction or
+   * `record_stats`; a read answered `NS_BUFFER_TOO_SMALL` counts nothing:
+   * its retry with room is the hit).
    */
   uint64_t hits;
   /**
@@ -659,7 +661,9 @@ typedef struct ns_shard_stats {
    */
   bool binding_applied;
   /**
-   * Reads that found their key (counted with eviction or `record_stats`).
+   * Reads that returned their key's value (counted with eviction or
+   * `record_stats`; a read answered `NS_BUFFER_TOO_SMALL` counts nothing:
+   * its retry with room is the hit).
    */
   uint64_t hits;
   /**
