@@ -23,6 +23,26 @@
 //!   run N times meanwhile (each a snapshot taken while owner threads
 //!   unlink, retire and free); prints how many reported a leak.
 //!
+//! - `tid-reuse`: the cause of the 12,704-byte report. Threads are spawned
+//!   and joined, and both maps opened, started and closed, until the four
+//!   owner threads of a freshly opened pair of maps all have kernel thread
+//!   ids that earlier (joined) threads of this process had (a few tens of
+//!   thousands of threads: the ids wrap at `/proc/sys/kernel/pid_max`); each
+//!   owner then runs a `replace_all` job, as the fuzz target's inputs do.
+//!   LeakSanitizer finds a stopped thread's stack and TLS by its kernel id
+//!   and takes the first matching entry of its registry, the finished
+//!   thread's, so the live owners are not scanned and everything only they
+//!   point to is reported: with the maps left `open` it must report a leak
+//!   (on the engine of `082621e`: 12,704 bytes in 24 allocations, the
+//!   original report to the byte); `close` joins the owners first and must
+//!   be clean.
+//!
+//! - `thread-reuse`: the mechanism without the engine: threads are spawned
+//!   and joined one after another, each holding the only pointer to a heap
+//!   block on its stack, until one gets the kernel id of a joined one; exit
+//!   while it holds its block: must report it (checks on threads with fresh
+//!   ids, every 5,000th, must be clean).
+//!
 //! Controls (they show the check can fail):
 //! - `owned-leak N`: N values from `ns_get_owned` never freed, a real leak
 //!   of the library's memory: must be reported.
@@ -117,6 +137,60 @@ fn churn(maps: &[*mut ns_map]) -> Vec<std::thread::JoinHandle<()>> {
         .collect()
 }
 
+/// Kernel thread ids of this process's live owner threads (named `numashard-<shard>`).
+fn owner_tids() -> Vec<i64> {
+    let mut tids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("read /proc/self/task").flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if let (true, Some(Ok(tid))) = (comm.starts_with("numashard-"), task.file_name().to_str().map(str::parse)) {
+            tids.push(tid);
+        }
+    }
+    tids
+}
+
+/// Spawns and joins threads, and opens, starts and closes pairs of maps,
+/// until the four owners of an open pair all have thread ids an earlier
+/// thread of this process had; returns that pair and how many threads it took.
+fn owners_with_reused_ids() -> ((*mut ns_map, *mut ns_map), usize) {
+    let mut seen = std::collections::HashSet::new();
+    let t0 = std::time::Instant::now();
+    loop {
+        for _ in 0..50 {
+            // SAFETY: gettid has no preconditions.
+            let t = std::thread::spawn(|| unsafe { libc::syscall(libc::SYS_gettid) });
+            seen.insert(t.join().unwrap());
+        }
+        let pair = (open(false), open(true));
+        for h in [pair.0, pair.1] {
+            fill(h, 10, 16);
+            // SAFETY: a live map. Clearing retires memory: owners start (if not yet).
+            unsafe { assert_eq!(ns_clear(h), ns_status::NS_OK) };
+        }
+        let mut owners = owner_tids();
+        for _ in 0..1000 {
+            if owners.len() == 4 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            owners = owner_tids();
+        }
+        assert_eq!(owners.len(), 4, "four owner threads");
+        if owners.iter().all(|t| seen.contains(t)) {
+            return (pair, seen.len());
+        }
+        seen.extend(owners);
+        for h in [pair.0, pair.1] {
+            // SAFETY: live maps, each freed once.
+            unsafe {
+                assert_eq!(ns_map_close(h), ns_status::NS_OK);
+                ns_map_free(h);
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(1200), "no reused thread ids in 20 minutes");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let shape = args.get(1).map_or("empty", String::as_str);
@@ -126,7 +200,7 @@ fn main() {
         Some(other) => panic!("open or close, not {other}"),
     };
     let n: u64 = args.get(3).map_or(20, |s| s.parse().expect("N: a number"));
-    let (m, l) = (open(false), open(true));
+    let (mut m, mut l) = (open(false), open(true));
     let mut churners = Vec::new();
     match shape {
         "empty" => {}
@@ -262,6 +336,65 @@ fn main() {
             let (k, v) = (1u64.to_le_bytes(), block.to_le_bytes());
             // SAFETY: valid buffers.
             unsafe { assert_eq!(ns_put(m, k.as_ptr(), 8, v.as_ptr(), 8), ns_status::NS_OK) };
+        }
+        "tid-reuse" => {
+            for h in [m, l] {
+                // SAFETY: live maps, each freed once; replaced below.
+                unsafe {
+                    assert_eq!(ns_map_close(h), ns_status::NS_OK);
+                    ns_map_free(h);
+                }
+            }
+            let (pair, burned) = owners_with_reused_ids();
+            (m, l) = pair;
+            let keys: Vec<[u8; 8]> = (0..16u64).map(|i| i.to_le_bytes()).collect();
+            let entries: Vec<ns_entry> = keys
+                .iter()
+                .map(|k| ns_entry { key: k.as_ptr(), key_len: 8, value: k.as_ptr(), value_len: 8 })
+                .collect();
+            for h in [m, l] {
+                // SAFETY: a live map and valid entries.
+                unsafe { assert_eq!(ns_replace_all(h, entries.as_ptr(), entries.len()), ns_status::NS_OK) };
+            }
+            eprintln!("lsan-shapes: tid-reuse: {burned} threads before the four owners all had reused thread ids");
+        }
+        "thread-reuse" => {
+            let mut seen = std::collections::HashSet::new();
+            for spawned in 1u64.. {
+                let (tid_tx, tid_rx) = std::sync::mpsc::channel::<i64>();
+                let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
+                let t = std::thread::spawn(move || {
+                    // The only pointer to this block is on this thread's stack.
+                    let block = std::hint::black_box(Box::new([0x77u8; 333]));
+                    // SAFETY: gettid has no preconditions.
+                    tid_tx.send(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap();
+                    if go_rx.recv().unwrap() {
+                        drop(std::hint::black_box(block));
+                    } else {
+                        // Hold the block until the process exits.
+                        loop {
+                            std::thread::park();
+                        }
+                    }
+                });
+                let tid = tid_rx.recv().unwrap();
+                if !seen.insert(tid) {
+                    eprintln!("lsan-shapes: thread-reuse: thread {spawned} got the id {tid} of a joined one");
+                    std::mem::forget(t);
+                    break;
+                }
+                if spawned % 5000 == 1 {
+                    // SAFETY: the sanitizer's check takes no arguments.
+                    let leaked = unsafe { __lsan_do_recoverable_leak_check() } != 0;
+                    eprintln!(
+                        "lsan-shapes: thread-reuse: thread {spawned}, fresh id {tid}: {}",
+                        if leaked { "LEAK" } else { "clean" }
+                    );
+                    assert!(!leaked, "a thread with a fresh id reported");
+                }
+                go_tx.send(true).unwrap();
+                t.join().unwrap();
+            }
         }
         other => panic!("unknown shape {other}"),
     }
