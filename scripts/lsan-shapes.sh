@@ -97,9 +97,15 @@ for mode in open close; do
   done
 done
 # The cause of the 12,704-byte report: owner threads with reused thread ids.
-run thread-reuse open 0 leak
-run tid-reuse open 0 leak
-run tid-reuse close 0 clean
+# Reaching a reused id takes about pid_max threads: skipped where that is large.
+pid_max=$(cat /proc/sys/kernel/pid_max)
+if [ "$pid_max" -le 65536 ]; then
+  run thread-reuse open 0 leak
+  run tid-reuse open 0 leak
+  run tid-reuse close 0 clean
+else
+  echo "thread-reuse, tid-reuse: skipped (pid_max $pid_max: thread ids take too long to come back)"
+fi
 run owned-leak open 20 leak
 run owned-leak close 20 leak
 run region-only open 0 leak
