@@ -14,7 +14,8 @@
 #   crash-* leak-* oom-* timeout-*   the input that failed, to replay with
 #     (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run c_api <file>)
 #   leak-window/             when a periodic leak check (every
-#     NUMASHARD_FUZZ_LEAK_CHECK_EVERY inputs, default 4096) found lost memory:
+#     NUMASHARD_FUZZ_LEAK_CHECK_EVERY inputs, default 4096, maps closed and
+#     freed first) found lost memory:
 #     the inputs run since the check before, in order
 #   canary/                  the self-check: a run that leaks on purpose,
 #     which the periodic check must catch (NUMASHARD_FUZZ_CANARY=0 skips it)
@@ -68,7 +69,7 @@ exit_check="no sanitizer"
 if [ "$sanitizer" = address ]; then
   if grep -q '^c_api: closed and freed [0-9]* open map(s) before the exit leak check' "$log"; then
     checks=$(sed -n 's/^c_api: \([0-9]*\) periodic leak check(s).*/\1/p' "$log")
-    exit_check="LeakSanitizer: ${checks:-?} periodic check(s) with the maps open and at exit (every map closed and freed first), all clean"
+    exit_check="LeakSanitizer: ${checks:-?} periodic check(s) and at exit (every map closed and freed first), all clean"
   elif [ "$status" -eq 0 ]; then
     echo "test-fuzz: the run ended without closing its maps before the exit leak check"
     status=1

@@ -240,10 +240,14 @@ impl Shard {
             // Counted (and marked) by the locked read that continues from here.
             return Attempt::Done(Lookup::Large { slot, rec });
         }
-        if self.mark_reads {
-            view.mark_accessed(slot);
+        if copied {
+            // A value too large for the caller's buffer was not read: no
+            // hit, no mark (the caller's retry with room counts once).
+            if self.mark_reads {
+                view.mark_accessed(slot);
+            }
+            self.count(true);
         }
-        self.count(true);
         Attempt::Done(Lookup::Found { len: v, copied, at })
     }
 
