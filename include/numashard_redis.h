@@ -16,9 +16,12 @@
  * - Statuses. Every function that can fail returns an nsr_status: outcomes
  *   below 100, errors from 100 up (values shared with ns_status mean the
  *   same; the tier's own errors are 140 and up). nsr_status_str() renders
- *   any value. There is no thread-local "last error"; nsr_cache_open copies
- *   its failure's reason into a caller buffer. A panic never unwinds into
- *   C: it becomes NSR_ERR_PANIC.
+ *   any value. There is no thread-local "last error": nsr_cache_open and
+ *   every call that talks to the server (nsr_get, nsr_get_many, nsr_set,
+ *   nsr_delete, nsr_sync) copy their failure's reason (the server's error
+ *   text, the connection's failure) into a caller buffer (msg, msg_cap),
+ *   truncated and NUL-terminated; (NULL, 0) skips it. A panic never
+ *   unwinds into C: it becomes NSR_ERR_PANIC.
  * - Arguments. Byte strings are (pointer, length) pairs; NULL with a
  *   non-zero length, or a NULL output pointer, is NSR_ERR_INVALID_ARGUMENT.
  *   Keys are 1..max_key_len bytes (checked before a byte is read or sent).
@@ -352,13 +355,19 @@ nsr_status nsr_cache_open(const struct nsr_config *cfg,
  * `NSR_ERR_KEY_TOO_LARGE`, `NSR_ERR_CLOSED`, `NSR_ERR_CONNECTION`,
  * `NSR_ERR_SERVER`, `NSR_ERR_TRACKING_UNCONFIRMED`. `*value_len` is
  * written only on `NSR_OK` and `NSR_BUFFER_TOO_SMALL`.
+ * On an error, `(msg, msg_cap)` receives the reason (the server's error
+ * text, the connection's failure, else the status's text), truncated and
+ * NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+ * it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
  */
 nsr_status nsr_get(struct nsr_cache *c,
                    const uint8_t *key,
                    size_t key_len,
                    uint8_t *buf,
                    size_t buf_cap,
-                   size_t *value_len);
+                   size_t *value_len,
+                   char *msg,
+                   size_t msg_cap);
 
 /**
  * Write-through: `SET` on the server (with `PX ttl_ms` when `ttl_ms` > 0;
@@ -372,13 +381,19 @@ nsr_status nsr_get(struct nsr_cache *c,
  * `NSR_ERR_VALUE_TOO_LARGE` (nothing sent), `NSR_ERR_CLOSED`,
  * `NSR_ERR_CONNECTION` (the write may or may not have been applied),
  * `NSR_ERR_SERVER` (refused, e.g. `OOM`), `NSR_ERR_TRACKING_UNCONFIRMED`.
+ * On an error, `(msg, msg_cap)` receives the reason (the server's error
+ * text, the connection's failure, else the status's text), truncated and
+ * NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+ * it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
  */
 nsr_status nsr_set(struct nsr_cache *c,
                    const uint8_t *key,
                    size_t key_len,
                    const uint8_t *value,
                    size_t value_len,
-                   uint64_t ttl_ms);
+                   uint64_t ttl_ms,
+                   char *msg,
+                   size_t msg_cap);
 
 /**
  * Delete-through: `DEL` on the server, then the local copy.
@@ -390,8 +405,16 @@ nsr_status nsr_set(struct nsr_cache *c,
  * not), `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_KEY_TOO_LARGE`,
  * `NSR_ERR_CLOSED`, `NSR_ERR_CONNECTION`, `NSR_ERR_SERVER`,
  * `NSR_ERR_TRACKING_UNCONFIRMED`. The local copy is dropped whatever the outcome.
+ * On an error, `(msg, msg_cap)` receives the reason (the server's error
+ * text, the connection's failure, else the status's text), truncated and
+ * NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+ * it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
  */
-nsr_status nsr_delete(struct nsr_cache *c, const uint8_t *key, size_t key_len);
+nsr_status nsr_delete(struct nsr_cache *c,
+                      const uint8_t *key,
+                      size_t key_len,
+                      char *msg,
+                      size_t msg_cap);
 
 /**
  * Reads `n` keys in one call: local hits first, then every miss in one
@@ -419,6 +442,10 @@ nsr_status nsr_delete(struct nsr_cache *c, const uint8_t *key, size_t key_len);
  * the whole call (a key's error, or a node that failed; argument errors
  * are checked before anything is sent), which is then also every
  * `statuses[i]` when `statuses` is not NULL.
+ * On an error, `(msg, msg_cap)` receives the reason (the server's error
+ * text, the connection's failure, else the status's text), truncated and
+ * NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+ * it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
  */
 nsr_status nsr_get_many(struct nsr_cache *c,
                         size_t n,
@@ -427,7 +454,9 @@ nsr_status nsr_get_many(struct nsr_cache *c,
                         uint8_t *out,
                         size_t out_cap,
                         size_t *value_lens,
-                        nsr_status *statuses);
+                        nsr_status *statuses,
+                        char *msg,
+                        size_t msg_cap);
 
 /**
  * A barrier: returns once every invalidation the server(s) sent before the
@@ -440,8 +469,12 @@ nsr_status nsr_get_many(struct nsr_cache *c,
  * Returns `NSR_OK`, `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_CLOSED`,
  * `NSR_ERR_CONNECTION`, `NSR_ERR_TRACKING_UNCONFIRMED` (the marker's
  * invalidation did not arrive within the heartbeat time-out).
+ * On an error, `(msg, msg_cap)` receives the reason (the server's error
+ * text, the connection's failure, else the status's text), truncated and
+ * NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+ * it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
  */
-nsr_status nsr_sync(struct nsr_cache *c);
+nsr_status nsr_sync(struct nsr_cache *c, char *msg, size_t msg_cap);
 
 /**
  * The counters of the tier and the near copy's figures.

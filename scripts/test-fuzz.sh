@@ -13,6 +13,12 @@
 #   fuzz.log                 libFuzzer's and the sanitizers' whole output
 #   crash-* leak-* oom-* timeout-*   the input that failed, to replay with
 #     (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run c_api <file>)
+#   leak-window/             when a periodic leak check (every
+#     NUMASHARD_FUZZ_LEAK_CHECK_EVERY inputs, default 4096, maps closed and
+#     freed first) found lost memory:
+#     the inputs run since the check before, in order
+#   canary/                  the self-check: a run that leaks on purpose,
+#     which the periodic check must catch (NUMASHARD_FUZZ_CANARY=0 skips it)
 # How to read a finding: ffi/fuzz/README.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +53,7 @@ t0=$SECONDS
 # -artifact_prefix (after cargo fuzz's own, so it wins): failing inputs
 # land beside the log.
 status=0
-cargo fuzz run --sanitizer "$sanitizer" c_api fuzz/corpus/c_api -- \
+NUMASHARD_FUZZ_ARTIFACTS="$art" cargo fuzz run --sanitizer "$sanitizer" c_api fuzz/corpus/c_api -- \
   -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 \
   -artifact_prefix="$art/" >"$log" 2>&1 || status=$?
 took=$((SECONDS - t0))
@@ -62,7 +68,8 @@ inputs=$(find "$art" -maxdepth 1 -type f ! -name fuzz.log | sort)
 exit_check="no sanitizer"
 if [ "$sanitizer" = address ]; then
   if grep -q '^c_api: closed and freed [0-9]* open map(s) before the exit leak check' "$log"; then
-    exit_check="LeakSanitizer at exit: clean, with every map closed and freed first"
+    checks=$(sed -n 's/^c_api: \([0-9]*\) periodic leak check(s).*/\1/p' "$log")
+    exit_check="LeakSanitizer: ${checks:-?} periodic check(s) and at exit (every map closed and freed first), all clean"
   elif [ "$status" -eq 0 ]; then
     echo "test-fuzz: the run ended without closing its maps before the exit leak check"
     status=1
@@ -75,6 +82,10 @@ if [ "$status" -ne 0 ]; then
   awk '/==[0-9]+== ?(ERROR|WARNING)|ERROR: libFuzzer|panicked at|INFO: a leak has been found/ { on = 1 }
        on { print; if (++n >= 200 || /^SUMMARY:/) exit }' "$log"
   echo "--- whole log: $shown/fuzz.log ($(wc -l <"$log") lines)"
+  if [ -d "$art/leak-window" ]; then
+    echo "--- the inputs run since the last clean leak check: $shown/leak-window/ ($(find "$art/leak-window" -type f | wc -l) inputs); replay:"
+    echo "    (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run c_api ../$shown/leak-window -- -runs=0)"
+  fi
   if [ -n "$inputs" ]; then
     for f in $inputs; do
       echo "--- failing input: ${f#"$root"/} ($(wc -c <"$f") bytes); replay:"
@@ -87,6 +98,30 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 grep -E '^(#[0-9]+ +(INITED|DONE)|Done [0-9]+ runs)' "$log" | tail -n 3 || true
+
+# The self-check: the target drops the values ns_get_owned returns without
+# freeing them (a real leak of the library's memory), from a seed input that
+# stores a key and reads it back owned 20 times; the periodic check must
+# report it, with the stack through Fuzz::owned, and keep the window.
+if [ "$sanitizer" = address ] && [ "${NUMASHARD_FUZZ_CANARY:-1}" != 0 ]; then
+  canary="$art/canary"
+  mkdir -p "$canary/corpus"
+  { printf '\x00\x00\x01\x09\x41\x00'; for _ in $(seq 20); do printf '\x07\x01'; done; } >"$canary/corpus/seed"
+  cstatus=0
+  NUMASHARD_FUZZ_CANARY_LEAK=1 NUMASHARD_FUZZ_LEAK_CHECK_EVERY=64 NUMASHARD_FUZZ_ARTIFACTS="$canary" \
+    cargo fuzz run --sanitizer address c_api "$canary/corpus" -- -runs=500 -seed=1 -detect_leaks=0 \
+    -artifact_prefix="$canary/" >"$canary/fuzz.log" 2>&1 || cstatus=$?
+  if [ "$cstatus" -ne 0 ] && grep -q 'ERROR: LeakSanitizer: detected memory leaks' "$canary/fuzz.log" &&
+    grep -q 'in <c_api::Fuzz>::owned' "$canary/fuzz.log" &&
+    grep -q '^c_api: LeakSanitizer found memory lost within the last 64 inputs' "$canary/fuzz.log" &&
+    [ "$(find "$canary/leak-window" -type f 2>/dev/null | wc -l)" -eq 64 ]; then
+    echo "fuzz canary: a deliberate leak was reported by the periodic check, with its stack and its 64 inputs"
+  else
+    echo "test-fuzz: the periodic leak check missed a deliberate leak (exit status $cstatus); see ${canary#"$root"/}/fuzz.log"
+    echo "fuzz: 0 passed, 1 failed"
+    exit 1
+  fi
+fi
 echo "fuzz c_api ($sanitizer sanitizer): ${runs:-?} executions in $took s, ${rate:-?} exec/s, peak RSS ${rss:-?} MB," \
   "corpus $(find fuzz/corpus/c_api -type f | wc -l) inputs; $exit_check"
 echo "--- whole log: $shown/fuzz.log"

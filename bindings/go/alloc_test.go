@@ -31,8 +31,8 @@ func wantAllocs(t *testing.T, what string, want float64, f func()) {
 }
 
 // TestAllocations pins what each call allocates: nothing for LoadInto,
-// Store, Range, All and the typed map over integers; the copying Load only
-// its result.
+// Store, a warm GetBatch, Range, All and the typed map over integers; the
+// copying Load only its result.
 func TestAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates, and empties sync.Pools at random")
@@ -51,6 +51,21 @@ func TestAllocations(t *testing.T) {
 	wantAllocs(t, "Add", 0, func() { m.AddString("counter", 1) })
 	wantAllocs(t, "Load (its result only)", 1, func() { m.Load(next()) })
 	wantAllocs(t, "Swap (its result only)", 1, func() { m.Swap(next(), val) })
+	gets := NewGetBatch(64)
+	wantAllocs(t, "GetBatch of 64 (Reset, Get, RunGets, Value), warm", 0, func() {
+		gets.Reset()
+		for range 64 {
+			gets.Get(next())
+		}
+		if err := m.RunGets(gets); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 64 {
+			if v, ok := gets.Value(j); !ok || len(v) != 32 {
+				t.Fatalf("get %d: %d bytes, %v", j, len(v), ok)
+			}
+		}
+	})
 	entries := must[int](t)(m.Len()) // the keys, "k" and "counter"
 	n := 0
 	wantAllocs(t, "Range over 1000 entries", 0, func() {

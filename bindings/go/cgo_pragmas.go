@@ -29,6 +29,8 @@ package numashard
 #cgo nocallback ns_expire
 #cgo noescape ns_get
 #cgo nocallback ns_get
+#cgo noescape ns_get_many
+#cgo nocallback ns_get_many
 #cgo noescape ns_get_or_put
 #cgo nocallback ns_get_or_put
 #cgo noescape ns_iter_free

@@ -154,6 +154,33 @@ func ExampleBatch() {
 	// 1
 }
 
+// A batch of gets only: GetBatch copies the keys into one buffer and the
+// engine writes the values into another, with one cgo call and nothing built
+// per key (the faster way to read many keys; Batch mixes in writes).
+func ExampleGetBatch() {
+	m, _ := numashard.Open(numashard.Config{})
+	defer m.Close()
+	for _, k := range []string{"a", "b", "c"} {
+		m.StoreString(k, []byte("value of "+k))
+	}
+
+	g := numashard.NewGetBatch(64) // reusable, allocation-free once warm
+	for _, k := range []string{"c", "zzz", "a"} {
+		g.GetString(k)
+	}
+	if err := m.RunGets(g); err != nil {
+		log.Fatal(err)
+	}
+	for i := range g.Len() {
+		v, ok := g.Value(i) // valid until the next Reset or RunGets
+		fmt.Printf("%q %v %v\n", v, ok, g.Status(i))
+	}
+	// Output:
+	// "value of c" true ok
+	// "" false key not found
+	// "value of a" true ok
+}
+
 // Iterating while other goroutines write is safe: every entry present for
 // the whole pass is seen exactly once. Slices are valid for one step.
 func ExampleMap_All() {

@@ -36,7 +36,7 @@ type ShardStats struct {
 // and Misses count the reads (Load and its relatives, batch gets) when the
 // map evicts or Config.RecordStats is set; they stay 0 otherwise.
 type CacheStats struct {
-	Hits        uint64 // reads that found their key
+	Hits        uint64 // reads that returned their key's value (a LoadInto into too small a buffer counts nothing; its retry does)
 	Misses      uint64 // reads that found no live entry
 	Evictions   uint64 // entries evicted to keep within the memory limit
 	Expirations uint64 // entries removed because their time to live ran out

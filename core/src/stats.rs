@@ -34,7 +34,9 @@ pub struct ShardStats {
     pub pages_on_node: u64,
     /// Resident pages of the shard's memory.
     pub pages_total: u64,
-    /// Reads that found their key (counted with eviction or `record_stats`).
+    /// Reads that returned their key's value (counted with eviction or
+    /// `record_stats`; a read into too small a buffer, which returns only
+    /// the length, counts nothing: its retry with room is the hit).
     pub hits: u64,
     /// Reads that did not (absent or expired).
     pub misses: u64,
@@ -65,7 +67,8 @@ pub struct MapStats {
     pub replace_stall_max_ns: u64,
     /// Number of completed `replace_all` calls.
     pub replace_count: u64,
-    /// Reads that found their key, in all shards.
+    /// Reads that returned their key's value, in all shards (see
+    /// [`ShardStats::hits`]).
     pub hits: u64,
     /// Reads that did not, in all shards.
     pub misses: u64,

@@ -283,6 +283,154 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
     })
 }
 
+/// Gets `n` keys in one call, without an `ns_op` per key: the all-get
+/// batch of `ns_batch` (the same reads, each key's own status), taking and
+/// returning plain arrays, so a binding passes its own memory and builds
+/// nothing per key.
+///
+/// Layout: the keys are concatenated in `keys`, key `i` being `key_lens[i]`
+/// bytes. The value of key `i` is copied to `out + i * out_stride` when it
+/// fits in `out_stride` bytes (every key's room is reserved before any key is
+/// read: the reads run together). Per key, `statuses[i]` is `NS_OK`
+/// (`value_lens[i]` bytes copied), `NS_NOT_FOUND`, `NS_BUFFER_TOO_SMALL`
+/// (`value_lens[i]` = the value's length; nothing copied: read it again with
+/// room, for example with `ns_get`), or `NS_ERR_KEY_TOO_LARGE`;
+/// `value_lens[i]` is 0 unless `NS_OK` or `NS_BUFFER_TOO_SMALL`.
+///
+/// Ownership: all arrays stay the caller's; nothing is allocated for the caller.
+///
+/// # Safety
+/// `m` must be NULL or a handle from `ns_map_new`; `key_lens` must point to
+/// `n` readable lengths and `keys` to as many readable bytes as they add up
+/// to (or be NULL when that is 0); `out` must point to `n * out_stride`
+/// writable bytes (or be NULL with `out_stride` 0: lengths only);
+/// `value_lens` and `statuses` must point to `n` writable elements; `out`
+/// may overlap no other argument.
+///
+/// Returns `NS_OK` (every key has its status, none `NS_BUFFER_TOO_SMALL`),
+/// `NS_BUFFER_TOO_SMALL` (every key has its status, some of them that one:
+/// only then need the caller look for them), or for the call as a whole
+/// `NS_ERR_INVALID_ARGUMENT` (`m` NULL; with `n` > 0, `key_lens`,
+/// `value_lens` or `statuses` NULL, `keys` NULL with a key longer than 0,
+/// `out` NULL with `out_stride` > 0, `n * out_stride` or the sum of the key
+/// lengths beyond the address space) or `NS_ERR_CLOSED`; then every
+/// `statuses[i]` is that status too, when `statuses` is not NULL, and
+/// `value_lens[i]` 0 when `value_lens` is not NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ns_get_many(
+    m: *mut ns_map,
+    n: usize,
+    keys: *const u8,
+    key_lens: *const usize,
+    out: *mut u8,
+    out_stride: usize,
+    value_lens: *mut usize,
+    statuses: *mut ns_status_in,
+) -> ns_status {
+    guard(|| -> Outcome {
+        if n == 0 {
+            // SAFETY: the caller's contract.
+            let map = unsafe { ns_map::get(m) }?;
+            // Nothing to read, but a closed map says so (as `ns_batch`).
+            return map.batch(&mut []).map(|()| ns_status::NS_OK).map_err(ns_status::from);
+        }
+        let fits = n <= isize::MAX as usize / std::mem::size_of::<usize>();
+        // Whole-call failures are written to every key that can receive them.
+        let fail = |s: ns_status| -> Outcome {
+            if fits {
+                if !statuses.is_null() {
+                    // SAFETY: non-NULL, `n` writable elements by the contract.
+                    unsafe { std::slice::from_raw_parts_mut(statuses, n) }.fill(s as i32);
+                }
+                if !value_lens.is_null() {
+                    // SAFETY: as above.
+                    unsafe { std::slice::from_raw_parts_mut(value_lens, n) }.fill(0);
+                }
+            }
+            Err(s)
+        };
+        let stride_total = n.checked_mul(out_stride).filter(|&t| t <= isize::MAX as usize);
+        if !fits
+            || key_lens.is_null()
+            || value_lens.is_null()
+            || statuses.is_null()
+            || stride_total.is_none()
+            || (out.is_null() && out_stride > 0)
+        {
+            return fail(ns_status::NS_ERR_INVALID_ARGUMENT);
+        }
+        // SAFETY: the caller's contract.
+        let map = match unsafe { ns_map::get(m) } {
+            Ok(map) => map,
+            Err(s) => return fail(s),
+        };
+        // SAFETY (the three slices): non-NULL, `n` elements (`fits`) by the contract.
+        let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
+        let vlens = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
+        let sts = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
+        let total = lens.iter().try_fold(0usize, |t, &l| t.checked_add(l).filter(|&t| t <= isize::MAX as usize));
+        let Some(total) = total else {
+            return fail(ns_status::NS_ERR_INVALID_ARGUMENT);
+        };
+        // SAFETY: the caller's contract: `total` readable bytes at `keys`.
+        let all_keys = match unsafe { bytes(keys, total) } {
+            Ok(k) => k,
+            Err(s) => return fail(s),
+        };
+        // SAFETY: checked above: `n * out_stride` writable bytes, or empty.
+        let all_out = match unsafe { buffer(out, stride_total.unwrap_or(0)) } {
+            Ok(o) => o,
+            Err(s) => return fail(s),
+        };
+        let max_key = map.config().max_key_len;
+        let scratch = Scratch::take();
+        let (mut engine_ops, mut origin): (Vec<BatchOp<'_>>, Vec<usize>) = (scratch.ops, scratch.origin);
+        engine_ops.reserve(n);
+        origin.reserve(n);
+        let mut rest = all_out;
+        let mut at = 0;
+        for (i, &l) in lens.iter().enumerate() {
+            let key = &all_keys[at..at + l];
+            at += l;
+            let (room, tail) = std::mem::take(&mut rest).split_at_mut(out_stride);
+            rest = tail;
+            if l > max_key {
+                sts[i] = ns_status::NS_ERR_KEY_TOO_LARGE as i32;
+                vlens[i] = 0;
+                continue;
+            }
+            engine_ops.push(BatchOp::get(key, room));
+            origin.push(i);
+        }
+        let result = match map.batch(&mut engine_ops) {
+            Err(e) => {
+                let s = ns_status::from(e);
+                sts.fill(s as i32);
+                vlens.fill(0);
+                Err(s)
+            }
+            Ok(()) => {
+                let mut result = ns_status::NS_OK;
+                for (b, &i) in engine_ops.iter().zip(&origin) {
+                    let s = ns_status::from(b.status);
+                    sts[i] = s as i32;
+                    vlens[i] = match s {
+                        ns_status::NS_OK => b.out_len,
+                        ns_status::NS_BUFFER_TOO_SMALL => {
+                            result = s;
+                            b.out_len
+                        }
+                        _ => 0,
+                    };
+                }
+                Ok(result)
+            }
+        };
+        Scratch::put_back(engine_ops, origin);
+        result
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

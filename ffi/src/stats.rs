@@ -31,7 +31,9 @@ pub struct ns_stats {
     pub replace_stall_max_ns: u64,
     /// Number of completed `ns_replace_all` calls.
     pub replace_count: u64,
-    /// Reads that found their key (counted with eviction or `record_stats`).
+    /// Reads that returned their key's value (counted with eviction or
+    /// `record_stats`; a read answered `NS_BUFFER_TOO_SMALL` counts nothing:
+    /// its retry with room is the hit).
     pub hits: u64,
     /// Reads that found no live entry.
     pub misses: u64,
@@ -71,7 +73,9 @@ pub struct ns_shard_stats {
     /// True only when the topology is this machine's, the owner is pinned to
     /// `cpu` and all the shard's memory is bound to `memory_node`.
     pub binding_applied: bool,
-    /// Reads that found their key (counted with eviction or `record_stats`).
+    /// Reads that returned their key's value (counted with eviction or
+    /// `record_stats`; a read answered `NS_BUFFER_TOO_SMALL` counts nothing:
+    /// its retry with room is the hit).
     pub hits: u64,
     /// Reads that found no live entry.
     pub misses: u64,

@@ -130,6 +130,7 @@ type benchMap interface {
 // (the caches that copy into the caller's buffer).
 type batchState struct {
 	b   *numashard.Batch
+	g   *numashard.GetBatch
 	buf []byte
 }
 
@@ -335,6 +336,26 @@ func (s *nsBench) close() { s.m.Close() }
 
 type nsCopyBench struct{ nsBench }
 
+// nsGetsBench runs its batches of loads as a GetBatch (Map.RunGets: keys
+// and values in flat arrays, no op records) instead of a Batch.
+type nsGetsBench struct{ nsBench }
+
+func (s *nsGetsBench) loadBatch(idx []int, st *batchState) int {
+	g := st.g
+	g.Reset()
+	for _, i := range idx {
+		g.Get(s.k.bytes(i))
+	}
+	s.m.RunGets(g)
+	hits := 0
+	for j := range idx {
+		if g.OK(j) {
+			hits++
+		}
+	}
+	return hits
+}
+
 func (s *nsCopyBench) load(i int, _ []byte) bool {
 	_, ok, _ := s.m.Load(s.k.bytes(i))
 	return ok
@@ -345,7 +366,7 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 // numashard-cache is numashard in cache mode (S3-FIFO eviction, hit and
 // miss counting) with a limit that holds every entry: what cache mode costs
 // when nothing is evicted (every load must still hit).
-var benchImpls = []string{"numashard", "numashard-copy", "numashard-cache", "syncmap", "rwmap", "sharded32", "xsync",
+var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cache", "syncmap", "rwmap", "sharded32", "xsync",
 	"fastcache", "freecache", "bigcache", "otter"}
 
 // goHeapImpls keep their entries on the Go heap.
@@ -377,7 +398,7 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	}
 	// numashard and numashard-copy share one engine map.
 	shared := impl
-	if impl == "numashard-copy" {
+	if impl == "numashard-copy" || impl == "numashard-gets" {
 		shared = "numashard"
 	}
 	want := benchCacheKey{n, shared}
@@ -458,8 +479,11 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 }
 
 func wrapImpl(m benchMap, impl string) benchMap {
-	if impl == "numashard-copy" {
+	switch impl {
+	case "numashard-copy":
 		return &nsCopyBench{*m.(*nsBench)}
+	case "numashard-gets":
+		return &nsGetsBench{*m.(*nsBench)}
 	}
 	return m
 }
@@ -515,6 +539,9 @@ func BenchmarkMap(b *testing.B) {
 						if impl == "numashard-copy" && w.batch > 0 {
 							continue // the same as numashard's batches
 						}
+						if impl == "numashard-gets" && (w.batch == 0 || w.storePct > 0) {
+							continue // only its batches of loads differ from numashard
+						}
 						if heapOnly := os.Getenv("NUMASHARD_BENCH_HEAP_OPS"); heapOnly != "" && goHeapImpls[impl] &&
 							!regexp.MustCompile(heapOnly).MatchString(w.name) {
 							continue
@@ -562,7 +589,7 @@ func runWorkload(b *testing.B, m benchMap, n int, w workload) {
 				}
 			}
 		} else {
-			st := &batchState{b: numashard.NewBatch(w.batch), buf: make([]byte, 0, 64)}
+			st := &batchState{b: numashard.NewBatch(w.batch), g: numashard.NewGetBatch(w.batch), buf: make([]byte, 0, 64)}
 			idx := make([]int, 0, w.batch)
 			store := make([]bool, 0, w.batch)
 			flush := func() {

@@ -53,6 +53,7 @@ package nearcache
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"runtime"
 	"strings"
@@ -221,7 +222,8 @@ func (c *Cache) Get(key []byte) (value []byte, ok bool, err error) {
 // least n bytes (the value is usually local by then).
 func (c *Cache) GetInto(key, dst []byte) (n int, ok bool, err error) {
 	var cn C.size_t
-	s := Status(C.nsr_get(c.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(dst), C.size_t(len(dst)), &cn))
+	var msg reason
+	s := Status(C.nsr_get(c.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(dst), C.size_t(len(dst)), &cn, &msg[0], C.size_t(len(msg))))
 	runtime.KeepAlive(c)
 	switch s {
 	case StatusOK, StatusBufferTooSmall:
@@ -229,7 +231,7 @@ func (c *Cache) GetInto(key, dst []byte) (n int, ok bool, err error) {
 	case StatusNotFound:
 		return 0, false, nil
 	default:
-		return 0, false, errorOf("Get", s)
+		return 0, false, msg.error("Get", s)
 	}
 }
 
@@ -247,10 +249,12 @@ func (c *Cache) SetTTL(key, value []byte, ttl time.Duration) error {
 }
 
 func (c *Cache) set(op string, key, value []byte, ttlMs int64) error {
-	s := Status(C.nsr_set(c.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)), C.uint64_t(ttlMs)))
+	var msg reason
+	s := Status(C.nsr_set(c.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)), C.uint64_t(ttlMs),
+		&msg[0], C.size_t(len(msg))))
 	runtime.KeepAlive(c)
 	if s != StatusOK {
-		return errorOf(op, s)
+		return msg.error(op, s)
 	}
 	return nil
 }
@@ -258,7 +262,8 @@ func (c *Cache) set(op string, key, value []byte, ttlMs int64) error {
 // Delete deletes key on the server, then locally; existed says whether the
 // server had it.
 func (c *Cache) Delete(key []byte) (existed bool, err error) {
-	s := Status(C.nsr_delete(c.h, bytesPtr(key), C.size_t(len(key))))
+	var msg reason
+	s := Status(C.nsr_delete(c.h, bytesPtr(key), C.size_t(len(key)), &msg[0], C.size_t(len(msg))))
 	runtime.KeepAlive(c)
 	switch s {
 	case StatusOK:
@@ -266,7 +271,7 @@ func (c *Cache) Delete(key []byte) (existed bool, err error) {
 	case StatusNotFound:
 		return false, nil
 	default:
-		return false, errorOf("Delete", s)
+		return false, msg.error("Delete", s)
 	}
 }
 
@@ -303,9 +308,10 @@ func (c *Cache) GetMany(keys [][]byte) (values [][]byte, err error) {
 	}
 	valLens, statuses := sc.valLens[:n], sc.statuses[:n]
 	out := make([]byte, int(c.sizeHint.Load())*n)
+	var msg reason
 	for {
 		s := Status(C.nsr_get_many(c.h, C.size_t(n), bytesPtr(sc.keys), unsafe.SliceData(sc.keyLens),
-			bytesPtr(out), C.size_t(len(out)), unsafe.SliceData(valLens), unsafe.SliceData(statuses)))
+			bytesPtr(out), C.size_t(len(out)), unsafe.SliceData(valLens), unsafe.SliceData(statuses), &msg[0], C.size_t(len(msg))))
 		runtime.KeepAlive(c)
 		if s == StatusBufferTooSmall {
 			need := 0
@@ -319,7 +325,7 @@ func (c *Cache) GetMany(keys [][]byte) (values [][]byte, err error) {
 			continue
 		}
 		if s != StatusOK {
-			return nil, errorOf("GetMany", s)
+			return nil, msg.error("GetMany", s)
 		}
 		break
 	}
@@ -339,10 +345,11 @@ func (c *Cache) GetMany(keys [][]byte) (values [][]byte, err error) {
 // was applied locally: after a write by anyone was acknowledged, Sync and
 // then Get returns that write or a later one. One round trip per node.
 func (c *Cache) Sync() error {
-	s := Status(C.nsr_sync(c.h))
+	var msg reason
+	s := Status(C.nsr_sync(c.h, &msg[0], C.size_t(len(msg))))
 	runtime.KeepAlive(c)
 	if s != StatusOK {
-		return errorOf("Sync", s)
+		return msg.error("Sync", s)
 	}
 	return nil
 }
@@ -409,7 +416,9 @@ const (
 // String is the library's text for the status.
 func (s Status) String() string { return C.GoString(C.nsr_status_str(C.int32_t(s))) }
 
-// Error is a failed call: the operation, its status and, for Open, the reason.
+// Error is a failed call: the operation, its status and the library's
+// reason (the server's error text, such as "WRONGTYPE Operation against a
+// key holding the wrong kind of value", or why the connection failed).
 type Error struct {
 	Status Status
 	Op     string
@@ -443,3 +452,17 @@ var (
 )
 
 func errorOf(op string, s Status) error { return &Error{Status: s, Op: op} }
+
+// reason is the buffer a call's failure reason is copied into (truncated
+// to fit, NUL-terminated); it stays on the caller's stack.
+type reason [256]C.char
+
+func (m *reason) error(op string, s Status) error {
+	// Not C.GoString: its argument escapes, which would move every call's
+	// buffer to the heap (an allocation per Get).
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&m[0])), len(m))
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return &Error{Status: s, Op: op, Detail: string(b)}
+}

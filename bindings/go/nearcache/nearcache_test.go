@@ -368,8 +368,17 @@ func TestBadInputAndErrors(t *testing.T) {
 	// possible, so provoke it with a key the server holds as a list).
 	rc := rawConn(t)
 	rc.do(t, "RPUSH", "go:list", "a")
-	if _, _, err := c.Get([]byte("go:list")); !errors.Is(err, ErrServer) {
+	// The error carries the server's text, from a single read and a batch.
+	if _, _, err := c.Get([]byte("go:list")); !errors.Is(err, ErrServer) || !errors.As(err, &e) ||
+		e.Op != "Get" || !strings.Contains(e.Detail, "WRONGTYPE") {
 		t.Fatalf("WRONGTYPE: %v", err)
+	}
+	if _, err := c.GetMany([][]byte{[]byte("go:keep"), []byte("go:list")}); !errors.Is(err, ErrServer) ||
+		!errors.As(err, &e) || e.Op != "GetMany" || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("WRONGTYPE in a batch: %v", err)
+	}
+	if _, err := c.Delete(make([]byte, 70<<10)); !errors.Is(err, ErrKeyTooLarge) || !errors.As(err, &e) || e.Detail == "" {
+		t.Fatalf("long key: %v", err)
 	}
 	if v, ok := mustGet(t, c, "go:keep"); !ok || v != "v1" {
 		t.Fatal("the cache is unusable after a server error")
@@ -499,5 +508,21 @@ func TestGCSignalsDoNotBreakServerExchanges(t *testing.T) {
 	st1, _ := c.Stats()
 	if st1.Flushes != st0.Flushes {
 		t.Fatalf("the near copy was flushed %d times during GCs (server exchanges broken by signals)", st1.Flushes-st0.Flushes)
+	}
+}
+
+// GetInto allocates nothing on the Go heap, for a local hit and a read
+// through alike: its buffers (the value's, the failure reason's) stay on
+// the caller's stack (only a failure allocates, its *Error).
+func TestGetIntoDoesNotAllocate(t *testing.T) {
+	c := open(t)
+	if err := c.Set([]byte("go:alloc"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	var buf [64]byte
+	for name, k := range map[string][]byte{"hit": []byte("go:alloc"), "absent, asked from the server": []byte("go:alloc-absent")} {
+		if a := testing.AllocsPerRun(200, func() { c.GetInto(k, buf[:]) }); a != 0 {
+			t.Errorf("GetInto (%s): %v allocations per call", name, a)
+		}
 	}
 }

@@ -398,7 +398,9 @@ impl Shard {
             // Counted (and marked) by the locked read that continues from here.
             return Attempt::Done(Lookup::Large { slot, rec });
         }
-        if self.notes_reads {
+        if copied && self.notes_reads {
+            // A value too large for the caller's buffer was not read: no
+            // hit, no mark (the caller's retry with room counts once).
             self.note_hit(view, slot);
         }
         Attempt::Done(Lookup::Found { len: v, copied, at })

@@ -480,6 +480,18 @@ impl ShardState {
         }
     }
 
+    /// Counts a get that returned the value of slot `i` as a hit and marks
+    /// the entry accessed, when the map records them / evicts.
+    #[inline]
+    fn read_hit(&mut self, i: usize) {
+        if self.policy.record_stats {
+            self.counters.read(true);
+        }
+        if self.evict.is_some() {
+            self.table.set_accessed(i);
+        }
+    }
+
     /// A single get under the lock continuing a lock-free read that found
     /// `key` in slot `slot` with record `rec` (a value too large to stage):
     /// read from there if the slot still holds that record, else find the
@@ -500,17 +512,18 @@ impl ShardState {
             s.tag == tag_of(hash) && s.rec == rec
         };
         let found = if here && !self.expired(slot) { Some(slot) } else { self.find_live_read(hash, key) };
-        if self.policy.record_stats {
-            self.counters.read(found.is_some());
-        }
-        let i = found?;
-        if self.evict.is_some() {
-            self.table.set_accessed(i);
-        }
+        let Some(i) = found else {
+            if self.policy.record_stats {
+                self.counters.read(false);
+            }
+            return None;
+        };
         // SAFETY: occupied slot → live record, unchanged while we hold the lock.
         let v = unsafe { record_value(self.table.slot(i).rec) };
         if let Some(dst) = out.get_mut(..v.len()) {
             dst.copy_from_slice(v);
+            // Only a read that returned the value is a hit (see `apply`).
+            self.read_hit(i);
         }
         Some(v.len())
     }
@@ -571,29 +584,27 @@ impl ShardState {
         let key = op.key;
         let found = self.find_live(budget, hash, key, op.kind.writes());
         op.status = match op.kind {
-            OpKind::Get => {
-                if self.policy.record_stats {
-                    self.counters.read(found.is_some());
-                }
-                match found {
-                    None => {
-                        op.out_len = 0;
-                        Status::NotFound
+            OpKind::Get => match found {
+                None => {
+                    if self.policy.record_stats {
+                        self.counters.read(false);
                     }
-                    Some(i) => {
-                        if self.evict.is_some() {
-                            self.table.set_accessed(i);
-                        }
-                        // SAFETY: occupied slot → live record, unchanged during this call.
-                        let v = unsafe { record_value(self.table.slot(i).rec) };
-                        if Self::copy_out(op, v) {
-                            Status::Ok
-                        } else {
-                            Status::BufferTooSmall
-                        }
+                    op.out_len = 0;
+                    Status::NotFound
+                }
+                Some(i) => {
+                    // SAFETY: occupied slot → live record, unchanged during this call.
+                    let v = unsafe { record_value(self.table.slot(i).rec) };
+                    if Self::copy_out(op, v) {
+                        self.read_hit(i);
+                        Status::Ok
+                    } else {
+                        // Too small a buffer read nothing: neither a hit
+                        // nor an access (the caller's retry is the read).
+                        Status::BufferTooSmall
                     }
                 }
-            }
+            },
             OpKind::Put => {
                 let deadline = self.policy.deadline(op.ttl_ns);
                 self.upsert(budget, found, hash, key, op.value, deadline)

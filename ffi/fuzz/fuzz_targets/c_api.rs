@@ -17,12 +17,28 @@
 //! map handles the library keeps reachable on purpose. Any leak it reports
 //! is memory the library lost. The handler prints one line saying so; the
 //! script checks for it.
+//!
+//! Every `NUMASHARD_FUZZ_LEAK_CHECK_EVERY` inputs (default 4096; 0 = never)
+//! the target also closes and frees its maps (the next input opens new
+//! ones) and runs LeakSanitizer's check in the middle of the run, and keeps
+//! a copy of every input since the previous check. When the check reports lost memory, those inputs are
+//! written to `$NUMASHARD_FUZZ_ARTIFACTS/leak-window/` (the script's
+//! artifact directory; else the current directory) in the order they ran,
+//! and the target stops: a leak is then reported with its stacks within a
+//! few thousand inputs of where it happened, and those inputs replay it
+//! (see `ffi/fuzz/README.md`). `NUMASHARD_FUZZ_CANARY_LEAK=1` makes the
+//! target leak on purpose (it drops the values `ns_get_owned` and
+//! `ns_take_owned` return without freeing them) so the script can check
+//! that a leak is caught this way.
 #![no_main]
+// Weak linkage to the sanitizer runtime (the fuzz build runs on nightly features).
+#![feature(linkage)]
 
 use libfuzzer_sys::fuzz_target;
 use numashard::*;
 use std::collections::HashMap;
 use std::ptr::{null, null_mut};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 const MAX_KEY: usize = 32;
@@ -42,14 +58,14 @@ extern "C" {
     fn atexit(handler: extern "C" fn()) -> std::ffi::c_int;
 }
 
-/// Closes and frees the maps still open (see the module docs).
-extern "C" fn close_maps_at_exit() {
-    let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+/// Closes and frees the maps still open (the next input opens new ones);
+/// returns how many. Their owner threads are joined when this returns.
+fn close_maps(maps: &mut [Option<Handle>; 2]) -> usize {
     let mut closed = 0;
     for slot in maps.iter_mut() {
         if let Some(Handle(m)) = slot.take() {
-            // SAFETY: a live map handle; no other call runs (the fuzzer's
-            // loop has ended), and it is freed once.
+            // SAFETY: a live map handle; no other call runs (the caller
+            // holds MAPS between inputs), and it is freed once.
             unsafe {
                 assert_eq!(ns_map_close(m), ns_status::NS_OK);
                 ns_map_free(m);
@@ -57,7 +73,91 @@ extern "C" fn close_maps_at_exit() {
             closed += 1;
         }
     }
+    closed
+}
+
+/// Closes and frees the maps still open (see the module docs).
+extern "C" fn close_maps_at_exit() {
+    let closed = close_maps(&mut MAPS.lock().unwrap_or_else(|e| e.into_inner()));
+    let checks = CHECKS.load(Relaxed);
+    eprintln!("c_api: {checks} periodic leak check(s) during the run (maps closed and freed first), all clean");
     eprintln!("c_api: closed and freed {closed} open map(s) before the exit leak check");
+}
+
+/// The inputs run since the last periodic leak check, in order.
+static WINDOW: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Inputs run in all (the window's first is `RUNS - len + 1`).
+static RUNS: AtomicU64 = AtomicU64::new(0);
+/// Periodic leak checks that found nothing.
+static CHECKS: AtomicU64 = AtomicU64::new(0);
+
+/// Settings read once from the environment.
+struct Settings {
+    /// Inputs between two periodic leak checks (0 = none).
+    check_every: usize,
+    /// LeakSanitizer's recoverable check, when this process has it (an ASan build).
+    leak_check: Option<unsafe extern "C" fn() -> std::ffi::c_int>,
+    /// Drop owned values without freeing them (see the module docs).
+    canary_leak: bool,
+}
+
+fn settings() -> &'static Settings {
+    static S: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        extern "C" {
+            /// The sanitizer runtime's check, a weak reference: None when
+            /// the target is built without LeakSanitizer.
+            #[linkage = "extern_weak"]
+            static __lsan_do_recoverable_leak_check: Option<unsafe extern "C" fn() -> std::ffi::c_int>;
+        }
+        // SAFETY: reading the address the linker resolved (or None).
+        let leak_check = unsafe { __lsan_do_recoverable_leak_check };
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Settings {
+            check_every: env("NUMASHARD_FUZZ_LEAK_CHECK_EVERY")
+                .map_or(4096, |v| v.parse().expect("NUMASHARD_FUZZ_LEAK_CHECK_EVERY: a number")),
+            leak_check,
+            canary_leak: env("NUMASHARD_FUZZ_CANARY_LEAK").is_some_and(|v| v != "0"),
+        }
+    })
+}
+
+/// Before each input: every `check_every` inputs, LeakSanitizer's check
+/// (stopping the run with the window saved when it finds lost memory);
+/// then the input joins the window.
+fn leak_window(data: &[u8]) {
+    let s = settings();
+    let Some(check) = s.leak_check.filter(|_| s.check_every > 0) else { return };
+    let mut window = WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    if window.len() >= s.check_every {
+        // No thread of the library may be alive during the check: LeakSanitizer
+        // finds a stopped thread's stack and TLS by its kernel thread id, and a
+        // live owner thread whose id an earlier (joined) thread of this process
+        // had is skipped, so all it alone points to is reported lost (see
+        // ffi/fuzz/README.md). Closing joins the owners; memory lost stays lost.
+        close_maps(&mut MAPS.lock().unwrap_or_else(|e| e.into_inner()));
+        // SAFETY: the sanitizer's check takes no arguments; no input runs.
+        if unsafe { check() } != 0 {
+            let runs = RUNS.load(Relaxed);
+            let dir = std::path::Path::new(&std::env::var_os("NUMASHARD_FUZZ_ARTIFACTS").unwrap_or_else(|| ".".into()))
+                .join("leak-window");
+            std::fs::create_dir_all(&dir).expect("create the leak window directory");
+            for (i, input) in window.iter().enumerate() {
+                std::fs::write(dir.join(format!("input-{:06}", i + 1)), input).expect("write a window input");
+            }
+            panic!(
+                "c_api: LeakSanitizer found memory lost within the last {} inputs (runs {}..={}); they are in {}",
+                window.len(),
+                runs + 1 - window.len() as u64,
+                runs,
+                dir.display()
+            );
+        }
+        CHECKS.fetch_add(1, Relaxed);
+        window.clear();
+    }
+    window.push(data.to_vec());
+    RUNS.fetch_add(1, Relaxed);
 }
 
 type Model = HashMap<Vec<u8>, Vec<u8>>;
@@ -182,6 +282,56 @@ impl Fuzz<'_> {
         }
     }
 
+    /// `ns_get_many` of up to 16 keys with a random stride (0 = lengths
+    /// only): each key's status, length and copied bytes against the model,
+    /// the room past each value and the too-small ones untouched, and the
+    /// call's status (BUFFER_TOO_SMALL iff some key's value did not fit).
+    fn get_many(&mut self) {
+        let n = self.inp.byte() as usize % 17;
+        let keys: Vec<Vec<u8>> = (0..n).map(|_| self.inp.key()).collect();
+        let stride = self.inp.byte() as usize % 80;
+        let flat: Vec<u8> = keys.concat();
+        let lens: Vec<usize> = keys.iter().map(Vec::len).collect();
+        let mut out = vec![0xEEu8; n * stride];
+        let mut vlens = vec![usize::MAX; n];
+        let mut sts = vec![-1i32; n];
+        let op = if out.is_empty() { null_mut() } else { out.as_mut_ptr() };
+        // SAFETY: every array has the length the call is told.
+        let s = unsafe {
+            ns_get_many(
+                self.m,
+                n,
+                ptr(&flat),
+                if n == 0 { null() } else { lens.as_ptr() },
+                op,
+                stride,
+                if n == 0 { null_mut() } else { vlens.as_mut_ptr() },
+                if n == 0 { null_mut() } else { sts.as_mut_ptr() },
+            )
+        };
+        let mut any_small = false;
+        for (i, k) in keys.iter().enumerate() {
+            let room = &out[i * stride..(i + 1) * stride];
+            let (want, wlen) = match (arg_error(k, None), self.model.get(k)) {
+                (Some(e), _) => (e, 0),
+                (None, None) => (ns_status::NS_NOT_FOUND, 0),
+                (None, Some(v)) if v.len() > stride => {
+                    any_small = true;
+                    (ns_status::NS_BUFFER_TOO_SMALL, v.len())
+                }
+                (None, Some(v)) => {
+                    assert_eq!(&room[..v.len()], &v[..], "key {i}: wrong bytes");
+                    (ns_status::NS_OK, v.len())
+                }
+            };
+            assert_eq!((ns_status_from(sts[i]), vlens[i]), (want, wlen), "key {i} of {n}");
+            let copied = if want == ns_status::NS_OK { wlen } else { 0 };
+            assert!(room[copied..].iter().all(|&b| b == 0xEE), "key {i}: wrote past the value");
+        }
+        let want = if any_small { ns_status::NS_BUFFER_TOO_SMALL } else { ns_status::NS_OK };
+        assert_eq!(s, want);
+    }
+
     fn swap(&mut self) {
         let k = self.inp.key();
         let v = self.inp.value();
@@ -238,8 +388,10 @@ impl Fuzz<'_> {
                 assert!(!p.is_null());
                 // SAFETY: the library returned `len` bytes at `p`.
                 assert_eq!(unsafe { std::slice::from_raw_parts(p, len) }, &v[..]);
-                // SAFETY: returned by ns_*_owned with this length.
-                unsafe { ns_bytes_free(p, len) };
+                if !settings().canary_leak {
+                    // SAFETY: returned by ns_*_owned with this length.
+                    unsafe { ns_bytes_free(p, len) };
+                }
                 if take {
                     self.model.remove(&k);
                 }
@@ -601,7 +753,7 @@ impl Fuzz<'_> {
         let inv = ns_status::NS_ERR_INVALID_ARGUMENT;
         // SAFETY: only NULL pointers with lengths and valid buffers.
         unsafe {
-            let s = match self.inp.byte() % 9 {
+            let s = match self.inp.byte() % 10 {
                 0 => ns_put(self.m, null(), len, ptr(&k), k.len()),
                 1 => ns_put(self.m, ptr(&k), k.len().min(MAX_KEY), null(), len.min(MAX_VALUE)),
                 2 => ns_get(self.m, ptr(&k), k.len().min(MAX_KEY), null_mut(), len, &mut n),
@@ -610,6 +762,10 @@ impl Fuzz<'_> {
                 5 => ns_batch(self.m, null_mut(), len),
                 6 => ns_add(self.m, ptr(&k), k.len().min(MAX_KEY), 1, null_mut()),
                 7 => ns_replace_all(self.m, null(), len),
+                8 => {
+                    let mut st = [0i32; 1];
+                    ns_get_many(self.m, 1, ptr(&k), null(), out.as_mut_ptr(), 4, &mut n, st.as_mut_ptr())
+                }
                 _ => ns_compare_and_swap(self.m, ptr(&k), k.len().min(MAX_KEY), null(), len, null(), 0),
             };
             assert_eq!(s, inv);
@@ -700,6 +856,7 @@ fuzz_target!(|data: &[u8]| {
         // SAFETY: registers a handler with no preconditions.
         assert_eq!(unsafe { atexit(close_maps_at_exit) }, 0, "atexit refused the handler");
     });
+    leak_window(data);
     let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
     let Some((&first, rest)) = data.split_first() else { return };
     let which = (first & 1) as usize;
@@ -713,7 +870,14 @@ fuzz_target!(|data: &[u8]| {
             0 | 1 => f.put_like(0),
             2 => f.put_like(1),
             3 => f.put_like(2),
-            4 | 5 => f.get_like(false),
+            4 => f.get_like(false),
+            5 => {
+                if f.inp.byte() & 1 == 0 {
+                    f.get_like(false)
+                } else {
+                    f.get_many()
+                }
+            }
             6 => f.get_like(true),
             7 => f.owned(false),
             8 => f.owned(true),

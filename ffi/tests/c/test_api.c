@@ -555,6 +555,105 @@ static void test_batch(void) {
   ns_map_free(m);
 }
 
+/* ns_get_many: hits, misses, the empty key, values beyond the stride (and
+ * the call's NS_BUFFER_TOO_SMALL), lengths only, too large keys, every
+ * whole-call error, and a closed map. */
+static void test_get_many(void) {
+  ns_map *m = open_map(8, 256, 0);
+  /* keys: "a" "bb" "" "zz" "c" "123456789" (9 > max_key_len 8) */
+  const uint8_t keys[] = "abbzzc123456789";
+  const size_t klens[6] = {1, 2, 0, 2, 1, 9};
+  uint8_t out[6][4];
+  size_t vlens[6];
+  ns_status st[6];
+  size_t i;
+  EXPECT(ns_put(m, S("a"), S("one")), NS_OK);
+  EXPECT(ns_put(m, S("bb"), S("")), NS_OK);
+  EXPECT(ns_put(m, NULL, 0, S("ek")), NS_OK);
+  EXPECT(ns_put(m, S("c"), S("toolong")), NS_OK);
+  memset(out, 0x5A, sizeof out);
+  for (i = 0; i < 6; i++) vlens[i] = 99, st[i] = (ns_status)-1;
+  EXPECT(ns_get_many(m, 6, keys, klens, &out[0][0], 4, vlens, st), NS_BUFFER_TOO_SMALL);
+  CHECK(st[0] == NS_OK && vlens[0] == 3 && memcmp(out[0], "one", 3) == 0 && out[0][3] == 0x5A);
+  CHECK(st[1] == NS_OK && vlens[1] == 0 && out[1][0] == 0x5A);
+  CHECK(st[2] == NS_OK && vlens[2] == 2 && memcmp(out[2], "ek", 2) == 0);
+  CHECK(st[3] == NS_NOT_FOUND && vlens[3] == 0);
+  CHECK(st[4] == NS_BUFFER_TOO_SMALL && vlens[4] == 7 && out[4][0] == 0x5A); /* untouched */
+  CHECK(st[5] == NS_ERR_KEY_TOO_LARGE && vlens[5] == 0);
+  /* Without the too small value and the bad key: NS_OK. */
+  EXPECT(ns_get_many(m, 4, keys, klens, &out[0][0], 4, vlens, st), NS_OK);
+  CHECK(st[0] == NS_OK && st[3] == NS_NOT_FOUND);
+  /* Lengths only: NULL out with stride 0. */
+  EXPECT(ns_get_many(m, 5, keys, klens, NULL, 0, vlens, st), NS_BUFFER_TOO_SMALL);
+  CHECK(st[0] == NS_BUFFER_TOO_SMALL && vlens[0] == 3 && st[1] == NS_OK && vlens[1] == 0);
+  CHECK(st[3] == NS_NOT_FOUND && st[4] == NS_BUFFER_TOO_SMALL && vlens[4] == 7);
+  /* A stride with room for everything. */
+  {
+    uint8_t wide[5][8];
+    EXPECT(ns_get_many(m, 5, keys, klens, &wide[0][0], 8, vlens, st), NS_OK);
+    CHECK(st[4] == NS_OK && vlens[4] == 7 && memcmp(wide[4], "toolong", 7) == 0);
+  }
+  /* All keys empty: keys may be NULL. */
+  {
+    const size_t zero[2] = {0, 0};
+    EXPECT(ns_get_many(m, 2, NULL, zero, &out[0][0], 4, vlens, st), NS_OK);
+    CHECK(st[0] == NS_OK && st[1] == NS_OK && vlens[1] == 2 && memcmp(out[1], "ek", 2) == 0);
+  }
+  /* Whole-call errors: every status written when statuses is there. */
+  EXPECT(ns_get_many(m, 0, NULL, NULL, NULL, 0, NULL, NULL), NS_OK);
+  EXPECT(ns_get_many(NULL, 0, NULL, NULL, NULL, 0, NULL, NULL), NS_ERR_INVALID_ARGUMENT);
+  for (i = 0; i < 6; i++) st[i] = NS_OK, vlens[i] = 7;
+  EXPECT(ns_get_many(NULL, 2, keys, klens, &out[0][0], 4, vlens, st), NS_ERR_INVALID_ARGUMENT);
+  CHECK(st[0] == NS_ERR_INVALID_ARGUMENT && st[1] == NS_ERR_INVALID_ARGUMENT && vlens[1] == 0 && st[2] == NS_OK);
+  EXPECT(ns_get_many(m, 2, NULL, klens, &out[0][0], 4, vlens, st), NS_ERR_INVALID_ARGUMENT);
+  CHECK(st[0] == NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_many(m, 2, keys, NULL, &out[0][0], 4, vlens, st), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_many(m, 2, keys, klens, NULL, 4, vlens, st), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_many(m, 2, keys, klens, &out[0][0], 4, NULL, st), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_many(m, 2, keys, klens, &out[0][0], 4, vlens, NULL), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_get_many(m, 2, keys, klens, &out[0][0], SIZE_MAX / 2, vlens, st), NS_ERR_INVALID_ARGUMENT);
+  {
+    const size_t huge[2] = {1, SIZE_MAX};
+    EXPECT(ns_get_many(m, 2, keys, huge, &out[0][0], 4, vlens, st), NS_ERR_INVALID_ARGUMENT);
+    CHECK(st[0] == NS_ERR_INVALID_ARGUMENT && st[1] == NS_ERR_INVALID_ARGUMENT);
+  }
+  EXPECT(ns_get_many(m, SIZE_MAX, keys, klens, &out[0][0], 0, NULL, NULL), NS_ERR_INVALID_ARGUMENT);
+  /* A closed map. */
+  EXPECT(ns_map_close(m), NS_OK);
+  for (i = 0; i < 6; i++) st[i] = NS_OK;
+  EXPECT(ns_get_many(m, 2, keys, klens, &out[0][0], 4, vlens, st), NS_ERR_CLOSED);
+  CHECK(st[0] == NS_ERR_CLOSED && st[1] == NS_ERR_CLOSED && vlens[0] == 0);
+  EXPECT(ns_get_many(m, 0, NULL, NULL, NULL, 0, NULL, NULL), NS_ERR_CLOSED);
+  ns_map_free(m);
+}
+
+/* A read answered NS_BUFFER_TOO_SMALL read nothing: it is not a hit, so a
+ * caller's retry with room counts once (single and batched gets). */
+static void test_hits_count_once(void) {
+  ns_config cfg;
+  ns_map *m = NULL;
+  ns_stats st;
+  uint8_t buf[32];
+  size_t len, vlen;
+  ns_status s;
+  const size_t klen = 1;
+  ns_config_init(&cfg);
+  cfg.shards = 2;
+  cfg.record_stats = true;
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  EXPECT(ns_put(m, S("k"), S("a longer value")), NS_OK);
+  EXPECT(ns_get(m, S("k"), buf, 4, &len), NS_BUFFER_TOO_SMALL);
+  EXPECT(ns_get_many(m, 1, (const uint8_t *)"k", &klen, buf, 4, &vlen, &s), NS_BUFFER_TOO_SMALL);
+  EXPECT(ns_stats_get(m, &st), NS_OK);
+  CHECK(st.hits == 0 && st.misses == 0);
+  EXPECT(ns_get(m, S("k"), buf, sizeof buf, &len), NS_OK);
+  EXPECT(ns_get_many(m, 1, (const uint8_t *)"k", &klen, buf, sizeof buf, &vlen, &s), NS_OK);
+  EXPECT(ns_get(m, S("absent"), buf, sizeof buf, &len), NS_NOT_FOUND);
+  EXPECT(ns_stats_get(m, &st), NS_OK);
+  CHECK(st.hits == 2 && st.misses == 1);
+  ns_map_free(m);
+}
+
 static void test_stats(void) {
   ns_map *m = open_map(64, 256, 1 << 20);
   ns_stats st;
@@ -1172,6 +1271,8 @@ int main(void) {
   test_conditional();
   test_len_clear_full();
   test_batch();
+  test_get_many();
+  test_hits_count_once();
   test_stats();
   test_iter_replace();
   test_iter_next_many();

@@ -587,7 +587,9 @@ typedef struct ns_stats {
    */
   uint64_t replace_count;
   /**
-   * Reads that found their key (counted with eviction or `record_stats`).
+   * Reads that returned their key's value (counted with eviction or
+   * `record_stats`; a read answered `NS_BUFFER_TOO_SMALL` counts nothing:
+   * its retry with room is the hit).
    */
   uint64_t hits;
   /**
@@ -659,7 +661,9 @@ typedef struct ns_shard_stats {
    */
   bool binding_applied;
   /**
-   * Reads that found their key (counted with eviction or `record_stats`).
+   * Reads that returned their key's value (counted with eviction or
+   * `record_stats`; a read answered `NS_BUFFER_TOO_SMALL` counts nothing:
+   * its retry with room is the hit).
    */
   uint64_t hits;
   /**
@@ -704,6 +708,50 @@ extern "C" {
  * `NS_ERR_CLOSED`.
  */
 ns_status ns_batch(struct ns_map *m, struct ns_op *ops, size_t n);
+
+/**
+ * Gets `n` keys in one call, without an `ns_op` per key: the all-get
+ * batch of `ns_batch` (the same reads, each key's own status), taking and
+ * returning plain arrays, so a binding passes its own memory and builds
+ * nothing per key.
+ *
+ * Layout: the keys are concatenated in `keys`, key `i` being `key_lens[i]`
+ * bytes. The value of key `i` is copied to `out + i * out_stride` when it
+ * fits in `out_stride` bytes (every key's room is reserved before any key is
+ * read: the reads run together). Per key, `statuses[i]` is `NS_OK`
+ * (`value_lens[i]` bytes copied), `NS_NOT_FOUND`, `NS_BUFFER_TOO_SMALL`
+ * (`value_lens[i]` = the value's length; nothing copied: read it again with
+ * room, for example with `ns_get`), or `NS_ERR_KEY_TOO_LARGE`;
+ * `value_lens[i]` is 0 unless `NS_OK` or `NS_BUFFER_TOO_SMALL`.
+ *
+ * Ownership: all arrays stay the caller's; nothing is allocated for the caller.
+ *
+ * # Safety
+ * `m` must be NULL or a handle from `ns_map_new`; `key_lens` must point to
+ * `n` readable lengths and `keys` to as many readable bytes as they add up
+ * to (or be NULL when that is 0); `out` must point to `n * out_stride`
+ * writable bytes (or be NULL with `out_stride` 0: lengths only);
+ * `value_lens` and `statuses` must point to `n` writable elements; `out`
+ * may overlap no other argument.
+ *
+ * Returns `NS_OK` (every key has its status, none `NS_BUFFER_TOO_SMALL`),
+ * `NS_BUFFER_TOO_SMALL` (every key has its status, some of them that one:
+ * only then need the caller look for them), or for the call as a whole
+ * `NS_ERR_INVALID_ARGUMENT` (`m` NULL; with `n` > 0, `key_lens`,
+ * `value_lens` or `statuses` NULL, `keys` NULL with a key longer than 0,
+ * `out` NULL with `out_stride` > 0, `n * out_stride` or the sum of the key
+ * lengths beyond the address space) or `NS_ERR_CLOSED`; then every
+ * `statuses[i]` is that status too, when `statuses` is not NULL, and
+ * `value_lens[i]` 0 when `value_lens` is not NULL.
+ */
+ns_status ns_get_many(struct ns_map *m,
+                      size_t n,
+                      const uint8_t *keys,
+                      const size_t *key_lens,
+                      uint8_t *out,
+                      size_t out_stride,
+                      size_t *value_lens,
+                      ns_status *statuses);
 
 /**
  * Fills `*cfg` with the defaults: one shard per allowed CPU on the real

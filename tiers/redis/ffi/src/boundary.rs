@@ -17,6 +17,62 @@ pub(crate) fn guard(body: impl FnOnce() -> Outcome) -> nsr_status {
     }
 }
 
+/// Why a call with a message buffer failed: its status and, when the tier
+/// said more than the status does (the server's error text, the broken
+/// connection's cause), that reason.
+pub(crate) struct Failure {
+    pub(crate) status: nsr_status,
+    pub(crate) why: Option<String>,
+}
+
+impl From<nsr_status> for Failure {
+    fn from(status: nsr_status) -> Self {
+        Failure { status, why: None }
+    }
+}
+
+impl From<numashard_redis::Error> for Failure {
+    fn from(e: numashard_redis::Error) -> Self {
+        let why = Some(e.to_string());
+        Failure { status: e.into(), why }
+    }
+}
+
+/// What an exported body with a message buffer returns.
+pub(crate) type Detailed = Result<nsr_status, Failure>;
+
+/// The message buffer `(msg, msg_cap)` of a call, checked: `(NULL, 0)` is
+/// an empty one (skipped), NULL with a capacity is invalid.
+///
+/// # Safety
+/// `msg` NULL or `msg_cap` writable bytes nothing else uses during the call.
+pub(crate) unsafe fn message_buffer<'a>(msg: *mut c_char, msg_cap: usize) -> Result<&'a mut [u8], nsr_status> {
+    // SAFETY: the caller's contract.
+    unsafe { buffer(msg.cast(), msg_cap) }
+}
+
+/// [`guard`] for functions with a message buffer: on an error the reason
+/// (the tier's, else the status's text) is copied into `msg`, truncated and
+/// NUL-terminated; on any other status it receives an empty string.
+pub(crate) fn guard_msg(msg: &mut [u8], body: impl FnOnce() -> Detailed) -> nsr_status {
+    let (status, why) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(s)) => (s, None),
+        Ok(Err(f)) => (f.status, f.why),
+        Err(_) => (nsr_status::NSR_ERR_PANIC, None),
+    };
+    if !msg.is_empty() {
+        guard_void(|| {
+            let text = match &why {
+                Some(w) => w.as_str(),
+                None if status as i32 >= 100 => crate::status::status_text(status as i32).to_str().unwrap_or(""),
+                None => "",
+            };
+            copy_message(text, msg);
+        });
+    }
+    status
+}
+
 /// [`guard`] for functions returning something else: a panic returns `on_panic`.
 pub(crate) fn guard_or<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
@@ -74,7 +130,14 @@ pub(crate) unsafe fn buffer<'a>(p: *mut u8, cap: usize) -> Result<&'a mut [u8], 
 /// As [`buffer`].
 pub(crate) unsafe fn write_message(text: &str, buf: *mut c_char, cap: usize) {
     // SAFETY: the caller's contract.
-    let Ok(out) = (unsafe { buffer(buf.cast(), cap) }) else { return };
+    if let Ok(out) = unsafe { buffer(buf.cast(), cap) } {
+        copy_message(text, out);
+    }
+}
+
+/// Copies `text` into `out`, truncated to fit (at a character boundary) and
+/// NUL-terminated; an empty `out` gets nothing.
+fn copy_message(text: &str, out: &mut [u8]) {
     if out.is_empty() {
         return;
     }

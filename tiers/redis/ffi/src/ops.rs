@@ -1,6 +1,8 @@
 //! Open, read, write, delete, batch, sync, stats, close.
 
-use crate::boundary::{buffer, bytes, guard, guard_void, required, write_message, Outcome};
+use crate::boundary::{
+    buffer, bytes, guard, guard_msg, guard_void, message_buffer, required, write_message, Detailed, Failure, Outcome,
+};
 use crate::config::{nsr_config, read_config};
 use crate::handle::nsr_cache;
 use crate::status::nsr_status;
@@ -13,15 +15,22 @@ use std::time::Duration;
 ///
 /// # Safety
 /// `p` NULL or `len` readable bytes.
-unsafe fn key<'a>(cache: &NearCache, p: *const u8, len: usize) -> Result<&'a [u8], nsr_status> {
+unsafe fn key<'a>(cache: &NearCache, p: *const u8, len: usize) -> Result<&'a [u8], Failure> {
     if len > 0 && p.is_null() {
-        return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT);
+        return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
     }
-    if len == 0 || len > cache.max_key_len() {
-        return Err(nsr_status::NSR_ERR_KEY_TOO_LARGE);
-    }
+    check_key_len(cache, len)?;
     // SAFETY: the caller's contract.
-    unsafe { bytes(p, len) }
+    Ok(unsafe { bytes(p, len) }?)
+}
+
+/// `NSR_ERR_KEY_TOO_LARGE`, with the tier's reason, for a length outside
+/// `1..=max_key_len`.
+fn check_key_len(cache: &NearCache, len: usize) -> Result<(), Failure> {
+    if len == 0 || len > cache.max_key_len() {
+        return Err(numashard_redis::Error::KeyTooLarge { len, max: cache.max_key_len() }.into());
+    }
+    Ok(())
 }
 
 /// Opens a near cache: the local map, a tracked connection pool and an
@@ -90,6 +99,10 @@ pub unsafe extern "C" fn nsr_cache_open(
 /// `NSR_ERR_KEY_TOO_LARGE`, `NSR_ERR_CLOSED`, `NSR_ERR_CONNECTION`,
 /// `NSR_ERR_SERVER`, `NSR_ERR_TRACKING_UNCONFIRMED`. `*value_len` is
 /// written only on `NSR_OK` and `NSR_BUFFER_TOO_SMALL`.
+/// On an error, `(msg, msg_cap)` receives the reason (the server's error
+/// text, the connection's failure, else the status's text), truncated and
+/// NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+/// it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn nsr_get(
     c: *mut nsr_cache,
@@ -98,8 +111,12 @@ pub unsafe extern "C" fn nsr_get(
     buf: *mut u8,
     buf_cap: usize,
     value_len: *mut usize,
+    msg: *mut c_char,
+    msg_cap: usize,
 ) -> nsr_status {
-    guard(|| -> Outcome {
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    let Ok(msg) = (unsafe { message_buffer(msg, msg_cap) }) else { return nsr_status::NSR_ERR_INVALID_ARGUMENT };
+    guard_msg(msg, || -> Detailed {
         // SAFETY (whole body): the caller's contract, checked where it can be.
         let cache = unsafe { nsr_cache::get(c) }?;
         let value_len = required(value_len)?;
@@ -127,6 +144,10 @@ pub unsafe extern "C" fn nsr_get(
 /// `NSR_ERR_VALUE_TOO_LARGE` (nothing sent), `NSR_ERR_CLOSED`,
 /// `NSR_ERR_CONNECTION` (the write may or may not have been applied),
 /// `NSR_ERR_SERVER` (refused, e.g. `OOM`), `NSR_ERR_TRACKING_UNCONFIRMED`.
+/// On an error, `(msg, msg_cap)` receives the reason (the server's error
+/// text, the connection's failure, else the status's text), truncated and
+/// NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+/// it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn nsr_set(
     c: *mut nsr_cache,
@@ -135,16 +156,20 @@ pub unsafe extern "C" fn nsr_set(
     value: *const u8,
     value_len: usize,
     ttl_ms: u64,
+    msg: *mut c_char,
+    msg_cap: usize,
 ) -> nsr_status {
-    guard(|| -> Outcome {
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    let Ok(msg) = (unsafe { message_buffer(msg, msg_cap) }) else { return nsr_status::NSR_ERR_INVALID_ARGUMENT };
+    guard_msg(msg, || -> Detailed {
         // SAFETY (whole body): the caller's contract, checked where it can be.
         let cache = unsafe { nsr_cache::get(c) }?;
         let k = unsafe { self::key(cache, key, key_len) }?;
         if value_len > 0 && value.is_null() {
-            return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT);
+            return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
         }
         if value_len > cache.max_value_len() {
-            return Err(nsr_status::NSR_ERR_VALUE_TOO_LARGE);
+            return Err(numashard_redis::Error::ValueTooLarge { len: value_len, max: cache.max_value_len() }.into());
         }
         let v = unsafe { bytes(value, value_len) }?;
         match ttl_ms {
@@ -164,9 +189,21 @@ pub unsafe extern "C" fn nsr_set(
 /// not), `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_KEY_TOO_LARGE`,
 /// `NSR_ERR_CLOSED`, `NSR_ERR_CONNECTION`, `NSR_ERR_SERVER`,
 /// `NSR_ERR_TRACKING_UNCONFIRMED`. The local copy is dropped whatever the outcome.
+/// On an error, `(msg, msg_cap)` receives the reason (the server's error
+/// text, the connection's failure, else the status's text), truncated and
+/// NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+/// it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
-pub unsafe extern "C" fn nsr_delete(c: *mut nsr_cache, key: *const u8, key_len: usize) -> nsr_status {
-    guard(|| -> Outcome {
+pub unsafe extern "C" fn nsr_delete(
+    c: *mut nsr_cache,
+    key: *const u8,
+    key_len: usize,
+    msg: *mut c_char,
+    msg_cap: usize,
+) -> nsr_status {
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    let Ok(msg) = (unsafe { message_buffer(msg, msg_cap) }) else { return nsr_status::NSR_ERR_INVALID_ARGUMENT };
+    guard_msg(msg, || -> Detailed {
         // SAFETY (whole body): the caller's contract, checked where it can be.
         let cache = unsafe { nsr_cache::get(c) }?;
         let k = unsafe { self::key(cache, key, key_len) }?;
@@ -199,6 +236,10 @@ pub unsafe extern "C" fn nsr_delete(c: *mut nsr_cache, key: *const u8, key_len: 
 /// the whole call (a key's error, or a node that failed; argument errors
 /// are checked before anything is sent), which is then also every
 /// `statuses[i]` when `statuses` is not NULL.
+/// On an error, `(msg, msg_cap)` receives the reason (the server's error
+/// text, the connection's failure, else the status's text), truncated and
+/// NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+/// it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn nsr_get_many(
     c: *mut nsr_cache,
@@ -209,60 +250,64 @@ pub unsafe extern "C" fn nsr_get_many(
     out_cap: usize,
     value_lens: *mut usize,
     statuses: *mut nsr_status,
+    msg: *mut c_char,
+    msg_cap: usize,
 ) -> nsr_status {
-    let s = guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
-        let cache = unsafe { nsr_cache::get(c) }?;
-        if n == 0 {
-            return Ok(nsr_status::NSR_OK);
-        }
-        if n > isize::MAX as usize / 16 {
-            return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT);
-        }
-        let value_lens = required(value_lens)?;
-        let statuses = required(statuses)?;
-        if key_lens.is_null() {
-            return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT);
-        }
-        let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
-        let mut total = 0usize;
-        for &l in lens {
-            if l == 0 || l > cache.max_key_len() {
-                return Err(nsr_status::NSR_ERR_KEY_TOO_LARGE);
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    let s = match unsafe { message_buffer(msg, msg_cap) } {
+        Err(s) => s,
+        Ok(msg) => guard_msg(msg, || -> Detailed {
+            // SAFETY (whole body): the caller's contract, checked where it can be.
+            let cache = unsafe { nsr_cache::get(c) }?;
+            if n == 0 {
+                return Ok(nsr_status::NSR_OK);
             }
-            total = total.checked_add(l).ok_or(nsr_status::NSR_ERR_INVALID_ARGUMENT)?;
-        }
-        let all = unsafe { bytes(keys, total) }?;
-        let out = unsafe { buffer(out, out_cap) }?;
-        let mut refs: Vec<&[u8]> = Vec::with_capacity(n);
-        let mut at = 0;
-        for &l in lens {
-            refs.push(&all[at..at + l]);
-            at += l;
-        }
-        let values = cache.get_many(&refs)?;
-        let vl = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
-        let st = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
-        let mut used = 0;
-        let mut result = nsr_status::NSR_OK;
-        for (i, v) in values.iter().enumerate() {
-            st[i] = match v {
-                None => nsr_status::NSR_NOT_FOUND,
-                Some(v) => {
-                    vl[i] = v.len();
-                    if let Some(dst) = out.get_mut(used..used + v.len()) {
-                        dst.copy_from_slice(v);
-                        used += v.len();
-                        nsr_status::NSR_OK
-                    } else {
-                        result = nsr_status::NSR_BUFFER_TOO_SMALL;
-                        nsr_status::NSR_BUFFER_TOO_SMALL
+            if n > isize::MAX as usize / 16 {
+                return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
+            }
+            let value_lens = required(value_lens)?;
+            let statuses = required(statuses)?;
+            if key_lens.is_null() {
+                return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
+            }
+            let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
+            let mut total = 0usize;
+            for &l in lens {
+                check_key_len(cache, l)?;
+                total = total.checked_add(l).ok_or(nsr_status::NSR_ERR_INVALID_ARGUMENT)?;
+            }
+            let all = unsafe { bytes(keys, total) }?;
+            let out = unsafe { buffer(out, out_cap) }?;
+            let mut refs: Vec<&[u8]> = Vec::with_capacity(n);
+            let mut at = 0;
+            for &l in lens {
+                refs.push(&all[at..at + l]);
+                at += l;
+            }
+            let values = cache.get_many(&refs)?;
+            let vl = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
+            let st = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
+            let mut used = 0;
+            let mut result = nsr_status::NSR_OK;
+            for (i, v) in values.iter().enumerate() {
+                st[i] = match v {
+                    None => nsr_status::NSR_NOT_FOUND,
+                    Some(v) => {
+                        vl[i] = v.len();
+                        if let Some(dst) = out.get_mut(used..used + v.len()) {
+                            dst.copy_from_slice(v);
+                            used += v.len();
+                            nsr_status::NSR_OK
+                        } else {
+                            result = nsr_status::NSR_BUFFER_TOO_SMALL;
+                            nsr_status::NSR_BUFFER_TOO_SMALL
+                        }
                     }
-                }
-            };
-        }
-        Ok(result)
-    });
+                };
+            }
+            Ok(result)
+        }),
+    };
     if s as i32 >= 100 && !statuses.is_null() && n > 0 && n <= isize::MAX as usize / 16 {
         // SAFETY: `n` writable elements by the caller's contract.
         guard_void(|| unsafe { std::slice::from_raw_parts_mut(statuses, n) }.fill(s));
@@ -280,9 +325,15 @@ pub unsafe extern "C" fn nsr_get_many(
 /// Returns `NSR_OK`, `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_CLOSED`,
 /// `NSR_ERR_CONNECTION`, `NSR_ERR_TRACKING_UNCONFIRMED` (the marker's
 /// invalidation did not arrive within the heartbeat time-out).
+/// On an error, `(msg, msg_cap)` receives the reason (the server's error
+/// text, the connection's failure, else the status's text), truncated and
+/// NUL-terminated; on any other status an empty string. `(NULL, 0)` skips
+/// it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
-pub unsafe extern "C" fn nsr_sync(c: *mut nsr_cache) -> nsr_status {
-    guard(|| -> Outcome {
+pub unsafe extern "C" fn nsr_sync(c: *mut nsr_cache, msg: *mut c_char, msg_cap: usize) -> nsr_status {
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    let Ok(msg) = (unsafe { message_buffer(msg, msg_cap) }) else { return nsr_status::NSR_ERR_INVALID_ARGUMENT };
+    guard_msg(msg, || -> Detailed {
         // SAFETY: the caller's contract.
         let cache = unsafe { nsr_cache::get(c) }?;
         cache.sync()?;

@@ -77,7 +77,7 @@ impl From<Error> for nsr_status {
     }
 }
 
-fn status_text(status: i32) -> &'static CStr {
+pub(crate) fn status_text(status: i32) -> &'static CStr {
     match status {
         0 => c"ok",
         1 => c"key not found",

@@ -120,45 +120,45 @@ static void test_read_write_delete(void) {
   uint8_t buf[64], big[2048];
   size_t len = 99;
   nsr_stats st;
-  EXPECT(nsr_delete(c, S("nsr:k")), NSR_NOT_FOUND);
-  EXPECT(nsr_get(c, S("nsr:k"), buf, sizeof buf, &len), NSR_NOT_FOUND);
+  EXPECT(nsr_delete(c, S("nsr:k"), NULL, 0), NSR_NOT_FOUND);
+  EXPECT(nsr_get(c, S("nsr:k"), buf, sizeof buf, &len, NULL, 0), NSR_NOT_FOUND);
   CHECK(len == 99);
-  EXPECT(nsr_set(c, S("nsr:k"), S("hello"), 0), NSR_OK);
-  EXPECT(nsr_get(c, S("nsr:k"), buf, sizeof buf, &len), NSR_OK);
+  EXPECT(nsr_set(c, S("nsr:k"), S("hello"), 0, NULL, 0), NSR_OK);
+  EXPECT(nsr_get(c, S("nsr:k"), buf, sizeof buf, &len, NULL, 0), NSR_OK);
   CHECK(len == 5 && memcmp(buf, "hello", 5) == 0);
   /* Too small: size reported, buffer untouched; a size query with (NULL, 0). */
   memset(buf, 'x', sizeof buf);
-  EXPECT(nsr_get(c, S("nsr:k"), buf, 3, &len), NSR_BUFFER_TOO_SMALL);
+  EXPECT(nsr_get(c, S("nsr:k"), buf, 3, &len, NULL, 0), NSR_BUFFER_TOO_SMALL);
   CHECK(len == 5 && buf[0] == 'x');
-  EXPECT(nsr_get(c, S("nsr:k"), NULL, 0, &len), NSR_BUFFER_TOO_SMALL);
+  EXPECT(nsr_get(c, S("nsr:k"), NULL, 0, &len, NULL, 0), NSR_BUFFER_TOO_SMALL);
   CHECK(len == 5);
   /* An empty value is a value. */
-  EXPECT(nsr_set(c, S("nsr:empty"), NULL, 0, 0), NSR_OK);
-  EXPECT(nsr_get(c, S("nsr:empty"), NULL, 0, &len), NSR_OK);
+  EXPECT(nsr_set(c, S("nsr:empty"), NULL, 0, 0, NULL, 0), NSR_OK);
+  EXPECT(nsr_get(c, S("nsr:empty"), NULL, 0, &len, NULL, 0), NSR_OK);
   CHECK(len == 0);
   /* TTL: the local copy expires with the server's key. */
-  EXPECT(nsr_set(c, S("nsr:ttl"), S("short"), 150), NSR_OK);
-  EXPECT(nsr_get(c, S("nsr:ttl"), buf, sizeof buf, &len), NSR_OK);
+  EXPECT(nsr_set(c, S("nsr:ttl"), S("short"), 150, NULL, 0), NSR_OK);
+  EXPECT(nsr_get(c, S("nsr:ttl"), buf, sizeof buf, &len, NULL, 0), NSR_OK);
   {
     int i, gone = 0;
     for (i = 0; i < 200 && !gone; i++) {
       struct timespec ts = {0, 10 * 1000 * 1000};
       nanosleep(&ts, NULL);
-      gone = nsr_get(c, S("nsr:ttl"), buf, sizeof buf, &len) == NSR_NOT_FOUND;
+      gone = nsr_get(c, S("nsr:ttl"), buf, sizeof buf, &len, NULL, 0) == NSR_NOT_FOUND;
     }
     CHECK(gone);
   }
   /* A value larger than the local map takes is served, not cached. */
   memset(big, 'b', sizeof big);
-  EXPECT(nsr_set(c, S("nsr:big"), big, sizeof big, 0), NSR_OK);
-  EXPECT(nsr_get(c, S("nsr:big"), big, sizeof big, &len), NSR_OK);
+  EXPECT(nsr_set(c, S("nsr:big"), big, sizeof big, 0, NULL, 0), NSR_OK);
+  EXPECT(nsr_get(c, S("nsr:big"), big, sizeof big, &len, NULL, 0), NSR_OK);
   CHECK(len == sizeof big);
   /* Hits and server reads are counted. */
   EXPECT(nsr_stats_get(c, &st), NSR_OK);
   CHECK(st.local_hits >= 3 && st.server_reads >= 1 && st.server_writes >= 4 && st.flushes >= 1);
   CHECK(st.serving && st.entries >= 1 && st.memory_limit == 16u << 20);
-  EXPECT(nsr_delete(c, S("nsr:k")), NSR_OK);
-  EXPECT(nsr_get(c, S("nsr:k"), buf, sizeof buf, &len), NSR_NOT_FOUND);
+  EXPECT(nsr_delete(c, S("nsr:k"), NULL, 0), NSR_OK);
+  EXPECT(nsr_get(c, S("nsr:k"), buf, sizeof buf, &len, NULL, 0), NSR_NOT_FOUND);
   nsr_cache_free(c);
 }
 
@@ -174,13 +174,13 @@ static void test_get_many(void) {
     if (i % 2 == 0) {
       char v[8];
       int vn = snprintf(v, sizeof v, "v%zu", i);
-      EXPECT(nsr_set(c, keys + at, key_lens[i], (const uint8_t *)v, (size_t)vn, 0), NSR_OK);
+      EXPECT(nsr_set(c, keys + at, key_lens[i], (const uint8_t *)v, (size_t)vn, 0, NULL, 0), NSR_OK);
     } else {
-      nsr_delete(c, keys + at, key_lens[i]);
+      nsr_delete(c, keys + at, key_lens[i], NULL, 0);
     }
     at += (size_t)n;
   }
-  EXPECT(nsr_get_many(c, 10, keys, key_lens, out, sizeof out, value_lens, st), NSR_OK);
+  EXPECT(nsr_get_many(c, 10, keys, key_lens, out, sizeof out, value_lens, st, NULL, 0), NSR_OK);
   for (i = 0, off = 0; i < 10; i++) {
     if (i % 2 == 0) {
       char v[8];
@@ -192,25 +192,30 @@ static void test_get_many(void) {
     }
   }
   /* Room for two values only: the rest are too small, with their sizes. */
-  EXPECT(nsr_get_many(c, 10, keys, key_lens, out, 4, value_lens, st), NSR_BUFFER_TOO_SMALL);
+  EXPECT(nsr_get_many(c, 10, keys, key_lens, out, 4, value_lens, st, NULL, 0), NSR_BUFFER_TOO_SMALL);
   CHECK(st[0] == NSR_OK && st[2] == NSR_OK && st[4] == NSR_BUFFER_TOO_SMALL && value_lens[4] == 2);
   CHECK(st[1] == NSR_NOT_FOUND && memcmp(out, "v0v2", 4) == 0);
   /* Bad input: every status gets the call's error; nothing is sent. */
   key_lens[3] = 0;
-  EXPECT(nsr_get_many(c, 10, keys, key_lens, out, sizeof out, value_lens, st), NSR_ERR_KEY_TOO_LARGE);
+  EXPECT(nsr_get_many(c, 10, keys, key_lens, out, sizeof out, value_lens, st, NULL, 0), NSR_ERR_KEY_TOO_LARGE);
   CHECK(st[0] == NSR_ERR_KEY_TOO_LARGE && st[9] == NSR_ERR_KEY_TOO_LARGE);
   key_lens[3] = 6;
-  EXPECT(nsr_get_many(c, 10, NULL, key_lens, out, sizeof out, value_lens, st), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_get_many(c, 10, keys, NULL, out, sizeof out, value_lens, st), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_get_many(c, 10, keys, key_lens, out, sizeof out, NULL, st), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_get_many(c, 0, NULL, NULL, NULL, 0, NULL, NULL), NSR_OK);
+  EXPECT(nsr_get_many(c, 10, NULL, key_lens, out, sizeof out, value_lens, st, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get_many(c, 10, keys, NULL, out, sizeof out, value_lens, st, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get_many(c, 10, keys, key_lens, out, sizeof out, NULL, st, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get_many(c, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0), NSR_OK);
   /* A server error (WRONGTYPE) fails the batch; the cache stays usable. */
   {
     uint8_t k2[32];
     size_t l2[2] = {6, 8};
     memcpy(k2, "nsr:m0nsr:list", 14);
-    EXPECT(nsr_get_many(c, 2, k2, l2, out, sizeof out, value_lens, st), NSR_ERR_SERVER);
+    char why[128];
+    EXPECT(nsr_get_many(c, 2, k2, l2, out, sizeof out, value_lens, st, why, sizeof why), NSR_ERR_SERVER);
     CHECK(st[0] == NSR_ERR_SERVER && st[1] == NSR_ERR_SERVER);
+    CHECK(strstr(why, "WRONGTYPE") != NULL);
+    /* A message buffer without memory is refused, statuses filled too. */
+    EXPECT(nsr_get_many(c, 2, k2, l2, out, sizeof out, value_lens, st, NULL, 8), NSR_ERR_INVALID_ARGUMENT);
+    CHECK(st[0] == NSR_ERR_INVALID_ARGUMENT);
   }
   nsr_cache_free(c);
 }
@@ -221,35 +226,55 @@ static void test_bad_input(void) {
   size_t len;
   nsr_stats st;
   memset(key, 'k', sizeof key);
-  EXPECT(nsr_get(NULL, S("k"), buf, sizeof buf, &len), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_get((nsr_cache *)buf, S("k"), buf, sizeof buf, &len), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_get(c, NULL, 3, buf, sizeof buf, &len), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_get(c, S("k"), NULL, 4, &len), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_get(c, S("k"), buf, sizeof buf, NULL), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_get(c, NULL, 0, buf, sizeof buf, &len), NSR_ERR_KEY_TOO_LARGE);
-  EXPECT(nsr_get(c, key, sizeof key, buf, sizeof buf, &len), NSR_ERR_KEY_TOO_LARGE);
+  EXPECT(nsr_get(NULL, S("k"), buf, sizeof buf, &len, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get((nsr_cache *)buf, S("k"), buf, sizeof buf, &len, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get(c, NULL, 3, buf, sizeof buf, &len, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get(c, S("k"), NULL, 4, &len, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get(c, S("k"), buf, sizeof buf, NULL, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get(c, NULL, 0, buf, sizeof buf, &len, NULL, 0), NSR_ERR_KEY_TOO_LARGE);
+  EXPECT(nsr_get(c, key, sizeof key, buf, sizeof buf, &len, NULL, 0), NSR_ERR_KEY_TOO_LARGE);
   /* An absurd length is refused before a byte is read. */
-  EXPECT(nsr_get(c, key, SIZE_MAX, buf, sizeof buf, &len), NSR_ERR_KEY_TOO_LARGE);
-  EXPECT(nsr_set(c, key, 1024, S("ok"), 0), NSR_OK);
-  EXPECT(nsr_set(c, key, sizeof key, S("v"), 0), NSR_ERR_KEY_TOO_LARGE);
-  EXPECT(nsr_set(c, S("nsr:v"), NULL, 1, 0), NSR_ERR_INVALID_ARGUMENT);
-  EXPECT(nsr_set(c, S("nsr:v"), buf, (1u << 20) + 1, 0), NSR_ERR_VALUE_TOO_LARGE);
-  EXPECT(nsr_get(c, S("nsr:v"), buf, sizeof buf, &len), NSR_NOT_FOUND);
-  EXPECT(nsr_delete(c, NULL, 2), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_get(c, key, SIZE_MAX, buf, sizeof buf, &len, NULL, 0), NSR_ERR_KEY_TOO_LARGE);
+  EXPECT(nsr_set(c, key, 1024, S("ok"), 0, NULL, 0), NSR_OK);
+  EXPECT(nsr_set(c, key, sizeof key, S("v"), 0, NULL, 0), NSR_ERR_KEY_TOO_LARGE);
+  EXPECT(nsr_set(c, S("nsr:v"), NULL, 1, 0, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
+  EXPECT(nsr_set(c, S("nsr:v"), buf, (1u << 20) + 1, 0, NULL, 0), NSR_ERR_VALUE_TOO_LARGE);
+  EXPECT(nsr_get(c, S("nsr:v"), buf, sizeof buf, &len, NULL, 0), NSR_NOT_FOUND);
+  EXPECT(nsr_delete(c, NULL, 2, NULL, 0), NSR_ERR_INVALID_ARGUMENT);
   EXPECT(nsr_stats_get(c, NULL), NSR_ERR_INVALID_ARGUMENT);
   EXPECT(nsr_stats_get(NULL, &st), NSR_ERR_INVALID_ARGUMENT);
-  /* Server errors: a list read as a string. */
-  EXPECT(nsr_get(c, S("nsr:list"), buf, sizeof buf, &len), NSR_ERR_SERVER);
-  EXPECT(nsr_set(c, S("nsr:after"), S("fine"), 0), NSR_OK);
+  /* Server errors: a list read as a string; the reason is the server's text. */
+  EXPECT(nsr_get(c, S("nsr:list"), buf, sizeof buf, &len, NULL, 0), NSR_ERR_SERVER);
+  {
+    char why[128], tiny[8];
+    memset(why, 'x', sizeof why);
+    EXPECT(nsr_get(c, S("nsr:list"), buf, sizeof buf, &len, why, sizeof why), NSR_ERR_SERVER);
+    CHECK(strstr(why, "WRONGTYPE") != NULL && strlen(why) < sizeof why);
+    EXPECT(nsr_set(c, S("nsr:why"), S("v"), 0, why, sizeof why), NSR_OK);
+    CHECK(why[0] == '\0');
+    memset(why, 'x', sizeof why);
+    EXPECT(nsr_get(c, S("nsr:why"), buf, sizeof buf, &len, why, sizeof why), NSR_OK);
+    CHECK(why[0] == '\0');
+    /* Truncated to fit, NUL-terminated; a bad argument gets the status's text. */
+    EXPECT(nsr_get(c, key, sizeof key, buf, sizeof buf, &len, tiny, sizeof tiny), NSR_ERR_KEY_TOO_LARGE);
+    CHECK(strlen(tiny) == sizeof tiny - 1 && strncmp(tiny, "key of ", 7) == 0);
+    EXPECT(nsr_delete(c, key, sizeof key, why, sizeof why), NSR_ERR_KEY_TOO_LARGE);
+    CHECK(strstr(why, "1025 bytes") != NULL);
+    EXPECT(nsr_delete(c, NULL, 2, why, sizeof why), NSR_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(why, nsr_status_str(NSR_ERR_INVALID_ARGUMENT)) == 0);
+    EXPECT(nsr_get(c, S("k"), buf, sizeof buf, &len, NULL, 1), NSR_ERR_INVALID_ARGUMENT);
+    EXPECT(nsr_sync(c, why, sizeof why), NSR_OK);
+  }
+  EXPECT(nsr_set(c, S("nsr:after"), S("fine"), 0, NULL, 0), NSR_OK);
   /* Close: later calls are closed; a second close says so; free, then dangling. */
   EXPECT(nsr_cache_close(c), NSR_OK);
   EXPECT(nsr_cache_close(c), NSR_ERR_CLOSED);
-  EXPECT(nsr_get(c, S("nsr:after"), buf, sizeof buf, &len), NSR_ERR_CLOSED);
-  EXPECT(nsr_set(c, S("nsr:after"), S("x"), 0), NSR_ERR_CLOSED);
-  EXPECT(nsr_sync(c), NSR_ERR_CLOSED);
+  EXPECT(nsr_get(c, S("nsr:after"), buf, sizeof buf, &len, NULL, 0), NSR_ERR_CLOSED);
+  EXPECT(nsr_set(c, S("nsr:after"), S("x"), 0, NULL, 0), NSR_ERR_CLOSED);
+  EXPECT(nsr_sync(c, NULL, 0), NSR_ERR_CLOSED);
   nsr_cache_free(c);
-  EXPECT(nsr_get(c, S("nsr:after"), buf, sizeof buf, &len), NSR_ERR_CLOSED);
-  EXPECT(nsr_delete(c, S("nsr:after")), NSR_ERR_CLOSED);
+  EXPECT(nsr_get(c, S("nsr:after"), buf, sizeof buf, &len, NULL, 0), NSR_ERR_CLOSED);
+  EXPECT(nsr_delete(c, S("nsr:after"), NULL, 0), NSR_ERR_CLOSED);
   EXPECT(nsr_stats_get(c, &st), NSR_ERR_CLOSED);
   EXPECT(nsr_cache_close(c), NSR_ERR_CLOSED);
   nsr_cache_free(c); /* no-op */
@@ -267,19 +292,19 @@ static void test_coherence(void) {
   for (round = 0; round < 500; round++) {
     char v[32];
     int n = snprintf(v, sizeof v, "round-%d", round);
-    EXPECT(nsr_get(r, S("nsr:shared"), buf, sizeof buf, &len), round == 0 ? NSR_NOT_FOUND : NSR_OK);
-    if (nsr_set(w, S("nsr:shared"), (const uint8_t *)v, (size_t)n, 0) != NSR_OK) stale++;
-    if (nsr_sync(r) != NSR_OK) stale++;
-    if (nsr_get(r, S("nsr:shared"), buf, sizeof buf, &len) != NSR_OK || len != (size_t)n ||
+    EXPECT(nsr_get(r, S("nsr:shared"), buf, sizeof buf, &len, NULL, 0), round == 0 ? NSR_NOT_FOUND : NSR_OK);
+    if (nsr_set(w, S("nsr:shared"), (const uint8_t *)v, (size_t)n, 0, NULL, 0) != NSR_OK) stale++;
+    if (nsr_sync(r, NULL, 0) != NSR_OK) stale++;
+    if (nsr_get(r, S("nsr:shared"), buf, sizeof buf, &len, NULL, 0) != NSR_OK || len != (size_t)n ||
         memcmp(buf, v, (size_t)n) != 0)
       stale++;
   }
   CHECK(stale == 0);
   EXPECT(nsr_stats_get(r, &st), NSR_OK);
   CHECK(st.invalidations >= 499 && st.local_hits >= 400);
-  EXPECT(nsr_delete(w, S("nsr:shared")), NSR_OK);
-  EXPECT(nsr_sync(r), NSR_OK);
-  EXPECT(nsr_get(r, S("nsr:shared"), buf, sizeof buf, &len), NSR_NOT_FOUND);
+  EXPECT(nsr_delete(w, S("nsr:shared"), NULL, 0), NSR_OK);
+  EXPECT(nsr_sync(r, NULL, 0), NSR_OK);
+  EXPECT(nsr_get(r, S("nsr:shared"), buf, sizeof buf, &len, NULL, 0), NSR_NOT_FOUND);
   nsr_cache_free(w);
   nsr_cache_free(r);
 }
@@ -295,8 +320,8 @@ static void *race(void *arg) {
   uint8_t buf[32];
   size_t len;
   for (;;) {
-    nsr_status s = nsr_get(r->c, S("nsr:race"), buf, sizeof buf, &len);
-    nsr_status t = nsr_set(r->c, S("nsr:race2"), S("x"), 0);
+    nsr_status s = nsr_get(r->c, S("nsr:race"), buf, sizeof buf, &len, NULL, 0);
+    nsr_status t = nsr_set(r->c, S("nsr:race2"), S("x"), 0, NULL, 0);
     r->calls++;
     if ((s != NSR_OK && s != NSR_ERR_CLOSED) || (t != NSR_OK && t != NSR_ERR_CLOSED)) r->bad++;
     if (s == NSR_ERR_CLOSED && t == NSR_ERR_CLOSED) return NULL;
@@ -315,7 +340,7 @@ static void test_close_race(void) {
     pthread_t t[3], k[2];
     void *ka, *kb;
     int i;
-    EXPECT(nsr_set(c, S("nsr:race"), S("v"), 0), NSR_OK);
+    EXPECT(nsr_set(c, S("nsr:race"), S("v"), 0, NULL, 0), NSR_OK);
     for (i = 0; i < 3; i++) {
       rs[i].c = c, rs[i].bad = 0, rs[i].calls = 0;
       pthread_create(&t[i], NULL, race, &rs[i]);
