@@ -368,33 +368,33 @@ func (m *Map) runOps(b *Batch, ops []batchOp, at []int) error {
 	return nil
 }
 
-var batchPool = sync.Pool{New: func() any { return NewBatch(64) }}
+var getBatchPool = sync.Pool{New: func() any { return NewGetBatch(64) }}
 
 // LoadMany loads many keys with one cgo call. values[i] is the value of
 // keys[i], or nil when absent (a present empty value is a non-nil empty
 // slice). All values share one allocation.
 func (m *Map) LoadMany(keys [][]byte) (values [][]byte, err error) {
-	b := batchPool.Get().(*Batch)
-	defer batchPool.Put(b)
-	b.Reset()
+	g := getBatchPool.Get().(*GetBatch)
+	defer getBatchPool.Put(g)
+	g.Reset()
 	for _, k := range keys {
-		b.Get(k)
+		g.Get(k)
 	}
-	if err := m.Run(b); err != nil {
+	if err := m.RunGets(g); err != nil {
 		return nil, err
 	}
 	values = make([][]byte, len(keys))
 	size := 0
 	for i := range keys {
-		if v, ok := b.Value(i); ok {
+		if v, ok := g.Value(i); ok {
 			size += len(v)
-		} else if e := b.Err(i); e != nil {
+		} else if e := g.Err(i); e != nil {
 			return nil, e
 		}
 	}
 	all := make([]byte, 0, size)
 	for i := range keys {
-		if v, ok := b.Value(i); ok {
+		if v, ok := g.Value(i); ok {
 			start := len(all)
 			all = append(all, v...)
 			values[i] = all[start:len(all):len(all)]

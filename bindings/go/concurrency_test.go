@@ -131,6 +131,7 @@ func TestCloseRacesCalls(t *testing.T) {
 				defer wg.Done()
 				<-start
 				b := NewBatch(4)
+				g := NewGetBatch(2)
 				for i := 0; ; i++ {
 					k := []byte(fmt.Sprint(i % 200))
 					var err error
@@ -155,7 +156,12 @@ func TestCloseRacesCalls(t *testing.T) {
 						b.Reset()
 						b.Get(k)
 						b.Put(k, k)
-						err = m.Run(b)
+						if err = m.Run(b); err == nil {
+							g.Reset()
+							g.Get(k)
+							g.GetString("ctr")
+							err = m.RunGets(g)
+						}
 					case 9:
 						err = m.Range(func(k, v []byte) bool { return true })
 					case 10:

@@ -142,3 +142,51 @@ func TestGetBatchStats(t *testing.T) {
 		t.Fatalf("a Batch with one re-run get counted %d hits, want 2", h-h0)
 	}
 }
+
+// TestGetBatchUnderWrites: while writers overwrite keys with values of one
+// repeated byte and changing length (some beyond the 64-byte room, so the
+// re-read path runs too), every value a GetBatch returns is whole: one
+// byte repeated, of a length some writer stored.
+func TestGetBatchUnderWrites(t *testing.T) {
+	m := openMap(t, Config{Shards: 2})
+	const keys = 64
+	value := func(w, i int) []byte { return bytes.Repeat([]byte{byte(w*31 + i)}, 1+(w*7+i)%100) }
+	for k := range keys {
+		noErr(t, m.StoreString(fmt.Sprint(k), value(0, k)))
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	for w := 1; w <= 2; w++ {
+		go func(w int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := m.StoreString(fmt.Sprint(i%keys), value(w, i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	g := NewGetBatch(keys)
+	for round := 0; round < scale(300); round++ {
+		g.Reset()
+		for k := range keys {
+			g.GetString(fmt.Sprint((k * 7) % keys))
+		}
+		noErr(t, m.RunGets(g))
+		for i := range keys {
+			v, ok := g.Value(i)
+			if !ok || len(v) == 0 || len(v) > 100 || !bytes.Equal(v, bytes.Repeat(v[:1], len(v))) {
+				t.Fatalf("round %d, get %d: torn or missing value %v (%v)", round, i, v, ok)
+			}
+		}
+	}
+	close(stop)
+	<-done
+	<-done
+}

@@ -67,6 +67,24 @@ pub(crate) unsafe fn store(dst: *mut u8, src: &[u8]) {
 #[inline(always)]
 pub(crate) unsafe fn key_eq(src: *const u8, key: &[u8]) -> bool {
     let n = key.len();
+    if n > 8 && n <= 16 {
+        // Keys of 9 to 16 bytes (the common size) in four loads and no
+        // loop: the first word on both sides, then the key's last 8 bytes
+        // against the same bytes of the record's first two words.
+        // SAFETY: n > 8, so the two words at src lie in the block (its end
+        // is 8-aligned and at or past src + n); 8 <= n for the key's loads.
+        let (w0, w1, k0, k1) = unsafe {
+            (
+                (*(src as *const AtomicU64)).load(Relaxed),
+                (*(src.add(8) as *const AtomicU64)).load(Relaxed),
+                (key.as_ptr() as *const u64).read_unaligned(),
+                (key.as_ptr().add(n - 8) as *const u64).read_unaligned(),
+            )
+        };
+        // Byte j of memory is bits 8j.. of the little-endian values.
+        let both = (u64::from_le(w1) as u128) << 64 | u64::from_le(w0) as u128;
+        return w0 == k0 && (both >> (8 * (n - 8))) as u64 == u64::from_le(k1);
+    }
     let mut i = 0;
     while i + 8 <= n {
         // SAFETY: in range and 8-aligned (caller's contract).
@@ -171,10 +189,19 @@ pub(crate) unsafe fn load_words(dst: *mut u64, src: *const u8, n: usize) -> usiz
     let at = src as usize % 8;
     let first = src.wrapping_sub(at) as *const AtomicU64;
     let words = (at + n).div_ceil(8);
-    for w in 0..words {
-        // SAFETY: word w covers bytes of the range (caller's contract);
-        // w < words <= n.div_ceil(8) + 1.
-        unsafe { dst.add(w).write((*first.add(w)).load(Relaxed)) };
+    // SAFETY: word w covers bytes of the range (caller's contract); every
+    // w below is < words <= n.div_ceil(8) + 1.
+    let copy = |w: usize| unsafe { dst.add(w).write((*first.add(w)).load(Relaxed)) };
+    // Values up to 32 bytes at any offset (the common sizes) in straight
+    // copies, longer ones in a loop.
+    match words {
+        0 => {}
+        1 => copy(0),
+        2 => (0..2).for_each(copy),
+        3 => (0..3).for_each(copy),
+        4 => (0..4).for_each(copy),
+        5 => (0..5).for_each(copy),
+        _ => (0..words).for_each(copy),
     }
     at
 }

@@ -17,9 +17,15 @@ impl KeyHasher {
         KeyHasher(foldhash::fast::FixedState::with_seed(seed))
     }
 
-    #[inline]
+    /// `BuildHasher::hash_one`, spelled out so that it is inlined into the
+    /// batch read's loops (as a call it cost ~6 instructions per key).
+    #[inline(always)]
+    #[allow(clippy::manual_hash_one)] // measured: this spelling is the one that inlines
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
-        self.0.hash_one(key)
+        use std::hash::{Hash, Hasher};
+        let mut h = self.0.build_hasher();
+        key.hash(&mut h);
+        h.finish()
     }
 }
 

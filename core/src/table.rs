@@ -92,7 +92,7 @@ impl Table {
     /// stages walk the published array.
     #[inline(always)]
     pub(crate) fn view(&self) -> TableView<'_> {
-        TableView { slots: self.slots(), bits: self.bits, _array: PhantomData }
+        TableView::new(self.slots(), self.bits)
     }
 
     #[inline]
@@ -385,11 +385,20 @@ pub(crate) fn prefetch_addr(p: *const u8) {
 #[derive(Clone, Copy)]
 pub(crate) struct TableView<'a> {
     slots: *const Slot,
-    bits: u32,
+    /// The capacity minus one, and 64 minus log2 of the capacity (the
+    /// home slot's shift): kept ready, since every probe needs both.
+    mask: usize,
+    shift: u32,
     _array: PhantomData<&'a [Slot]>,
 }
 
 impl<'a> TableView<'a> {
+    #[inline(always)]
+    fn new(slots: *const Slot, bits: u32) -> TableView<'a> {
+        debug_assert!((1..64).contains(&bits));
+        TableView { slots, mask: (1usize << bits) - 1, shift: 64 - bits, _array: PhantomData }
+    }
+
     /// The slot array a [`Table::word`] names (`None` for 0: no published array).
     ///
     /// # Safety
@@ -398,24 +407,34 @@ impl<'a> TableView<'a> {
     #[inline(always)]
     pub(crate) unsafe fn published(word: usize) -> Option<TableView<'a>> {
         let (slots, bits) = unpack_word(word);
-        (word != 0).then_some(TableView { slots, bits, _array: PhantomData })
+        (word != 0).then(|| TableView::new(slots, bits))
+    }
+
+    /// A view of an empty array of two slots, for a read that is to find
+    /// nothing (a lock-free read with no consistent start: its result is
+    /// never kept).
+    #[inline(always)]
+    pub(crate) fn empty() -> TableView<'static> {
+        /// Two empty slots (zero tags), never written.
+        static EMPTY: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+        TableView::new(EMPTY.as_ptr() as *const Slot, 1)
     }
 
     /// log2 of the capacity.
     #[inline(always)]
     pub(crate) fn bits(&self) -> u32 {
-        self.bits
+        64 - self.shift
     }
 
     #[inline(always)]
     pub(crate) fn mask(&self) -> usize {
-        (1usize << self.bits) - 1
+        self.mask
     }
 
     /// The first slot a key of this hash (or tag) may sit in.
     #[inline(always)]
     pub(crate) fn home(&self, hash: u64) -> usize {
-        (hash >> (64 - self.bits)) as usize
+        (hash >> self.shift) as usize
     }
 
     /// The slot probed after `i`.
@@ -443,6 +462,36 @@ impl<'a> TableView<'a> {
     #[inline(always)]
     pub(crate) fn probe_from(&self, i: usize) -> Probe<'a> {
         Probe { view: *self, i: i & self.mask(), left: self.mask() + 1 }
+    }
+
+    /// The first slot of `hash`'s probe whose tag is the key's and whose
+    /// record is set, as `(index, record)`; `(0, null)` when the probe
+    /// reaches an empty slot first (or has walked the whole array: a
+    /// lock-free reader's view may be torn). The lock-free reads' probe:
+    /// one loop, no iterator state beyond the index.
+    #[inline(always)]
+    pub(crate) fn find_tag(&self, hash: u64) -> (usize, *mut u8) {
+        let tag = tag_of(hash);
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        let mut left = mask;
+        loop {
+            // SAFETY: i <= mask, inside an array mapped for 'a.
+            let s = unsafe { load_slot(self.slots, i) };
+            if s.tag == tag {
+                if !s.rec.is_null() {
+                    return (i, s.rec);
+                }
+            } else if s.tag == 0 {
+                break;
+            }
+            if left == 0 {
+                break;
+            }
+            left -= 1;
+            i = (i + 1) & mask;
+        }
+        (0, std::ptr::null_mut())
     }
 
     /// The first empty slot of `hash`'s probe sequence (the table is never full).

@@ -267,3 +267,31 @@ fn a_published_view_probes_the_owners_table_the_same_way() {
         assert_eq!(view.slot(cap + 1).tag, tags[2], "indices are taken modulo the capacity");
     }
 }
+
+/// `find_tag` (the lock-free reads' probe) answers as the iterator probe
+/// does: the first slot with the tag, across the wrap; none once the probe
+/// meets an empty slot.
+#[test]
+fn find_tag_agrees_with_the_probe() {
+    let mut t = Table::new(None).unwrap();
+    let cap = t.capacity();
+    let bits = cap.trailing_zeros();
+    let tags: Vec<u64> = (0..4).map(|n| tag_at(cap - 2, bits, n)).collect();
+    for (n, &tag) in tags.iter().enumerate() {
+        t.insert_absent(tag, fake_rec(n));
+    }
+    let lone = tag_at(5, bits, 9);
+    t.insert_absent(lone, fake_rec(9));
+    let view = t.view();
+    for (n, &tag) in tags.iter().enumerate() {
+        let want = view.probe(tag).find(|&(_, s)| s.tag == tag).map(|(i, s)| (i, s.rec)).unwrap();
+        assert_eq!(view.find_tag(tag), want);
+        assert_eq!(want, ((cap - 2 + n) % cap, fake_rec(n)), "wraps past the end");
+    }
+    assert_eq!(view.find_tag(lone), (5, fake_rec(9)));
+    // Home 4 is empty: the probe stops at once (slot 5 after it is occupied).
+    let absent = tag_at(4, bits, 9);
+    assert_eq!(view.find_tag(absent), (0, std::ptr::null_mut()));
+    // A tag in the cluster's homes that is not there: the probe ends at the first empty slot.
+    assert_eq!(view.find_tag(tag_at(cap - 2, bits, 7)), (0, std::ptr::null_mut()));
+}

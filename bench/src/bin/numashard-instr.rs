@@ -3,9 +3,14 @@
 //! keys and 32-byte values (cache-resident), then `ops` operations.
 //! `valgrind --tool=callgrind target/release/numashard-instr [ops] [mode]`:
 //! - no mode: `ops` single gets and `ops` overwrites;
+//! - `get`: `ops` single gets ([`Map::get_into`]);
 //! - `cache`: the same on a map that evicts (S3-FIFO, a limit that holds
 //!   every entry), counts hits, and gives every entry a TTL;
 //! - `batch`: `ops` gets in batches of 64 ([`Map::batch`]);
+//! - `batch-staged`: the same on 100,000 entries, whose slot array is too
+//!   large for the one-pass read of cache-sized shards (the batch path's
+//!   prefetch stages run, as on any large map; the instructions still
+//!   count as if every line were in the cache);
 //! - `ceiling`: `ops` gets in batches of 64 on the ceiling engine (the
 //!   probe's layout, no concurrency control), for comparison.
 //!
@@ -21,10 +26,14 @@ use std::time::Duration;
 const ENTRIES: u64 = 1000;
 const BATCH: usize = 64;
 
-fn key(i: u64) -> [u8; 16] {
+fn key_of(i: u64, entries: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&(i % ENTRIES).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+    k[..8].copy_from_slice(&(i % entries).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
     k
+}
+
+fn key(i: u64) -> [u8; 16] {
+    key_of(i, ENTRIES)
 }
 
 fn main() {
@@ -41,15 +50,16 @@ fn main() {
         cfg.default_ttl = Some(Duration::from_secs(3600));
     }
     let map = Map::new(cfg).unwrap();
-    for i in 0..ENTRIES {
-        map.put(&key(i), &[1u8; 32]).unwrap();
+    let entries = if mode == "batch-staged" { 100_000 } else { ENTRIES };
+    for i in 0..entries {
+        map.put(&key_of(i, entries), &[1u8; 32]).unwrap();
     }
     let mut found = 0;
-    if mode == "batch" {
+    if mode == "batch" || mode == "batch-staged" {
         let mut outs = vec![[0u8; 32]; BATCH];
         let mut i = 0;
         while i < ops {
-            let keys: Vec<[u8; 16]> = (i..i + BATCH as u64).map(key).collect();
+            let keys: Vec<[u8; 16]> = (i..i + BATCH as u64).map(|i| key_of(i, entries)).collect();
             let mut batch: Vec<BatchOp<'_>> =
                 keys.iter().zip(outs.iter_mut()).map(|(k, o)| BatchOp::get(k, o)).collect();
             map.batch(&mut batch).unwrap();
@@ -62,6 +72,10 @@ fn main() {
     let mut buf = [0u8; 32];
     for i in 0..ops {
         found += map.get_into(&key(i), &mut buf).unwrap().is_some() as u64;
+    }
+    if mode == "get" {
+        assert_eq!(found, ops);
+        return;
     }
     for i in 0..ops {
         map.put(&key(i), &[i as u8; 32]).unwrap();

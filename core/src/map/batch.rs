@@ -9,8 +9,9 @@ use crate::config::ExecMode;
 use crate::error::{Error, Result, Status};
 use crate::numa;
 use crate::routing::{shard_of, Msg, ReplySlot};
-use crate::shard::Begin;
+use crate::shard::{Begun, ReadStart};
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 thread_local! {
     /// Per-thread scratch for splitting batches by shard (no allocation per batch once warm).
@@ -45,6 +46,9 @@ const EARLY_PREFETCH: usize = 128;
 /// the ceiling's 64, which keeps a window's slot and record lines (two per
 /// op) well inside the L1 cache.
 const WINDOW: usize = 64;
+
+/// [`Map::read_batch`]'s mark of an op that failed validation (its status is set).
+const SKIP: u8 = u8::MAX;
 
 impl Map {
     /// Runs any mix of operations in one call: split by shard (ops on the
@@ -225,45 +229,100 @@ impl Map {
     /// the whole window, whatever the shards, before the next starts — hash
     /// and fetch the home slots; probe and fetch the records; read — so
     /// that a window's misses are all in flight at once and no stage waits
-    /// on a line it could have asked for earlier. The reads that found no
-    /// consistent moment, or a value too large to stage, are then applied
-    /// under their shard's lock.
+    /// on a line it could have asked for earlier. Each shard's sequence and
+    /// published array are read once per window (once per op when the map
+    /// has more shards than a window has ops); a read that finds the
+    /// sequence moved, a write section open, or a case the lean second
+    /// stage leaves out takes the whole lock-free read, and the reads that
+    /// found no consistent moment, or a value too large to stage, are then
+    /// applied under their shard's lock.
     fn read_batch(&self, ops: &mut [BatchOp<'_>]) {
         let inner = &*self.inner;
-        let n = inner.shards.len();
-        let mut retry: [u8; WINDOW] = [0; WINDOW];
+        let shards = &*inner.shards;
+        let n = shards.len();
+        let max_key_len = inner.cfg.max_key_len;
+        // Few shards: their starts are read once per window, indexed by
+        // shard; many: one start per op, indexed by op.
+        let per_shard = n <= WINDOW;
+        // Filled before use in every window (see the SAFETY notes below):
+        // not initialised, since every batch of 64 would pay for it.
+        let mut starts = [const { MaybeUninit::<ReadStart<'_>>::uninit() }; WINDOW];
+        let mut begun = [const { MaybeUninit::<Begun>::uninit() }; WINDOW];
+        // Per op: its index in `starts` (SKIP: invalid, status already set).
+        let mut at = [0u8; WINDOW];
+        let mut retry = [0u8; WINDOW];
         for window in ops.chunks_mut(WINDOW) {
-            let mut shard_ix = [0u32; WINDOW];
-            for (op, s) in window.iter_mut().zip(shard_ix.iter_mut()) {
-                *s = if op.key.len() <= inner.cfg.max_key_len || self.validate(op) {
-                    op.hash = inner.hasher.hash(op.key);
-                    let s = shard_of(op.hash, n);
-                    inner.shards[s].prefetch(op.hash);
-                    s as u32
-                } else {
-                    u32::MAX
-                };
+            if per_shard {
+                for (start, shard) in starts.iter_mut().zip(shards) {
+                    start.write(shard.read_start());
+                }
             }
-            let mut begun = [Begin::Closed; WINDOW];
-            for ((op, &s), b) in window.iter().zip(&shard_ix).zip(begun.iter_mut()) {
-                if s != u32::MAX {
-                    *b = inner.shards[s as usize].begin_read(op.hash);
+            // SAFETY: per shard, starts[..n] were written just above.
+            if per_shard && starts[..n].iter().all(|s| unsafe { s.assume_init_ref() }.is_cache_sized()) {
+                // Every shard's slots fit the caches: one pass, no stages.
+                let mut retries = 0;
+                for (i, op) in window.iter_mut().enumerate() {
+                    if op.key.len() > max_key_len && !self.validate(op) {
+                        continue;
+                    }
+                    op.hash = inner.hasher.hash(op.key);
+                    // SAFETY: as above (s < n).
+                    let start = unsafe { starts[shard_of(op.hash, n) % WINDOW].assume_init_ref() };
+                    if !start.finish_get(start.probe(op.hash), op) {
+                        retry[retries % WINDOW] = i as u8;
+                        retries += 1;
+                    }
+                }
+                self.apply_retries(window, &retry[..retries]);
+                continue;
+            }
+            for ((i, op), k) in window.iter_mut().enumerate().zip(at.iter_mut()) {
+                if op.key.len() > max_key_len && !self.validate(op) {
+                    *k = SKIP;
+                    continue;
+                }
+                op.hash = inner.hasher.hash(op.key);
+                let s = shard_of(op.hash, n);
+                *k = if per_shard {
+                    s as u8
+                } else {
+                    starts[i].write(shards[s].read_start());
+                    i as u8
+                };
+                // SAFETY: starts[*k] was written in this window: shards
+                // s < n <= WINDOW at its start (per shard), or just now.
+                unsafe { starts[*k as usize % WINDOW].assume_init_ref() }.prefetch_home(op.hash);
+            }
+            for ((op, &k), b) in window.iter().zip(&at).zip(begun.iter_mut()) {
+                if k != SKIP {
+                    // SAFETY: as above (k was set in this window's first stage).
+                    b.write(unsafe { starts[k as usize % WINDOW].assume_init_ref() }.begin(op.hash));
                 }
             }
             let mut retries = 0;
-            for (i, ((op, &s), &b)) in window.iter_mut().zip(&shard_ix).zip(&begun).enumerate() {
-                if s != u32::MAX && !inner.shards[s as usize].finish_get(b, op) {
-                    retry[retries] = i as u8;
+            for (((i, op), &k), b) in window.iter_mut().enumerate().zip(&at).zip(&begun) {
+                // SAFETY: as above; `b` was written by the second stage for every op not skipped.
+                if k != SKIP
+                    && !unsafe { starts[k as usize % WINDOW].assume_init_ref().finish_get(b.assume_init(), op) }
+                {
+                    retry[retries % WINDOW] = i as u8;
                     retries += 1;
                 }
             }
-            for &i in &retry[..retries] {
-                let op = &mut window[i as usize];
-                match inner.shards[shard_of(op.hash, n)].lock() {
-                    // A get changes nothing: no write section.
-                    Ok(mut st) => st.apply(&inner.budget, op),
-                    Err(e) => op.status = e.status(),
-                }
+            self.apply_retries(window, &retry[..retries]);
+        }
+    }
+
+    /// The gets of a window that the lock-free reads left (no consistent
+    /// moment, a value too large to stage), applied under their shard's lock.
+    fn apply_retries(&self, window: &mut [BatchOp<'_>], retry: &[u8]) {
+        let inner = &*self.inner;
+        for &i in retry {
+            let op = &mut window[i as usize];
+            match inner.shards[shard_of(op.hash, inner.shards.len())].lock() {
+                // A get changes nothing: no write section.
+                Ok(mut st) => st.apply(&inner.budget, op),
+                Err(e) => op.status = e.status(),
             }
         }
     }

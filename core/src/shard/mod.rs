@@ -17,7 +17,7 @@ mod state;
 pub(crate) use guard::StateGuard;
 pub(crate) use owner::owner_loop;
 use reader::ReaderView;
-pub(crate) use reader::{Begin, Lookup};
+pub(crate) use reader::{Begun, Lookup, ReadStart};
 pub(crate) use state::{Budget, ShardState};
 
 use crate::cache::{Counters, Policy};
@@ -75,6 +75,8 @@ pub(crate) struct Shard {
     mark_reads: bool,
     /// Readers count hits and misses.
     count_reads: bool,
+    /// Either of the two: a lock-free hit has more to do than copy.
+    notes_reads: bool,
 }
 
 /// The life of a shard's owner thread. A map whose mode sends work to the
@@ -105,6 +107,7 @@ impl Shard {
             clock: policy.clock.clone(),
             mark_reads: policy.shard_limit.is_some(),
             count_reads: policy.record_stats,
+            notes_reads: policy.shard_limit.is_some() || policy.record_stats,
             placement,
             state: Mutex::new(None),
             poisoned: AtomicBool::new(false),

@@ -65,28 +65,139 @@ pub(crate) enum Lookup {
     Busy,
 }
 
-/// The first half of a lock-free get, which a batch runs for all its keys
-/// before the second half of any ([`Shard::begin_read`]): the sequence the
-/// read started from, the published array, and the first slot of the probe
-/// whose tag is the key's (its record already asked for).
+/// Where lock-free reads of a shard start: the shard, the sequence the
+/// reads validate against and the published slot array, read once
+/// ([`Shard::read_start`]). A batch window reads them once per shard for
+/// all its keys; a single get once per attempt.
 #[derive(Clone, Copy)]
-pub(crate) struct Begun<'a> {
+pub(crate) struct ReadStart<'a> {
     s1: u64,
     view: TableView<'a>,
-    /// The first slot with the key's tag and a record (`rec` null: none
-    /// before the probe's end).
-    slot: usize,
-    rec: *mut u8,
+    shard: &'a Shard,
 }
 
-/// How a read started.
+/// The sequence of a start that validates nothing: a sequence moves by two
+/// per write section and would reach this after 2^63 of them.
+const NEVER: u64 = u64::MAX;
+
+impl<'a> ReadStart<'a> {
+    /// Hints the CPU to fetch the home slot of `hash`.
+    #[inline(always)]
+    pub(crate) fn prefetch_home(&self, hash: u64) {
+        self.view.prefetch_home(hash);
+    }
+
+    /// The first half of a lock-free get: probe for the first slot with
+    /// `hash`'s tag. Nothing it reads is trusted before the second half
+    /// ([`ReadStart::finish_get`]) validates it.
+    #[inline(always)]
+    pub(crate) fn probe(&self, hash: u64) -> Begun {
+        let (slot, rec) = self.view.find_tag(hash);
+        Begun { slot, rec }
+    }
+
+    /// [`ReadStart::probe`], then ask for the record's lines (for a batch
+    /// whose second halves run once the whole window has begun).
+    #[inline(always)]
+    pub(crate) fn begin(&self, hash: u64) -> Begun {
+        let b = self.probe(hash);
+        prefetch_record_lines(b.rec);
+        b
+    }
+
+    /// True when the slot array has at most 2^15 slots (512 KiB): such a
+    /// shard's slots and records mostly sit in the caller's caches, and a
+    /// batch reads them without the prefetch stages (which would only add
+    /// instructions there).
+    #[inline(always)]
+    pub(crate) fn is_cache_sized(&self) -> bool {
+        self.view.bits() <= 15
+    }
+
+    /// True when no write section opened since this start: everything
+    /// read in between belongs to one state.
+    #[inline(always)]
+    fn valid(&self) -> bool {
+        self.shard.view.seq.read_valid(self.s1)
+    }
+
+    /// A batch's second stage for one get that [`ReadStart::begin`]
+    /// started from this start. The common case — a miss, or a hit on the
+    /// first slot with the key's tag, on an entry without a deadline, whose
+    /// value fits the op's buffer and the stage — in a straight line; an
+    /// entry with a deadline, a tag shared with another key, a value to a
+    /// vector, too large or too small a buffer go on as [`Shard::finish_read`]
+    /// does ([`ReadStart::finish_get_rest`]); a write meanwhile takes a whole
+    /// [`Shard::read_get`]. Same contract as `read_get`.
+    #[inline(always)]
+    pub(crate) fn finish_get(&self, b: Begun, op: &mut BatchOp<'_>) -> bool {
+        let shard = self.shard;
+        let Begun { slot, rec } = b;
+        if rec.is_null() {
+            if self.valid() {
+                shard.count(false);
+                op.status = Status::NotFound;
+                op.out_len = 0;
+                return true;
+            }
+            return shard.read_get(op);
+        }
+        let key = op.key;
+        // SAFETY: a record block is at least HEADER bytes, 8-aligned and mapped.
+        let h = unsafe { atomic_bytes::load_u64(rec) };
+        let (kw, v) = split_header(h);
+        // `kw` equal to the key's length: also no deadline (its top bit).
+        if kw as usize != key.len() || v > op.out.len().min(LOCK_FREE_VALUE_MAX) || op.out_vec.is_some() {
+            return self.finish_get_rest(b, op);
+        }
+        if !self.valid() {
+            return shard.read_get(op);
+        }
+        // The header is a live record's: its key and value lie in the block.
+        // SAFETY: the key's bytes follow the validated header in the block.
+        if !unsafe { atomic_bytes::key_eq(rec.add(HEADER), key) } {
+            return self.finish_get_rest(b, op);
+        }
+        let mut stage = Stage::new();
+        // SAFETY: the value's v bytes follow the key inside the block
+        // (8-aligned, a multiple of 8 long); the stage has room for v + 16 bytes.
+        let at = unsafe { atomic_bytes::load_words(stage.0.as_mut_ptr() as *mut u64, rec.add(HEADER + key.len()), v) };
+        if !self.valid() {
+            return shard.read_get(op);
+        }
+        if shard.notes_reads {
+            shard.note_hit(self.view, slot);
+        }
+        // SAFETY: the stage holds the v validated bytes from `at`; v <= op.out.len().
+        unsafe { atomic_bytes::copy_small(op.out.as_mut_ptr(), stage.bytes(at, v), v) };
+        op.status = Status::Ok;
+        op.out_len = v;
+        true
+    }
+
+    /// The rest of [`ReadStart::finish_get`]'s cases: [`Shard::finish_read`]
+    /// from where the probe stopped, then as [`Shard::read_get`].
+    #[cold]
+    #[inline(never)]
+    fn finish_get_rest(&self, b: Begun, op: &mut BatchOp<'_>) -> bool {
+        let mut stage = Stage::new();
+        let out_len = op.out.len();
+        let to_vec = op.out_vec.is_some();
+        match self.shard.finish_read(*self, b, op.hash, op.key, &mut stage, |v| to_vec || v <= out_len) {
+            Attempt::Done(r) => complete_get(r, &stage, op),
+            Attempt::Retry => self.shard.read_get(op),
+        }
+    }
+}
+
+/// The first half of a lock-free get ([`ReadStart::begin`]), which a batch
+/// runs for all its keys before the second half of any: the first slot of
+/// the probe whose tag is the key's and its record (null: none before the
+/// probe's end), whose lines were asked for.
 #[derive(Clone, Copy)]
-pub(crate) enum Begin<'a> {
-    Probed(Begun<'a>),
-    /// A write section was open: retry.
-    WriteOpen,
-    /// No published array (the map is closing): take the lock.
-    Closed,
+pub(crate) struct Begun {
+    slot: usize,
+    rec: *mut u8,
 }
 
 /// The end of one attempt.
@@ -94,6 +205,51 @@ enum Attempt {
     Done(Lookup),
     /// The sequence moved: start over.
     Retry,
+}
+
+/// Writes a lock-free lookup's outcome into a batch get: false when it
+/// found no consistent moment, or the value is too large for the stage
+/// (the caller then takes the lock).
+#[inline]
+fn complete_get(r: Lookup, stage: &Stage, op: &mut BatchOp<'_>) -> bool {
+    match r {
+        Lookup::Busy | Lookup::Large { .. } => false,
+        Lookup::Missing => {
+            op.status = Status::NotFound;
+            op.out_len = 0;
+            true
+        }
+        Lookup::Found { len, copied, at } => {
+            op.out_len = len;
+            op.status = if !copied {
+                Status::BufferTooSmall
+            } else {
+                // SAFETY: the lookup filled these bytes.
+                let value = unsafe { std::slice::from_raw_parts(stage.bytes(at, len), len) };
+                if let Some(out) = op.out_vec.as_deref_mut() {
+                    out.clear();
+                    out.extend_from_slice(value);
+                } else {
+                    // SAFETY: `copied` means len <= op.out.len(); the
+                    // stage and the caller's buffer do not overlap.
+                    unsafe { atomic_bytes::copy_small(op.out.as_mut_ptr(), value.as_ptr(), len) };
+                }
+                Status::Ok
+            };
+            true
+        }
+    }
+}
+
+/// A record header's two native u32s: the key length word (its top bit,
+/// [`HAS_DEADLINE`], flags a deadline) and the value length.
+#[inline(always)]
+fn split_header(h: u64) -> (u32, usize) {
+    if cfg!(target_endian = "little") {
+        (h as u32, (h >> 32) as usize)
+    } else {
+        ((h >> 32) as u32, (h as u32) as usize)
+    }
 }
 
 impl Shard {
@@ -133,25 +289,29 @@ impl Shard {
         }
     }
 
-    /// The first half of a lock-free get: read the sequence, probe the
-    /// published array for the first slot with `hash`'s tag, and ask for
-    /// its record's lines. Nothing it reads is trusted before
-    /// [`Shard::finish_read`] validates it.
+    /// Where a lock-free read starts: the sequence (`None` while a write
+    /// section is open, or when no array is published: the map is closing)
+    /// and the published array.
     #[inline(always)]
-    pub(crate) fn begin_read(&self, hash: u64) -> Begin<'_> {
-        let Some(s1) = self.view.seq.read_begin() else {
-            return Begin::WriteOpen;
-        };
-        let Some(view) = self.published() else {
-            return Begin::Closed;
-        };
-        let tag = tag_of(hash);
-        let (slot, rec) = view
-            .probe(hash)
-            .find(|&(_, s)| s.tag == tag && !s.rec.is_null())
-            .map_or((0, std::ptr::null_mut()), |(i, s)| (i, s.rec));
-        prefetch_record_lines(rec);
-        Begin::Probed(Begun { s1, view, slot, rec })
+    fn try_read_start(&self) -> Option<ReadStart<'_>> {
+        let s1 = self.view.seq.read_begin()?;
+        let view = self.published()?;
+        Some(ReadStart { s1, view, shard: self })
+    }
+
+    /// [`Shard::try_read_start`] for a batch: without a consistent start
+    /// (a write section open, the map closing), one over an empty array
+    /// that never validates, so its reads find nothing and each takes the
+    /// whole lock-free read ([`Shard::read_get`]) instead.
+    #[inline(always)]
+    pub(crate) fn read_start(&self) -> ReadStart<'_> {
+        self.try_read_start().unwrap_or_else(|| self.no_start())
+    }
+
+    /// A start over an empty array that never validates (see [`Shard::read_start`]).
+    #[inline]
+    pub(crate) fn no_start(&self) -> ReadStart<'_> {
+        ReadStart { s1: NEVER, view: TableView::empty(), shard: self }
     }
 
     /// The second half: check the record's key (probing on past a slot
@@ -170,13 +330,15 @@ impl Shard {
     #[inline(always)]
     fn finish_read(
         &self,
-        b: Begun<'_>,
+        start: ReadStart<'_>,
+        b: Begun,
         hash: u64,
         key: &[u8],
         stage: &mut Stage,
         copy: impl Fn(usize) -> bool,
     ) -> Attempt {
-        let Begun { s1, view, mut slot, mut rec } = b;
+        let ReadStart { s1, view, .. } = start;
+        let Begun { mut slot, mut rec } = b;
         let tag = tag_of(hash);
         let (v, has_deadline) = loop {
             if rec.is_null() {
@@ -190,11 +352,7 @@ impl Shard {
             let h = unsafe { atomic_bytes::load_u64(rec) };
             // The header is two native u32s: key length (its top bit
             // flags a deadline), then value length.
-            let (kw, v) = if cfg!(target_endian = "little") {
-                (h as u32, (h >> 32) as usize)
-            } else {
-                ((h >> 32) as u32, (h as u32) as usize)
-            };
+            let (kw, v) = split_header(h);
             let k = (kw & !HAS_DEADLINE) as usize;
             if !self.view.seq.read_valid(s1) {
                 return Attempt::Retry;
@@ -240,29 +398,32 @@ impl Shard {
             // Counted (and marked) by the locked read that continues from here.
             return Attempt::Done(Lookup::Large { slot, rec });
         }
-        if copied {
+        if copied && self.notes_reads {
             // A value too large for the caller's buffer was not read: no
             // hit, no mark (the caller's retry with room counts once).
-            if self.mark_reads {
-                view.mark_accessed(slot);
-            }
-            self.count(true);
+            self.note_hit(view, slot);
         }
         Attempt::Done(Lookup::Found { len: v, copied, at })
     }
 
-    /// The lock-free lookup both get paths share: [`Shard::begin_read`] then
-    /// [`Shard::finish_read`], up to 16 attempts.
+    /// The lock-free lookup both get paths share: [`Shard::read_start`],
+    /// the probe, then [`Shard::finish_read`], up to 16 attempts.
     #[inline(always)]
     fn lookup(&self, hash: u64, key: &[u8], stage: &mut Stage, copy: impl Fn(usize) -> bool) -> Lookup {
         for _ in 0..16 {
-            match self.begin_read(hash) {
-                Begin::Probed(b) => match self.finish_read(b, hash, key, stage, &copy) {
-                    Attempt::Done(r) => return r,
-                    Attempt::Retry => continue,
-                },
-                Begin::WriteOpen => std::hint::spin_loop(),
-                Begin::Closed => return Lookup::Busy,
+            let Some(start) = self.try_read_start() else {
+                if self.published().is_none() {
+                    // No published array: the map is closing.
+                    return Lookup::Busy;
+                }
+                // A write section is open.
+                std::hint::spin_loop();
+                continue;
+            };
+            let (slot, rec) = start.view.find_tag(hash);
+            match self.finish_read(start, Begun { slot, rec }, hash, key, stage, &copy) {
+                Attempt::Done(r) => return r,
+                Attempt::Retry => continue,
             }
         }
         Lookup::Busy
@@ -285,102 +446,17 @@ impl Shard {
         let mut stage = Stage::new();
         let out_len = op.out.len();
         let to_vec = op.out_vec.is_some();
-        match self.lookup(op.hash, op.key, &mut stage, |v| to_vec || v <= out_len) {
-            Lookup::Busy | Lookup::Large { .. } => false,
-            Lookup::Missing => {
-                op.status = Status::NotFound;
-                op.out_len = 0;
-                true
-            }
-            Lookup::Found { len, copied, at } => {
-                op.out_len = len;
-                op.status = if !copied {
-                    Status::BufferTooSmall
-                } else {
-                    // SAFETY: the lookup filled these bytes.
-                    let value = unsafe { std::slice::from_raw_parts(stage.bytes(at, len), len) };
-                    if let Some(out) = op.out_vec.as_deref_mut() {
-                        out.clear();
-                        out.extend_from_slice(value);
-                    } else {
-                        // SAFETY: `copied` means len <= op.out.len(); the
-                        // stage and the caller's buffer do not overlap.
-                        unsafe { atomic_bytes::copy_small(op.out.as_mut_ptr(), value.as_ptr(), len) };
-                    }
-                    Status::Ok
-                };
-                true
-            }
-        }
+        let r = self.lookup(op.hash, op.key, &mut stage, |v| to_vec || v <= out_len);
+        complete_get(r, &stage, op)
     }
 
-    /// A batch's second stage for one get that [`Shard::begin_read`]
-    /// started: the common cases — a miss, or a hit on the first slot with
-    /// the key's tag whose value fits the op's buffer and the stage —
-    /// finished from where the probe stopped, as [`Shard::finish_read`]
-    /// would; anything else (a write meanwhile, a tag shared with another
-    /// key, a value to a vector, too large or too small a buffer) by a whole
-    /// [`Shard::read_get`]. Same contract as `read_get`.
-    #[inline(always)]
-    pub(crate) fn finish_get(&self, begun: Begin<'_>, op: &mut BatchOp<'_>) -> bool {
-        if let Begin::Probed(Begun { s1, view, slot, rec }) = begun {
-            if rec.is_null() {
-                if self.view.seq.read_valid(s1) {
-                    self.count(false);
-                    op.status = Status::NotFound;
-                    op.out_len = 0;
-                    return true;
-                }
-            } else if op.out_vec.is_none() {
-                let key = op.key;
-                // SAFETY: a record block is at least HEADER bytes, 8-aligned and mapped.
-                let h = unsafe { atomic_bytes::load_u64(rec) };
-                let (kw, v) = if cfg!(target_endian = "little") {
-                    (h as u32, (h >> 32) as usize)
-                } else {
-                    ((h >> 32) as u32, (h as u32) as usize)
-                };
-                if (kw & !HAS_DEADLINE) as usize == key.len()
-                    && v <= op.out.len()
-                    && v <= LOCK_FREE_VALUE_MAX
-                    && self.view.seq.read_valid(s1)
-                    // SAFETY: the validated header is a live record's: its key lies in the block.
-                    && unsafe { atomic_bytes::key_eq(rec.add(HEADER), key) }
-                {
-                    // SAFETY: as in `finish_read`: the validated header says
-                    // where the deadline and the value lie inside the block,
-                    // and the stage has room for v + 16 bytes.
-                    let deadline = if kw & HAS_DEADLINE != 0 {
-                        unsafe { atomic_bytes::load_u64(rec.add(arena::deadline_offset(key.len(), v))) }
-                    } else {
-                        0
-                    };
-                    let mut stage = Stage::new();
-                    // SAFETY: see above.
-                    let at = unsafe {
-                        atomic_bytes::load_words(stage.0.as_mut_ptr() as *mut u64, rec.add(HEADER + key.len()), v)
-                    };
-                    if self.view.seq.read_valid(s1) {
-                        if deadline != 0 && deadline <= self.clock.now_ns() {
-                            self.count(false);
-                            op.status = Status::NotFound;
-                            op.out_len = 0;
-                            return true;
-                        }
-                        if self.mark_reads {
-                            view.mark_accessed(slot);
-                        }
-                        self.count(true);
-                        // SAFETY: the stage holds the v validated bytes from `at`; v <= op.out.len().
-                        unsafe { atomic_bytes::copy_small(op.out.as_mut_ptr(), stage.bytes(at, v), v) };
-                        op.status = Status::Ok;
-                        op.out_len = v;
-                        return true;
-                    }
-                }
-            }
+    /// Marks and counts a lock-free hit, as the map asks ([`Shard::notes_reads`]).
+    #[cold]
+    fn note_hit(&self, view: TableView<'_>, slot: usize) {
+        if self.mark_reads {
+            view.mark_accessed(slot);
         }
-        self.read_get(op)
+        self.count(true);
     }
 
     /// The single-call get: [`Shard::lookup`] straight into `out` (through
