@@ -161,16 +161,9 @@ impl EngineKind {
     ];
 
     /// Every name the command line accepts: the maps, then the ceiling.
-    pub const CHOICES: [EngineKind; 8] = [
-        EngineKind::Numashard,
-        EngineKind::NumashardDelegate,
-        EngineKind::NumashardX4,
-        EngineKind::DashMap,
-        EngineKind::Scc,
-        EngineKind::Papaya,
-        EngineKind::RwLock16,
-        EngineKind::Ceiling,
-    ];
+    pub fn choices() -> impl Iterator<Item = EngineKind> {
+        EngineKind::ALL.into_iter().chain([EngineKind::Ceiling])
+    }
 
     /// Name used on the command line, in tables and in JSON.
     pub fn name(self) -> &'static str {
@@ -231,8 +224,8 @@ impl FromStr for EngineKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<EngineKind, String> {
-        EngineKind::CHOICES.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = EngineKind::CHOICES.iter().map(|k| k.name()).collect();
+        EngineKind::choices().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = EngineKind::choices().map(|k| k.name()).collect();
             format!("unknown engine {s:?} (one of {})", names.join(", "))
         })
     }

@@ -382,25 +382,19 @@ pub unsafe extern "C" fn ns_get_many(
             Ok(o) => o,
             Err(s) => return fail(s),
         };
-        let max_key = map.config().max_key_len;
+        // One get per key, in key order (a key over the map's limit gets
+        // its NS_ERR_KEY_TOO_LARGE from the engine's own validation).
         let scratch = Scratch::take();
-        let (mut engine_ops, mut origin): (Vec<BatchOp<'_>>, Vec<usize>) = (scratch.ops, scratch.origin);
+        let (mut engine_ops, origin) = (scratch.ops, scratch.origin);
         engine_ops.reserve(n);
-        origin.reserve(n);
         let mut rest = all_out;
         let mut at = 0;
-        for (i, &l) in lens.iter().enumerate() {
+        for &l in lens {
             let key = &all_keys[at..at + l];
             at += l;
             let (room, tail) = std::mem::take(&mut rest).split_at_mut(out_stride);
             rest = tail;
-            if l > max_key {
-                sts[i] = ns_status::NS_ERR_KEY_TOO_LARGE as i32;
-                vlens[i] = 0;
-                continue;
-            }
             engine_ops.push(BatchOp::get(key, room));
-            origin.push(i);
         }
         let result = match map.batch(&mut engine_ops) {
             Err(e) => {
@@ -411,10 +405,10 @@ pub unsafe extern "C" fn ns_get_many(
             }
             Ok(()) => {
                 let mut result = ns_status::NS_OK;
-                for (b, &i) in engine_ops.iter().zip(&origin) {
+                for ((b, st), vl) in engine_ops.iter().zip(sts.iter_mut()).zip(vlens.iter_mut()) {
                     let s = ns_status::from(b.status);
-                    sts[i] = s as i32;
-                    vlens[i] = match s {
+                    *st = s as i32;
+                    *vl = match s {
                         ns_status::NS_OK => b.out_len,
                         ns_status::NS_BUFFER_TOO_SMALL => {
                             result = s;

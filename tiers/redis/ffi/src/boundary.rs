@@ -51,10 +51,21 @@ pub(crate) unsafe fn message_buffer<'a>(msg: *mut c_char, msg_cap: usize) -> Res
     unsafe { buffer(msg.cast(), msg_cap) }
 }
 
-/// [`guard`] for functions with a message buffer: on an error the reason
-/// (the tier's, else the status's text) is copied into `msg`, truncated and
-/// NUL-terminated; on any other status it receives an empty string.
-pub(crate) fn guard_msg(msg: &mut [u8], body: impl FnOnce() -> Detailed) -> nsr_status {
+/// [`guard`] for functions with a message buffer `(msg, msg_cap)`: checks
+/// it first ([`message_buffer`]: NULL with a capacity is
+/// `NSR_ERR_INVALID_ARGUMENT`, and the body does not run); then, on an
+/// error, the reason (the tier's, else the status's text) is copied into
+/// `msg`, truncated and NUL-terminated; on any other status it receives an
+/// empty string.
+///
+/// # Safety
+/// As [`message_buffer`].
+pub(crate) unsafe fn guard_msg(msg: *mut c_char, msg_cap: usize, body: impl FnOnce() -> Detailed) -> nsr_status {
+    // SAFETY: the caller's contract.
+    let msg = match unsafe { message_buffer(msg, msg_cap) } {
+        Ok(msg) => msg,
+        Err(s) => return s,
+    };
     let (status, why) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(s)) => (s, None),
         Ok(Err(f)) => (f.status, f.why),

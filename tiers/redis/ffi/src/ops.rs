@@ -1,7 +1,7 @@
 //! Open, read, write, delete, batch, sync, stats, close.
 
 use crate::boundary::{
-    buffer, bytes, guard, guard_msg, guard_void, message_buffer, required, write_message, Detailed, Failure, Outcome,
+    buffer, bytes, guard, guard_msg, guard_void, required, write_message, Detailed, Failure, Outcome,
 };
 use crate::config::{nsr_config, read_config};
 use crate::handle::nsr_cache;
@@ -114,9 +114,7 @@ pub unsafe extern "C" fn nsr_get(
     msg: *mut c_char,
     msg_cap: usize,
 ) -> nsr_status {
-    // SAFETY: the caller's contract on (msg, msg_cap).
-    let Ok(msg) = (unsafe { message_buffer(msg, msg_cap) }) else { return nsr_status::NSR_ERR_INVALID_ARGUMENT };
-    guard_msg(msg, || -> Detailed {
+    let body = || -> Detailed {
         // SAFETY (whole body): the caller's contract, checked where it can be.
         let cache = unsafe { nsr_cache::get(c) }?;
         let value_len = required(value_len)?;
@@ -130,7 +128,9 @@ pub unsafe extern "C" fn nsr_get(
                 Ok(if n > buf_cap { nsr_status::NSR_BUFFER_TOO_SMALL } else { nsr_status::NSR_OK })
             }
         }
-    })
+    };
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    unsafe { guard_msg(msg, msg_cap, body) }
 }
 
 /// Write-through: `SET` on the server (with `PX ttl_ms` when `ttl_ms` > 0;
@@ -159,9 +159,7 @@ pub unsafe extern "C" fn nsr_set(
     msg: *mut c_char,
     msg_cap: usize,
 ) -> nsr_status {
-    // SAFETY: the caller's contract on (msg, msg_cap).
-    let Ok(msg) = (unsafe { message_buffer(msg, msg_cap) }) else { return nsr_status::NSR_ERR_INVALID_ARGUMENT };
-    guard_msg(msg, || -> Detailed {
+    let body = || -> Detailed {
         // SAFETY (whole body): the caller's contract, checked where it can be.
         let cache = unsafe { nsr_cache::get(c) }?;
         let k = unsafe { self::key(cache, key, key_len) }?;
@@ -177,7 +175,9 @@ pub unsafe extern "C" fn nsr_set(
             ms => cache.set_with_ttl(k, v, Duration::from_millis(ms))?,
         }
         Ok(nsr_status::NSR_OK)
-    })
+    };
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    unsafe { guard_msg(msg, msg_cap, body) }
 }
 
 /// Delete-through: `DEL` on the server, then the local copy.
@@ -201,14 +201,14 @@ pub unsafe extern "C" fn nsr_delete(
     msg: *mut c_char,
     msg_cap: usize,
 ) -> nsr_status {
-    // SAFETY: the caller's contract on (msg, msg_cap).
-    let Ok(msg) = (unsafe { message_buffer(msg, msg_cap) }) else { return nsr_status::NSR_ERR_INVALID_ARGUMENT };
-    guard_msg(msg, || -> Detailed {
+    let body = || -> Detailed {
         // SAFETY (whole body): the caller's contract, checked where it can be.
         let cache = unsafe { nsr_cache::get(c) }?;
         let k = unsafe { self::key(cache, key, key_len) }?;
         Ok(if cache.delete(k)? { nsr_status::NSR_OK } else { nsr_status::NSR_NOT_FOUND })
-    })
+    };
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    unsafe { guard_msg(msg, msg_cap, body) }
 }
 
 /// Reads `n` keys in one call: local hits first, then every miss in one
@@ -253,61 +253,59 @@ pub unsafe extern "C" fn nsr_get_many(
     msg: *mut c_char,
     msg_cap: usize,
 ) -> nsr_status {
-    // SAFETY: the caller's contract on (msg, msg_cap).
-    let s = match unsafe { message_buffer(msg, msg_cap) } {
-        Err(s) => s,
-        Ok(msg) => guard_msg(msg, || -> Detailed {
-            // SAFETY (whole body): the caller's contract, checked where it can be.
-            let cache = unsafe { nsr_cache::get(c) }?;
-            if n == 0 {
-                return Ok(nsr_status::NSR_OK);
-            }
-            if n > isize::MAX as usize / 16 {
-                return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
-            }
-            let value_lens = required(value_lens)?;
-            let statuses = required(statuses)?;
-            if key_lens.is_null() {
-                return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
-            }
-            let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
-            let mut total = 0usize;
-            for &l in lens {
-                check_key_len(cache, l)?;
-                total = total.checked_add(l).ok_or(nsr_status::NSR_ERR_INVALID_ARGUMENT)?;
-            }
-            let all = unsafe { bytes(keys, total) }?;
-            let out = unsafe { buffer(out, out_cap) }?;
-            let mut refs: Vec<&[u8]> = Vec::with_capacity(n);
-            let mut at = 0;
-            for &l in lens {
-                refs.push(&all[at..at + l]);
-                at += l;
-            }
-            let values = cache.get_many(&refs)?;
-            let vl = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
-            let st = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
-            let mut used = 0;
-            let mut result = nsr_status::NSR_OK;
-            for (i, v) in values.iter().enumerate() {
-                st[i] = match v {
-                    None => nsr_status::NSR_NOT_FOUND,
-                    Some(v) => {
-                        vl[i] = v.len();
-                        if let Some(dst) = out.get_mut(used..used + v.len()) {
-                            dst.copy_from_slice(v);
-                            used += v.len();
-                            nsr_status::NSR_OK
-                        } else {
-                            result = nsr_status::NSR_BUFFER_TOO_SMALL;
-                            nsr_status::NSR_BUFFER_TOO_SMALL
-                        }
+    let body = || -> Detailed {
+        // SAFETY (whole body): the caller's contract, checked where it can be.
+        let cache = unsafe { nsr_cache::get(c) }?;
+        if n == 0 {
+            return Ok(nsr_status::NSR_OK);
+        }
+        if n > isize::MAX as usize / 16 {
+            return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
+        }
+        let value_lens = required(value_lens)?;
+        let statuses = required(statuses)?;
+        if key_lens.is_null() {
+            return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
+        }
+        let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
+        let mut total = 0usize;
+        for &l in lens {
+            check_key_len(cache, l)?;
+            total = total.checked_add(l).ok_or(nsr_status::NSR_ERR_INVALID_ARGUMENT)?;
+        }
+        let all = unsafe { bytes(keys, total) }?;
+        let out = unsafe { buffer(out, out_cap) }?;
+        let mut refs: Vec<&[u8]> = Vec::with_capacity(n);
+        let mut at = 0;
+        for &l in lens {
+            refs.push(&all[at..at + l]);
+            at += l;
+        }
+        let values = cache.get_many(&refs)?;
+        let vl = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
+        let st = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
+        let mut used = 0;
+        let mut result = nsr_status::NSR_OK;
+        for (i, v) in values.iter().enumerate() {
+            st[i] = match v {
+                None => nsr_status::NSR_NOT_FOUND,
+                Some(v) => {
+                    vl[i] = v.len();
+                    if let Some(dst) = out.get_mut(used..used + v.len()) {
+                        dst.copy_from_slice(v);
+                        used += v.len();
+                        nsr_status::NSR_OK
+                    } else {
+                        result = nsr_status::NSR_BUFFER_TOO_SMALL;
+                        nsr_status::NSR_BUFFER_TOO_SMALL
                     }
-                };
-            }
-            Ok(result)
-        }),
+                }
+            };
+        }
+        Ok(result)
     };
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    let s = unsafe { guard_msg(msg, msg_cap, body) };
     if s as i32 >= 100 && !statuses.is_null() && n > 0 && n <= isize::MAX as usize / 16 {
         // SAFETY: `n` writable elements by the caller's contract.
         guard_void(|| unsafe { std::slice::from_raw_parts_mut(statuses, n) }.fill(s));
@@ -331,14 +329,14 @@ pub unsafe extern "C" fn nsr_get_many(
 /// it; `msg` NULL with `msg_cap` > 0 is `NSR_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn nsr_sync(c: *mut nsr_cache, msg: *mut c_char, msg_cap: usize) -> nsr_status {
-    // SAFETY: the caller's contract on (msg, msg_cap).
-    let Ok(msg) = (unsafe { message_buffer(msg, msg_cap) }) else { return nsr_status::NSR_ERR_INVALID_ARGUMENT };
-    guard_msg(msg, || -> Detailed {
+    let body = || -> Detailed {
         // SAFETY: the caller's contract.
         let cache = unsafe { nsr_cache::get(c) }?;
         cache.sync()?;
         Ok(nsr_status::NSR_OK)
-    })
+    };
+    // SAFETY: the caller's contract on (msg, msg_cap).
+    unsafe { guard_msg(msg, msg_cap, body) }
 }
 
 /// What a near cache did and holds (`nsr_stats_get`).
