@@ -426,6 +426,14 @@ impl<'a> TableView<'a> {
         64 - self.shift
     }
 
+    /// True when the slot array has at most 2^15 slots (512 KiB): its slots
+    /// and records mostly sit in the caller's caches, and a batch reads them
+    /// without the prefetch stages (which would only add instructions there).
+    #[inline(always)]
+    pub(crate) fn is_cache_sized(&self) -> bool {
+        self.bits() <= 15
+    }
+
     #[inline(always)]
     pub(crate) fn mask(&self) -> usize {
         self.mask

@@ -105,13 +105,10 @@ impl<'a> ReadStart<'a> {
         b
     }
 
-    /// True when the slot array has at most 2^15 slots (512 KiB): such a
-    /// shard's slots and records mostly sit in the caller's caches, and a
-    /// batch reads them without the prefetch stages (which would only add
-    /// instructions there).
+    /// [`TableView::is_cache_sized`] of this start's slot array.
     #[inline(always)]
     pub(crate) fn is_cache_sized(&self) -> bool {
-        self.view.bits() <= 15
+        self.view.is_cache_sized()
     }
 
     /// True when no write section opened since this start: everything
@@ -269,15 +266,11 @@ impl Shard {
         }
     }
 
-    /// True when the published slot array has at most 2^15 slots (512 KiB):
-    /// such a shard's slots and records mostly sit in the caller's caches,
-    /// and a batch reads them without the prefetch stages.
+    /// [`TableView::is_cache_sized`] of the published slot array (true
+    /// when none is published: the map is closing).
     #[inline]
     pub(crate) fn is_cache_sized(&self) -> bool {
-        match self.published() {
-            Some(v) => v.bits() <= 15,
-            None => true,
-        }
+        self.published().map_or(true, |v| v.is_cache_sized())
     }
 
     /// Hints the CPU to fetch the record of `hash`'s key (see
