@@ -164,7 +164,7 @@ func (m *Map) rereadLarge(g *GetBatch) error {
 		g.ValueSizeHint = max(g.ValueSizeHint, need)
 		start := len(g.over)
 		g.over = slices.Grow(g.over, need)
-		n, grown, s := m.readGrowing(readGet, key, nil, g.over)
+		n, grown, s := m.readGrowing(readGetOwned, key, nil, g.over)
 		if grown != nil {
 			g.over = grown[:start]
 		}
