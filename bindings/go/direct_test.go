@@ -609,3 +609,112 @@ func TestDirectStress(t *testing.T) {
 		t.Fatalf("too little happened to test anything: %d hits, %d writes", hits.Load(), writes.Load())
 	}
 }
+
+// TestDirectNeverTornNorMissing: a few keys that are always present (only
+// overwritten, with values from 16 bytes to 2 KiB, so that their blocks are
+// freed and reused at once) among keys inserted and deleted around them
+// (each delete shifts its probe run back, moving the permanent keys'
+// slots). Readers must never miss a permanent key nor read a value that
+// was not written whole for it: the two things the seqlock validation of a
+// direct read exists for.
+func TestDirectNeverTornNorMissing(t *testing.T) {
+	m := openMap(t, Config{Shards: 1})
+	directOf(t, m)
+	const permanent, churn = 16, 24
+	dur := 3 * time.Second
+	if testing.Short() {
+		dur = time.Second
+	}
+	pkey := func(i int) []byte { return patternKey(i, 8+i%9) }
+	long := func(key []byte, v uint64) []byte {
+		n := 16 + int(keyHash(v, key)%2032)
+		out := binary.LittleEndian.AppendUint64(make([]byte, 0, n), v)
+		return append(out, patternValue(key, v, n-8)...)
+	}
+	check := func(key, got []byte) error {
+		if len(got) < 16 {
+			return fmt.Errorf("%d bytes", len(got))
+		}
+		if want := long(key, binary.LittleEndian.Uint64(got)); !bytes.Equal(got, want) {
+			return fmt.Errorf("%d bytes, not a value written whole for the key", len(got))
+		}
+		return nil
+	}
+	var version atomic.Uint64
+	for i := 0; i < permanent; i++ {
+		noErr(t, m.Store(pkey(i), long(pkey(i), version.Add(1))))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, writes atomic.Int64
+	wg.Add(1)
+	go func() { // the writer
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(5, 6))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var err error
+			if i := rng.IntN(permanent + churn); i < permanent {
+				err = m.Store(pkey(i), long(pkey(i), version.Add(1)))
+			} else if rng.IntN(2) == 0 {
+				err = m.Store(patternKey(i, 8), []byte("churn"))
+			} else {
+				_, err = m.Delete(patternKey(i, 8))
+			}
+			if err != nil {
+				t.Errorf("writer: %v", err)
+				return
+			}
+			writes.Add(1)
+		}
+	}()
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 8))
+			buf := make([]byte, 256)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := rng.IntN(permanent)
+				var got []byte
+				var ok bool
+				var err error
+				if rng.IntN(2) == 0 {
+					got, ok, err = m.Load(pkey(i)) // direct up to 2 KiB (into its own buffer)
+				} else {
+					var n int
+					n, ok, err = m.LoadInto(pkey(i), buf)
+					if errors.Is(err, ErrBufferTooSmall) {
+						continue
+					}
+					got = buf[:n]
+				}
+				if err != nil || !ok {
+					t.Errorf("permanent key %d: present %v, %v", i, ok, err)
+					return
+				}
+				if e := check(pkey(i), got); e != nil {
+					t.Errorf("permanent key %d: %v", i, e)
+					return
+				}
+				reads.Add(1)
+			}
+		}(r)
+	}
+	time.Sleep(dur)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d reads, %d writes", reads.Load(), writes.Load())
+	if reads.Load() < 1000 || writes.Load() < 1000 {
+		t.Fatalf("too little happened to test anything: %d reads, %d writes", reads.Load(), writes.Load())
+	}
+}
