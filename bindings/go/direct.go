@@ -59,6 +59,9 @@ type directReader struct {
 	stride   uintptr        // bytes from one stripe to the next
 	nStripes uint32
 	shards   []directShard
+	// allDirect: every shard reads directly (none counts hits), so a
+	// GetBatch is worth reading directly.
+	allDirect bool
 }
 
 // directShard is one shard's seqlock and published slot array word.
@@ -103,12 +106,14 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 		nStripes: uint32(l.stripe_count),
 		shards:   make([]directShard, len(cs)),
 	}
+	d.allDirect = true
 	for i, c := range cs {
 		d.shards[i] = directShard{
 			seq:    (*uint64)(unsafe.Pointer(c.seq)),
 			table:  (*uint64)(unsafe.Pointer(c.table)),
 			direct: c.direct != 0,
 		}
+		d.allDirect = d.allDirect && c.direct != 0
 	}
 	return d
 }
@@ -123,28 +128,102 @@ func (d *directReader) get(key, out []byte) (int, directOutcome) {
 		return 0, directFallback // the engine answers ErrKeyTooLarge
 	}
 	h := keyHash(d.seed, key)
-	sh := &d.shards[shardOf(h, uint32(len(d.shards)))]
+	sh := d.shardOf(h)
 	if !sh.direct {
 		return 0, directFallback
 	}
-	// Enter the gate on a shared stripe, counted under the epoch's parity;
-	// the locked add is the full barrier that orders it before every read
-	// of the shard (the engine's closer and reclaimer rely on it).
-	parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
-	// SAFETY: stripe i < nStripes lies at stripes + i*stride, its parity
-	// counters are its first two u64s (ns_direct_read's contract).
-	ctr := (*uint64)(unsafe.Add(d.stripes, uintptr(rand.Uint32N(d.nStripes))*d.stride+parity*8))
-	atomic.AddUint64(ctr, 1)
+	ctr, open := d.enter()
 	n, r := 0, directFallback
-	// sync/atomic has no 8-bit load: a byte load is single-copy atomic on
-	// every platform, and the locked add above orders it after the entry
-	// (the compiler keeps memory operations after an atomic one). Closed:
-	// the engine answers ErrClosed.
-	if *d.closed == 0 {
+	if open {
 		n, r = sh.lookup(h, key, out)
 	}
-	atomic.AddUint64(ctr, ^uint64(0))
+	d.leave(ctr)
 	return n, r
+}
+
+func (d *directReader) shardOf(h uint64) *directShard {
+	return &d.shards[shardOf(h, uint32(len(d.shards)))]
+}
+
+// enter enters the gate on a random shared stripe, counted under the
+// epoch's parity; the locked add is the full barrier that orders it before
+// every read of a shard (the engine's closer and reclaimer rely on it).
+// open is false when the map is closed (the engine answers ErrClosed).
+// Either way the caller leaves with the counter returned.
+func (d *directReader) enter() (ctr *uint64, open bool) {
+	parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
+	// Stripe i < nStripes lies at stripes + i*stride, its parity counters
+	// are its first two u64s (ns_direct_read's contract).
+	ctr = (*uint64)(unsafe.Add(d.stripes, uintptr(rand.Uint32N(d.nStripes))*d.stride+parity*8))
+	atomic.AddUint64(ctr, 1)
+	// sync/atomic has no 8-bit load: a byte load is single-copy atomic on
+	// every platform, and the locked add above orders it after the entry
+	// (the compiler keeps memory operations after an atomic one).
+	return ctr, *d.closed == 0
+}
+
+// leave leaves the gate entered with ctr (the same stripe and parity).
+func (d *directReader) leave(ctr *uint64) { atomic.AddUint64(ctr, ^uint64(0)) }
+
+// getMany reads a GetBatch's keys as get does, filling its statuses and
+// value lengths as ns_get_many does, with the memory misses of different
+// keys overlapped: every key is hashed first; then, inside one gate pass,
+// every key's home slot is read, then every record those slots point to,
+// and only then is each key finished with the single-key probe, on lines
+// now cached. The indexes of the keys the engine must read (see get) are
+// left in g.pending. False when the map is closed (nothing was read).
+func (d *directReader) getMany(g *GetBatch) bool {
+	n := len(g.klens)
+	hashes, recs := g.hashes[:n], g.recs[:n]
+	at := 0
+	for i, kl := range g.klens {
+		hashes[i] = keyHash(d.seed, g.keys[at:at+int(kl)])
+		at += int(kl)
+	}
+	ctr, open := d.enter()
+	if !open {
+		d.leave(ctr)
+		return false
+	}
+	// Read each home slot's record word: the slot's line comes in, and the
+	// record it names (any record word in a slot names a record block,
+	// mapped while the pass lasts, even if the slot changes meanwhile).
+	for i, h := range hashes {
+		recs[i] = 0
+		word := atomic.LoadUint64(d.shardOf(h).table)
+		if word == 0 {
+			continue
+		}
+		bits := word & 63
+		slot := engineAddr(unsafe.Pointer(d.shards[0].table), word&^63+(h>>(64-bits))*16)
+		recs[i] = atomic.LoadUint64((*uint64)(unsafe.Add(slot, 8))) &^ 3
+	}
+	for _, rec := range recs {
+		if rec != 0 {
+			atomic.LoadUint64((*uint64)(engineAddr(unsafe.Pointer(d.shards[0].table), rec)))
+		}
+	}
+	at = 0
+	for i, kl := range g.klens {
+		key := g.keys[at : at+int(kl)]
+		at += int(kl)
+		g.vlens[i], g.sts[i] = 0, C.ns_status(StatusNotFound)
+		if len(key) > d.maxKey {
+			g.sts[i] = C.ns_status(StatusKeyTooLarge)
+			continue
+		}
+		v, r := d.shardOf(hashes[i]).lookup(hashes[i], key, g.out[i*g.stride:(i+1)*g.stride])
+		switch r {
+		case directHit:
+			g.vlens[i], g.sts[i] = C.size_t(v), C.ns_status(StatusOK)
+		case directTooSmall:
+			g.vlens[i], g.sts[i] = C.size_t(v), C.ns_status(StatusBufferTooSmall)
+		case directFallback:
+			g.pending = append(g.pending, i)
+		}
+	}
+	d.leave(ctr)
+	return true
 }
 
 // lookup is get's read of one shard inside the gate: up to directRetries

@@ -672,6 +672,38 @@ func TestDirectNeverTornNorMissing(t *testing.T) {
 			writes.Add(1)
 		}
 	}()
+	wg.Add(1)
+	go func() { // a reader of GetBatches of every permanent key
+		defer wg.Done()
+		g := NewGetBatch(permanent)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			g.Reset()
+			for i := 0; i < permanent; i++ {
+				g.Get(pkey(i))
+			}
+			if err := m.RunGets(g); err != nil {
+				t.Errorf("RunGets: %v", err)
+				return
+			}
+			for i := 0; i < permanent; i++ {
+				v, ok := g.Value(i)
+				if !ok {
+					t.Errorf("GetBatch: permanent key %d: status %v", i, g.Status(i))
+					return
+				}
+				if e := check(pkey(i), v); e != nil {
+					t.Errorf("GetBatch: permanent key %d: %v", i, e)
+					return
+				}
+			}
+			reads.Add(permanent)
+		}
+	}()
 	for r := 0; r < 2; r++ {
 		wg.Add(1)
 		go func(r int) {
@@ -717,4 +749,64 @@ func TestDirectNeverTornNorMissing(t *testing.T) {
 	if reads.Load() < 1000 || writes.Load() < 1000 {
 		t.Fatalf("too little happened to test anything: %d reads, %d writes", reads.Load(), writes.Load())
 	}
+}
+
+// TestDirectGetBatch: RunGets through direct reads against single loads
+// through cgo: keys of 0 to 300 bytes, values of 0 to 2000 (many past the
+// batch's room, re-read on their own), entries with a deadline (left to
+// the engine: exactly those), absent keys and keys over MaxKeyLen.
+func TestDirectGetBatch(t *testing.T) {
+	m := openMap(t, Config{MaxKeyLen: 300})
+	d := directOf(t, m)
+	if !d.allDirect {
+		t.Fatal("a plain map's shards are not all direct")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	g := NewGetBatch(8)
+	for round := 0; round < 20; round++ {
+		g.Reset()
+		var keys [][]byte
+		for i := 0; i < 200; i++ {
+			k := patternKey(round*1000+i, rng.IntN(301))
+			switch r := rng.IntN(10); {
+			case r < 6:
+				noErr(t, m.Store(k, patternValue(k, uint64(round), rng.IntN(2001))))
+			case r < 7:
+				noErr(t, m.StoreTTL(k, patternValue(k, uint64(round), rng.IntN(100)), time.Hour))
+			}
+			keys = append(keys, k)
+			g.Get(k)
+		}
+		ttl := 0 // the batch's gets of keys with a deadline (a short key may repeat)
+		for _, k := range keys {
+			if left, ok, err := m.TTL(k); err == nil && ok && left != NoExpiry {
+				ttl++
+			}
+		}
+		keys = append(keys, make([]byte, 301))
+		g.Get(make([]byte, 301))
+		noErr(t, m.RunGets(g))
+		if len(g.pending) != ttl {
+			t.Fatalf("round %d: %d keys left to the engine, want the %d with a deadline", round, len(g.pending), ttl)
+		}
+		viaCgo(m, func() {
+			for i, k := range keys {
+				want, ok, err := m.Load(k)
+				if i == len(keys)-1 {
+					if !errors.Is(err, ErrKeyTooLarge) || g.Status(i) != StatusKeyTooLarge {
+						t.Fatalf("a 301-byte key: %v, batch status %v", err, g.Status(i))
+					}
+					continue
+				}
+				noErr(t, err)
+				got, gotOK := g.Value(i)
+				if gotOK != ok || !bytes.Equal(got, want) {
+					t.Fatalf("round %d, key %d (%d bytes): batch (%d bytes, %v), Load (%d bytes, %v)",
+						round, i, len(k), len(got), gotOK, len(want), ok)
+				}
+			}
+		})
+	}
+	noErr(t, m.Close())
+	wantErr(t, m.RunGets(g), ErrClosed)
 }
