@@ -12,8 +12,9 @@ import (
 	"slices"
 )
 
-// GetBatch is a list of gets run by Map.RunGets with one cgo call: the
-// all-get case of Batch, laid out for it. Keys are copied back to back into
+// GetBatch is a list of gets run by Map.RunGets with direct reads (no cgo
+// call; see the package doc) or, when the map counts hits, one cgo call:
+// the all-get case of Batch, laid out for it. Keys are copied back to back into
 // one buffer, and each value is read into room the batch reserves per key,
 // so adding a key costs a copy of its bytes and a length, and the engine
 // reads the batch's arrays as they are (no operation records on either
@@ -115,7 +116,9 @@ func (g *GetBatch) Value(i int) (value []byte, ok bool) {
 	return g.out[off : off+n : off+n], true
 }
 
-// RunGets runs every get of g with one cgo call. The error is nil, or
+// RunGets runs every get of g: with direct reads, the keys' memory misses
+// overlapped across the batch, and the few gets they leave to the engine
+// one by one; or, in a map that counts hits, with one cgo call. The error is nil, or
 // ErrClosed when the map is closed (then no get ran); per-key outcomes are
 // read with Status, OK, Err and Value.
 func (m *Map) RunGets(g *GetBatch) error {
