@@ -366,8 +366,9 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 // numashard-cache is numashard in cache mode (S3-FIFO eviction, hit and
 // miss counting) with a limit that holds every entry: what cache mode costs
 // when nothing is evicted (every load must still hit). numashard-cgo is
-// numashard with Config.NoDirectReads: every load a cgo call (its own map,
-// the same entries; single-key workloads only).
+// numashard with Config.NoDirectReads: every load a cgo call, batches of
+// loads a GetBatch in one cgo call (its own map, the same entries; loads
+// only): what numashard and numashard-gets cost without direct reads.
 var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cgo", "numashard-cache", "syncmap", "rwmap",
 	"sharded32", "xsync", "fastcache", "freecache", "bigcache", "otter"}
 
@@ -484,7 +485,7 @@ func wrapImpl(m benchMap, impl string) benchMap {
 	switch impl {
 	case "numashard-copy":
 		return &nsCopyBench{*m.(*nsBench)}
-	case "numashard-gets":
+	case "numashard-gets", "numashard-cgo":
 		return &nsGetsBench{*m.(*nsBench)}
 	}
 	return m
@@ -544,8 +545,8 @@ func BenchmarkMap(b *testing.B) {
 						if impl == "numashard-gets" && (w.batch == 0 || w.storePct > 0) {
 							continue // only its batches of loads differ from numashard
 						}
-						if impl == "numashard-cgo" && (w.batch > 0 || w.storePct == 100) {
-							continue // only its single loads differ from numashard
+						if impl == "numashard-cgo" && w.storePct > 0 {
+							continue // only its loads differ from numashard
 						}
 						if heapOnly := os.Getenv("NUMASHARD_BENCH_HEAP_OPS"); heapOnly != "" && goHeapImpls[impl] &&
 							!regexp.MustCompile(heapOnly).MatchString(w.name) {
