@@ -370,7 +370,7 @@ func (m *Map) runOps(b *Batch, ops []batchOp, at []int) error {
 
 var getBatchPool = sync.Pool{New: func() any { return NewGetBatch(64) }}
 
-// LoadMany loads many keys as one GetBatch (see RunGets). values[i] is the value of
+// LoadMany loads many keys with one cgo call. values[i] is the value of
 // keys[i], or nil when absent (a present empty value is a non-nil empty
 // slice). All values share one allocation.
 func (m *Map) LoadMany(keys [][]byte) (values [][]byte, err error) {

@@ -59,9 +59,6 @@ type directReader struct {
 	stride   uintptr        // bytes from one stripe to the next
 	nStripes uint32
 	shards   []directShard
-	// allDirect: every shard reads directly (none counts hits), so a
-	// GetBatch is worth reading directly.
-	allDirect bool
 }
 
 // directShard is one shard's seqlock and published slot array word.
@@ -106,14 +103,12 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 		nStripes: uint32(l.stripe_count),
 		shards:   make([]directShard, len(cs)),
 	}
-	d.allDirect = true
 	for i, c := range cs {
 		d.shards[i] = directShard{
 			seq:    (*uint64)(unsafe.Pointer(c.seq)),
 			table:  (*uint64)(unsafe.Pointer(c.table)),
 			direct: c.direct != 0,
 		}
-		d.allDirect = d.allDirect && c.direct != 0
 	}
 	return d
 }
@@ -164,119 +159,6 @@ func (d *directReader) enter() (ctr *uint64, open bool) {
 
 // leave leaves the gate entered with ctr (the same stripe and parity).
 func (d *directReader) leave(ctr *uint64) { atomic.AddUint64(ctr, ^uint64(0)) }
-
-// getMany reads a GetBatch's keys as get does, filling its statuses and
-// value lengths as ns_get_many does, with the memory misses of different
-// keys overlapped: every key is hashed first; then, inside one gate pass,
-// the batch's home slots are read, then each key's candidate record (the
-// first slot from home with its tag), then the last line of each value,
-// and only then is each key read with the single-key protocol, on lines
-// now cached. Each stage is a loop over the whole batch whose loads do not
-// depend on one another, so the CPU has many misses in flight at once. The
-// first stages only bring lines in (nothing they read is handed out); the
-// last validates everything as get does. The indexes of the keys the
-// engine must read (see get) are left in g.pending. False when the map is
-// closed (nothing was read).
-func (d *directReader) getMany(g *GetBatch) bool {
-	n := len(g.klens)
-	hashes, recs := g.hashes[:n], g.recs[:n]
-	at := 0
-	for i, kl := range g.klens {
-		hashes[i] = keyHash(d.seed, g.keys[at:at+int(kl)])
-		at += int(kl)
-	}
-	ctr, open := d.enter()
-	if !open {
-		d.leave(ctr)
-		return false
-	}
-	base := unsafe.Pointer(d.shards[0].table) // any pointer into the engine's memory
-	// The home slots.
-	for i, h := range hashes {
-		recs[i] = 0
-		if word := atomic.LoadUint64(d.shardOf(h).table); word != 0 {
-			bits := word & 63
-			recs[i] = word&^63 + (h>>(64-bits))*16
-			atomic.LoadUint64((*uint64)(engineAddr(base, recs[i])))
-		}
-	}
-	// The candidate records: the first slot from home with the key's tag
-	// (a record word in a slot always names a record block, mapped while
-	// the pass lasts, even when the slot changes meanwhile).
-	for i, h := range hashes {
-		if recs[i] == 0 {
-			continue
-		}
-		word := atomic.LoadUint64(d.shardOf(h).table)
-		off := recs[i] - word&^63 // the home slot's offset in the array
-		if word == 0 || off >= 16<<(word&63) {
-			recs[i] = 0 // another array since: leave it to the last stage
-			continue
-		}
-		recs[i] = firstCandidate(engineAddr(base, word&^63), word&63, off/16, h|1)
-	}
-	// The headers, and once a header is confirmed, the value's last line.
-	at = 0
-	for i, kl := range g.klens {
-		rec := recs[i]
-		at += int(kl)
-		if rec == 0 {
-			continue
-		}
-		sh := d.shardOf(hashes[i])
-		s1 := atomic.LoadUint64(sh.seq)
-		p := engineAddr(base, rec)
-		hdr := atomic.LoadUint64((*uint64)(p))
-		if v := hdr >> 32; uint32(hdr) == uint32(kl) && atomic.LoadUint64(sh.seq) == s1 && s1&1 == 0 && v > 0 {
-			// A confirmed header of this key's length: the block spans its value.
-			atomic.LoadUint64((*uint64)(unsafe.Add(p, (8+uintptr(kl)+uintptr(v)-1)&^7)))
-		}
-	}
-	at = 0
-	for i, kl := range g.klens {
-		key := g.keys[at : at+int(kl)]
-		at += int(kl)
-		g.vlens[i], g.sts[i] = 0, C.ns_status(StatusNotFound)
-		if len(key) > d.maxKey {
-			g.sts[i] = C.ns_status(StatusKeyTooLarge)
-			continue
-		}
-		v, r := d.shardOf(hashes[i]).lookup(hashes[i], key, g.out[i*g.stride:(i+1)*g.stride])
-		switch r {
-		case directHit:
-			g.vlens[i], g.sts[i] = C.size_t(v), C.ns_status(StatusOK)
-		case directTooSmall:
-			g.vlens[i], g.sts[i] = C.size_t(v), C.ns_status(StatusBufferTooSmall)
-		case directFallback:
-			g.pending = append(g.pending, i)
-		}
-	}
-	d.leave(ctr)
-	return true
-}
-
-// firstCandidate is the address of the record named by the first slot
-// from slot i of the array at slots (2^bits slots) with tag, or 0 when an
-// empty slot comes first. Only a hint: nothing it reads is validated.
-func firstCandidate(slots unsafe.Pointer, bits, i, tag uint64) uint64 {
-	mask := uint64(1)<<bits - 1
-	for left := mask; ; left-- {
-		slot := unsafe.Add(slots, uintptr(i)*16)
-		t := atomic.LoadUint64((*uint64)(slot))
-		if t == 0 {
-			return 0
-		}
-		if t == tag {
-			if rw := atomic.LoadUint64((*uint64)(unsafe.Add(slot, 8))) &^ 3; rw != 0 {
-				return rw
-			}
-		}
-		if left == 0 {
-			return 0
-		}
-		i = (i + 1) & mask
-	}
-}
 
 // lookup is get's read of one shard inside the gate: up to directRetries
 // attempts at a consistent probe.

@@ -12,9 +12,8 @@ import (
 	"slices"
 )
 
-// GetBatch is a list of gets run by Map.RunGets with direct reads (no cgo
-// call; see the package doc) or, when the map counts hits, one cgo call:
-// the all-get case of Batch, laid out for it. Keys are copied back to back into
+// GetBatch is a list of gets run by Map.RunGets with one cgo call: the
+// all-get case of Batch, laid out for it. Keys are copied back to back into
 // one buffer, and each value is read into room the batch reserves per key,
 // so adding a key costs a copy of its bytes and a length, and the engine
 // reads the batch's arrays as they are (no operation records on either
@@ -40,11 +39,6 @@ type GetBatch struct {
 	// ValueSizeHint is the room reserved per key; 0 = 64 bytes. It grows
 	// to the largest value a RunGets has seen.
 	ValueSizeHint int
-	// A direct read's scratch (Map.runGetsDirect): each key's hash, the
-	// record its home slot names, and the keys left to the engine.
-	hashes  []uint64
-	recs    []uint64
-	pending []int
 }
 
 // movedValue is a value of op i at over[off:].
@@ -116,9 +110,9 @@ func (g *GetBatch) Value(i int) (value []byte, ok bool) {
 	return g.out[off : off+n : off+n], true
 }
 
-// RunGets runs every get of g: with direct reads, the keys' memory misses
-// overlapped across the batch, and the few gets they leave to the engine
-// one by one; or, in a map that counts hits, with one cgo call. The error is nil, or
+// RunGets runs every get of g with one cgo call (the engine's batch read
+// overlaps the keys' memory misses with prefetches; measured faster than
+// direct reads from Go, bench/results/go.md run 9). The error is nil, or
 // ErrClosed when the map is closed (then no get ran); per-key outcomes are
 // read with Status, OK, Err and Value.
 func (m *Map) RunGets(g *GetBatch) error {
@@ -141,11 +135,6 @@ func (m *Map) RunGets(g *GetBatch) error {
 	}
 	g.vlens, g.sts = g.vlens[:n], g.sts[:n]
 	g.moved = g.moved[:0]
-	if d := m.direct; d != nil && d.allDirect {
-		if done, err := m.runGetsDirect(g); done {
-			return err
-		}
-	}
 	// Every array holds plain bytes or integers: cgo passes them as they
 	// are, nothing to pin.
 	s := Status(C.ns_get_many(m.h, C.size_t(n), bytesPtr(g.keys), &g.klens[0],
@@ -159,46 +148,6 @@ func (m *Map) RunGets(g *GetBatch) error {
 	default:
 		return errorOf("RunGets", s)
 	}
-}
-
-// runGetsDirect runs g's gets with direct reads (directReader.getMany),
-// then the few the engine must answer one by one. done is false when the
-// map is closed: RunGets then asks the engine, which says so.
-func (m *Map) runGetsDirect(g *GetBatch) (done bool, err error) {
-	n := len(g.klens)
-	if cap(g.hashes) < n {
-		g.hashes, g.recs = make([]uint64, n), make([]uint64, n)
-	}
-	g.pending = g.pending[:0]
-	ok := m.direct.getMany(g)
-	runtime.KeepAlive(m)
-	if !ok {
-		return false, nil
-	}
-	tooSmall := false
-	for _, i := range g.pending {
-		at := 0
-		for _, kl := range g.klens[:i] {
-			at += int(kl)
-		}
-		key := g.keys[at : at+int(g.klens[i])]
-		v, s := m.read(readGetOwned, key, nil, g.out[i*g.stride:(i+1)*g.stride])
-		switch s {
-		case StatusOK, StatusBufferTooSmall:
-			g.vlens[i] = C.size_t(v)
-		case StatusNotFound, StatusKeyTooLarge:
-		default:
-			return true, errorOf("RunGets", s)
-		}
-		g.sts[i] = C.ns_status(s)
-	}
-	for _, s := range g.sts {
-		tooSmall = tooSmall || Status(s) == StatusBufferTooSmall
-	}
-	if tooSmall {
-		return true, m.rereadLarge(g)
-	}
-	return true, nil
 }
 
 // rereadLarge reads again, each on its own and with room for it, the
