@@ -43,6 +43,8 @@ package numashard
 #cgo nocallback ns_len
 #cgo noescape ns_map_close
 #cgo nocallback ns_map_close
+#cgo noescape ns_map_direct_read
+#cgo nocallback ns_map_direct_read
 #cgo noescape ns_map_free
 #cgo nocallback ns_map_free
 #cgo noescape ns_map_new

@@ -35,6 +35,18 @@
 //	m.StoreString("user:42", []byte("alice"))
 //	v, ok, err := m.LoadString("user:42")
 //
+// Reads without cgo: Load, LoadInto and AppendLoad (and what is built on
+// them: the String variants, TypedMap.Load, the re-read of a GetBatch
+// value too large for its room) read the engine's memory from Go with the
+// engine's own lock-free protocol (a gate that keeps the memory mapped, a
+// seqlock that validates every value before it is handed out), and make no
+// cgo call for an entry without a time to live in a map that does not
+// count hits (no eviction, no RecordStats). Everything else (entries with
+// a TTL, cache mode, a value too large for LoadInto's or AppendLoad's
+// 256-byte stage, a shard written through every retry) is read by the
+// engine through cgo, with the same results. Config.NoDirectReads sends
+// every read through cgo.
+//
 // Typed keys and values: Of returns a TypedMap[K, V] view over codecs
 // (String, Bytes, Int64, Uint32, ... or your own Codec), with the same
 // sync.Map-shaped methods.

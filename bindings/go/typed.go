@@ -77,7 +77,7 @@ func (t *TypedMap[K, V]) read(op readOp, key K, value V) (v V, s Status, err err
 // Load returns the value stored under key; ok is false when it is absent.
 func (t *TypedMap[K, V]) Load(key K) (value V, ok bool, err error) {
 	var zero V
-	v, s, err := t.read(readGet, key, zero)
+	v, s, err := t.read(readGetOwned, key, zero)
 	switch {
 	case err != nil:
 		return zero, false, err

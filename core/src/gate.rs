@@ -303,6 +303,27 @@ impl Gate {
         fence(SeqCst);
     }
 
+    /// The epoch, for direct readers (`map/direct.rs`).
+    #[cfg(not(loom))]
+    pub(crate) fn epoch_ptr(&self) -> *const u64 {
+        self.epoch.as_ptr() as *const u64
+    }
+
+    /// The closed flag, for direct readers.
+    #[cfg(not(loom))]
+    pub(crate) fn closed_ptr(&self) -> *const u8 {
+        self.closed.as_ptr() as *const u8
+    }
+
+    /// The shared stripes, for direct readers (which count themselves in
+    /// with read-modify-writes, as threads without an owned stripe do): the
+    /// first one's address, the bytes between two, and how many there are.
+    #[cfg(not(loom))]
+    pub(crate) fn shared_stripes(&self) -> (*mut u64, usize, usize) {
+        let shared = &self.stripes[OWNED_STRIPES..];
+        (shared[0][0].as_ptr() as *mut u64, std::mem::size_of_val(&self.stripes[0]), shared.len())
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(SeqCst)
     }

@@ -90,5 +90,7 @@ pub use clock::Clock;
 pub use config::{Config, Eviction, ExecMode};
 pub use error::{Error, Result, Status};
 pub use map::{CasOutcome, Iter, Map, MAX_SHARDS};
+#[cfg(not(loom))]
+pub use map::{DirectRead, DirectShard, DIRECT_READ_VERSION};
 pub use snapshot::SaveReport;
 pub use stats::{MapStats, ShardStats};

@@ -38,6 +38,12 @@ impl SeqLock {
         self.0.load(Relaxed) == s1
     }
 
+    /// The sequence word, for direct readers (`map/direct.rs`).
+    #[cfg(not(loom))]
+    pub(crate) fn as_ptr(&self) -> *const u64 {
+        self.0.as_ptr() as *const u64
+    }
+
     /// Opens a write section. One writer at a time (the caller holds the
     /// shard's ownership lock). Returns what [`SeqLock::write_end`] takes.
     #[inline]

@@ -17,6 +17,7 @@
 pub mod batch;
 pub mod boundary;
 pub mod config;
+pub mod direct;
 pub mod handle;
 pub mod iter;
 pub mod kv;
@@ -28,6 +29,7 @@ pub mod ttl;
 
 pub use batch::*;
 pub use config::*;
+pub use direct::*;
 pub use handle::{ns_iter, ns_map};
 pub use iter::*;
 pub use kv::*;

@@ -365,9 +365,12 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 
 // numashard-cache is numashard in cache mode (S3-FIFO eviction, hit and
 // miss counting) with a limit that holds every entry: what cache mode costs
-// when nothing is evicted (every load must still hit).
-var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cache", "syncmap", "rwmap", "sharded32", "xsync",
-	"fastcache", "freecache", "bigcache", "otter"}
+// when nothing is evicted (every load must still hit). numashard-cgo is
+// numashard with Config.NoDirectReads: every load a cgo call, batches of
+// loads a GetBatch in one cgo call (its own map, the same entries; loads
+// only): what numashard and numashard-gets cost without direct reads.
+var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cgo", "numashard-cache", "syncmap", "rwmap",
+	"sharded32", "xsync", "fastcache", "freecache", "bigcache", "otter"}
 
 // goHeapImpls keep their entries on the Go heap.
 var goHeapImpls = map[string]bool{"syncmap": true, "rwmap": true, "sharded32": true, "xsync": true, "otter": true}
@@ -417,8 +420,8 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	defer debug.SetGCPercent(debug.SetGCPercent(800))
 	var m benchMap
 	switch shared {
-	case "numashard", "numashard-cache":
-		cfg := numashard.Config{}
+	case "numashard", "numashard-cache", "numashard-cgo":
+		cfg := numashard.Config{NoDirectReads: shared == "numashard-cgo"}
 		if shared == "numashard-cache" {
 			// Room for every entry (~100 B each) several times over.
 			cfg.MemoryLimit, cfg.Eviction = uint64(n)*512, numashard.EvictionS3FIFO
@@ -482,7 +485,7 @@ func wrapImpl(m benchMap, impl string) benchMap {
 	switch impl {
 	case "numashard-copy":
 		return &nsCopyBench{*m.(*nsBench)}
-	case "numashard-gets":
+	case "numashard-gets", "numashard-cgo":
 		return &nsGetsBench{*m.(*nsBench)}
 	}
 	return m
@@ -541,6 +544,9 @@ func BenchmarkMap(b *testing.B) {
 						}
 						if impl == "numashard-gets" && (w.batch == 0 || w.storePct > 0) {
 							continue // only its batches of loads differ from numashard
+						}
+						if impl == "numashard-cgo" && w.storePct > 0 {
+							continue // only its loads differ from numashard
 						}
 						if heapOnly := os.Getenv("NUMASHARD_BENCH_HEAP_OPS"); heapOnly != "" && goHeapImpls[impl] &&
 							!regexp.MustCompile(heapOnly).MatchString(w.name) {

@@ -94,7 +94,9 @@ impl Map {
             hasher: KeyHasher::new(cfg.hash_seed),
             // With eviction the shards keep their own shares of the limit.
             budget: Budget::new(if evicting { 0 } else { cfg.memory_limit }),
-            gate: Gate::new(slots),
+            // Shared stripes: one per CPU, and at least 64, so that direct
+            // readers (`direct.rs`), which pick one at random, rarely share.
+            gate: Gate::new(slots.max(64)),
             cfg,
             shards,
             topology,

@@ -8,14 +8,19 @@
 //!   the caller under the lock, or the owners);
 //! - `replace.rs`: `replace_all` (build on the owners, switch under every lock);
 //! - `iter.rs`: iteration and `range`, chunk by chunk of the hash space;
-//! - `stats.rs`: per-shard and map-wide statistics.
+//! - `stats.rs`: per-shard and map-wide statistics;
+//! - `direct.rs`: where bindings that read the map's memory themselves find it.
 
 mod batch;
+#[cfg(not(loom))]
+mod direct;
 mod iter;
 mod lifecycle;
 mod replace;
 mod stats;
 
+#[cfg(not(loom))]
+pub use direct::{DirectRead, DirectShard, DIRECT_READ_VERSION};
 pub use iter::Iter;
 
 use crate::batch::{duration_ns, BatchOp, OpKind};

@@ -258,6 +258,16 @@ impl Shard {
         unsafe { TableView::published(self.view.table_word.load(Ordering::Relaxed)) }
     }
 
+    /// Where a direct reader finds this shard (`map/direct.rs`).
+    #[cfg(not(loom))]
+    pub(crate) fn direct_shard(&self) -> crate::map::DirectShard {
+        crate::map::DirectShard {
+            seq: self.view.seq.as_ptr(),
+            table: self.view.table_word.as_ptr() as *const u64,
+            direct: !self.notes_reads,
+        }
+    }
+
     /// Hints the CPU to fetch the home slot of `hash` in the published table.
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {

@@ -555,6 +555,32 @@ static void test_batch(void) {
   ns_map_free(m);
 }
 
+/* ns_map_direct_read: the layout as C sees it (sizes, version, shard
+ * count), the too-small and bad-argument answers, a closed map. The
+ * protocol itself is checked against the engine's reads by a reference
+ * reader in ffi/src/direct.rs and by the Go binding's tests. */
+static void test_direct_read(void) {
+  ns_map *m = open_map(8, 256, 0);
+  ns_direct_read l;
+  ns_direct_shard sh[3];
+  CHECK(sizeof(ns_direct_read) == 48 && sizeof(ns_direct_shard) == 24);
+  memset(&l, 0, sizeof l);
+  EXPECT(ns_map_direct_read(m, &l, sh, 1), NS_BUFFER_TOO_SMALL);
+  CHECK(l.version == NS_DIRECT_READ_VERSION && l.shards == 2);
+  EXPECT(ns_map_direct_read(m, &l, sh, 3), NS_OK);
+  CHECK(l.epoch != NULL && l.closed != NULL && *l.closed == 0 && l.stripes != NULL);
+  CHECK(l.stripe_count >= 1 && l.stripe_stride >= 16);
+  CHECK(sh[0].direct == 1 && sh[1].direct == 1 && sh[0].seq != sh[1].seq);
+  CHECK(*sh[0].seq % 2 == 0 && *sh[0].table != 0);
+  EXPECT(ns_map_direct_read(NULL, &l, sh, 3), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_map_direct_read(m, NULL, sh, 3), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_map_direct_read(m, &l, NULL, 3), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_map_close(m), NS_OK);
+  CHECK(*l.closed == 1); /* valid until ns_map_free */
+  EXPECT(ns_map_direct_read(m, &l, sh, 3), NS_ERR_CLOSED);
+  ns_map_free(m);
+}
+
 /* ns_get_many: hits, misses, the empty key, values beyond the stride (and
  * the call's NS_BUFFER_TOO_SMALL), lengths only, too large keys, every
  * whole-call error, and a closed map. */
@@ -1272,6 +1298,7 @@ int main(void) {
   test_len_clear_full();
   test_batch();
   test_get_many();
+  test_direct_read();
   test_hits_count_once();
   test_stats();
   test_iter_replace();

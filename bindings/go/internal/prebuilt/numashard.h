@@ -46,6 +46,12 @@
 #include <stdbool.h>
 
 /**
+ * The version of the direct-read protocol and record layout this library
+ * speaks. A reader built for another version must read through `ns_get`.
+ */
+#define NS_DIRECT_READ_VERSION 1
+
+/**
  * Bytes before an entry's key in an `ns_iter_next_many` buffer: its key
  * length and its value length, each a little-endian `uint32_t`.
  */
@@ -484,6 +490,71 @@ typedef struct ns_config {
 } ns_config;
 
 /**
+ * Where a direct reader finds a map's gate and hash (see `ns_map_direct_read`).
+ */
+typedef struct ns_direct_read {
+  /**
+   * `NS_DIRECT_READ_VERSION` of this library.
+   */
+  uint32_t version;
+  /**
+   * The map's shard count.
+   */
+  uint32_t shards;
+  /**
+   * The key hash's seed: foldhash 0.1.5 "fast", `FixedState::with_seed(hash_seed)`,
+   * over the key as Rust's `<[u8] as Hash>::hash` feeds it (its length as a
+   * usize, then its bytes).
+   */
+  uint64_t hash_seed;
+  /**
+   * The gate's epoch.
+   */
+  const uint64_t *epoch;
+  /**
+   * The gate's closed flag (0 or 1).
+   */
+  const uint8_t *closed;
+  /**
+   * The first shared stripe of the gate: its two counters (parity 0 and 1)
+   * are the u64s at its address and 8 bytes on.
+   */
+  uint64_t *stripes;
+  /**
+   * Bytes from one stripe to the next.
+   */
+  uint32_t stripe_stride;
+  /**
+   * Shared stripes (at least one).
+   */
+  uint32_t stripe_count;
+} ns_direct_read;
+
+/**
+ * Where a direct reader finds one shard (see `ns_map_direct_read`).
+ */
+typedef struct ns_direct_shard {
+  /**
+   * The shard's sequence: odd while a write section is open.
+   */
+  const uint64_t *seq;
+  /**
+   * The published slot array: its 64-aligned address, log2 of its slot
+   * count in the low 6 bits; 0 when none is published (closing).
+   */
+  const uint64_t *table;
+  /**
+   * 1 when a hit needs nothing but a copy; 0 when the map marks or counts
+   * hits (cache mode, statistics): read such a shard through `ns_get`.
+   */
+  uint32_t direct;
+  /**
+   * Zero.
+   */
+  uint32_t reserved;
+} ns_direct_shard;
+
+/**
  * One entry of `ns_replace_all`.
  */
 typedef struct ns_entry {
@@ -779,6 +850,50 @@ void ns_config_init(struct ns_config *cfg);
  * NULL array with a length, non-UTF-8 string, size limits out of range).
  */
 ns_status ns_config_check(const struct ns_config *cfg);
+
+/**
+ * Fills `*layout` and the first `min(cap, layout->shards)` entries of
+ * `shards` with where a direct reader finds the map's memory.
+ *
+ * A direct reader, for a key of `len` bytes (version 1):
+ * 1. hashes it (`hash_seed`); its shard is `((uint64_t)(uint32_t)h * shards) >> 32`;
+ *    a shard whose `direct` is 0 is read through `ns_get`;
+ * 2. enters the gate: `p = *epoch & 1` (acquire), a locked add of 1 to
+ *    counter `p` of any shared stripe (a full barrier), then if `*closed`,
+ *    subtracts it again and reads through `ns_get` (which answers closed);
+ * 3. reads the shard's `seq` (`s1`); odd: retries (a write is in progress);
+ * 4. reads `table`: 0 means read through `ns_get`; else `bits` = its low 6
+ *    bits, the slots at `table & ~63`, `2^bits` of them;
+ * 5. probes from slot `h >> (64 - bits)`, linearly and wrapping, at most
+ *    `2^bits` slots: a slot is two u64s, a tag (`h | 1`; 0 = empty, which
+ *    ends the probe: a miss) and a record address (mask its low 2 bits);
+ * 6. a miss holds if `seq` still reads `s1` (else retry from 3);
+ * 7. for a slot with the key's tag, reads the record's first u64: two
+ *    native u32s, the key length (bit 31 set: the entry has a deadline,
+ *    read it through `ns_get`) and the value length; checks `seq == s1`
+ *    before those lengths size any read; a different length or different
+ *    key bytes (at record + 8) continue the probe; the value's bytes
+ *    follow the key; copies them, then checks `seq == s1` again before
+ *    using the copy (else retry from 3). Record blocks are 8-aligned and a
+ *    multiple of 8 bytes, so these reads never leave the block;
+ * 8. leaves: subtracts 1 from the same counter of the same stripe.
+ *
+ * Ownership: the addresses stay valid until `ns_map_free(m)`; after
+ * `ns_map_close` the gate turns readers away (step 2).
+ *
+ * # Safety
+ * `m` must be NULL or a handle from `ns_map_new`; `layout` must be
+ * writable; `shards` must point to `cap` writable entries (or be NULL with
+ * `cap` 0).
+ *
+ * Returns `NS_OK`; `NS_BUFFER_TOO_SMALL` when `cap` is below the shard
+ * count (`*layout` filled, `layout->shards` says how many); `NS_ERR_CLOSED`;
+ * `NS_ERR_INVALID_ARGUMENT` (NULL `m` or `layout`, NULL `shards` with `cap` > 0).
+ */
+ns_status ns_map_direct_read(const struct ns_map *m,
+                             struct ns_direct_read *layout,
+                             struct ns_direct_shard *shards,
+                             size_t cap);
 
 /**
  * Opens an iterator over the whole map. It returns every entry present for

@@ -1,0 +1,275 @@
+//go:build linux && cgo
+
+package numashard
+
+/*
+#include "numashard.h"
+*/
+import "C"
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Direct reads: Load, LoadInto and AppendLoad read the engine's memory from
+// Go, without a cgo call, with the protocol the engine's own lock-free
+// reader follows (version NS_DIRECT_READ_VERSION of ns_map_direct_read in
+// include/numashard.h). A cgo call costs little by itself, but its locked
+// instructions make the CPU wait for every memory miss before it, one after
+// the other; a direct read overlaps them as plain Go code does.
+//
+// The protocol, for one key: enter the map's gate (a counter of the
+// readers inside, which keeps every slot array and record chunk they may
+// touch mapped), read the shard's seqlock sequence, probe the shard's
+// published slot array, and use what was read only if the sequence did not
+// move meanwhile (no write section opened). Every case it does not handle
+// goes to the engine through cgo, which stays the reference: a shard whose
+// hits must be counted or marked (cache mode, Config.RecordStats), an
+// entry with a deadline (expiry needs the engine's clock), a closed map, a
+// shard being written through every retry, a value too large for the
+// caller's buffer that must stay untouched. Config.NoDirectReads turns
+// direct reads off.
+
+// directRetries bounds the attempts at a consistent read before the engine
+// is asked (the engine's own lock-free reader uses the same bound).
+const directRetries = 16
+
+// directStageSize is the stage a read copies a value into before it is
+// known consistent, when the caller's buffer must stay untouched unless a
+// whole, validated value is written to it (LoadInto, AppendLoad). Larger
+// values go to the engine, which reads them under the shard's lock.
+const directStageSize = 256
+
+// hasDeadline is the flag of a record header's key length word saying the
+// entry has a deadline.
+const hasDeadline = 1 << 31
+
+// directReader is a map's layout for direct reads, fetched once at Open
+// (ns_map_direct_read). Its pointers are into the engine's memory and stay
+// valid until ns_map_free, which runs only once the Map is unreachable.
+type directReader struct {
+	seed     uint64
+	maxKey   int            // the map's max_key_len: a longer key is the engine's error
+	epoch    *uint64        // the gate's epoch
+	closed   *uint8         // the gate's closed flag
+	stripes  unsafe.Pointer // the first shared stripe of the gate
+	stride   uintptr        // bytes from one stripe to the next
+	nStripes uint32
+	shards   []directShard
+}
+
+// directShard is one shard's seqlock and published slot array word.
+type directShard struct {
+	seq    *uint64
+	table  *uint64 // slot array address | log2(capacity); 0 = none (closing)
+	direct bool    // false: a hit needs the engine (counting, marking)
+}
+
+// directOutcome is how a direct read ended.
+type directOutcome uint8
+
+const (
+	directFallback directOutcome = iota // ask the engine (cgo)
+	directMiss                          // no such key at a consistent moment
+	directHit                           // the value, copied whole into the buffer
+	directTooSmall                      // the value is longer than the buffer (its length reported; nothing copied)
+)
+
+// newDirectReader fetches h's layout, or returns nil when the library
+// speaks another version of the protocol (or none): then every read goes
+// through cgo.
+func newDirectReader(h *C.ns_map, maxKey int) *directReader {
+	var l C.ns_direct_read
+	s := Status(C.ns_map_direct_read(h, &l, nil, 0))
+	if (s != StatusOK && s != StatusBufferTooSmall) || l.version != C.NS_DIRECT_READ_VERSION || l.shards == 0 ||
+		l.stripe_count == 0 {
+		return nil
+	}
+	cs := make([]C.ns_direct_shard, l.shards)
+	if Status(C.ns_map_direct_read(h, &l, unsafe.SliceData(cs), C.size_t(len(cs)))) != StatusOK ||
+		int(l.shards) != len(cs) {
+		return nil
+	}
+	d := &directReader{
+		seed:     uint64(l.hash_seed),
+		maxKey:   maxKey,
+		epoch:    (*uint64)(unsafe.Pointer(l.epoch)),
+		closed:   (*uint8)(unsafe.Pointer(l.closed)),
+		stripes:  unsafe.Pointer(l.stripes),
+		stride:   uintptr(l.stripe_stride),
+		nStripes: uint32(l.stripe_count),
+		shards:   make([]directShard, len(cs)),
+	}
+	for i, c := range cs {
+		d.shards[i] = directShard{
+			seq:    (*uint64)(unsafe.Pointer(c.seq)),
+			table:  (*uint64)(unsafe.Pointer(c.table)),
+			direct: c.direct != 0,
+		}
+	}
+	return d
+}
+
+// get reads the value of key into out: directHit with its length n (out
+// holds it, validated), directTooSmall with its length (out untouched),
+// directMiss, or directFallback (ask the engine). out may be written by an
+// attempt that turns out inconsistent: the caller passes a buffer nobody
+// sees before a hit. The caller keeps the Map alive across the call.
+func (d *directReader) get(key, out []byte) (int, directOutcome) {
+	if len(key) > d.maxKey {
+		return 0, directFallback // the engine answers ErrKeyTooLarge
+	}
+	h := keyHash(d.seed, key)
+	sh := d.shardOf(h)
+	if !sh.direct {
+		return 0, directFallback
+	}
+	ctr, open := d.enter()
+	n, r := 0, directFallback
+	if open {
+		n, r = sh.lookup(h, key, out)
+	}
+	d.leave(ctr)
+	return n, r
+}
+
+func (d *directReader) shardOf(h uint64) *directShard {
+	return &d.shards[shardOf(h, uint32(len(d.shards)))]
+}
+
+// enter enters the gate on a random shared stripe, counted under the
+// epoch's parity; the locked add is the full barrier that orders it before
+// every read of a shard (the engine's closer and reclaimer rely on it).
+// open is false when the map is closed (the engine answers ErrClosed).
+// Either way the caller leaves with the counter returned.
+func (d *directReader) enter() (ctr *uint64, open bool) {
+	parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
+	// Stripe i < nStripes lies at stripes + i*stride, its parity counters
+	// are its first two u64s (ns_direct_read's contract).
+	ctr = (*uint64)(unsafe.Add(d.stripes, uintptr(rand.Uint32N(d.nStripes))*d.stride+parity*8))
+	atomic.AddUint64(ctr, 1)
+	// sync/atomic has no 8-bit load: a byte load is single-copy atomic on
+	// every platform, and the locked add above orders it after the entry
+	// (the compiler keeps memory operations after an atomic one).
+	return ctr, *d.closed == 0
+}
+
+// leave leaves the gate entered with ctr (the same stripe and parity).
+func (d *directReader) leave(ctr *uint64) { atomic.AddUint64(ctr, ^uint64(0)) }
+
+// lookup is get's read of one shard inside the gate: up to directRetries
+// attempts at a consistent probe.
+func (sh *directShard) lookup(h uint64, key, out []byte) (int, directOutcome) {
+	tag := h | 1
+	for range directRetries {
+		s1 := atomic.LoadUint64(sh.seq)
+		if s1&1 != 0 {
+			continue // a write section is open
+		}
+		word := atomic.LoadUint64(sh.table)
+		if word == 0 {
+			return 0, directFallback // no published array: the map is closing
+		}
+		bits := word & 63
+		slots := engineAddr(unsafe.Pointer(sh.table), word&^63)
+		mask := uint64(1)<<bits - 1
+		i := h >> (64 - bits)
+		n, r, consistent := probe(sh.seq, s1, slots, mask, i, tag, key, out)
+		if consistent {
+			return n, r
+		}
+	}
+	return 0, directFallback
+}
+
+// probe runs one attempt from home slot i: the outcome, and false when the
+// sequence moved (s1 no longer holds: start over).
+//
+// Soundness of the reads: the gate pass keeps the slot array and every
+// record chunk mapped; a slot's record word always points to a record
+// block (8-aligned, a multiple of 8 bytes); a header is only used to size a
+// read after the sequence confirmed it, and a block whose header said key
+// length L and value length v spans [rec, rec+8+L+v) within its chunk.
+// Everything read from the engine's memory may be changing: nothing is
+// handed out before the sequence confirms it.
+func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, key, out []byte) (int, directOutcome, bool) {
+	for left := mask; ; left-- {
+		slot := unsafe.Add(slots, uintptr(i)*16)
+		t := atomic.LoadUint64((*uint64)(slot))
+		if t == 0 {
+			break
+		}
+		if t == tag {
+			// The record word: the block's address, its low 2 bits access counts.
+			if rw := atomic.LoadUint64((*uint64)(unsafe.Add(slot, 8))) &^ 3; rw != 0 {
+				rec := engineAddr(slots, rw)
+				hdr := atomic.LoadUint64((*uint64)(rec))
+				if atomic.LoadUint64(seq) != s1 {
+					return 0, 0, false
+				}
+				// Two native u32s: the key length word (its top bit flags a
+				// deadline), then the value length.
+				kw, v := uint32(hdr), int(hdr>>32)
+				if int(kw&^hasDeadline) == len(key) &&
+					string(unsafe.Slice((*byte)(unsafe.Add(rec, 8)), len(key))) == string(key) {
+					if kw&hasDeadline != 0 {
+						return 0, directFallback, true // expiry needs the engine's clock
+					}
+					if v > len(out) {
+						return v, directTooSmall, atomic.LoadUint64(seq) == s1
+					}
+					copy(out, unsafe.Slice((*byte)(unsafe.Add(rec, 8+len(key))), v))
+					return v, directHit, atomic.LoadUint64(seq) == s1
+				}
+			}
+		}
+		if left == 0 {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	return 0, directMiss, atomic.LoadUint64(seq) == s1
+}
+
+// engineAddr is the pointer to addr, an address read from the engine's
+// memory, built as an offset from base, a pointer into the engine's memory
+// (go vet rightly flags unsafe.Pointer(uintptr) conversions). Neither is Go
+// memory: the garbage collector ignores them.
+func engineAddr(base unsafe.Pointer, addr uint64) unsafe.Pointer {
+	return unsafe.Add(base, uintptr(addr)-uintptr(base))
+}
+
+// directGet is a direct read of key into buf for Map.read: its status and
+// true, or false when the engine must answer. owned says buf is the
+// caller's own scratch (a stack buffer, a new slice nobody sees yet) that
+// may be written before the value is known consistent; otherwise the value
+// is staged first, so buf is written only with a whole, validated value.
+func (m *Map) directGet(key, buf []byte, owned bool) (int, Status, bool) {
+	var n int
+	var r directOutcome
+	if owned || len(buf) == 0 {
+		n, r = m.direct.get(key, buf)
+	} else {
+		var stage [directStageSize]byte
+		n, r = m.direct.get(key, stage[:min(len(buf), len(stage))])
+		switch {
+		case r == directHit:
+			copy(buf, stage[:n])
+		case r == directTooSmall && n <= len(buf):
+			r = directFallback // fits buf but not the stage
+		}
+	}
+	runtime.KeepAlive(m)
+	switch r {
+	case directHit:
+		return n, StatusOK, true
+	case directMiss:
+		return 0, StatusNotFound, true
+	case directTooSmall:
+		return n, StatusBufferTooSmall, true
+	}
+	return 0, 0, false
+}

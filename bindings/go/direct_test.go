@@ -1,0 +1,752 @@
+//go:build linux && cgo
+
+package numashard
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// viaCgo runs f with m's direct reads turned off: every read in f goes
+// through cgo, the reference path. Only for a map no other goroutine uses.
+func viaCgo(m *Map, f func()) {
+	d := m.direct
+	m.direct = nil
+	defer func() { m.direct = d }()
+	f()
+}
+
+// directOf is the direct reader of m, failing the test when there is none
+// (the library would not speak the protocol: every test below would then
+// only exercise cgo).
+func directOf(t testing.TB, m *Map) *directReader {
+	t.Helper()
+	if m.direct == nil {
+		t.Fatal("no direct reader: ns_map_direct_read refused, or another NS_DIRECT_READ_VERSION")
+	}
+	return m.direct
+}
+
+// patternKey is a key of n bytes for index i (distinct for distinct (i, n)).
+func patternKey(i, n int) []byte {
+	k := make([]byte, n)
+	x := uint64(i)*0x9e3779b97f4a7c15 + uint64(n)
+	for j := range k {
+		x ^= x >> 29
+		x *= 0xbf58476d1ce4e5b9
+		k[j] = byte(x >> 56)
+	}
+	if n >= 8 {
+		binary.LittleEndian.PutUint64(k, uint64(i)<<16|uint64(n))
+	}
+	return k
+}
+
+// patternValue is a value of n bytes for (key, version).
+func patternValue(key []byte, version uint64, n int) []byte {
+	v := make([]byte, n)
+	x := keyHash(version, key)
+	for j := range v {
+		x = x*6364136223846793005 + 1442695040888963407
+		v[j] = byte(x >> 56)
+	}
+	return v
+}
+
+// TestDirectReadsAreTaken: on a plain map, the direct reader answers every
+// read itself, hits and misses (it is not falling back to cgo everywhere),
+// and its answers are the engine's. Keys of every length from 0 to 300.
+func TestDirectReadsAreTaken(t *testing.T) {
+	m := openMap(t, Config{})
+	d := directOf(t, m)
+	for n := 0; n <= 300; n++ {
+		noErr(t, m.Store(patternKey(n, n), patternValue(patternKey(n, n), 1, n%97)))
+	}
+	out := make([]byte, 128)
+	for n := 0; n <= 300; n++ {
+		k := patternKey(n, n)
+		got, r := d.get(k, out)
+		want := patternValue(k, 1, n%97)
+		if r != directHit || !bytes.Equal(out[:got], want) {
+			t.Fatalf("key of %d bytes: outcome %d, %d bytes, want a hit of %d", n, r, got, len(want))
+		}
+		if absent := patternKey(n+1000, n); !bytes.Equal(absent, k) {
+			if _, r := d.get(absent, out); r != directMiss {
+				t.Fatalf("absent key of %d bytes: outcome %d, want a miss", n, r)
+			}
+		}
+	}
+	// A value longer than the buffer: its length, the buffer untouched.
+	noErr(t, m.Store([]byte("big"), bytes.Repeat([]byte{7}, 1000)))
+	small := make([]byte, 10)
+	if n, r := d.get([]byte("big"), small); r != directTooSmall || n != 1000 || !bytes.Equal(small, make([]byte, 10)) {
+		t.Fatalf("too small a buffer: outcome %d, n %d, buffer %v", r, n, small)
+	}
+	// The Config switch turns them off.
+	if off := openMap(t, Config{NoDirectReads: true}); off.direct != nil {
+		t.Fatal("Config.NoDirectReads left direct reads on")
+	}
+}
+
+// checkBothPaths reads key through every read call, direct and through
+// cgo, and compares with want (nil: absent).
+func checkBothPaths(t *testing.T, m *Map, key, want []byte) {
+	t.Helper()
+	type result struct {
+		v   []byte
+		ok  bool
+		err error
+	}
+	read := func() []result {
+		var rs []result
+		v, ok, err := m.Load(key)
+		rs = append(rs, result{v, ok, err})
+		buf := make([]byte, 300)
+		n, ok, err := m.LoadInto(key, buf)
+		if err == nil && ok {
+			rs = append(rs, result{buf[:n], ok, err})
+		} else {
+			rs = append(rs, result{nil, ok, err})
+		}
+		if ok && n > len(buf) && !errors.Is(err, ErrBufferTooSmall) {
+			t.Fatalf("LoadInto of a %d-byte value into 300 bytes: %v", n, err)
+		}
+		if ok && n > len(buf) {
+			big := make([]byte, n)
+			n2, ok2, err2 := m.LoadInto(key, big)
+			rs[len(rs)-1] = result{big[:n2], ok2, err2}
+		}
+		pre := []byte("prefix")
+		a, ok, err := m.AppendLoad(pre[:len(pre):len(pre)], key)
+		if ok && !bytes.HasPrefix(a, pre) {
+			t.Fatalf("AppendLoad lost the prefix: %q", a)
+		}
+		if ok {
+			a = a[len(pre):]
+		} else {
+			a = nil
+		}
+		rs = append(rs, result{a, ok, err})
+		sv, ok, err := m.LoadString(string(key))
+		rs = append(rs, result{sv, ok, err})
+		return rs
+	}
+	direct := read()
+	var cgo []result
+	viaCgo(m, func() { cgo = read() })
+	for i, rs := range [][]result{direct, cgo} {
+		for j, r := range rs {
+			if r.err != nil || r.ok != (want != nil) || !bytes.Equal(r.v, want) {
+				t.Fatalf("key %x (%d bytes), path %d, call %d: (%d bytes, %v, %v), want %d bytes (present %v)",
+					key, len(key), i, j, len(r.v), r.ok, r.err, len(want), want != nil)
+			}
+		}
+	}
+}
+
+// TestDirectDifferential: random writes through cgo (stores, deletes,
+// swaps, compare-and-swaps, counters, clears, hot reloads), keys of 0 to
+// 300 bytes and values of 0 to 2000; after every round each key is read
+// through every read call, direct and through cgo, against a model.
+func TestDirectDifferential(t *testing.T) {
+	m := openMap(t, Config{})
+	directOf(t, m)
+	rng := rand.New(rand.NewPCG(1, 2))
+	model := map[string][]byte{}
+	var keys [][]byte
+	for i := 0; i < 400; i++ {
+		keys = append(keys, patternKey(i, rng.IntN(301)))
+	}
+	keys = append(keys, []byte{}, []byte{0}, make([]byte, 300))
+	valueLen := func() int {
+		if rng.IntN(8) == 0 {
+			return 257 + rng.IntN(1744) // past the stage: the engine's part
+		}
+		return rng.IntN(257)
+	}
+	version := uint64(0)
+	rounds := 30
+	if testing.Short() {
+		rounds = 8
+	}
+	for round := 0; round < rounds; round++ {
+		for op := 0; op < 300; op++ {
+			k := keys[rng.IntN(len(keys))]
+			version++
+			v := patternValue(k, version, valueLen())
+			switch rng.IntN(10) {
+			case 0, 1, 2, 3:
+				noErr(t, m.Store(k, v))
+				model[string(k)] = v
+			case 4:
+				_, err := m.Delete(k)
+				noErr(t, err)
+				delete(model, string(k))
+			case 5:
+				_, _, err := m.Swap(k, v)
+				noErr(t, err)
+				model[string(k)] = v
+			case 6:
+				if old, ok := model[string(k)]; ok {
+					swapped, err := m.CompareAndSwap(k, old, v)
+					noErr(t, err)
+					if !swapped {
+						t.Fatalf("CompareAndSwap with the current value did not swap")
+					}
+					model[string(k)] = v
+				}
+			case 7:
+				if _, ok := model[string(k)]; !ok {
+					got, err := m.Add(k, int64(version))
+					noErr(t, err)
+					model[string(k)] = binary.LittleEndian.AppendUint64(nil, uint64(got))
+				}
+			case 8:
+				stored, err := m.StoreIfAbsent(k, v)
+				noErr(t, err)
+				if stored {
+					model[string(k)] = v
+				}
+			case 9:
+				_, _, err := m.LoadAndDelete(k)
+				noErr(t, err)
+				delete(model, string(k))
+			}
+		}
+		switch round % 10 {
+		case 4: // a hot reload: a new table in every shard
+			var es []Entry
+			model = map[string][]byte{}
+			for i := 0; i < 150; i++ {
+				k := keys[rng.IntN(len(keys))]
+				version++
+				v := patternValue(k, version, valueLen())
+				es = append(es, Entry{Key: k, Value: v})
+				model[string(k)] = v
+			}
+			noErr(t, m.ReplaceAll(es))
+		case 9:
+			noErr(t, m.Clear())
+			model = map[string][]byte{}
+		}
+		for _, k := range keys {
+			checkBothPaths(t, m, k, model[string(k)])
+		}
+	}
+}
+
+// TestDirectGrowth: tables doubling from their smallest size to hold 200k
+// entries; every key read back through the direct path after each growth
+// step, then half deleted.
+func TestDirectGrowth(t *testing.T) {
+	m := openMap(t, Config{Shards: 2})
+	d := directOf(t, m)
+	const n = 200_000
+	out := make([]byte, 64)
+	check := func(upTo int, present func(i int) bool) {
+		for i := 0; i < upTo; i++ {
+			k := patternKey(i, 16)
+			got, r := d.get(k, out)
+			if present(i) {
+				if r != directHit || !bytes.Equal(out[:got], patternValue(k, 0, 24)) {
+					t.Fatalf("key %d of %d: outcome %d", i, upTo, r)
+				}
+			} else if r != directMiss {
+				t.Fatalf("deleted key %d: outcome %d, want a miss", i, r)
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		k := patternKey(i, 16)
+		noErr(t, m.Store(k, patternValue(k, 0, 24)))
+		if i&(i+1) == 0 && i >= 1023 { // after 1k, 2k, 4k, ... entries
+			check(i+1, func(int) bool { return true })
+		}
+	}
+	for i := 0; i < n; i += 2 {
+		_, err := m.Delete(patternKey(i, 16))
+		noErr(t, err)
+	}
+	check(n, func(i int) bool { return i%2 == 1 })
+}
+
+// TestDirectFallbacks: what the direct path must leave to the engine
+// answers as the engine does — entries with a deadline (live and expired),
+// maps that count hits (cache mode, RecordStats), keys over MaxKeyLen,
+// values too large for LoadInto's stage, a closed map.
+func TestDirectFallbacks(t *testing.T) {
+	t.Run("ttl", func(t *testing.T) {
+		m := openMap(t, Config{})
+		d := directOf(t, m)
+		noErr(t, m.StoreTTL([]byte("live"), []byte("v1"), time.Hour))
+		noErr(t, m.StoreTTL([]byte("short"), []byte("v2"), time.Millisecond))
+		noErr(t, m.Store([]byte("plain"), []byte("v3")))
+		out := make([]byte, 16)
+		if _, r := d.get([]byte("live"), out); r != directFallback {
+			t.Fatalf("an entry with a deadline: outcome %d, want the engine", r)
+		}
+		checkBothPaths(t, m, []byte("live"), []byte("v1"))
+		checkBothPaths(t, m, []byte("plain"), []byte("v3"))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			v, ok, err := m.Load([]byte("short"))
+			noErr(t, err)
+			if !ok {
+				break
+			}
+			if !bytes.Equal(v, []byte("v2")) {
+				t.Fatalf("expiring entry read as %q", v)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a 1 ms entry still read after 10 s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		checkBothPaths(t, m, []byte("short"), nil)
+		// Persist drops the deadline: the direct path takes the entry again.
+		found, err := m.Persist([]byte("live"))
+		noErr(t, err)
+		if !found {
+			t.Fatal("Persist did not find the entry")
+		}
+		if n, r := d.get([]byte("live"), out); r != directHit || string(out[:n]) != "v1" {
+			t.Fatalf("after Persist: outcome %d", r)
+		}
+	})
+	for _, cfg := range []Config{
+		{RecordStats: true},
+		{Eviction: EvictionS3FIFO, MemoryLimit: 1 << 20},
+	} {
+		t.Run(fmt.Sprintf("counting/eviction=%v", cfg.Eviction), func(t *testing.T) {
+			m := openMap(t, cfg)
+			d := directOf(t, m)
+			for i := 0; i < 100; i++ {
+				noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32)))
+			}
+			out := make([]byte, 64)
+			for i := 0; i < 100; i++ {
+				if _, r := d.get(patternKey(i, 16), out); r != directFallback {
+					t.Fatalf("a map that counts hits: outcome %d, want the engine", r)
+				}
+			}
+			before, err := m.Stats()
+			noErr(t, err)
+			for i := 0; i < 100; i++ {
+				checkBothPaths(t, m, patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32))
+				checkBothPaths(t, m, patternKey(i+1000, 16), nil)
+			}
+			after, err := m.Stats()
+			noErr(t, err)
+			// checkBothPaths reads each key with 4 calls on each path
+			// (the 32-byte value fits LoadInto's buffer).
+			if hits, misses := after.Hits-before.Hits, after.Misses-before.Misses; hits != 800 || misses != 800 {
+				t.Fatalf("hits %d, misses %d counted; want 800 and 800 (every read counted once)", hits, misses)
+			}
+		})
+	}
+	t.Run("key too large", func(t *testing.T) {
+		m := openMap(t, Config{MaxKeyLen: 8})
+		directOf(t, m)
+		for _, f := range []func() error{
+			func() error { _, _, err := m.Load(make([]byte, 9)); return err },
+			func() error { _, _, err := m.LoadInto(make([]byte, 9), nil); return err },
+			func() error { _, _, err := m.AppendLoad(nil, make([]byte, 9)); return err },
+		} {
+			if err := f(); !errors.Is(err, ErrKeyTooLarge) {
+				t.Fatalf("a 9-byte key, MaxKeyLen 8: %v", err)
+			}
+		}
+		checkBothPaths(t, m, make([]byte, 8), nil)
+	})
+	t.Run("LoadInto keeps dst", func(t *testing.T) {
+		m := openMap(t, Config{})
+		directOf(t, m)
+		big := patternValue([]byte("k"), 1, 1000)
+		noErr(t, m.Store([]byte("k"), big))
+		dst := bytes.Repeat([]byte{0xee}, 999)
+		n, ok, err := m.LoadInto([]byte("k"), dst)
+		if n != 1000 || !ok || !errors.Is(err, ErrBufferTooSmall) || !bytes.Equal(dst, bytes.Repeat([]byte{0xee}, 999)) {
+			t.Fatalf("999-byte dst for a 1000-byte value: %d %v %v, dst changed: %v", n, ok, err,
+				!bytes.Equal(dst, bytes.Repeat([]byte{0xee}, 999)))
+		}
+		// Fits dst but not the stage: the engine reads it.
+		dst = make([]byte, 1000)
+		if n, ok, err := m.LoadInto([]byte("k"), dst); n != 1000 || !ok || err != nil || !bytes.Equal(dst, big) {
+			t.Fatalf("1000-byte dst: %d %v %v", n, ok, err)
+		}
+		// A miss leaves dst as it was.
+		dst = bytes.Repeat([]byte{0xee}, 8)
+		if n, ok, err := m.LoadInto([]byte("absent"), dst); n != 0 || ok || err != nil || !bytes.Equal(dst, bytes.Repeat([]byte{0xee}, 8)) {
+			t.Fatalf("a miss: %d %v %v %x", n, ok, err, dst)
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		m := openMap(t, Config{})
+		directOf(t, m)
+		noErr(t, m.Store([]byte("k"), []byte("v")))
+		noErr(t, m.Close())
+		if _, r := m.direct.get([]byte("k"), make([]byte, 8)); r != directFallback {
+			t.Fatalf("closed map: outcome %d, want the engine", r)
+		}
+		for name, f := range map[string]func() error{
+			"Load":       func() error { _, _, err := m.Load([]byte("k")); return err },
+			"LoadInto":   func() error { _, _, err := m.LoadInto([]byte("k"), make([]byte, 8)); return err },
+			"AppendLoad": func() error { _, _, err := m.AppendLoad(nil, []byte("k")); return err },
+			"LoadString": func() error { _, _, err := m.LoadString("k"); return err },
+		} {
+			if err := f(); !errors.Is(err, ErrClosed) {
+				t.Fatalf("%s after Close: %v", name, err)
+			}
+		}
+	})
+}
+
+// TestDirectCloseRacingLoads: goroutines load while the map is closed
+// under them; each read is the stored value or ErrClosed, never anything
+// else, and nothing crashes (a reader inside the gate holds the close off).
+func TestDirectCloseRacingLoads(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		m := openMap(t, Config{Shards: 2})
+		directOf(t, m)
+		for i := 0; i < 1000; i++ {
+			noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 40)))
+		}
+		var wg sync.WaitGroup
+		var loaded, closed atomic.Int64
+		start := make(chan struct{})
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				<-start
+				buf := make([]byte, 64)
+				for i := g; ; i = (i + 7) % 1000 {
+					k := patternKey(i, 16)
+					n, ok, err := m.LoadInto(k, buf)
+					if errors.Is(err, ErrClosed) {
+						closed.Add(1)
+						return
+					}
+					if err != nil || !ok || !bytes.Equal(buf[:n], patternValue(k, 0, 40)) {
+						t.Errorf("key %d: %d %v %v", i, n, ok, err)
+						return
+					}
+					loaded.Add(1)
+				}
+			}(g)
+		}
+		close(start)
+		time.Sleep(time.Duration(round%5) * time.Millisecond)
+		noErr(t, m.Close())
+		wg.Wait()
+		if closed.Load() != 4 {
+			t.Fatalf("round %d: %d readers saw ErrClosed, want 4", round, closed.Load())
+		}
+	}
+}
+
+// selfCheckingValue is version v of key's value: the version, then a
+// length that varies with it (16 to ~600 bytes: some past LoadInto's
+// stage), every byte derived from (key, version). A torn read (parts of two
+// versions, or of another key's record) fails checkValue.
+func selfCheckingValue(key []byte, v uint64) []byte {
+	n := 16 + int(keyHash(v, key)%600)
+	out := binary.LittleEndian.AppendUint64(make([]byte, 0, n), v)
+	return append(out, patternValue(key, v, n-8)...)
+}
+
+func checkValue(key, got []byte) error {
+	if len(got) < 16 {
+		return fmt.Errorf("%d bytes", len(got))
+	}
+	v := binary.LittleEndian.Uint64(got)
+	if want := selfCheckingValue(key, v); !bytes.Equal(got, want) {
+		return fmt.Errorf("version %d, %d bytes: not the value written (torn or another key's)", v, len(got))
+	}
+	return nil
+}
+
+// TestDirectStress: writers overwrite, delete and insert (doubling the
+// tables) and hot-reload the map while readers read every key through the
+// direct path and check that each value they get is one that was written
+// for that key, whole. Run it under -race (the repository's test script does).
+func TestDirectStress(t *testing.T) {
+	m := openMap(t, Config{Shards: 2})
+	directOf(t, m)
+	const hot = 2000
+	dur := 3 * time.Second
+	if testing.Short() {
+		dur = time.Second
+	}
+	var version atomic.Uint64
+	for i := 0; i < hot; i++ {
+		k := patternKey(i, 8+i%40)
+		noErr(t, m.Store(k, selfCheckingValue(k, version.Add(1))))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writes, reloads, hits, misses atomic.Int64
+	fail := func(format string, args ...any) {
+		t.Errorf(format, args...)
+	}
+	// Writers: overwrite and delete the hot keys, insert fresh ones (the
+	// tables double), and now and then reload the whole map.
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 99))
+			fresh := 0
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := rng.IntN(hot)
+				k := patternKey(i, 8+i%40)
+				var err error
+				switch r := rng.IntN(100); {
+				case r < 60:
+					err = m.Store(k, selfCheckingValue(k, version.Add(1)))
+				case r < 75:
+					_, err = m.Delete(k)
+				case r < 99:
+					fk := patternKey(1_000_000*(w+1)+fresh, 16)
+					fresh++
+					err = m.Store(fk, selfCheckingValue(fk, version.Add(1)))
+					if err == nil && fresh%50_000 == 0 {
+						err = m.Clear() // back to small tables, to double again
+					}
+				default:
+					if w == 0 && rng.IntN(20) == 0 {
+						es := make([]Entry, 0, hot/2)
+						for j := rng.IntN(2); j < hot; j += 2 {
+							kj := patternKey(j, 8+j%40)
+							es = append(es, Entry{Key: kj, Value: selfCheckingValue(kj, version.Add(1))})
+						}
+						err = m.ReplaceAll(es)
+						reloads.Add(1)
+					}
+				}
+				if err != nil {
+					fail("writer %d: %v", w, err)
+					return
+				}
+				writes.Add(1)
+			}
+		}(w)
+	}
+	// Readers: every read call, each value checked.
+	for r := 0; r < 3; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 7))
+			buf := make([]byte, 1024)
+			small := make([]byte, 64)
+			var app []byte
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := rng.IntN(hot)
+				k := patternKey(i, 8+i%40)
+				var got []byte
+				var ok bool
+				var err error
+				switch rng.IntN(4) {
+				case 0:
+					var n int
+					n, ok, err = m.LoadInto(k, buf)
+					got = buf[:n]
+				case 1:
+					var n int
+					n, ok, err = m.LoadInto(k, small)
+					if errors.Is(err, ErrBufferTooSmall) {
+						if n <= len(small) {
+							fail("ErrBufferTooSmall for %d bytes into %d", n, len(small))
+						}
+						continue
+					}
+					got = small[:n]
+				case 2:
+					got, ok, err = m.Load(k)
+				case 3:
+					app, ok, err = m.AppendLoad(app[:0], k)
+					got = app
+				}
+				if err != nil {
+					fail("reader %d, key %d: %v", r, i, err)
+					return
+				}
+				if !ok {
+					misses.Add(1)
+					continue
+				}
+				if e := checkValue(k, got); e != nil {
+					fail("reader %d, key %d: %v", r, i, e)
+					return
+				}
+				hits.Add(1)
+			}
+		}(r)
+	}
+	time.Sleep(dur)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d writes, %d reloads, %d hits, %d misses", writes.Load(), reloads.Load(), hits.Load(), misses.Load())
+	if hits.Load() < 100 || writes.Load() < 100 {
+		t.Fatalf("too little happened to test anything: %d hits, %d writes", hits.Load(), writes.Load())
+	}
+}
+
+// TestDirectNeverTornNorMissing: a few keys that are always present (only
+// overwritten, with values from 16 bytes to 2 KiB, so that their blocks are
+// freed and reused at once) among keys inserted and deleted around them
+// (each delete shifts its probe run back, moving the permanent keys'
+// slots). Readers must never miss a permanent key nor read a value that
+// was not written whole for it: the two things the seqlock validation of a
+// direct read exists for.
+func TestDirectNeverTornNorMissing(t *testing.T) {
+	m := openMap(t, Config{Shards: 1})
+	directOf(t, m)
+	const permanent, churn = 16, 24
+	dur := 3 * time.Second
+	if testing.Short() {
+		dur = time.Second
+	}
+	pkey := func(i int) []byte { return patternKey(i, 8+i%9) }
+	long := func(key []byte, v uint64) []byte {
+		n := 16 + int(keyHash(v, key)%2032)
+		out := binary.LittleEndian.AppendUint64(make([]byte, 0, n), v)
+		return append(out, patternValue(key, v, n-8)...)
+	}
+	check := func(key, got []byte) error {
+		if len(got) < 16 {
+			return fmt.Errorf("%d bytes", len(got))
+		}
+		if want := long(key, binary.LittleEndian.Uint64(got)); !bytes.Equal(got, want) {
+			return fmt.Errorf("%d bytes, not a value written whole for the key", len(got))
+		}
+		return nil
+	}
+	var version atomic.Uint64
+	for i := 0; i < permanent; i++ {
+		noErr(t, m.Store(pkey(i), long(pkey(i), version.Add(1))))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, writes atomic.Int64
+	wg.Add(1)
+	go func() { // the writer
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(5, 6))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var err error
+			if i := rng.IntN(permanent + churn); i < permanent {
+				err = m.Store(pkey(i), long(pkey(i), version.Add(1)))
+			} else if rng.IntN(2) == 0 {
+				err = m.Store(patternKey(i, 8), []byte("churn"))
+			} else {
+				_, err = m.Delete(patternKey(i, 8))
+			}
+			if err != nil {
+				t.Errorf("writer: %v", err)
+				return
+			}
+			writes.Add(1)
+		}
+	}()
+	wg.Add(1)
+	go func() { // a reader of GetBatches of every permanent key
+		defer wg.Done()
+		g := NewGetBatch(permanent)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			g.Reset()
+			for i := 0; i < permanent; i++ {
+				g.Get(pkey(i))
+			}
+			if err := m.RunGets(g); err != nil {
+				t.Errorf("RunGets: %v", err)
+				return
+			}
+			for i := 0; i < permanent; i++ {
+				v, ok := g.Value(i)
+				if !ok {
+					t.Errorf("GetBatch: permanent key %d: status %v", i, g.Status(i))
+					return
+				}
+				if e := check(pkey(i), v); e != nil {
+					t.Errorf("GetBatch: permanent key %d: %v", i, e)
+					return
+				}
+			}
+			reads.Add(permanent)
+		}
+	}()
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 8))
+			buf := make([]byte, 256)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := rng.IntN(permanent)
+				var got []byte
+				var ok bool
+				var err error
+				if rng.IntN(2) == 0 {
+					got, ok, err = m.Load(pkey(i)) // direct up to 2 KiB (into its own buffer)
+				} else {
+					var n int
+					n, ok, err = m.LoadInto(pkey(i), buf)
+					if errors.Is(err, ErrBufferTooSmall) {
+						continue
+					}
+					got = buf[:n]
+				}
+				if err != nil || !ok {
+					t.Errorf("permanent key %d: present %v, %v", i, ok, err)
+					return
+				}
+				if e := check(pkey(i), got); e != nil {
+					t.Errorf("permanent key %d: %v", i, e)
+					return
+				}
+				reads.Add(1)
+			}
+		}(r)
+	}
+	time.Sleep(dur)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d reads, %d writes", reads.Load(), writes.Load())
+	if reads.Load() < 1000 || writes.Load() < 1000 {
+		t.Fatalf("too little happened to test anything: %d reads, %d writes", reads.Load(), writes.Load())
+	}
+}

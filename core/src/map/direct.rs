@@ -1,0 +1,103 @@
+//! Direct reads: where a binding that reads the map's memory itself (the Go
+//! binding, whose every cgo call serialises the CPU's memory misses) finds
+//! the gate, the shards' seqlocks and their published slot arrays.
+//!
+//! Such a reader follows the engine's own lock-free read (`shard/reader.rs`)
+//! step by step; [`DIRECT_READ_VERSION`] names that protocol and the record
+//! layout, and changes whenever either does, so that a binding built for
+//! another version reads through the engine instead. The protocol, for a
+//! key `k` of `len` bytes:
+//!
+//! 1. `h` = the key hash ([`DirectRead::hash_seed`]); its shard is
+//!    `((h as u32 as u64) * shards) >> 32`. A shard whose
+//!    [`DirectShard::direct`] is false (hits are marked or counted) is read
+//!    through the engine.
+//! 2. Enter the gate: `p = epoch & 1` (an acquire load), then a locked
+//!    add of 1 to counter `p` of any shared stripe (a full barrier: the
+//!    reclaimer's and closer's fences pair with it); if `closed` is set,
+//!    leave and read through the engine (which answers `Closed`).
+//! 3. `s1` = the shard's sequence; odd means a write section is open: retry.
+//! 4. The slot array word: 0 means none (closing: read through the engine);
+//!    else the 64-aligned address of `2^bits` slots, `bits` in its low 6 bits.
+//! 5. Probe from the home slot `h >> (64 - bits)`, linearly and wrapping,
+//!    at most `2^bits` slots. A slot is two u64s: the tag (`h | 1`; 0 =
+//!    empty, which ends the probe: a miss) and the record address (its low
+//!    two bits are access counts, to be masked off).
+//! 6. A miss holds if the sequence still reads `s1`; else retry.
+//! 7. A slot with the key's tag: the record's first u64 holds two native
+//!    u32s, the key length (bit 31: the entry has a deadline; read through
+//!    the engine, whose clock decides) and the value length. Validate (the
+//!    sequence still `s1`) before those lengths size any read. Another
+//!    length or other key bytes (at offset 8): probe on. The value follows
+//!    the key; copy it, then validate again before handing it out. A record
+//!    block is 8-aligned and a multiple of 8 bytes long, so every read of
+//!    its header, key and value stays inside it.
+//! 8. Leave: subtract 1 from the same counter of the same stripe.
+//!
+//! The addresses stay valid until the map's memory is released (for the C
+//! ABI: `ns_map_free`); after `close` the gate turns readers away (step 2).
+
+use super::Map;
+use crate::error::{Result, Status};
+
+/// The version of the direct-read protocol and record layout (see the module).
+pub const DIRECT_READ_VERSION: u32 = 1;
+
+/// Where a direct reader finds a map's memory ([`Map::direct_read`]).
+#[derive(Debug)]
+pub struct DirectRead {
+    /// The key hash's seed: foldhash 0.1.5 "fast",
+    /// `FixedState::with_seed(hash_seed)`, over `<[u8] as Hash>::hash`.
+    pub hash_seed: u64,
+    /// The gate's epoch (a u64).
+    pub epoch: *const u64,
+    /// The gate's closed flag (a bool byte).
+    pub closed: *const u8,
+    /// The first shared stripe: its two counters (parity 0, 1) are the u64s
+    /// at its address and 8 bytes on.
+    pub stripes: *mut u64,
+    /// Bytes from one stripe to the next.
+    pub stripe_stride: usize,
+    /// Shared stripes (at least one).
+    pub stripe_count: usize,
+    /// One per shard, in shard order.
+    pub shards: Vec<DirectShard>,
+}
+
+/// One shard's part of [`DirectRead`].
+#[derive(Clone, Copy, Debug)]
+pub struct DirectShard {
+    /// The shard's seqlock sequence (a u64; odd while a write section is open).
+    pub seq: *const u64,
+    /// The published slot array word (a u64; 0: none).
+    pub table: *const u64,
+    /// False when a hit has more to do than a copy (marks for eviction,
+    /// hit counting): such a shard is read through the engine.
+    pub direct: bool,
+}
+
+// The words a direct reader loads are u64s: the engine's are usize.
+const _: () = assert!(std::mem::size_of::<usize>() == 8, "direct reads assume 64-bit words");
+
+impl Map {
+    /// Where a binding that reads this map's memory itself finds it: see
+    /// the protocol in the module's documentation. `Closed` once the map is
+    /// closed. The addresses stay valid while the map (or an iterator of
+    /// it) is alive.
+    pub fn direct_read(&self) -> Result<DirectRead> {
+        let inner = &*self.inner;
+        if inner.gate.is_closed() {
+            return Err(Status::Closed.into());
+        }
+        let (stripes, stripe_stride, stripe_count) = inner.gate.shared_stripes();
+        Ok(DirectRead {
+            hash_seed: inner.cfg.hash_seed,
+            epoch: inner.gate.epoch_ptr(),
+            closed: inner.gate.closed_ptr(),
+            stripes,
+            stripe_stride,
+            stripe_count,
+            shards: inner.shards.iter().map(|s| s.direct_shard()).collect(),
+        })
+    }
+}

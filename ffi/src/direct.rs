@@ -1,0 +1,433 @@
+//! Direct reads: where a binding that reads a map's memory itself (the Go
+//! binding, to keep its single reads off cgo) finds it. The protocol such a
+//! reader must follow is the engine's lock-free read, step by step: see
+//! `ns_map_direct_read`.
+
+use crate::boundary::{guard, Outcome};
+use crate::handle::ns_map;
+use crate::status::ns_status;
+
+/// The version of the direct-read protocol and record layout this library
+/// speaks. A reader built for another version must read through `ns_get`.
+pub const NS_DIRECT_READ_VERSION: u32 = 1;
+
+// The header states the version as a literal: it must be the engine's.
+const _: () = assert!(NS_DIRECT_READ_VERSION == numashard::DIRECT_READ_VERSION);
+
+/// Where a direct reader finds a map's gate and hash (see `ns_map_direct_read`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ns_direct_read {
+    /// `NS_DIRECT_READ_VERSION` of this library.
+    pub version: u32,
+    /// The map's shard count.
+    pub shards: u32,
+    /// The key hash's seed: foldhash 0.1.5 "fast", `FixedState::with_seed(hash_seed)`,
+    /// over the key as Rust's `<[u8] as Hash>::hash` feeds it (its length as a
+    /// usize, then its bytes).
+    pub hash_seed: u64,
+    /// The gate's epoch.
+    pub epoch: *const u64,
+    /// The gate's closed flag (0 or 1).
+    pub closed: *const u8,
+    /// The first shared stripe of the gate: its two counters (parity 0 and 1)
+    /// are the u64s at its address and 8 bytes on.
+    pub stripes: *mut u64,
+    /// Bytes from one stripe to the next.
+    pub stripe_stride: u32,
+    /// Shared stripes (at least one).
+    pub stripe_count: u32,
+}
+
+/// Where a direct reader finds one shard (see `ns_map_direct_read`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ns_direct_shard {
+    /// The shard's sequence: odd while a write section is open.
+    pub seq: *const u64,
+    /// The published slot array: its 64-aligned address, log2 of its slot
+    /// count in the low 6 bits; 0 when none is published (closing).
+    pub table: *const u64,
+    /// 1 when a hit needs nothing but a copy; 0 when the map marks or counts
+    /// hits (cache mode, statistics): read such a shard through `ns_get`.
+    pub direct: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// Fills `*layout` and the first `min(cap, layout->shards)` entries of
+/// `shards` with where a direct reader finds the map's memory.
+///
+/// A direct reader, for a key of `len` bytes (version 1):
+/// 1. hashes it (`hash_seed`); its shard is `((uint64_t)(uint32_t)h * shards) >> 32`;
+///    a shard whose `direct` is 0 is read through `ns_get`;
+/// 2. enters the gate: `p = *epoch & 1` (acquire), a locked add of 1 to
+///    counter `p` of any shared stripe (a full barrier), then if `*closed`,
+///    subtracts it again and reads through `ns_get` (which answers closed);
+/// 3. reads the shard's `seq` (`s1`); odd: retries (a write is in progress);
+/// 4. reads `table`: 0 means read through `ns_get`; else `bits` = its low 6
+///    bits, the slots at `table & ~63`, `2^bits` of them;
+/// 5. probes from slot `h >> (64 - bits)`, linearly and wrapping, at most
+///    `2^bits` slots: a slot is two u64s, a tag (`h | 1`; 0 = empty, which
+///    ends the probe: a miss) and a record address (mask its low 2 bits);
+/// 6. a miss holds if `seq` still reads `s1` (else retry from 3);
+/// 7. for a slot with the key's tag, reads the record's first u64: two
+///    native u32s, the key length (bit 31 set: the entry has a deadline,
+///    read it through `ns_get`) and the value length; checks `seq == s1`
+///    before those lengths size any read; a different length or different
+///    key bytes (at record + 8) continue the probe; the value's bytes
+///    follow the key; copies them, then checks `seq == s1` again before
+///    using the copy (else retry from 3). Record blocks are 8-aligned and a
+///    multiple of 8 bytes, so these reads never leave the block;
+/// 8. leaves: subtracts 1 from the same counter of the same stripe.
+///
+/// Ownership: the addresses stay valid until `ns_map_free(m)`; after
+/// `ns_map_close` the gate turns readers away (step 2).
+///
+/// # Safety
+/// `m` must be NULL or a handle from `ns_map_new`; `layout` must be
+/// writable; `shards` must point to `cap` writable entries (or be NULL with
+/// `cap` 0).
+///
+/// Returns `NS_OK`; `NS_BUFFER_TOO_SMALL` when `cap` is below the shard
+/// count (`*layout` filled, `layout->shards` says how many); `NS_ERR_CLOSED`;
+/// `NS_ERR_INVALID_ARGUMENT` (NULL `m` or `layout`, NULL `shards` with `cap` > 0).
+#[no_mangle]
+pub unsafe extern "C" fn ns_map_direct_read(
+    m: *const ns_map,
+    layout: *mut ns_direct_read,
+    shards: *mut ns_direct_shard,
+    cap: usize,
+) -> ns_status {
+    guard(|| -> Outcome {
+        // SAFETY: the caller's contract.
+        let map = unsafe { ns_map::get(m) }?;
+        if layout.is_null() || (shards.is_null() && cap > 0) {
+            return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
+        }
+        let d = map.direct_read()?;
+        let out = ns_direct_read {
+            version: NS_DIRECT_READ_VERSION,
+            // At most MAX_SHARDS (4096) shards; stripes: a handful.
+            shards: d.shards.len() as u32,
+            hash_seed: d.hash_seed,
+            epoch: d.epoch,
+            closed: d.closed,
+            stripes: d.stripes,
+            stripe_stride: d.stripe_stride as u32,
+            stripe_count: d.stripe_count as u32,
+        };
+        // SAFETY: checked non-NULL; the caller's contract makes it writable.
+        unsafe { layout.write(out) };
+        for (i, s) in d.shards.iter().take(cap).enumerate() {
+            let e = ns_direct_shard { seq: s.seq, table: s.table, direct: s.direct as u32, reserved: 0 };
+            // SAFETY: i < cap, and `shards` points to `cap` writable entries.
+            unsafe { shards.add(i).write(e) };
+        }
+        Ok(if cap < d.shards.len() { ns_status::NS_BUFFER_TOO_SMALL } else { ns_status::NS_OK })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! A reference direct reader, written from the protocol above, checked
+    //! against the engine's own reads: were the engine's layout or read
+    //! protocol to change without a new `NS_DIRECT_READ_VERSION`, these fail.
+    use super::*;
+    use numashard::{Config, Map};
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// What a direct read answers.
+    #[derive(Debug, PartialEq)]
+    enum Read {
+        Hit(Vec<u8>),
+        Miss,
+        /// Read this key through the engine.
+        Engine,
+    }
+
+    struct Reader {
+        l: ns_direct_read,
+        shards: Vec<ns_direct_shard>,
+    }
+
+    // SAFETY: the addresses name the map's memory, which any thread may read
+    // as the protocol says; the map outlives every reader in these tests.
+    unsafe impl Send for Reader {}
+    // SAFETY: as above; a reader holds no state of its own.
+    unsafe impl Sync for Reader {}
+
+    fn reader(m: *mut ns_map) -> Reader {
+        let mut l = std::mem::MaybeUninit::<ns_direct_read>::uninit();
+        let mut shards =
+            vec![ns_direct_shard { seq: std::ptr::null(), table: std::ptr::null(), direct: 0, reserved: 0 }; 64];
+        // SAFETY: a live handle; writable outputs of the given sizes.
+        let s = unsafe { ns_map_direct_read(m, l.as_mut_ptr(), shards.as_mut_ptr(), shards.len()) };
+        assert_eq!(s, ns_status::NS_OK);
+        // SAFETY: NS_OK wrote it.
+        let l = unsafe { l.assume_init() };
+        shards.truncate(l.shards as usize);
+        Reader { l, shards }
+    }
+
+    /// A u64 word of the map's memory.
+    ///
+    /// # Safety
+    /// `p` is an 8-aligned address the gate pass keeps mapped.
+    unsafe fn word(p: *const u64) -> u64 {
+        // SAFETY: the caller's contract; the engine writes these words atomically.
+        unsafe { (*(p as *const AtomicU64)).load(Acquire) }
+    }
+
+    impl Reader {
+        fn get(&self, key: &[u8]) -> Read {
+            let h = foldhash::fast::FixedState::with_seed(self.l.hash_seed).hash_one(key);
+            let sh = &self.shards[(((h as u32) as u64 * self.l.shards as u64) >> 32) as usize];
+            if sh.direct == 0 {
+                return Read::Engine;
+            }
+            // SAFETY: the layout's addresses are valid while the handle is
+            // (never freed in these tests); stripes are u64 pairs.
+            unsafe {
+                let p = (word(self.l.epoch) & 1) as usize;
+                let stripe = (self.l.stripes as *mut u8)
+                    .add(self.l.stripe_stride as usize * (key.len() % self.l.stripe_count as usize));
+                let counter = &*(stripe.add(8 * p) as *const AtomicU64);
+                counter.fetch_add(1, SeqCst);
+                let r = if (*(self.l.closed as *const AtomicU8)).load(SeqCst) != 0 {
+                    Read::Engine
+                } else {
+                    (0..16).find_map(|_| self.attempt(sh, h, key)).unwrap_or(Read::Engine)
+                };
+                counter.fetch_sub(1, SeqCst);
+                r
+            }
+        }
+
+        /// One attempt (steps 3-7); None: retry.
+        ///
+        /// # Safety
+        /// Inside the gate.
+        unsafe fn attempt(&self, sh: &ns_direct_shard, h: u64, key: &[u8]) -> Option<Read> {
+            // SAFETY (whole body): inside the gate, the published array and
+            // the records it points to stay mapped; record reads are sized
+            // only by a validated header.
+            unsafe {
+                let s1 = word(sh.seq);
+                if s1 & 1 == 1 {
+                    return None;
+                }
+                let w = word(sh.table);
+                if w == 0 {
+                    return Some(Read::Engine);
+                }
+                let valid = || {
+                    std::sync::atomic::fence(Acquire);
+                    word(sh.seq) == s1
+                };
+                let (slots, bits) = ((w & !63) as *const u64, (w & 63) as u32);
+                let mask = (1u64 << bits) - 1;
+                let tag = h | 1;
+                let mut i = h >> (64 - bits);
+                for _ in 0..=mask {
+                    let t = word(slots.add(2 * i as usize));
+                    if t == 0 {
+                        break;
+                    }
+                    let rec = (word(slots.add(2 * i as usize + 1)) & !3) as *const u8;
+                    i = (i + 1) & mask;
+                    if t != tag || rec.is_null() {
+                        continue;
+                    }
+                    let hdr = word(rec as *const u64);
+                    let (kw, v) = (hdr as u32, (hdr >> 32) as usize);
+                    if !valid() {
+                        return None;
+                    }
+                    if kw & (1 << 31) != 0 {
+                        return Some(Read::Engine);
+                    }
+                    if kw as usize != key.len() {
+                        continue;
+                    }
+                    // Plain copies race with the owner's writes only when the
+                    // check after them fails (the copy is then dropped); the
+                    // engine's own reader uses atomic words for the same reads.
+                    let k = std::slice::from_raw_parts(rec.add(8), key.len()).to_vec();
+                    if !valid() {
+                        return None;
+                    }
+                    if k != key {
+                        continue;
+                    }
+                    let value = std::slice::from_raw_parts(rec.add(8 + key.len()), v).to_vec();
+                    return valid().then_some(Read::Hit(value));
+                }
+                valid().then_some(Read::Miss)
+            }
+        }
+    }
+
+    fn open(cfg: Config) -> *mut ns_map {
+        ns_map::register(Map::new(cfg).unwrap())
+    }
+
+    fn map<'a>(m: *mut ns_map) -> &'a Map {
+        // SAFETY: a live handle from `open`.
+        unsafe { ns_map::get(m) }.unwrap()
+    }
+
+    fn key(i: u64) -> Vec<u8> {
+        // Lengths 0..=40 (0: the empty key, once).
+        let len = (i % 41) as usize;
+        (0..len).map(|j| (i >> (8 * (j % 8))) as u8 ^ j as u8).collect()
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        let m = open(Config { shards: 3, ..Config::default() });
+        let mut l = std::mem::MaybeUninit::<ns_direct_read>::uninit();
+        let mut one = [ns_direct_shard { seq: std::ptr::null(), table: std::ptr::null(), direct: 9, reserved: 9 }];
+        // SAFETY: NULL or live handles; outputs writable as passed.
+        unsafe {
+            assert_eq!(
+                ns_map_direct_read(std::ptr::null(), l.as_mut_ptr(), one.as_mut_ptr(), 1),
+                ns_status::NS_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                ns_map_direct_read(m, std::ptr::null_mut(), one.as_mut_ptr(), 1),
+                ns_status::NS_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                ns_map_direct_read(m, l.as_mut_ptr(), std::ptr::null_mut(), 1),
+                ns_status::NS_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(ns_map_direct_read(m, l.as_mut_ptr(), one.as_mut_ptr(), 1), ns_status::NS_BUFFER_TOO_SMALL);
+            let l = l.assume_init();
+            assert_eq!((l.version, l.shards), (NS_DIRECT_READ_VERSION, 3));
+            assert!(l.stripe_count >= 1 && l.stripe_stride >= 16 && !l.stripes.is_null());
+            assert_eq!((one[0].direct, one[0].reserved), (1, 0));
+            assert_eq!(*one[0].seq & 1, 0);
+            let mut l2 = std::mem::MaybeUninit::<ns_direct_read>::uninit();
+            assert_eq!(ns_map_direct_read(m, l2.as_mut_ptr(), std::ptr::null_mut(), 0), ns_status::NS_BUFFER_TOO_SMALL);
+            map(m).close().unwrap();
+            assert_eq!(ns_map_direct_read(m, l2.as_mut_ptr(), one.as_mut_ptr(), 1), ns_status::NS_ERR_CLOSED);
+            assert!(ns_map::release(m));
+            assert_eq!(ns_map_direct_read(m, l2.as_mut_ptr(), one.as_mut_ptr(), 1), ns_status::NS_ERR_CLOSED);
+        }
+    }
+
+    #[test]
+    fn direct_reads_agree_with_the_engine() {
+        let m = open(Config { shards: 2, hash_seed: 0x5eed, ..Config::default() });
+        let r = reader(m);
+        let n = 30_000u64;
+        // Values of 0..=700 bytes: some beyond the engine's lock-free stage.
+        let value = |i: u64| vec![i as u8; (i * 7 % 701) as usize];
+        for i in 0..n {
+            map(m).put(&key(i), &value(i)).unwrap();
+        }
+        for i in (0..n).step_by(3) {
+            map(m).delete(&key(i)).unwrap();
+        }
+        map(m).put_with_ttl(b"expiring", b"v", Duration::from_secs(3600)).unwrap();
+        assert_eq!(r.get(b"expiring"), Read::Engine);
+        let mut hits = 0;
+        for i in 0..n + 100 {
+            let want = map(m).get(&key(i)).unwrap();
+            match r.get(&key(i)) {
+                Read::Hit(v) => {
+                    assert_eq!(Some(v), want, "key {i}");
+                    hits += 1;
+                }
+                Read::Miss => assert_eq!(want, None, "key {i}"),
+                Read::Engine => panic!("key {i}: a quiet map needs no fallback"),
+            }
+        }
+        assert!(hits > 1000, "only {hits} hits");
+        map(m).clear().unwrap();
+        assert_eq!(r.get(&key(5)), Read::Miss);
+        map(m).close().unwrap();
+        assert_eq!(r.get(&key(5)), Read::Engine);
+    }
+
+    #[test]
+    fn maps_that_note_hits_are_not_read_directly() {
+        let m = open(Config { shards: 2, record_stats: true, ..Config::default() });
+        let r = reader(m);
+        assert!(r.shards.iter().all(|s| s.direct == 0));
+        map(m).put(b"k", b"v").unwrap();
+        assert_eq!(r.get(b"k"), Read::Engine);
+    }
+
+    /// Readers racing writers that overwrite, delete, grow the tables and
+    /// replace the whole map, then a close: every value read is one that
+    /// was written for that key, never torn.
+    #[test]
+    fn racing_writers_and_close_never_yield_a_torn_value() {
+        let m = open(Config { shards: 2, ..Config::default() });
+        let r = Arc::new(reader(m));
+        let addr = m as usize;
+        // The value of key k at version v: v, then k's bytes repeated to a length that varies with v.
+        let value = |k: &[u8], v: u64| {
+            let mut out = v.to_le_bytes().to_vec();
+            out.extend(k.iter().cycle().take(((v % 9) * 60) as usize).copied());
+            out
+        };
+        let check = move |k: &[u8], got: &[u8]| {
+            assert!(got.len() >= 8, "short value {got:?}");
+            let v = u64::from_le_bytes(got[..8].try_into().unwrap());
+            assert_eq!(got, value(k, v).as_slice(), "torn value for {k:?}");
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|t| {
+                let (r, stop) = (r.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let (mut hits, mut i) = (0u64, t);
+                    while !stop.load(Relaxed) {
+                        let k = key(1 + i % 63);
+                        if let Read::Hit(v) = r.get(&k) {
+                            check(&k, &v);
+                            hits += 1;
+                        }
+                        i += 7;
+                    }
+                    hits
+                })
+            })
+            .collect();
+        let m = addr as *mut ns_map;
+        // Hot keys overwritten again and again (freed blocks come back at
+        // once), deletes, growth and whole-map switches, for a while.
+        let started = std::time::Instant::now();
+        let mut v = 0u64;
+        let mut round = 0u64;
+        while started.elapsed() < Duration::from_millis(400) {
+            for _ in 0..200 {
+                for i in 1..64u64 {
+                    v += 1;
+                    map(m).put(&key(i), &value(&key(i), v)).unwrap();
+                }
+                map(m).delete(&key(1 + v % 63)).unwrap();
+            }
+            for i in 0..2_000u64 {
+                map(m).put(format!("grow-{round}-{i}").as_bytes(), b"x").unwrap();
+            }
+            if round % 8 == 7 {
+                let fresh: Vec<(Vec<u8>, Vec<u8>)> = (1..64u64).map(|i| (key(i), value(&key(i), v + i))).collect();
+                map(m).replace_all(&fresh).unwrap();
+            }
+            round += 1;
+        }
+        map(m).close().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        stop.store(true, Relaxed);
+        let hits: u64 = readers.into_iter().map(|t| t.join().unwrap()).sum();
+        assert!(hits > 0, "the readers read nothing");
+        assert_eq!(r.get(&key(1)), Read::Engine);
+    }
+}
