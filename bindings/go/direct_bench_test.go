@@ -1,0 +1,84 @@
+//go:build linux && cgo
+
+package numashard
+
+import (
+	"encoding/binary"
+	"os"
+	"strconv"
+	"testing"
+)
+
+// BenchmarkDirectParts takes a direct read apart, one random key per op
+// (16-byte keys, 32-byte values, every read a hit), to show where its time
+// goes against a plain Go map of the same keys:
+//
+//	hash    fetch the key and hash it (the loop overlaps the keys' misses);
+//	nogate  the read without the gate (no locked instruction): only sound
+//	        here because nothing writes or frees while it runs;
+//	direct  the whole direct read (directReader.get): gate entered and
+//	        left with a locked add each, as the protocol requires;
+//	cgo     the same read through ns_get (Config.NoDirectReads's path);
+//	gomap   a map[string][]byte lookup, no lock.
+//
+// Sizes 1k and 100k; NUMASHARD_BENCH_LARGE=1 adds 1M.
+func BenchmarkDirectParts(b *testing.B) {
+	sizes := []int{1000, 100_000}
+	if os.Getenv("NUMASHARD_BENCH_LARGE") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		m := openMap(b, Config{Shards: 2})
+		d := directOf(b, m)
+		keys := make([]byte, 16*n)
+		gomap := make(map[string][]byte, n)
+		batch := NewBatch(1024)
+		for i := 0; i < n; i++ {
+			k := keys[16*i : 16*i+16]
+			binary.LittleEndian.PutUint64(k, uint64(i)*0x9e3779b97f4a7c15)
+			binary.LittleEndian.PutUint64(k[8:], uint64(i))
+			v := patternValue(k, 0, 32)
+			gomap[string(k)] = v
+			batch.Put(k, v)
+			if batch.Len() == 1024 || i == n-1 {
+				noErr(b, m.Run(batch))
+				batch.Reset()
+			}
+		}
+		out := make([]byte, 64)
+		size := "size=" + strconv.Itoa(n)
+		var sink uint64
+		parts := []struct {
+			name string
+			read func(k []byte)
+		}{
+			{"hash", func(k []byte) { sink += keyHash(d.seed, k) }},
+			{"nogate", func(k []byte) {
+				h := keyHash(d.seed, k)
+				d.shardOf(h).lookup(h, k, out)
+			}},
+			{"direct", func(k []byte) { d.get(k, out) }},
+			{"cgo", func(k []byte) { m.read(readGet, k, nil, out) }}, // run with m.direct off
+			{"gomap", func(k []byte) { sink += uint64(len(gomap[string(k)])) }},
+		}
+		for _, p := range parts {
+			b.Run(size+"/"+p.name, func(b *testing.B) {
+				loop := func() {
+					x := uint64(1)
+					for i := 0; i < b.N; i++ {
+						x = x*6364136223846793005 + 1442695040888963407
+						j := int((x >> 33) % uint64(n))
+						p.read(keys[16*j : 16*j+16])
+					}
+				}
+				if p.name == "cgo" {
+					viaCgo(m, loop)
+				} else {
+					loop()
+				}
+			})
+		}
+		_ = sink
+		m.Close()
+	}
+}
