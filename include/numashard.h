@@ -49,7 +49,7 @@
  * The version of the direct-read protocol and record layout this library
  * speaks. A reader built for another version must read through `ns_get`.
  */
-#define NS_DIRECT_READ_VERSION 1
+#define NS_DIRECT_READ_VERSION 2
 
 /**
  * Bytes before an entry's key in an `ns_iter_next_many` buffer: its key
@@ -528,6 +528,21 @@ typedef struct ns_direct_read {
    * Shared stripes (at least one).
    */
   uint32_t stripe_count;
+  /**
+   * The first of the stripes a reader may own (laid out like the shared
+   * ones): a reader that owns one, written by no other reader meanwhile,
+   * counts itself in with a store instead of a locked add (step 2).
+   */
+  uint64_t *owned_stripes;
+  /**
+   * How many stripes readers may own.
+   */
+  uint32_t owned_count;
+  /**
+   * 1 when an owned stripe is entered with a plain store and no barrier
+   * (the gate's membarrier mode); 0: a full barrier must follow the store.
+   */
+  uint32_t plain_entry;
 } ns_direct_read;
 
 /**
@@ -858,9 +873,11 @@ ns_status ns_config_check(const struct ns_config *cfg);
  * A direct reader, for a key of `len` bytes (version 1):
  * 1. hashes it (`hash_seed`); its shard is `((uint64_t)(uint32_t)h * shards) >> 32`;
  *    a shard whose `direct` is 0 is read through `ns_get`;
- * 2. enters the gate: `p = *epoch & 1` (acquire), a locked add of 1 to
- *    counter `p` of any shared stripe (a full barrier), then if `*closed`,
- *    subtracts it again and reads through `ns_get` (which answers closed);
+ * 2. enters the gate: `p = *epoch & 1` (acquire), then a locked add of 1
+ *    to counter `p` of any shared stripe (a full barrier), or, in a stripe
+ *    it owns (no other reader writes it meanwhile), a store of the counter
+ *    plus one, followed by a full barrier unless `plain_entry`; then if
+ *    `*closed`, leaves again and reads through `ns_get` (which answers closed);
  * 3. reads the shard's `seq` (`s1`); odd: retries (a write is in progress);
  * 4. reads `table`: 0 means read through `ns_get`; else `bits` = its low 6
  *    bits, the slots at `table & ~63`, `2^bits` of them;
@@ -876,7 +893,8 @@ ns_status ns_config_check(const struct ns_config *cfg);
  *    follow the key; copies them, then checks `seq == s1` again before
  *    using the copy (else retry from 3). Record blocks are 8-aligned and a
  *    multiple of 8 bytes, so these reads never leave the block;
- * 8. leaves: subtracts 1 from the same counter of the same stripe.
+ * 8. leaves: subtracts 1 from the same counter of the same stripe (an owned
+ *    one: a release store of the counter minus one).
  *
  * Ownership: the addresses stay valid until `ns_map_free(m)`; after
  * `ns_map_close` the gate turns readers away (step 2).

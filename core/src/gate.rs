@@ -37,7 +37,10 @@
 //! fences would (the liburcu/folly "asymmetric fence"). Without
 //! `membarrier` (old kernels, seccomp, valgrind) the caller's side is a
 //! SeqCst fence. Threads beyond the owned stripes share per-CPU stripes,
-//! counting with read-modify-writes, followed by the same fence.
+//! counting with read-modify-writes, followed by the same fence. Direct
+//! readers (bindings that read the map's memory themselves, `map/direct.rs`)
+//! count themselves in the shared stripes the same way, or in stripes set
+//! aside for them, each of which one reader at a time owns.
 
 use crate::sync::{fence, light_fence, spin_loop, yield_now, AtomicBool, AtomicU64, AtomicUsize, Mutex};
 use crossbeam_utils::CachePadded;
@@ -196,13 +199,24 @@ impl Garbage {
     }
 }
 
+/// Where direct readers count themselves in ([`Gate::direct_stripes`]).
+#[cfg(not(loom))]
+pub(crate) struct DirectStripes {
+    pub(crate) stride: usize,
+    pub(crate) shared: (*mut u64, usize),
+    pub(crate) owned: (*mut u64, usize),
+    pub(crate) plain_entry: bool,
+}
+
 pub(crate) struct Gate {
     closed: AtomicBool,
     mode: FenceMode,
     epoch: AtomicU64,
-    /// `OWNED_STRIPES` stripes written only by their owning thread, then the
-    /// shared ones.
+    /// `OWNED_STRIPES` stripes written only by their owning thread, then
+    /// `shared` shared ones, then as many for direct readers that own one
+    /// (a binding's per-processor stripes, `map/direct.rs`).
     stripes: Box<[CachePadded<[AtomicUsize; 2]>]>,
+    shared: usize,
     garbage: Mutex<Vec<(u64, Garbage)>>,
     has_garbage: AtomicBool,
 }
@@ -224,11 +238,16 @@ impl Gate {
     }
 
     pub(crate) fn with_mode(shared: usize, mode: FenceMode) -> Gate {
+        let shared = shared.max(1);
+        // Direct readers' own stripes: as many as shared ones (none under
+        // loom, whose models have no direct readers).
+        let direct = if cfg!(loom) { 0 } else { shared };
         Gate {
             closed: AtomicBool::new(false),
             mode,
             epoch: AtomicU64::new(0),
-            stripes: (0..OWNED_STRIPES + shared.max(1))
+            shared,
+            stripes: (0..OWNED_STRIPES + shared + direct)
                 .map(|_| CachePadded::new([AtomicUsize::new(0), AtomicUsize::new(0)]))
                 .collect(),
             garbage: Mutex::new(Vec::new()),
@@ -284,7 +303,7 @@ impl Gate {
                 h.get()
             })
             .unwrap_or(0);
-        OWNED_STRIPES + hint % (self.stripes.len() - OWNED_STRIPES)
+        OWNED_STRIPES + hint % self.shared
     }
 
     /// The closer's and reclaimer's half of the fence: after it, every
@@ -315,13 +334,23 @@ impl Gate {
         self.closed.as_ptr() as *const u8
     }
 
-    /// The shared stripes, for direct readers (which count themselves in
-    /// with read-modify-writes, as threads without an owned stripe do): the
-    /// first one's address, the bytes between two, and how many there are.
+    /// The stripes direct readers count themselves in: the bytes between
+    /// two stripes; the shared ones (entered with a read-modify-write and
+    /// a full barrier, as threads without an owned stripe do) and the
+    /// direct readers' own (each written by one reader at a time), each as
+    /// the first one's address and how many there are; and whether a
+    /// reader that owns its stripe may enter with a plain store (the gate
+    /// runs in membarrier mode: the closer and the reclaimer supply the
+    /// barrier), or needs a full barrier after it.
     #[cfg(not(loom))]
-    pub(crate) fn shared_stripes(&self) -> (*mut u64, usize, usize) {
-        let shared = &self.stripes[OWNED_STRIPES..];
-        (shared[0][0].as_ptr() as *mut u64, std::mem::size_of_val(&self.stripes[0]), shared.len())
+    pub(crate) fn direct_stripes(&self) -> DirectStripes {
+        let at = |i: usize| self.stripes[i][0].as_ptr() as *mut u64;
+        DirectStripes {
+            stride: std::mem::size_of_val(&self.stripes[0]),
+            shared: (at(OWNED_STRIPES), self.shared),
+            owned: (at(OWNED_STRIPES + self.shared), self.stripes.len() - OWNED_STRIPES - self.shared),
+            plain_entry: self.mode == FenceMode::Membarrier,
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -9,7 +9,7 @@ use crate::status::ns_status;
 
 /// The version of the direct-read protocol and record layout this library
 /// speaks. A reader built for another version must read through `ns_get`.
-pub const NS_DIRECT_READ_VERSION: u32 = 1;
+pub const NS_DIRECT_READ_VERSION: u32 = 2;
 
 // The header states the version as a literal: it must be the engine's.
 const _: () = assert!(NS_DIRECT_READ_VERSION == numashard::DIRECT_READ_VERSION);
@@ -37,6 +37,15 @@ pub struct ns_direct_read {
     pub stripe_stride: u32,
     /// Shared stripes (at least one).
     pub stripe_count: u32,
+    /// The first of the stripes a reader may own (laid out like the shared
+    /// ones): a reader that owns one, written by no other reader meanwhile,
+    /// counts itself in with a store instead of a locked add (step 2).
+    pub owned_stripes: *mut u64,
+    /// How many stripes readers may own.
+    pub owned_count: u32,
+    /// 1 when an owned stripe is entered with a plain store and no barrier
+    /// (the gate's membarrier mode); 0: a full barrier must follow the store.
+    pub plain_entry: u32,
 }
 
 /// Where a direct reader finds one shard (see `ns_map_direct_read`).
@@ -61,9 +70,11 @@ pub struct ns_direct_shard {
 /// A direct reader, for a key of `len` bytes (version 1):
 /// 1. hashes it (`hash_seed`); its shard is `((uint64_t)(uint32_t)h * shards) >> 32`;
 ///    a shard whose `direct` is 0 is read through `ns_get`;
-/// 2. enters the gate: `p = *epoch & 1` (acquire), a locked add of 1 to
-///    counter `p` of any shared stripe (a full barrier), then if `*closed`,
-///    subtracts it again and reads through `ns_get` (which answers closed);
+/// 2. enters the gate: `p = *epoch & 1` (acquire), then a locked add of 1
+///    to counter `p` of any shared stripe (a full barrier), or, in a stripe
+///    it owns (no other reader writes it meanwhile), a store of the counter
+///    plus one, followed by a full barrier unless `plain_entry`; then if
+///    `*closed`, leaves again and reads through `ns_get` (which answers closed);
 /// 3. reads the shard's `seq` (`s1`); odd: retries (a write is in progress);
 /// 4. reads `table`: 0 means read through `ns_get`; else `bits` = its low 6
 ///    bits, the slots at `table & ~63`, `2^bits` of them;
@@ -79,7 +90,8 @@ pub struct ns_direct_shard {
 ///    follow the key; copies them, then checks `seq == s1` again before
 ///    using the copy (else retry from 3). Record blocks are 8-aligned and a
 ///    multiple of 8 bytes, so these reads never leave the block;
-/// 8. leaves: subtracts 1 from the same counter of the same stripe.
+/// 8. leaves: subtracts 1 from the same counter of the same stripe (an owned
+///    one: a release store of the counter minus one).
 ///
 /// Ownership: the addresses stay valid until `ns_map_free(m)`; after
 /// `ns_map_close` the gate turns readers away (step 2).
@@ -116,6 +128,9 @@ pub unsafe extern "C" fn ns_map_direct_read(
             stripes: d.stripes,
             stripe_stride: d.stripe_stride as u32,
             stripe_count: d.stripe_count as u32,
+            owned_stripes: d.owned_stripes,
+            owned_count: d.owned_count as u32,
+            plain_entry: d.plain_entry as u32,
         };
         // SAFETY: checked non-NULL; the caller's contract makes it writable.
         unsafe { layout.write(out) };
@@ -184,6 +199,12 @@ mod tests {
 
     impl Reader {
         fn get(&self, key: &[u8]) -> Read {
+            self.get_on(key, None)
+        }
+
+        /// A read counted in shared stripe `len % count`, or in owned stripe
+        /// `j` (the caller's alone).
+        fn get_on(&self, key: &[u8], owned: Option<usize>) -> Read {
             let h = foldhash::fast::FixedState::with_seed(self.l.hash_seed).hash_one(key);
             let sh = &self.shards[(((h as u32) as u64 * self.l.shards as u64) >> 32) as usize];
             if sh.direct == 0 {
@@ -193,16 +214,32 @@ mod tests {
             // (never freed in these tests); stripes are u64 pairs.
             unsafe {
                 let p = (word(self.l.epoch) & 1) as usize;
-                let stripe = (self.l.stripes as *mut u8)
-                    .add(self.l.stripe_stride as usize * (key.len() % self.l.stripe_count as usize));
+                let (base, j) = match owned {
+                    Some(j) => (self.l.owned_stripes, j),
+                    None => (self.l.stripes, key.len() % self.l.stripe_count as usize),
+                };
+                let stripe = (base as *mut u8).add(self.l.stripe_stride as usize * j);
                 let counter = &*(stripe.add(8 * p) as *const AtomicU64);
-                counter.fetch_add(1, SeqCst);
+                if owned.is_some() {
+                    counter.store(counter.load(Relaxed) + 1, Relaxed);
+                    if self.l.plain_entry == 1 {
+                        std::sync::atomic::compiler_fence(SeqCst);
+                    } else {
+                        std::sync::atomic::fence(SeqCst);
+                    }
+                } else {
+                    counter.fetch_add(1, SeqCst);
+                }
                 let r = if (*(self.l.closed as *const AtomicU8)).load(SeqCst) != 0 {
                     Read::Engine
                 } else {
                     (0..16).find_map(|_| self.attempt(sh, h, key)).unwrap_or(Read::Engine)
                 };
-                counter.fetch_sub(1, SeqCst);
+                if owned.is_some() {
+                    counter.store(counter.load(Relaxed) - 1, Release);
+                } else {
+                    counter.fetch_sub(1, SeqCst);
+                }
                 r
             }
         }
@@ -309,6 +346,7 @@ mod tests {
             let l = l.assume_init();
             assert_eq!((l.version, l.shards), (NS_DIRECT_READ_VERSION, 3));
             assert!(l.stripe_count >= 1 && l.stripe_stride >= 16 && !l.stripes.is_null());
+            assert!(l.owned_count >= 2 && !l.owned_stripes.is_null() && l.plain_entry <= 1);
             assert_eq!((one[0].direct, one[0].reserved), (1, 0));
             assert_eq!(*one[0].seq & 1, 0);
             let mut l2 = std::mem::MaybeUninit::<ns_direct_read>::uninit();
@@ -390,7 +428,8 @@ mod tests {
                     let (mut hits, mut i) = (0u64, t);
                     while !stop.load(Relaxed) {
                         let k = key(1 + i % 63);
-                        if let Read::Hit(v) = r.get(&k) {
+                        // Odd turns count in the thread's own stripe.
+                        if let Read::Hit(v) = r.get_on(&k, (i % 2 == 1).then_some(t as usize)) {
                             check(&k, &v);
                             hits += 1;
                         }

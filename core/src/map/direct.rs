@@ -12,10 +12,16 @@
 //!    `((h as u32 as u64) * shards) >> 32`. A shard whose
 //!    [`DirectShard::direct`] is false (hits are marked or counted) is read
 //!    through the engine.
-//! 2. Enter the gate: `p = epoch & 1` (an acquire load), then a locked
-//!    add of 1 to counter `p` of any shared stripe (a full barrier: the
-//!    reclaimer's and closer's fences pair with it); if `closed` is set,
-//!    leave and read through the engine (which answers `Closed`).
+//! 2. Enter the gate: `p = epoch & 1` (an acquire load), then count
+//!    yourself in counter `p` of a stripe: of a shared stripe (any) with a
+//!    locked add of 1 (a full barrier: the reclaimer's and closer's fences
+//!    pair with it); or of a stripe you own, one no other reader writes
+//!    meanwhile (the Go binding: its processor's, while pinned to it), by
+//!    storing the counter plus one, followed by a full barrier unless
+//!    [`DirectRead::plain_entry`] (the gate's membarrier mode: then its
+//!    closer and reclaimer make every CPU running the process's threads
+//!    execute that barrier). If `closed` is then set, leave and read
+//!    through the engine (which answers `Closed`).
 //! 3. `s1` = the shard's sequence; odd means a write section is open: retry.
 //! 4. The slot array word: 0 means none (closing: read through the engine);
 //!    else the 64-aligned address of `2^bits` slots, `bits` in its low 6 bits.
@@ -32,7 +38,8 @@
 //!    the key; copy it, then validate again before handing it out. A record
 //!    block is 8-aligned and a multiple of 8 bytes long, so every read of
 //!    its header, key and value stays inside it.
-//! 8. Leave: subtract 1 from the same counter of the same stripe.
+//! 8. Leave: subtract 1 from the same counter of the same stripe (an
+//!    owned one: store the counter minus one, with release ordering).
 //!
 //! The addresses stay valid until the map's memory is released (for the C
 //! ABI: `ns_map_free`); after `close` the gate turns readers away (step 2).
@@ -41,7 +48,7 @@ use super::Map;
 use crate::error::{Result, Status};
 
 /// The version of the direct-read protocol and record layout (see the module).
-pub const DIRECT_READ_VERSION: u32 = 1;
+pub const DIRECT_READ_VERSION: u32 = 2;
 
 /// Where a direct reader finds a map's memory ([`Map::direct_read`]).
 #[derive(Debug)]
@@ -60,6 +67,14 @@ pub struct DirectRead {
     pub stripe_stride: usize,
     /// Shared stripes (at least one).
     pub stripe_count: usize,
+    /// The first of the stripes direct readers may own (as many as shared
+    /// ones), laid out like the shared ones.
+    pub owned_stripes: *mut u64,
+    /// How many stripes direct readers may own.
+    pub owned_count: usize,
+    /// True when a reader that owns its stripe enters with a plain store
+    /// (no barrier of its own): the gate's membarrier mode.
+    pub plain_entry: bool,
     /// One per shard, in shard order.
     pub shards: Vec<DirectShard>,
 }
@@ -89,14 +104,17 @@ impl Map {
         if inner.gate.is_closed() {
             return Err(Status::Closed.into());
         }
-        let (stripes, stripe_stride, stripe_count) = inner.gate.shared_stripes();
+        let st = inner.gate.direct_stripes();
         Ok(DirectRead {
             hash_seed: inner.cfg.hash_seed,
             epoch: inner.gate.epoch_ptr(),
             closed: inner.gate.closed_ptr(),
-            stripes,
-            stripe_stride,
-            stripe_count,
+            stripes: st.shared.0,
+            stripe_stride: st.stride,
+            stripe_count: st.shared.1,
+            owned_stripes: st.owned.0,
+            owned_count: st.owned.1,
+            plain_entry: st.plain_entry,
             shards: inner.shards.iter().map(|s| s.direct_shard()).collect(),
         })
     }

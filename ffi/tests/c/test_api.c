@@ -563,13 +563,15 @@ static void test_direct_read(void) {
   ns_map *m = open_map(8, 256, 0);
   ns_direct_read l;
   ns_direct_shard sh[3];
-  CHECK(sizeof(ns_direct_read) == 48 && sizeof(ns_direct_shard) == 24);
+  CHECK(sizeof(ns_direct_read) == 64 && sizeof(ns_direct_shard) == 24);
   memset(&l, 0, sizeof l);
   EXPECT(ns_map_direct_read(m, &l, sh, 1), NS_BUFFER_TOO_SMALL);
   CHECK(l.version == NS_DIRECT_READ_VERSION && l.shards == 2);
   EXPECT(ns_map_direct_read(m, &l, sh, 3), NS_OK);
   CHECK(l.epoch != NULL && l.closed != NULL && *l.closed == 0 && l.stripes != NULL);
   CHECK(l.stripe_count >= 1 && l.stripe_stride >= 16);
+  CHECK(l.owned_count >= 1 && l.owned_stripes != NULL && l.plain_entry <= 1);
+  CHECK((uint8_t *)l.owned_stripes >= (uint8_t *)l.stripes + (size_t)l.stripe_count * l.stripe_stride);
   CHECK(sh[0].direct == 1 && sh[1].direct == 1 && sh[0].seq != sh[1].seq);
   CHECK(*sh[0].seq % 2 == 0 && *sh[0].table != 0);
   EXPECT(ns_map_direct_read(NULL, &l, sh, 3), NS_ERR_INVALID_ARGUMENT);
