@@ -60,7 +60,7 @@ func BenchmarkDirectParts(b *testing.B) {
 				d.shardOf(h).lookup(h, k, out)
 			}},
 			{"direct", func(k []byte) { d.get(k, out) }},
-			{"direct-shared", func(k []byte) { d.get(k, out) }}, // run without owned stripes
+			{"direct-shared", func(k []byte) { d.get(k, out) }},      // run without owned stripes
 			{"cgo", func(k []byte) { m.read(readGet, k, nil, out) }}, // run with m.direct off
 			{"gomap", func(k []byte) { sink += uint64(len(gomap[string(k)])) }},
 		}
