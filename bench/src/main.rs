@@ -35,7 +35,7 @@ struct Args {
         default_value = "numashard,numashard-delegate,dashmap,scc,papaya,rwlock16,ceiling"
     )]
     engines: Vec<EngineKind>,
-    /// Workloads: read-only, read-95, update-50, rmw, insert; `stall` measures writer stalls during
+    /// Workloads: read-only, read-95, update-50, write-only (every op an overwrite), rmw, insert; `stall` measures writer stalls during
     /// iteration and replace_all (numashard only); `snapshot` times save and load against the disk's
     /// bandwidth (and Redis with --redis) and the writer stall during a save; `idle` measures the CPU an open, loaded map uses
     /// with no traffic (every engine, `--duration` seconds).

@@ -185,6 +185,8 @@ pub enum Workload {
     Read95,
     /// 50% gets, 50% overwrites of loaded keys.
     Update50,
+    /// 100% overwrites of loaded keys (the Go benchmarks' `store`).
+    WriteOnly,
     /// 100% `add` of 1 to counters (the table is loaded with 8-byte counters).
     Rmw,
     /// 75% inserts of fresh keys, 25% gets of loaded keys. The stream is
@@ -194,8 +196,14 @@ pub enum Workload {
 
 impl Workload {
     /// All mixes, in report order.
-    pub const ALL: [Workload; 5] =
-        [Workload::ReadOnly, Workload::Read95, Workload::Update50, Workload::Rmw, Workload::Insert];
+    pub const ALL: [Workload; 6] = [
+        Workload::ReadOnly,
+        Workload::Read95,
+        Workload::Update50,
+        Workload::WriteOnly,
+        Workload::Rmw,
+        Workload::Insert,
+    ];
 
     /// Short name for tables and JSON.
     pub fn name(self) -> &'static str {
@@ -203,6 +211,7 @@ impl Workload {
             Workload::ReadOnly => "read-only",
             Workload::Read95 => "read-95",
             Workload::Update50 => "update-50",
+            Workload::WriteOnly => "write-only",
             Workload::Rmw => "rmw",
             Workload::Insert => "insert",
         }
@@ -233,9 +242,14 @@ impl FromStr for Workload {
             "read-only" | "ro" | "read" => Workload::ReadOnly,
             "read-95" | "95-5" | "95/5" => Workload::Read95,
             "update-50" | "50-50" | "50/50" => Workload::Update50,
+            "write-only" | "update-100" | "store" => Workload::WriteOnly,
             "rmw" | "add" => Workload::Rmw,
             "insert" | "insert-heavy" => Workload::Insert,
-            _ => return Err(format!("unknown workload {s:?} (read-only, read-95, update-50, rmw, insert, stall)")),
+            _ => {
+                return Err(format!(
+                    "unknown workload {s:?} (read-only, read-95, update-50, write-only, rmw, insert, stall)"
+                ))
+            }
         })
     }
 }
@@ -315,6 +329,7 @@ pub fn stream(
                     Workload::Read95 => StreamKind::Get,
                     Workload::Update50 if rng.below(2) == 0 => StreamKind::Put,
                     Workload::Update50 => StreamKind::Get,
+                    Workload::WriteOnly => StreamKind::Put,
                     Workload::Rmw => StreamKind::Add,
                     Workload::Insert => unreachable!("handled above"),
                 };
@@ -356,6 +371,9 @@ mod tests {
         let puts = s.iter().filter(|o| o.kind == StreamKind::Put).count() as f64 / s.len() as f64;
         assert!((0.04..0.06).contains(&puts));
         assert!(s.iter().all(|o| (o.key as usize) < 1000));
+        let w = stream(Workload::WriteOnly, Distribution::Uniform, None, 1000, 0, 1, 3);
+        assert!(w.iter().all(|o| o.kind == StreamKind::Put && (o.key as usize) < 1000));
+        assert_eq!("store".parse::<Workload>(), Ok(Workload::WriteOnly));
         let ins = stream(Workload::Insert, Distribution::Uniform, None, 1000, 1, 2, 3);
         let fresh: Vec<u32> = ins.iter().filter(|o| o.kind == StreamKind::Insert).map(|o| o.key).collect();
         assert_eq!(fresh.len(), fresh_keys(1000) / 2);

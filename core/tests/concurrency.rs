@@ -584,3 +584,85 @@ fn reads_are_never_torn_under_churn(filler: u64) {
     });
     assert!(reads.load(Ordering::Relaxed) > 1000);
 }
+
+/// Overwrites in place race lock-free single and batch gets: values of the
+/// same length as the one stored (rewritten inside the record's block, in
+/// a write section, rather than replaced by a new record; the writer probes
+/// for the key's record without the lock first, to fetch its lines),
+/// 16-byte keys with 32-byte values (the Go benchmarks' shape) and other
+/// lengths, one above the lock-free copy limit (read under the lock), now
+/// and then with a deadline given (a new record) and taken away again. No
+/// key is ever deleted or expires, so every read finds its key, and every
+/// value read is one some write stored whole: its words all name the key
+/// and one version.
+#[test]
+fn in_place_overwrites_never_tear_lock_free_reads() {
+    let map = Arc::new(Map::new(cfg(ExecMode::Auto, 2)).unwrap());
+    const KEYS: u64 = 512;
+    let key = |k: u64| [k.to_le_bytes(), (!k).to_le_bytes()].concat();
+    let words = |k: u64| [4usize, 4, 4, 4, 1, 3, 5, 6, 8, 16, 80][(k % 11) as usize];
+    // Every word: the key's mark (spread over the high bits) xor the version.
+    let mark = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15) & !((1 << 40) - 1);
+    let value = |k: u64, version: u64| (mark(k) ^ version).to_le_bytes().repeat(words(k));
+    let check = |k: u64, v: &[u8]| {
+        assert_eq!(v.len(), 8 * words(k), "key {k}: a value of another length");
+        let w0 = u64::from_le_bytes(v[..8].try_into().unwrap());
+        assert!(v.chunks(8).all(|w| u64::from_le_bytes(w.try_into().unwrap()) == w0), "torn value for key {k}");
+        assert!((w0 ^ mark(k)) < 1 << 40, "key {k}: another key's value");
+    };
+    for k in 0..KEYS {
+        map.put(&key(k), &value(k, 0)).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (reads, writes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    std::thread::scope(|s| {
+        for w in 0..2u64 {
+            let (map, stop, writes) = (map.clone(), stop.clone(), writes.clone());
+            s.spawn(move || {
+                let mut rng = Rng(w + 7);
+                let mut version = w << 32;
+                while !stop.load(Ordering::Relaxed) {
+                    let k = rng.next() % KEYS;
+                    version += 1;
+                    let v = value(k, version);
+                    match rng.next() % 16 {
+                        0 => map.put_with_ttl(&key(k), &v, Duration::from_secs(3600)).unwrap(),
+                        1 => assert!(map.persist(&key(k)).unwrap()),
+                        _ => map.put(&key(k), &v).unwrap(),
+                    }
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for r in 0..3u64 {
+            let (map, stop, reads) = (map.clone(), stop.clone(), reads.clone());
+            s.spawn(move || {
+                let mut rng = Rng(r + 301);
+                let mut buf = vec![0u8; 1024];
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let k = rng.next() % KEYS;
+                    let len = map.get_into(&key(k), &mut buf).unwrap().expect("a key that is never deleted");
+                    check(k, &buf[..len]);
+                    if n % 8 == 0 {
+                        let keys: Vec<Vec<u8>> = (0..64).map(|i| key((k + i) % KEYS)).collect();
+                        let mut outs = vec![[0u8; 1024]; 64];
+                        let mut ops: Vec<BatchOp<'_>> =
+                            keys.iter().zip(outs.iter_mut()).map(|(key, o)| BatchOp::get(key, o)).collect();
+                        map.batch(&mut ops).unwrap();
+                        for (i, op) in ops.iter().enumerate() {
+                            assert_eq!(op.status, Status::Ok, "batch get of a key that is never deleted");
+                            check((k + i as u64) % KEYS, &op.out[..op.out_len]);
+                        }
+                    }
+                    n += 1;
+                }
+                reads.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(reads.load(Ordering::Relaxed) > 1000 && writes.load(Ordering::Relaxed) > 1000);
+    assert_eq!(map.len().unwrap(), KEYS);
+}

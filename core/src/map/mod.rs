@@ -160,15 +160,16 @@ impl Map {
         op.hash = hash;
         match inner.cfg.exec_mode {
             ExecMode::Auto => {
-                if op.kind == OpKind::Get && shard.read_get(op) {
+                if op.kind == OpKind::Get {
+                    if shard.read_get(op) {
+                        return Ok(op.status);
+                    }
+                    let mut st = shard.lock()?;
+                    st.apply(&inner.budget, op);
                     return Ok(op.status);
                 }
-                let mut st = shard.lock()?;
-                if op.kind == OpKind::Get {
-                    st.apply(&inner.budget, op);
-                } else {
-                    st.write(&inner.gate, |st| st.apply(&inner.budget, op));
-                }
+                let mut st = shard.lock_for(hash)?;
+                st.write(&inner.gate, |st| st.apply(&inner.budget, op));
             }
             ExecMode::Delegate => {
                 let cpu = numa::current_cpu() as usize;
@@ -252,7 +253,7 @@ impl Map {
             // inside a write section, as `run_one` would.
             let _pass = self.enter()?;
             let (hash, shard) = self.route(key);
-            let mut st = shard.lock()?;
+            let mut st = shard.lock_for(hash)?;
             return match st.write(&inner.gate, |st| st.put(&inner.budget, hash, key, value)) {
                 Status::Ok => Ok(()),
                 s => Err(Self::status_err(s)),

@@ -19,6 +19,17 @@ impl Shard {
         }
         Ok(StateGuard { shard: self, guard: Some(g), reclaim: None })
     }
+
+    /// [`Shard::lock`] to change the entry of `hash`, after a lock-free
+    /// probe (as a reader's) asked for its slot's and record's lines: the
+    /// lock is then held over cache hits rather than over two dependent
+    /// misses that another writer of the shard would wait out, and the
+    /// record's miss overlaps taking the lock. The caller holds a gate pass.
+    #[inline]
+    pub(crate) fn lock_for(&self, hash: u64) -> Result<StateGuard<'_>> {
+        self.prefetch_record(hash);
+        self.lock()
+    }
 }
 
 /// The held ownership lock; derefs to the state and republishes the entry
