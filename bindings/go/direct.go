@@ -17,9 +17,9 @@ import (
 // Direct reads: Load, LoadInto and AppendLoad read the engine's memory from
 // Go, without a cgo call, with the protocol the engine's own lock-free
 // reader follows (version NS_DIRECT_READ_VERSION of ns_map_direct_read in
-// include/numashard.h). A cgo call costs little by itself, but its locked
-// instructions make the CPU wait for every memory miss before it, one after
-// the other; a direct read overlaps them as plain Go code does.
+// include/numashard.h). A read then costs its probe's memory misses and a
+// few tens of instructions, not a cgo call's own instructions and locked
+// ones (bench/results/go.md, run 9).
 //
 // The protocol, for one key: enter the map's gate (a counter of the
 // readers inside, which keeps every slot array and record chunk they may
@@ -149,7 +149,9 @@ func (d *directReader) get(key, out []byte) (int, directOutcome) {
 	}
 	// On the stripe of the P this goroutine runs on, when it has one: no
 	// other goroutine runs on the P while it is pinned, so no other reader
-	// writes the stripe, and plain stores count the read in and out.
+	// writes the stripe, and plain stores count the read in and out. (The
+	// owned stripes are this package's: a second Go runtime, or another
+	// binding reading directly, in the same process would share them.)
 	if p := uint32(procPin()); p < d.nOwned {
 		parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
 		ctr := (*uint64)(unsafe.Add(d.owned, uintptr(p)*d.stride+parity*8))
@@ -190,10 +192,10 @@ func (d *directReader) shardOf(h uint64) *directShard {
 	return &d.shards[shardOf(h, uint32(len(d.shards)))]
 }
 
-// enter enters the gate on a random shared stripe (the readers without a
-// stripe of their own), counted under the
-// epoch's parity; the locked add is the full barrier that orders it before
-// every read of a shard (the engine's closer and reclaimer rely on it).
+// enter enters the gate on a random shared stripe (for readers without a
+// stripe of their own), counted under the epoch's parity; the locked add
+// is the full barrier that orders it before every read of a shard (the
+// engine's closer and reclaimer rely on it).
 // open is false when the map is closed (the engine answers ErrClosed).
 // Either way the caller leaves with the counter returned.
 func (d *directReader) enter() (ctr *uint64, open bool) {
