@@ -46,6 +46,9 @@ if grep -q '^require' go.mod; then echo "bindings/go/go.mod requires modules; us
 section "tests: -race, GOEXPERIMENT=cgocheck2"
 GOEXPERIMENT=cgocheck2 go test -race -count=1 -timeout 10m $(go list ./... | grep -v /nearcache)
 
+section "direct reads without membarrier (shared stripes only, -race)"
+NUMASHARD_NO_MEMBARRIER=1 GOEXPERIMENT=cgocheck2 go test -race -count=1 -short -run 'Direct' .
+
 section "tests: GOGC=1"
 GOGC=1 go test -count=1 -timeout 10m .
 

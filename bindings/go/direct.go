@@ -17,9 +17,9 @@ import (
 // Direct reads: Load, LoadInto and AppendLoad read the engine's memory from
 // Go, without a cgo call, with the protocol the engine's own lock-free
 // reader follows (version NS_DIRECT_READ_VERSION of ns_map_direct_read in
-// include/numashard.h). A cgo call costs little by itself, but its locked
-// instructions make the CPU wait for every memory miss before it, one after
-// the other; a direct read overlaps them as plain Go code does.
+// include/numashard.h). A read then costs its probe's memory misses and a
+// few tens of instructions, not a cgo call's own instructions and locked
+// ones (bench/results/go.md, run 9).
 //
 // The protocol, for one key: enter the map's gate (a counter of the
 // readers inside, which keeps every slot array and record chunk they may
@@ -32,6 +32,16 @@ import (
 // shard being written through every retry, a value too large for the
 // caller's buffer that must stay untouched. Config.NoDirectReads turns
 // direct reads off.
+
+// directReadVersion is the version of ns_map_direct_read's protocol this
+// file implements; a library speaking another gets no direct reads.
+// TestDirectReadVersion fails when the header moves on, so that the
+// protocol is reviewed before the number is.
+const directReadVersion = 2
+
+// headerDirectReadVersion is NS_DIRECT_READ_VERSION of the header this
+// package was built with (TestDirectReadVersion).
+func headerDirectReadVersion() int { return int(C.NS_DIRECT_READ_VERSION) }
 
 // directRetries bounds the attempts at a consistent read before the engine
 // is asked (the engine's own lock-free reader uses the same bound).
@@ -58,7 +68,14 @@ type directReader struct {
 	stripes  unsafe.Pointer // the first shared stripe of the gate
 	stride   uintptr        // bytes from one stripe to the next
 	nStripes uint32
-	shards   []directShard
+	// The stripes set aside for readers that own one: the Go binding's
+	// per-P stripes (P i owns stripe i while pinned to it); nOwned is 0
+	// unless an owner may enter with a plain store (the gate's membarrier
+	// mode), since otherwise entering one costs the locked add a shared
+	// stripe costs.
+	owned  unsafe.Pointer
+	nOwned uint32
+	shards []directShard
 }
 
 // directShard is one shard's seqlock and published slot array word.
@@ -84,7 +101,7 @@ const (
 func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 	var l C.ns_direct_read
 	s := Status(C.ns_map_direct_read(h, &l, nil, 0))
-	if (s != StatusOK && s != StatusBufferTooSmall) || l.version != C.NS_DIRECT_READ_VERSION || l.shards == 0 ||
+	if (s != StatusOK && s != StatusBufferTooSmall) || l.version != directReadVersion || l.shards == 0 ||
 		l.stripe_count == 0 {
 		return nil
 	}
@@ -102,6 +119,9 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 		stride:   uintptr(l.stripe_stride),
 		nStripes: uint32(l.stripe_count),
 		shards:   make([]directShard, len(cs)),
+	}
+	if l.plain_entry != 0 && l.owned_stripes != nil {
+		d.owned, d.nOwned = unsafe.Pointer(l.owned_stripes), uint32(l.owned_count)
 	}
 	for i, c := range cs {
 		d.shards[i] = directShard{
@@ -127,6 +147,27 @@ func (d *directReader) get(key, out []byte) (int, directOutcome) {
 	if !sh.direct {
 		return 0, directFallback
 	}
+	// On the stripe of the P this goroutine runs on, when it has one: no
+	// other goroutine runs on the P while it is pinned, so no other reader
+	// writes the stripe, and plain stores count the read in and out. (The
+	// owned stripes are this package's: a second Go runtime, or another
+	// binding reading directly, in the same process would share them.)
+	if p := uint32(procPin()); p < d.nOwned {
+		parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
+		ctr := (*uint64)(unsafe.Add(d.owned, uintptr(p)*d.stride+parity*8))
+		// In the gate's membarrier mode the closer and the reclaimer make
+		// this CPU execute the barrier between this store and the loads
+		// after it; the compiler keeps them after it (they may alias it).
+		*ctr++
+		n, r := 0, directFallback
+		if *d.closed == 0 {
+			n, r = sh.lookup(h, key, out)
+		}
+		releaseStore(ctr, *ctr-1)
+		procUnpin()
+		return n, r
+	}
+	procUnpin()
 	ctr, open := d.enter()
 	n, r := 0, directFallback
 	if open {
@@ -136,13 +177,25 @@ func (d *directReader) get(key, out []byte) (int, directOutcome) {
 	return n, r
 }
 
+// procPin pins the calling goroutine to its P (no preemption, no other
+// goroutine on the P) and returns the P's index; procUnpin undoes it.
+// The runtime keeps both reachable by linkname (sync and sync/atomic use
+// them; see runtime/proc.go).
+//
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
+
 func (d *directReader) shardOf(h uint64) *directShard {
 	return &d.shards[shardOf(h, uint32(len(d.shards)))]
 }
 
-// enter enters the gate on a random shared stripe, counted under the
-// epoch's parity; the locked add is the full barrier that orders it before
-// every read of a shard (the engine's closer and reclaimer rely on it).
+// enter enters the gate on a random shared stripe (for readers without a
+// stripe of their own), counted under the epoch's parity; the locked add
+// is the full barrier that orders it before every read of a shard (the
+// engine's closer and reclaimer rely on it).
 // open is false when the map is closed (the engine answers ErrClosed).
 // Either way the caller leaves with the counter returned.
 func (d *directReader) enter() (ctr *uint64, open bool) {

@@ -16,8 +16,10 @@ import (
 //	hash    fetch the key and hash it (the loop overlaps the keys' misses);
 //	nogate  the read without the gate (no locked instruction): only sound
 //	        here because nothing writes or frees while it runs;
-//	direct  the whole direct read (directReader.get): gate entered and
-//	        left with a locked add each, as the protocol requires;
+//	direct  the whole direct read (directReader.get): the gate entered
+//	        and left on the P's own stripe with plain stores (in the
+//	        gate's membarrier mode; else as direct-shared);
+//	direct-shared  the same on a shared stripe: a locked add each way;
 //	cgo     the same read through ns_get (Config.NoDirectReads's path);
 //	gomap   a map[string][]byte lookup, no lock.
 //
@@ -58,6 +60,7 @@ func BenchmarkDirectParts(b *testing.B) {
 				d.shardOf(h).lookup(h, k, out)
 			}},
 			{"direct", func(k []byte) { d.get(k, out) }},
+			{"direct-shared", func(k []byte) { d.get(k, out) }},      // run without owned stripes
 			{"cgo", func(k []byte) { m.read(readGet, k, nil, out) }}, // run with m.direct off
 			{"gomap", func(k []byte) { sink += uint64(len(gomap[string(k)])) }},
 		}
@@ -71,9 +74,15 @@ func BenchmarkDirectParts(b *testing.B) {
 						p.read(keys[16*j : 16*j+16])
 					}
 				}
-				if p.name == "cgo" {
+				switch p.name {
+				case "cgo":
 					viaCgo(m, loop)
-				} else {
+				case "direct-shared":
+					owned := d.nOwned
+					d.nOwned = 0
+					loop()
+					d.nOwned = owned
+				default:
 					loop()
 				}
 			})

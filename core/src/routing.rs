@@ -173,6 +173,38 @@ mod tests {
         assert_ne!(a.hash(b"ab"), a.hash(b"ba"));
     }
 
+    /// The Go binding hashes keys itself (its direct reads,
+    /// bindings/go/keyhash.go) and checks its hash against vectors printed by
+    /// foldhash 0.1.5 (bindings/go/testdata/keyhash_vectors.txt). This ties
+    /// those vectors to the engine's hash: if the hash ever changes (another
+    /// foldhash, another way of feeding keys), this fails, and
+    /// `DIRECT_READ_VERSION` must change with it so that bindings built for
+    /// the old hash stop reading directly.
+    #[test]
+    fn key_hash_matches_the_go_binding_vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../bindings/go/testdata/keyhash_vectors.txt");
+        let text = std::fs::read_to_string(path).expect("the Go binding's key hash vectors");
+        let mut checked = 0;
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let seed = u64::from_str_radix(f[0], 16).unwrap();
+            let len: usize = f[1].parse().unwrap();
+            let pattern: u32 = f[2].parse().unwrap();
+            let want = u64::from_str_radix(f[3], 16).unwrap();
+            // The key of (len, pattern), as the vectors' generator builds it.
+            let key: Vec<u8> = (0..len)
+                .map(|j| match pattern {
+                    0 => ((((len as u64) << 32 | j as u64) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8,
+                    1 => 0xff,
+                    _ => 0,
+                })
+                .collect();
+            assert_eq!(KeyHasher::new(seed).hash(&key), want, "seed {seed:#x}, {len}-byte key, pattern {pattern}");
+            checked += 1;
+        }
+        assert!(checked > 1500, "only {checked} vectors");
+    }
+
     /// A caller's reply slot: `wait` returns once every announced message
     /// was completed, from other threads, whether it spins or parks.
     #[test]
