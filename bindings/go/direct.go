@@ -99,6 +99,9 @@ const (
 // speaks another version of the protocol (or none): then every read goes
 // through cgo.
 func newDirectReader(h *C.ns_map, maxKey int) *directReader {
+	if !directReadsArch {
+		return nil
+	}
 	var l C.ns_direct_read
 	s := Status(C.ns_map_direct_read(h, &l, nil, 0))
 	if (s != StatusOK && s != StatusBufferTooSmall) || l.version != directReadVersion || l.shards == 0 ||

@@ -45,7 +45,9 @@
 // a TTL, cache mode, a value too large for LoadInto's or AppendLoad's
 // 256-byte stage, a shard written through every retry) is read by the
 // engine through cgo, with the same results. Config.NoDirectReads sends
-// every read through cgo.
+// every read through cgo, as every read goes on other architectures than
+// amd64 (the validation needs loads kept in order, which amd64 guarantees
+// and Go's atomics elsewhere do not).
 //
 // Typed keys and values: Of returns a TypedMap[K, V] view over codecs
 // (String, Bytes, Int64, Uint32, ... or your own Codec), with the same

@@ -8,3 +8,8 @@ package numashard
 // Store would be an XCHG, a locked instruction: what the owned stripes
 // exist to avoid.
 func releaseStore(p *uint64, v uint64) { *p = v }
+
+// directReadsArch says direct reads are sound on this architecture: a
+// direct read validates what it copied by loading the seqlock's sequence
+// again, and amd64 keeps every load after the loads before it.
+const directReadsArch = true
