@@ -150,33 +150,14 @@ func (d *directReader) get(key, out []byte) (int, directOutcome) {
 	if !sh.direct {
 		return 0, directFallback
 	}
-	// On the stripe of the P this goroutine runs on, when it has one: no
-	// other goroutine runs on the P while it is pinned, so no other reader
-	// writes the stripe, and plain stores count the read in and out. (The
-	// owned stripes are this package's: a second Go runtime, or another
-	// binding reading directly, in the same process would share them.)
-	if p := uint32(procPin()); p < d.nOwned {
-		parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
-		ctr := (*uint64)(unsafe.Add(d.owned, uintptr(p)*d.stride+parity*8))
-		// In the gate's membarrier mode the closer and the reclaimer make
-		// this CPU execute the barrier between this store and the loads
-		// after it; the compiler keeps them after it (they may alias it).
-		*ctr++
-		n, r := 0, directFallback
-		if *d.closed == 0 {
-			n, r = sh.lookup(h, key, out)
-		}
-		releaseStore(ctr, *ctr-1)
-		procUnpin()
-		return n, r
-	}
-	procUnpin()
-	ctr, open := d.enter()
+	ctr, owned := d.enter()
 	n, r := 0, directFallback
-	if open {
+	// sync/atomic has no 8-bit load: a byte load is single-copy atomic on
+	// every platform, and entering ordered it after the count (below).
+	if *d.closed == 0 {
 		n, r = sh.lookup(h, key, out)
 	}
-	d.leave(ctr)
+	d.leave(ctr, owned)
 	return n, r
 }
 
@@ -195,26 +176,42 @@ func (d *directReader) shardOf(h uint64) *directShard {
 	return &d.shards[shardOf(h, uint32(len(d.shards)))]
 }
 
-// enter enters the gate on a random shared stripe (for readers without a
-// stripe of their own), counted under the epoch's parity; the locked add
-// is the full barrier that orders it before every read of a shard (the
-// engine's closer and reclaimer rely on it).
-// open is false when the map is closed (the engine answers ErrClosed).
-// Either way the caller leaves with the counter returned.
-func (d *directReader) enter() (ctr *uint64, open bool) {
+// enter counts the caller in the gate under the epoch's parity and
+// returns the counter to leave with. On the stripe of the P the goroutine
+// runs on, when it has one (owned: the goroutine stays pinned until leave):
+// no other goroutine runs on the P meanwhile, so no other reader writes the
+// stripe, and a plain store counts the read in; in the gate's membarrier
+// mode the closer and the reclaimer make this CPU execute the barrier
+// between that store and the loads after it, and the compiler keeps them
+// after it (they may alias it). (The owned stripes are this package's: a
+// second Go runtime, or another binding reading directly, in the same
+// process would share them.) Otherwise on a random shared stripe, with a
+// locked add: the full barrier the closer and the reclaimer pair with.
+// Stripe i lies at base + i*stride, its parity counters are its first two
+// u64s (ns_direct_read's contract).
+func (d *directReader) enter() (ctr *uint64, owned bool) {
 	parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
-	// Stripe i < nStripes lies at stripes + i*stride, its parity counters
-	// are its first two u64s (ns_direct_read's contract).
+	if p := uint32(procPin()); p < d.nOwned {
+		ctr = (*uint64)(unsafe.Add(d.owned, uintptr(p)*d.stride+parity*8))
+		*ctr++
+		return ctr, true
+	}
+	procUnpin()
 	ctr = (*uint64)(unsafe.Add(d.stripes, uintptr(rand.Uint32N(d.nStripes))*d.stride+parity*8))
 	atomic.AddUint64(ctr, 1)
-	// sync/atomic has no 8-bit load: a byte load is single-copy atomic on
-	// every platform, and the locked add above orders it after the entry
-	// (the compiler keeps memory operations after an atomic one).
-	return ctr, *d.closed == 0
+	return ctr, false
 }
 
-// leave leaves the gate entered with ctr (the same stripe and parity).
-func (d *directReader) leave(ctr *uint64) { atomic.AddUint64(ctr, ^uint64(0)) }
+// leave leaves the gate entered with ctr (the same stripe and parity) and
+// unpins the goroutine when it owned the stripe.
+func (d *directReader) leave(ctr *uint64, owned bool) {
+	if owned {
+		releaseStore(ctr, *ctr-1)
+		procUnpin()
+		return
+	}
+	atomic.AddUint64(ctr, ^uint64(0))
+}
 
 // lookup is get's read of one shard inside the gate: up to directRetries
 // attempts at a consistent probe.
