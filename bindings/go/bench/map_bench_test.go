@@ -73,12 +73,19 @@ func sizeName(n int) string {
 	return strconv.Itoa(n)
 }
 
-// benchKeys holds n keys back to back in one pointer-free arena: the
-// numashard side reads them as []byte, the Go maps as strings pointing into
-// the arena (no per-key allocation, nothing extra for the GC to trace).
+// benchKeys holds n keys back to back in pointer-free arenas (no per-key
+// allocation, nothing extra for the GC to trace). Lookups read arena: the
+// numashard side as []byte, the Go maps as strings pointing into it. The Go
+// maps store their keys from a second copy, stored, as a program's map holds
+// keys of its own while its lookup keys come from elsewhere (a request):
+// were the stored and the looked-up key the same memory, the Go maps' key
+// compare would end at the pointers and never read the stored key, a
+// dependent miss every real lookup pays (and numashard always does, as it
+// compares against its own copy). Stores pass stored's keys too.
 type benchKeys struct {
-	n     int
-	arena []byte
+	n      int
+	arena  []byte
+	stored []byte
 }
 
 func splitmix(x uint64) uint64 {
@@ -94,6 +101,7 @@ func newBenchKeys(n int) *benchKeys {
 		binary.LittleEndian.PutUint64(k.arena[i*benchKeyLen:], splitmix(uint64(i)))
 		binary.LittleEndian.PutUint64(k.arena[i*benchKeyLen+8:], uint64(i))
 	}
+	k.stored = append([]byte(nil), k.arena...)
 	return k
 }
 
@@ -101,8 +109,14 @@ func (k *benchKeys) bytes(i int) []byte {
 	return k.arena[i*benchKeyLen : (i+1)*benchKeyLen : (i+1)*benchKeyLen]
 }
 
+// str is key i for a lookup; storedStr is the same key as the Go maps store
+// it (other memory, equal bytes).
 func (k *benchKeys) str(i int) string {
 	return unsafe.String(&k.arena[i*benchKeyLen], benchKeyLen)
+}
+
+func (k *benchKeys) storedStr(i int) string {
+	return unsafe.String(&k.stored[i*benchKeyLen], benchKeyLen)
 }
 
 func benchValue(i int) []byte {
@@ -145,7 +159,7 @@ func (s *syncMapBench) load(i int, _ []byte) bool {
 	_, ok := s.m.Load(s.k.str(i))
 	return ok
 }
-func (s *syncMapBench) store(i int, v []byte) { s.m.Store(s.k.str(i), v) }
+func (s *syncMapBench) store(i int, v []byte) { s.m.Store(s.k.storedStr(i), v) }
 func (s *syncMapBench) loadBatch(idx []int, _ *batchState) int {
 	hits := 0
 	for _, i := range idx {
@@ -158,7 +172,7 @@ func (s *syncMapBench) loadBatch(idx []int, _ *batchState) int {
 func (s *syncMapBench) mixBatch(idx []int, store []bool, v []byte, _ *batchState) {
 	for j, i := range idx {
 		if store[j] {
-			s.m.Store(s.k.str(i), v)
+			s.m.Store(s.k.storedStr(i), v)
 		} else {
 			s.m.Load(s.k.str(i))
 		}
@@ -180,7 +194,7 @@ func (r *rwMapBench) load(i int, _ []byte) bool {
 }
 func (r *rwMapBench) store(i int, v []byte) {
 	r.mu.Lock()
-	r.m[r.k.str(i)] = v
+	r.m[r.k.storedStr(i)] = v
 	r.mu.Unlock()
 }
 func (r *rwMapBench) loadBatch(idx []int, _ *batchState) int {
@@ -234,7 +248,7 @@ func (s *shardedBench) load(i int, _ []byte) bool {
 	return ok
 }
 func (s *shardedBench) store(i int, v []byte) {
-	k := s.k.str(i)
+	k := s.k.storedStr(i)
 	sh := &s.shards[maphash.String(s.seed, k)&31]
 	sh.mu.Lock()
 	sh.m[k] = v
@@ -269,7 +283,7 @@ func (x *xsyncBench) load(i int, _ []byte) bool {
 	_, ok := x.m.Load(x.k.str(i))
 	return ok
 }
-func (x *xsyncBench) store(i int, v []byte) { x.m.Store(x.k.str(i), v) }
+func (x *xsyncBench) store(i int, v []byte) { x.m.Store(x.k.storedStr(i), v) }
 func (x *xsyncBench) loadBatch(idx []int, _ *batchState) int {
 	hits := 0
 	for _, i := range idx {
@@ -282,7 +296,7 @@ func (x *xsyncBench) loadBatch(idx []int, _ *batchState) int {
 func (x *xsyncBench) mixBatch(idx []int, store []bool, v []byte, _ *batchState) {
 	for j, i := range idx {
 		if store[j] {
-			x.m.Store(x.k.str(i), v)
+			x.m.Store(x.k.storedStr(i), v)
 		} else {
 			x.m.Load(x.k.str(i))
 		}
@@ -444,13 +458,13 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	case "syncmap":
 		s := &syncMapBench{k: keys}
 		for i := 0; i < n; i++ {
-			s.m.Store(keys.str(i), benchValue(i))
+			s.m.Store(keys.storedStr(i), benchValue(i))
 		}
 		m = s
 	case "rwmap":
 		r := &rwMapBench{m: make(map[string][]byte, n), k: keys}
 		for i := 0; i < n; i++ {
-			r.m[keys.str(i)] = benchValue(i)
+			r.m[keys.storedStr(i)] = benchValue(i)
 		}
 		m = r
 	case "sharded32":
@@ -470,7 +484,7 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	case "xsync":
 		x := &xsyncBench{m: xsync.NewMap[string, []byte](xsync.WithPresize(n)), k: keys}
 		for i := 0; i < n; i++ {
-			x.m.Store(keys.str(i), benchValue(i))
+			x.m.Store(keys.storedStr(i), benchValue(i))
 		}
 		m = x
 	default:

@@ -27,5 +27,5 @@ func (o *otterBench) load(i int, _ []byte) bool {
 	_, ok := o.c.GetIfPresent(o.k.str(i))
 	return ok
 }
-func (o *otterBench) store(i int, v []byte) { o.c.Set(o.k.str(i), v) }
+func (o *otterBench) store(i int, v []byte) { o.c.Set(o.k.storedStr(i), v) }
 func (o *otterBench) close()                { o.c.InvalidateAll() }
