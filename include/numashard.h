@@ -529,13 +529,15 @@ typedef struct ns_direct_read {
    */
   uint32_t stripe_count;
   /**
-   * The first of the stripes a reader may own (laid out like the shared
-   * ones): a reader that owns one, written by no other reader meanwhile,
-   * counts itself in with a store instead of a locked add (step 2).
+   * The first of the stripes this reader may own (laid out like the
+   * shared ones): a reader that owns one, written by no other reader
+   * meanwhile, counts itself in with a store instead of a locked add
+   * (step 2). NULL when they went to an earlier caller (see
+   * `ns_map_direct_read`) or this answer is not `NS_OK`.
    */
   uint64_t *owned_stripes;
   /**
-   * How many stripes readers may own.
+   * How many stripes this reader may own (0: none).
    */
   uint32_t owned_count;
   /**
@@ -898,6 +900,12 @@ ns_status ns_config_check(const struct ns_config *cfg);
  *
  * Ownership: the addresses stay valid until `ns_map_free(m)`; after
  * `ns_map_close` the gate turns readers away (step 2).
+ *
+ * The stripes a reader may own go to one caller per map: the first call
+ * that answers `NS_OK` gets them (`owned_count` > 0); every other answer
+ * has `owned_stripes` NULL and `owned_count` 0, and its reader counts
+ * itself in the shared stripes. So two direct readers of one map in a
+ * process (two bindings, two language runtimes) never write one stripe.
  *
  * # Safety
  * `m` must be NULL or a handle from `ns_map_new`; `layout` must be

@@ -183,10 +183,11 @@ func (d *directReader) shardOf(h uint64) *directShard {
 // stripe, and a plain store counts the read in; in the gate's membarrier
 // mode the closer and the reclaimer make this CPU execute the barrier
 // between that store and the loads after it, and the compiler keeps them
-// after it (they may alias it). (The owned stripes are this package's: a
-// second Go runtime, or another binding reading directly, in the same
-// process would share them.) Otherwise on a random shared stripe, with a
-// locked add: the full barrier the closer and the reclaimer pair with.
+// after it (they may alias it). (The engine hands the owned stripes to one
+// reader per map, the first to ask: a second Go runtime, or another
+// binding reading directly, in the same process gets none and uses the
+// shared ones.) Otherwise on a random shared stripe, with a locked add:
+// the full barrier the closer and the reclaimer pair with.
 // Stripe i lies at base + i*stride, its parity counters are its first two
 // u64s (ns_direct_read's contract).
 func (d *directReader) enter() (ctr *uint64, owned bool) {

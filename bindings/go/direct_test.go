@@ -815,3 +815,58 @@ func TestDirectGateBalanced(t *testing.T) {
 		t.Fatalf("gate counters sum to %d after every read finished, want 0", sum)
 	}
 }
+
+// TestDirectOwnedStripesGoToOneReader: a second direct reader of the same
+// map (as a second Go runtime or another binding in the process would be)
+// is handed no stripes of its own, so the two never write one stripe with
+// plain stores; it reads the same values through the shared stripes, both
+// readers at once, and every counter is back at zero after.
+func TestDirectOwnedStripesGoToOneReader(t *testing.T) {
+	m, err := Open(Config{})
+	noErr(t, err)
+	defer func() {
+		if !t.Failed() {
+			m.Close()
+		}
+	}()
+	d := directOf(t, m)
+	d2 := newDirectReader(m.h, d.maxKey)
+	if d2 == nil {
+		t.Fatal("no second direct reader")
+	}
+	if d2.nOwned != 0 || d2.owned != nil {
+		t.Fatalf("the second reader got %d owned stripes (the first: %d)", d2.nOwned, d.nOwned)
+	}
+	for i := 0; i < 100; i++ {
+		noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32)))
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := d
+			if g%2 == 1 {
+				r = d2
+			}
+			out := make([]byte, 64)
+			for i := 0; i < 20000; i++ {
+				j := (g + i) % 150
+				k := patternKey(j, 16)
+				n, res := r.get(k, out)
+				switch {
+				case j < 100 && (res != directHit || !bytes.Equal(out[:n], patternValue(k, 0, 32))):
+					t.Errorf("reader %d, key %d: %v %q", g%2, j, res, out[:n])
+					return
+				case j >= 100 && res != directMiss:
+					t.Errorf("reader %d, key %d: %v, want a miss", g%2, j, res)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if sum := stripeCounters(d) + stripeCounters(d2); sum != 0 {
+		t.Fatalf("gate counters sum to %d after every read finished, want 0", sum)
+	}
+}

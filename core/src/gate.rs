@@ -219,6 +219,10 @@ pub(crate) struct Gate {
     shared: usize,
     garbage: Mutex<Vec<(u64, Garbage)>>,
     has_garbage: AtomicBool,
+    /// Set once a direct reader was handed the direct readers' own stripes
+    /// ([`Gate::direct_stripes`]): they go to one reader only.
+    #[cfg(not(loom))]
+    direct_owned_claimed: AtomicBool,
 }
 
 /// Proof of being inside an open map; leaving on drop. Not `Send`: an
@@ -252,6 +256,8 @@ impl Gate {
                 .collect(),
             garbage: Mutex::new(Vec::new()),
             has_garbage: AtomicBool::new(false),
+            #[cfg(not(loom))]
+            direct_owned_claimed: AtomicBool::new(false),
         }
     }
 
@@ -342,13 +348,23 @@ impl Gate {
     /// reader that owns its stripe may enter with a plain store (the gate
     /// runs in membarrier mode: the closer and the reclaimer supply the
     /// barrier), or needs a full barrier after it.
+    ///
+    /// The own stripes go to one reader: only the first call with `claim`
+    /// gets them; every other call gets none (a null address, 0 stripes),
+    /// so two direct readers of one map (two bindings, or two language
+    /// runtimes, in one process) never write one stripe with plain stores.
     #[cfg(not(loom))]
-    pub(crate) fn direct_stripes(&self) -> DirectStripes {
+    pub(crate) fn direct_stripes(&self, claim: bool) -> DirectStripes {
         let at = |i: usize| self.stripes[i][0].as_ptr() as *mut u64;
+        let granted = claim && !self.direct_owned_claimed.swap(true, SeqCst);
         DirectStripes {
             stride: std::mem::size_of_val(&self.stripes[0]),
             shared: (at(OWNED_STRIPES), self.shared),
-            owned: (at(OWNED_STRIPES + self.shared), self.stripes.len() - OWNED_STRIPES - self.shared),
+            owned: if granted {
+                (at(OWNED_STRIPES + self.shared), self.stripes.len() - OWNED_STRIPES - self.shared)
+            } else {
+                (std::ptr::null_mut(), 0)
+            },
             plain_entry: self.mode == FenceMode::Membarrier,
         }
     }

@@ -37,11 +37,13 @@ pub struct ns_direct_read {
     pub stripe_stride: u32,
     /// Shared stripes (at least one).
     pub stripe_count: u32,
-    /// The first of the stripes a reader may own (laid out like the shared
-    /// ones): a reader that owns one, written by no other reader meanwhile,
-    /// counts itself in with a store instead of a locked add (step 2).
+    /// The first of the stripes this reader may own (laid out like the
+    /// shared ones): a reader that owns one, written by no other reader
+    /// meanwhile, counts itself in with a store instead of a locked add
+    /// (step 2). NULL when they went to an earlier caller (see
+    /// `ns_map_direct_read`) or this answer is not `NS_OK`.
     pub owned_stripes: *mut u64,
-    /// How many stripes readers may own.
+    /// How many stripes this reader may own (0: none).
     pub owned_count: u32,
     /// 1 when an owned stripe is entered with a plain store and no barrier
     /// (the gate's membarrier mode); 0: a full barrier must follow the store.
@@ -96,6 +98,12 @@ pub struct ns_direct_shard {
 /// Ownership: the addresses stay valid until `ns_map_free(m)`; after
 /// `ns_map_close` the gate turns readers away (step 2).
 ///
+/// The stripes a reader may own go to one caller per map: the first call
+/// that answers `NS_OK` gets them (`owned_count` > 0); every other answer
+/// has `owned_stripes` NULL and `owned_count` 0, and its reader counts
+/// itself in the shared stripes. So two direct readers of one map in a
+/// process (two bindings, two language runtimes) never write one stripe.
+///
 /// # Safety
 /// `m` must be NULL or a handle from `ns_map_new`; `layout` must be
 /// writable; `shards` must point to `cap` writable entries (or be NULL with
@@ -117,7 +125,8 @@ pub unsafe extern "C" fn ns_map_direct_read(
         if layout.is_null() || (shards.is_null() && cap > 0) {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
-        let d = map.direct_read()?;
+        // The stripes a reader may own go with an NS_OK answer only.
+        let d = map.direct_read(cap >= map.shard_count())?;
         let out = ns_direct_read {
             version: NS_DIRECT_READ_VERSION,
             // At most MAX_SHARDS (4096) shards; stripes: a handful.
@@ -346,11 +355,21 @@ mod tests {
             let l = l.assume_init();
             assert_eq!((l.version, l.shards), (NS_DIRECT_READ_VERSION, 3));
             assert!(l.stripe_count >= 1 && l.stripe_stride >= 16 && !l.stripes.is_null());
-            assert!(l.owned_count >= 2 && !l.owned_stripes.is_null() && l.plain_entry <= 1);
+            // Not NS_OK: the stripes a reader may own are not handed out.
+            assert!(l.owned_count == 0 && l.owned_stripes.is_null() && l.plain_entry <= 1);
             assert_eq!((one[0].direct, one[0].reserved), (1, 0));
             assert_eq!(*one[0].seq & 1, 0);
             let mut l2 = std::mem::MaybeUninit::<ns_direct_read>::uninit();
             assert_eq!(ns_map_direct_read(m, l2.as_mut_ptr(), std::ptr::null_mut(), 0), ns_status::NS_BUFFER_TOO_SMALL);
+            // The first NS_OK answer gets them, no later one.
+            let mut three = [one[0]; 3];
+            assert_eq!(ns_map_direct_read(m, l2.as_mut_ptr(), three.as_mut_ptr(), 3), ns_status::NS_OK);
+            let first = l2.assume_init();
+            assert!(first.owned_count >= 2 && !first.owned_stripes.is_null());
+            assert_eq!(ns_map_direct_read(m, l2.as_mut_ptr(), three.as_mut_ptr(), 3), ns_status::NS_OK);
+            let second = l2.assume_init();
+            assert!(second.owned_count == 0 && second.owned_stripes.is_null());
+            assert_eq!((second.stripes, second.stripe_count), (first.stripes, first.stripe_count));
             map(m).close().unwrap();
             assert_eq!(ns_map_direct_read(m, l2.as_mut_ptr(), one.as_mut_ptr(), 1), ns_status::NS_ERR_CLOSED);
             assert!(ns_map::release(m));

@@ -43,6 +43,11 @@
 //!
 //! The addresses stay valid until the map's memory is released (for the C
 //! ABI: `ns_map_free`); after `close` the gate turns readers away (step 2).
+//!
+//! The stripes a reader may own go to one reader per map: the first
+//! [`Map::direct_read`] that claims them. Every other reader counts itself
+//! in the shared stripes, so two direct readers in one process (two
+//! bindings, two language runtimes) never write one stripe with stores.
 
 use super::Map;
 use crate::error::{Result, Status};
@@ -67,10 +72,11 @@ pub struct DirectRead {
     pub stripe_stride: usize,
     /// Shared stripes (at least one).
     pub stripe_count: usize,
-    /// The first of the stripes direct readers may own (as many as shared
-    /// ones), laid out like the shared ones.
+    /// The first of the stripes this reader may own (as many as shared
+    /// ones), laid out like the shared ones; null when they were not
+    /// claimed or went to an earlier reader.
     pub owned_stripes: *mut u64,
-    /// How many stripes direct readers may own.
+    /// How many stripes this reader may own (0: none).
     pub owned_count: usize,
     /// True when a reader that owns its stripe enters with a plain store
     /// (no barrier of its own): the gate's membarrier mode.
@@ -98,13 +104,14 @@ impl Map {
     /// Where a binding that reads this map's memory itself finds it: see
     /// the protocol in the module's documentation. `Closed` once the map is
     /// closed. The addresses stay valid while the map (or an iterator of
-    /// it) is alive.
-    pub fn direct_read(&self) -> Result<DirectRead> {
+    /// it) is alive. With `claim_owned`, the stripes a reader may own are
+    /// handed out, to the first such call only; other calls get none.
+    pub fn direct_read(&self, claim_owned: bool) -> Result<DirectRead> {
         let inner = &*self.inner;
         if inner.gate.is_closed() {
             return Err(Status::Closed.into());
         }
-        let st = inner.gate.direct_stripes();
+        let st = inner.gate.direct_stripes(claim_owned);
         Ok(DirectRead {
             hash_seed: inner.cfg.hash_seed,
             epoch: inner.gate.epoch_ptr(),

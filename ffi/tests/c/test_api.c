@@ -556,7 +556,8 @@ static void test_batch(void) {
 }
 
 /* ns_map_direct_read: the layout as C sees it (sizes, version, shard
- * count), the too-small and bad-argument answers, a closed map. The
+ * count), the owned stripes handed to one caller, the too-small and
+ * bad-argument answers, a closed map. The
  * protocol itself is checked against the engine's reads by a reference
  * reader in ffi/src/direct.rs and by the Go binding's tests. */
 static void test_direct_read(void) {
@@ -571,6 +572,12 @@ static void test_direct_read(void) {
   CHECK(l.epoch != NULL && l.closed != NULL && *l.closed == 0 && l.stripes != NULL);
   CHECK(l.stripe_count >= 1 && l.stripe_stride >= 16);
   CHECK(l.owned_count >= 1 && l.owned_stripes != NULL && l.plain_entry <= 1);
+  {
+    /* The stripes a reader may own went to that first NS_OK answer. */
+    ns_direct_read l2;
+    EXPECT(ns_map_direct_read(m, &l2, sh, 3), NS_OK);
+    CHECK(l2.owned_count == 0 && l2.owned_stripes == NULL && l2.stripes == l.stripes);
+  }
   CHECK((uint8_t *)l.owned_stripes >= (uint8_t *)l.stripes + (size_t)l.stripe_count * l.stripe_stride);
   CHECK(sh[0].direct == 1 && sh[1].direct == 1 && sh[0].seq != sh[1].seq);
   CHECK(*sh[0].seq % 2 == 0 && *sh[0].table != 0);
