@@ -56,12 +56,6 @@ class GetManyTest {
         }
     }
 
-    private static byte[] random(Random r, int len) {
-        byte[] a = new byte[len];
-        r.nextBytes(a);
-        return a;
-    }
-
     @Test
     void answersAsOpRecordsAndSingleGetsOnBothBackends() {
         Random r = new Random(7);
@@ -70,15 +64,15 @@ class GetManyTest {
             int stride = 32;
             // Hits of every size around the slot, an empty value, a value much larger than the slot.
             for (int len : new int[] {0, 1, 8, stride - 1, stride, stride + 1, 100, 10_000, 70_000}) {
-                byte[] k = random(r, 1 + r.nextInt(MAX_KEY));
-                m.put(k, random(r, len));
+                byte[] k = TestSupport.randomBytes(r, 1 + r.nextInt(MAX_KEY));
+                m.put(k, TestSupport.randomBytes(r, len));
                 keys.add(k);
             }
             m.put(new byte[0], b("empty key")); // the empty key, present
             keys.add(new byte[0]);
             keys.add(b("missing"));
-            keys.add(random(r, MAX_KEY + 1)); // oversized
-            keys.add(random(r, 5000)); // oversized, larger than any scratch
+            keys.add(TestSupport.randomBytes(r, MAX_KEY + 1)); // oversized
+            keys.add(TestSupport.randomBytes(r, 5000)); // oversized, larger than any scratch
             keys.add(keys.get(3)); // the same key twice
             for (int round = 0; round < 3; round++) {
                 java.util.Collections.shuffle(keys, r);

@@ -12,16 +12,7 @@ public final class BatchPhases {
     public static void main(String[] args) {
         int n = args.length > 0 ? Keys.count(args[0]) : Keys.SMALL;
         try (NumaShardMap m = NumaShardMap.open()) {
-            byte[][] keys = new byte[n][];
-            Batch b = new Batch(1024, 0);
-            for (int i = 0; i < n; i++) {
-                keys[i] = Keys.key(i);
-                b.put(keys[i], Keys.value(i));
-                if (b.size() == 1024 || i == n - 1) {
-                    m.execute(b);
-                    b.clear();
-                }
-            }
+            byte[][] keys = Keys.fill(m, n);
             Batch g = new Batch(64, 32);
             long x = 99;
             long sink = 0;

@@ -29,16 +29,7 @@ public final class GetManyProbe {
         int warm = 3;
         int batches = 16_000;
         try (NumaShardMap m = NumaShardMap.open()) {
-            byte[][] keys = new byte[n][];
-            Batch fill = new Batch(1024, 0);
-            for (int i = 0; i < n; i++) {
-                keys[i] = Keys.key(i);
-                fill.put(keys[i], Keys.value(i));
-                if (fill.size() == 1024 || i == n - 1) {
-                    m.execute(fill);
-                    fill.clear();
-                }
-            }
+            byte[][] keys = Keys.fill(m, n);
             Batch b = new Batch(64, Keys.VALUE_LEN);
             double[][] ns = new double[4][rounds];
             long x = 4242;
