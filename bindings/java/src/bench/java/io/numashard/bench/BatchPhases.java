@@ -5,8 +5,9 @@ import io.numashard.NumaShardMap;
 import java.util.Locale;
 
 /**
- * Where a Java batch of 64 gets spends its time: building (Java writes ns_op structs and keys),
- * the native call (ns_batch), reading the values back as byte[]. Single-threaded, SMALL map.
+ * Where a Java batch of 64 gets spends its time: building (recording the 64 gets), executing
+ * (packing the keys and the native call: an all-get batch runs through ns_get_many), reading the
+ * values back as byte[]. Single-threaded, SMALL map.
  */
 public final class BatchPhases {
     public static void main(String[] args) {
@@ -48,7 +49,7 @@ public final class BatchPhases {
                 }
                 double k = batches * 64.0;
                 System.out.printf(Locale.ROOT,
-                        "n=%d per key: build %.1f ns, ns_batch %.1f ns, read %.1f ns | single get %.1f ns%n",
+                        "n=%d per key: build %.1f ns, execute %.1f ns, read %.1f ns | single get %.1f ns%n",
                         n, build / k, exec / k, read / k, single / k);
             }
             if (sink == 42) {
