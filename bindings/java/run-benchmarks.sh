@@ -4,7 +4,7 @@
 # Results are summarised by hand in bench/results/java.md. Compiled with mvn -Pbench (the
 # peers are not dependencies of the tests).
 #
-#   bindings/java/run-benchmarks.sh [jmh|gc|goals|c|ffm|hitratio|getprobe|profile|all] [extra JMH args...]
+#   bindings/java/run-benchmarks.sh [jmh|gc|goals|c|ffm|hitratio|getprobe|getmany|profile|all] [extra JMH args...]
 #
 # The JDK is JAVA_HOME's (default: the javac on PATH). On a JDK >= 22 numashard runs on its FFM
 # backend; the impls ns-jni and ns-typed-jni force JNI in their JMH forks, so FFM and JNI are
@@ -20,7 +20,8 @@
 #      THREADS (default "1 2"), GC_IMPLS (default "chm caffeine ohc chronicle numashard"),
 #      GC_HEAP (default 6g), GOALS_SIZE (default LARGE), GOALS_ROUNDS (default 9), JDK25 (a JDK >= 22 for the FFM comparison),
 #      FFM_SIZE (entries for the FFM comparison, default 100000), HIT_TRACES (trace name filter, default all),
-#      PROBE_SIZE (getprobe entries, default SMALL), PROBE_ROUNDS (default 9).
+#      PROBE_SIZE (getprobe entries, default SMALL), PROBE_ROUNDS (default 9),
+#      GETMANY_SIZE (getmany entries, default SMALL), GETMANY_ROUNDS (default 15).
 set -euo pipefail
 cd "$(dirname "$0")"
 what="${1:-all}"; shift || true
@@ -82,6 +83,13 @@ fi
 if [ "$what" = getprobe ] || [ "$what" = all ]; then
   "$JAVA" -Xms2g -Xmx2g -XX:+UseG1GC -cp "$CP" io.numashard.bench.HitRatio getprobe \
     "${PROBE_SIZE:-SMALL}" "${PROBE_ROUNDS:-9}" | tee "$out/getprobe-${PROBE_SIZE:-SMALL}.txt"
+fi
+
+if [ "$what" = getmany ] || [ "$what" = all ]; then
+  # An all-get Batch of 64 through ns_get_many vs the same batch as ns_op records (ns_batch), on
+  # the default backend and on JNI, interleaved in one JVM (GetManyProbe).
+  "$JAVA" -Xms1g -Xmx1g -XX:+UseG1GC --enable-native-access=ALL-UNNAMED -cp "$CP" io.numashard.bench.GetManyProbe \
+    "${GETMANY_SIZE:-SMALL}" "${GETMANY_ROUNDS:-15}" | tee "$out/getmany-${GETMANY_SIZE:-SMALL}.txt"
 fi
 
 if [ "$what" = c ] || [ "$what" = all ]; then

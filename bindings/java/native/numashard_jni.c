@@ -745,6 +745,26 @@ JNIEXPORT void JNICALL Java_io_numashard_NumaShardMap_nBatch(JNIEnv *env, jobjec
     if (st != NS_OK) throw_status(env, st);
 }
 
+/* An all-get batch as Batch.java laid it out for ns_get_many: every address points into the
+ * batch's direct buffer (key and value lengths as size_t, statuses as ns_status, n slots of
+ * `stride` bytes, the keys back to back), which Java keeps reachable for the call. No JNI
+ * callback on success. Returns JNI_TRUE when some value did not fit its slot (Java re-reads it). */
+JNIEXPORT jboolean JNICALL Java_io_numashard_NumaShardMap_nGetMany(JNIEnv *env, jobject self, jlong h, jint n,
+                                                                   jlong keys, jlong key_lens, jlong out,
+                                                                   jlong stride, jlong value_lens, jlong statuses) {
+    (void)self;
+    if (n < 0 || stride < 0) {
+        throw_status(env, NS_ERR_INVALID_ARGUMENT);
+        return JNI_FALSE;
+    }
+    ns_status st = ns_get_many(map_of(h), (size_t)n, (const uint8_t *)(intptr_t)keys,
+                               (const size_t *)(intptr_t)key_lens, (uint8_t *)(intptr_t)out, (size_t)stride,
+                               (size_t *)(intptr_t)value_lens, (ns_status *)(intptr_t)statuses);
+    if (st == NS_BUFFER_TOO_SMALL) return JNI_TRUE;
+    if (st != NS_OK) throw_status(env, st);
+    return JNI_FALSE;
+}
+
 JNIEXPORT jintArray JNICALL Java_io_numashard_Batch_nOpLayout(JNIEnv *env, jclass cls) {
     (void)cls;
     /* Batch.java writes kind and status as 4-byte ints and the rest as 8-byte words. */

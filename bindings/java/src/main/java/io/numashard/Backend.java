@@ -64,6 +64,13 @@ interface Backend {
     void batch(NumaShardMap m, Batch batch, int n);
 
     /**
+     * Runs the {@code n} gets {@code batch} laid out for {@code ns_get_many}
+     * ({@link Batch#beforeGetMany()}; n &gt; 0); true when some value did not fit its slot
+     * ({@code NS_BUFFER_TOO_SMALL}), false when all statuses are final.
+     */
+    boolean getMany(NumaShardMap m, Batch batch, int n);
+
+    /**
      * The backend for this process: {@code -Dnumashard.backend=jni} forces JNI;
      * {@code =ffm} forces FFM and fails (one line) where it is not available; {@code auto} (or
      * unset) takes FFM when the JDK is 22 or newer and the jar carries its classes (a

@@ -35,6 +35,11 @@ import java.util.Optional;
  * that key by itself afterwards (for {@code take} and {@code swap}: takes or swaps afterwards —
  * the engine changed nothing — so they act after the batch's later operations), so results are
  * always complete; size the capacity to your values to keep that path cold.
+ *
+ * <p>A batch of only gets, all with the same value capacity (the common {@code b.get(key)} loop),
+ * runs through the engine's {@code ns_get_many} instead: the keys packed back to back with their
+ * lengths, each value read into a fixed-size slot, per-key statuses in a plain array, no
+ * {@code ns_op} written or read on either side. Results, statuses and exceptions are the same.
  */
 public final class Batch {
     private static final int[] LAYOUT;
@@ -112,10 +117,25 @@ public final class Batch {
     /** The address of {@link #ops} (the FFM backend passes it to {@code ns_batch}). */
     long opsAddress;
     private ByteBuffer data;
-    private long dataAddress;
+    /** The address of {@link #data} (the backends pass addresses into it to {@code ns_get_many}). */
+    long dataAddress;
     private int count;
     private byte[][] overflow;
     private boolean executed;
+    /** Every recorded operation is a get, all with the capacity of the first. */
+    private boolean uniformGets;
+    /**
+     * The last layout was for {@code ns_get_many}: results are read from {@link #data} at the
+     * offsets below, not from {@link #ops}.
+     */
+    private boolean manyGets;
+    /** {@code ns_get_many} layout in {@link #data}: offsets of its arrays and the room per value. */
+    int gmKeyLens;
+    int gmValueLens;
+    int gmStatuses;
+    int gmOut;
+    int gmKeys;
+    int gmStride;
 
     /** A batch with room for 64 operations to start with and 128-byte result buffers. */
     public Batch() {
@@ -169,6 +189,7 @@ public final class Batch {
         java.util.Arrays.fill(expecteds, 0, count, null);
         count = 0;
         executed = false;
+        uniformGets = false;
         if (overflow != null) {
             java.util.Arrays.fill(overflow, null);
         }
@@ -394,6 +415,7 @@ public final class Batch {
             grow();
         }
         int i = count;
+        uniformGets = kind == KIND_GET && (i == 0 || (uniformGets && outCap == outCaps[0]));
         kinds[i] = kind;
         keys[i] = key;
         values[i] = value;
@@ -497,19 +519,83 @@ public final class Batch {
         if (overflow != null) {
             java.util.Arrays.fill(overflow, null);
         }
+        manyGets = false;
         pack();
+    }
+
+    /**
+     * Lays the batch out for {@code ns_get_many} when it holds only gets of one value capacity
+     * (and fits in 2 GiB); false, with nothing changed, when it must run as {@code ns_op}s. In
+     * {@link #data}: the key lengths and value lengths ({@code size_t}), the statuses
+     * ({@code ns_status}), a slot of {@link #gmStride} bytes per value, then the keys back to
+     * back. The first pass only reads array lengths, so the keys' cache misses overlap.
+     */
+    boolean beforeGetMany() {
+        if (!uniformGets) {
+            return false;
+        }
+        int n = count;
+        int stride = outCaps[0];
+        long keyBytes = 0;
+        for (int i = 0; i < n; i++) {
+            keyBytes += keys[i].length;
+        }
+        long out = ((20L * n) + 7) & ~7L;
+        long need = out + (long) n * stride + keyBytes;
+        if (need > Integer.MAX_VALUE - 8) {
+            return false; // ns_batch's layout reports it
+        }
+        if (need > data.capacity()) {
+            int cap = (int) Math.min(Integer.MAX_VALUE - 8, Math.max((long) data.capacity() * 2, need));
+            data = ByteBuffer.allocateDirect(cap).order(ByteOrder.nativeOrder());
+            dataAddress = nAddress(data);
+        }
+        if (overflow != null) {
+            java.util.Arrays.fill(overflow, null);
+        }
+        manyGets = true;
+        gmKeyLens = 0;
+        gmValueLens = 8 * n;
+        gmStatuses = 16 * n;
+        gmOut = (int) out;
+        gmStride = stride;
+        gmKeys = (int) (out + (long) n * stride);
+        ByteBuffer data = this.data;
+        int at = gmKeys;
+        for (int i = 0; i < n; i++) {
+            byte[] k = keys[i];
+            data.putLong(8 * i, k.length);
+            data.put(at, k);
+            at += k.length;
+        }
+        return true;
+    }
+
+    /**
+     * Called by the map after {@code ns_get_many}: re-reads, each by itself and with room, the
+     * values that did not fit their slot ({@code tooSmall}: the call said some did not).
+     */
+    void afterGetMany(NumaShardMap map, boolean tooSmall) {
+        java.lang.ref.Reference.reachabilityFence(data);
+        executed = true;
+        if (tooSmall) {
+            completeLarge(map);
+        }
     }
 
     /** Called by the map after the native call: completes values too large for their buffer. */
     void afterExecute(NumaShardMap map) {
         java.lang.ref.Reference.reachabilityFence(data);
         executed = true;
+        completeLarge(map);
+    }
+
+    private void completeLarge(NumaShardMap map) {
         for (int i = 0; i < count; i++) {
-            int o = i * OP_SIZE;
-            if (ops.getInt(o + OFF_STATUS) != Status.BUFFER_TOO_SMALL.code()) {
+            if (rawStatus(i) != Status.BUFFER_TOO_SMALL.code()) {
                 continue;
             }
-            int kind = ops.getInt(o + OFF_KIND);
+            int kind = kinds[i];
             byte[] key = keys[i];
             // The engine changed nothing for this op: do it again by itself, with room.
             byte[] v = kind == KIND_TAKE ? map.take(key)
@@ -522,8 +608,28 @@ public final class Batch {
                 overflow = grown;
             }
             overflow[i] = v;
-            ops.putInt(o + OFF_STATUS, v == null ? Status.NOT_FOUND.code() : Status.OK.code());
-            ops.putLong(o + OFF_OUT_LEN, v == null ? 0 : v.length);
+            setResult(i, v == null ? Status.NOT_FOUND.code() : Status.OK.code(), v == null ? 0 : v.length);
+        }
+    }
+
+    // ---------------------------------------------------------------- raw results of either layout
+
+    private int rawStatus(int i) {
+        return manyGets ? data.getInt(gmStatuses + 4 * i) : ops.getInt(i * OP_SIZE + OFF_STATUS);
+    }
+
+    /** The value length the engine wrote for read {@code i}. */
+    private long rawLength(int i) {
+        return manyGets ? data.getLong(gmValueLens + 8 * i) : ops.getLong(i * OP_SIZE + OFF_OUT_LEN);
+    }
+
+    private void setResult(int i, int status, long length) {
+        if (manyGets) {
+            data.putInt(gmStatuses + 4 * i, status);
+            data.putLong(gmValueLens + 8 * i, length);
+        } else {
+            ops.putInt(i * OP_SIZE + OFF_STATUS, status);
+            ops.putLong(i * OP_SIZE + OFF_OUT_LEN, length);
         }
     }
 
@@ -533,7 +639,7 @@ public final class Batch {
         if (!executed) {
             throw new IllegalStateException("batch not executed");
         }
-        return Objects.checkIndex(i, count) * OP_SIZE;
+        return Objects.checkIndex(i, count);
     }
 
     /**
@@ -543,7 +649,7 @@ public final class Batch {
      * @return its status
      */
     public Status status(int i) {
-        return Status.of(ops.getInt(checkIndex(i) + OFF_STATUS));
+        return Status.of(rawStatus(checkIndex(i)));
     }
 
     /**
@@ -553,7 +659,7 @@ public final class Batch {
      * @return its {@code ns_status} code
      */
     public int statusCode(int i) {
-        return ops.getInt(checkIndex(i) + OFF_STATUS);
+        return rawStatus(checkIndex(i));
     }
 
     /**
@@ -563,9 +669,8 @@ public final class Batch {
      * @return the length, or {@link NumaShardMap#NOT_FOUND}
      */
     public int valueLength(int i) {
-        int o = checkIndex(i);
-        int st = ops.getInt(o + OFF_STATUS);
-        return st == Status.OK.code() ? (int) ops.getLong(o + OFF_OUT_LEN) : NumaShardMap.NOT_FOUND;
+        checkIndex(i);
+        return rawStatus(i) == Status.OK.code() ? (int) rawLength(i) : NumaShardMap.NOT_FOUND;
     }
 
     /**
@@ -577,23 +682,15 @@ public final class Batch {
      * @throws IllegalStateException when operation {@code i} is not a get, take or swap
      */
     public byte[] value(int i) {
-        int o = checkIndex(i);
-        requireReadKind(i, o);
-        int st = ops.getInt(o + OFF_STATUS);
-        if (st == Status.NOT_FOUND.code()) {
+        if (!readFound(i)) {
             return null;
-        }
-        if (st != Status.OK.code()) {
-            throw NumaShardException.forStatus(st);
         }
         if (overflow != null && overflow[i] != null) {
             return overflow[i].clone();
         }
-        byte[] v = new byte[(int) ops.getLong(o + OFF_OUT_LEN)];
+        byte[] v = new byte[(int) rawLength(i)];
         if (v.length > 0) {
-            data.get(outOffset(i, o), v);
-        } else {
-            requireReadKind(i, o);
+            data.get(outOffset(i), v);
         }
         return v;
     }
@@ -606,36 +703,42 @@ public final class Batch {
      * @return a read-only view of the value, or null when absent
      */
     public ByteBuffer valueBuffer(int i) {
-        int o = checkIndex(i);
-        requireReadKind(i, o);
-        int st = ops.getInt(o + OFF_STATUS);
-        if (st == Status.NOT_FOUND.code()) {
+        if (!readFound(i)) {
             return null;
-        }
-        if (st != Status.OK.code()) {
-            throw NumaShardException.forStatus(st);
         }
         if (overflow != null && overflow[i] != null) {
             return ByteBuffer.wrap(overflow[i]).asReadOnlyBuffer();
         }
-        int len = (int) ops.getLong(o + OFF_OUT_LEN);
+        int len = (int) rawLength(i);
         if (len == 0) {
-            requireReadKind(i, o);
             return ByteBuffer.allocate(0).asReadOnlyBuffer();
         }
-        return data.slice(outOffset(i, o), len).asReadOnlyBuffer();
+        return data.slice(outOffset(i), len).asReadOnlyBuffer();
     }
 
-    private void requireReadKind(int i, int o) {
-        int kind = ops.getInt(o + OFF_KIND);
+    /**
+     * True when read {@code i} found its key, false when absent; throws for an error status or
+     * an operation that reads no value.
+     */
+    private boolean readFound(int i) {
+        checkIndex(i);
+        int kind = kinds[i];
         if (kind != KIND_GET && kind != KIND_TAKE && kind != KIND_SWAP) {
             throw new IllegalStateException("operation " + i + " is not a get, take or swap");
         }
+        int st = rawStatus(i);
+        if (st == Status.NOT_FOUND.code()) {
+            return false;
+        }
+        if (st != Status.OK.code()) {
+            throw NumaShardException.forStatus(st);
+        }
+        return true;
     }
 
-    private int outOffset(int i, int o) {
-        requireReadKind(i, o);
-        return (int) (ops.getLong(o + OFF_OUT) - dataAddress);
+    /** Where in {@link #data} the engine wrote read {@code i}'s value. */
+    private int outOffset(int i) {
+        return manyGets ? gmOut + i * gmStride : (int) (ops.getLong(i * OP_SIZE + OFF_OUT) - dataAddress);
     }
 
     /**
@@ -646,12 +749,11 @@ public final class Batch {
      * @throws NumaShardException when the add failed (e.g. {@link NotACounterException})
      */
     public long counter(int i) {
-        int o = checkIndex(i);
-        int st = ops.getInt(o + OFF_STATUS);
+        int st = rawStatus(checkIndex(i));
         if (st != Status.OK.code()) {
             throw NumaShardException.forStatus(st);
         }
-        return ops.getLong(o + OFF_OUT_COUNTER);
+        return manyGets ? 0 : ops.getLong(i * OP_SIZE + OFF_OUT_COUNTER);
     }
 
     /**
@@ -665,18 +767,18 @@ public final class Batch {
      * @throws IllegalStateException when operation {@code i} is not a ttl
      */
     public long ttlMillis(int i) {
-        int o = checkIndex(i);
-        if (ops.getInt(o + OFF_KIND) != KIND_TTL) {
+        checkIndex(i);
+        if (kinds[i] != KIND_TTL) {
             throw new IllegalStateException("operation " + i + " is not a ttl");
         }
-        int st = ops.getInt(o + OFF_STATUS);
+        int st = rawStatus(i);
         if (st == Status.NOT_FOUND.code()) {
             return NumaShardMap.TTL_ABSENT;
         }
         if (st != Status.OK.code()) {
             throw NumaShardException.forStatus(st);
         }
-        return ops.getLong(o + OFF_OUT_COUNTER);
+        return ops.getLong(i * OP_SIZE + OFF_OUT_COUNTER);
     }
 
     /**
@@ -688,6 +790,11 @@ public final class Batch {
      */
     public Optional<Duration> ttl(int i) {
         return TtlMillis.remaining(ttlMillis(i));
+    }
+
+    /** True when the last execution ran through {@code ns_get_many} (tests and benchmarks). */
+    boolean ranAsGetMany() {
+        return executed && manyGets;
     }
 
     /** Layout of {@code ns_op} and the op kinds, from the glue (compiled against the header). */

@@ -1,5 +1,6 @@
 package io.numashard;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 
 /**
@@ -161,5 +162,17 @@ final class JniBackend implements Backend {
     @Override
     public void batch(NumaShardMap m, Batch batch, int n) {
         m.nBatch(m.handle, batch.ops, n);
+    }
+
+    @Override
+    public boolean getMany(NumaShardMap m, Batch batch, int n) {
+        long base = batch.dataAddress;
+        try {
+            return m.nGetMany(m.handle, n, base + batch.gmKeys, base + batch.gmKeyLens, base + batch.gmOut,
+                    batch.gmStride, base + batch.gmValueLens, base + batch.gmStatuses);
+        } finally {
+            // The addresses point into the batch's direct buffer: keep it until the call returned.
+            Reference.reachabilityFence(batch);
+        }
     }
 }

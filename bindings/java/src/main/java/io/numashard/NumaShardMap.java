@@ -635,18 +635,32 @@ public final class NumaShardMap implements AutoCloseable {
      * Runs every operation of {@code batch} in one native call (one JNI crossing; the engine
      * splits it by shard and runs the shards' parts in parallel). Per-operation outcomes and
      * results are read back from the batch. Each operation is linearizable on its own; the batch
-     * as a whole is not atomic.
+     * as a whole is not atomic. A batch of only gets with one value capacity runs through the
+     * engine's {@code ns_get_many} (no operation records; see {@link Batch}).
      *
      * @param batch the operations to run
      * @throws MapClosedException when the map is closed (per-op statuses are then undefined)
      */
     public void execute(Batch batch) {
-        Objects.requireNonNull(batch, "batch");
-        if (batch.size() == 0) {
+        execute(Objects.requireNonNull(batch, "batch"), BACKEND, true);
+    }
+
+    /**
+     * {@link #execute(Batch)} through {@code backend}; {@code getMany} false runs an all-get batch
+     * as {@code ns_op}s too (tests and benchmarks compare the two).
+     */
+    void execute(Batch batch, Backend backend, boolean getMany) {
+        int n = batch.size();
+        if (n == 0) {
+            return;
+        }
+        if (getMany && batch.beforeGetMany()) {
+            boolean tooSmall = backend.getMany(this, batch, n);
+            batch.afterGetMany(this, tooSmall);
             return;
         }
         batch.beforeExecute();
-        BACKEND.batch(this, batch, batch.size());
+        backend.batch(this, batch, n);
         batch.afterExecute(this);
     }
 
@@ -942,6 +956,10 @@ public final class NumaShardMap implements AutoCloseable {
     private native void nClear(long h);
 
     native void nBatch(long h, ByteBuffer ops, int n);
+
+    // Addresses inside a Batch's direct buffer; true when some value did not fit its slot.
+    native boolean nGetMany(long h, int n, long keys, long keyLens, long out, long stride, long valueLens,
+            long statuses);
 
     private native long nIterNew(long h);
 

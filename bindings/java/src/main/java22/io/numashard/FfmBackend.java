@@ -79,6 +79,8 @@ final class FfmBackend implements Backend {
     private static final MethodHandle COMPARE_AND_DELETE;
     private static final MethodHandle BATCH_CRITICAL;
     private static final MethodHandle BATCH;
+    private static final MethodHandle GET_MANY_CRITICAL;
+    private static final MethodHandle GET_MANY;
 
     static {
         Linker linker = Linker.nativeLinker();
@@ -122,6 +124,11 @@ final class FfmBackend implements Backend {
         // The ops live in a direct buffer: no heap access needed.
         BATCH_CRITICAL = linker.downcallHandle(sym(lib, "ns_batch"), key, Linker.Option.critical(false));
         BATCH = linker.downcallHandle(sym(lib, "ns_batch"), key);
+        // (map, n, keys, key_lens, out, out_stride, value_lens, statuses): all in the batch's direct buffer.
+        FunctionDescriptor getMany = FunctionDescriptor.of(STATUS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_LONG, ADDRESS, ADDRESS);
+        GET_MANY_CRITICAL = linker.downcallHandle(sym(lib, "ns_get_many"), getMany, Linker.Option.critical(false));
+        GET_MANY = linker.downcallHandle(sym(lib, "ns_get_many"), getMany);
     }
 
     /** The engine's exported function {@code name} (findOrThrow is JDK 23+). */
@@ -503,6 +510,38 @@ final class FfmBackend implements Backend {
         if (st != ST_OK) {
             throw error(st);
         }
+    }
+
+    @Override
+    public boolean getMany(NumaShardMap m, Batch batch, int n) {
+        long base = batch.dataAddress;
+        MemorySegment keys = MemorySegment.ofAddress(base + batch.gmKeys);
+        MemorySegment keyLens = MemorySegment.ofAddress(base + batch.gmKeyLens);
+        MemorySegment out = MemorySegment.ofAddress(base + batch.gmOut);
+        MemorySegment valueLens = MemorySegment.ofAddress(base + batch.gmValueLens);
+        MemorySegment statuses = MemorySegment.ofAddress(base + batch.gmStatuses);
+        long stride = batch.gmStride;
+        int st;
+        try {
+            st = n <= CRITICAL_BATCH
+                    ? (int) (long) GET_MANY_CRITICAL.invokeExact(map(m), (long) n, keys, keyLens, out, stride, valueLens,
+                            statuses)
+                    : (int) (long) GET_MANY.invokeExact(map(m), (long) n, keys, keyLens, out, stride, valueLens,
+                            statuses);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        } finally {
+            Reference.reachabilityFence(m);
+            // The addresses point into the batch's direct buffer: keep it until the call returned.
+            Reference.reachabilityFence(batch);
+        }
+        if (st == ST_BUFFER_TOO_SMALL) {
+            return true;
+        }
+        if (st != ST_OK) {
+            throw error(st);
+        }
+        return false;
     }
 
     /**

@@ -47,9 +47,7 @@ class BackendParityTest {
         65_536, 65_537, 70_000, 200_000};
 
     private static byte[] bytes(Random r, int len) {
-        byte[] a = new byte[len];
-        r.nextBytes(a);
-        return a;
+        return TestSupport.randomBytes(r, len);
     }
 
     @Test

@@ -21,6 +21,12 @@ final class TestSupport {
         return b == null ? null : new String(b, StandardCharsets.UTF_8);
     }
 
+    static byte[] randomBytes(java.util.Random r, int len) {
+        byte[] a = new byte[len];
+        r.nextBytes(a);
+        return a;
+    }
+
     static NumaShardMap open(int shards) {
         return NumaShardMap.open(Config.builder().shards(shards).build());
     }

@@ -5,23 +5,15 @@ import io.numashard.NumaShardMap;
 import java.util.Locale;
 
 /**
- * Where a Java batch of 64 gets spends its time: building (Java writes ns_op structs and keys),
- * the native call (ns_batch), reading the values back as byte[]. Single-threaded, SMALL map.
+ * Where a Java batch of 64 gets spends its time: building (recording the 64 gets), executing
+ * (packing the keys and the native call: an all-get batch runs through ns_get_many), reading the
+ * values back as byte[]. Single-threaded, SMALL map.
  */
 public final class BatchPhases {
     public static void main(String[] args) {
         int n = args.length > 0 ? Keys.count(args[0]) : Keys.SMALL;
         try (NumaShardMap m = NumaShardMap.open()) {
-            byte[][] keys = new byte[n][];
-            Batch b = new Batch(1024, 0);
-            for (int i = 0; i < n; i++) {
-                keys[i] = Keys.key(i);
-                b.put(keys[i], Keys.value(i));
-                if (b.size() == 1024 || i == n - 1) {
-                    m.execute(b);
-                    b.clear();
-                }
-            }
+            byte[][] keys = Keys.fill(m, n);
             Batch g = new Batch(64, 32);
             long x = 99;
             long sink = 0;
@@ -57,7 +49,7 @@ public final class BatchPhases {
                 }
                 double k = batches * 64.0;
                 System.out.printf(Locale.ROOT,
-                        "n=%d per key: build %.1f ns, ns_batch %.1f ns, read %.1f ns | single get %.1f ns%n",
+                        "n=%d per key: build %.1f ns, execute %.1f ns, read %.1f ns | single get %.1f ns%n",
                         n, build / k, exec / k, read / k, single / k);
             }
             if (sink == 42) {

@@ -1,5 +1,7 @@
 package io.numashard.bench;
 
+import io.numashard.Batch;
+import io.numashard.NumaShardMap;
 import java.nio.charset.StandardCharsets;
 
 /** The benchmark keys and values: 16-byte ASCII keys, 32-byte values. */
@@ -42,6 +44,21 @@ final class Keys {
             v[j] = (byte) (i * 7 + j);
         }
         return v;
+    }
+
+    /** Puts keys 0..n-1 with their values into {@code m} in batches of 1024; returns the keys. */
+    static byte[][] fill(NumaShardMap m, int n) {
+        byte[][] keys = new byte[n][];
+        Batch b = new Batch(1024, 0);
+        for (int i = 0; i < n; i++) {
+            keys[i] = key(i);
+            b.put(keys[i], value(i));
+            if (b.size() == 1024 || i == n - 1) {
+                m.execute(b);
+                b.clear();
+            }
+        }
+        return keys;
     }
 
     /** xorshift64*: cheap per-thread random indexes. */
