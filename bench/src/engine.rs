@@ -5,6 +5,7 @@
 //! [`Engine::len`] and [`Engine::for_each`], plus a line in [`EngineKind`].
 
 use crate::ceiling::CeilingEngine;
+use crate::ceiling_inline::CeilingInlineEngine;
 use crate::numashard_engine::NumashardEngine;
 use crate::peers::{DashMapEngine, PapayaEngine, SccEngine, ShardedRwLockEngine};
 use crate::workload::Workload;
@@ -146,10 +147,14 @@ pub enum EngineKind {
     /// Not a map: the memory system's limit for gets in the probe's layout
     /// with no concurrency control ([`CeilingEngine`]); read-only rows only.
     Ceiling,
+    /// Not a map: the ceiling with entries of up to 48 bytes of key and value
+    /// inline in its index ([`CeilingInlineEngine`]), what an engine redesign
+    /// could at best gain; read-only rows only.
+    CeilingInline,
 }
 
 impl EngineKind {
-    /// Every map, numashard variants first (the ceiling, which is not a map, apart).
+    /// Every map, numashard variants first (the ceilings, which are not maps, apart).
     pub const ALL: [EngineKind; 7] = [
         EngineKind::Numashard,
         EngineKind::NumashardDelegate,
@@ -160,9 +165,14 @@ impl EngineKind {
         EngineKind::RwLock16,
     ];
 
-    /// Every name the command line accepts: the maps, then the ceiling.
+    /// Every name the command line accepts: the maps, then the ceilings.
     pub fn choices() -> impl Iterator<Item = EngineKind> {
-        EngineKind::ALL.into_iter().chain([EngineKind::Ceiling])
+        EngineKind::ALL.into_iter().chain([EngineKind::Ceiling, EngineKind::CeilingInline])
+    }
+
+    /// True for the ceilings: layouts without concurrency control, not maps.
+    pub fn is_ceiling(self) -> bool {
+        matches!(self, EngineKind::Ceiling | EngineKind::CeilingInline)
     }
 
     /// Name used on the command line, in tables and in JSON.
@@ -176,20 +186,19 @@ impl EngineKind {
             EngineKind::Papaya => "papaya",
             EngineKind::RwLock16 => "rwlock16",
             EngineKind::Ceiling => "ceiling",
+            EngineKind::CeilingInline => "ceiling-inline",
         }
     }
 
     /// True for the engines numashard is compared against.
     pub fn is_peer(self) -> bool {
-        !matches!(
-            self,
-            EngineKind::Numashard | EngineKind::NumashardDelegate | EngineKind::NumashardX4 | EngineKind::Ceiling
-        )
+        !self.is_ceiling()
+            && !matches!(self, EngineKind::Numashard | EngineKind::NumashardDelegate | EngineKind::NumashardX4)
     }
 
-    /// True when the engine can run `workload` (the ceiling only reads).
+    /// True when the engine can run `workload` (the ceilings only read).
     pub fn supports(self, workload: Workload) -> bool {
-        self != EngineKind::Ceiling || workload == Workload::ReadOnly
+        !self.is_ceiling() || workload.only_reads()
     }
 
     /// A new, empty engine sized for about `capacity` entries.
@@ -210,6 +219,7 @@ impl EngineKind {
             EngineKind::Papaya => Box::new(PapayaEngine::with_capacity(capacity)),
             EngineKind::RwLock16 => Box::new(ShardedRwLockEngine::with_capacity(capacity)),
             EngineKind::Ceiling => Box::new(CeilingEngine::new()),
+            EngineKind::CeilingInline => Box::new(CeilingInlineEngine::new()),
         })
     }
 }
@@ -228,5 +238,21 @@ impl FromStr for EngineKind {
             let names: Vec<&str> = EngineKind::choices().map(|k| k.name()).collect();
             format!("unknown engine {s:?} (one of {})", names.join(", "))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ceilings_are_named_read_only_and_no_peers() {
+        for (name, kind) in [("ceiling", EngineKind::Ceiling), ("ceiling-inline", EngineKind::CeilingInline)] {
+            assert_eq!(name.parse::<EngineKind>(), Ok(kind));
+            assert!(!kind.is_peer() && !crate::report::is_peer(name));
+            assert!(kind.supports(Workload::ReadOnly) && kind.supports(Workload::ReadAbsent));
+            assert!(!kind.supports(Workload::Read95));
+        }
+        assert!(EngineKind::DashMap.is_peer() && crate::report::is_peer("dashmap"));
     }
 }

@@ -8,6 +8,7 @@
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
 pub mod ceiling;
+pub mod ceiling_inline;
 pub mod engine;
 pub mod memory;
 pub mod numashard_engine;

@@ -27,15 +27,18 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 #[command(name = "numashard-bench", version)]
 struct Args {
     /// Engines to run (numashard, numashard-delegate, dashmap, scc, papaya, rwlock16; also
-    /// numashard-x4: four times the shards, for comparing shard counts in one run; and ceiling:
-    /// the memory system's limit for gets, no concurrency control, read-only rows only).
+    /// numashard-x4: four times the shards, for comparing shard counts in one run; ceiling:
+    /// the memory system's limit for gets, no concurrency control, read-only rows only; and
+    /// ceiling-inline: the same with entries of up to 48 bytes inline in the index, the gain an
+    /// engine redesign could at best deliver).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "numashard,numashard-delegate,dashmap,scc,papaya,rwlock16,ceiling"
     )]
     engines: Vec<EngineKind>,
-    /// Workloads: read-only, read-95, update-50, write-only (every op an overwrite), rmw, insert; `stall` measures writer stalls during
+    /// Workloads: read-only, read-absent (every get misses), read-95, update-50, write-only (every op an overwrite), rmw, insert;
+    /// `stall` measures writer stalls during
     /// iteration and replace_all (numashard only); `snapshot` times save and load against the disk's
     /// bandwidth (and Redis with --redis) and the writer stall during a save; `idle` measures the CPU an open, loaded map uses
     /// with no traffic (every engine, `--duration` seconds).
@@ -393,7 +396,7 @@ fn run(args: &Args) -> Result<(), String> {
     let sizes = (args.key_size, args.value_size);
     for &entries in &plan.tables {
         let table = report::table_name(entries as u64);
-        let needs_fresh = plan.workloads.iter().any(|w| w.grows_table());
+        let needs_fresh = plan.workloads.iter().any(|w| w.needs_fresh_keys());
         let key_count = entries + if needs_fresh { workload::fresh_keys(entries) } else { 0 };
         progress.set_message(format!("{table}: generating {key_count} keys"));
         let keys = KeySet::generate(key_count, args.key_size, args.seed);

@@ -76,7 +76,8 @@ pub struct Row {
     pub best_peer_mops: Option<f64>,
     /// `mops / best_peer_mops`.
     pub ratio_vs_best_peer: Option<f64>,
-    /// `mops` over the ceiling engine's of the same group (read-only rows with a ceiling row).
+    /// `mops` over the ceiling engine's of the same group (read-only rows with a
+    /// ceiling row; for `ceiling-inline`, the gain of the inline layout).
     pub ratio_vs_ceiling: Option<f64>,
     /// numashard's placement after the load (numashard rows).
     pub placement: Option<serde_json::Value>,
@@ -158,9 +159,10 @@ impl Row {
 /// The name of the ceiling engine's rows.
 pub const CEILING: &str = "ceiling";
 
-/// True for the engines numashard is compared against (the ceiling is not one: it is no map).
+/// True for the engines numashard is compared against (the ceilings, `ceiling`
+/// and `ceiling-inline`, are not: they are no maps).
 pub fn is_peer(engine: &str) -> bool {
-    !engine.starts_with("numashard") && engine != CEILING
+    !engine.starts_with("numashard") && !engine.starts_with(CEILING)
 }
 
 /// Fills `best_peer`, `best_peer_mops`, `ratio_vs_best_peer` and `ratio_vs_ceiling` of every row.
@@ -291,7 +293,8 @@ pub fn summary(rows: &[Row]) -> String {
 }
 
 /// Every engine's throughput over the ceiling engine's in the same row group
-/// (read-only rows of a run that includes `ceiling`); empty without such rows.
+/// (read-only rows of a run that includes `ceiling`; `ceiling-inline`'s is the
+/// inline layout's gain); empty without such rows.
 pub fn ceiling_summary(rows: &[Row]) -> String {
     let mut with: Vec<&Row> = rows.iter().filter(|r| r.ratio_vs_ceiling.is_some()).collect();
     if with.is_empty() {

@@ -181,6 +181,8 @@ impl Distribution {
 pub enum Workload {
     /// 100% gets of loaded keys (all hits).
     ReadOnly,
+    /// 100% gets of keys never loaded (all misses): what an absent key costs.
+    ReadAbsent,
     /// 95% gets, 5% overwrites of loaded keys.
     Read95,
     /// 50% gets, 50% overwrites of loaded keys.
@@ -196,8 +198,9 @@ pub enum Workload {
 
 impl Workload {
     /// All mixes, in report order.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::ReadOnly,
+        Workload::ReadAbsent,
         Workload::Read95,
         Workload::Update50,
         Workload::WriteOnly,
@@ -209,6 +212,7 @@ impl Workload {
     pub fn name(self) -> &'static str {
         match self {
             Workload::ReadOnly => "read-only",
+            Workload::ReadAbsent => "read-absent",
             Workload::Read95 => "read-95",
             Workload::Update50 => "update-50",
             Workload::WriteOnly => "write-only",
@@ -226,6 +230,16 @@ impl Workload {
     pub fn grows_table(self) -> bool {
         self == Workload::Insert
     }
+
+    /// True when the workload uses keys beyond the loaded ones (inserts, absent gets).
+    pub fn needs_fresh_keys(self) -> bool {
+        matches!(self, Workload::Insert | Workload::ReadAbsent)
+    }
+
+    /// True when the workload never writes.
+    pub fn only_reads(self) -> bool {
+        matches!(self, Workload::ReadOnly | Workload::ReadAbsent)
+    }
 }
 
 impl fmt::Display for Workload {
@@ -240,6 +254,7 @@ impl FromStr for Workload {
     fn from_str(s: &str) -> Result<Workload, String> {
         Ok(match s {
             "read-only" | "ro" | "read" => Workload::ReadOnly,
+            "read-absent" | "read-miss" | "miss" => Workload::ReadAbsent,
             "read-95" | "95-5" | "95/5" => Workload::Read95,
             "update-50" | "50-50" | "50/50" => Workload::Update50,
             "write-only" | "update-100" | "store" => Workload::WriteOnly,
@@ -247,7 +262,7 @@ impl FromStr for Workload {
             "insert" | "insert-heavy" => Workload::Insert,
             _ => {
                 return Err(format!(
-                    "unknown workload {s:?} (read-only, read-95, update-50, write-only, rmw, insert, stall)"
+                    "unknown workload {s:?} (read-only, read-absent, read-95, update-50, write-only, rmw, insert, stall)"
                 ))
             }
         })
@@ -287,7 +302,8 @@ pub fn fresh_keys(entries: usize) -> usize {
 
 /// The operation stream of thread `thread` of `threads`, for a table of
 /// `entries` loaded keys. Insert streams use the fresh keys
-/// `entries..entries + fresh_keys(entries)`, split between threads.
+/// `entries..entries + fresh_keys(entries)`, split between threads; absent
+/// gets pick from the same fresh keys, as loaded gets pick from the loaded ones.
 pub fn stream(
     workload: Workload,
     dist: Distribution,
@@ -324,7 +340,7 @@ pub fn stream(
             for _ in 0..STREAM_LEN {
                 let key = pick(&mut rng);
                 let kind = match workload {
-                    Workload::ReadOnly => StreamKind::Get,
+                    Workload::ReadOnly | Workload::ReadAbsent => StreamKind::Get,
                     Workload::Read95 if rng.below(100) < 5 => StreamKind::Put,
                     Workload::Read95 => StreamKind::Get,
                     Workload::Update50 if rng.below(2) == 0 => StreamKind::Put,
@@ -333,6 +349,8 @@ pub fn stream(
                     Workload::Rmw => StreamKind::Add,
                     Workload::Insert => unreachable!("handled above"),
                 };
+                // Absent keys: the fresh ones, never loaded (there are at least `entries` of them).
+                let key = if workload == Workload::ReadAbsent { entries as u32 + key } else { key };
                 ops.push(StreamOp { key, kind });
             }
         }
@@ -378,5 +396,8 @@ mod tests {
         let fresh: Vec<u32> = ins.iter().filter(|o| o.kind == StreamKind::Insert).map(|o| o.key).collect();
         assert_eq!(fresh.len(), fresh_keys(1000) / 2);
         assert!(fresh.iter().all(|&k| k >= 1000 && k % 2 == 1));
+        let absent = stream(Workload::ReadAbsent, Distribution::Uniform, None, 1000, 0, 1, 3);
+        assert!(absent.iter().all(|o| o.kind == StreamKind::Get && (1000..2000).contains(&o.key)));
+        assert_eq!("read-miss".parse::<Workload>(), Ok(Workload::ReadAbsent));
     }
 }

@@ -12,7 +12,8 @@
 //!   prefetch stages run, as on any large map; the instructions still
 //!   count as if every line were in the cache);
 //! - `ceiling`: `ops` gets in batches of 64 on the ceiling engine (the
-//!   probe's layout, no concurrency control), for comparison.
+//!   probe's layout, no concurrency control), for comparison;
+//! - `ceiling-inline`: the same on the ceiling with entries inline in the index.
 //!
 //! Instructions per operation: run two op counts and divide the difference
 //! of the totals by the difference of the counts (setup cancels out), e.g.
@@ -20,6 +21,7 @@
 
 use numashard::{BatchOp, Config, Eviction, Map};
 use numashard_bench::ceiling::CeilingEngine;
+use numashard_bench::ceiling_inline::CeilingInlineEngine;
 use numashard_bench::engine::{Engine, Op, Reply};
 use std::time::Duration;
 
@@ -41,7 +43,10 @@ fn main() {
     let ops: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let mode = args.get(2).map_or("", String::as_str);
     if mode == "ceiling" {
-        return ceiling(ops);
+        return ceiling(&CeilingEngine::new(), ops);
+    }
+    if mode == "ceiling-inline" {
+        return ceiling(&CeilingInlineEngine::new(), ops);
     }
     let mut cfg = Config { shards: 1, ..Config::default() };
     if mode == "cache" {
@@ -83,8 +88,7 @@ fn main() {
     assert_eq!(found, ops);
 }
 
-fn ceiling(ops: u64) {
-    let engine = CeilingEngine::new();
+fn ceiling(engine: &dyn Engine, ops: u64) {
     for i in 0..ENTRIES {
         engine.execute(&Op::Put(&key(i), &[1u8; 32]), &mut []);
     }
