@@ -104,10 +104,7 @@ pub(crate) unsafe fn record<'a>(rec: *const u8) -> (&'a [u8], &'a [u8]) {
     unsafe {
         let klen = (rec as *const u32).read() as usize;
         let vlen = (rec.add(4) as *const u32).read() as usize;
-        (
-            std::slice::from_raw_parts(rec.add(HEADER), klen),
-            std::slice::from_raw_parts(rec.add(HEADER + klen), vlen),
-        )
+        (std::slice::from_raw_parts(rec.add(HEADER), klen), std::slice::from_raw_parts(rec.add(HEADER + klen), vlen))
     }
 }
 
@@ -400,7 +397,12 @@ impl<L: Layout> Engine for SealedEngine<L> {
             }
             let n = chunk.len();
             let base = c * CHUNK;
-            t.get_chunk(&keys[..n], &mut outs[base * stride..(base + n) * stride], stride, &mut replies[base..base + n]);
+            t.get_chunk(
+                &keys[..n],
+                &mut outs[base * stride..(base + n) * stride],
+                stride,
+                &mut replies[base..base + n],
+            );
         }
     }
 

@@ -54,8 +54,6 @@ const MATCH: u32 = !((1 << HASH_SHIFT) - 1) | OCCUPIED;
 /// Sentinel of the batch's found slots: the key is absent.
 const ABSENT: usize = usize::MAX;
 
-const _: () = assert!(PAYLOAD as u32 <= LEN_MASK && PAYLOAD % 8 == 0);
-
 /// What a probe looks for: occupied, with the hash's top 18 bits (the slot
 /// index takes the low ones).
 #[inline(always)]
@@ -71,6 +69,9 @@ union Payload {
     bytes: [u8; PAYLOAD],
     rec: *const u8,
 }
+
+// The lengths fit their tag fields, and a slot's payload is exactly its bytes.
+const _: () = assert!(PAYLOAD as u32 <= LEN_MASK && size_of::<Payload>() == PAYLOAD);
 
 /// The key and value of the entry with tag `tag` and payload `p`.
 ///
@@ -342,7 +343,8 @@ mod tests {
             [(16, 0, 40), (16, 33, 32), (17, 31, 1), (47, 1, 2), (49, 0, 300), (100, 1, 0), (0, 0, 48), (48, 1, 0)]
                 .iter()
                 .map(|&(klen, old, new)| {
-                    let (k, _) = entries.iter().find(|(k, v)| k.len() == klen && v.len() == old).expect("such an entry");
+                    let (k, _) =
+                        entries.iter().find(|(k, v)| k.len() == klen && v.len() == old).expect("such an entry");
                     (k.clone(), vec![0xee; new])
                 })
                 .collect();

@@ -262,8 +262,8 @@ impl FromStr for Workload {
             "insert" | "insert-heavy" => Workload::Insert,
             _ => {
                 return Err(format!(
-                    "unknown workload {s:?} (read-only, read-absent, read-95, update-50, write-only, rmw, insert, stall)"
-                ))
+                "unknown workload {s:?} (read-only, read-absent, read-95, update-50, write-only, rmw, insert, stall)"
+            ))
             }
         })
     }
