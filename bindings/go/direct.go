@@ -50,8 +50,14 @@ const directRetries = 16
 // directStageSize is the stage a read copies a value into before it is
 // known consistent, when the caller's buffer must stay untouched unless a
 // whole, validated value is written to it (LoadInto, AppendLoad). Larger
-// values go to the engine, which reads them under the shard's lock.
+// values go to the engine, which reads them under the shard's lock. Values
+// of up to directWordsSize bytes are staged in registers instead.
 const directStageSize = 256
+
+// directWordsSize is the largest value a read holds in (up to four) words
+// until it is validated, then stores to the caller's buffer (probe): no
+// stage to clear and no copies through memory for the common small values.
+const directWordsSize = 32
 
 // hasDeadline is the flag of a record header's key length word saying the
 // entry has a deadline.
@@ -138,10 +144,14 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 
 // get reads the value of key into out: directHit with its length n (out
 // holds it, validated), directTooSmall with its length (out untouched),
-// directMiss, or directFallback (ask the engine). out may be written by an
-// attempt that turns out inconsistent: the caller passes a buffer nobody
-// sees before a hit. The caller keeps the Map alive across the call.
-func (d *directReader) get(key, out []byte) (int, directOutcome) {
+// directMiss, or directFallback (ask the engine). scratch says out is the
+// caller's own scratch (a stack buffer, a new slice nobody sees yet) that
+// an attempt which turns out inconsistent may write; otherwise out is
+// written only with a whole, validated value (values of up to
+// directWordsSize bytes held in registers, longer ones staged; those
+// beyond the stage are left to the engine). The caller keeps the Map alive
+// across the call.
+func (d *directReader) get(key, out []byte, scratch bool) (int, directOutcome) {
 	if len(key) > d.maxKey {
 		return 0, directFallback // the engine answers ErrKeyTooLarge
 	}
@@ -155,7 +165,7 @@ func (d *directReader) get(key, out []byte) (int, directOutcome) {
 	// sync/atomic has no 8-bit load: a byte load is single-copy atomic on
 	// every platform, and entering ordered it after the count (below).
 	if *d.closed == 0 {
-		n, r = sh.lookup(h, key, out)
+		n, r = sh.lookup(h, key, out, scratch)
 	}
 	d.leave(ctr, owned)
 	return n, r
@@ -216,7 +226,7 @@ func (d *directReader) leave(ctr *uint64, owned bool) {
 
 // lookup is get's read of one shard inside the gate: up to directRetries
 // attempts at a consistent probe.
-func (sh *directShard) lookup(h uint64, key, out []byte) (int, directOutcome) {
+func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, directOutcome) {
 	tag := h | 1
 	for range directRetries {
 		s1 := atomic.LoadUint64(sh.seq)
@@ -231,7 +241,7 @@ func (sh *directShard) lookup(h uint64, key, out []byte) (int, directOutcome) {
 		slots := engineAddr(unsafe.Pointer(sh.table), word&^63)
 		mask := uint64(1)<<bits - 1
 		i := h >> (64 - bits)
-		n, r, consistent := probe(sh.seq, s1, slots, mask, i, tag, key, out)
+		n, r, consistent := probe(sh.seq, s1, slots, mask, i, tag, key, out, scratch)
 		if consistent {
 			return n, r
 		}
@@ -249,7 +259,7 @@ func (sh *directShard) lookup(h uint64, key, out []byte) (int, directOutcome) {
 // length L and value length v spans [rec, rec+8+L+v) within its chunk.
 // Everything read from the engine's memory may be changing: nothing is
 // handed out before the sequence confirms it.
-func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, key, out []byte) (int, directOutcome, bool) {
+func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, key, out []byte, scratch bool) (int, directOutcome, bool) {
 	for left := mask; ; left-- {
 		slot := unsafe.Add(slots, uintptr(i)*16)
 		t := atomic.LoadUint64((*uint64)(slot))
@@ -267,16 +277,35 @@ func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, ke
 				// Two native u32s: the key length word (its top bit flags a
 				// deadline), then the value length.
 				kw, v := uint32(hdr), int(hdr>>32)
-				if int(kw&^hasDeadline) == len(key) &&
-					string(unsafe.Slice((*byte)(unsafe.Add(rec, 8)), len(key))) == string(key) {
+				if int(kw&^hasDeadline) == len(key) && keyEqual(unsafe.Add(rec, 8), key) {
 					if kw&hasDeadline != 0 {
 						return 0, directFallback, true // expiry needs the engine's clock
 					}
 					if v > len(out) {
 						return v, directTooSmall, atomic.LoadUint64(seq) == s1
 					}
-					copy(out, unsafe.Slice((*byte)(unsafe.Add(rec, 8+len(key))), v))
-					return v, directHit, atomic.LoadUint64(seq) == s1
+					src := unsafe.Add(rec, 8+len(key))
+					switch {
+					case v <= directWordsSize:
+						w := loadWords(src, v)
+						if atomic.LoadUint64(seq) != s1 {
+							return 0, 0, false
+						}
+						storeWords(out, w, v)
+						return v, directHit, true
+					case scratch:
+						copy(out, unsafe.Slice((*byte)(src), v))
+						return v, directHit, atomic.LoadUint64(seq) == s1
+					case v <= directStageSize:
+						var stage [directStageSize]byte
+						copy(stage[:v], unsafe.Slice((*byte)(src), v))
+						if atomic.LoadUint64(seq) != s1 {
+							return 0, 0, false
+						}
+						copy(out, stage[:v])
+						return v, directHit, true
+					}
+					return 0, directFallback, true // fits out but not the stage
 				}
 			}
 		}
@@ -286,6 +315,63 @@ func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, ke
 		i = (i + 1) & mask
 	}
 	return 0, directMiss, atomic.LoadUint64(seq) == s1
+}
+
+// keyEqual says whether the n = len(key) bytes at p equal key. Keys of 8 to
+// 16 bytes are compared as two words that together cover them (the second
+// ends at n; they overlap below 16 bytes), inlined, with no call.
+func keyEqual(p unsafe.Pointer, key []byte) bool {
+	n := len(key)
+	if n >= 8 && n <= 16 {
+		k := unsafe.Pointer(unsafe.SliceData(key))
+		return *(*uint64)(p) == *(*uint64)(k) &&
+			*(*uint64)(unsafe.Add(p, n-8)) == *(*uint64)(unsafe.Add(k, n-8))
+	}
+	return string(unsafe.Slice((*byte)(p), n)) == string(key)
+}
+
+// words holds a value of up to directWordsSize bytes (loadWords).
+type words struct{ a, b, c, d uint64 }
+
+// loadWords loads the n <= directWordsSize bytes at p as up to four words
+// that together cover them, never reading outside [p, p+n): 16 to 32 bytes
+// as two words from the start and two ending at n, 8 to 15 as one from the
+// start and one ending at n (they overlap unless n is 32 or 16), 4 to 7
+// likewise as u32s, 1 to 3 as their first, middle and last byte.
+// storeWords writes them back the same way.
+func loadWords(p unsafe.Pointer, n int) (w words) {
+	switch {
+	case n >= 16:
+		w.a, w.b = *(*uint64)(p), *(*uint64)(unsafe.Add(p, 8))
+		w.c, w.d = *(*uint64)(unsafe.Add(p, n-16)), *(*uint64)(unsafe.Add(p, n-8))
+	case n >= 8:
+		w.a, w.d = *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8))
+	case n >= 4:
+		w.a, w.d = uint64(*(*uint32)(p)), uint64(*(*uint32)(unsafe.Add(p, n-4)))
+	case n > 0:
+		w.a, w.b, w.d = uint64(*(*byte)(p)), uint64(*(*byte)(unsafe.Add(p, n/2))), uint64(*(*byte)(unsafe.Add(p, n-1)))
+	}
+	return w
+}
+
+// storeWords writes w, n bytes loaded by loadWords, to out[:n] (len(out) >= n).
+func storeWords(out []byte, w words, n int) {
+	if n == 0 {
+		return
+	}
+	_ = out[n-1]
+	p := unsafe.Pointer(unsafe.SliceData(out))
+	switch {
+	case n >= 16:
+		*(*uint64)(p), *(*uint64)(unsafe.Add(p, 8)) = w.a, w.b
+		*(*uint64)(unsafe.Add(p, n-16)), *(*uint64)(unsafe.Add(p, n-8)) = w.c, w.d
+	case n >= 8:
+		*(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8)) = w.a, w.d
+	case n >= 4:
+		*(*uint32)(p), *(*uint32)(unsafe.Add(p, n-4)) = uint32(w.a), uint32(w.d)
+	default:
+		*(*byte)(p), *(*byte)(unsafe.Add(p, n/2)), *(*byte)(unsafe.Add(p, n-1)) = byte(w.a), byte(w.b), byte(w.d)
+	}
 }
 
 // engineAddr is the pointer to addr, an address read from the engine's
@@ -299,23 +385,10 @@ func engineAddr(base unsafe.Pointer, addr uint64) unsafe.Pointer {
 // directGet is a direct read of key into buf for Map.read: its status and
 // true, or false when the engine must answer. owned says buf is the
 // caller's own scratch (a stack buffer, a new slice nobody sees yet) that
-// may be written before the value is known consistent; otherwise the value
-// is staged first, so buf is written only with a whole, validated value.
+// may be written before the value is known consistent; otherwise buf is
+// written only with a whole, validated value (directReader.get).
 func (m *Map) directGet(key, buf []byte, owned bool) (int, Status, bool) {
-	var n int
-	var r directOutcome
-	if owned || len(buf) == 0 {
-		n, r = m.direct.get(key, buf)
-	} else {
-		var stage [directStageSize]byte
-		n, r = m.direct.get(key, stage[:min(len(buf), len(stage))])
-		switch {
-		case r == directHit:
-			copy(buf, stage[:n])
-		case r == directTooSmall && n <= len(buf):
-			r = directFallback // fits buf but not the stage
-		}
-	}
+	n, r := m.direct.get(key, buf, owned)
 	runtime.KeepAlive(m)
 	switch r {
 	case directHit:

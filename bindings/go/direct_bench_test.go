@@ -57,11 +57,11 @@ func BenchmarkDirectParts(b *testing.B) {
 			{"hash", func(k []byte) { sink += keyHash(d.seed, k) }},
 			{"nogate", func(k []byte) {
 				h := keyHash(d.seed, k)
-				d.shardOf(h).lookup(h, k, out)
+				d.shardOf(h).lookup(h, k, out, true)
 			}},
-			{"direct", func(k []byte) { d.get(k, out) }},
-			{"direct-shared", func(k []byte) { d.get(k, out) }},      // run without owned stripes
-			{"cgo", func(k []byte) { m.read(readGet, k, nil, out) }}, // run with m.direct off
+			{"direct", func(k []byte) { d.get(k, out, true) }},
+			{"direct-shared", func(k []byte) { d.get(k, out, true) }}, // run without owned stripes
+			{"cgo", func(k []byte) { m.read(readGet, k, nil, out) }},  // run with m.direct off
 			{"gomap", func(k []byte) { sink += uint64(len(gomap[string(k)])) }},
 		}
 		for _, p := range parts {

@@ -70,25 +70,37 @@ func TestDirectReadsAreTaken(t *testing.T) {
 	for n := 0; n <= 300; n++ {
 		noErr(t, m.Store(patternKey(n, n), patternValue(patternKey(n, n), 1, n%97)))
 	}
-	out := make([]byte, 128)
-	for n := 0; n <= 300; n++ {
-		k := patternKey(n, n)
-		got, r := d.get(k, out)
-		want := patternValue(k, 1, n%97)
-		if r != directHit || !bytes.Equal(out[:got], want) {
-			t.Fatalf("key of %d bytes: outcome %d, %d bytes, want a hit of %d", n, r, got, len(want))
-		}
-		if absent := patternKey(n+1000, n); !bytes.Equal(absent, k) {
-			if _, r := d.get(absent, out); r != directMiss {
-				t.Fatalf("absent key of %d bytes: outcome %d, want a miss", n, r)
+	noErr(t, m.Store([]byte("big"), bytes.Repeat([]byte{7}, 1000)))
+	// Into scratch, and into a buffer written only once a value is
+	// validated (value lengths 0-96: held in words, staged, or both).
+	for _, scratch := range []bool{false, true} {
+		out := make([]byte, 128)
+		for n := 0; n <= 300; n++ {
+			k := patternKey(n, n)
+			got, r := d.get(k, out, scratch)
+			want := patternValue(k, 1, n%97)
+			if r != directHit || !bytes.Equal(out[:got], want) {
+				t.Fatalf("scratch %v, key of %d bytes: outcome %d, %d bytes, want a hit of %d", scratch, n, r, got, len(want))
+			}
+			if absent := patternKey(n+1000, n); !bytes.Equal(absent, k) {
+				if _, r := d.get(absent, out, scratch); r != directMiss {
+					t.Fatalf("absent key of %d bytes: outcome %d, want a miss", n, r)
+				}
 			}
 		}
+		// A value longer than the buffer: its length, the buffer untouched.
+		small := make([]byte, 10)
+		if n, r := d.get([]byte("big"), small, scratch); r != directTooSmall || n != 1000 || !bytes.Equal(small, make([]byte, 10)) {
+			t.Fatalf("too small a buffer: outcome %d, n %d, buffer %v", r, n, small)
+		}
 	}
-	// A value longer than the buffer: its length, the buffer untouched.
-	noErr(t, m.Store([]byte("big"), bytes.Repeat([]byte{7}, 1000)))
-	small := make([]byte, 10)
-	if n, r := d.get([]byte("big"), small); r != directTooSmall || n != 1000 || !bytes.Equal(small, make([]byte, 10)) {
-		t.Fatalf("too small a buffer: outcome %d, n %d, buffer %v", r, n, small)
+	// Beyond the stage, into a buffer that must stay untouched: the engine's.
+	big := make([]byte, 2000)
+	if _, r := d.get([]byte("big"), big, false); r != directFallback || !bytes.Equal(big, make([]byte, 2000)) {
+		t.Fatalf("a value beyond the stage: outcome %d", r)
+	}
+	if n, r := d.get([]byte("big"), big, true); r != directHit || !bytes.Equal(big[:n], bytes.Repeat([]byte{7}, 1000)) {
+		t.Fatalf("a value beyond the stage into scratch: outcome %d, n %d", r, n)
 	}
 	// The Config switch turns them off.
 	if off := openMap(t, Config{NoDirectReads: true}); off.direct != nil {
@@ -254,7 +266,7 @@ func TestDirectGrowth(t *testing.T) {
 	check := func(upTo int, present func(i int) bool) {
 		for i := 0; i < upTo; i++ {
 			k := patternKey(i, 16)
-			got, r := d.get(k, out)
+			got, r := d.get(k, out, true)
 			if present(i) {
 				if r != directHit || !bytes.Equal(out[:got], patternValue(k, 0, 24)) {
 					t.Fatalf("key %d of %d: outcome %d", i, upTo, r)
@@ -290,7 +302,7 @@ func TestDirectFallbacks(t *testing.T) {
 		noErr(t, m.StoreTTL([]byte("short"), []byte("v2"), time.Millisecond))
 		noErr(t, m.Store([]byte("plain"), []byte("v3")))
 		out := make([]byte, 16)
-		if _, r := d.get([]byte("live"), out); r != directFallback {
+		if _, r := d.get([]byte("live"), out, true); r != directFallback {
 			t.Fatalf("an entry with a deadline: outcome %d, want the engine", r)
 		}
 		checkBothPaths(t, m, []byte("live"), []byte("v1"))
@@ -317,7 +329,7 @@ func TestDirectFallbacks(t *testing.T) {
 		if !found {
 			t.Fatal("Persist did not find the entry")
 		}
-		if n, r := d.get([]byte("live"), out); r != directHit || string(out[:n]) != "v1" {
+		if n, r := d.get([]byte("live"), out, true); r != directHit || string(out[:n]) != "v1" {
 			t.Fatalf("after Persist: outcome %d", r)
 		}
 	})
@@ -333,7 +345,7 @@ func TestDirectFallbacks(t *testing.T) {
 			}
 			out := make([]byte, 64)
 			for i := 0; i < 100; i++ {
-				if _, r := d.get(patternKey(i, 16), out); r != directFallback {
+				if _, r := d.get(patternKey(i, 16), out, true); r != directFallback {
 					t.Fatalf("a map that counts hits: outcome %d, want the engine", r)
 				}
 			}
@@ -393,7 +405,7 @@ func TestDirectFallbacks(t *testing.T) {
 		directOf(t, m)
 		noErr(t, m.Store([]byte("k"), []byte("v")))
 		noErr(t, m.Close())
-		if _, r := m.direct.get([]byte("k"), make([]byte, 8)); r != directFallback {
+		if _, r := m.direct.get([]byte("k"), make([]byte, 8), true); r != directFallback {
 			t.Fatalf("closed map: outcome %d, want the engine", r)
 		}
 		for name, f := range map[string]func() error{
@@ -612,8 +624,9 @@ func TestDirectStress(t *testing.T) {
 }
 
 // TestDirectNeverTornNorMissing: a few keys that are always present (only
-// overwritten, with values from 16 bytes to 2 KiB, so that their blocks are
-// freed and reused at once) among keys inserted and deleted around them
+// overwritten, with values from 16 bytes to 2 KiB, every other one of at
+// most 32 bytes (held in words by a read), so that their blocks are freed
+// and reused at once) among keys inserted and deleted around them
 // (each delete shifts its probe run back, moving the permanent keys'
 // slots). Readers must never miss a permanent key nor read a value that
 // was not written whole for it: the two things the seqlock validation of a
@@ -629,6 +642,9 @@ func TestDirectNeverTornNorMissing(t *testing.T) {
 	pkey := func(i int) []byte { return patternKey(i, 8+i%9) }
 	long := func(key []byte, v uint64) []byte {
 		n := 16 + int(keyHash(v, key)%2032)
+		if v%2 == 0 {
+			n = 16 + int(keyHash(v, key)%17)
+		}
 		out := binary.LittleEndian.AppendUint64(make([]byte, 0, n), v)
 		return append(out, patternValue(key, v, n-8)...)
 	}
@@ -724,9 +740,18 @@ func TestDirectNeverTornNorMissing(t *testing.T) {
 				if rng.IntN(2) == 0 {
 					got, ok, err = m.Load(pkey(i)) // direct up to 2 KiB (into its own buffer)
 				} else {
+					// buf is written only with a whole value: a value too
+					// long for it leaves it untouched.
+					for j := range buf {
+						buf[j] = 0xa5
+					}
 					var n int
 					n, ok, err = m.LoadInto(pkey(i), buf)
 					if errors.Is(err, ErrBufferTooSmall) {
+						if bytes.Count(buf, []byte{0xa5}) != len(buf) {
+							t.Errorf("permanent key %d: a too-small answer wrote the buffer", i)
+							return
+						}
 						continue
 					}
 					got = buf[:n]
@@ -803,7 +828,7 @@ func TestDirectGateBalanced(t *testing.T) {
 			out := make([]byte, 64)
 			for i := 0; i < 20000; i++ {
 				k := patternKey((g+i)%150, 16)
-				if _, r := d.get(k, out); r == directFallback {
+				if _, r := d.get(k, out, true); r == directFallback {
 					t.Errorf("key %d: left to the engine", (g+i)%150)
 					return
 				}
@@ -853,7 +878,7 @@ func TestDirectOwnedStripesGoToOneReader(t *testing.T) {
 			for i := 0; i < 20000; i++ {
 				j := (g + i) % 150
 				k := patternKey(j, 16)
-				n, res := r.get(k, out)
+				n, res := r.get(k, out, true)
 				switch {
 				case j < 100 && (res != directHit || !bytes.Equal(out[:n], patternValue(k, 0, 32))):
 					t.Errorf("reader %d, key %d: %v %q", g%2, j, res, out[:n])
@@ -868,5 +893,41 @@ func TestDirectOwnedStripesGoToOneReader(t *testing.T) {
 	wg.Wait()
 	if sum := stripeCounters(d) + stripeCounters(d2); sum != 0 {
 		t.Fatalf("gate counters sum to %d after every read finished, want 0", sum)
+	}
+}
+
+// TestDirectKeyEqualAndWords: keyEqual against bytes.Equal for keys of 0 to
+// 40 bytes differing in each one byte (a full tag match almost never
+// reaches a different key, so the read's tests cannot show this); and
+// loadWords/storeWords copy exactly n bytes for every n up to
+// directWordsSize and write nothing around them.
+func TestDirectKeyEqualAndWords(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		a := patternKey(n, n)
+		b := append([]byte(nil), a...)
+		if !keyEqual(unsafe.Pointer(unsafe.SliceData(append(b, 0))), a) {
+			t.Fatalf("%d-byte keys: equal keys compared unequal", n)
+		}
+		for i := 0; i < n; i++ {
+			c := append(append([]byte(nil), a...), 0)
+			c[i] ^= 0x40
+			if keyEqual(unsafe.Pointer(unsafe.SliceData(c)), a) {
+				t.Fatalf("%d-byte keys differing in byte %d compared equal", n, i)
+			}
+		}
+	}
+	for n := 0; n <= directWordsSize; n++ {
+		// src and out with guard bytes around the n bytes.
+		src := bytes.Repeat([]byte{0xee}, n+16)
+		want := patternValue([]byte{byte(n)}, 7, n)
+		copy(src[8:], want)
+		out := bytes.Repeat([]byte{0xdd}, n+16)
+		storeWords(out[8:8+n], loadWords(unsafe.Pointer(&src[8]), n), n)
+		if !bytes.Equal(out[8:8+n], want) {
+			t.Fatalf("%d bytes: copied %x, want %x", n, out[8:8+n], want)
+		}
+		if bytes.Count(out[:8], []byte{0xdd}) != 8 || bytes.Count(out[8+n:], []byte{0xdd}) != 8 {
+			t.Fatalf("%d bytes: wrote outside them: %x", n, out)
+		}
 	}
 }

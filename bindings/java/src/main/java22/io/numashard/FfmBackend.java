@@ -26,10 +26,10 @@ import java.util.Arrays;
  * (in {@link ExecMode#DELEGATE} mode, also the hand-off to the shard's owner thread). While one
  * runs, the calling thread holds off safepoints (as a JNI {@code GetPrimitiveArrayCritical}
  * region would), so arguments are kept small: a call whose key and value exceed
- * {@link #CRITICAL_MAX} bytes, a result that does not fit in it, a batch above
- * {@link #CRITICAL_BATCH} operations and the TTL forms of swap and get-or-put go through
- * {@link JniBackend}, unchanged. Results, statuses and exceptions are those of the JNI glue
- * ({@code native/numashard_jni.c}), case by case.
+ * {@link #CRITICAL_MAX} bytes, a result that does not fit in it and the TTL forms of swap and
+ * get-or-put go through {@link JniBackend}, unchanged; a batch above {@link #CRITICAL_BATCH}
+ * operations takes a plain (non-critical) downcall of the same function. Results, statuses and
+ * exceptions are those of the JNI glue ({@code native/numashard_jni.c}), case by case.
  *
  * <p>Lifetime: {@link Reference#reachabilityFence} keeps the map object (whose {@code Cleaner}
  * frees the handle) reachable until each call has returned, as the JNI instance methods do.
