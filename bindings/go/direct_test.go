@@ -803,10 +803,14 @@ func stripeCounters(d *directReader) (sum uint64) {
 
 // TestDirectGateBalanced: goroutines on every P read at once (each read
 // counts itself in and out of a stripe: its P's own when the gate allows
-// plain entries, else a shared one); once they are done, every counter
-// is back at zero (a read that stayed counted in would stall the engine's
-// reclamation and Close for ever; one counted out twice would let them
-// free memory under a reader).
+// plain entries, else a shared one), through the map's reader and through
+// a second direct reader of the same map (as a second Go runtime or
+// another binding in the process would be), which is handed no stripes of
+// its own, so the two never write one stripe with plain stores. Both read
+// the same values; once they are done, every counter is back at zero (a
+// read that stayed counted in would stall the engine's reclamation and
+// Close for ever; one counted out twice would let them free memory under
+// a reader).
 func TestDirectGateBalanced(t *testing.T) {
 	m, err := Open(Config{})
 	noErr(t, err)
@@ -817,44 +821,6 @@ func TestDirectGateBalanced(t *testing.T) {
 	}()
 	d := directOf(t, m)
 	t.Logf("owned stripes: %d (0: the gate is not in membarrier mode), shared: %d", d.nOwned, d.nStripes)
-	for i := 0; i < 100; i++ {
-		noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32)))
-	}
-	var wg sync.WaitGroup
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			out := make([]byte, 64)
-			for i := 0; i < 20000; i++ {
-				k := patternKey((g+i)%150, 16)
-				if _, r := d.get(k, out, true); r == directFallback {
-					t.Errorf("key %d: left to the engine", (g+i)%150)
-					return
-				}
-			}
-		}(g)
-	}
-	wg.Wait()
-	if sum := stripeCounters(d); sum != 0 {
-		t.Fatalf("gate counters sum to %d after every read finished, want 0", sum)
-	}
-}
-
-// TestDirectOwnedStripesGoToOneReader: a second direct reader of the same
-// map (as a second Go runtime or another binding in the process would be)
-// is handed no stripes of its own, so the two never write one stripe with
-// plain stores; it reads the same values through the shared stripes, both
-// readers at once, and every counter is back at zero after.
-func TestDirectOwnedStripesGoToOneReader(t *testing.T) {
-	m, err := Open(Config{})
-	noErr(t, err)
-	defer func() {
-		if !t.Failed() {
-			m.Close()
-		}
-	}()
-	d := directOf(t, m)
 	d2 := newDirectReader(m.h, d.maxKey)
 	if d2 == nil {
 		t.Fatal("no second direct reader")
