@@ -494,129 +494,104 @@ func TestDirectStress(t *testing.T) {
 	m := openMap(t, Config{Shards: 2})
 	directOf(t, m)
 	const hot = 2000
-	dur := 3 * time.Second
-	if testing.Short() {
-		dur = time.Second
-	}
+	hotKey := func(i int) []byte { return patternKey(i, 8+i%40) }
 	var version atomic.Uint64
 	for i := 0; i < hot; i++ {
-		k := patternKey(i, 8+i%40)
+		k := hotKey(i)
 		noErr(t, m.Store(k, selfCheckingValue(k, version.Add(1))))
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	var writes, reloads, hits, misses atomic.Int64
-	fail := func(format string, args ...any) {
-		t.Errorf(format, args...)
-	}
 	// Writers: overwrite and delete the hot keys, insert fresh ones (the
 	// tables double), and now and then reload the whole map.
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 99))
-			fresh := 0
-			for {
-				select {
-				case <-stop:
-					return
-				default:
+	writer := func(w int) func() bool {
+		rng := rand.New(rand.NewPCG(uint64(w), 99))
+		fresh := 0
+		return func() bool {
+			i := rng.IntN(hot)
+			k := hotKey(i)
+			var err error
+			switch r := rng.IntN(100); {
+			case r < 60:
+				err = m.Store(k, selfCheckingValue(k, version.Add(1)))
+			case r < 75:
+				_, err = m.Delete(k)
+			case r < 99:
+				fk := patternKey(1_000_000*(w+1)+fresh, 16)
+				fresh++
+				err = m.Store(fk, selfCheckingValue(fk, version.Add(1)))
+				if err == nil && fresh%50_000 == 0 {
+					err = m.Clear() // back to small tables, to double again
 				}
-				i := rng.IntN(hot)
-				k := patternKey(i, 8+i%40)
-				var err error
-				switch r := rng.IntN(100); {
-				case r < 60:
-					err = m.Store(k, selfCheckingValue(k, version.Add(1)))
-				case r < 75:
-					_, err = m.Delete(k)
-				case r < 99:
-					fk := patternKey(1_000_000*(w+1)+fresh, 16)
-					fresh++
-					err = m.Store(fk, selfCheckingValue(fk, version.Add(1)))
-					if err == nil && fresh%50_000 == 0 {
-						err = m.Clear() // back to small tables, to double again
+			default:
+				if w == 0 && rng.IntN(20) == 0 {
+					es := make([]Entry, 0, hot/2)
+					for j := rng.IntN(2); j < hot; j += 2 {
+						kj := hotKey(j)
+						es = append(es, Entry{Key: kj, Value: selfCheckingValue(kj, version.Add(1))})
 					}
-				default:
-					if w == 0 && rng.IntN(20) == 0 {
-						es := make([]Entry, 0, hot/2)
-						for j := rng.IntN(2); j < hot; j += 2 {
-							kj := patternKey(j, 8+j%40)
-							es = append(es, Entry{Key: kj, Value: selfCheckingValue(kj, version.Add(1))})
-						}
-						err = m.ReplaceAll(es)
-						reloads.Add(1)
-					}
+					err = m.ReplaceAll(es)
+					reloads.Add(1)
 				}
-				if err != nil {
-					fail("writer %d: %v", w, err)
-					return
-				}
-				writes.Add(1)
 			}
-		}(w)
+			if err != nil {
+				t.Errorf("writer %d: %v", w, err)
+				return false
+			}
+			writes.Add(1)
+			return true
+		}
 	}
 	// Readers: every read call, each value checked.
-	for r := 0; r < 3; r++ {
-		wg.Add(1)
-		go func(r int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(r), 7))
-			buf := make([]byte, 1024)
-			small := make([]byte, 64)
-			var app []byte
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				i := rng.IntN(hot)
-				k := patternKey(i, 8+i%40)
-				var got []byte
-				var ok bool
-				var err error
-				switch rng.IntN(4) {
-				case 0:
-					var n int
-					n, ok, err = m.LoadInto(k, buf)
-					got = buf[:n]
-				case 1:
-					var n int
-					n, ok, err = m.LoadInto(k, small)
-					if errors.Is(err, ErrBufferTooSmall) {
-						if n <= len(small) {
-							fail("ErrBufferTooSmall for %d bytes into %d", n, len(small))
-						}
-						continue
+	reader := func(r int) func() bool {
+		rng := rand.New(rand.NewPCG(uint64(r), 7))
+		buf := make([]byte, 1024)
+		small := make([]byte, 64)
+		var app []byte
+		return func() bool {
+			i := rng.IntN(hot)
+			k := hotKey(i)
+			var got []byte
+			var ok bool
+			var err error
+			switch rng.IntN(4) {
+			case 0:
+				var n int
+				n, ok, err = m.LoadInto(k, buf)
+				got = buf[:n]
+			case 1:
+				var n int
+				n, ok, err = m.LoadInto(k, small)
+				if errors.Is(err, ErrBufferTooSmall) {
+					if n <= len(small) {
+						t.Errorf("ErrBufferTooSmall for %d bytes into %d", n, len(small))
+						return false
 					}
-					got = small[:n]
-				case 2:
-					got, ok, err = m.Load(k)
-				case 3:
-					app, ok, err = m.AppendLoad(app[:0], k)
-					got = app
+					return true
 				}
-				if err != nil {
-					fail("reader %d, key %d: %v", r, i, err)
-					return
-				}
-				if !ok {
-					misses.Add(1)
-					continue
-				}
-				if e := checkValue(k, got); e != nil {
-					fail("reader %d, key %d: %v", r, i, e)
-					return
-				}
-				hits.Add(1)
+				got = small[:n]
+			case 2:
+				got, ok, err = m.Load(k)
+			case 3:
+				app, ok, err = m.AppendLoad(app[:0], k)
+				got = app
 			}
-		}(r)
+			if err != nil {
+				t.Errorf("reader %d, key %d: %v", r, i, err)
+				return false
+			}
+			if !ok {
+				misses.Add(1)
+				return true
+			}
+			if e := checkValue(k, got); e != nil {
+				t.Errorf("reader %d, key %d: %v", r, i, e)
+				return false
+			}
+			hits.Add(1)
+			return true
+		}
 	}
-	time.Sleep(dur)
-	close(stop)
-	wg.Wait()
+	stressFor(writer(0), writer(1), reader(0), reader(1), reader(2))
 	t.Logf("%d writes, %d reloads, %d hits, %d misses", writes.Load(), reloads.Load(), hits.Load(), misses.Load())
 	if hits.Load() < 100 || writes.Load() < 100 {
 		t.Fatalf("too little happened to test anything: %d hits, %d writes", hits.Load(), writes.Load())
@@ -635,10 +610,6 @@ func TestDirectNeverTornNorMissing(t *testing.T) {
 	m := openMap(t, Config{Shards: 1})
 	directOf(t, m)
 	const permanent, churn = 16, 24
-	dur := 3 * time.Second
-	if testing.Short() {
-		dur = time.Second
-	}
 	pkey := func(i int) []byte { return patternKey(i, 8+i%9) }
 	long := func(key []byte, v uint64) []byte {
 		n := 16 + int(keyHash(v, key)%2032)
@@ -661,120 +632,123 @@ func TestDirectNeverTornNorMissing(t *testing.T) {
 	for i := 0; i < permanent; i++ {
 		noErr(t, m.Store(pkey(i), long(pkey(i), version.Add(1))))
 	}
+	var reads, writes atomic.Int64
+	wrng := rand.New(rand.NewPCG(5, 6))
+	writer := func() bool {
+		var err error
+		if i := wrng.IntN(permanent + churn); i < permanent {
+			err = m.Store(pkey(i), long(pkey(i), version.Add(1)))
+		} else if wrng.IntN(2) == 0 {
+			err = m.Store(patternKey(i, 8), []byte("churn"))
+		} else {
+			_, err = m.Delete(patternKey(i, 8))
+		}
+		if err != nil {
+			t.Errorf("writer: %v", err)
+			return false
+		}
+		writes.Add(1)
+		return true
+	}
+	g := NewGetBatch(permanent)
+	batchReader := func() bool { // GetBatches of every permanent key
+		g.Reset()
+		for i := 0; i < permanent; i++ {
+			g.Get(pkey(i))
+		}
+		if err := m.RunGets(g); err != nil {
+			t.Errorf("RunGets: %v", err)
+			return false
+		}
+		for i := 0; i < permanent; i++ {
+			v, ok := g.Value(i)
+			if !ok {
+				t.Errorf("GetBatch: permanent key %d: status %v", i, g.Status(i))
+				return false
+			}
+			if e := check(pkey(i), v); e != nil {
+				t.Errorf("GetBatch: permanent key %d: %v", i, e)
+				return false
+			}
+		}
+		reads.Add(permanent)
+		return true
+	}
+	reader := func(r int) func() bool {
+		rng := rand.New(rand.NewPCG(uint64(r), 8))
+		buf := make([]byte, 256)
+		return func() bool {
+			i := rng.IntN(permanent)
+			var got []byte
+			var ok bool
+			var err error
+			if rng.IntN(2) == 0 {
+				got, ok, err = m.Load(pkey(i)) // direct up to 2 KiB (into its own buffer)
+			} else {
+				// buf is written only with a whole value: a value too
+				// long for it leaves it untouched.
+				for j := range buf {
+					buf[j] = 0xa5
+				}
+				var n int
+				n, ok, err = m.LoadInto(pkey(i), buf)
+				if errors.Is(err, ErrBufferTooSmall) {
+					if bytes.Count(buf, []byte{0xa5}) != len(buf) {
+						t.Errorf("permanent key %d: a too-small answer wrote the buffer", i)
+						return false
+					}
+					return true
+				}
+				got = buf[:n]
+			}
+			if err != nil || !ok {
+				t.Errorf("permanent key %d: present %v, %v", i, ok, err)
+				return false
+			}
+			if e := check(pkey(i), got); e != nil {
+				t.Errorf("permanent key %d: %v", i, e)
+				return false
+			}
+			reads.Add(1)
+			return true
+		}
+	}
+	stressFor(writer, batchReader, reader(0), reader(1))
+	t.Logf("%d reads, %d writes", reads.Load(), writes.Load())
+	if reads.Load() < 1000 || writes.Load() < 1000 {
+		t.Fatalf("too little happened to test anything: %d reads, %d writes", reads.Load(), writes.Load())
+	}
+}
+
+// stressFor runs each worker on a goroutine of its own, calling it again
+// and again until the stress time has passed (3 s; 1 s with -short) or it
+// returns false (it failed), then waits for them all.
+func stressFor(workers ...func() bool) {
+	dur := 3 * time.Second
+	if testing.Short() {
+		dur = time.Second
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var reads, writes atomic.Int64
-	wg.Add(1)
-	go func() { // the writer
-		defer wg.Done()
-		rng := rand.New(rand.NewPCG(5, 6))
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			var err error
-			if i := rng.IntN(permanent + churn); i < permanent {
-				err = m.Store(pkey(i), long(pkey(i), version.Add(1)))
-			} else if rng.IntN(2) == 0 {
-				err = m.Store(patternKey(i, 8), []byte("churn"))
-			} else {
-				_, err = m.Delete(patternKey(i, 8))
-			}
-			if err != nil {
-				t.Errorf("writer: %v", err)
-				return
-			}
-			writes.Add(1)
-		}
-	}()
-	wg.Add(1)
-	go func() { // a reader of GetBatches of every permanent key
-		defer wg.Done()
-		g := NewGetBatch(permanent)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			g.Reset()
-			for i := 0; i < permanent; i++ {
-				g.Get(pkey(i))
-			}
-			if err := m.RunGets(g); err != nil {
-				t.Errorf("RunGets: %v", err)
-				return
-			}
-			for i := 0; i < permanent; i++ {
-				v, ok := g.Value(i)
-				if !ok {
-					t.Errorf("GetBatch: permanent key %d: status %v", i, g.Status(i))
-					return
-				}
-				if e := check(pkey(i), v); e != nil {
-					t.Errorf("GetBatch: permanent key %d: %v", i, e)
-					return
-				}
-			}
-			reads.Add(permanent)
-		}
-	}()
-	for r := 0; r < 2; r++ {
+	for _, work := range workers {
 		wg.Add(1)
-		go func(r int) {
+		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(r), 8))
-			buf := make([]byte, 256)
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				i := rng.IntN(permanent)
-				var got []byte
-				var ok bool
-				var err error
-				if rng.IntN(2) == 0 {
-					got, ok, err = m.Load(pkey(i)) // direct up to 2 KiB (into its own buffer)
-				} else {
-					// buf is written only with a whole value: a value too
-					// long for it leaves it untouched.
-					for j := range buf {
-						buf[j] = 0xa5
-					}
-					var n int
-					n, ok, err = m.LoadInto(pkey(i), buf)
-					if errors.Is(err, ErrBufferTooSmall) {
-						if bytes.Count(buf, []byte{0xa5}) != len(buf) {
-							t.Errorf("permanent key %d: a too-small answer wrote the buffer", i)
-							return
-						}
-						continue
-					}
-					got = buf[:n]
-				}
-				if err != nil || !ok {
-					t.Errorf("permanent key %d: present %v, %v", i, ok, err)
+				if !work() {
 					return
 				}
-				if e := check(pkey(i), got); e != nil {
-					t.Errorf("permanent key %d: %v", i, e)
-					return
-				}
-				reads.Add(1)
 			}
-		}(r)
+		}()
 	}
 	time.Sleep(dur)
 	close(stop)
 	wg.Wait()
-	t.Logf("%d reads, %d writes", reads.Load(), writes.Load())
-	if reads.Load() < 1000 || writes.Load() < 1000 {
-		t.Fatalf("too little happened to test anything: %d reads, %d writes", reads.Load(), writes.Load())
-	}
 }
 
 // TestDirectReadVersion: the header's protocol version is the one direct.go
