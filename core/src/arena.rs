@@ -176,7 +176,10 @@ impl Arena {
         if size <= LINE && self.chunks.len() <= LINED_CHUNKS {
             let gap = (self.bump as usize).wrapping_neg() % LINE;
             if gap < size {
-                self.retire_line_gap(gap);
+                // Within the chunk: chunks are page-aligned and a whole
+                // number of lines long, so the next line start is at most
+                // bump_end.
+                self.retire_bump(gap);
             }
         }
         let p = self.bump;
@@ -186,36 +189,27 @@ impl Arena {
         Ok(p)
     }
 
-    /// Hands the `gap` bytes before the next cache line (fewer than a line,
-    /// a multiple of 8) to the free list of their class and moves the bump
-    /// pointer to the line start, so the small block carved next does not
-    /// straddle two lines.
-    fn retire_line_gap(&mut self, gap: usize) {
-        if gap == 0 {
-            return;
-        }
-        let (idx, size) = class_of(gap);
-        debug_assert_eq!(size, gap);
-        // SAFETY: [bump, bump+gap) is unused chunk space owned by the arena
-        // (chunks are page-aligned and a whole number of lines long, so the
-        // next line start is at most bump_end).
-        unsafe {
-            self.push_free(idx, self.bump);
-            self.bump = self.bump.add(gap);
-        }
-    }
-
     /// Hands the unused tail of the current chunk to the free lists so it is
     /// not lost when a new chunk starts.
     fn retire_bump_tail(&mut self) {
-        let mut left = (self.bump_end as usize) - (self.bump as usize);
+        self.retire_bump((self.bump_end as usize) - (self.bump as usize));
+    }
+
+    /// Hands the next `len` bytes at the bump pointer (at most what is left
+    /// before `bump_end`, a multiple of 8) to the free lists as blocks of
+    /// their classes, and moves the bump pointer past them.
+    fn retire_bump(&mut self, len: usize) {
+        debug_assert!(len <= (self.bump_end as usize) - (self.bump as usize));
+        let mut left = len;
         while left >= 8 {
             let take = if left <= 512 { left & !7 } else { largest_class_le(left) };
             let (idx, size) = class_of(take);
             debug_assert_eq!(size, take);
-            // SAFETY: [bump, bump+take) is unused chunk space owned by the arena.
+            // SAFETY: [bump, bump+take) is unused chunk space owned by the
+            // arena: take <= left, which is at most what remains before
+            // bump_end (the caller's contract).
             unsafe { self.push_free(idx, self.bump) };
-            // SAFETY: take <= left.
+            // SAFETY: take <= left, within the chunk.
             self.bump = unsafe { self.bump.add(take) };
             left -= take;
         }
