@@ -404,13 +404,13 @@ mod tests {
         assert_eq!(class_of(56), (6, 56));
     }
 
-    // SAFETY (every unsafe block of this test): records come from the
-    // arena's own alloc_record, are read within their lengths, and are freed
-    // once; the arena (and so its regions) outlives every pointer used.
     #[test]
     fn alloc_free_reuse_and_large() {
         let mut a = Arena::new(Some(0));
         let r1 = a.alloc_record(16, 32, 0).unwrap();
+        // SAFETY: `r1` is a fresh record of `a` sized for a 16-byte key and a
+        // 32-byte value without deadline: the writes stay in its block, the
+        // reads within its lengths; it is freed once, and not used after.
         unsafe {
             ptr::copy_nonoverlapping(b"0123456789abcdef".as_ptr(), r1.add(HEADER), 16);
             record_set_value(r1, &[7u8; 32], 0, false);
@@ -421,9 +421,11 @@ mod tests {
         let r2 = a.alloc_record(16, 32, 0).unwrap();
         assert_eq!(r1, r2, "freed block is reused");
         let big = a.alloc_record(10, 200_000, 0).unwrap();
+        // SAFETY: `big` is a live record of `a`.
         assert_eq!(unsafe { record_lens(big) }, (10, 200_000));
         assert!(a.mapped_bytes() >= FIRST_CHUNK + 200_000);
         let mut garbage = Vec::new();
+        // SAFETY: `big` came from `a.alloc_record` and is freed this once.
         unsafe { a.free_record(big, &mut garbage) };
         assert_eq!(a.mapped_bytes(), FIRST_CHUNK);
         assert_eq!(garbage.len(), 1);
@@ -431,6 +433,8 @@ mod tests {
         let mut recs = Vec::new();
         for i in 0..(3 * CHUNK / 4000) {
             let r = a.alloc_record(8, 4000, 0).unwrap();
+            // SAFETY: the 8-byte key's word follows the header inside `r`'s
+            // block (8-aligned), which only this thread touches.
             unsafe { atomic_bytes::store(r.add(HEADER), &(i as u64).to_le_bytes()) };
             recs.push(r);
         }
@@ -440,22 +444,27 @@ mod tests {
         assert_eq!(*sizes.last().unwrap(), CHUNK);
         // Every record is intact (no two blocks overlap).
         for (i, r) in recs.iter().enumerate() {
+            // SAFETY: no record of `recs` was freed, and `a` still maps its chunks.
             assert_eq!(unsafe { record_key(*r) }, &(i as u64).to_le_bytes());
         }
         // A record just under the large threshold fits even in a fresh small arena.
         let mut b = Arena::new(None);
         let r = b.alloc_record(8, LARGE_THRESHOLD - HEADER - 8, 0).unwrap();
+        // SAFETY: `r` is a live record of `b`.
         assert_eq!(unsafe { record_lens(r) }, (8, LARGE_THRESHOLD - HEADER - 8));
         #[cfg(not(miri))] // move_pages: a system call Miri cannot run
         assert!(a.page_nodes(0).total > 0);
     }
 
-    // SAFETY (every unsafe block of this test): as in the test above.
     #[test]
     fn deadline_follows_the_value_and_survives_overwrites() {
         let mut a = Arena::new(None);
         for (k, v) in [(1usize, 0usize), (3, 5), (16, 32), (7, 1), (8, 8), (100, 3000)] {
             let r = a.alloc_record(k, v, 42).unwrap();
+            // SAFETY: `r` is a fresh record of `a` with room for a `k`-byte key,
+            // a `v`-byte value and a deadline; the shorter values are written
+            // only when they keep its block size (`block_size` checked), with
+            // `had_deadline` true as it is; it is freed once, at the end.
             unsafe {
                 atomic_bytes::store(r.add(HEADER), &vec![0xAB; k]);
                 atomic_bytes::store(r.add(HEADER + k), &vec![0xCD; v]);
@@ -480,6 +489,7 @@ mod tests {
             assert!(block_size(k, v, true) >= deadline_offset(k, v) + 8);
         }
         let plain = a.alloc_record(16, 32, 0).unwrap();
+        // SAFETY: `plain` is a live record of `a`.
         assert_eq!(unsafe { record_deadline(plain) }, 0);
         assert_eq!(block_size(16, 32, false), 56);
         assert_eq!(block_size(16, 32, true), 64);

@@ -31,8 +31,9 @@ pub(crate) unsafe fn store(dst: *mut u8, src: &[u8]) {
     let at = dst as usize % 8;
     let words = dst.wrapping_sub(at) as *const AtomicU64;
     // Stores src[from..from + len] into word `w` at byte `off`, keeping its other bytes.
-    // SAFETY (callers below): word `w` covers bytes of the range, so it lies
-    // in the caller's block; only the caller writes it.
+    // SAFETY: every call below passes a word `w` that covers bytes of the
+    // range, so it lies in the caller's block (aligned, mapped) where only the
+    // caller writes and others access words only atomically (the contract).
     let merge = |w: usize, off: usize, from: usize, len: usize| unsafe {
         let word = &*words.add(w);
         let mut bytes = word.load(Relaxed).to_ne_bytes();
@@ -155,7 +156,9 @@ pub(crate) unsafe fn copy_small(dst: *mut u8, src: *const u8, n: usize) {
             (dst.add(n - N) as *mut [u8; N]).write_unaligned(tail);
         }
     }
-    // SAFETY (all branches): each branch's size bounds satisfy `two`'s contract.
+    // SAFETY: each branch calls `two::<N>` only with N <= n <= 2N (`two`'s
+    // contract); the others copy exactly `n` bytes; `src` is readable and
+    // `dst` writable for `n` bytes, not overlapping (the caller's contract).
     unsafe {
         if n >= 16 {
             if n <= 32 {

@@ -254,6 +254,7 @@ fn a_published_view_probes_the_owners_table_the_same_way() {
     }
     // SAFETY: the table outlives the view and nothing changes it meanwhile.
     let published = unsafe { TableView::published(t.word()) }.expect("a table's word is never 0");
+    // SAFETY: 0 names no slot array: nothing is mapped or read.
     assert!(unsafe { TableView::published(0) }.is_none());
     for view in [t.view(), published] {
         assert_eq!(view.bits(), bits);

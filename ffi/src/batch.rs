@@ -109,27 +109,77 @@ pub struct ns_op {
 /// The op's pointers obey the `ns_batch` contract.
 unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
     let kind = OpKind::from_i32(op.kind).ok_or(ns_status::NS_ERR_INVALID_ARGUMENT)?;
-    // SAFETY (whole body): the caller's contract.
+    // Only the fields this kind uses are read (the others may hold anything).
+    // SAFETY: `op.key` points to `op.key_len` readable bytes or is NULL with 0 (the field docs,
+    // which `ns_batch`'s contract holds every op to); `key()` rejects NULL with a length, and an
+    // oversized length before any read.
     let k = unsafe { key(map, op.key, op.key_len) }?;
     Ok(match kind {
-        OpKind::Get => BatchOp::get(k, unsafe { buffer(op.out, op.out_cap) }?),
-        OpKind::Take => BatchOp::take(k, unsafe { buffer(op.out, op.out_cap) }?),
-        OpKind::Put => BatchOp::put(k, unsafe { value(map, op.value, op.value_len) }?),
+        OpKind::Get => BatchOp::get(
+            k,
+            // SAFETY: `op.out` points to `op.out_cap` writable bytes or is NULL with 0 (the field docs),
+            // and overlaps no other buffer of the batch nor the `ops` array (`ns_batch`'s contract): nothing
+            // else uses it during the call. `buffer` rejects NULL with a capacity.
+            unsafe { buffer(op.out, op.out_cap) }?,
+        ),
+        OpKind::Take => BatchOp::take(
+            k,
+            // SAFETY: `op.out` points to `op.out_cap` writable bytes or is NULL with 0 (the field docs),
+            // and overlaps no other buffer of the batch nor the `ops` array (`ns_batch`'s contract): nothing
+            // else uses it during the call. `buffer` rejects NULL with a capacity.
+            unsafe { buffer(op.out, op.out_cap) }?,
+        ),
+        OpKind::Put => BatchOp::put(
+            k,
+            // SAFETY: `op.value` points to `op.value_len` readable bytes or is NULL with 0 (the field
+            // docs); `value()` rejects NULL with a length, and an oversized length before any read.
+            unsafe { value(map, op.value, op.value_len) }?,
+        ),
         OpKind::PutIfAbsent => {
-            let mut b = BatchOp::put_if_absent(k, unsafe { value(map, op.value, op.value_len) }?);
+            let mut b = BatchOp::put_if_absent(
+                k,
+                // SAFETY: `op.value` points to `op.value_len` readable bytes or is NULL with 0 (the field
+                // docs); `value()` rejects NULL with a length, and an oversized length before any read.
+                unsafe { value(map, op.value, op.value_len) }?,
+            );
+            // SAFETY: `op.out` points to `op.out_cap` writable bytes or is NULL with 0 (the field docs),
+            // and overlaps no other buffer of the batch nor the `ops` array (`ns_batch`'s contract): nothing
+            // else uses it during the call. `buffer` rejects NULL with a capacity.
             b.out = unsafe { buffer(op.out, op.out_cap) }?;
             b
         }
         OpKind::Delete => BatchOp::delete(k),
         OpKind::Cas => {
+            // SAFETY: `op.expected` points to `op.expected_len` readable bytes or is NULL with 0 (the
+            // field docs); `bytes` rejects NULL with a length.
             let e = unsafe { bytes(op.expected, op.expected_len) }?;
-            BatchOp::cas(k, e, unsafe { value(map, op.value, op.value_len) }?)
+            BatchOp::cas(
+                k,
+                e,
+                // SAFETY: `op.value` points to `op.value_len` readable bytes or is NULL with 0 (the field
+                // docs); `value()` rejects NULL with a length, and an oversized length before any read.
+                unsafe { value(map, op.value, op.value_len) }?,
+            )
         }
         OpKind::Add => BatchOp::add(k, op.delta),
-        OpKind::CompareAndDelete => BatchOp::compare_and_delete(k, unsafe { bytes(op.expected, op.expected_len) }?),
+        OpKind::CompareAndDelete => BatchOp::compare_and_delete(
+            k,
+            // SAFETY: `op.expected` points to `op.expected_len` readable bytes or is NULL with 0 (the
+            // field docs); `bytes` rejects NULL with a length.
+            unsafe { bytes(op.expected, op.expected_len) }?,
+        ),
         OpKind::Swap => {
+            // SAFETY: `op.value` points to `op.value_len` readable bytes or is NULL with 0 (the field
+            // docs); `value()` rejects NULL with a length, and an oversized length before any read.
             let v = unsafe { value(map, op.value, op.value_len) }?;
-            BatchOp::swap(k, v, unsafe { buffer(op.out, op.out_cap) }?)
+            BatchOp::swap(
+                k,
+                v,
+                // SAFETY: `op.out` points to `op.out_cap` writable bytes or is NULL with 0 (the field docs),
+                // and overlaps no other buffer of the batch nor the `ops` array (`ns_batch`'s contract): nothing
+                // else uses it during the call. `buffer` rejects NULL with a capacity.
+                unsafe { buffer(op.out, op.out_cap) }?,
+            )
         }
         OpKind::Expire => BatchOp::expire(k, std::time::Duration::ZERO),
         OpKind::Ttl => BatchOp::ttl(k),
@@ -364,9 +414,15 @@ pub unsafe extern "C" fn ns_get_many(
             Ok(map) => map,
             Err(s) => return fail(s),
         };
-        // SAFETY (the three slices): non-NULL, `n` elements (`fits`) by the contract.
+        // SAFETY: `key_lens` is non-NULL (checked above) and points to `n` readable lengths by the
+        // contract; `fits` keeps `n` lengths within the address space.
         let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
+        // SAFETY: `value_lens` is non-NULL (checked above) and points to `n` writable lengths by the
+        // contract (`fits`: within the address space). Its exclusivity rests on it overlapping no other
+        // array, which the contract states for `out` only.
         let vlens = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
+        // SAFETY: as for `vlens`: `statuses` is non-NULL (checked above) and points to `n` writable
+        // statuses by the contract; `ns_status_in` is a plain `i32`, valid for any bits C left there.
         let sts = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
         let total = lens.iter().try_fold(0usize, |t, &l| t.checked_add(l).filter(|&t| t <= isize::MAX as usize));
         let Some(total) = total else {

@@ -258,7 +258,7 @@ mod tests {
         /// # Safety
         /// Inside the gate.
         unsafe fn attempt(&self, sh: &ns_direct_shard, h: u64, key: &[u8]) -> Option<Read> {
-            // SAFETY (whole body): inside the gate, the published array and
+            // SAFETY: inside the gate (the contract), the published array and
             // the records it points to stay mapped; record reads are sized
             // only by a validated header.
             unsafe {

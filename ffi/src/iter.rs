@@ -256,15 +256,21 @@ pub struct ns_entry {
 #[no_mangle]
 pub unsafe extern "C" fn ns_replace_all(m: *mut ns_map, entries: *const ns_entry, n: usize) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         if n > 0 && (entries.is_null() || n > isize::MAX as usize / std::mem::size_of::<ns_entry>()) {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
+        // SAFETY: for `n` > 0, `entries` is non-NULL and `n` ns_entry values fit the address space
+        // (both checked just above), and it points to `n` readable, initialised entries by the contract.
         let src: &[ns_entry] = if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(entries, n) } };
         let mut pairs: Vec<(&[u8], &[u8])> = Vec::with_capacity(n);
         for e in src {
+            // SAFETY: each entry's `key` points to `key_len` readable bytes or is NULL with length 0
+            // (the field docs the contract points to); `key()` rejects NULL with a length.
             let k = unsafe { crate::boundary::key(map, e.key, e.key_len) }?;
+            // SAFETY: likewise `value` for `value_len` bytes; `value()` rejects NULL with a length.
             let v = unsafe { crate::boundary::value(map, e.value, e.value_len) }?;
             pairs.push((k, v));
         }

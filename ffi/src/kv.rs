@@ -52,10 +52,15 @@ pub unsafe extern "C" fn ns_get(
     value_len: *mut usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let value_len = required(value_len)?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping `key` nowhere, or is NULL
+        // with `buf_cap` 0, by the contract; `buffer` rejects NULL with a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         // SAFETY: `value_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.get_into(k, out)?, buf_cap, value_len) })
@@ -97,9 +102,12 @@ pub unsafe extern "C" fn ns_get_owned(
     value_len: *mut usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let (value, value_len) = (required(value)?, required(value_len)?);
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         match map.get(k)? {
             None => Ok(ns_status::NS_NOT_FOUND),
@@ -148,9 +156,14 @@ pub unsafe extern "C" fn ns_put(
     value_len: usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // SAFETY: `value` points to `value_len` readable bytes or is NULL with `value_len` 0, by the
+        // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
         map.put(k, v)?;
         Ok(ns_status::NS_OK)
@@ -176,9 +189,14 @@ pub unsafe extern "C" fn ns_put_if_absent(
     value_len: usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // SAFETY: `value` points to `value_len` readable bytes or is NULL with `value_len` 0, by the
+        // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
         Ok(if map.put_if_absent(k, v)? { ns_status::NS_OK } else { ns_status::NS_EXISTS })
     })
@@ -212,11 +230,18 @@ pub unsafe extern "C" fn ns_get_or_put(
     existing_len: *mut usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let existing_len = required(existing_len)?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping no other argument, or is
+        // NULL with `buf_cap` 0, by the contract; `buffer` rejects NULL with a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // SAFETY: `value` points to `value_len` readable bytes or is NULL with `value_len` 0, by the
+        // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
         // The engine copies the present value into a non-empty `out` when it
         // fits, and reports its length either way.
@@ -225,6 +250,7 @@ pub unsafe extern "C" fn ns_get_or_put(
         map.batch(std::slice::from_mut(&mut op))?;
         match op.status {
             Status::Exists => {
+                // SAFETY: `existing_len` passed `required` (non-NULL), and is writable by the contract.
                 unsafe { existing_len.write(op.out_len) };
                 Ok(if op.out_len > buf_cap { ns_status::NS_BUFFER_TOO_SMALL } else { ns_status::NS_EXISTS })
             }
@@ -246,8 +272,11 @@ pub unsafe extern "C" fn ns_get_or_put(
 #[no_mangle]
 pub unsafe extern "C" fn ns_delete(m: *mut ns_map, key: *const u8, key_len: usize) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         Ok(if map.delete(k)? { ns_status::NS_OK } else { ns_status::NS_NOT_FOUND })
     })
@@ -276,10 +305,15 @@ pub unsafe extern "C" fn ns_take(
     value_len: *mut usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let value_len = required(value_len)?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping `key` nowhere, or is NULL
+        // with `buf_cap` 0, by the contract (as `ns_get`'s); `buffer` rejects NULL with a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         // SAFETY: `value_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.take_into(k, out)?, buf_cap, value_len) })
@@ -304,9 +338,12 @@ pub unsafe extern "C" fn ns_take_owned(
     value_len: *mut usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let (value, value_len) = (required(value)?, required(value_len)?);
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         match map.take(k)? {
             None => Ok(ns_status::NS_NOT_FOUND),
@@ -342,10 +379,17 @@ pub unsafe extern "C" fn ns_compare_and_swap(
     value_len: usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // SAFETY: `expected` points to `expected_len` readable bytes or is NULL with length 0, by
+        // the contract; `bytes` rejects NULL with a length.
         let e = unsafe { bytes(expected, expected_len) }?;
+        // SAFETY: `value` points to `value_len` readable bytes or is NULL with `value_len` 0, by the
+        // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
         Ok(match map.compare_and_swap(k, e, v)? {
             CasOutcome::Swapped => ns_status::NS_OK,
@@ -385,11 +429,20 @@ pub unsafe extern "C" fn ns_swap(
     prev_len: *mut usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let prev_len = required(prev_len)?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
+        // contract; `buffer` rejects NULL with a capacity. That nothing else uses those bytes rests on
+        // `buf` overlapping neither `key` nor `value`, which the contract leaves unsaid here (unlike
+        // `ns_get`'s and `ns_get_or_put`'s).
         let out = unsafe { buffer(buf, buf_cap) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // SAFETY: `value` points to `value_len` readable bytes or is NULL with `value_len` 0, by the
+        // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
         // SAFETY: `prev_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.swap_into(k, v, out)?, buf_cap, prev_len) })
@@ -419,9 +472,14 @@ pub unsafe extern "C" fn ns_compare_and_delete(
     expected_len: usize,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // SAFETY: `expected` points to `expected_len` readable bytes or is NULL with length 0, by
+        // the contract; `bytes` rejects NULL with a length.
         let e = unsafe { bytes(expected, expected_len) }?;
         Ok(match map.compare_and_delete(k, e)? {
             CasOutcome::Swapped => ns_status::NS_OK,
@@ -455,14 +513,18 @@ pub unsafe extern "C" fn ns_add(
     new_value: *mut i64,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let new_value = required(new_value)?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         if map.config().max_value_len < 8 {
             return Err(ns_status::NS_ERR_VALUE_TOO_LARGE);
         }
         let n = map.add(k, delta)?;
+        // SAFETY: `new_value` passed `required` (non-NULL), and is writable by the contract.
         unsafe { new_value.write(n) };
         Ok(ns_status::NS_OK)
     })

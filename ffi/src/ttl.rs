@@ -54,9 +54,14 @@ unsafe fn store_with_ttl(
     make: for<'a> fn(&'a [u8], &'a [u8]) -> BatchOp<'a>,
 ) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (this function's contract is `ns_put`'s); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // SAFETY: `value` points to `value_len` readable bytes or is NULL with `value_len` 0, by the
+        // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
         let mut op = make(k, v);
         op.ttl_ns = ttl_ns(ttl_ms);
@@ -122,8 +127,11 @@ pub unsafe extern "C" fn ns_put_if_absent_ttl(
 #[no_mangle]
 pub unsafe extern "C" fn ns_expire(m: *mut ns_map, key: *const u8, key_len: usize, ttl_ms: u64) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         let mut op = BatchOp::expire(k, std::time::Duration::ZERO);
         op.ttl_ns = ttl_ns(ttl_ms);
@@ -156,9 +164,12 @@ pub unsafe extern "C" fn ns_persist(m: *mut ns_map, key: *const u8, key_len: usi
 #[no_mangle]
 pub unsafe extern "C" fn ns_ttl(m: *mut ns_map, key: *const u8, key_len: usize, ttl_ms: *mut i64) -> ns_status {
     guard(|| -> Outcome {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
+        // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let out = required(ttl_ms)?;
+        // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
+        // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         let op = run(map, BatchOp::ttl(k))?;
         if op.status == Status::Ok {

@@ -301,8 +301,8 @@ impl Map {
             }
             let mut retries = 0;
             for (((i, op), &k), b) in window.iter_mut().enumerate().zip(&at).zip(&begun) {
-                // SAFETY: as above; `b` was written by the second stage for every op not skipped.
                 if k != SKIP
+                    // SAFETY: as above; `b` was written by the second stage for every op not skipped.
                     && !unsafe { starts[k as usize % WINDOW].assume_init_ref().finish_get(b.assume_init(), op) }
                 {
                     retry[retries % WINDOW] = i as u8;

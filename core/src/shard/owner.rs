@@ -39,9 +39,10 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
                         // SAFETY: the sender waits on `reply`, keeping ops and idx alive.
                         let idx = unsafe { std::slice::from_raw_parts(idx, n) };
                         match guard.get_or_insert_with(|| shard.lock()) {
-                            // SAFETY: the indices of one message are distinct ops
-                            // that only this shard touches (the batch splitter's contract).
                             Ok(st) => {
+                                // SAFETY: the indices of one message are distinct ops
+                                // that only this shard touches (the batch splitter's
+                                // contract), and the sender keeps `ops` alive until replied.
                                 st.write(gate, |st| unsafe { st.apply_indexed(budget, ops, idx) });
                                 // Publish before replying: a caller that saw its
                                 // reply must see the count it caused.

@@ -371,9 +371,9 @@ impl Shard {
                 .find(|&(_, s)| s.tag == tag && !s.rec.is_null())
                 .map_or((0, std::ptr::null_mut()), |(i, s)| (i, s.rec));
         };
-        // SAFETY: the validated header says the record ends with a
-        // deadline, 8-aligned inside the block.
         let deadline = if has_deadline {
+            // SAFETY: the validated header says the record ends with a
+            // deadline, 8-aligned inside the block.
             unsafe { atomic_bytes::load_u64(rec.add(arena::deadline_offset(key.len(), v))) }
         } else {
             0

@@ -279,8 +279,9 @@ impl ShardState {
     /// Expires every due entry named `fp`, and registers again those of its
     /// entries whose deadline lies ahead.
     fn expire_name(&mut self, budget: &Budget, fp: u32, now: u64) {
-        // SAFETY (both closures): slots found occupied point to live records.
         let due = |s: crate::table::Slot| {
+            // SAFETY: the table passes only occupied slots, whose records are
+            // live records of this shard's arena (we hold the shard's state).
             let d = unsafe { record_deadline(s.rec) };
             d != 0 && d <= now
         };
@@ -290,6 +291,7 @@ impl ShardState {
         }
         let wheel = &mut self.wheel;
         self.table.for_each_fingerprint(fp, |s| {
+            // SAFETY: as in `due`: an occupied slot names a live record.
             let d = unsafe { record_deadline(s.rec) };
             if d != 0 {
                 wheel.register(d, s.tag);

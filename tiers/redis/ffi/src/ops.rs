@@ -115,10 +115,15 @@ pub unsafe extern "C" fn nsr_get(
     msg_cap: usize,
 ) -> nsr_status {
     let body = || -> Detailed {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `c` is NULL or a handle from `nsr_cache_open`, and no `nsr_cache_free` of it runs
+        // meanwhile (that must be the last call on `c`); `get` rejects NULL and freed handles.
         let cache = unsafe { nsr_cache::get(c) }?;
         let value_len = required(value_len)?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping `key` nowhere, or is NULL
+        // with `buf_cap` 0, by the contract; `buffer` rejects NULL with a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
+        // SAFETY: `key` points to `key_len` readable bytes by the contract; `key()` rejects NULL with
+        // a length, and any length outside `1..=max_key_len`, before reading.
         let k = unsafe { self::key(cache, key, key_len) }?;
         match cache.get_into(k, out)? {
             None => Ok(nsr_status::NSR_NOT_FOUND),
@@ -160,8 +165,11 @@ pub unsafe extern "C" fn nsr_set(
     msg_cap: usize,
 ) -> nsr_status {
     let body = || -> Detailed {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `c` is NULL or a handle from `nsr_cache_open`, and no `nsr_cache_free` of it runs
+        // meanwhile (that must be the last call on `c`); `get` rejects NULL and freed handles.
         let cache = unsafe { nsr_cache::get(c) }?;
+        // SAFETY: `key` points to `key_len` readable bytes by the contract; `key()` rejects NULL with
+        // a length, and any length outside `1..=max_key_len`, before reading.
         let k = unsafe { self::key(cache, key, key_len) }?;
         if value_len > 0 && value.is_null() {
             return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
@@ -169,6 +177,8 @@ pub unsafe extern "C" fn nsr_set(
         if value_len > cache.max_value_len() {
             return Err(numashard_redis::Error::ValueTooLarge { len: value_len, max: cache.max_value_len() }.into());
         }
+        // SAFETY: `value` points to `value_len` readable bytes by the contract (NULL with a length
+        // was turned away just above).
         let v = unsafe { bytes(value, value_len) }?;
         match ttl_ms {
             0 => cache.set(k, v)?,
@@ -202,8 +212,11 @@ pub unsafe extern "C" fn nsr_delete(
     msg_cap: usize,
 ) -> nsr_status {
     let body = || -> Detailed {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `c` is NULL or a handle from `nsr_cache_open`, and no `nsr_cache_free` of it runs
+        // meanwhile (that must be the last call on `c`); `get` rejects NULL and freed handles.
         let cache = unsafe { nsr_cache::get(c) }?;
+        // SAFETY: `key` points to `key_len` readable bytes by the contract; `key()` rejects NULL with
+        // a length, and any length outside `1..=max_key_len`, before reading.
         let k = unsafe { self::key(cache, key, key_len) }?;
         Ok(if cache.delete(k)? { nsr_status::NSR_OK } else { nsr_status::NSR_NOT_FOUND })
     };
@@ -254,7 +267,8 @@ pub unsafe extern "C" fn nsr_get_many(
     msg_cap: usize,
 ) -> nsr_status {
     let body = || -> Detailed {
-        // SAFETY (whole body): the caller's contract, checked where it can be.
+        // SAFETY: `c` is NULL or a handle from `nsr_cache_open`, and no `nsr_cache_free` of it runs
+        // meanwhile (that must be the last call on `c`); `get` rejects NULL and freed handles.
         let cache = unsafe { nsr_cache::get(c) }?;
         if n == 0 {
             return Ok(nsr_status::NSR_OK);
@@ -267,13 +281,20 @@ pub unsafe extern "C" fn nsr_get_many(
         if key_lens.is_null() {
             return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
         }
+        // SAFETY: `key_lens` is non-NULL (checked just above) and points to `n` readable lengths by
+        // the contract; `n` is at most isize::MAX / 16, so they fit the address space.
         let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
         let mut total = 0usize;
         for &l in lens {
             check_key_len(cache, l)?;
             total = total.checked_add(l).ok_or(nsr_status::NSR_ERR_INVALID_ARGUMENT)?;
         }
+        // SAFETY: `keys` is readable for the sum of `key_lens` (`total`, without overflow) by the
+        // contract; `bytes` rejects NULL with a length.
         let all = unsafe { bytes(keys, total) }?;
+        // SAFETY: `out` points to `out_cap` writable bytes, or is NULL with `out_cap` 0, by the
+        // contract; `buffer` rejects NULL with a capacity. That nothing else uses them rests on `out`
+        // overlapping no other argument (`keys` above all), which the contract leaves unsaid.
         let out = unsafe { buffer(out, out_cap) }?;
         let mut refs: Vec<&[u8]> = Vec::with_capacity(n);
         let mut at = 0;
@@ -282,7 +303,13 @@ pub unsafe extern "C" fn nsr_get_many(
             at += l;
         }
         let values = cache.get_many(&refs)?;
+        // SAFETY: `value_lens` passed `required` (non-NULL) and points to `n` writable lengths by the
+        // contract (`n` bounded as for `lens`). It is this call's alone only if it overlaps no other
+        // argument, which the contract leaves unsaid.
         let vl = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
+        // SAFETY: as for `vl`: `statuses` passed `required` and points to `n` writable statuses by
+        // the contract. Its elements are only assigned, never read, so whatever bytes C left there
+        // are never taken for an `nsr_status`.
         let st = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
         let mut used = 0;
         let mut result = nsr_status::NSR_OK;
