@@ -111,8 +111,9 @@ unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
     let kind = OpKind::from_i32(op.kind).ok_or(ns_status::NS_ERR_INVALID_ARGUMENT)?;
     // Only the fields this kind uses are read (the others may hold anything).
     // SAFETY: `op.key` points to `op.key_len` readable bytes or is NULL with 0 (the field docs,
-    // which `ns_batch`'s contract holds every op to); `key()` rejects NULL with a length, and an
-    // oversized length before any read.
+    // which `ns_batch`'s contract holds every op to), outside the `ops` array and every `out`
+    // buffer, the only memory the call writes (the contract); `key()` rejects NULL with a length,
+    // and an oversized length before any read.
     let k = unsafe { key(map, op.key, op.key_len) }?;
     Ok(match kind {
         OpKind::Get => BatchOp::get(
@@ -132,14 +133,16 @@ unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
         OpKind::Put => BatchOp::put(
             k,
             // SAFETY: `op.value` points to `op.value_len` readable bytes or is NULL with 0 (the field
-            // docs); `value()` rejects NULL with a length, and an oversized length before any read.
+            // docs), outside the memory the call writes (as `key`); `value()` rejects NULL with a
+            // length, and an oversized length before any read.
             unsafe { value(map, op.value, op.value_len) }?,
         ),
         OpKind::PutIfAbsent => {
             let mut b = BatchOp::put_if_absent(
                 k,
                 // SAFETY: `op.value` points to `op.value_len` readable bytes or is NULL with 0 (the field
-                // docs); `value()` rejects NULL with a length, and an oversized length before any read.
+                // docs), outside the memory the call writes (as `key`); `value()` rejects NULL with a
+                // length, and an oversized length before any read.
                 unsafe { value(map, op.value, op.value_len) }?,
             );
             // SAFETY: `op.out` points to `op.out_cap` writable bytes or is NULL with 0 (the field docs),
@@ -151,13 +154,15 @@ unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
         OpKind::Delete => BatchOp::delete(k),
         OpKind::Cas => {
             // SAFETY: `op.expected` points to `op.expected_len` readable bytes or is NULL with 0 (the
-            // field docs); `bytes` rejects NULL with a length.
+            // field docs), outside the memory the call writes (as `key`); `bytes` rejects NULL with a
+            // length.
             let e = unsafe { bytes(op.expected, op.expected_len) }?;
             BatchOp::cas(
                 k,
                 e,
                 // SAFETY: `op.value` points to `op.value_len` readable bytes or is NULL with 0 (the field
-                // docs); `value()` rejects NULL with a length, and an oversized length before any read.
+                // docs), outside the memory the call writes (as `key`); `value()` rejects NULL with a
+                // length, and an oversized length before any read.
                 unsafe { value(map, op.value, op.value_len) }?,
             )
         }
@@ -165,12 +170,14 @@ unsafe fn decode<'a>(map: &Map, op: &ns_op) -> Result<BatchOp<'a>, ns_status> {
         OpKind::CompareAndDelete => BatchOp::compare_and_delete(
             k,
             // SAFETY: `op.expected` points to `op.expected_len` readable bytes or is NULL with 0 (the
-            // field docs); `bytes` rejects NULL with a length.
+            // field docs), outside the memory the call writes (as `key`); `bytes` rejects NULL with a
+            // length.
             unsafe { bytes(op.expected, op.expected_len) }?,
         ),
         OpKind::Swap => {
             // SAFETY: `op.value` points to `op.value_len` readable bytes or is NULL with 0 (the field
-            // docs); `value()` rejects NULL with a length, and an oversized length before any read.
+            // docs), outside the memory the call writes (as `key`); `value()` rejects NULL with a
+            // length, and an oversized length before any read.
             let v = unsafe { value(map, op.value, op.value_len) }?;
             BatchOp::swap(
                 k,
@@ -260,8 +267,10 @@ fn set_result(op: &mut ns_op, status: ns_status, out_len: usize, out_counter: i6
 /// # Safety
 /// `m` must be NULL or a handle from `ns_map_new`; `ops` must point to `n`
 /// writable `ns_op`s (or be NULL with `n` 0); every op's pointers must obey
-/// the field docs, and no `out` buffer may overlap another buffer of the
-/// batch or the `ops` array.
+/// the field docs; no `out` buffer may overlap another buffer of the batch,
+/// and no buffer an op points to (`key`, `value`, `expected`, `out`) may
+/// overlap the `ops` array (results are written into it while the buffers
+/// are in use).
 ///
 /// Returns `NS_OK` (every op has its own status: `NS_OK`, `NS_NOT_FOUND`,
 /// `NS_EXISTS`, `NS_MISMATCH`, `NS_BUFFER_TOO_SMALL`, or an error such as
@@ -279,8 +288,10 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
         let c_ops: &mut [ns_op] = if n == 0 {
             &mut []
         } else {
-            // SAFETY: non-NULL; `n` writable ops by the caller's contract. Every
-            // field of ns_op is valid for any bit pattern (integers, raw pointers).
+            // SAFETY: non-NULL; `n` writable ops by the caller's contract, overlapping no
+            // buffer the ops point to (the contract), so the engine ops' borrows of those
+            // buffers never alias this slice while `set_result` writes it. Every field of
+            // ns_op is valid for any bit pattern (integers, raw pointers).
             unsafe { std::slice::from_raw_parts_mut(ops, n) }
         };
         // SAFETY: the caller's contract.
@@ -354,8 +365,9 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
 /// `n` readable lengths and `keys` to as many readable bytes as they add up
 /// to (or be NULL when that is 0); `out` must point to `n * out_stride`
 /// writable bytes (or be NULL with `out_stride` 0: lengths only);
-/// `value_lens` and `statuses` must point to `n` writable elements; `out`
-/// may overlap no other argument.
+/// `value_lens` and `statuses` must point to `n` writable elements. `out`,
+/// `value_lens` and `statuses` may overlap no other argument (nor each
+/// other); `keys` and `key_lens` are only read.
 ///
 /// Returns `NS_OK` (every key has its status, none `NS_BUFFER_TOO_SMALL`),
 /// `NS_BUFFER_TOO_SMALL` (every key has its status, some of them that one:
@@ -388,13 +400,18 @@ pub unsafe extern "C" fn ns_get_many(
         // Whole-call failures are written to every key that can receive them.
         let fail = |s: ns_status| -> Outcome {
             if fits {
-                if !statuses.is_null() {
-                    // SAFETY: non-NULL, `n` writable elements by the contract.
-                    unsafe { std::slice::from_raw_parts_mut(statuses, n) }.fill(s as i32);
-                }
-                if !value_lens.is_null() {
-                    // SAFETY: as above.
-                    unsafe { std::slice::from_raw_parts_mut(value_lens, n) }.fill(0);
+                for i in 0..n {
+                    // SAFETY: each pointer is written only when non-NULL, and then points to `n`
+                    // writable elements by the contract; `i < n`. Written element by element, so no
+                    // reference is made that another argument could alias.
+                    unsafe {
+                        if !statuses.is_null() {
+                            statuses.add(i).write(s as i32);
+                        }
+                        if !value_lens.is_null() {
+                            value_lens.add(i).write(0);
+                        }
+                    }
                 }
             }
             Err(s)
@@ -414,26 +431,24 @@ pub unsafe extern "C" fn ns_get_many(
             Ok(map) => map,
             Err(s) => return fail(s),
         };
+        // The lengths are read one at a time through the raw pointer, and the results written the
+        // same way, so no reference over `key_lens`, `value_lens` or `statuses` is ever made: one
+        // aliasing another (which the contract rules out) could garble results, never be UB here.
         // SAFETY: `key_lens` is non-NULL (checked above) and points to `n` readable lengths by the
-        // contract; `fits` keeps `n` lengths within the address space.
-        let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
-        // SAFETY: `value_lens` is non-NULL (checked above) and points to `n` writable lengths by the
-        // contract (`fits`: within the address space). Its exclusivity rests on it overlapping no other
-        // array, which the contract states for `out` only.
-        let vlens = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
-        // SAFETY: as for `vlens`: `statuses` is non-NULL (checked above) and points to `n` writable
-        // statuses by the contract; `ns_status_in` is a plain `i32`, valid for any bits C left there.
-        let sts = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
-        let total = lens.iter().try_fold(0usize, |t, &l| t.checked_add(l).filter(|&t| t <= isize::MAX as usize));
+        // contract (`fits`: within the address space); every call below passes an `i < n`.
+        let key_len = |i: usize| unsafe { key_lens.add(i).read() };
+        let total = (0..n).try_fold(0usize, |t, i| t.checked_add(key_len(i)).filter(|&t| t <= isize::MAX as usize));
         let Some(total) = total else {
             return fail(ns_status::NS_ERR_INVALID_ARGUMENT);
         };
-        // SAFETY: the caller's contract: `total` readable bytes at `keys`.
+        // SAFETY: the caller's contract: `total` readable bytes at `keys`, which no argument the call
+        // writes overlaps.
         let all_keys = match unsafe { bytes(keys, total) } {
             Ok(k) => k,
             Err(s) => return fail(s),
         };
-        // SAFETY: checked above: `n * out_stride` writable bytes, or empty.
+        // SAFETY: checked above: `n * out_stride` writable bytes, or empty, overlapping no other
+        // argument (the contract).
         let all_out = match unsafe { buffer(out, stride_total.unwrap_or(0)) } {
             Ok(o) => o,
             Err(s) => return fail(s),
@@ -445,7 +460,8 @@ pub unsafe extern "C" fn ns_get_many(
         engine_ops.reserve(n);
         let mut rest = all_out;
         let mut at = 0;
-        for &l in lens {
+        for i in 0..n {
+            let l = key_len(i);
             let key = &all_keys[at..at + l];
             at += l;
             let (room, tail) = std::mem::take(&mut rest).split_at_mut(out_stride);
@@ -453,18 +469,12 @@ pub unsafe extern "C" fn ns_get_many(
             engine_ops.push(BatchOp::get(key, room));
         }
         let result = match map.batch(&mut engine_ops) {
-            Err(e) => {
-                let s = ns_status::from(e);
-                sts.fill(s as i32);
-                vlens.fill(0);
-                Err(s)
-            }
+            Err(e) => fail(ns_status::from(e)),
             Ok(()) => {
                 let mut result = ns_status::NS_OK;
-                for ((b, st), vl) in engine_ops.iter().zip(sts.iter_mut()).zip(vlens.iter_mut()) {
+                for (i, b) in engine_ops.iter().enumerate() {
                     let s = ns_status::from(b.status);
-                    *st = s as i32;
-                    *vl = match s {
+                    let vl = match s {
                         ns_status::NS_OK => b.out_len,
                         ns_status::NS_BUFFER_TOO_SMALL => {
                             result = s;
@@ -472,6 +482,13 @@ pub unsafe extern "C" fn ns_get_many(
                         }
                         _ => 0,
                     };
+                    // SAFETY: `statuses` and `value_lens` are non-NULL (checked above) and point to
+                    // `n` writable elements by the contract; `i < n` (one engine op per key);
+                    // `ns_status_in` is a plain `i32`.
+                    unsafe {
+                        statuses.add(i).write(s as i32);
+                        value_lens.add(i).write(vl);
+                    }
                 }
                 Ok(result)
             }

@@ -67,12 +67,16 @@ pub unsafe extern "C" fn ns_get(
     })
 }
 
-/// Turns a value into a library-owned allocation for C.
-fn give(v: Vec<u8>, value: *mut *mut u8, value_len: *mut usize) {
+/// Hands a value to C as a library-owned allocation (released by
+/// `ns_bytes_free`): its address goes to `*value`, its length to `*value_len`.
+///
+/// # Safety
+/// `value` and `value_len` must be valid for writes (non-NULL, aligned).
+unsafe fn give(v: Vec<u8>, value: *mut *mut u8, value_len: *mut usize) {
     let b = v.into_boxed_slice();
     let n = b.len();
     let p = Box::into_raw(b) as *mut u8;
-    // SAFETY: both checked non-NULL and writable by the callers' contracts.
+    // SAFETY: both valid for writes (the caller's contract).
     unsafe {
         value.write(p);
         value_len.write(n);
@@ -112,7 +116,9 @@ pub unsafe extern "C" fn ns_get_owned(
         match map.get(k)? {
             None => Ok(ns_status::NS_NOT_FOUND),
             Some(v) => {
-                give(v, value, value_len);
+                // SAFETY: `value` and `value_len` passed `required` (non-NULL) and are writable by the
+                // contract.
+                unsafe { give(v, value, value_len) };
                 Ok(ns_status::NS_OK)
             }
         }
@@ -348,7 +354,9 @@ pub unsafe extern "C" fn ns_take_owned(
         match map.take(k)? {
             None => Ok(ns_status::NS_NOT_FOUND),
             Some(v) => {
-                give(v, value, value_len);
+                // SAFETY: `value` and `value_len` passed `required` (non-NULL) and are writable by the
+                // contract.
+                unsafe { give(v, value, value_len) };
                 Ok(ns_status::NS_OK)
             }
         }
@@ -408,8 +416,8 @@ pub unsafe extern "C" fn ns_compare_and_swap(
 /// # Safety
 /// `m` must be NULL or a handle from `ns_map_new`; `key` and `value` must
 /// point to as many readable bytes as their lengths say (or be NULL with
-/// length 0); `buf` to `buf_cap` writable bytes (or be NULL with `buf_cap`
-/// 0); `prev_len` must be writable.
+/// length 0); `buf` to `buf_cap` writable bytes overlapping no other
+/// argument (or be NULL with `buf_cap` 0); `prev_len` must be writable.
 ///
 /// Returns `NS_OK` (replaced; the previous value copied, `*prev_len` = its
 /// length), `NS_NOT_FOUND` (there was no previous value: inserted),
@@ -433,10 +441,9 @@ pub unsafe extern "C" fn ns_swap(
         // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let prev_len = required(prev_len)?;
-        // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
-        // contract; `buffer` rejects NULL with a capacity. That nothing else uses those bytes rests on
-        // `buf` overlapping neither `key` nor `value`, which the contract leaves unsaid here (unlike
-        // `ns_get`'s and `ns_get_or_put`'s).
+        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping no other argument (`key` and
+        // `value` above all), or is NULL with `buf_cap` 0, by the contract; `buffer` rejects NULL with
+        // a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
         // contract; `key()` rejects NULL with a length, and an oversized length before any read.

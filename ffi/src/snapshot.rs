@@ -88,7 +88,8 @@ fn with_message(msg: &mut [u8], body: impl FnOnce() -> Result<(), Error>) -> Out
 /// # Safety
 /// `m` must be NULL or a handle from `ns_map_new` / `ns_map_open_snapshot`;
 /// `dir` NULL or a NUL-terminated path; `report` writable; `msg` must point
-/// to `msg_cap` writable bytes (or be NULL with `msg_cap` 0).
+/// to `msg_cap` writable bytes overlapping no other argument (or be NULL
+/// with `msg_cap` 0).
 ///
 /// Returns `NS_OK` (`*report` set; `msg`, if any room, an empty string),
 /// `NS_ERR_INVALID_ARGUMENT` (`m`, `dir` or `report` NULL, `dir` empty,
@@ -111,7 +112,9 @@ pub unsafe extern "C" fn ns_map_save(
         // SAFETY: the caller's contract.
         let dir = unsafe { dir_path(dir) }?;
         let report = required(report)?;
-        // SAFETY: the caller's contract.
+        // SAFETY: `msg` points to `msg_cap` writable bytes overlapping no other argument (`dir`,
+        // borrowed meanwhile, above all), or is NULL with `msg_cap` 0, by the contract; `buffer`
+        // rejects NULL with a capacity.
         let msg = unsafe { buffer(msg.cast(), msg_cap) }?;
         with_message(msg, || {
             let r = map.save(dir)?;
@@ -168,7 +171,9 @@ pub unsafe extern "C" fn ns_map_open_snapshot(
         let dir = unsafe { dir_path(dir) }?;
         // SAFETY: the caller's contract.
         let cfg = unsafe { read_config(cfg) }?;
-        // SAFETY: the caller's contract.
+        // SAFETY: `msg` points to `msg_cap` writable bytes overlapping no other argument (`dir`,
+        // borrowed meanwhile, above all), or is NULL with `msg_cap` 0, by the contract; `buffer`
+        // rejects NULL with a capacity.
         let msg = unsafe { buffer(msg.cast(), msg_cap) }?;
         with_message(msg, || {
             let map = Map::open_snapshot(cfg, dir)?;
