@@ -206,6 +206,26 @@ mod tests {
         unsafe { (*(p as *const AtomicU64)).load(Acquire) }
     }
 
+    /// `n` bytes of the map's memory at `p`, copied with atomic loads of the
+    /// aligned words that cover them, as the engine's own reader does: the
+    /// owner may be writing those words meanwhile (atomically), and only
+    /// atomic reads may race with that; a torn copy fails the seqlock check.
+    ///
+    /// # Safety
+    /// The aligned words covering `[p, p + n)` lie in a record block (8-aligned,
+    /// a multiple of 8 bytes long) the gate pass keeps mapped.
+    unsafe fn copy(p: *const u8, n: usize) -> Vec<u8> {
+        let at = p as usize % 8;
+        let first = p.wrapping_sub(at) as *const u64;
+        let words = (at + n).div_ceil(8);
+        let mut bytes = Vec::with_capacity(8 * words);
+        for w in 0..words {
+            // SAFETY: word `w` covers bytes of the range, so it lies in the block (the contract).
+            bytes.extend_from_slice(&unsafe { word(first.add(w)) }.to_ne_bytes());
+        }
+        bytes[at..at + n].to_vec()
+    }
+
     impl Reader {
         fn get(&self, key: &[u8]) -> Read {
             self.get_on(key, None)
@@ -299,17 +319,16 @@ mod tests {
                     if kw as usize != key.len() {
                         continue;
                     }
-                    // Plain copies race with the owner's writes only when the
-                    // check after them fails (the copy is then dropped); the
-                    // engine's own reader uses atomic words for the same reads.
-                    let k = std::slice::from_raw_parts(rec.add(8), key.len()).to_vec();
+                    // Atomic copies: the owner may be rewriting the record;
+                    // the check after each drops a torn one.
+                    let k = copy(rec.add(8), key.len());
                     if !valid() {
                         return None;
                     }
                     if k != key {
                         continue;
                     }
-                    let value = std::slice::from_raw_parts(rec.add(8 + key.len()), v).to_vec();
+                    let value = copy(rec.add(8 + key.len()), v);
                     return valid().then_some(Read::Hit(value));
                 }
                 valid().then_some(Read::Miss)
