@@ -459,12 +459,15 @@ mod tests {
     #[test]
     fn deadline_follows_the_value_and_survives_overwrites() {
         let mut a = Arena::new(None);
+        let mut dropped = 0;
         for (k, v) in [(1usize, 0usize), (3, 5), (16, 32), (7, 1), (8, 8), (100, 3000)] {
             let r = a.alloc_record(k, v, 42).unwrap();
+            let block = block_size(k, v, true);
             // SAFETY: `r` is a fresh record of `a` with room for a `k`-byte key,
             // a `v`-byte value and a deadline; the shorter values are written
-            // only when they keep its block size (`block_size` checked), with
-            // `had_deadline` true as it is; it is freed once, at the end.
+            // only when they keep its block size (`block_size` checked, with
+            // and then without a deadline), with `had_deadline` true as it is;
+            // it is freed once, at the end.
             unsafe {
                 atomic_bytes::store(r.add(HEADER), &vec![0xAB; k]);
                 atomic_bytes::store(r.add(HEADER + k), &vec![0xCD; v]);
@@ -475,19 +478,27 @@ mod tests {
                 record_set_deadline(r, 7);
                 assert_eq!(record_deadline(r), 7);
                 // Same block, shorter value, deadline kept; then dropped.
-                if block_size(k, v.saturating_sub(1), true) == block_size(k, v, true) && v > 0 {
+                if v > 0 && block_size(k, v - 1, true) == block {
                     record_set_value(r, &vec![0xEE; v - 1], 9, true);
                     assert_eq!(record_value(r), &vec![0xEE; v - 1][..]);
                     assert_eq!(record_deadline(r), 9);
-                    record_set_value(r, &vec![0x11; v - 1], 0, true);
-                    assert_eq!(record_deadline(r), 0);
-                    assert_eq!(record_key(r), &vec![0xAB; k][..]);
-                    // A deadline-less block of the same class frees as its class.
+                    if block_size(k, v - 1, false) == block {
+                        record_set_value(r, &vec![0x11; v - 1], 0, true);
+                        assert_eq!(record_deadline(r), 0);
+                        assert_eq!(record_key(r), &vec![0xAB; k][..]);
+                        dropped += 1;
+                    }
                 }
                 a.free_record(r, &mut Vec::new());
             }
-            assert!(block_size(k, v, true) >= deadline_offset(k, v) + 8);
+            // The block goes back to the list of its own class, whether or
+            // not the record still has its deadline (a record that lost it
+            // in place frees as its block's class, not as a smaller one).
+            assert_eq!(a.free[class_of(block).0], r, "k {k} v {v}");
+            assert!(block >= deadline_offset(k, v) + 8);
         }
+        // A deadline was dropped in place at least once (the case above).
+        assert!(dropped > 0);
         let plain = a.alloc_record(16, 32, 0).unwrap();
         // SAFETY: `plain` is a live record of `a`.
         assert_eq!(unsafe { record_deadline(plain) }, 0);
