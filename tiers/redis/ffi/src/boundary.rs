@@ -41,46 +41,36 @@ impl From<numashard_redis::Error> for Failure {
 /// What an exported body with a message buffer returns.
 pub(crate) type Detailed = Result<nsr_status, Failure>;
 
-/// The message buffer `(msg, msg_cap)` of a call, checked: `(NULL, 0)` is
-/// an empty one (skipped), NULL with a capacity is invalid.
-///
-/// # Safety
-/// `msg` NULL or `msg_cap` writable bytes nothing else uses during the call.
-pub(crate) unsafe fn message_buffer<'a>(msg: *mut c_char, msg_cap: usize) -> Result<&'a mut [u8], nsr_status> {
-    // SAFETY: the caller's contract.
-    unsafe { buffer(msg.cast(), msg_cap) }
-}
-
 /// [`guard`] for functions with a message buffer `(msg, msg_cap)`: checks
-/// it first ([`message_buffer`]: NULL with a capacity is
-/// `NSR_ERR_INVALID_ARGUMENT`, and the body does not run); then, on an
-/// error, the reason (the tier's, else the status's text) is copied into
-/// `msg`, truncated and NUL-terminated; on any other status it receives an
-/// empty string.
+/// it first (NULL with a capacity, or a capacity no allocation can have, is
+/// `NSR_ERR_INVALID_ARGUMENT`, and the body does not run); then, on an error, the reason (the tier's, else the
+/// status's text) is copied into `msg`, truncated and NUL-terminated; on
+/// any other status it receives an empty string.
+///
+/// The buffer is made a slice only once the body is done, so no reference
+/// to it exists while the body reads or writes the other arguments.
 ///
 /// # Safety
-/// As [`message_buffer`].
+/// `msg` NULL, or pointing to `msg_cap` writable bytes that nothing else
+/// uses once the body has returned.
 pub(crate) unsafe fn guard_msg(msg: *mut c_char, msg_cap: usize, body: impl FnOnce() -> Detailed) -> nsr_status {
-    // SAFETY: the caller's contract.
-    let msg = match unsafe { message_buffer(msg, msg_cap) } {
-        Ok(msg) => msg,
-        Err(s) => return s,
-    };
+    // What `buffer` would reject later, rejected before the body runs.
+    if (msg.is_null() && msg_cap > 0) || msg_cap > isize::MAX as usize {
+        return nsr_status::NSR_ERR_INVALID_ARGUMENT;
+    }
     let (status, why) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(s)) => (s, None),
         Ok(Err(f)) => (f.status, f.why),
         Err(_) => (nsr_status::NSR_ERR_PANIC, None),
     };
-    if !msg.is_empty() {
-        guard_void(|| {
-            let text = match &why {
-                Some(w) => w.as_str(),
-                None if status as i32 >= 100 => crate::status::status_text(status as i32).to_str().unwrap_or(""),
-                None => "",
-            };
-            copy_message(text, msg);
-        });
-    }
+    let text = match &why {
+        Some(w) => w.as_str(),
+        None if status as i32 >= 100 => crate::status::status_text(status as i32).to_str().unwrap_or(""),
+        None => "",
+    };
+    // SAFETY: `msg` is NULL with `msg_cap` 0 (skipped) or points to `msg_cap` writable bytes nothing
+    // else uses now that the body has returned (the caller's contract).
+    guard_void(|| unsafe { write_message(text, msg, msg_cap) });
     status
 }
 

@@ -91,6 +91,10 @@ pub unsafe extern "C" fn nsr_config_init(cfg: *mut nsr_config) {
 
 /// Reads a caller's config into a [`NearConfig`]; the message says what is wrong.
 ///
+/// Read field by field through the raw pointer, the `bool` as a byte
+/// (non-zero = true): no reference to C memory that might hold invalid data
+/// for a Rust type (a `bool` byte that is neither 0 nor 1) is ever made.
+///
 /// # Safety
 /// `cfg` NULL or readable; `servers` NULL or a NUL-terminated string.
 pub(crate) unsafe fn read_config(cfg: *const nsr_config) -> Result<NearConfig, (nsr_status, String)> {
@@ -98,18 +102,24 @@ pub(crate) unsafe fn read_config(cfg: *const nsr_config) -> Result<NearConfig, (
     if cfg.is_null() {
         return Err(invalid("config is NULL"));
     }
-    // SAFETY: non-NULL; struct_size is the first field of every version.
-    let size = unsafe { std::ptr::addr_of!((*cfg).struct_size).read() };
-    if size as usize != std::mem::size_of::<nsr_config>() {
+    macro_rules! field {
+        ($f:ident) => {
+            // SAFETY: `cfg` is non-NULL and readable by the caller's contract (the whole struct
+            // once `struct_size` matched; `struct_size` is the first field of every version).
+            unsafe { std::ptr::addr_of!((*cfg).$f).read() }
+        };
+    }
+    if field!(struct_size) as usize != std::mem::size_of::<nsr_config>() {
         return Err(invalid("config not initialised by nsr_config_init (struct_size differs)"));
     }
-    // SAFETY: the full struct, as the size says.
-    let c = unsafe { &*cfg };
-    if c.servers.is_null() {
+    // SAFETY: readable as above; read as a byte, so any value is defined (non-zero = true).
+    let cluster = unsafe { std::ptr::addr_of!((*cfg).cluster).cast::<u8>().read() } != 0;
+    let servers = field!(servers);
+    if servers.is_null() {
         return Err(invalid("no server given (nsr_config.servers is NULL)"));
     }
     // SAFETY: a NUL-terminated string by the caller's contract.
-    let servers = unsafe { CStr::from_ptr(c.servers) }
+    let servers = unsafe { CStr::from_ptr(servers) }
         .to_str()
         .map_err(|_| (nsr_status::NSR_ERR_CONFIG, "servers is not UTF-8".to_string()))?;
     let addrs: Vec<String> = servers
@@ -129,29 +139,61 @@ pub(crate) unsafe fn read_config(cfg: *const nsr_config) -> Result<NearConfig, (
     {
         return Err((nsr_status::NSR_ERR_CONFIG, format!("server address {bad:?} is not host:port")));
     }
-    if !c.cluster && addrs.len() > 1 {
+    if !cluster && addrs.len() > 1 {
         return Err((nsr_status::NSR_ERR_CONFIG, "several servers given without cluster".into()));
     }
-    let eviction = match c.eviction {
+    let eviction = match field!(eviction) {
         1 => numashard::Eviction::S3Fifo,
         0 => numashard::Eviction::None,
         _ => return Err(invalid("unknown eviction value")),
     };
-    if c.memory_limit == 0 || c.max_key_len == 0 || c.local_max_value_len == 0 {
+    let (memory_limit, max_key_len, local_max_value_len) =
+        (field!(memory_limit), field!(max_key_len), field!(local_max_value_len));
+    if memory_limit == 0 || max_key_len == 0 || local_max_value_len == 0 {
         return Err(invalid("memory_limit, max_key_len and local_max_value_len must not be 0"));
     }
     let ms = |v: u32| Duration::from_millis(v.max(1) as u64);
-    let mut n = if c.cluster { NearConfig::cluster(addrs) } else { NearConfig::new(addrs[0].clone()) };
-    n.map.shards = c.shards as usize;
-    n.map.memory_limit = c.memory_limit;
+    let mut n = if cluster { NearConfig::cluster(addrs) } else { NearConfig::new(addrs[0].clone()) };
+    n.map.shards = field!(shards) as usize;
+    n.map.memory_limit = memory_limit;
     n.map.eviction = eviction;
-    n.map.default_ttl = (c.default_ttl_ms > 0).then(|| Duration::from_millis(c.default_ttl_ms));
-    n.map.max_value_len = c.local_max_value_len;
-    n.max_key_len = c.max_key_len;
-    n.max_value_len = c.max_value_len;
-    n.connect_timeout = ms(c.connect_timeout_ms);
-    n.io_timeout = ms(c.io_timeout_ms);
-    n.heartbeat = ms(c.heartbeat_ms);
-    n.heartbeat_timeout = ms(c.heartbeat_timeout_ms);
+    let ttl = field!(default_ttl_ms);
+    n.map.default_ttl = (ttl > 0).then(|| Duration::from_millis(ttl));
+    n.map.max_value_len = local_max_value_len;
+    n.max_key_len = max_key_len;
+    n.max_value_len = field!(max_value_len);
+    n.connect_timeout = ms(field!(connect_timeout_ms));
+    n.io_timeout = ms(field!(io_timeout_ms));
+    n.heartbeat = ms(field!(heartbeat_ms));
+    n.heartbeat_timeout = ms(field!(heartbeat_timeout_ms));
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config as C may pass it: `cluster`'s byte is 2 (C's `bool` can hold
+    /// it after a memset or a cast). Building the struct in a byte buffer
+    /// keeps any Rust `bool` from ever holding it; reading it must take it as
+    /// true, not be undefined behaviour.
+    #[test]
+    fn a_bool_byte_other_than_0_or_1_is_read_as_true() {
+        let servers = c"127.0.0.1:1,127.0.0.1:2";
+        let mut mem = std::mem::MaybeUninit::<nsr_config>::uninit();
+        let cfg = mem.as_mut_ptr();
+        // SAFETY: `cfg` points to writable memory of an `nsr_config`; the
+        // bool's byte is written as a u8 through a raw pointer only, and the
+        // struct is only ever read by `read_config` (field by field).
+        let read = |cluster: u8| unsafe {
+            nsr_config_init(cfg);
+            std::ptr::addr_of_mut!((*cfg).servers).write(servers.as_ptr());
+            std::ptr::addr_of_mut!((*cfg).cluster).cast::<u8>().write(cluster);
+            read_config(cfg)
+        };
+        // Several servers are accepted only for a Cluster: 2 counts as true.
+        assert!(read(2).is_ok_and(|c| c.cluster));
+        assert!(read(1).is_ok_and(|c| c.cluster));
+        assert!(read(0).is_err_and(|(s, _)| s == nsr_status::NSR_ERR_CONFIG));
+    }
 }

@@ -5,7 +5,7 @@ use crate::boundary::{
 };
 use crate::config::{nsr_config, read_config};
 use crate::handle::nsr_cache;
-use crate::status::nsr_status;
+use crate::status::{nsr_status, nsr_status_in};
 use numashard_redis::{NearCache, NearConfig};
 use std::ffi::c_char;
 use std::time::Duration;
@@ -43,7 +43,7 @@ fn check_key_len(cache: &NearCache, len: usize) -> Result<(), Failure> {
 /// # Safety
 /// `cfg` must be NULL or an `nsr_config` from `nsr_config_init` whose
 /// `servers` is NULL or NUL-terminated; `out` writable; `msg` NULL or
-/// `msg_cap` writable bytes.
+/// `msg_cap` writable bytes overlapping no other argument.
 ///
 /// Returns `NSR_OK`, `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_CONFIG`,
 /// `NSR_ERR_CONNECTION`, `NSR_ERR_RESP3_UNSUPPORTED`,
@@ -91,7 +91,8 @@ pub unsafe extern "C" fn nsr_cache_open(
 /// # Safety
 /// `c` NULL or a handle from `nsr_cache_open`; `key` `key_len` readable
 /// bytes; `buf` NULL with `buf_cap` 0 or `buf_cap` writable bytes not
-/// overlapping `key`; `value_len` writable.
+/// overlapping `key`; `value_len` writable; `msg` NULL with `msg_cap` 0 or
+/// `msg_cap` writable bytes overlapping no other argument.
 ///
 /// Returns `NSR_OK` (`*value_len` = its length), `NSR_BUFFER_TOO_SMALL`
 /// (`*value_len` = the size needed, `buf` untouched; the value is usually
@@ -143,7 +144,7 @@ pub unsafe extern "C" fn nsr_get(
 /// the server held right after it. A failed write drops the local copy.
 ///
 /// # Safety
-/// `c` as in `nsr_get`; `key`, `value` readable for their lengths.
+/// `c` and `msg` as in `nsr_get`; `key`, `value` readable for their lengths.
 ///
 /// Returns `NSR_OK`, `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_KEY_TOO_LARGE`,
 /// `NSR_ERR_VALUE_TOO_LARGE` (nothing sent), `NSR_ERR_CLOSED`,
@@ -239,9 +240,11 @@ pub unsafe extern "C" fn nsr_delete(
 /// Ownership: all arrays stay the caller's; nothing is allocated for C.
 ///
 /// # Safety
-/// `c` as in `nsr_get`; `keys` readable for the sum of `key_lens`;
-/// `key_lens`, `value_lens` and `statuses` `n` elements (readable,
-/// writable, writable); `out` NULL with `out_cap` 0 or `out_cap` writable bytes.
+/// `c` and `msg` as in `nsr_get`; `keys` readable for the sum of
+/// `key_lens`; `key_lens`, `value_lens` and `statuses` `n` elements
+/// (readable, writable, writable); `out` NULL with `out_cap` 0 or `out_cap`
+/// writable bytes. `out`, `value_lens`, `statuses` and `msg` may overlap no
+/// other argument (nor each other); `keys` and `key_lens` are only read.
 ///
 /// Returns `NSR_OK` (every key `NSR_OK` or `NSR_NOT_FOUND`),
 /// `NSR_BUFFER_TOO_SMALL` (some did not fit: call again with `out_cap` at
@@ -262,7 +265,7 @@ pub unsafe extern "C" fn nsr_get_many(
     out: *mut u8,
     out_cap: usize,
     value_lens: *mut usize,
-    statuses: *mut nsr_status,
+    statuses: *mut nsr_status_in,
     msg: *mut c_char,
     msg_cap: usize,
 ) -> nsr_status {
@@ -281,43 +284,42 @@ pub unsafe extern "C" fn nsr_get_many(
         if key_lens.is_null() {
             return Err(nsr_status::NSR_ERR_INVALID_ARGUMENT.into());
         }
+        // The lengths are read one at a time through the raw pointer, and the results written the
+        // same way, so no reference over `key_lens`, `value_lens` or `statuses` is ever made.
         // SAFETY: `key_lens` is non-NULL (checked just above) and points to `n` readable lengths by
-        // the contract; `n` is at most isize::MAX / 16, so they fit the address space.
-        let lens = unsafe { std::slice::from_raw_parts(key_lens, n) };
+        // the contract (`n` is at most isize::MAX / 16, within the address space); every call below
+        // passes an `i < n`.
+        let key_len = |i: usize| unsafe { key_lens.add(i).read() };
         let mut total = 0usize;
-        for &l in lens {
+        for i in 0..n {
+            let l = key_len(i);
             check_key_len(cache, l)?;
             total = total.checked_add(l).ok_or(nsr_status::NSR_ERR_INVALID_ARGUMENT)?;
         }
         // SAFETY: `keys` is readable for the sum of `key_lens` (`total`, without overflow) by the
-        // contract; `bytes` rejects NULL with a length.
+        // contract, and overlaps nothing the call writes; `bytes` rejects NULL with a length.
         let all = unsafe { bytes(keys, total) }?;
-        // SAFETY: `out` points to `out_cap` writable bytes, or is NULL with `out_cap` 0, by the
-        // contract; `buffer` rejects NULL with a capacity. That nothing else uses them rests on `out`
-        // overlapping no other argument (`keys` above all), which the contract leaves unsaid.
+        // SAFETY: `out` points to `out_cap` writable bytes overlapping no other argument (`keys`,
+        // `value_lens` and `statuses` above all), or is NULL with `out_cap` 0, by the contract;
+        // `buffer` rejects NULL with a capacity.
         let out = unsafe { buffer(out, out_cap) }?;
         let mut refs: Vec<&[u8]> = Vec::with_capacity(n);
         let mut at = 0;
-        for &l in lens {
+        for i in 0..n {
+            let l = key_len(i);
             refs.push(&all[at..at + l]);
             at += l;
         }
         let values = cache.get_many(&refs)?;
-        // SAFETY: `value_lens` passed `required` (non-NULL) and points to `n` writable lengths by the
-        // contract (`n` bounded as for `lens`). It is this call's alone only if it overlaps no other
-        // argument, which the contract leaves unsaid.
-        let vl = unsafe { std::slice::from_raw_parts_mut(value_lens, n) };
-        // SAFETY: as for `vl`: `statuses` passed `required` and points to `n` writable statuses by
-        // the contract. Its elements are only assigned, never read, so whatever bytes C left there
-        // are never taken for an `nsr_status`.
-        let st = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
         let mut used = 0;
         let mut result = nsr_status::NSR_OK;
-        for (i, v) in values.iter().enumerate() {
-            st[i] = match v {
+        for (i, v) in values.iter().enumerate().take(n) {
+            let st = match v {
                 None => nsr_status::NSR_NOT_FOUND,
                 Some(v) => {
-                    vl[i] = v.len();
+                    // SAFETY: `value_lens` passed `required` (non-NULL) and points to `n` writable
+                    // lengths overlapping no other argument by the contract; `i < n`.
+                    unsafe { value_lens.add(i).write(v.len()) };
                     if let Some(dst) = out.get_mut(used..used + v.len()) {
                         dst.copy_from_slice(v);
                         used += v.len();
@@ -328,14 +330,19 @@ pub unsafe extern "C" fn nsr_get_many(
                     }
                 }
             };
+            // SAFETY: as for `value_lens`: `statuses` passed `required` and points to `n` writable
+            // statuses by the contract; `nsr_status_in` is a plain `i32`; `i < n`.
+            unsafe { statuses.add(i).write(st as i32) };
         }
         Ok(result)
     };
     // SAFETY: the caller's contract on (msg, msg_cap).
     let s = unsafe { guard_msg(msg, msg_cap, body) };
-    if s as i32 >= 100 && !statuses.is_null() && n > 0 && n <= isize::MAX as usize / 16 {
-        // SAFETY: `n` writable elements by the caller's contract.
-        guard_void(|| unsafe { std::slice::from_raw_parts_mut(statuses, n) }.fill(s));
+    if s as i32 >= 100 && !statuses.is_null() && n <= isize::MAX as usize / 16 {
+        for i in 0..n {
+            // SAFETY: non-NULL, `n` writable elements by the caller's contract; `i < n`.
+            unsafe { statuses.add(i).write(s as i32) };
+        }
     }
     s
 }
@@ -345,7 +352,7 @@ pub unsafe extern "C" fn nsr_get_many(
 /// seen by every later read. One round trip per node.
 ///
 /// # Safety
-/// `c` as in `nsr_get`.
+/// `c` and `msg` as in `nsr_get`.
 ///
 /// Returns `NSR_OK`, `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_CLOSED`,
 /// `NSR_ERR_CONNECTION`, `NSR_ERR_TRACKING_UNCONFIRMED` (the marker's

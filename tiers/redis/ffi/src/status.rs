@@ -52,6 +52,12 @@ pub enum nsr_status {
     NSR_ERR_LOCAL = 145,
 }
 
+/// An `nsr_status` in C memory the library writes to (`nsr_get_many`'s
+/// `statuses`): the header names it `nsr_status` (cbindgen.toml renames
+/// it); Rust sees a plain integer, so whatever bytes the caller's array
+/// held before are never taken for an enum.
+pub type nsr_status_in = i32;
+
 impl From<Error> for nsr_status {
     fn from(e: Error) -> nsr_status {
         match e {
