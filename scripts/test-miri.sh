@@ -5,7 +5,9 @@
 # atomics): the byte copies of the lock-free reader (core/src/atomic_bytes.rs)
 # and the record arena (core/src/arena.rs) with its node regions
 # (core/src/numa.rs), which under cfg(miri) are zeroed heap blocks instead
-# of mmap + mbind. Installs the nightly toolchain's miri and rust-src
+# of mmap + mbind; and the Redis tier's C config reader on a C `bool` byte
+# that is neither 0 nor 1 (tiers/redis/ffi/src/config.rs: read as a byte,
+# never as a Rust bool). Installs the nightly toolchain's miri and rust-src
 # components when missing. Miri runs ~100x slower than native code, so the
 # tests shrink their loops under cfg(miri); about a minute here.
 #   NUMASHARD_MIRI_FILTER: test-name filters (default: the list below).
@@ -30,4 +32,5 @@ cargo +nightly miri setup >/dev/null
 filters=(${NUMASHARD_MIRI_FILTER:-arena:: atomic_bytes:: numa::tests::region_is_zeroed numa::tests::empty_region})
 t0=$SECONDS
 cargo +nightly miri test -p numashard --lib -- "${filters[@]}"
-echo "miri: ${filters[*]} in $((SECONDS - t0)) s"
+cargo +nightly miri test -p numashard-redis-ffi --lib -- config::tests
+echo "miri: ${filters[*]} config::tests (numashard-redis-ffi) in $((SECONDS - t0)) s"
