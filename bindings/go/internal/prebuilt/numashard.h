@@ -784,8 +784,10 @@ extern "C" {
  * # Safety
  * `m` must be NULL or a handle from `ns_map_new`; `ops` must point to `n`
  * writable `ns_op`s (or be NULL with `n` 0); every op's pointers must obey
- * the field docs, and no `out` buffer may overlap another buffer of the
- * batch or the `ops` array.
+ * the field docs; no `out` buffer may overlap another buffer of the batch,
+ * and no buffer an op points to (`key`, `value`, `expected`, `out`) may
+ * overlap the `ops` array (results are written into it while the buffers
+ * are in use).
  *
  * Returns `NS_OK` (every op has its own status: `NS_OK`, `NS_NOT_FOUND`,
  * `NS_EXISTS`, `NS_MISMATCH`, `NS_BUFFER_TOO_SMALL`, or an error such as
@@ -819,8 +821,9 @@ ns_status ns_batch(struct ns_map *m, struct ns_op *ops, size_t n);
  * `n` readable lengths and `keys` to as many readable bytes as they add up
  * to (or be NULL when that is 0); `out` must point to `n * out_stride`
  * writable bytes (or be NULL with `out_stride` 0: lengths only);
- * `value_lens` and `statuses` must point to `n` writable elements; `out`
- * may overlap no other argument.
+ * `value_lens` and `statuses` must point to `n` writable elements. `out`,
+ * `value_lens` and `statuses` may overlap no other argument (nor each
+ * other); `keys` and `key_lens` are only read.
  *
  * Returns `NS_OK` (every key has its status, none `NS_BUFFER_TOO_SMALL`),
  * `NS_BUFFER_TOO_SMALL` (every key has its status, some of them that one:
@@ -1243,8 +1246,8 @@ ns_status ns_compare_and_swap(struct ns_map *m,
  * # Safety
  * `m` must be NULL or a handle from `ns_map_new`; `key` and `value` must
  * point to as many readable bytes as their lengths say (or be NULL with
- * length 0); `buf` to `buf_cap` writable bytes (or be NULL with `buf_cap`
- * 0); `prev_len` must be writable.
+ * length 0); `buf` to `buf_cap` writable bytes overlapping no other
+ * argument (or be NULL with `buf_cap` 0); `prev_len` must be writable.
  *
  * Returns `NS_OK` (replaced; the previous value copied, `*prev_len` = its
  * length), `NS_NOT_FOUND` (there was no previous value: inserted),
@@ -1447,7 +1450,8 @@ ns_status ns_topology_describe(struct ns_map *m, char *buf, size_t cap, size_t *
  * # Safety
  * `m` must be NULL or a handle from `ns_map_new` / `ns_map_open_snapshot`;
  * `dir` NULL or a NUL-terminated path; `report` writable; `msg` must point
- * to `msg_cap` writable bytes (or be NULL with `msg_cap` 0).
+ * to `msg_cap` writable bytes overlapping no other argument (or be NULL
+ * with `msg_cap` 0).
  *
  * Returns `NS_OK` (`*report` set; `msg`, if any room, an empty string),
  * `NS_ERR_INVALID_ARGUMENT` (`m`, `dir` or `report` NULL, `dir` empty,

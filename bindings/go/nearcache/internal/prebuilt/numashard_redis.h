@@ -325,7 +325,7 @@ void nsr_config_init(struct nsr_config *cfg);
  * # Safety
  * `cfg` must be NULL or an `nsr_config` from `nsr_config_init` whose
  * `servers` is NULL or NUL-terminated; `out` writable; `msg` NULL or
- * `msg_cap` writable bytes.
+ * `msg_cap` writable bytes overlapping no other argument.
  *
  * Returns `NSR_OK`, `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_CONFIG`,
  * `NSR_ERR_CONNECTION`, `NSR_ERR_RESP3_UNSUPPORTED`,
@@ -347,7 +347,8 @@ nsr_status nsr_cache_open(const struct nsr_config *cfg,
  * # Safety
  * `c` NULL or a handle from `nsr_cache_open`; `key` `key_len` readable
  * bytes; `buf` NULL with `buf_cap` 0 or `buf_cap` writable bytes not
- * overlapping `key`; `value_len` writable.
+ * overlapping `key`; `value_len` writable; `msg` NULL with `msg_cap` 0 or
+ * `msg_cap` writable bytes overlapping no other argument.
  *
  * Returns `NSR_OK` (`*value_len` = its length), `NSR_BUFFER_TOO_SMALL`
  * (`*value_len` = the size needed, `buf` untouched; the value is usually
@@ -375,7 +376,7 @@ nsr_status nsr_get(struct nsr_cache *c,
  * the server held right after it. A failed write drops the local copy.
  *
  * # Safety
- * `c` as in `nsr_get`; `key`, `value` readable for their lengths.
+ * `c` and `msg` as in `nsr_get`; `key`, `value` readable for their lengths.
  *
  * Returns `NSR_OK`, `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_KEY_TOO_LARGE`,
  * `NSR_ERR_VALUE_TOO_LARGE` (nothing sent), `NSR_ERR_CLOSED`,
@@ -432,9 +433,11 @@ nsr_status nsr_delete(struct nsr_cache *c,
  * Ownership: all arrays stay the caller's; nothing is allocated for C.
  *
  * # Safety
- * `c` as in `nsr_get`; `keys` readable for the sum of `key_lens`;
- * `key_lens`, `value_lens` and `statuses` `n` elements (readable,
- * writable, writable); `out` NULL with `out_cap` 0 or `out_cap` writable bytes.
+ * `c` and `msg` as in `nsr_get`; `keys` readable for the sum of
+ * `key_lens`; `key_lens`, `value_lens` and `statuses` `n` elements
+ * (readable, writable, writable); `out` NULL with `out_cap` 0 or `out_cap`
+ * writable bytes. `out`, `value_lens`, `statuses` and `msg` may overlap no
+ * other argument (nor each other); `keys` and `key_lens` are only read.
  *
  * Returns `NSR_OK` (every key `NSR_OK` or `NSR_NOT_FOUND`),
  * `NSR_BUFFER_TOO_SMALL` (some did not fit: call again with `out_cap` at
@@ -464,7 +467,7 @@ nsr_status nsr_get_many(struct nsr_cache *c,
  * seen by every later read. One round trip per node.
  *
  * # Safety
- * `c` as in `nsr_get`.
+ * `c` and `msg` as in `nsr_get`.
  *
  * Returns `NSR_OK`, `NSR_ERR_INVALID_ARGUMENT`, `NSR_ERR_CLOSED`,
  * `NSR_ERR_CONNECTION`, `NSR_ERR_TRACKING_UNCONFIRMED` (the marker's
