@@ -6,7 +6,8 @@
 # toolchain's own sync.Map tests against the binding, short differential
 # fuzz runs (plain calls, TTL calls), the shared-library build, a
 # one-iteration smoke run of the benchmarks (their own module), the tests
-# of the hit-ratio harness (bench/cmd/hitratio), the
+# of the hit-ratio harness (bench/cmd/hitratio) and of the goals table
+# (bench/cmd/goals, bench/goals.sh on a tiny table), the
 # examples (checking what they print), the build failures a user may meet
 # (no cgo), the prebuilt library's check
 # (scripts/go-prebuilt.sh check) and the module tried as a new user would:
@@ -78,8 +79,15 @@ go test -run '^$' -bench . -benchtime 1x . >/tmp/numashard-go-bench-smoke.txt
 (cd bench && NUMASHARD_BENCH_SMALL=1000 go test -run '^$' -bench . -benchtime 1x -cpu 2 . >>/tmp/numashard-go-bench-smoke.txt)
 grep -c '^Benchmark' /tmp/numashard-go-bench-smoke.txt | xargs echo "benchmarks run:"
 
-section "hit-ratio harness (bench/cmd/hitratio): its tests"
-(cd bench && go test -count=1 ./cmd/hitratio)
+section "hit-ratio harness (bench/cmd/hitratio) and goals table (bench/cmd/goals): their tests"
+(cd bench && go test -count=1 ./cmd/hitratio ./cmd/goals)
+# bench/goals.sh end to end on a tiny table, one round: the table has every goal's row.
+ROUNDS_SMALL=1 ROUNDS_LARGE=0 NUMASHARD_BENCH_SMALL=1000 GOALS_BENCHTIME=2000x \
+  bench/goals.sh /tmp/numashard-go-goals >/tmp/numashard-go-goals.txt
+for goal in 'single Load' 'Store >=' 'GetBatch of 64' 'most allocs/op'; do
+  grep -q "^| $goal.*| [0-9]" /tmp/numashard-go-goals.txt || { cat /tmp/numashard-go-goals.txt; echo "goals.sh: no '$goal' row with a number"; exit 1; }
+done
+rm -rf /tmp/numashard-go-goals /tmp/numashard-go-goals.txt
 
 section "examples: plain Go map fails, numashard does not"
 for ex in examples/*/; do
