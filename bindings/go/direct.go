@@ -151,6 +151,11 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 // directWordsSize bytes held in registers, longer ones staged; those
 // beyond the stage are left to the engine). The caller keeps the Map alive
 // across the call.
+//
+// key may overlap out (LoadInto(buf[:16], buf)): that is sound here, with
+// no copy, since out is written only after the key was compared, once, with
+// the value validated, and the call returns then (a scratch out, written
+// before validation, is the caller's own and overlaps no key).
 func (d *directReader) get(key, out []byte, scratch bool) (int, directOutcome) {
 	if len(key) > d.maxKey {
 		return 0, directFallback // the engine answers ErrKeyTooLarge

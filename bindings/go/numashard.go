@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/numashard/numashard/bindings/go/internal/overlap"
 )
 
 // Config selects how a map is built. The zero value is a good default: one
@@ -232,16 +234,51 @@ const (
 
 // read runs op once, copying the value into buf. It returns the value's
 // length, also when buf is too small (StatusBufferTooSmall; nothing changed).
+//
+// key and value may overlap buf (LoadInto(buf[:16], buf), AppendLoad with
+// the key in dst's spare room). A direct read is sound then: it writes buf
+// only after it compared the key, and only with a validated value
+// (directReader.get; an owned buf is the call's own and aliases nothing).
+// The C functions forbid it (their output may overlap no other argument):
+// such a call goes through readApart.
 func (m *Map) read(op readOp, key, value, buf []byte) (int, Status) {
-	var n C.size_t
-	var s C.ns_status
-	k, kn := bytesPtr(key), C.size_t(len(key))
-	v, vn := bytesPtr(value), C.size_t(len(value))
 	if (op == readGet || op == readGetOwned) && m.direct != nil {
 		if n, s, ok := m.directGet(key, buf, op == readGetOwned); ok {
 			return n, s
 		}
 	}
+	if overlap.Bytes(key, buf) || overlap.Bytes(value, buf) {
+		return m.readApart(op, key, value, buf)
+	}
+	return m.readC(op, key, value, buf)
+}
+
+// readApartStack is the room readApart copies a key and value into on its
+// stack; larger ones are copied to the heap.
+const readApartStack = 256
+
+// readsApart counts the calls to readApart (TestOverlappingBuffers checks
+// the overlapping reads that reach C take it).
+var readsApart atomic.Uint64
+
+// readApart is readC with key and value first copied apart from buf, which
+// one of them overlaps: the rare case, kept out of read's frame.
+//
+//go:noinline
+func (m *Map) readApart(op readOp, key, value, buf []byte) (int, Status) {
+	readsApart.Add(1)
+	var stack [readApartStack]byte
+	kv := append(append(stack[:0], key...), value...)
+	return m.readC(op, kv[:len(key):len(key)], kv[len(key):], buf)
+}
+
+// readC is read's cgo call: key and value must not overlap buf (read
+// checks).
+func (m *Map) readC(op readOp, key, value, buf []byte) (int, Status) {
+	var n C.size_t
+	var s C.ns_status
+	k, kn := bytesPtr(key), C.size_t(len(key))
+	v, vn := bytesPtr(value), C.size_t(len(value))
 	out, outCap := bytesPtr(buf), C.size_t(len(buf))
 	switch op {
 	case readGet, readGetOwned:

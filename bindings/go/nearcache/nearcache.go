@@ -61,6 +61,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/numashard/numashard/bindings/go/internal/overlap"
 )
 
 // Config says how a Cache reaches its server and bounds its local copy.
@@ -220,7 +222,13 @@ func (c *Cache) Get(key []byte) (value []byte, ok bool, err error) {
 // GetInto copies the value of key into dst without allocating and returns
 // its length n. If n > len(dst), nothing was copied: call again with at
 // least n bytes (the value is usually local by then).
+//
+// key may overlap dst (nsr_get forbids it: the key is then copied aside
+// first, see getIntoApart).
 func (c *Cache) GetInto(key, dst []byte) (n int, ok bool, err error) {
+	if overlap.Bytes(key, dst) {
+		return c.getIntoApart(key, dst)
+	}
 	var cn C.size_t
 	var msg reason
 	s := Status(C.nsr_get(c.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(dst), C.size_t(len(dst)), &cn, &msg[0], C.size_t(len(msg))))
@@ -233,6 +241,19 @@ func (c *Cache) GetInto(key, dst []byte) (n int, ok bool, err error) {
 	default:
 		return 0, false, msg.error("Get", s)
 	}
+}
+
+// getIntoApartStack is the room getIntoApart copies a key into on its
+// stack; a longer key is copied to the heap.
+const getIntoApartStack = 256
+
+// getIntoApart is GetInto with key, which overlaps dst, first copied apart
+// from it: the rare case, kept out of GetInto's frame.
+//
+//go:noinline
+func (c *Cache) getIntoApart(key, dst []byte) (int, bool, error) {
+	var stack [getIntoApartStack]byte
+	return c.GetInto(append(stack[:0], key...), dst)
 }
 
 // Set writes value on the server, then replaces the local copy with what

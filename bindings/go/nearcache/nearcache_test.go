@@ -526,3 +526,45 @@ func TestGetIntoDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// GetInto with the key in the buffer the value is read into (nsr_get
+// forbids the overlap; GetInto copies the key aside first): the value read
+// is the key's, for a read through and a local hit, and a buffer too small
+// is left as it was.
+func TestGetIntoKeyOverlapsBuffer(t *testing.T) {
+	c := open(t)
+	key := []byte("go:overlap-key-0")
+	val := bytes.Repeat([]byte("value-of-overlap"), 4) // 64 bytes
+	if err := c.Set(key, val); err != nil {
+		t.Fatal(err)
+	}
+	// A second cache has no local copy: its first read goes to the server.
+	reader := open(t)
+	for _, name := range []string{"read through", "local hit"} {
+		buf := make([]byte, 80)
+		copy(buf, key)
+		n, ok, err := reader.GetInto(buf[:len(key)], buf)
+		if err != nil || !ok || n != len(val) || !bytes.Equal(buf[:n], val) {
+			t.Errorf("%s: GetInto(buf[:16], buf) = %d %v %v, buf %q", name, n, ok, err, buf[:n])
+		}
+		copy(buf[8:], key)
+		n, ok, err = reader.GetInto(buf[8:8+len(key)], buf)
+		if err != nil || !ok || n != len(val) || !bytes.Equal(buf[:n], val) {
+			t.Errorf("%s: GetInto(buf[8:24], buf) = %d %v %v, buf %q", name, n, ok, err, buf[:n])
+		}
+	}
+	small := make([]byte, 32)
+	copy(small, key)
+	n, ok, err := c.GetInto(small[:len(key)], small)
+	if err != nil || !ok || n != len(val) || !bytes.Equal(small[:len(key)], key) || !bytes.Equal(small[len(key):], make([]byte, 32-len(key))) {
+		t.Errorf("GetInto into a too small, overlapping buffer = %d %v %v, buffer %q", n, ok, err, small)
+	}
+	if v, ok := mustGet(t, c, string(key)); !ok || v != string(val) {
+		t.Errorf("Get after: %q %v", v, ok)
+	}
+	absent := []byte("go:overlap-absent")
+	buf := append(make([]byte, 0, 64), absent...)
+	if n, ok, err := c.GetInto(buf[:len(absent)], buf[:64]); ok || err != nil || n != 0 {
+		t.Errorf("GetInto(absent) = %d %v %v", n, ok, err)
+	}
+}
