@@ -147,6 +147,37 @@ static uint8_t *direct_at(JNIEnv *env, jobject buf, jint pos, jint len) {
     return base + pos;
 }
 
+/* Whether [a, a + alen) and [b, b + blen) share a byte (empty ranges share nothing): the one
+ * overlap check of this file, made before a call whose output buffer may overlap no other
+ * argument (include/numashard.h). byte[] arguments never need it: they are copied in. */
+static int overlaps(const void *a, size_t alen, const void *b, size_t blen) {
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    return alen != 0 && blen != 0 && pa < pb + blen && pb < pa + alen;
+}
+
+/* Replaces `b`'s bytes by a copy of them (`stack` when they fit `stack_cap`, else malloc) when
+ * they overlap [out, out + out_cap): the rare case of a caller passing one buffer (or two views
+ * of it) as input and output. 0 on success, -1 with an exception pending (`b` unchanged). */
+static int keep_apart(JNIEnv *env, bytes_t *b, const uint8_t *out, size_t out_cap, uint8_t *stack,
+                      size_t stack_cap) {
+    if (!overlaps(b->ptr, b->len, out, out_cap)) {
+        return 0;
+    }
+    uint8_t *copy = stack;
+    if (b->len > stack_cap) {
+        copy = (uint8_t *)malloc(b->len);
+        if (copy == NULL) {
+            throw_java(env, "java/lang/OutOfMemoryError", "numashard: native buffer");
+            return -1;
+        }
+    }
+    memcpy(copy, b->ptr, b->len);
+    bytes_release(b);
+    b->ptr = copy;
+    b->heap = copy != stack;
+    return 0;
+}
+
 static jbyteArray new_byte_array(JNIEnv *env, const uint8_t *p, size_t len) {
     if (len > 0x7fffffff) {
         throw_java(env, "java/lang/OutOfMemoryError", "numashard: value larger than a Java array");
@@ -454,7 +485,8 @@ JNIEXPORT jint JNICALL Java_io_numashard_NumaShardMap_nGetDirect(JNIEnv *env, jo
     uint8_t *out = NULL;
     if (dst != NULL) {
         out = direct_at(env, dst, dst_pos, dst_cap);
-        if (out == NULL) {
+        /* A key buffer may be the destination itself, or a view of it (ns_get forbids it). */
+        if (out == NULL || keep_apart(env, &k, out, (size_t)dst_cap, kstack, sizeof kstack) != 0) {
             bytes_release(&k);
             return -1;
         }
@@ -938,7 +970,8 @@ JNIEXPORT void JNICALL Java_io_numashard_EntryIterator_nIterFree(JNIEnv *env, jc
 /* ------------------------------------------------------------------ raw-address fast paths */
 /*
  * The Java side copied the key (and value) into its per-thread direct scratch buffer and passes
- * addresses: on success these make no JNI callbacks at all. Results: length (OK or too small),
+ * addresses: on success these make no JNI callbacks at all. The key area and the output lie apart
+ * in that buffer (JniBackend.Scratch), as ns_get and ns_take require. Results: length (OK or too small),
  * -1 not found; errors throw.
  */
 

@@ -183,7 +183,11 @@ final class FfmBackend implements Backend {
         return read(m, key, TAKE);
     }
 
-    /** ns_get / ns_take into the scratch, then into an exact array while the value grows. */
+    /**
+     * ns_get / ns_take into the scratch, then into an exact array while the value grows. The
+     * output is never a caller's array (the thread's scratch, or one made here), so it overlaps
+     * no key or value, as the C functions require; storeRead likewise.
+     */
     private byte[] read(NumaShardMap m, byte[] key, MethodHandle op) {
         if (key.length > CRITICAL_MAX) {
             return op == GET ? JNI.get(m, key) : JNI.take(m, key);

@@ -206,6 +206,61 @@ class BasicOperationsTest {
         assertThrows(IllegalArgumentException.class, () -> map.get(ByteBuffer.wrap(b("k")), dst));
     }
 
+    /**
+     * The key read from the very buffer the value is written to (the same direct buffer, a view
+     * of it, or the key's own array wrapped as the destination): ns_get forbids the overlap, the
+     * glue copies the key apart first. Right value, nothing written when too small, map intact.
+     */
+    @Test
+    void keyOverlapsDestination() {
+        byte[] key = b("overlapping-key!"); // 16 bytes
+        byte[] value = b("the value of the overlapping key, 48 bytes long.");
+        map.put(key, value);
+        map.put(b("other"), b("other-value"));
+
+        ByteBuffer buf = ByteBuffer.allocateDirect(64);
+        buf.put(0, key);
+        ByteBuffer k = buf.duplicate().position(0).limit(16);
+        assertEquals(48, map.get(k, buf));
+        assertEquals(48, buf.position());
+        byte[] got = new byte[48];
+        buf.get(0, got);
+        assertArrayEquals(value, got, "key at the head of the destination");
+
+        buf.clear();
+        buf.put(8, key);
+        ByteBuffer mid = buf.slice(8, 16);
+        assertEquals(48, map.get(mid, buf));
+        buf.get(0, got);
+        assertArrayEquals(value, got, "key inside the destination (a slice)");
+
+        buf.clear();
+        buf.put(0, key);
+        ByteBuffer small = buf.duplicate().limit(32);
+        assertEquals(48, map.get(k, small), "needed size reported");
+        assertEquals(0, small.position(), "nothing written");
+        byte[] head = new byte[16];
+        buf.get(0, head);
+        assertArrayEquals(key, head, "the key left as it was");
+
+        ByteBuffer absent = ByteBuffer.allocateDirect(64);
+        absent.put(0, b("absent-key"));
+        assertEquals(NumaShardMap.NOT_FOUND, map.get(absent.duplicate().limit(10), absent));
+
+        byte[] own = b("other");
+        assertEquals(11, map.get(own, ByteBuffer.wrap(own)), "the key's array is too small");
+        byte[] longKey = b("a key longer than its value");
+        map.put(longKey, b("short"));
+        byte[] same = longKey.clone();
+        assertEquals(5, map.get(same, ByteBuffer.wrap(same)), "the key's own array as the destination");
+        assertEquals("short", s(Arrays.copyOf(same, 5)));
+
+        assertArrayEquals(value, map.get(key), "the map intact");
+        assertEquals("other-value", s(map.get(b("other"))));
+        assertEquals("short", s(map.get(longKey)));
+        assertEquals(3, map.size());
+    }
+
     @Test
     void clearAndSize() {
         for (int i = 0; i < 1000; i++) {
