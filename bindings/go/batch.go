@@ -329,6 +329,10 @@ func (m *Map) runOps(b *Batch, ops []batchOp, at []int) error {
 	if len(b.out) > 0 {
 		b.pin.Pin(&b.out[0])
 	}
+	// Keys, values and expected values point into b.data, outputs into
+	// b.out (disjoint spans), the ops into C memory: no out buffer overlaps
+	// another buffer or the ops, as ns_batch requires, whatever the caller
+	// passed (it was copied in).
 	for i := range ops {
 		op := &ops[i]
 		c[i] = C.ns_op{

@@ -135,6 +135,9 @@ func (m *Map) RunGets(g *GetBatch) error {
 	}
 	g.vlens, g.sts = g.vlens[:n], g.sts[:n]
 	g.moved = g.moved[:0]
+	// The arrays are the batch's own, each a separate allocation: none
+	// overlaps another, as ns_get_many requires (keys were copied in, so a
+	// key taken from a Value is no exception).
 	// Every array holds plain bytes or integers: cgo passes them as they
 	// are, nothing to pin.
 	s := Status(C.ns_get_many(m.h, C.size_t(n), bytesPtr(g.keys), &g.klens[0],

@@ -328,6 +328,8 @@ func (c *Cache) GetMany(keys [][]byte) (values [][]byte, err error) {
 		sc.statuses = make([]C.nsr_status, n)
 	}
 	valLens, statuses := sc.valLens[:n], sc.statuses[:n]
+	// out, the copied keys and the scratch arrays are separate
+	// allocations: none overlaps another, as nsr_get_many requires.
 	out := make([]byte, int(c.sizeHint.Load())*n)
 	var msg reason
 	for {
