@@ -91,3 +91,60 @@ func BenchmarkDirectParts(b *testing.B) {
 		m.Close()
 	}
 }
+
+// BenchmarkFastGet compares, in one process on one map (16-byte keys,
+// 32-byte values, every read a hit, 2 shards), the general direct read
+// (directReader.get, called bare), fastGet called bare, and LoadInto, which
+// tries fastGet first. FAST_FIRST=1 reverses the order within each count.
+// Sizes 100k; NUMASHARD_BENCH_LARGE=1 adds 1M.
+func BenchmarkFastGet(b *testing.B) {
+	sizes := []int{100_000}
+	if os.Getenv("NUMASHARD_BENCH_LARGE") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		m := openMap(b, Config{Shards: 2})
+		d := directOf(b, m)
+		keys := make([]byte, 16*n)
+		batch := NewBatch(1024)
+		for i := 0; i < n; i++ {
+			k := keys[16*i : 16*i+16]
+			binary.LittleEndian.PutUint64(k, uint64(i)*0x9e3779b97f4a7c15)
+			binary.LittleEndian.PutUint64(k[8:], uint64(i))
+			batch.Put(k, patternValue(k, 0, 32))
+			if batch.Len() == 1024 || i == n-1 {
+				noErr(b, m.Run(batch))
+				batch.Reset()
+			}
+		}
+		out := make([]byte, 64)
+		arms := []string{"general", "fastbare", "loadinto"}
+		if os.Getenv("FAST_FIRST") != "" {
+			arms = []string{"loadinto", "fastbare", "general"}
+		}
+		for _, arm := range arms {
+			b.Run("size="+strconv.Itoa(n)+"/"+arm, func(b *testing.B) {
+				x, hits := uint64(1), 0
+				for i := 0; i < b.N; i++ {
+					x = x*6364136223846793005 + 1442695040888963407
+					j := int((x >> 33) % uint64(n))
+					k := keys[16*j : 16*j+16]
+					if arm == "general" {
+						if _, r := d.get(k, out, false); r == directHit {
+							hits++
+						}
+					} else if arm == "fastbare" {
+						if _, r := d.fastGet(k, out); r == directHit {
+							hits++
+						}
+					} else if _, ok, _ := m.LoadInto(k, out); ok {
+						hits++
+					}
+				}
+				if hits != b.N {
+					b.Fatalf("%d hits of %d", hits, b.N)
+				}
+			})
+		}
+	}
+}

@@ -871,3 +871,68 @@ func TestDirectKeyEqualAndWords(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectFastGet: fastGet, the read LoadInto and Map.read try first,
+// answers hits and misses of 8- to 16-byte keys with values of up to 32
+// bytes as directReader.get does, and leaves everything else to it
+// (directFallback) with the buffer untouched: shorter and longer keys,
+// longer values, a buffer too small, an entry with a deadline.
+func TestDirectFastGet(t *testing.T) {
+	m := openMap(t, Config{})
+	d := directOf(t, m)
+	// Keys of 4 to 24 bytes, distinct: the index in their first 4 bytes.
+	key := func(i, n int) []byte {
+		k := patternKey(i, n)
+		binary.LittleEndian.PutUint32(k, uint32(i))
+		return k
+	}
+	for kn := 4; kn <= 24; kn++ {
+		for vn := 0; vn <= 40; vn += 4 {
+			k := key(kn*100+vn, kn)
+			noErr(t, m.Store(k, patternValue(k, 3, vn)))
+		}
+	}
+	ttlKey := patternKey(7, 12)
+	noErr(t, m.StoreTTL(ttlKey, []byte("expires"), time.Hour))
+	for kn := 4; kn <= 24; kn++ {
+		for vn := 0; vn <= 40; vn += 4 {
+			k := key(kn*100+vn, kn)
+			want := patternValue(k, 3, vn)
+			out := bytes.Repeat([]byte{0xAA}, 64)
+			n, r := d.fastGet(k, out)
+			switch {
+			case kn >= 8 && kn <= 16 && vn <= 32:
+				if r != directHit || !bytes.Equal(out[:n], want) || !bytes.Equal(out[n:], bytes.Repeat([]byte{0xAA}, 64-n)) {
+					t.Fatalf("key %d B, value %d B: outcome %d, %d bytes %x", kn, vn, r, n, out[:n])
+				}
+				// Too small a buffer: the general path's, untouched here.
+				if vn > 0 {
+					small := bytes.Repeat([]byte{0xAA}, vn-1)
+					if _, r := d.fastGet(k, small); r != directFallback || !bytes.Equal(small, bytes.Repeat([]byte{0xAA}, vn-1)) {
+						t.Fatalf("key %d B, value %d B into %d: outcome %d, buffer %x", kn, vn, vn-1, r, small)
+					}
+				}
+			default:
+				if r != directFallback || !bytes.Equal(out, bytes.Repeat([]byte{0xAA}, 64)) {
+					t.Fatalf("key %d B, value %d B: outcome %d, want the general path's, buffer untouched", kn, vn, r)
+				}
+			}
+			// Through LoadInto, whichever path answers: the value.
+			if n, ok, err := m.LoadInto(k, out); err != nil || !ok || !bytes.Equal(out[:n], want) {
+				t.Fatalf("LoadInto, key %d B, value %d B: %d bytes, %v, %v", kn, vn, n, ok, err)
+			}
+		}
+		if kn >= 8 && kn <= 16 {
+			if _, r := d.fastGet(key(99999, kn), make([]byte, 64)); r != directMiss {
+				t.Fatalf("absent key of %d B: outcome %d, want a miss", kn, r)
+			}
+		}
+	}
+	out := make([]byte, 64)
+	if _, r := d.fastGet(ttlKey, out); r != directFallback {
+		t.Fatalf("an entry with a deadline: outcome %d, want the engine's", r)
+	}
+	if n, ok, err := m.LoadInto(ttlKey, out); err != nil || !ok || string(out[:n]) != "expires" {
+		t.Fatalf("LoadInto of an entry with a deadline: %q, %v, %v", out[:n], ok, err)
+	}
+}
