@@ -25,28 +25,9 @@ import (
 //
 // Sizes 1k and 100k; NUMASHARD_BENCH_LARGE=1 adds 1M.
 func BenchmarkDirectParts(b *testing.B) {
-	sizes := []int{1000, 100_000}
-	if os.Getenv("NUMASHARD_BENCH_LARGE") != "" {
-		sizes = append(sizes, 1_000_000)
-	}
-	for _, n := range sizes {
-		m := openMap(b, Config{Shards: 2})
-		d := directOf(b, m)
-		keys := make([]byte, 16*n)
+	for _, n := range directBenchSizes(1000, 100_000) {
 		gomap := make(map[string][]byte, n)
-		batch := NewBatch(1024)
-		for i := 0; i < n; i++ {
-			k := keys[16*i : 16*i+16]
-			binary.LittleEndian.PutUint64(k, uint64(i)*0x9e3779b97f4a7c15)
-			binary.LittleEndian.PutUint64(k[8:], uint64(i))
-			v := patternValue(k, 0, 32)
-			gomap[string(k)] = v
-			batch.Put(k, v)
-			if batch.Len() == 1024 || i == n-1 {
-				noErr(b, m.Run(batch))
-				batch.Reset()
-			}
-		}
+		m, d, keys := directBenchMap(b, n, func(k, v []byte) { gomap[string(k)] = v })
 		out := make([]byte, 64)
 		size := "size=" + strconv.Itoa(n)
 		var sink uint64
@@ -98,25 +79,8 @@ func BenchmarkDirectParts(b *testing.B) {
 // tries fastGet first. FAST_FIRST=1 reverses the order within each count.
 // Sizes 100k; NUMASHARD_BENCH_LARGE=1 adds 1M.
 func BenchmarkFastGet(b *testing.B) {
-	sizes := []int{100_000}
-	if os.Getenv("NUMASHARD_BENCH_LARGE") != "" {
-		sizes = append(sizes, 1_000_000)
-	}
-	for _, n := range sizes {
-		m := openMap(b, Config{Shards: 2})
-		d := directOf(b, m)
-		keys := make([]byte, 16*n)
-		batch := NewBatch(1024)
-		for i := 0; i < n; i++ {
-			k := keys[16*i : 16*i+16]
-			binary.LittleEndian.PutUint64(k, uint64(i)*0x9e3779b97f4a7c15)
-			binary.LittleEndian.PutUint64(k[8:], uint64(i))
-			batch.Put(k, patternValue(k, 0, 32))
-			if batch.Len() == 1024 || i == n-1 {
-				noErr(b, m.Run(batch))
-				batch.Reset()
-			}
-		}
+	for _, n := range directBenchSizes(100_000) {
+		m, d, keys := directBenchMap(b, n, nil)
 		out := make([]byte, 64)
 		arms := []string{"general", "fastbare", "loadinto"}
 		if os.Getenv("FAST_FIRST") != "" {
@@ -147,4 +111,38 @@ func BenchmarkFastGet(b *testing.B) {
 			})
 		}
 	}
+}
+
+// directBenchSizes are the map sizes of the direct-read benchmarks: base,
+// and 1M when NUMASHARD_BENCH_LARGE is set.
+func directBenchSizes(base ...int) []int {
+	if os.Getenv("NUMASHARD_BENCH_LARGE") != "" {
+		return append(base, 1_000_000)
+	}
+	return base
+}
+
+// directBenchMap opens a 2-shard map holding n entries of 16-byte keys
+// (returned back to back) and 32-byte values, calling each(key, value) for
+// every entry as it is stored.
+func directBenchMap(b *testing.B, n int, each func(k, v []byte)) (*Map, *directReader, []byte) {
+	m := openMap(b, Config{Shards: 2})
+	d := directOf(b, m)
+	keys := make([]byte, 16*n)
+	batch := NewBatch(1024)
+	for i := 0; i < n; i++ {
+		k := keys[16*i : 16*i+16]
+		binary.LittleEndian.PutUint64(k, uint64(i)*0x9e3779b97f4a7c15)
+		binary.LittleEndian.PutUint64(k[8:], uint64(i))
+		v := patternValue(k, 0, 32)
+		if each != nil {
+			each(k, v)
+		}
+		batch.Put(k, v)
+		if batch.Len() == 1024 || i == n-1 {
+			noErr(b, m.Run(batch))
+			batch.Reset()
+		}
+	}
+	return m, d, keys
 }
