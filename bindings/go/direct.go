@@ -431,7 +431,9 @@ func (m *Map) directGet(key, buf []byte, owned bool) (int, Status, bool) {
 // the words read are handed out only once the sequence held throughout.
 // Measured against get (BenchmarkFastGet, bench/results/go.md run 14): a
 // hit at 100k or 1M entries costs 0.65-0.9 of get's time, since the next
-// reads' misses overlap this one's when a read is fewer instructions.
+// reads' misses overlap this one's when a read is fewer instructions. The
+// slot walk repeats probe's on purpose: calling probe would bring back the
+// frames this function exists to avoid.
 func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	n := len(key)
 	if n < 8 || n > 16 || n > d.maxKey {
