@@ -901,7 +901,8 @@ func TestDirectFastGet(t *testing.T) {
 			out := bytes.Repeat([]byte{0xAA}, 64)
 			n, r := d.fastGet(k, out)
 			switch {
-			case kn >= 8 && kn <= 16 && vn <= 32:
+			// Without owned stripes (no membarrier) it leaves every read to get.
+			case kn >= 8 && kn <= 16 && vn <= 32 && d.nOwned > 0:
 				if r != directHit || !bytes.Equal(out[:n], want) || !bytes.Equal(out[n:], bytes.Repeat([]byte{0xAA}, 64-n)) {
 					t.Fatalf("key %d B, value %d B: outcome %d, %d bytes %x", kn, vn, r, n, out[:n])
 				}
@@ -922,7 +923,7 @@ func TestDirectFastGet(t *testing.T) {
 				t.Fatalf("LoadInto, key %d B, value %d B: %d bytes, %v, %v", kn, vn, n, ok, err)
 			}
 		}
-		if kn >= 8 && kn <= 16 {
+		if kn >= 8 && kn <= 16 && d.nOwned > 0 {
 			if _, r := d.fastGet(key(99999, kn), make([]byte, 64)); r != directMiss {
 				t.Fatalf("absent key of %d B: outcome %d, want a miss", kn, r)
 			}
