@@ -436,7 +436,7 @@ func (m *Map) directGet(key, buf []byte, owned bool) (int, Status, bool) {
 // frames this function exists to avoid.
 func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	n := len(key)
-	if n < 8 || n > 16 || n > d.maxKey {
+	if n < 8 || n > 16 || n > d.maxKey || d.nOwned == 0 {
 		return 0, directFallback
 	}
 	kp := unsafe.Pointer(unsafe.SliceData(key))
