@@ -388,17 +388,23 @@ func engineAddr(base unsafe.Pointer, addr uint64) unsafe.Pointer {
 	return unsafe.Add(base, uintptr(addr)-uintptr(base))
 }
 
-// fastGet is directReader.fastGet for Map.read and LoadInto: the value's
-// length and StatusOK, or StatusNotFound, and true; false when the
-// general path must answer (directGet, then cgo).
+// fastGet is directReader.fastGet for Map.read, in directResult's terms.
 func (m *Map) fastGet(key, buf []byte) (int, Status, bool) {
 	n, r := m.direct.fastGet(key, buf)
 	runtime.KeepAlive(m)
+	return directResult(n, r)
+}
+
+// directResult is a direct read's outcome as read reports it: the length
+// and status, and true; false when the engine must answer.
+func directResult(n int, r directOutcome) (int, Status, bool) {
 	switch r {
 	case directHit:
 		return n, StatusOK, true
 	case directMiss:
 		return 0, StatusNotFound, true
+	case directTooSmall:
+		return n, StatusBufferTooSmall, true
 	}
 	return 0, 0, false
 }
@@ -411,15 +417,7 @@ func (m *Map) fastGet(key, buf []byte) (int, Status, bool) {
 func (m *Map) directGet(key, buf []byte, owned bool) (int, Status, bool) {
 	n, r := m.direct.get(key, buf, owned)
 	runtime.KeepAlive(m)
-	switch r {
-	case directHit:
-		return n, StatusOK, true
-	case directMiss:
-		return 0, StatusNotFound, true
-	case directTooSmall:
-		return n, StatusBufferTooSmall, true
-	}
-	return 0, 0, false
+	return directResult(n, r)
 }
 
 // fastGet is get for the common case written as one function with no call
@@ -442,11 +440,8 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	kp := unsafe.Pointer(unsafe.SliceData(key))
 	k0, k1 := *(*uint64)(kp), *(*uint64)(unsafe.Add(kp, n-8))
 	// keyHash for 8..16 bytes, inlined: hashShort's two words, then finish.
-	acc := d.seed ^ khSeedMix
-	hi, lo := bits.Mul64(bits.RotateLeft64(acc, -n)^k0, khExpand0^k1)
-	hi, lo = bits.Mul64(uint64(n)^hi^lo, khFold)
-	h := hi ^ lo
-	sh := &d.shards[uint32(uint64(uint32(h))*uint64(len(d.shards))>>32)]
+	h := foldMul(uint64(n)^foldMul(bits.RotateLeft64(d.seed^khSeedMix, -n)^k0, khExpand0^k1), khFold)
+	sh := d.shardOf(h)
 	if !sh.direct {
 		return 0, directFallback
 	}
@@ -498,7 +493,7 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 							r = directHit
 							break
 						}
-						if kw&^hasDeadline == uint32(n) && kw&hasDeadline != 0 {
+						if kw == uint32(n)|hasDeadline {
 							r = directFallback // a deadline: the engine's clock decides
 							break
 						}

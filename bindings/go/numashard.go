@@ -358,18 +358,18 @@ func (m *Map) Load(key []byte) (value []byte, ok bool, err error) {
 // of at least n bytes. The value is dst[:n] otherwise.
 func (m *Map) LoadInto(key, dst []byte) (n int, ok bool, err error) {
 	// read's first try, here without read's frame: a frame costs a
-	// direct read a measurable share (bench/results/go.md, run 14).
+	// direct read a measurable share (bench/results/go.md, run 15).
+	var s Status
+	answered := false
 	if d := m.direct; d != nil {
-		n, r := d.fastGet(key, dst)
+		var r directOutcome
+		n, r = d.fastGet(key, dst)
 		runtime.KeepAlive(m)
-		switch r {
-		case directHit:
-			return n, true, nil
-		case directMiss:
-			return 0, false, nil
-		}
+		n, s, answered = directResult(n, r)
 	}
-	n, s := m.readGeneral(readGet, key, nil, dst)
+	if !answered {
+		n, s = m.readGeneral(readGet, key, nil, dst)
+	}
 	switch s {
 	case StatusOK:
 		return n, true, nil
