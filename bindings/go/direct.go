@@ -427,7 +427,7 @@ func (m *Map) directGet(key, buf []byte, owned bool) (int, Status, bool) {
 // validated value. The protocol is probe's, step for step (see its notes on
 // soundness): a header is used only after the sequence confirmed it, and
 // the words read are handed out only once the sequence held throughout.
-// Measured against get (BenchmarkFastGet, bench/results/go.md run 14): a
+// Measured against get (BenchmarkFastGet, bench/results/go.md run 15): a
 // hit at 100k or 1M entries costs 0.65-0.9 of get's time, since the next
 // reads' misses overlap this one's when a read is fewer instructions. The
 // slot walk repeats probe's on purpose: calling probe would bring back the
