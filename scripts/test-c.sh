@@ -3,7 +3,8 @@
 # header is stale, runs the C suite under AddressSanitizer + UBSan (against
 # the shared library) and under valgrind (against the static library), runs
 # the close-race test and the multi-threaded stress test in both, and builds
-# and runs the C example through pkg-config. Called by scripts/test.sh; runs
+# and runs the C example through pkg-config, and builds and runs the
+# bench/probes/cache_cliff.c probe once. Called by scripts/test.sh; runs
 # alone too.
 #   NUMASHARD_C_RACE_ROUNDS (default 30): rounds of the close-race test under ASan.
 #   NUMASHARD_C_STRESS_SCALE (default 100): size of the stress test under ASan,
@@ -104,3 +105,10 @@ test "$(PKG_CONFIG_PATH="$root/$pc" pkg-config --modversion numashard)" = \
   "$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
 make --no-print-directory -s -C bindings/c OUT="$root/$out/example" PKG_CONFIG_PATH="$root/$pc" CC="$CC" run
 echo "example: 1 passed, 0 failed"
+
+step "bench/probes/cache_cliff.c builds warning-free and measures"
+"$CC" -O2 -Wall -Wextra -Werror bench/probes/cache_cliff.c -o "$out/cache_cliff"
+lines=$("$out/cache_cliff" 256 512 | grep -c ' KiB: .* ns per dependent load$')
+test "$lines" = 2 || { echo "cache_cliff printed $lines of 2 lines"; exit 1; }
+"$out/cache_cliff" 8 >/dev/null 2>&1 && { echo "cache_cliff accepted a size below 64 KiB"; exit 1; }
+echo "cache_cliff: 1 passed, 0 failed"

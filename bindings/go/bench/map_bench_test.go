@@ -543,6 +543,7 @@ var workloads = []workload{
 	{"batch256-load", 0, 256},
 	{"batch64-r90w10", 10, 64},
 	{"batch64-r50w50", 50, 64},
+	{"batch64-store", 100, 64},
 }
 
 // BenchmarkMap runs every workload on every map, SMALL (and LARGE when
