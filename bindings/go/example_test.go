@@ -89,6 +89,23 @@ func ExampleOf() {
 	// [alice=31 bob=27]
 }
 
+// Many keys at once, typed: a batch per 256 keys, one cgo call each.
+func ExampleTypedMap_LoadMany() {
+	m, _ := numashard.Open(numashard.Config{})
+	defer m.Close()
+
+	stock := numashard.Of(m, numashard.String, numashard.Int64)
+	stock.StoreMany([]string{"apple", "pear", "plum"}, []int64{12, 0, 7})
+
+	items := []string{"plum", "kiwi", "apple"}
+	counts := make([]int64, len(items))
+	found := make([]bool, len(items))
+	n, err := stock.LoadMany(items, counts, found)
+	fmt.Println(n, counts, found, err)
+	// Output:
+	// 2 [7 0 12] [true false true] <nil>
+}
+
 // point is a type of the program's own, stored through a Codec.
 type point struct{ X, Y int32 }
 

@@ -30,7 +30,8 @@ func Of[K, V any](m *Map, kc Codec[K], vc Codec[V]) *TypedMap[K, V] {
 	return &TypedMap[K, V]{m: m, kc: kc, vc: vc}
 }
 
-// Map returns the underlying byte-keyed Map (for batches, counters, stats).
+// Map returns the underlying byte-keyed Map (for mixed batches, counters,
+// stats).
 func (t *TypedMap[K, V]) Map() *Map { return t.m }
 
 // scratch holds the encodings of one call: codec calls are indirect, so a
@@ -214,3 +215,100 @@ func (t *TypedMap[K, V]) Len() (int, error) { return t.m.Len() }
 
 // Clear removes every entry of the underlying Map.
 func (t *TypedMap[K, V]) Clear() error { return t.m.Clear() }
+
+// typedChunk is how many keys LoadMany and StoreMany send per cgo call:
+// enough that the crossing costs about a nanosecond per key, few enough
+// that the pooled batches stay small.
+const typedChunk = 256
+
+var (
+	typedGets = sync.Pool{New: func() any { return NewGetBatch(typedChunk) }}
+	typedPuts = sync.Pool{New: func() any { return NewBatch(typedChunk) }}
+)
+
+// LoadMany looks keys up in batches (a GetBatch per 256 keys: one cgo call
+// each, and the engine's batch read, which overlaps the keys' memory
+// misses) and sets values[i] and found[i] for keys[i]; it returns how many
+// were found. At 100k entries it took 1/3.7 to 1/4.4 of the time per key
+// of a loop of Load (BenchmarkTypedMany, 64 keys per call); batches pay
+// from about that size on (README, "Which calls pay off"). values and
+// found must be at least as long as keys (else ErrInvalidArgument, nothing
+// read). An absent key's value is V's zero value. On an error (a
+// key over the map's limit, a closed map, a value that does not decode)
+// the outputs are only partly set. Each key is read at a consistent moment
+// of its own; the batch is not one snapshot. It allocates nothing beyond
+// what the value codec's Decode does.
+func (t *TypedMap[K, V]) LoadMany(keys []K, values []V, found []bool) (n int, err error) {
+	if len(values) < len(keys) || len(found) < len(keys) {
+		return 0, errorOf("LoadMany", StatusInvalidArgument)
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	g := typedGets.Get().(*GetBatch)
+	defer typedGets.Put(g)
+	var zero V
+	for start := 0; start < len(keys); start += typedChunk {
+		chunk := keys[start:min(start+typedChunk, len(keys))]
+		g.Reset()
+		for _, k := range chunk {
+			sc.key = t.kc.Append(sc.key[:0], k)
+			g.Get(sc.key)
+		}
+		if err := t.m.RunGets(g); err != nil {
+			return n, err
+		}
+		for j := range chunk {
+			i := start + j
+			v, ok := g.Value(j)
+			if !ok {
+				if s := g.Status(j); s >= StatusInvalidArgument {
+					return n, errorOf("LoadMany", s)
+				}
+				values[i], found[i] = zero, false
+				continue
+			}
+			if values[i], err = t.vc.Decode(v); err != nil {
+				return n, err
+			}
+			found[i] = true
+			n++
+		}
+	}
+	return n, nil
+}
+
+// StoreMany sets values[i] for keys[i], in batches (a Batch of puts per 256
+// keys, one cgo call each): at 100k entries 1/2.7 to 1/3.5 of the time per
+// key of a loop of Store (BenchmarkTypedMany). keys and values must be as
+// long as each other (else ErrInvalidArgument, nothing stored). The stores
+// are not one atomic change: each is applied on its own, in order (a key
+// given twice ends with its later value), and on an error (a key or value
+// over the map's limits, the memory limit, a closed map) the stores of the
+// other keys may have happened; the first error is returned.
+func (t *TypedMap[K, V]) StoreMany(keys []K, values []V) error {
+	if len(values) != len(keys) {
+		return errorOf("StoreMany", StatusInvalidArgument)
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	b := typedPuts.Get().(*Batch)
+	defer typedPuts.Put(b)
+	for start := 0; start < len(keys); start += typedChunk {
+		end := min(start+typedChunk, len(keys))
+		b.Reset()
+		for i := start; i < end; i++ {
+			sc.key = t.kc.Append(sc.key[:0], keys[i])
+			sc.val = t.vc.Append(sc.val[:0], values[i])
+			b.Put(sc.key, sc.val)
+		}
+		if err := t.m.Run(b); err != nil {
+			return err
+		}
+		for j := range end - start {
+			if s := b.Status(j); s >= StatusInvalidArgument {
+				return errorOf("StoreMany", s)
+			}
+		}
+	}
+	return nil
+}

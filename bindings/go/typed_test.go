@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -200,5 +202,175 @@ func TestTypedCountersShareAdd(t *testing.T) {
 	}
 	if !slices.Equal(keys, []string{"hits"}) {
 		t.Fatalf("All = %v", keys)
+	}
+}
+
+// TestTypedMany checks LoadMany and StoreMany against single calls: more
+// keys than one chunk (typedChunk), absent keys, a key given twice, the
+// outputs' lengths, a key over the map's limit, a value that does not
+// decode, a closed map; and that with integer codecs neither allocates.
+func TestTypedMany(t *testing.T) {
+	m := openMap(t, Config{Shards: 2, MaxKeyLen: 64})
+	users := Of(m, String, Uint64)
+	const n = 3*typedChunk + 17
+	keys := make([]string, n)
+	ids := make([]uint64, n)
+	for i := range keys {
+		keys[i], ids[i] = fmt.Sprintf("user-%d", i), uint64(i)*7919
+	}
+	keys[n-1], ids[n-1] = keys[3], 12345 // given twice: the later value stays
+	noErr(t, users.StoreMany(keys, ids))
+	for i, k := range keys[:n-1] {
+		want := ids[i]
+		if i == 3 {
+			want = 12345
+		}
+		if v, ok, err := users.Load(k); err != nil || !ok || v != want {
+			t.Fatalf("after StoreMany, Load(%q) = %d, %v, %v; want %d", k, v, ok, err, want)
+		}
+	}
+
+	// Every third key absent; stale outputs are overwritten.
+	look := make([]string, 0, n)
+	for i := range n {
+		if i%3 == 0 {
+			look = append(look, fmt.Sprintf("absent-%d", i))
+		} else {
+			look = append(look, keys[i])
+		}
+	}
+	vals := make([]uint64, n)
+	found := make([]bool, n)
+	for i := range vals {
+		vals[i], found[i] = 99, true
+	}
+	got, err := users.LoadMany(look, vals, found)
+	noErr(t, err)
+	wantFound := 0
+	for i, k := range look {
+		v, ok, err := users.Load(k)
+		noErr(t, err)
+		if found[i] != ok || vals[i] != v {
+			t.Fatalf("LoadMany key %q: %d, %v; Load: %d, %v", k, vals[i], found[i], v, ok)
+		}
+		if ok {
+			wantFound++
+		}
+	}
+	if got != wantFound {
+		t.Fatalf("LoadMany found %d, want %d", got, wantFound)
+	}
+
+	// Lengths.
+	if _, err := users.LoadMany(look, vals[:1], found); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("LoadMany with short values: %v", err)
+	}
+	if _, err := users.LoadMany(look, vals, found[:1]); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("LoadMany with short found: %v", err)
+	}
+	if err := users.StoreMany([]string{"x", "y"}, []uint64{1}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("StoreMany with fewer values: %v", err)
+	}
+	if _, ok, _ := users.Load("x"); ok {
+		t.Fatal("StoreMany stored although its lengths differ")
+	}
+
+	// A key over the limit fails the call, with its own error.
+	long := strings.Repeat("k", 65)
+	if _, err := users.LoadMany([]string{keys[1], long}, vals, found); !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("LoadMany with a too long key: %v", err)
+	}
+	if err := users.StoreMany([]string{"fine", long}, []uint64{1, 2}); !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("StoreMany with a too long key: %v", err)
+	}
+
+	// A stored value that is not a uint64: the codec's error.
+	noErr(t, m.StoreString("odd", []byte("abc")))
+	if _, err := users.LoadMany([]string{keys[1], "odd"}, vals, found); !errors.Is(err, ErrDecode) {
+		t.Fatalf("LoadMany of an undecodable value: %v", err)
+	}
+
+	// Integer codecs: no allocation once the pools are warm.
+	nums := Of(m, Uint64, Uint64)
+	nk := []uint64{1, 2, 3, 4, 5, 6, 7, 8}
+	noErr(t, nums.StoreMany(nk, nk))
+	nv, nf := make([]uint64, len(nk)), make([]bool, len(nk))
+	if !raceEnabled { // the race detector makes sync.Pool drop items
+		if a := testing.AllocsPerRun(100, func() { nums.LoadMany(nk, nv, nf) }); a != 0 {
+			t.Fatalf("LoadMany allocated %v times per call", a)
+		}
+		if a := testing.AllocsPerRun(100, func() { nums.StoreMany(nk, nk) }); a != 0 {
+			t.Fatalf("StoreMany allocated %v times per call", a)
+		}
+	}
+	if _, err := nums.LoadMany(nk, nv, nf); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(nv, nk) || slices.Contains(nf, false) {
+		t.Fatalf("LoadMany read %v %v", nv, nf)
+	}
+
+	noErr(t, m.Close())
+	if _, err := users.LoadMany(look, vals, found); !errors.Is(err, ErrClosed) {
+		t.Fatalf("LoadMany on a closed map: %v", err)
+	}
+	if err := users.StoreMany(keys[:2], ids[:2]); !errors.Is(err, ErrClosed) {
+		t.Fatalf("StoreMany on a closed map: %v", err)
+	}
+}
+
+// BenchmarkTypedMany compares, on one map of 16-byte string keys and
+// uint64 values (100k entries; NUMASHARD_BENCH_LARGE=1 adds 1M), a loop of
+// TypedMap.Load with LoadMany, and a loop of Store with StoreMany, over
+// the same random keys, 64 per call of the batch arms. ns/op is per key.
+func BenchmarkTypedMany(b *testing.B) {
+	for _, n := range directBenchSizes(100_000) {
+		m := openMap(b, Config{Shards: 2})
+		ids := Of(m, String, Uint64)
+		names := make([]string, n)
+		vals := make([]uint64, n)
+		for i := range names {
+			names[i], vals[i] = fmt.Sprintf("user-%011d", i), uint64(i)
+		}
+		noErr(b, ids.StoreMany(names, vals))
+		const per = 64
+		pick := func(x *uint64, dst []string) {
+			for j := range dst {
+				*x = *x*6364136223846793005 + 1442695040888963407
+				dst[j] = names[(*x>>33)%uint64(n)]
+			}
+		}
+		for _, arm := range []string{"load-loop", "loadmany", "store-loop", "storemany"} {
+			b.Run(fmt.Sprintf("size=%d/%s", n, arm), func(b *testing.B) {
+				x := uint64(1)
+				ks := make([]string, per)
+				out := make([]uint64, per)
+				found := make([]bool, per)
+				for done := 0; done < b.N; done += per {
+					pick(&x, ks)
+					switch arm {
+					case "load-loop":
+						for j, k := range ks {
+							v, ok, err := ids.Load(k)
+							if err != nil || !ok {
+								b.Fatal(k, ok, err)
+							}
+							out[j] = v
+						}
+					case "loadmany":
+						if got, err := ids.LoadMany(ks, out, found); err != nil || got != per {
+							b.Fatal(got, err)
+						}
+					case "store-loop":
+						for j, k := range ks {
+							noErr(b, ids.Store(k, uint64(j)))
+						}
+					case "storemany":
+						noErr(b, ids.StoreMany(ks, out))
+					}
+				}
+			})
+		}
+		noErr(b, m.Close())
 	}
 }
