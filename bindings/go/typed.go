@@ -3,8 +3,10 @@
 package numashard
 
 import (
+	"encoding/binary"
 	"iter"
 	"sync"
+	"unsafe"
 )
 
 // TypedMap is a view of a Map with typed keys and values, converted by
@@ -23,11 +25,137 @@ type TypedMap[K, V any] struct {
 	m  *Map
 	kc Codec[K]
 	vc Codec[V]
+	// How keys and values encode without calling their codec, for the
+	// codecs that come with the package (kindOther: call it).
+	kk, vk codecKind
 }
 
 // Of returns the TypedMap view of m with keys encoded by kc and values by vc.
 func Of[K, V any](m *Map, kc Codec[K], vc Codec[V]) *TypedMap[K, V] {
-	return &TypedMap[K, V]{m: m, kc: kc, vc: vc}
+	return &TypedMap[K, V]{m: m, kc: kc, vc: vc, kk: kindOf(kc), vk: kindOf(vc)}
+}
+
+// codecKind says how a value of a codec that comes with the package is
+// encoded without calling the codec. Load and Store use it: a call through
+// the Codec interface makes the buffers it is given escape, so the general
+// path encodes into pooled buffers, which costs about as much as the read
+// itself (BenchmarkTypedMany, bench/results/go.md run 16).
+type codecKind uint8
+
+const (
+	kindOther  codecKind = iota // the program's own codec: called
+	kindString                  // String: the string's bytes
+	kindBytes                   // Bytes: the slice itself
+	kindFixed1                  // the integer codecs, by size: little endian
+	kindFixed2
+	kindFixed4
+	kindFixed8
+)
+
+// kindOf is c's kind. Each case fixes T: stringCodec implements only
+// Codec[string], bytesCodec only Codec[[]byte], fixedCodec[X] only
+// Codec[X]; so a value of type T may be read as that type (rawBytes,
+// decodeFixed).
+func kindOf[T any](c Codec[T]) codecKind {
+	switch any(c).(type) {
+	case stringCodec:
+		return kindString
+	case bytesCodec:
+		return kindBytes
+	case fixedCodec[int8], fixedCodec[uint8]:
+		return kindFixed1
+	case fixedCodec[int16], fixedCodec[uint16]:
+		return kindFixed2
+	case fixedCodec[int32], fixedCodec[uint32]:
+		return kindFixed4
+	case fixedCodec[int64], fixedCodec[uint64]:
+		return kindFixed8
+	}
+	return kindOther
+}
+
+// rawBytes is the encoding of *v that its codec, of kind k (not
+// kindOther), would append: the string's or slice's own bytes (not to be
+// written), or the integer's little-endian bytes in buf.
+func rawBytes[T any](k codecKind, v *T, buf *[8]byte) []byte {
+	// SAFETY (of the conversions): kindOf fixed T for each kind.
+	p := unsafe.Pointer(v)
+	switch k {
+	case kindString:
+		return stringBytes(*(*string)(p))
+	case kindBytes:
+		return *(*[]byte)(p)
+	case kindFixed1:
+		buf[0] = *(*uint8)(p)
+		return buf[:1]
+	case kindFixed2:
+		binary.LittleEndian.PutUint16(buf[:], *(*uint16)(p))
+		return buf[:2]
+	case kindFixed4:
+		binary.LittleEndian.PutUint32(buf[:], *(*uint32)(p))
+		return buf[:4]
+	}
+	binary.LittleEndian.PutUint64(buf[:], *(*uint64)(p))
+	return buf[:8]
+}
+
+// fixedSize is the encoded size of an integer kind, 0 for the others.
+func fixedSize(k codecKind) int {
+	switch k {
+	case kindFixed1:
+		return 1
+	case kindFixed2:
+		return 2
+	case kindFixed4:
+		return 4
+	case kindFixed8:
+		return 8
+	}
+	return 0
+}
+
+// loadRaw is Load for keys and values of the package's codecs: the key
+// encoded without a call, the value read into a buffer on the stack and
+// decoded without a call. done is false when the general path must answer
+// (a value larger than the stack buffer, or not the size of its integer
+// type, whose codec's error the general path reports), having changed
+// nothing.
+func (t *TypedMap[K, V]) loadRaw(key *K) (v V, s Status, done bool) {
+	var kbuf [8]byte
+	kb := rawBytes(t.kk, key, &kbuf)
+	if size := fixedSize(t.vk); size > 0 {
+		var vbuf [8]byte
+		n, s := t.m.read(readGetOwned, kb, nil, vbuf[:])
+		if s == StatusOK {
+			if n != size {
+				return v, s, false
+			}
+			// SAFETY: kindOf fixed V as an integer of this size.
+			p := unsafe.Pointer(&v)
+			switch size {
+			case 1:
+				*(*uint8)(p) = vbuf[0]
+			case 2:
+				*(*uint16)(p) = binary.LittleEndian.Uint16(vbuf[:])
+			case 4:
+				*(*uint32)(p) = binary.LittleEndian.Uint32(vbuf[:])
+			default:
+				*(*uint64)(p) = binary.LittleEndian.Uint64(vbuf[:])
+			}
+		}
+		return v, s, s != StatusBufferTooSmall
+	}
+	var vbuf [loadStackSize]byte
+	n, s := t.m.read(readGetOwned, kb, nil, vbuf[:])
+	if s == StatusOK {
+		// SAFETY: kindOf fixed V as string or []byte; each gets its own copy.
+		if t.vk == kindString {
+			*(*string)(unsafe.Pointer(&v)) = string(vbuf[:n])
+		} else {
+			*(*[]byte)(unsafe.Pointer(&v)) = append(make([]byte, 0, n), vbuf[:n]...)
+		}
+	}
+	return v, s, s != StatusBufferTooSmall
 }
 
 // Map returns the underlying byte-keyed Map (for mixed batches, counters,
@@ -78,6 +206,17 @@ func (t *TypedMap[K, V]) read(op readOp, key K, value V) (v V, s Status, err err
 // Load returns the value stored under key; ok is false when it is absent.
 func (t *TypedMap[K, V]) Load(key K) (value V, ok bool, err error) {
 	var zero V
+	if t.kk != kindOther && t.vk != kindOther {
+		if v, s, done := t.loadRaw(&key); done {
+			switch s {
+			case StatusOK:
+				return v, true, nil
+			case StatusNotFound:
+				return zero, false, nil
+			}
+			return zero, false, errorOf("Load", s)
+		}
+	}
 	v, s, err := t.read(readGetOwned, key, zero)
 	switch {
 	case err != nil:
@@ -92,6 +231,10 @@ func (t *TypedMap[K, V]) Load(key K) (value V, ok bool, err error) {
 
 // Store sets the value for key.
 func (t *TypedMap[K, V]) Store(key K, value V) error {
+	if t.kk != kindOther && t.vk != kindOther {
+		var kbuf, vbuf [8]byte
+		return t.m.Store(rawBytes(t.kk, &key, &kbuf), rawBytes(t.vk, &value, &vbuf))
+	}
 	sc := getScratch()
 	defer putScratch(sc)
 	sc.key = t.kc.Append(sc.key[:0], key)

@@ -320,11 +320,13 @@ func TestTypedMany(t *testing.T) {
 }
 
 // BenchmarkTypedMany compares, on one map of 16-byte string keys and
-// uint64 values (100k entries; NUMASHARD_BENCH_LARGE=1 adds 1M), a loop of
-// TypedMap.Load with LoadMany, and a loop of Store with StoreMany, over
-// the same random keys, 64 per call of the batch arms. ns/op is per key.
+// uint64 values (10k and 100k entries; NUMASHARD_BENCH_LARGE=1 adds 1M), a
+// loop of TypedMap.Load with LoadMany and with a loop of Map.LoadInto on
+// the same keys (what the typed layer costs), and a loop of Store with
+// StoreMany, over the same random keys, 64 per call of the batch arms.
+// ns/op is per key.
 func BenchmarkTypedMany(b *testing.B) {
-	for _, n := range directBenchSizes(100_000) {
+	for _, n := range directBenchSizes(10_000, 100_000) {
 		m := openMap(b, Config{Shards: 2})
 		ids := Of(m, String, Uint64)
 		names := make([]string, n)
@@ -340,7 +342,7 @@ func BenchmarkTypedMany(b *testing.B) {
 				dst[j] = names[(*x>>33)%uint64(n)]
 			}
 		}
-		for _, arm := range []string{"load-loop", "loadmany", "store-loop", "storemany"} {
+		for _, arm := range []string{"load-loop", "loadinto-loop", "loadmany", "store-loop", "storemany"} {
 			b.Run(fmt.Sprintf("size=%d/%s", n, arm), func(b *testing.B) {
 				x := uint64(1)
 				ks := make([]string, per)
@@ -357,6 +359,14 @@ func BenchmarkTypedMany(b *testing.B) {
 							}
 							out[j] = v
 						}
+					case "loadinto-loop":
+						var buf [8]byte
+						for j, k := range ks {
+							if _, ok, err := m.LoadInto(stringBytes(k), buf[:]); err != nil || !ok {
+								b.Fatal(k, ok, err)
+							}
+							out[j] = binary.LittleEndian.Uint64(buf[:])
+						}
 					case "loadmany":
 						if got, err := ids.LoadMany(ks, out, found); err != nil || got != per {
 							b.Fatal(got, err)
@@ -372,5 +382,103 @@ func BenchmarkTypedMany(b *testing.B) {
 			})
 		}
 		noErr(b, m.Close())
+	}
+}
+
+// wrapped hides a codec behind another type, so that a TypedMap over it
+// takes the general path (kindOther): the reference for the package
+// codecs' direct path.
+type wrapped[T any] struct{ c Codec[T] }
+
+func (w wrapped[T]) Append(buf []byte, v T) []byte { return w.c.Append(buf, v) }
+func (w wrapped[T]) Decode(b []byte) (T, error)    { return w.c.Decode(b) }
+
+// typedSame checks that Store and Load through the package codecs' direct
+// path (kindOf) and through the general path agree, byte for byte in the
+// Map and value for value back, for keys ks and values vs.
+func typedSame[K, V any](t *testing.T, m *Map, kc Codec[K], vc Codec[V], ks []K, vs []V, eq func(a, b V) bool) {
+	t.Helper()
+	fast, slow := Of(m, kc, vc), Of(m, Codec[K](wrapped[K]{kc}), Codec[V](wrapped[V]{vc}))
+	if fast.kk == kindOther || fast.vk == kindOther || slow.kk != kindOther || slow.vk != kindOther {
+		t.Fatalf("kinds: fast %d/%d, slow %d/%d", fast.kk, fast.vk, slow.kk, slow.vk)
+	}
+	for i, k := range ks {
+		noErr(t, m.Clear())
+		noErr(t, fast.Store(k, vs[i]))
+		if v, ok, err := slow.Load(k); err != nil || !ok || !eq(v, vs[i]) {
+			t.Fatalf("%v: stored directly, read generally: %v %v %v, want %v", k, v, ok, err, vs[i])
+		}
+		kb := kc.Append(nil, k)
+		raw, ok, err := m.Load(kb)
+		if err != nil || !ok || !bytes.Equal(raw, vc.Append(nil, vs[i])) {
+			t.Fatalf("%v: stored bytes %x %v %v, want %x", k, raw, ok, err, vc.Append(nil, vs[i]))
+		}
+		noErr(t, m.Clear())
+		noErr(t, slow.Store(k, vs[i]))
+		if v, ok, err := fast.Load(k); err != nil || !ok || !eq(v, vs[i]) {
+			t.Fatalf("%v: stored generally, read directly: %v %v %v, want %v", k, v, ok, err, vs[i])
+		}
+		if _, err := m.Delete(kb); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok, err := fast.Load(k); err != nil || ok {
+			t.Fatalf("%v: absent, read directly: %v %v %v", k, v, ok, err)
+		}
+	}
+}
+
+// TestTypedDirectPath: Load and Store of the package's codecs skip the
+// codec calls and pooled buffers (kindOf); they must agree with the codecs
+// exactly, for every codec, signed values included, and fall back to the
+// general path where it decides: a value longer than the stack buffer, a
+// stored value of the wrong size for an integer (the codec's error).
+func TestTypedDirectPath(t *testing.T) {
+	m := openMap(t, Config{Shards: 2})
+	long := strings.Repeat("v", 3*loadStackSize)
+	typedSame(t, m, String, String, []string{"", "k", "héllo", strings.Repeat("k", 100)}, []string{"", "v", long, "x"},
+		func(a, b string) bool { return a == b })
+	typedSame(t, m, Bytes, Bytes, [][]byte{nil, {}, []byte("k"), []byte(long[:200])}, [][]byte{nil, {}, {1, 2}, []byte(long)},
+		func(a, b []byte) bool { return bytes.Equal(a, b) })
+	typedSame(t, m, Int8, Int16, []int8{0, -1, math.MinInt8, math.MaxInt8}, []int16{-2, math.MinInt16, math.MaxInt16, 7},
+		func(a, b int16) bool { return a == b })
+	typedSame(t, m, Uint16, Int32, []uint16{0, 1, math.MaxUint16}, []int32{math.MinInt32, -5, math.MaxInt32},
+		func(a, b int32) bool { return a == b })
+	typedSame(t, m, Int32, Uint32, []int32{math.MinInt32, 0, math.MaxInt32}, []uint32{0, 1, math.MaxUint32},
+		func(a, b uint32) bool { return a == b })
+	typedSame(t, m, Int64, Uint64, []int64{math.MinInt64, -1, math.MaxInt64}, []uint64{0, math.MaxUint64, 1 << 40},
+		func(a, b uint64) bool { return a == b })
+	typedSame(t, m, Uint64, Int64, []uint64{0, math.MaxUint64}, []int64{math.MinInt64, math.MaxInt64},
+		func(a, b int64) bool { return a == b })
+	typedSame(t, m, Uint8, Uint8, []uint8{0, 255}, []uint8{255, 0}, func(a, b uint8) bool { return a == b })
+	typedSame(t, m, Uint32, Bytes, []uint32{0, 1 << 31}, [][]byte{{}, []byte("bytes")},
+		func(a, b []byte) bool { return bytes.Equal(a, b) })
+
+	// A stored value of the wrong size for its integer type: the codec's error.
+	ids := Of(m, String, Uint64)
+	noErr(t, m.StoreString("odd", []byte("abc")))
+	if _, _, err := ids.Load("odd"); !errors.Is(err, ErrDecode) {
+		t.Fatalf("Load of a 3-byte value as a uint64: %v", err)
+	}
+	// No allocation for integer values, whatever the key codec of the package.
+	if !raceEnabled {
+		noErr(t, ids.Store("alice", 42))
+		if a := testing.AllocsPerRun(100, func() { ids.Load("alice") }); a != 0 {
+			t.Fatalf("Load (String, Uint64) allocated %v times", a)
+		}
+		if a := testing.AllocsPerRun(100, func() { ids.Store("alice", 43) }); a != 0 {
+			t.Fatalf("Store (String, Uint64) allocated %v times", a)
+		}
+		names := Of(m, Uint64, String)
+		noErr(t, names.Store(1, "bob"))
+		if a := testing.AllocsPerRun(100, func() { names.Load(1) }); a != 1 {
+			t.Fatalf("Load (Uint64, String) allocated %v times, want 1 (the string)", a)
+		}
+	}
+	noErr(t, m.Close())
+	if _, _, err := ids.Load("alice"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Load on a closed map: %v", err)
+	}
+	if err := ids.Store("alice", 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Store on a closed map: %v", err)
 	}
 }
