@@ -372,9 +372,10 @@ var (
 // LoadMany looks keys up in batches (a GetBatch per 256 keys: one cgo call
 // each, and the engine's batch read, which overlaps the keys' memory
 // misses) and sets values[i] and found[i] for keys[i]; it returns how many
-// were found. At 100k entries it took 1/3.7 to 1/4.4 of the time per key
-// of a loop of Load (BenchmarkTypedMany, 64 keys per call); batches pay
-// from about that size on (README, "Which calls pay off"). values and
+// were found. At 100k entries it took 1/2.1 to 1/3.0 of the time per key
+// of a loop of Load (BenchmarkTypedMany, 64 keys per call); at 10k about
+// the same as the loop: batches pay once the table misses the caches
+// (README, "Which calls pay off"). values and
 // found must be at least as long as keys (else ErrInvalidArgument, nothing
 // read). An absent key's value is V's zero value. On an error (a
 // key over the map's limit, a closed map, a value that does not decode)
@@ -421,8 +422,8 @@ func (t *TypedMap[K, V]) LoadMany(keys []K, values []V, found []bool) (n int, er
 }
 
 // StoreMany sets values[i] for keys[i], in batches (a Batch of puts per 256
-// keys, one cgo call each): at 100k entries 1/2.7 to 1/3.5 of the time per
-// key of a loop of Store (BenchmarkTypedMany). keys and values must be as
+// keys, one cgo call each): 1/2.5 to 1/3.6 of the time per key of a loop
+// of Store at 10k and 100k entries (BenchmarkTypedMany). keys and values must be as
 // long as each other (else ErrInvalidArgument, nothing stored). The stores
 // are not one atomic change: each is applied on its own, in order (a key
 // given twice ends with its later value), and on an error (a key or value
