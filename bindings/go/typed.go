@@ -423,8 +423,9 @@ func (t *TypedMap[K, V]) LoadMany(keys []K, values []V, found []bool) (n int, er
 
 // StoreMany sets values[i] for keys[i], in batches (a Batch of puts per 256
 // keys, one cgo call each): 1/2.5 to 1/3.6 of the time per key of a loop
-// of Store at 10k and 100k entries (BenchmarkTypedMany). keys and values must be as
-// long as each other (else ErrInvalidArgument, nothing stored). The stores
+// of Store at 10k and 100k entries (BenchmarkTypedMany). keys and values
+// must be as long as each other (else ErrInvalidArgument, nothing stored).
+// The stores
 // are not one atomic change: each is applied on its own, in order (a key
 // given twice ends with its later value), and on an error (a key or value
 // over the map's limits, the memory limit, a closed map) the stores of the
