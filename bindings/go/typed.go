@@ -425,11 +425,10 @@ func (t *TypedMap[K, V]) LoadMany(keys []K, values []V, found []bool) (n int, er
 // keys, one cgo call each): 1/2.5 to 1/3.6 of the time per key of a loop
 // of Store at 10k and 100k entries (BenchmarkTypedMany). keys and values
 // must be as long as each other (else ErrInvalidArgument, nothing stored).
-// The stores
-// are not one atomic change: each is applied on its own, in order (a key
-// given twice ends with its later value), and on an error (a key or value
-// over the map's limits, the memory limit, a closed map) the stores of the
-// other keys may have happened; the first error is returned.
+// The stores are not one atomic change: each is applied on its own, in
+// order (a key given twice ends with its later value), and on an error (a
+// key or value over the map's limits, the memory limit, a closed map) the
+// stores of the other keys may have happened; the first error is returned.
 func (t *TypedMap[K, V]) StoreMany(keys []K, values []V) error {
 	if len(values) != len(keys) {
 		return errorOf("StoreMany", StatusInvalidArgument)
