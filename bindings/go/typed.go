@@ -36,7 +36,7 @@ func Of[K, V any](m *Map, kc Codec[K], vc Codec[V]) *TypedMap[K, V] {
 }
 
 // codecKind says how a value of a codec that comes with the package is
-// encoded without calling the codec. Load and Store use it: a call through
+// encoded without calling the codec. The single-key calls use it: a call through
 // the Codec interface makes the buffers it is given escape, so the general
 // path encodes into pooled buffers, which costs about as much as the read
 // itself (BenchmarkTypedMany, bench/results/go.md run 16).
@@ -114,40 +114,56 @@ func fixedSize(k codecKind) int {
 	return 0
 }
 
-// loadRaw is Load for keys and values of the package's codecs: the key
-// encoded without a call, the value read into a buffer on the stack and
-// decoded without a call. done is false when the general path must answer
-// (a value larger than the stack buffer, or not the size of its integer
-// type, whose codec's error the general path reports), having changed
-// nothing.
-func (t *TypedMap[K, V]) loadRaw(key *K) (v V, s Status, done bool) {
-	var kbuf [8]byte
+// readRaw is read for keys and values of the package's codecs: the key
+// (and the value a get-or-put or swap stores) encoded without a call, the
+// value read into a buffer on the stack and decoded without a call (the
+// codec is called only to report a stored integer of the wrong size). done
+// is false, with nothing changed, when the value does not fit the stack
+// buffer: read's general path answers then.
+func (t *TypedMap[K, V]) readRaw(op readOp, key *K, value *V) (v V, s Status, err error, done bool) {
+	var kbuf, ebuf [8]byte
 	kb := rawBytes(t.kk, key, &kbuf)
+	var enc []byte
+	if op == readGetOrPut || op == readSwap {
+		enc = rawBytes(t.vk, value, &ebuf)
+	}
+	decode := func(s Status) bool {
+		return (s == StatusOK && op != readGetOrPut) || (s == StatusExists && op == readGetOrPut)
+	}
 	if size := fixedSize(t.vk); size > 0 {
 		var vbuf [8]byte
-		n, s := t.m.read(readGetOwned, kb, nil, vbuf[:])
-		if s == StatusOK {
-			if n != size {
-				return v, s, false
-			}
-			// SAFETY: kindOf fixed V as an integer of this size.
-			p := unsafe.Pointer(&v)
-			switch size {
-			case 1:
-				*(*uint8)(p) = vbuf[0]
-			case 2:
-				*(*uint16)(p) = binary.LittleEndian.Uint16(vbuf[:])
-			case 4:
-				*(*uint32)(p) = binary.LittleEndian.Uint32(vbuf[:])
-			default:
-				*(*uint64)(p) = binary.LittleEndian.Uint64(vbuf[:])
-			}
+		n, s := t.m.read(op, kb, enc, vbuf[:])
+		if s == StatusBufferTooSmall {
+			return v, s, nil, false
 		}
-		return v, s, s != StatusBufferTooSmall
+		if !decode(s) {
+			return v, s, nil, true
+		}
+		if n != size {
+			// The codec's error, from a copy: vbuf must not escape.
+			v, err = t.vc.Decode(append([]byte(nil), vbuf[:n]...))
+			return v, s, err, true
+		}
+		// SAFETY: kindOf fixed V as an integer of this size.
+		p := unsafe.Pointer(&v)
+		switch size {
+		case 1:
+			*(*uint8)(p) = vbuf[0]
+		case 2:
+			*(*uint16)(p) = binary.LittleEndian.Uint16(vbuf[:])
+		case 4:
+			*(*uint32)(p) = binary.LittleEndian.Uint32(vbuf[:])
+		default:
+			*(*uint64)(p) = binary.LittleEndian.Uint64(vbuf[:])
+		}
+		return v, s, nil, true
 	}
 	var vbuf [loadStackSize]byte
-	n, s := t.m.read(readGetOwned, kb, nil, vbuf[:])
-	if s == StatusOK {
+	n, s := t.m.read(op, kb, enc, vbuf[:])
+	if s == StatusBufferTooSmall {
+		return v, s, nil, false
+	}
+	if decode(s) {
 		// SAFETY: kindOf fixed V as string or []byte; each gets its own copy.
 		if t.vk == kindString {
 			*(*string)(unsafe.Pointer(&v)) = string(vbuf[:n])
@@ -155,8 +171,11 @@ func (t *TypedMap[K, V]) loadRaw(key *K) (v V, s Status, done bool) {
 			*(*[]byte)(unsafe.Pointer(&v)) = append(make([]byte, 0, n), vbuf[:n]...)
 		}
 	}
-	return v, s, s != StatusBufferTooSmall
+	return v, s, nil, true
 }
+
+// raw says whether both codecs are the package's (readRaw, rawBytes).
+func (t *TypedMap[K, V]) raw() bool { return t.kk != kindOther && t.vk != kindOther }
 
 // Map returns the underlying byte-keyed Map (for mixed batches, counters,
 // stats).
@@ -184,6 +203,11 @@ func putScratch(s *scratch) {
 // read runs op on key (with value for the ops that store one, readGetOrPut
 // and readSwap) and decodes the value it reads, if it read one.
 func (t *TypedMap[K, V]) read(op readOp, key K, value V) (v V, s Status, err error) {
+	if t.raw() {
+		if v, s, err, done := t.readRaw(op, &key, &value); done {
+			return v, s, err
+		}
+	}
 	sc := getScratch()
 	defer putScratch(sc)
 	sc.key = t.kc.Append(sc.key[:0], key)
@@ -206,17 +230,6 @@ func (t *TypedMap[K, V]) read(op readOp, key K, value V) (v V, s Status, err err
 // Load returns the value stored under key; ok is false when it is absent.
 func (t *TypedMap[K, V]) Load(key K) (value V, ok bool, err error) {
 	var zero V
-	if t.kk != kindOther && t.vk != kindOther {
-		if v, s, done := t.loadRaw(&key); done {
-			switch s {
-			case StatusOK:
-				return v, true, nil
-			case StatusNotFound:
-				return zero, false, nil
-			}
-			return zero, false, errorOf("Load", s)
-		}
-	}
 	v, s, err := t.read(readGetOwned, key, zero)
 	switch {
 	case err != nil:
@@ -231,7 +244,7 @@ func (t *TypedMap[K, V]) Load(key K) (value V, ok bool, err error) {
 
 // Store sets the value for key.
 func (t *TypedMap[K, V]) Store(key K, value V) error {
-	if t.kk != kindOther && t.vk != kindOther {
+	if t.raw() {
 		var kbuf, vbuf [8]byte
 		return t.m.Store(rawBytes(t.kk, &key, &kbuf), rawBytes(t.vk, &value, &vbuf))
 	}
@@ -295,6 +308,10 @@ func (t *TypedMap[K, V]) Swap(key K, value V) (previous V, loaded bool, err erro
 
 // Delete removes key; deleted reports whether it was present.
 func (t *TypedMap[K, V]) Delete(key K) (deleted bool, err error) {
+	if t.kk != kindOther {
+		var kbuf [8]byte
+		return t.m.Delete(rawBytes(t.kk, &key, &kbuf))
+	}
 	sc := getScratch()
 	defer putScratch(sc)
 	sc.key = t.kc.Append(sc.key[:0], key)
@@ -304,6 +321,10 @@ func (t *TypedMap[K, V]) Delete(key K) (deleted bool, err error) {
 // CompareAndSwap stores new under key only if the stored value encodes the
 // same bytes as old; swapped is false when it differs or the key is absent.
 func (t *TypedMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool, err error) {
+	if t.raw() {
+		var kbuf, obuf, nbuf [8]byte
+		return t.m.CompareAndSwap(rawBytes(t.kk, &key, &kbuf), rawBytes(t.vk, &old, &obuf), rawBytes(t.vk, &new, &nbuf))
+	}
 	sc := getScratch()
 	defer putScratch(sc)
 	sc.key = t.kc.Append(sc.key[:0], key)
@@ -315,6 +336,10 @@ func (t *TypedMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool, err er
 // CompareAndDelete removes key only if the stored value encodes the same
 // bytes as old; deleted is false when it differs or the key is absent.
 func (t *TypedMap[K, V]) CompareAndDelete(key K, old V) (deleted bool, err error) {
+	if t.raw() {
+		var kbuf, obuf [8]byte
+		return t.m.CompareAndDelete(rawBytes(t.kk, &key, &kbuf), rawBytes(t.vk, &old, &obuf))
+	}
 	sc := getScratch()
 	defer putScratch(sc)
 	sc.key = t.kc.Append(sc.key[:0], key)

@@ -482,3 +482,81 @@ func TestTypedDirectPath(t *testing.T) {
 		t.Fatalf("Store on a closed map: %v", err)
 	}
 }
+
+// typedOpsSame runs every single-key call of TypedMap, in the same order,
+// through the package codecs' direct path and through the general path,
+// each from an empty map, and checks that results and the stored bytes
+// agree. k is the key, a and b two values.
+func typedOpsSame[K, V any](t *testing.T, m *Map, kc Codec[K], vc Codec[V], k K, a, b V) {
+	t.Helper()
+	run := func(tm *TypedMap[K, V]) (trace []string, stored []byte) {
+		noErr(t, m.Clear())
+		add := func(name string, vals ...any) { trace = append(trace, fmt.Sprint(name, vals)) }
+		v, l, err := tm.LoadOrStore(k, a)
+		add("LoadOrStore absent", v, l, err)
+		v, l, err = tm.LoadOrStore(k, b)
+		add("LoadOrStore present", v, l, err)
+		v, l, err = tm.Swap(k, b)
+		add("Swap", v, l, err)
+		s, err := tm.CompareAndSwap(k, a, a)
+		add("CompareAndSwap wrong old", s, err)
+		s, err = tm.CompareAndSwap(k, b, a)
+		add("CompareAndSwap", s, err)
+		s, err = tm.CompareAndDelete(k, b)
+		add("CompareAndDelete wrong old", s, err)
+		v, l, err = tm.LoadAndDelete(k)
+		add("LoadAndDelete", v, l, err)
+		v, l, err = tm.LoadAndDelete(k)
+		add("LoadAndDelete absent", v, l, err)
+		v, l, err = tm.Swap(k, b)
+		add("Swap absent", v, l, err)
+		s, err = tm.CompareAndDelete(k, b)
+		add("CompareAndDelete", s, err)
+		noErr(t, tm.Store(k, a))
+		s, err = tm.Delete(k)
+		add("Delete", s, err)
+		s, err = tm.Delete(k)
+		add("Delete absent", s, err)
+		noErr(t, tm.Store(k, b))
+		stored, _, err = m.Load(kc.Append(nil, k))
+		noErr(t, err)
+		return trace, stored
+	}
+	fast, slow := Of(m, kc, vc), Of(m, Codec[K](wrapped[K]{kc}), Codec[V](wrapped[V]{vc}))
+	ft, fs := run(fast)
+	st, ss := run(slow)
+	if !slices.Equal(ft, st) || !bytes.Equal(fs, ss) {
+		t.Fatalf("direct path:\n%q\n%x\ngeneral path:\n%q\n%x", ft, fs, st, ss)
+	}
+}
+
+// TestTypedDirectOps: every single-key call agrees between the package
+// codecs' direct path and the general path, and the mutating reads of a
+// stored integer of the wrong size report the codec's error having done
+// their change, as the general path does.
+func TestTypedDirectOps(t *testing.T) {
+	m := openMap(t, Config{Shards: 2})
+	long := strings.Repeat("v", 3*loadStackSize)
+	typedOpsSame(t, m, String, Uint64, "k", 1, math.MaxUint64)
+	typedOpsSame(t, m, Int16, Int8, -7, math.MinInt8, 3)
+	typedOpsSame(t, m, Uint32, String, 9, "a", long)
+	typedOpsSame(t, m, Bytes, Bytes, []byte("key"), []byte{}, []byte("b"))
+	typedOpsSame(t, m, Int64, Uint32, math.MinInt64, 0, math.MaxUint32)
+
+	for _, tm := range []*TypedMap[string, uint64]{Of(m, String, Uint64), Of(m, Codec[string](wrapped[string]{String}), Codec[uint64](wrapped[uint64]{Uint64}))} {
+		noErr(t, m.StoreString("odd", []byte("abc")))
+		if _, l, err := tm.LoadAndDelete("odd"); !l || !errors.Is(err, ErrDecode) {
+			t.Fatalf("kinds %d/%d: LoadAndDelete of a 3-byte uint64: %v, %v", tm.kk, tm.vk, l, err)
+		}
+		if _, ok, _ := m.LoadString("odd"); ok {
+			t.Fatalf("kinds %d/%d: LoadAndDelete left the undecodable entry", tm.kk, tm.vk)
+		}
+		noErr(t, m.StoreString("odd", []byte("abc")))
+		if _, l, err := tm.Swap("odd", 5); !l || !errors.Is(err, ErrDecode) {
+			t.Fatalf("kinds %d/%d: Swap of a 3-byte uint64: %v, %v", tm.kk, tm.vk, l, err)
+		}
+		if v, ok, err := tm.Load("odd"); err != nil || !ok || v != 5 {
+			t.Fatalf("kinds %d/%d: after Swap: %v %v %v", tm.kk, tm.vk, v, ok, err)
+		}
+	}
+}
