@@ -57,9 +57,9 @@
 //
 // Which calls pay off: on tables that fit the CPU caches (tens of
 // thousands of entries) a Go map's single calls are faster; from about
-// 100k-300k entries a single LoadInto is even with the best Go map, and
-// batches (GetBatch, Batch, LoadMany, StoreMany) are 2-4.6x faster per key
-// on reads and about as fast as fastcache on writes. The README in this
+// 300k entries a single LoadInto is about even with the best Go map; from
+// 100k on, batches (GetBatch, Batch, LoadMany, StoreMany) are 2-4.6x faster
+// per key on reads and about as fast as fastcache on writes. The README in this
 // directory has the numbers and bench/results/go.md (repository root) the
 // runs.
 //
