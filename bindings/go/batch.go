@@ -70,11 +70,32 @@ type Batch struct {
 	c    *cOps  // the ns_op array handed to C, in C memory
 	pin  runtime.Pinner
 	// ValueSizeHint is the room reserved per get/take/swap; 0 = 64 bytes. It
-	// grows to the largest value a Run has seen.
+	// grows to the largest value a Run has seen, up to 4 KiB, or more while
+	// the room for all ops stays within 4 MiB (autoRoom); set it higher to
+	// reserve more.
 	ValueSizeHint int
 }
 
 const defaultValueSizeHint = 64
+
+// A Batch or GetBatch grows the room it reserves per key by itself only so
+// far: to at least maxAutoRoom (4 KiB), and beyond that as long as the
+// room for all its keys stays within autoRoomBudget (4 MiB; 16 KiB per key
+// for 256 keys). A larger value is read again on its own, with room for
+// it. One large value among many small ones must not make every later run
+// of the batch reserve that much for every key (256 keys and a 1 MiB value
+// would reserve 256 MiB). A ValueSizeHint the caller sets is kept.
+const (
+	maxAutoRoom    = 4 << 10
+	autoRoomBudget = 4 << 20
+)
+
+// autoRoom is the most room per key a batch of n keys grows to by itself.
+func autoRoom(n int) int { return max(maxAutoRoom, autoRoomBudget/max(n, 1)) }
+
+// pooledBatchKeep is the most room a pooled batch keeps for values when it
+// goes back to its pool; a bigger one is left to the collector.
+const pooledBatchKeep = autoRoomBudget
 
 // cOps is the ns_op array of a Batch. It lives in C memory so that cgo
 // does not scan it on every call (its pointers point into the batch's
@@ -290,9 +311,7 @@ func (m *Map) Run(b *Batch) error {
 			op := &b.ops[i]
 			op.out = span{need, op.outLen}
 			need += op.outLen
-			if op.outLen > b.ValueSizeHint {
-				b.ValueSizeHint = op.outLen
-			}
+			b.ValueSizeHint = max(b.ValueSizeHint, min(op.outLen, autoRoom(len(b.ops))))
 		}
 		grown := make([]byte, need)
 		copy(grown, b.out)
@@ -379,7 +398,7 @@ var getBatchPool = sync.Pool{New: func() any { return NewGetBatch(64) }}
 // slice). All values share one allocation.
 func (m *Map) LoadMany(keys [][]byte) (values [][]byte, err error) {
 	g := getBatchPool.Get().(*GetBatch)
-	defer getBatchPool.Put(g)
+	defer putGetBatch(&getBatchPool, g)
 	g.Reset()
 	for _, k := range keys {
 		g.Get(k)
@@ -405,4 +424,19 @@ func (m *Map) LoadMany(keys [][]byte) (values [][]byte, err error) {
 		}
 	}
 	return values, nil
+}
+
+// putGetBatch returns g to pool unless its room for values outgrew
+// pooledBatchKeep (a call with many keys, or a ValueSizeHint set high).
+func putGetBatch(pool *sync.Pool, g *GetBatch) {
+	if cap(g.out)+cap(g.over) <= pooledBatchKeep {
+		pool.Put(g)
+	}
+}
+
+// putBatch returns b to pool unless its buffers outgrew pooledBatchKeep.
+func putBatch(pool *sync.Pool, b *Batch) {
+	if cap(b.out)+cap(b.data) <= pooledBatchKeep {
+		pool.Put(b)
+	}
 }

@@ -37,7 +37,9 @@ type GetBatch struct {
 	over  []byte
 	moved []movedValue
 	// ValueSizeHint is the room reserved per key; 0 = 64 bytes. It grows
-	// to the largest value a RunGets has seen.
+	// to the largest value a RunGets has seen, up to 4 KiB, or more while
+	// the room for all keys stays within 4 MiB (autoRoom); set it higher to
+	// reserve more.
 	ValueSizeHint int
 }
 
@@ -155,7 +157,7 @@ func (m *Map) RunGets(g *GetBatch) error {
 
 // rereadLarge reads again, each on its own and with room for it, the
 // values that did not fit their room, into g.over; the next RunGets
-// reserves room for the largest.
+// reserves room for the largest, up to autoRoom.
 func (m *Map) rereadLarge(g *GetBatch) error {
 	g.over = g.over[:0]
 	at := 0
@@ -166,7 +168,7 @@ func (m *Map) rereadLarge(g *GetBatch) error {
 			continue
 		}
 		need := int(g.vlens[i])
-		g.ValueSizeHint = max(g.ValueSizeHint, need)
+		g.ValueSizeHint = max(g.ValueSizeHint, min(need, autoRoom(len(g.klens))))
 		start := len(g.over)
 		g.over = slices.Grow(g.over, need)
 		n, grown, s := m.readGrowing(readGetOwned, key, nil, g.over)

@@ -57,9 +57,9 @@ func TestGetBatch(t *testing.T) {
 				t.Fatalf("key %q: a present empty value must be non-nil", k)
 			}
 		}
-		// The room grew to the largest value seen: the next run reads it at once.
-		if g.ValueSizeHint < len(big) {
-			t.Fatalf("ValueSizeHint %d after a %d-byte value", g.ValueSizeHint, len(big))
+		// The room grew to the largest value seen, within autoRoom.
+		if want := min(len(big), autoRoom(len(keys))); g.ValueSizeHint != want {
+			t.Fatalf("ValueSizeHint %d after a %d-byte value, want %d", g.ValueSizeHint, len(big), want)
 		}
 	}
 
@@ -189,4 +189,74 @@ func TestGetBatchUnderWrites(t *testing.T) {
 	close(stop)
 	<-done
 	<-done
+}
+
+// TestBatchRoomBounded: a large value among small ones grows the room a
+// GetBatch or Batch reserves per key only up to autoRoom, so later runs
+// of the same batch, and the pooled batches of LoadMany and the typed
+// LoadMany, reserve at most about autoRoomBudget; the large value is still
+// read whole, on its own. A ValueSizeHint the caller sets is kept.
+func TestBatchRoomBounded(t *testing.T) {
+	m := openMap(t, Config{Shards: 2, MaxValueLen: 2 << 20})
+	huge := bytes.Repeat([]byte("h"), 1<<20)
+	noErr(t, m.StoreString("huge", huge))
+	const n = 300
+	for i := range n {
+		noErr(t, m.StoreString(fmt.Sprint(i), []byte("small")))
+	}
+	g := NewGetBatch(n + 1)
+	b := NewBatch(n + 1)
+	for round := range 2 {
+		g.Reset()
+		b.Reset()
+		g.GetString("huge")
+		b.GetString("huge")
+		for i := range n {
+			g.GetString(fmt.Sprint(i))
+			b.GetString(fmt.Sprint(i))
+		}
+		noErr(t, m.RunGets(g))
+		noErr(t, m.Run(b))
+		if v, ok := g.Value(0); !ok || !bytes.Equal(v, huge) {
+			t.Fatalf("round %d: GetBatch read %d bytes of the huge value", round, len(v))
+		}
+		if v, ok := b.Value(0); !ok || !bytes.Equal(v, huge) {
+			t.Fatalf("round %d: Batch read %d bytes of the huge value", round, len(v))
+		}
+		if v, ok := g.Value(n); !ok || string(v) != "small" {
+			t.Fatalf("round %d: GetBatch small value %q", round, v)
+		}
+		if room := autoRoom(n + 1); g.ValueSizeHint != room || b.ValueSizeHint != room || room >= len(huge) {
+			t.Fatalf("round %d: room per key %d (GetBatch) and %d (Batch), want %d", round, g.ValueSizeHint, b.ValueSizeHint, room)
+		}
+		if round == 1 && (cap(g.out) > autoRoomBudget || len(b.out) > autoRoomBudget+len(huge)) {
+			t.Fatalf("room for values: %d bytes (GetBatch), %d (Batch) for %d keys", cap(g.out), len(b.out), n+1)
+		}
+	}
+	// The pooled batches behind LoadMany stay bounded too.
+	keys := [][]byte{[]byte("huge")}
+	for i := range n {
+		keys = append(keys, []byte(fmt.Sprint(i)))
+	}
+	for range 3 {
+		vs, err := m.LoadMany(keys)
+		noErr(t, err)
+		if !bytes.Equal(vs[0], huge) || string(vs[n]) != "small" {
+			t.Fatalf("LoadMany: %d bytes, %q", len(vs[0]), vs[n])
+		}
+	}
+	if p, ok := getBatchPool.Get().(*GetBatch); ok {
+		if p.ValueSizeHint > autoRoom(n+1) || cap(p.out)+cap(p.over) > pooledBatchKeep {
+			t.Fatalf("a pooled GetBatch kept room %d per key, %d bytes", p.ValueSizeHint, cap(p.out)+cap(p.over))
+		}
+		getBatchPool.Put(p)
+	}
+	// A hint the caller sets is theirs.
+	g.Reset()
+	g.ValueSizeHint = 2 << 20
+	g.GetString("huge")
+	noErr(t, m.RunGets(g))
+	if v, ok := g.Value(0); !ok || !bytes.Equal(v, huge) || g.ValueSizeHint != 2<<20 {
+		t.Fatalf("set hint: %d bytes, hint %d", len(v), g.ValueSizeHint)
+	}
 }

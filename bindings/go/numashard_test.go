@@ -492,7 +492,7 @@ func TestBatch(t *testing.T) {
 	if v, ok := b.Value(i3); !ok || !bytes.Equal(v, big) {
 		t.Fatalf("big take: %d bytes", len(v))
 	}
-	if b.ValueSizeHint != 1000 {
+	if b.ValueSizeHint != 1000 { // the largest value seen (below maxAutoRoom)
 		t.Fatalf("hint %d", b.ValueSizeHint)
 	}
 	b.Reset()

@@ -414,7 +414,7 @@ func (t *TypedMap[K, V]) LoadMany(keys []K, values []V, found []bool) (n int, er
 	sc := getScratch()
 	defer putScratch(sc)
 	g := typedGets.Get().(*GetBatch)
-	defer typedGets.Put(g)
+	defer putGetBatch(&typedGets, g)
 	var zero V
 	for start := 0; start < len(keys); start += typedChunk {
 		chunk := keys[start:min(start+typedChunk, len(keys))]
@@ -461,7 +461,7 @@ func (t *TypedMap[K, V]) StoreMany(keys []K, values []V) error {
 	sc := getScratch()
 	defer putScratch(sc)
 	b := typedPuts.Get().(*Batch)
-	defer typedPuts.Put(b)
+	defer putBatch(&typedPuts, b)
 	for start := 0; start < len(keys); start += typedChunk {
 		end := min(start+typedChunk, len(keys))
 		b.Reset()
