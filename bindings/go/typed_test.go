@@ -542,6 +542,10 @@ func TestTypedDirectOps(t *testing.T) {
 	typedOpsSame(t, m, Uint32, String, 9, "a", long)
 	typedOpsSame(t, m, Bytes, Bytes, []byte("key"), []byte{}, []byte("b"))
 	typedOpsSame(t, m, Int64, Uint32, math.MinInt64, 0, math.MaxUint32)
+	// nil slices encode as empty ones on both paths (the direct path hands
+	// the engine a nil pointer with a zero length).
+	typedOpsSame(t, m, Bytes, Bytes, []byte(nil), nil, nil)
+	typedOpsSame(t, m, String, Bytes, "k2", []byte("x"), nil)
 
 	for _, tm := range []*TypedMap[string, uint64]{Of(m, String, Uint64), Of(m, Codec[string](wrapped[string]{String}), Codec[uint64](wrapped[uint64]{Uint64}))} {
 		noErr(t, m.StoreString("odd", []byte("abc")))
