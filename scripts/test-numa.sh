@@ -13,7 +13,13 @@
 #   scripts/test-numa.sh --record   also rewrite bench/results/numa-vm.md from this run
 # NUMASHARD_NUMA_SUITES="2x1 4x1 2x2" selects guests; NUMASHARD_NUMA_ENTRIES /
 # NUMASHARD_NUMA_GROW size the load (200000 each); NUMASHARD_NUMA_TIMEOUT is
-# the per-guest limit in seconds (300).
+# the per-guest limit in seconds (420); NUMASHARD_NUMA_MEM_MB the guest's
+# memory, split over its nodes (4096). With 2048 (~500 MB per node in the
+# 4-node guest, whose /tmp holds the 171 MB snapshot of the warm-restart
+# phase in RAM), 2 of 9 runs on one machine found 1-3% of a shard's pages
+# off its node after the snapshot load, and one guest timed out; with 4096,
+# 8 of 8 runs passed. The cause was not established: see
+# bench/numa-vm/README.md, "Off-node pages after a snapshot load".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -24,7 +30,8 @@ VM=bench/numa-vm/vm.sh
 suites=${NUMASHARD_NUMA_SUITES:-2x1 4x1 2x2}
 entries=${NUMASHARD_NUMA_ENTRIES:-200000}
 grow=${NUMASHARD_NUMA_GROW:-200000}
-guest_timeout=${NUMASHARD_NUMA_TIMEOUT:-300}
+guest_timeout=${NUMASHARD_NUMA_TIMEOUT:-420}
+guest_mem=${NUMASHARD_NUMA_MEM_MB:-4096}
 record=0
 [ "${1:-}" = --record ] && record=1
 mkdir -p "$OUT"
@@ -73,7 +80,7 @@ for s in $suites; do
   note "guest $s: $nodes NUMA nodes x $cpn CPU(s), 2 GiB"
   t=$SECONDS
   rc=0
-  "$VM" boot "$OUT/initrd.cpio" --nodes "$nodes" --cpus-per-node "$cpn" --mem-mb 2048 \
+  "$VM" boot "$OUT/initrd.cpio" --nodes "$nodes" --cpus-per-node "$cpn" --mem-mb "$guest_mem" \
     --timeout "$guest_timeout" --log "$OUT/$s.log" -- "$s" "$entries" "$grow" |
     grep --line-buffered -E '^###|^numa_check: |VIOLATION|^  - |growth:|scenario .* done' || rc=${PIPESTATUS[0]}
   note "guest $s: exit $rc in $((SECONDS - t)) s"
