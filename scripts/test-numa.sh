@@ -16,8 +16,8 @@
 # the per-guest limit in seconds (420); NUMASHARD_NUMA_MEM_MB the guest's
 # memory, split over its nodes (4096). With 2048 (~500 MB per node in the
 # 4-node guest, whose /tmp holds the 171 MB snapshot of the warm-restart
-# phase in RAM), 2 of 9 runs on one machine found 1-3% of a shard's pages
-# off its node after the snapshot load, and one guest timed out; with 4096,
+# phase in RAM), 2 of 8 runs on one machine found 1-3% of a shard's pages
+# off its node after the snapshot load, and a third timed out; with 4096,
 # 8 of 8 runs passed. The cause was not established: see
 # bench/numa-vm/README.md, "Off-node pages after a snapshot load".
 set -euo pipefail
