@@ -77,7 +77,7 @@ echo "${NUMASHARD_NUMA_BENCH_ARGS:---engines numashard,dashmap --workload read-o
 
 for s in $suites; do
   nodes=${s%x*} cpn=${s#*x}
-  note "guest $s: $nodes NUMA nodes x $cpn CPU(s), 2 GiB"
+  note "guest $s: $nodes NUMA nodes x $cpn CPU(s), $((guest_mem / 1024)) GiB"
   t=$SECONDS
   rc=0
   "$VM" boot "$OUT/initrd.cpio" --nodes "$nodes" --cpus-per-node "$cpn" --mem-mb "$guest_mem" \
