@@ -489,15 +489,7 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 								r = directFallback
 								break
 							}
-							src := unsafe.Add(rec, 8+n)
-							if v >= 16 {
-								// loadWords' 16-32 byte case, inlined: no call
-								// on the common path.
-								w.a, w.b = *(*uint64)(src), *(*uint64)(unsafe.Add(src, 8))
-								w.c, w.d = *(*uint64)(unsafe.Add(src, v-16)), *(*uint64)(unsafe.Add(src, v-8))
-							} else {
-								w = loadWords(src, v)
-							}
+							w = loadWords(unsafe.Add(rec, 8+n), v)
 							r = directHit
 							break
 						}
@@ -520,15 +512,7 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	*ctr--
 	procUnpin()
 	if r == directHit {
-		if v >= 16 {
-			// storeWords' 16-32 byte case, inlined (v <= len(out) was checked).
-			_ = out[v-1]
-			p := unsafe.Pointer(unsafe.SliceData(out))
-			*(*uint64)(p), *(*uint64)(unsafe.Add(p, 8)) = w.a, w.b
-			*(*uint64)(unsafe.Add(p, v-16)), *(*uint64)(unsafe.Add(p, v-8)) = w.c, w.d
-		} else {
-			storeWords(out, w, v)
-		}
+		storeWords(out, w, v)
 	}
 	return v, r
 }
