@@ -55,7 +55,7 @@ const (
 // kindOf is c's kind. Each case fixes T: stringCodec implements only
 // Codec[string], bytesCodec only Codec[[]byte], fixedCodec[X] only
 // Codec[X]; so a value of type T may be read as that type (rawBytes,
-// decodeFixed).
+// readRaw).
 func kindOf[T any](c Codec[T]) codecKind {
 	switch any(c).(type) {
 	case stringCodec:
@@ -114,6 +114,16 @@ func fixedSize(k codecKind) int {
 	return 0
 }
 
+// readsValue says whether read's op, ending with status s, read a value to
+// decode: a get, take or swap that found the key, or a get-or-put that
+// found it present.
+func readsValue(op readOp, s Status) bool {
+	if op == readGetOrPut {
+		return s == StatusExists
+	}
+	return s == StatusOK
+}
+
 // readRaw is read for keys and values of the package's codecs: the key
 // (and the value a get-or-put or swap stores) encoded without a call, the
 // value read into a buffer on the stack and decoded without a call (the
@@ -127,51 +137,34 @@ func (t *TypedMap[K, V]) readRaw(op readOp, key *K, value *V) (v V, s Status, er
 	if op == readGetOrPut || op == readSwap {
 		enc = rawBytes(t.vk, value, &ebuf)
 	}
-	decode := func(s Status) bool {
-		return (s == StatusOK && op != readGetOrPut) || (s == StatusExists && op == readGetOrPut)
-	}
-	if size := fixedSize(t.vk); size > 0 {
-		var vbuf [8]byte
-		n, s := t.m.read(op, kb, enc, vbuf[:])
-		if s == StatusBufferTooSmall {
-			return v, s, nil, false
-		}
-		if !decode(s) {
-			return v, s, nil, true
-		}
-		if n != size {
-			// The codec's error, from a copy: vbuf must not escape.
-			v, err = t.vc.Decode(append([]byte(nil), vbuf[:n]...))
-			return v, s, err, true
-		}
-		// SAFETY: kindOf fixed V as an integer of this size.
-		p := unsafe.Pointer(&v)
-		switch size {
-		case 1:
-			*(*uint8)(p) = vbuf[0]
-		case 2:
-			*(*uint16)(p) = binary.LittleEndian.Uint16(vbuf[:])
-		case 4:
-			*(*uint32)(p) = binary.LittleEndian.Uint32(vbuf[:])
-		default:
-			*(*uint64)(p) = binary.LittleEndian.Uint64(vbuf[:])
-		}
-		return v, s, nil, true
-	}
 	var vbuf [loadStackSize]byte
 	n, s := t.m.read(op, kb, enc, vbuf[:])
 	if s == StatusBufferTooSmall {
 		return v, s, nil, false
 	}
-	if decode(s) {
-		// SAFETY: kindOf fixed V as string or []byte; each gets its own copy.
-		if t.vk == kindString {
-			*(*string)(unsafe.Pointer(&v)) = string(vbuf[:n])
-		} else {
-			*(*[]byte)(unsafe.Pointer(&v)) = append(make([]byte, 0, n), vbuf[:n]...)
-		}
+	if !readsValue(op, s) {
+		return v, s, nil, true
 	}
-	return v, s, nil, true
+	// SAFETY (of the conversions): kindOf fixed V for each kind.
+	p := unsafe.Pointer(&v)
+	switch size := fixedSize(t.vk); {
+	case t.vk == kindString:
+		*(*string)(p) = string(vbuf[:n])
+	case t.vk == kindBytes:
+		*(*[]byte)(p) = append(make([]byte, 0, n), vbuf[:n]...)
+	case n != size:
+		// The codec's error, from a copy: vbuf must not escape.
+		v, err = t.vc.Decode(append([]byte(nil), vbuf[:n]...))
+	case size == 1:
+		*(*uint8)(p) = vbuf[0]
+	case size == 2:
+		*(*uint16)(p) = binary.LittleEndian.Uint16(vbuf[:])
+	case size == 4:
+		*(*uint32)(p) = binary.LittleEndian.Uint32(vbuf[:])
+	default:
+		*(*uint64)(p) = binary.LittleEndian.Uint64(vbuf[:])
+	}
+	return v, s, err, true
 }
 
 // raw says whether both codecs are the package's (readRaw, rawBytes).
@@ -217,7 +210,7 @@ func (t *TypedMap[K, V]) read(op readOp, key K, value V) (v V, s Status, err err
 		enc = sc.aux
 	}
 	n, grown, s := t.m.readGrowing(op, sc.key, enc, sc.val[:0])
-	if (s == StatusOK && op != readGetOrPut) || (s == StatusExists && op == readGetOrPut) {
+	if readsValue(op, s) {
 		out := sc.val[:cap(sc.val)]
 		if grown != nil {
 			out, sc.val = grown, grown[:0] // keep the room for the next call
