@@ -342,7 +342,7 @@ impl Checker<'_> {
             total += s.pages_total;
             println!(
                 "    shard={i} node={} cpu={} memory_node={} thread_cpu={} thread_allowed={} binding_applied={} \
-                 pages_on_node={} pages_total={} local={local:.2}% entries={} mapped={:.1}MiB",
+                 pages_on_node={} pages_total={} local={local:.2}% pages_moved={} entries={} mapped={:.1}MiB",
                 s.node,
                 s.cpu,
                 s.memory_node,
@@ -351,6 +351,7 @@ impl Checker<'_> {
                 s.binding_applied,
                 s.pages_on_node,
                 s.pages_total,
+                s.pages_moved,
                 s.entries,
                 s.mapped_bytes as f64 / 1048576.0
             );
@@ -423,6 +424,7 @@ impl Checker<'_> {
                     "{tag} shard {i}: only {}/{} pages ({local:.2}%) on node {}",
                     s.pages_on_node, s.pages_total, s.memory_node
                 ));
+                explain_misplaced_pages();
             }
             // The pages counted must be the shard's data: at least half of what its entries are charged.
             if s.pages_total * page < s.bytes / 2 {
@@ -452,6 +454,17 @@ impl Checker<'_> {
         }
         if matches!(expect, Expect::Unbound) && stats.binding_applied {
             self.fail(format!("{tag}: MapStats.binding_applied=true on a synthetic topology"));
+        }
+        let moved: Vec<String> = stats
+            .per_shard
+            .iter()
+            .filter(|s| s.pages_moved > 0)
+            .map(|s| format!("shard {}: {}", s.shard, s.pages_moved))
+            .collect();
+        if !moved.is_empty() {
+            // Not a failure: the engine found them and moved them (the
+            // locality check above is of the pages as they are now).
+            println!("  settle: {tag}: pages the engine found off their shard's node and moved: {}", moved.join(", "));
         }
         let pct = if total == 0 { 0.0 } else { 100.0 * on as f64 / total as f64 };
         println!("  {tag}: pages on their shard's node: {on}/{total} ({pct:.2}%)");
@@ -503,6 +516,9 @@ impl Checker<'_> {
     }
 
     fn scenario(&mut self, name: &str) {
+        if name == "mbind-race" {
+            return self.mbind_race();
+        }
         let mut cfg = Config::default();
         let mut expect = if self.opts.lenient { Expect::Lenient } else { Expect::Bound { misplace: false } };
         let mut want_per_node: Option<Vec<usize>> = None;
@@ -617,6 +633,226 @@ fn control(c: &mut Checker<'_>) {
         }
     }
     println!("control (4 MiB bound per node, pages found on it / on the next node):{line}");
+    settle_control(c, nodes[0], nodes[1]);
+}
+
+/// `NodeRegion::settle`, which a snapshot load runs on every region it
+/// built: pages pushed off a region's node (move_pages) are found, counted
+/// and moved back.
+fn settle_control(c: &mut Checker<'_>, node: u32, other: u32) {
+    use numashard::numa::{page_nodes, NodeRegion};
+    const PAGES: usize = 256;
+    let page = page_size() as usize;
+    let region = match NodeRegion::new(PAGES * page, Some(node), false) {
+        Ok(r) if r.bound() => r,
+        Ok(_) => return c.fail(format!("settle control: mbind of a region to node {node} refused")),
+        Err(e) => return c.fail(format!("settle control: mapping a region failed: {e}")),
+    };
+    // SAFETY: the region is PAGES pages, mapped and writable until dropped.
+    unsafe { std::ptr::write_bytes(region.as_ptr(), 7, region.len()) };
+    // Every other page to the other node.
+    let addrs: Vec<*mut libc::c_void> =
+        (0..PAGES).step_by(2).map(|i| region.as_ptr().wrapping_add(i * page).cast()).collect();
+    let nodes = vec![other as libc::c_int; addrs.len()];
+    let mut status = vec![0 as libc::c_int; addrs.len()];
+    // SAFETY: move_pages reads `addrs.len()` addresses and nodes and writes
+    // as many statuses, all three that long; the pages are this process's.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_pages,
+            0 as libc::c_int,
+            addrs.len() as libc::c_ulong,
+            addrs.as_ptr(),
+            nodes.as_ptr(),
+            status.as_mut_ptr(),
+            0 as libc::c_int,
+        )
+    };
+    // SAFETY: the region is mapped while `region` lives.
+    let before = unsafe { page_nodes(region.as_ptr(), region.len(), node) };
+    let moved = region.settle();
+    // SAFETY: as above.
+    let after = unsafe { page_nodes(region.as_ptr(), region.len(), node) };
+    // SAFETY: every offset read is inside the mapped, filled region.
+    let sample = (0..PAGES).all(|i| unsafe { *region.as_ptr().add(i * page) } == 7);
+    println!(
+        "settle control: {} of {PAGES} pages pushed to node {other} (move_pages rc {rc}); on node {node}: {} before, \
+         settle moved {moved}, {} after; contents kept: {sample}",
+        before.total - before.on_node,
+        before.on_node,
+        after.on_node
+    );
+    let pushed = before.total - before.on_node;
+    if rc < 0 || pushed == 0 {
+        c.fail(format!("settle control: move_pages pushed no page to node {other} (rc {rc})"));
+    } else if moved != pushed || after.on_node != PAGES as u64 || after.total != PAGES as u64 || !sample {
+        c.fail(format!(
+            "settle control: {pushed} pages off node {node}, settle reported {moved}; after: {}/{} on node {node}, \
+             contents kept: {sample}",
+            after.on_node, after.total
+        ));
+    }
+}
+
+impl Checker<'_> {
+    /// Regions made at once on every node, as a snapshot load makes them:
+    /// one thread per allowed CPU, pinned there with its memory policy bound
+    /// to the CPU's node, maps, binds and fills regions of assorted sizes
+    /// (one page to 2 MiB), keeps some and unmaps others so new mappings
+    /// land beside other threads' ones. Each region's pages are checked
+    /// right after its thread filled it, and every kept one again at the
+    /// end: all must be on the region's node.
+    fn mbind_race(&mut self) {
+        use numashard::numa::{self, NodeRegion};
+        const ROUNDS: u64 = 800;
+        const KEEP: usize = 48;
+        println!("== scenario mbind-race (process memory policy: {})", memory_policy());
+        let t0 = Instant::now();
+        let allowed = numashard::placement::allowed_cpus();
+        let cpus: Vec<(u32, u32)> =
+            allowed.iter().filter_map(|&cpu| self.kernel_node_of(cpu).map(|node| (cpu, node))).collect();
+        let page = page_size() as usize;
+        let results: Vec<Result<(u64, u64), String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = cpus
+                .iter()
+                .map(|&(cpu, node)| {
+                    scope.spawn(move || -> Result<(u64, u64), String> {
+                        if !numa::pin_thread(cpu) || !numa::bind_thread_memory(node) {
+                            return Err(format!("cpu {cpu}: pinning or binding the thread failed"));
+                        }
+                        let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (cpu as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                        let mut next = move || {
+                            rng ^= rng << 13;
+                            rng ^= rng >> 7;
+                            rng ^= rng << 17;
+                            rng
+                        };
+                        let mut kept: Vec<NodeRegion> = Vec::new();
+                        let (mut made, mut off) = (0u64, 0u64);
+                        let check = |r: &NodeRegion, when: &str| -> Result<u64, String> {
+                            // SAFETY: the region is mapped for as long as `r` lives.
+                            let p = unsafe { numa::page_nodes(r.as_ptr(), r.len(), node) };
+                            if p.on_node != p.total || p.total == 0 {
+                                return Err(format!(
+                                    "cpu {cpu}: a {}-page region bound to node {node} ({:p}, bound={}) has {}/{} \
+                                     pages on it {when}",
+                                    r.len() / page,
+                                    r.as_ptr(),
+                                    r.bound(),
+                                    p.on_node,
+                                    p.total
+                                ));
+                            }
+                            Ok(p.total)
+                        };
+                        for _ in 0..ROUNDS {
+                            let len = match next() % 16 {
+                                0 => 2 << 20,
+                                n => page * (1 + (next() % (8 << (n % 4))) as usize),
+                            };
+                            let r = NodeRegion::new(len, Some(node), len == 2 << 20).map_err(|e| e.to_string())?;
+                            if !r.bound() {
+                                return Err(format!("cpu {cpu}: mbind to node {node} refused"));
+                            }
+                            // SAFETY: the region is r.len() bytes, mapped and writable.
+                            unsafe {
+                                for at in (0..r.len()).step_by(page) {
+                                    r.as_ptr().add(at).write(1);
+                                }
+                            }
+                            if let Err(e) = check(&r, "after its thread filled it") {
+                                off += 1;
+                                println!("  VIOLATION: {e}");
+                            }
+                            made += 1;
+                            kept.push(r);
+                            if kept.len() > KEEP {
+                                let i = (next() % kept.len() as u64) as usize;
+                                kept.swap_remove(i);
+                            }
+                        }
+                        for r in &kept {
+                            if let Err(e) = check(r, "at the end") {
+                                off += 1;
+                                println!("  VIOLATION: {e}");
+                            }
+                        }
+                        Ok((made, off))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a thread panicked".into()))).collect()
+        });
+        let (mut made, mut off) = (0, 0);
+        for r in results {
+            match r {
+                Ok((m, o)) => {
+                    made += m;
+                    off += o;
+                }
+                Err(e) => self.fail(format!("mbind-race: {e}")),
+            }
+        }
+        if off > 0 {
+            self.fail(format!("mbind-race: {off} region checks found pages off the region's node"));
+            explain_misplaced_pages();
+        }
+        println!(
+            "  mbind-race: {made} regions on {} CPUs, {off} with pages off their node; scenario done in {:.2}s",
+            cpus.len(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// After a locality violation: what the kernel says about it. Every
+/// node-bound mapping of this process that holds pages outside its bound
+/// nodes (`/proc/self/numa_maps`), each node's free memory, and the kernel's
+/// counters of page moves and huge page work since boot.
+fn explain_misplaced_pages() {
+    let maps = std::fs::read_to_string("/proc/self/numa_maps").unwrap_or_default();
+    let mut bound = 0;
+    let mut off = 0;
+    for line in maps.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(_addr), Some(policy)) = (words.next(), words.next()) else { continue };
+        let Some(nodes) = policy.strip_prefix("bind:").or_else(|| policy.strip_prefix("bind=static:")) else {
+            continue;
+        };
+        bound += 1;
+        let allowed = parse_list(nodes);
+        let stray = line.split_whitespace().filter_map(|w| w.strip_prefix('N')?.split_once('=')).any(|(n, c)| {
+            n.parse::<u32>().is_ok_and(|n| !allowed.contains(&n)) && c.parse::<u64>().is_ok_and(|c| c > 0)
+        });
+        if stray {
+            off += 1;
+            println!("    numa_maps, pages off the bound node: {line}");
+        }
+    }
+    println!("    numa_maps: {off} of {bound} node-bound mappings hold pages off their nodes");
+    // The whole table, for the log (the test's summary filters these lines out).
+    for line in maps.lines().filter(|l| l.contains(" anon=")) {
+        println!("    numa_maps| {line}");
+    }
+    for (node, _) in kernel_nodes() {
+        let info = std::fs::read_to_string(format!("/sys/devices/system/node/node{node}/meminfo")).unwrap_or_default();
+        let free: Vec<&str> = info
+            .lines()
+            .filter(|l| l.contains("MemFree") || l.contains("MemUsed") || l.contains("AnonHugePages"))
+            .map(|l| l.split_once(':').map_or(l, |(_, v)| v).trim())
+            .collect();
+        println!("    node {node} MemFree/MemUsed/AnonHugePages: {}", free.join(" / "));
+    }
+    let vmstat = std::fs::read_to_string("/proc/vmstat").unwrap_or_default();
+    let counters: Vec<&str> = vmstat
+        .lines()
+        .filter(|l| {
+            ["thp_fault", "thp_collapse", "numa_", "pgmigrate", "compact_migrate", "compact_success", "pgsteal", "pswp"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .collect();
+    println!("    vmstat: {}", counters.join(", "));
 }
 
 fn page_size() -> u64 {

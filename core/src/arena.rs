@@ -258,6 +258,12 @@ impl Arena {
         self.chunks.iter().map(|c| c.len()).sum::<usize>() + self.large.values().map(|r| r.len()).sum::<usize>()
     }
 
+    /// Moves every region's pages found off its node there; returns how
+    /// many were (see [`NodeRegion::settle`]).
+    pub(crate) fn settle(&self) -> u64 {
+        self.chunks.iter().chain(self.large.values()).map(NodeRegion::settle).sum()
+    }
+
     /// Where the arena's resident pages are, relative to `node`.
     pub(crate) fn page_nodes(&self, node: u32) -> PageCount {
         let mut total = PageCount::default();

@@ -56,6 +56,8 @@ pub(crate) struct Counters {
     stripes: [CachePadded<[AtomicU64; 2]>; STRIPES],
     pub(crate) evictions: AtomicU64,
     pub(crate) expirations: AtomicU64,
+    /// Resident pages found off the shard's node and moved there.
+    pub(crate) pages_moved: AtomicU64,
 }
 
 fn stripe() -> usize {

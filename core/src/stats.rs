@@ -44,6 +44,9 @@ pub struct ShardStats {
     pub evictions: u64,
     /// Entries removed because their time to live ran out.
     pub expirations: u64,
+    /// Resident pages found off `memory_node` and moved there (a snapshot
+    /// load checks each shard it builds before the map is returned).
+    pub pages_moved: u64,
 }
 
 /// Map totals and every shard's stats.
@@ -97,7 +100,7 @@ impl MapStats {
         gauge(&mut s, "replace_all_stall_max_seconds", "Longest replace_all switch stall.", "gauge");
         let _ = writeln!(s, "numashard_replace_all_stall_max_seconds {:.9}", self.replace_stall_max_ns as f64 / 1e9);
         type Field = fn(&ShardStats) -> u64;
-        let per: [(&str, &str, &str, Field); 12] = [
+        let per: [(&str, &str, &str, Field); 13] = [
             ("entries", "Entries stored.", "gauge", |x| x.entries),
             ("bytes", "Bytes charged to entries.", "gauge", |x| x.bytes),
             ("mapped_bytes", "Bytes mapped for the shard.", "gauge", |x| x.mapped_bytes),
@@ -106,6 +109,9 @@ impl MapStats {
             ("binding_applied", "1 when CPU and memory binding are applied.", "gauge", |x| x.binding_applied as u64),
             ("pages_on_node", "Resident pages on the shard's memory node.", "gauge", |x| x.pages_on_node),
             ("pages_total", "Resident pages of the shard.", "gauge", |x| x.pages_total),
+            ("pages_moved_total", "Resident pages found off the shard's node and moved there.", "counter", |x| {
+                x.pages_moved
+            }),
             ("hits_total", "Reads that found their key.", "counter", |x| x.hits),
             ("misses_total", "Reads that found no live entry.", "counter", |x| x.misses),
             ("evictions_total", "Entries evicted at the memory limit.", "counter", |x| x.evictions),

@@ -296,6 +296,12 @@ impl Table {
         }
     }
 
+    /// Moves the slot array's pages found off its node there; returns how
+    /// many were (see [`NodeRegion::settle`]).
+    pub(crate) fn settle(&self) -> u64 {
+        self.region.settle()
+    }
+
     /// Where the slot array's resident pages are.
     pub(crate) fn page_nodes(&self, node: u32) -> PageCount {
         // SAFETY: the region stays mapped while we hold &self.

@@ -34,6 +34,7 @@ impl Map {
             misses: s.counters.hits_misses().1,
             evictions: s.counters.evictions.load(Ordering::Relaxed),
             expirations: s.counters.expirations.load(Ordering::Relaxed),
+            pages_moved: s.counters.pages_moved.load(Ordering::Relaxed),
         })
     }
 

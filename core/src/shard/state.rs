@@ -303,6 +303,12 @@ impl ShardState {
         self.table.bound() && self.arena.all_bound()
     }
 
+    /// Moves the pages of every region found off its node there; returns
+    /// how many were. A snapshot load calls it on each shard it built.
+    pub(crate) fn settle(&self) -> u64 {
+        self.table.settle() + self.arena.settle()
+    }
+
     pub(crate) fn page_nodes(&self, node: u32) -> PageCount {
         let mut p = self.table.page_nodes(node);
         p.add(self.arena.page_nodes(node));
