@@ -436,6 +436,8 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	switch shared {
 	case "numashard", "numashard-cache", "numashard-cgo":
 		cfg := numashard.Config{NoDirectReads: shared == "numashard-cgo"}
+		// NUMASHARD_BENCH_SHARDS: another shard count than the default (one per CPU).
+		cfg.Shards = envInt("NUMASHARD_BENCH_SHARDS", 0)
 		if shared == "numashard-cache" {
 			// Room for every entry (~100 B each) several times over.
 			cfg.MemoryLimit, cfg.Eviction = uint64(n)*512, numashard.EvictionS3FIFO
