@@ -44,8 +44,9 @@ pub struct ShardStats {
     pub evictions: u64,
     /// Entries removed because their time to live ran out.
     pub expirations: u64,
-    /// Resident pages found off `memory_node` and moved there (a snapshot
-    /// load checks each shard it builds before the map is returned).
+    /// Resident pages found off `memory_node` and moved there: a snapshot
+    /// load checks each shard it builds before the map is returned. (Were
+    /// the kernel to refuse a move, `pages_on_node` would show it.)
     pub pages_moved: u64,
 }
 
