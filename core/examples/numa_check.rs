@@ -19,6 +19,15 @@
 //! * `delegate`         — `ExecMode::Delegate`: the owner threads do every allocation
 //! * `synthetic:DESC`   — an hwloc synthetic topology (e.g. `pack:2 [numa] core:2 pu:1`):
 //!   binding cannot be applied, and every shard must say so
+//! * `mbind-race`       — no map: a thread per allowed CPU maps, binds and fills regions
+//!   at once (as a snapshot load's threads do); every region's pages must be on its node
+//!
+//! On a real multi-node machine every run first checks the measurement
+//! itself (a region bound to each node is found there and only there) and
+//! `NodeRegion::settle` (pages pushed off a region's node are found and moved
+//! back). When a locality check fails it prints what the kernel says: the
+//! node-bound mappings holding pages off their nodes (`/proc/self/numa_maps`),
+//! each node's free memory, and the kernel's migration and huge page counters.
 //!
 //! Options:
 //!
@@ -52,7 +61,7 @@ struct Options {
 fn usage() -> ! {
     eprintln!(
         "usage: numa_check [--entries N] [--grow N] [--expect-nodes N] [--expect-node N] [--min-local PCT] \
-         [--lenient] SCENARIO...\n  scenarios: default | per-node:A,B,.. | misplace | delegate | synthetic:DESC"
+         [--lenient] SCENARIO...\n  scenarios: default | per-node:A,B,.. | misplace | delegate | synthetic:DESC | mbind-race"
     );
     std::process::exit(2)
 }
