@@ -82,7 +82,7 @@ for s in $suites; do
   rc=0
   "$VM" boot "$OUT/initrd.cpio" --nodes "$nodes" --cpus-per-node "$cpn" --mem-mb "$guest_mem" \
     --timeout "$guest_timeout" --log "$OUT/$s.log" -- "$s" "$entries" "$grow" |
-    grep --line-buffered -E '^###|^numa_check: |VIOLATION|^  - |growth:|scenario .* done|^settle control|^  settle: |^    (numa_maps|node [0-9]+ MemFree|vmstat)' || rc=${PIPESTATUS[0]}
+    grep --line-buffered -E '^###|^numa_check: |VIOLATION|^  - |growth:|scenario .* done|^settle control|^  settle: |^    (numa_maps[,:]|node [0-9]+ MemFree|vmstat)' || rc=${PIPESTATUS[0]}
   note "guest $s: exit $rc in $((SECONDS - t)) s"
   [ "$rc" = 0 ] || failures+=("guest-$s")
 done
