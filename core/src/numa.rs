@@ -160,8 +160,9 @@ impl NodeRegion {
 
     /// Finds the region's resident pages that are not on its node, and if
     /// there are any, binds the region again with `MPOL_MF_MOVE`, which
-    /// has the kernel migrate them there. Returns how many were found off
-    /// the node (0 for an unbound or empty region).
+    /// has the kernel migrate them there. Returns how many it moved (0 for
+    /// an unbound or empty region); pages the kernel would not move stay
+    /// where they are, and `page_nodes` shows them.
     ///
     /// Migration is transparent to other threads' accesses, but it costs a
     /// page walk and a copy per page moved: call it on regions being built,
@@ -171,10 +172,13 @@ impl NodeRegion {
         // SAFETY: the region is mapped while `self` lives.
         let found = unsafe { page_nodes(self.ptr.as_ptr(), self.len, node) };
         let off = found.total - found.on_node;
-        if off > 0 {
-            mbind(self.ptr.as_ptr().cast(), self.len, node, MPOL_MF_MOVE);
+        if off == 0 {
+            return 0;
         }
-        off
+        mbind(self.ptr.as_ptr().cast(), self.len, node, MPOL_MF_MOVE);
+        // SAFETY: as above.
+        let after = unsafe { page_nodes(self.ptr.as_ptr(), self.len, node) };
+        off.saturating_sub(after.total - after.on_node)
     }
 }
 

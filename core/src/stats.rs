@@ -45,8 +45,8 @@ pub struct ShardStats {
     /// Entries removed because their time to live ran out.
     pub expirations: u64,
     /// Resident pages found off `memory_node` and moved there: a snapshot
-    /// load checks each shard it builds before the map is returned. (Were
-    /// the kernel to refuse a move, `pages_on_node` would show it.)
+    /// load checks each shard it builds before the map is returned. (Pages
+    /// the kernel would not move are not counted; `pages_on_node` shows them.)
     pub pages_moved: u64,
 }
 

@@ -165,10 +165,11 @@ fn build_shard(
     st.garbage.clear();
     if node.is_some() {
         // Every region was bound to the node before it was touched, yet the
-        // 2- and 4-node test guests have found up to 3% of a loaded shard's
-        // pages elsewhere, in a few runs out of dozens (cause not found;
-        // bench/numa-vm/README.md). Before anyone can read them, any such
-        // pages are moved to the node; stats report how many were.
+        // 2- and 4-node test guests have found up to 4% of a loaded shard's
+        // pages elsewhere in rare runs, in transparent huge pages that a
+        // neighbouring region's block brought (bench/numa-vm/README.md;
+        // huge regions are aligned since). Before anyone can read them, any
+        // such pages are moved to the node; stats report how many were.
         let moved = st.settle();
         inner.shards[s].counters.pages_moved.fetch_add(moved, std::sync::atomic::Ordering::Relaxed);
     }
