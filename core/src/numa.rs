@@ -74,15 +74,23 @@ impl NodeRegion {
         }
     }
 
-    /// The real region: mmap, mbind, madvise (`len` is a positive multiple of the page size).
+    /// The real region (`len` is a positive multiple of the page size):
+    /// mapped inaccessible, bound, advised, then made readable and writable.
     ///
-    /// A huge region starts on a transparent huge page boundary: the kernel
-    /// maps a huge page over a whole aligned block of one mapping, and an
-    /// unaligned region shares its first and last blocks with its
-    /// neighbours. In the NUMA test guests, pages of such shared blocks were
-    /// found on a neighbouring region's node (2026-12-07, runs with another
-    /// shard building beside; `bench/numa-vm/README.md`). Aligned, a huge
-    /// page backing the region lies inside it.
+    /// Until it is bound, a fresh mapping has no policy, and the kernel may
+    /// merge it with a neighbouring mapping that has none either (another
+    /// thread's heap, say). Should that thread fault a transparent huge
+    /// page there, the page covers the whole aligned 2 MiB block, part of
+    /// this region included, on that thread's node: the NUMA test guests
+    /// caught exactly that during snapshot loads (430 of a region's 512 pages
+    /// in a huge page shared with such a neighbour; `bench/numa-vm/README.md`).
+    /// Mapped `PROT_NONE` the region cannot merge with any writable mapping,
+    /// and nobody can fault in it, until `mprotect` opens it, bound; from
+    /// then on it merges only with mappings bound like it.
+    ///
+    /// A huge region also starts on a huge page boundary (one huge page
+    /// more is reserved and the rest unmapped), so that the huge pages
+    /// backing it lie inside it and cover all of it.
     #[cfg(not(miri))]
     fn map(len: usize, node: Option<u32>, huge: bool) -> Result<NodeRegion> {
         let align = if huge { huge_page_size() } else { page_size() };
@@ -92,14 +100,7 @@ impl NodeRegion {
         // SAFETY: a new private anonymous mapping at an address the kernel
         // picks; it cannot alias any existing Rust object.
         let addr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                reserve,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
+            libc::mmap(std::ptr::null_mut(), reserve, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
         };
         if addr == libc::MAP_FAILED {
             let err = std::io::Error::last_os_error();
@@ -128,6 +129,12 @@ impl NodeRegion {
             // SAFETY: advice on a range we mapped; it changes no contents.
             // Failure (THP disabled or unsupported) only costs TLB misses.
             let _ = unsafe { libc::madvise(start.cast(), len, libc::MADV_HUGEPAGE) };
+        }
+        // SAFETY: opens exactly the range this region owns; no page of it
+        // exists yet, so nothing is exposed but zero-fill.
+        if unsafe { libc::mprotect(start.cast(), len, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(Error::with_detail(Status::Resource, format!("mprotect of {len} bytes failed: {err}")));
         }
         Ok(region)
     }
