@@ -164,12 +164,12 @@ fn build_shard(
     // Regions replaced while building were never published.
     st.garbage.clear();
     if node.is_some() {
-        // Every region was bound to the node before it was touched, yet the
-        // 2- and 4-node test guests have found up to 4% of a loaded shard's
-        // pages elsewhere in rare runs, in transparent huge pages that a
-        // neighbouring region's block brought (bench/numa-vm/README.md;
-        // huge regions are aligned since). Before anyone can read them, any
-        // such pages are moved to the node; stats report how many were.
+        // The test guests once found up to 4% of a loaded shard's pages on
+        // another node: transparent huge pages another load thread faulted
+        // in a neighbouring mapping the fresh region had merged with
+        // (NodeRegion::map, bench/numa-vm/README.md). Regions are now bound
+        // before they can merge; should pages stray anyway, they are moved
+        // to the node before anyone can read them, and stats count them.
         let moved = st.settle();
         inner.shards[s].counters.pages_moved.fetch_add(moved, std::sync::atomic::Ordering::Relaxed);
     }
