@@ -17,7 +17,8 @@ step() { # step NAME CMD...
 
 quiet_tty() { "$@" >/tmp/out 2>&1; rc=$?; cat /tmp/out; return $rc; }
 
-echo "### GUEST suite=$suite kernel=$(uname -r) cpus=$(nproc) mem=$(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
+echo "### GUEST suite=$suite kernel=$(uname -r) cpus=$(nproc) mem=$(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)" \
+  "thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
 numactl --hardware | grep -v '^node distances\|^ *[0-9]*: \|^node   '
 
 chk="numa_check --entries $entries --grow $grow"
