@@ -14,12 +14,11 @@
 # NUMASHARD_NUMA_SUITES="2x1 4x1 2x2" selects guests; NUMASHARD_NUMA_ENTRIES /
 # NUMASHARD_NUMA_GROW size the load (200000 each); NUMASHARD_NUMA_TIMEOUT is
 # the per-guest limit in seconds (420); NUMASHARD_NUMA_MEM_MB the guest's
-# memory, split over its nodes (4096). With 2048 (~500 MB per node in the
-# 4-node guest, whose /tmp holds the 171 MB snapshot of the warm-restart
-# phase in RAM), 2 of 8 runs on one machine found 1-3% of a shard's pages
-# off its node after the snapshot load, and a third timed out; with 4096,
-# 8 of 8 runs passed. The cause was not established: see
-# bench/numa-vm/README.md, "Off-node pages after a snapshot load".
+# memory, split over its nodes (4096: with 2048 one run of the 4-node guest,
+# whose /tmp holds the warm-restart phase's 171 MB snapshot in RAM, timed
+# out at 300 s). The off-node pages once seen after snapshot loads were not
+# a matter of memory: bench/numa-vm/README.md, "Off-node pages after a
+# snapshot load".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -679,6 +679,7 @@ fn settle_control(c: &mut Checker<'_>, node: u32, other: u32) {
     };
     // SAFETY: the region is mapped while `region` lives.
     let before = unsafe { page_nodes(region.as_ptr(), region.len(), node) };
+    let pushed = before.total - before.on_node;
     let moved = region.settle();
     // SAFETY: as above.
     let after = unsafe { page_nodes(region.as_ptr(), region.len(), node) };
@@ -687,11 +688,8 @@ fn settle_control(c: &mut Checker<'_>, node: u32, other: u32) {
     println!(
         "settle control: {} of {PAGES} pages pushed to node {other} (move_pages rc {rc}); on node {node}: {} before, \
          settle moved {moved}, {} after; contents kept: {sample}",
-        before.total - before.on_node,
-        before.on_node,
-        after.on_node
+        pushed, before.on_node, after.on_node
     );
-    let pushed = before.total - before.on_node;
     if rc < 0 || pushed == 0 {
         c.fail(format!("settle control: move_pages pushed no page to node {other} (rc {rc})"));
     } else if moved != pushed || after.on_node != PAGES as u64 || after.total != PAGES as u64 || !sample {
@@ -807,7 +805,7 @@ impl Checker<'_> {
             explain_misplaced_pages();
         }
         println!(
-            "  mbind-race: {made} regions on {} CPUs, {off} with pages off their node; scenario done in {:.2}s",
+            "  mbind-race: {made} regions on {} CPUs, {off} with pages off their node; scenario mbind-race done in {:.2}s",
             cpus.len(),
             t0.elapsed().as_secs_f64()
         );

@@ -52,9 +52,7 @@ impl NodeRegion {
         if len == 0 {
             return Ok(NodeRegion { ptr: NonNull::dangling(), len: 0, node, bound: false });
         }
-        let len = len.checked_next_multiple_of(page_size()).ok_or_else(|| {
-            Error::with_detail(Status::Resource, format!("cannot map {len} bytes: the size overflows"))
-        })?;
+        let len = len.checked_next_multiple_of(page_size()).ok_or_else(|| too_large(len))?;
         #[cfg(miri)]
         {
             // Miri cannot run mmap or mbind: a zeroed, page-aligned heap
@@ -94,9 +92,7 @@ impl NodeRegion {
     #[cfg(not(miri))]
     fn map(len: usize, node: Option<u32>, huge: bool) -> Result<NodeRegion> {
         let align = if huge { huge_page_size() } else { page_size() };
-        let reserve = len.checked_add(align - page_size()).ok_or_else(|| {
-            Error::with_detail(Status::Resource, format!("cannot map {len} bytes: the size overflows"))
-        })?;
+        let reserve = len.checked_add(align - page_size()).ok_or_else(|| too_large(len))?;
         // SAFETY: a new private anonymous mapping at an address the kernel
         // picks; it cannot alias any existing Rust object.
         let addr = unsafe {
@@ -206,6 +202,11 @@ impl Drop for NodeRegion {
         #[cfg(not(miri))]
         let _ = unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
+}
+
+/// The error for a region whose size, rounded up, overflows.
+fn too_large(len: usize) -> Error {
+    Error::with_detail(Status::Resource, format!("cannot map {len} bytes: the size overflows"))
 }
 
 /// The size of a transparent huge page (a PMD mapping): what the kernel
