@@ -198,23 +198,38 @@ impl Table {
     /// a doubling: 125 vs 104 B/entry).
     #[inline]
     pub(crate) fn needs_grow(&self) -> bool {
-        (self.len + 1) * 5 > self.capacity() * 4
+        self.needs_grow_for(1)
+    }
+
+    /// Whether inserting `n` more entries needs a bigger table first.
+    #[inline]
+    pub(crate) fn needs_grow_for(&self, n: usize) -> bool {
+        self.len.saturating_add(n).saturating_mul(5) > self.capacity() * 4
     }
 
     /// Doubles the capacity. The old slot array goes to `garbage`: lock-free
-    /// readers may still be probing it.
+    /// readers may still be probing it. Nothing writes the old array here,
+    /// so the caller may run this outside a write section while readers
+    /// keep using the published old array (see `ShardState::grow_ahead`);
+    /// an access count a reader raises in the old array after its slot was
+    /// copied is lost (the count is a hint).
     pub(crate) fn grow(&mut self, garbage: &mut Vec<NodeRegion>) -> Result<()> {
         let mut bigger = Table::with_bits(self.node, self.bits + 1)?;
+        let q = bigger.slots() as *const AtomicU64;
         for i in 0..self.capacity() {
-            let s = self.slot(i);
-            if s.tag != 0 {
-                let at = bigger.insert_absent(s.tag, s.rec);
-                // SAFETY: i < capacity; the accessed bit moves with the entry.
-                let count = unsafe { load_rec_word(self.slots(), i) } & ACCESSED;
-                let q = bigger.slots() as *const AtomicU64;
+            let tag = self.slot(i).tag;
+            if tag != 0 {
+                // SAFETY: i < capacity. The record word moves whole, its
+                // access count included.
+                let word = unsafe { load_rec_word(self.slots(), i) };
+                let at = bigger.view().vacancy(tag);
                 // SAFETY: `at` < the new array's capacity; the array is not
-                // published yet, so nothing else writes it.
-                unsafe { (*q.add(2 * at + 1)).fetch_or(count, Relaxed) };
+                // published yet, so nothing else reads or writes it.
+                unsafe {
+                    (*q.add(2 * at + 1)).store(word, Relaxed);
+                    (*q.add(2 * at)).store(tag, Relaxed);
+                }
+                bigger.len += 1;
             }
         }
         let old = std::mem::replace(self, bigger);

@@ -666,3 +666,90 @@ fn in_place_overwrites_never_tear_lock_free_reads() {
     assert!(reads.load(Ordering::Relaxed) > 1000 && writes.load(Ordering::Relaxed) > 1000);
     assert_eq!(map.len().unwrap(), KEYS);
 }
+
+/// Lock-free reads while one shard's index doubles again and again: a
+/// writer inserts fresh keys (every one stays) and batches of them, from a
+/// 64-slot index up to 2^18 slots, and overwrites a few stable keys; the
+/// index is rebuilt outside the write section, so readers keep reading the
+/// old array meanwhile. Every key published so far must be found, single
+/// and batched, with the value it was stored with (a read of an array freed
+/// or changed under it would miss it, return another key's value, or fault).
+#[test]
+fn reads_find_every_key_while_the_index_doubles() {
+    for mode in modes() {
+        let map = Arc::new(Map::new(cfg(mode, 1)).unwrap());
+        const STABLE: u64 = 16;
+        const FRESH: u64 = 200_000;
+        let fresh_key = |k: u64| (k + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes();
+        let fresh_value = |k: u64| (k ^ 0x5a5a).to_le_bytes();
+        for k in 0..STABLE {
+            map.put(&odd_key(k, 24), &versioned_value(k, 0, 32)).unwrap();
+        }
+        let published = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        std::thread::scope(|s| {
+            {
+                let (map, published, done) = (map.clone(), published.clone(), done.clone());
+                s.spawn(move || {
+                    let mut k = 0u64;
+                    let mut version = 1u64;
+                    while k < FRESH {
+                        if k % 3 == 0 {
+                            // A batch of 40 puts, which grows ahead for all of them.
+                            let keys: Vec<[u8; 8]> = (k..k + 40).map(fresh_key).collect();
+                            let values: Vec<[u8; 8]> = (k..k + 40).map(fresh_value).collect();
+                            let mut ops: Vec<BatchOp<'_>> =
+                                keys.iter().zip(&values).map(|(key, v)| BatchOp::put(key, v)).collect();
+                            map.batch(&mut ops).unwrap();
+                            assert!(ops.iter().all(|op| op.status == Status::Ok));
+                            k += 40;
+                        } else {
+                            map.put(&fresh_key(k), &fresh_value(k)).unwrap();
+                            k += 1;
+                        }
+                        published.store(k, Ordering::Release);
+                        if k % 64 == 0 {
+                            version += 1;
+                            let s = k % STABLE;
+                            map.put(&odd_key(s, 24), &versioned_value(s, version, 32)).unwrap();
+                        }
+                    }
+                    done.store(true, Ordering::Release);
+                });
+            }
+            for r in 0..2u64 {
+                let (map, published, done) = (map.clone(), published.clone(), done.clone());
+                s.spawn(move || {
+                    let mut rng = Rng(r + 7);
+                    let mut buf = [0u8; 64];
+                    while !done.load(Ordering::Acquire) {
+                        let upto = published.load(Ordering::Acquire);
+                        if upto == 0 {
+                            continue;
+                        }
+                        let k = rng.next() % upto;
+                        let got = map.get_into(&fresh_key(k), &mut buf).unwrap();
+                        assert_eq!(got, Some(8), "fresh key {k} of {upto} not found");
+                        assert_eq!(buf[..8], fresh_value(k), "fresh key {k}");
+                        let s = rng.next() % STABLE;
+                        let len = map.get_into(&odd_key(s, 24), &mut buf).unwrap().expect("stable key");
+                        check_versioned(s, &buf[..len]);
+                        if rng.next() % 8 == 0 {
+                            let ks: Vec<u64> = (0..24).map(|_| rng.next() % upto).collect();
+                            let keys: Vec<[u8; 8]> = ks.iter().map(|&k| fresh_key(k)).collect();
+                            let mut outs = vec![[0u8; 8]; keys.len()];
+                            let mut ops: Vec<BatchOp<'_>> =
+                                keys.iter().zip(outs.iter_mut()).map(|(key, o)| BatchOp::get(key, o)).collect();
+                            map.batch(&mut ops).unwrap();
+                            for (op, &k) in ops.iter().zip(&ks) {
+                                assert_eq!(op.status, Status::Ok, "batched fresh key {k}");
+                                assert_eq!(op.out[..8], fresh_value(k));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(map.len().unwrap(), STABLE + published.load(Ordering::Acquire));
+    }
+}

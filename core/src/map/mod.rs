@@ -169,7 +169,7 @@ impl Map {
                     return Ok(op.status);
                 }
                 let mut st = shard.lock_for(hash)?;
-                st.write(&inner.gate, |st| st.apply(&inner.budget, op));
+                st.write(&inner.gate, 1, |st| st.apply(&inner.budget, op));
             }
             ExecMode::Delegate => {
                 let cpu = numa::current_cpu() as usize;
@@ -177,7 +177,7 @@ impl Map {
                     // The owner is pinned to the CPU we occupy: waking it would
                     // cost two context switches; apply under its lock instead.
                     let mut st = shard.lock()?;
-                    st.write(&inner.gate, |st| st.apply(&inner.budget, op));
+                    st.write(&inner.gate, 1, |st| st.apply(&inner.budget, op));
                     return Ok(op.status);
                 }
                 ReplySlot::with(|slot| {
@@ -254,7 +254,7 @@ impl Map {
             let _pass = self.enter()?;
             let (hash, shard) = self.route(key);
             let mut st = shard.lock_for(hash)?;
-            return match st.write(&inner.gate, |st| st.put(&inner.budget, hash, key, value)) {
+            return match st.write(&inner.gate, 1, |st| st.put(&inner.budget, hash, key, value)) {
                 Status::Ok => Ok(()),
                 s => Err(Self::status_err(s)),
             };
@@ -478,7 +478,7 @@ impl Map {
                 }
                 if due <= now {
                     let mut st = s.lock()?;
-                    st.write(&inner.gate, |st| st.expire_due(&inner.budget, now, usize::MAX, true));
+                    st.write(&inner.gate, 0, |st| st.expire_due(&inner.budget, now, usize::MAX, true));
                 }
             }
         }
@@ -494,7 +494,7 @@ impl Map {
     pub fn clear(&self) -> Result<()> {
         let _pass = self.enter()?;
         for s in self.inner.shards.iter() {
-            s.lock()?.write(&self.inner.gate, |st| st.clear(&self.inner.budget))?;
+            s.lock()?.write(&self.inner.gate, 0, |st| st.clear(&self.inner.budget))?;
         }
         Ok(())
     }

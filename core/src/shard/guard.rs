@@ -58,8 +58,11 @@ impl std::ops::DerefMut for StateGuard<'_> {
 impl<'a> StateGuard<'a> {
     /// Runs a change of the shard inside a seqlock write section, publishes
     /// the (possibly new) slot array, and hands unlinked regions to the
-    /// gate's grace-period reclamation.
-    pub(crate) fn write<R>(&mut self, gate: &'a Gate, f: impl FnOnce(&mut ShardState) -> R) -> R {
+    /// gate's grace-period reclamation. `inserts` is at most how many
+    /// entries the change may add: the index grows for them before the
+    /// section opens ([`ShardState::grow_ahead`]).
+    pub(crate) fn write<R>(&mut self, gate: &'a Gate, inserts: usize, f: impl FnOnce(&mut ShardState) -> R) -> R {
+        self.grow_ahead(inserts);
         let s = self.begin_write();
         let r = f(self);
         self.end_write(gate, s);

@@ -10,6 +10,8 @@
 //!   expiry and reclamation, sleeping); [`OwnerLife`]: when it starts.
 
 mod guard;
+#[cfg(all(test, not(loom)))]
+mod grow_tests;
 mod owner;
 mod reader;
 mod state;

@@ -43,7 +43,7 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
                                 // SAFETY: the indices of one message are distinct ops
                                 // that only this shard touches (the batch splitter's
                                 // contract), and the sender keeps `ops` alive until replied.
-                                st.write(gate, |st| unsafe { st.apply_indexed(budget, ops, idx) });
+                                st.write(gate, idx.len(), |st| unsafe { st.apply_indexed(budget, ops, idx) });
                                 // Publish before replying: a caller that saw its
                                 // reply must see the count it caused.
                                 st.publish();
@@ -73,7 +73,7 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
         if next_expiry != u64::MAX && next_expiry.saturating_add(GRAIN_NS) <= shard.clock.now_ns() {
             if let Ok(mut st) = shard.lock() {
                 let now = shard.clock.now_ns();
-                st.write(gate, |st| st.expire_due(budget, now, EXPIRE_STEP, false));
+                st.write(gate, 0, |st| st.expire_due(budget, now, EXPIRE_STEP, false));
             }
             continue;
         }
