@@ -10,6 +10,7 @@
 pub mod ceiling;
 pub mod ceiling_inline;
 pub mod engine;
+pub mod grow;
 pub mod memory;
 pub mod numashard_engine;
 pub mod peers;

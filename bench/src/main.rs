@@ -11,7 +11,7 @@ use numashard_bench::memory::CountingAllocator;
 use numashard_bench::report::{self, Row, NAMED_TABLES};
 use numashard_bench::runner::{self, latency_histogram, LoadReport, RowSpec};
 use numashard_bench::workload::{self, Distribution, KeySet, StreamOp, Workload, Zipf};
-use numashard_bench::{plot, snapshot, stall, system};
+use numashard_bench::{grow, plot, snapshot, stall, system};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -39,7 +39,8 @@ struct Args {
     engines: Vec<EngineKind>,
     /// Workloads: read-only, read-absent (every get misses), read-95, update-50, write-only (every op an overwrite), rmw, insert;
     /// `stall` measures writer stalls during
-    /// iteration and replace_all (numashard only); `snapshot` times save and load against the disk's
+    /// iteration and replace_all (numashard only); `grow` fills each engine from empty, one put at a time, while a reader
+    /// reads stored keys, and reports both sides' waits while tables resize; `snapshot` times save and load against the disk's
     /// bandwidth (and Redis with --redis) and the writer stall during a save; `idle` measures the CPU an open, loaded map uses
     /// with no traffic (every engine, `--duration` seconds).
     #[arg(
@@ -144,6 +145,7 @@ struct Plan {
     engines: Vec<EngineKind>,
     workloads: Vec<Workload>,
     stall: bool,
+    grow: bool,
     snapshot: bool,
     idle: bool,
     dists: Vec<Distribution>,
@@ -156,11 +158,14 @@ impl Plan {
     fn from_args(a: &Args) -> Result<Plan, String> {
         let mut workloads = Vec::new();
         let mut stall = false;
+        let mut grow = false;
         let mut snapshot = false;
         let mut idle = false;
         for w in &a.workloads {
             if w == "stall" {
                 stall = true;
+            } else if w == "grow" {
+                grow = true;
             } else if w == "snapshot" {
                 snapshot = true;
             } else if w == "idle" {
@@ -189,6 +194,7 @@ impl Plan {
             engines: a.engines.clone(),
             workloads,
             stall,
+            grow,
             snapshot,
             idle,
             dists,
@@ -202,6 +208,7 @@ impl Plan {
         let pairs = self.engines.iter().flat_map(|e| self.workloads.iter().filter(|&&w| e.supports(w))).count();
         let per_table = pairs * self.dists.len() * self.threads.len() * self.batches.len();
         let idle = if self.idle { self.engines.len() } else { 0 };
+        let idle = idle + if self.grow { self.engines.iter().filter(|e| !e.is_ceiling()).count() } else { 0 };
         (self.tables.len() * (per_table + self.stall as usize + self.snapshot as usize + idle)) as u64
     }
 }
@@ -481,6 +488,36 @@ fn run(args: &Args) -> Result<(), String> {
             progress.inc(1);
         }
 
+        if plan.grow {
+            for &kind in plan.engines.iter().filter(|k| !k.is_ceiling()) {
+                progress.set_message(format!("{table}: {kind} grow (a fill from empty with a reader)"));
+                let r = grow::run(kind, &keys, entries, args.value_size, args.shards)
+                    .map_err(|e| format!("grow, {kind}, {table}: {e}"))?;
+                stall_rows.push(Row {
+                    ops: r.puts.len(),
+                    seconds: r.fill_seconds,
+                    mops: r.puts.len() as f64 / r.fill_seconds.max(1e-9) / 1e6,
+                    p50_ns: r.puts.value_at_quantile(0.5),
+                    p99_ns: r.puts.value_at_quantile(0.99),
+                    p999_ns: r.puts.value_at_quantile(0.999),
+                    max_ns: r.puts.max(),
+                    latency_samples: r.puts.len(),
+                    not_ok: r.missing,
+                    stall: Some(json!({
+                        "grow": true,
+                        "fill_seconds": r.fill_seconds,
+                        "gets": r.gets.len(),
+                        "get_p50_ns": r.gets.value_at_quantile(0.5),
+                        "get_p999_ns": r.gets.value_at_quantile(0.999),
+                        "get_max_ns": r.gets.max(),
+                        "gets_missing": r.missing,
+                    })),
+                    ..Row::special(kind.name(), "grow", "grow", &table, entries as u64, sizes)
+                });
+                progress.inc(1);
+            }
+        }
+
         if plan.snapshot {
             progress.set_message(format!(
                 "{table}: snapshot (save, load, writer stall{})",
@@ -595,6 +632,10 @@ fn run(args: &Args) -> Result<(), String> {
     let idle = report::idle_table(&rows);
     if !idle.is_empty() {
         println!("{idle}");
+    }
+    let grows = report::grow_table(&rows);
+    if !grows.is_empty() {
+        println!("{grows}");
     }
     println!(
         "Mops/s: all threads together. ×best: against the fastest peer (dashmap, scc, papaya, rwlock16) in the same row group; \

@@ -132,6 +132,11 @@ impl Row {
         self.stall.as_ref().is_some_and(|v| v["idle"] == true)
     }
 
+    /// A row of the `grow` measurement (a fill from empty with a reader).
+    pub fn is_grow(&self) -> bool {
+        self.stall.as_ref().is_some_and(|v| v["grow"] == true)
+    }
+
     /// The configuration rows are compared within: same table, workload, distribution, sizes, threads, mode and batch.
     pub fn group(&self) -> (u64, String, String, usize, usize, usize, String, usize) {
         (
@@ -327,6 +332,41 @@ pub fn ceiling_summary(rows: &[Row]) -> String {
     s
 }
 
+/// The `grow` rows: each engine filled from empty by one writer, one put at a
+/// time, while one reader reads keys already stored; the writer's and the
+/// reader's latencies, the worst of each being a resize's wait.
+pub fn grow_table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let grow: Vec<&Row> = rows.iter().filter(|r| r.is_grow()).collect();
+    if grow.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "growth: a fill from empty (one writer, single puts) with one reader of stored keys\n{:<6} {:<19} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>8}",
+        "table", "engine", "fill ms", "put p50", "put p99.9", "worst put", "gets", "get p99.9", "worst get", "missing"
+    );
+    for r in grow {
+        let v = r.stall.as_ref().expect("grow rows carry their numbers");
+        let get = |k: &str| v[k].as_u64().unwrap_or(0);
+        let _ = writeln!(
+            s,
+            "{:<6} {:<19} {:>9.1} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>8}",
+            table_name(r.entries),
+            r.engine,
+            r.seconds * 1e3,
+            ns(r.p50_ns),
+            ns(r.p999_ns),
+            ns(r.max_ns),
+            get("gets"),
+            ns(get("get_p999_ns")),
+            ns(get("get_max_ns")),
+            get("gets_missing")
+        );
+    }
+    s
+}
+
 /// The idle rows: process CPU time while each loaded engine sat unused.
 pub fn idle_table(rows: &[Row]) -> String {
     let mut s = String::new();
@@ -357,7 +397,7 @@ pub fn idle_table(rows: &[Row]) -> String {
 /// The stall rows as a small table.
 pub fn stall_table(rows: &[Row]) -> String {
     let mut s = String::new();
-    let stall: Vec<&Row> = rows.iter().filter(|r| r.stall.is_some() && !r.is_idle()).collect();
+    let stall: Vec<&Row> = rows.iter().filter(|r| r.stall.is_some() && !r.is_idle() && !r.is_grow()).collect();
     if stall.is_empty() {
         return s;
     }

@@ -28,6 +28,14 @@ const MIN_BITS: u32 = 6;
 /// The access count (0..=3, saturating) in a slot's record word's low bits.
 const ACCESSED: u64 = 3;
 
+/// Slot arrays of at least 2^17 slots (2 MiB) are built by the shard's
+/// owner in the background ([`Spare`]): mapping and first touching such an
+/// array is most of a doubling's time (0.30 of 0.32 s for 2^23 slots on the
+/// 2-vCPU VM), and the writer that needed it would otherwise wait it out
+/// holding the shard's lock. Meanwhile writers fill the old array on, up to
+/// a load of 9/10, past which one grows it itself.
+pub(crate) const BACKGROUND_MIN_BITS: u32 = 17;
+
 /// The index of one shard.
 pub(crate) struct Table {
     region: NodeRegion,
@@ -192,19 +200,36 @@ impl Table {
         self.view().probe(hash).find(|&(_, s)| is_key(s)).map(|(i, _)| i)
     }
 
-    /// Whether inserting one more entry needs a bigger table first: the
+    /// Whether inserting `n` more entries needs a bigger table first: the
     /// load stays at most 4/5 (hits probe ~3 slots, in one or two cache
     /// lines; at 3/4 a 100k-entry map on two shards sat at 0.38 right after
     /// a doubling: 125 vs 104 B/entry).
     #[inline]
-    pub(crate) fn needs_grow(&self) -> bool {
-        self.needs_grow_for(1)
-    }
-
-    /// Whether inserting `n` more entries needs a bigger table first.
-    #[inline]
     pub(crate) fn needs_grow_for(&self, n: usize) -> bool {
         self.len.saturating_add(n).saturating_mul(5) > self.capacity() * 4
+    }
+
+    /// Whether the next array is built in the background ([`BACKGROUND_MIN_BITS`]).
+    #[inline]
+    pub(crate) fn grows_in_background(&self) -> bool {
+        self.bits + 1 >= BACKGROUND_MIN_BITS
+    }
+
+    /// Whether inserting `n` more entries cannot wait for the next array
+    /// any longer: the 4/5 load of [`Table::needs_grow_for`], or 9/10 for an
+    /// array whose successor is being built in the background.
+    #[inline]
+    pub(crate) fn must_grow_for(&self, n: usize) -> bool {
+        if !self.grows_in_background() {
+            return self.needs_grow_for(n);
+        }
+        self.len.saturating_add(n).saturating_mul(10) > self.capacity() * 9
+    }
+
+    /// What the next array will be (its log2 capacity and node), for [`Spare::new`].
+    #[inline]
+    pub(crate) fn next_shape(&self) -> (u32, Option<u32>) {
+        (self.bits + 1, self.node)
     }
 
     /// Doubles the capacity. The old slot array goes to `garbage`: lock-free
@@ -214,7 +239,25 @@ impl Table {
     /// an access count a reader raises in the old array after its slot was
     /// copied is lost (the count is a hint).
     pub(crate) fn grow(&mut self, garbage: &mut Vec<NodeRegion>) -> Result<()> {
-        let mut bigger = Table::with_bits(self.node, self.bits + 1)?;
+        let bigger = Table::with_bits(self.node, self.bits + 1)?;
+        self.rehash_into(bigger, garbage);
+        Ok(())
+    }
+
+    /// [`Table::grow`] into an array built beforehand; gives `spare` back
+    /// when it is not this table's next shape (the table changed meanwhile:
+    /// grew by itself, was cleared or replaced) or not fully touched yet.
+    pub(crate) fn grow_into(&mut self, spare: Spare, garbage: &mut Vec<NodeRegion>) -> Option<Spare> {
+        if (spare.bits, spare.node) != self.next_shape() || !spare.is_populated() {
+            return Some(spare);
+        }
+        let bigger = Table { region: spare.region, bits: spare.bits, len: 0, node: spare.node };
+        self.rehash_into(bigger, garbage);
+        None
+    }
+
+    fn rehash_into(&mut self, mut bigger: Table, garbage: &mut Vec<NodeRegion>) {
+        debug_assert!(bigger.len == 0 && bigger.bits == self.bits + 1);
         let q = bigger.slots() as *const AtomicU64;
         for i in 0..self.capacity() {
             let tag = self.slot(i).tag;
@@ -234,7 +277,6 @@ impl Table {
         }
         let old = std::mem::replace(self, bigger);
         garbage.push(old.region);
-        Ok(())
     }
 
     /// Inserts a key known to be absent; the caller has grown the table if
@@ -555,6 +597,53 @@ impl<'a> TableView<'a> {
     pub(crate) fn mark_accessed(&self, i: usize) {
         // SAFETY: masked below the capacity of an array mapped for 'a.
         unsafe { mark_accessed(self.slots, i & self.mask()) }
+    }
+}
+
+/// A slot array built ahead of its table's doubling, off the shard's lock,
+/// by the shard's owner: mapped on the table's node, then its pages touched
+/// a step at a time (so the owner answers its channels in between), so the
+/// doubling itself only copies slots ([`Table::grow_into`]). Empty (all
+/// zero) throughout: every touch stores a zero.
+pub(crate) struct Spare {
+    region: NodeRegion,
+    bits: u32,
+    node: Option<u32>,
+    /// Bytes from the start whose pages were touched.
+    touched: usize,
+}
+
+impl Spare {
+    /// An untouched array of 2^`bits` slots bound to `node`.
+    pub(crate) fn new(bits: u32, node: Option<u32>) -> Result<Spare> {
+        let bytes = (1usize << bits) * std::mem::size_of::<Slot>();
+        let region = NodeRegion::new(bytes, node, bytes >= 2 * 1024 * 1024)?;
+        Ok(Spare { region, bits, node, touched: 0 })
+    }
+
+    /// The shape it was built for.
+    pub(crate) fn shape(&self) -> (u32, Option<u32>) {
+        (self.bits, self.node)
+    }
+
+    /// Touches the next `step` bytes' pages; true once every page was.
+    pub(crate) fn populate(&mut self, step: usize) -> bool {
+        let end = self.region.len().min(self.touched.saturating_add(step));
+        let base = self.region.as_ptr();
+        let mut at = self.touched;
+        while at < end {
+            // SAFETY: `at` < the region's length; the region is mapped
+            // readable and writable and owned by this value alone (nothing
+            // was published from it), and a zero is what it holds already.
+            unsafe { std::ptr::write_volatile(base.add(at) as *mut u64, 0) };
+            at += 4096;
+        }
+        self.touched = end;
+        self.is_populated()
+    }
+
+    fn is_populated(&self) -> bool {
+        self.touched >= self.region.len()
     }
 }
 

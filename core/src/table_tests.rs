@@ -124,7 +124,7 @@ fn random_inserts_and_removals_keep_every_entry_reachable() {
             if live.contains_key(&tag) {
                 continue;
             }
-            if t.needs_grow() {
+            if t.needs_grow_for(1) {
                 t.grow(&mut garbage).unwrap();
             }
             n += 1;
@@ -205,7 +205,7 @@ fn range_iteration_across_growth_sees_each_entry_once() {
     let mut hashes = Hashes(11);
     let first: Vec<u64> = (&mut hashes).take(300).map(tag_of).collect();
     for (n, &tag) in first.iter().enumerate() {
-        if t.needs_grow() {
+        if t.needs_grow_for(1) {
             t.grow(&mut garbage).unwrap();
         }
         t.insert_absent(tag, fake_rec(n));
@@ -221,7 +221,7 @@ fn range_iteration_across_growth_sees_each_entry_once() {
             let cap = t.capacity();
             let mut n = 100_000 * (grown + 1);
             while t.capacity() == cap {
-                if t.needs_grow() {
+                if t.needs_grow_for(1) {
                     t.grow(&mut garbage).unwrap();
                     continue;
                 }

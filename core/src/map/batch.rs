@@ -204,7 +204,9 @@ impl Map {
                             // `retry`, a subset of it) holds distinct indices
                             // of live ops of `ops` that no owner was sent, so
                             // no other thread touches them during the call.
-                            st.write(&inner.gate, part.len(), |st| unsafe { st.apply_indexed(&inner.budget, base, part) })
+                            st.write(&inner.gate, part.len(), |st| unsafe {
+                                st.apply_indexed(&inner.budget, base, part)
+                            })
                         }
                         Err(e) => {
                             for &i in part {

@@ -94,3 +94,105 @@ fn a_write_section_opens_on_a_grown_index() {
     });
     assert_eq!(status, Status::Ok);
 }
+
+/// A large index (its next array 2^17 slots or more) fills on past 4/5
+/// while the owner builds the next array off the lock; the owner then
+/// doubles it. Past 9/10 a writer doubles it itself.
+#[test]
+fn a_large_index_grows_in_the_background() {
+    let map = Map::new(Config { shards: 1, ..Config::default() }).unwrap();
+    let inner = &*map.inner;
+    let shard = &inner.shards[0];
+    let mut n = 0u64;
+    // Batches while no batch could reach the background threshold, then
+    // single puts up to it (no write asks the owner before the checks).
+    loop {
+        let (background, edge, near) = {
+            let st = shard.lock().unwrap();
+            (st.table.grows_in_background(), st.table.needs_grow_for(1), st.table.needs_grow_for(256))
+        };
+        if background && edge {
+            break;
+        }
+        if background && near {
+            map.put(&key(n), &value(n)).unwrap();
+            n += 1;
+            continue;
+        }
+        let keys: Vec<[u8; 16]> = (n..n + 256).map(key).collect();
+        let values: Vec<[u8; 32]> = (n..n + 256).map(value).collect();
+        let mut ops: Vec<BatchOp<'_>> = keys.iter().zip(&values).map(|(k, v)| BatchOp::put(k, v)).collect();
+        map.batch(&mut ops).unwrap();
+        n += 256;
+    }
+    assert!(shard.growth_asked().is_none());
+    let capacity = {
+        let mut g = shard.lock().unwrap();
+        let capacity = g.table.capacity();
+        // Past 4/5 and below 9/10: the next array's shape, for the owner.
+        assert_eq!(g.grow_ahead(1), Some(g.table.next_shape()));
+        assert_eq!(g.table.capacity(), capacity, "a large index does not double on the writer's path");
+        // Past 9/10 the writer doubles it itself.
+        let past = capacity * 9 / 10 + 1 - g.table.len();
+        assert_eq!(g.grow_ahead(past), None);
+        assert_eq!(g.table.capacity(), 2 * capacity, "past 9/10 the writer doubles it");
+        2 * capacity
+    };
+    while !shard.lock().unwrap().table.needs_grow_for(1) {
+        map.put(&key(n), &value(n)).unwrap();
+        n += 1;
+    }
+    // The write at the edge: inserted into the current index, the next one
+    // asked for once the lock is released.
+    {
+        let _pass = inner.gate.enter().unwrap();
+        let mut g = shard.lock().unwrap();
+        let k = key(n);
+        let hash = inner.hasher.hash(&k);
+        assert_eq!(g.write(&inner.gate, 1, |st| st.put(&inner.budget, hash, &k, &value(n))), Status::Ok);
+        n += 1;
+        assert_eq!(g.table.capacity(), capacity, "not doubled on the writer's path");
+        assert!(shard.growth_asked().is_none(), "asked only once the lock is released");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while shard.lock().unwrap().table.capacity() == capacity {
+        assert!(std::time::Instant::now() < deadline, "the owner did not double the index");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(shard.lock().unwrap().table.capacity(), 2 * capacity);
+    for i in 0..n {
+        assert_eq!(map.get(&key(i)).unwrap().as_deref(), Some(&value(i)[..]), "key {i}");
+    }
+    assert_eq!(map.len().unwrap(), n);
+}
+
+/// An array built for a shape the table no longer has (it grew by itself,
+/// or was cleared) is given back unused; one built for its next shape is
+/// used only once every page was touched.
+#[test]
+fn a_spare_is_used_only_for_the_next_shape_once_built() {
+    use crate::table::Spare;
+    let map = Map::new(Config { shards: 1, ..Config::default() }).unwrap();
+    let inner = &*map.inner;
+    let shard = &inner.shards[0];
+    for i in 0..2000 {
+        map.put(&key(i), &value(i)).unwrap();
+    }
+    let mut g = shard.lock().unwrap();
+    let (bits, node) = g.table.next_shape();
+    let capacity = g.table.capacity();
+    let wrong = Spare::new(bits + 1, node).unwrap();
+    assert!(g.grow_into(&inner.gate, wrong).is_some(), "another shape");
+    let mut half = Spare::new(bits, node).unwrap();
+    assert!(!half.populate(4096), "more than a page");
+    let half = g.grow_into(&inner.gate, half).expect("not fully touched");
+    assert_eq!(g.table.capacity(), capacity);
+    let mut full = half;
+    while !full.populate(1 << 20) {}
+    assert!(g.grow_into(&inner.gate, full).is_none());
+    assert_eq!(g.table.capacity(), 2 * capacity);
+    drop(g);
+    for i in 0..2000 {
+        assert_eq!(map.get(&key(i)).unwrap().as_deref(), Some(&value(i)[..]));
+    }
+}

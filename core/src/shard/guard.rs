@@ -3,6 +3,7 @@
 use super::{Shard, ShardState};
 use crate::error::{Error, Result, Status};
 use crate::gate::{Garbage, Gate};
+use crate::table::Spare;
 use parking_lot::MutexGuard;
 use std::sync::atomic::Ordering;
 
@@ -17,7 +18,7 @@ impl Shard {
         if g.is_none() {
             return Err(Error::new(Status::Closed));
         }
-        Ok(StateGuard { shard: self, guard: Some(g), reclaim: None })
+        Ok(StateGuard { shard: self, guard: Some(g), reclaim: None, grow: None })
     }
 
     /// [`Shard::lock`] to change the entry of `hash`, after a lock-free
@@ -40,6 +41,9 @@ pub(crate) struct StateGuard<'a> {
     /// Set when the hold retired memory: reclamation is tried once the lock
     /// is released (unmapping large regions must not hold other writers off).
     reclaim: Option<&'a Gate>,
+    /// Set when the index should grow in the background: the next array's
+    /// shape, asked of the owner once the lock is released.
+    grow: Option<(u32, Option<u32>)>,
 }
 
 impl std::ops::Deref for StateGuard<'_> {
@@ -62,11 +66,26 @@ impl<'a> StateGuard<'a> {
     /// entries the change may add: the index grows for them before the
     /// section opens ([`ShardState::grow_ahead`]).
     pub(crate) fn write<R>(&mut self, gate: &'a Gate, inserts: usize, f: impl FnOnce(&mut ShardState) -> R) -> R {
-        self.grow_ahead(inserts);
+        if let Some(shape) = self.grow_ahead(inserts) {
+            self.grow = Some(shape);
+        }
         let s = self.begin_write();
         let r = f(self);
         self.end_write(gate, s);
         r
+    }
+
+    /// Doubles the index into `spare`, the array the owner built for it,
+    /// and publishes the bigger array; gives `spare` back when the table
+    /// changed since it was asked for. The entries are copied outside the
+    /// write section, as in [`ShardState::grow_ahead`].
+    pub(crate) fn grow_into(&mut self, gate: &'a Gate, spare: Spare) -> Option<Spare> {
+        let unused = ShardState::grow_into(self, spare);
+        if unused.is_none() {
+            let s = self.begin_write();
+            self.end_write(gate, s);
+        }
+        unused
     }
 
     /// Opens a write section: lock-free readers of this shard retry (and
@@ -124,6 +143,10 @@ impl Drop for StateGuard<'_> {
         }
         self.publish();
         drop(self.guard.take());
+        if let Some(shape) = self.grow.take() {
+            // The owner builds the next array off the lock (and wakes).
+            self.shard.ask_growth(shape);
+        }
         if self.reclaim.is_some() {
             // The owner unmaps retired memory off the caller's path.
             self.shard.wake_owner();

@@ -9,9 +9,9 @@
 //! - [`owner`]: the owner thread's loop (delegated batches, jobs, background
 //!   expiry and reclamation, sleeping); [`OwnerLife`]: when it starts.
 
-mod guard;
 #[cfg(all(test, not(loom)))]
 mod grow_tests;
+mod guard;
 mod owner;
 mod reader;
 mod state;
@@ -61,6 +61,9 @@ pub(crate) struct Shard {
     sleeping: AtomicBool,
     /// Entries, published after every change (for `len` without locking).
     pub(crate) entries: AtomicU64,
+    /// The next slot array a writer asked the owner to build (its shape,
+    /// packed by [`pack_shape`]); 0 = none asked.
+    grow_asked: AtomicU64,
     pub(crate) queue_high_water: AtomicU64,
     pub(crate) pinned: AtomicBool,
     pub(crate) memory_bound: AtomicBool,
@@ -121,6 +124,7 @@ impl Shard {
             starter: OnceLock::new(),
             sleeping: AtomicBool::new(false),
             entries: AtomicU64::new(0),
+            grow_asked: AtomicU64::new(0),
             queue_high_water: AtomicU64::new(0),
             pinned: AtomicBool::new(false),
             memory_bound: AtomicBool::new(false),
@@ -168,6 +172,27 @@ impl Shard {
 
     /// Wakes the owner if it sleeps (it then reclaims retired memory and
     /// expires entries), starting it first if it starts on first need.
+    /// Asks the owner to build the slot array of `shape` for the index's
+    /// next doubling ([`crate::table::Spare`]), and wakes it, unless that
+    /// was asked already.
+    pub(crate) fn ask_growth(&self, shape: (u32, Option<u32>)) {
+        let word = pack_shape(shape);
+        if self.grow_asked.load(Ordering::Relaxed) != word && self.grow_asked.swap(word, Ordering::SeqCst) != word {
+            self.wake_owner();
+        }
+    }
+
+    /// The shape asked of the owner, if any.
+    pub(crate) fn growth_asked(&self) -> Option<(u32, Option<u32>)> {
+        unpack_shape(self.grow_asked.load(Ordering::SeqCst))
+    }
+
+    /// Withdraws the ask for `shape` (built and used, or given up), unless
+    /// another shape was asked since.
+    pub(crate) fn growth_done(&self, shape: (u32, Option<u32>)) {
+        let _ = self.grow_asked.compare_exchange(pack_shape(shape), 0, Ordering::SeqCst, Ordering::Relaxed);
+    }
+
     pub(crate) fn wake_owner(&self) {
         if self.lazy_owner.load(Ordering::Acquire) {
             // A new owner looks at retired memory and deadlines before it
@@ -196,4 +221,14 @@ impl Shard {
             }
         }
     }
+}
+
+/// A slot array's shape (log2 capacity, node) as one word: the bits in the
+/// low half, the node + 1 (0 = unbound) in the high half. Never 0.
+fn pack_shape((bits, node): (u32, Option<u32>)) -> u64 {
+    u64::from(bits) | u64::from(node.map_or(0, |n| n + 1)) << 32
+}
+
+fn unpack_shape(word: u64) -> Option<(u32, Option<u32>)> {
+    (word != 0).then(|| (word as u32, ((word >> 32) as u32).checked_sub(1)))
 }

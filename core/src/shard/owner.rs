@@ -5,12 +5,18 @@ use crate::cache::GRAIN_NS;
 use crate::error::Result;
 use crate::gate::Gate;
 use crate::routing::{Msg, ReplySlot};
+use crate::table::Spare;
 use crossbeam_channel::Receiver;
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
 /// Registrations of deadlines an owner handles per background step.
 const EXPIRE_STEP: usize = 4096;
+
+/// Bytes of the index's next array an owner touches per background step
+/// (one huge page: a few milliseconds on the 2-vCPU VM, so messages to the
+/// owner wait no longer than that).
+const SPARE_STEP: usize = 2 * 1024 * 1024;
 
 /// The owner thread's loop: drain every per-CPU channel, apply what came
 /// under one hold of the ownership lock, reply; run a step of a pending job
@@ -21,6 +27,8 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
     let mut msgs: Vec<Msg> = Vec::with_capacity(64);
     let mut jobs: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
     let mut stop = false;
+    // The index's next array, while the owner builds it (Shard::ask_growth).
+    let mut spare: Option<Spare> = None;
     loop {
         for rx in &rxs {
             while msgs.len() < 4096 {
@@ -89,6 +97,35 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
         if stop {
             return;
         }
+        if let Some(shape) = shard.growth_asked() {
+            // A writer found the index past 4/5: build its next array off the
+            // lock, a step at a time, then double into it.
+            if spare.as_ref().is_some_and(|sp| sp.shape() != shape) {
+                spare = None;
+            }
+            let sp = match spare.as_mut() {
+                Some(sp) => sp,
+                None => match Spare::new(shape.0, shape.1) {
+                    Ok(sp) => spare.insert(sp),
+                    Err(_) => {
+                        // Writers double it themselves past 9/10.
+                        shard.growth_done(shape);
+                        continue;
+                    }
+                },
+            };
+            if sp.populate(SPARE_STEP) {
+                if let (Some(sp), Ok(mut st)) = (spare.take(), shard.lock()) {
+                    // A spare the table no longer fits comes back, to be
+                    // unmapped after the lock is released.
+                    let unused = st.grow_into(gate, sp);
+                    drop(st);
+                    drop(unused);
+                }
+                shard.growth_done(shape);
+            }
+            continue;
+        }
         if !spin.is_zero() {
             let until = Instant::now() + spin;
             while Instant::now() < until && rxs.iter().all(|r| r.is_empty()) {
@@ -100,7 +137,8 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
         }
         shard.sleeping.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if rxs.iter().any(|r| !r.is_empty()) {
+        // Asked meanwhile: the asker may have seen the owner awake, and not woken it.
+        if rxs.iter().any(|r| !r.is_empty()) || shard.growth_asked().is_some() {
             shard.sleeping.store(false, Ordering::SeqCst);
             continue;
         }

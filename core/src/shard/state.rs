@@ -7,7 +7,7 @@ use crate::batch::{BatchOp, OpKind};
 use crate::cache::{Counters, Policy, S3Fifo, Verdict, Wheel, QUEUE_COST};
 use crate::error::{Result, Status};
 use crate::numa::{NodeRegion, PageCount};
-use crate::table::{tag_of, Slot, Table};
+use crate::table::{tag_of, Slot, Spare, Table};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -336,32 +336,54 @@ impl ShardState {
         Ok(rec)
     }
 
-    /// Doubles the index, as often as needed, before a write section that
-    /// may insert up to `inserts` entries, so that lock-free readers keep
-    /// reading the published array while the entries are copied (a doubling
-    /// of a 3.4M-entry shard took 0.3 s here, and inside a section every
-    /// reader of the shard waited it out: `Table::grow` writes nothing
-    /// readers see). The lock holder still waits. Not done when the inserts
-    /// may evict instead (a cache at its limit keeps its entry count, and
-    /// would grow only if it still needed to after evicting); an insert
-    /// inside the section grows as before if this did not, or failed.
-    pub(crate) fn grow_ahead(&mut self, inserts: usize) {
+    /// Makes room in the index before a write section that may insert up
+    /// to `inserts` entries, so that lock-free readers keep reading the
+    /// published array while entries are copied (a doubling of a
+    /// 3.4M-entry shard took 0.3 s here, and inside a section every reader
+    /// of the shard waited it out: `Table::grow` writes nothing readers
+    /// see). A small index doubles here, as often as needed; a large one is
+    /// left to fill on past 4/5 while the shard's owner builds its next
+    /// array (the shape returned, for the caller to ask for once the lock
+    /// is released; [`crate::table::Spare`]), and doubles here only past
+    /// 9/10. Nothing is done when the inserts may evict instead (a cache at
+    /// its limit keeps its entry count, and grows only if it still needs
+    /// to after evicting); an insert inside the section grows as before if
+    /// this did not, or failed.
+    pub(crate) fn grow_ahead(&mut self, inserts: usize) -> Option<(u32, Option<u32>)> {
         if inserts == 0 || !self.table.needs_grow_for(inserts) {
-            return;
+            return None;
         }
         if let Some(limit) = self.policy.shard_limit {
             let per_entry = self.charged / self.table.len().max(1) as u64;
             if self.charged.saturating_add(per_entry.saturating_mul(inserts as u64)) > limit {
-                return;
+                return None;
             }
+        }
+        if !self.table.must_grow_for(inserts) {
+            return Some(self.table.next_shape());
         }
         while self.table.needs_grow_for(inserts) {
             if self.table.grow(&mut self.garbage).is_err() {
-                return;
+                return None;
             }
-            if let Some(q) = self.evict.as_mut() {
-                q.table_grew(self.table.capacity());
-            }
+            self.table_grew();
+        }
+        None
+    }
+
+    /// Doubles the index into `spare`, built by the owner; gives it back
+    /// when it no longer fits the table, which changed meanwhile.
+    pub(crate) fn grow_into(&mut self, spare: Spare) -> Option<Spare> {
+        let unused = self.table.grow_into(spare, &mut self.garbage);
+        if unused.is_none() {
+            self.table_grew();
+        }
+        unused
+    }
+
+    fn table_grew(&mut self) {
+        if let Some(q) = self.evict.as_mut() {
+            q.table_grew(self.table.capacity());
         }
     }
 
@@ -372,14 +394,12 @@ impl ShardState {
             return Status::Full;
         }
         self.snapshot_before_insert(hash, key);
-        if self.table.needs_grow() {
+        if self.table.must_grow_for(1) {
             if let Err(e) = self.table.grow(&mut self.garbage) {
                 budget.release(cost);
                 return e.status();
             }
-            if let Some(q) = self.evict.as_mut() {
-                q.table_grew(self.table.capacity());
-            }
+            self.table_grew();
         }
         match self.new_record(key, value, deadline) {
             Ok(rec) => {
