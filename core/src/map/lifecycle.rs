@@ -40,7 +40,7 @@ impl Map {
     /// `ExecMode::Delegate` (or `batch_delegate_min > 0`) the owners start
     /// now and allocate their shards themselves; in the default mode an
     /// owner starts on first need (retired memory to reclaim, entries to
-    /// expire, a `replace_all` to build), so that opening a map starts no
+    /// expire, a `replace_all` to build, an index to grow), so that opening a map starts no
     /// thread and costs well under a millisecond.
     pub fn new(cfg: Config) -> Result<Map> {
         if cfg.max_key_len == 0 || cfg.max_key_len > MAX_LEN_CEILING || cfg.max_value_len > MAX_LEN_CEILING {

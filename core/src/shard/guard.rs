@@ -65,9 +65,10 @@ impl<'a> StateGuard<'a> {
     /// gate's grace-period reclamation. `inserts` is at most how many
     /// entries the change may add: the index grows for them before the
     /// section opens ([`ShardState::grow_ahead`]).
+    #[inline(always)]
     pub(crate) fn write<R>(&mut self, gate: &'a Gate, inserts: usize, f: impl FnOnce(&mut ShardState) -> R) -> R {
-        if let Some(shape) = self.grow_ahead(inserts) {
-            self.grow = Some(shape);
+        if inserts != 0 && self.table.needs_grow_for(inserts) {
+            self.grow = self.grow_ahead(inserts);
         }
         let s = self.begin_write();
         let r = f(self);

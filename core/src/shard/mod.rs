@@ -88,7 +88,8 @@ pub(crate) struct Shard {
 /// owners (`ExecMode::Delegate`, `batch_delegate_min > 0`) starts them when
 /// it opens; otherwise (the default) an owner starts on first need — memory
 /// to reclaim after a grace period, entries to expire, a `replace_all` to
-/// build — so that opening a map starts no thread.
+/// build, an index's next array to build — so that opening a map starts no
+/// thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OwnerLife {
     /// Not started; [`Shard::starter`] starts it.
