@@ -410,26 +410,31 @@ impl Shard {
     }
 
     /// The lock-free lookup both get paths share: [`Shard::read_start`],
-    /// the probe, then [`Shard::finish_read`]: 16 attempts, then up to 64
-    /// more with the CPU yielded before each, before the caller takes the
-    /// lock. A write section is short (the index grows outside it), but the
-    /// lock may be held long after it closes (a doubling the writer waits
-    /// out, the owner's copy into its new array): a reader that queued for
-    /// the lock as soon as a section met it waited all of that (0.16 s in
-    /// a 4M-entry fill), where one more attempt would have succeeded.
+    /// the probe, then [`Shard::finish_read`], up to 24 attempts. While a
+    /// write section is open it waits between attempts, twice as long each
+    /// time up to 64 spin hints, and yields the CPU before each of the last
+    /// 8 attempts, before the caller takes the lock. A write section is
+    /// short (the index grows outside it), but the lock may be held long
+    /// after it closes (a doubling the writer waits out, the owner's copy
+    /// into its new array): a reader that queued for the lock as soon as a
+    /// section met it waited all of that (0.16 s in a 4M-entry fill), where
+    /// one more attempt would have succeeded.
     #[inline(always)]
     fn lookup(&self, hash: u64, key: &[u8], stage: &mut Stage, copy: impl Fn(usize) -> bool) -> Lookup {
-        for attempt in 0..16 + 64 {
-            if attempt >= 16 {
-                std::thread::yield_now();
-            }
+        for attempt in 0..24u32 {
             let Some(start) = self.try_read_start() else {
                 if self.published().is_none() {
                     // No published array: the map is closing.
                     return Lookup::Busy;
                 }
                 // A write section is open.
-                std::hint::spin_loop();
+                if attempt >= 16 {
+                    std::thread::yield_now();
+                } else {
+                    for _ in 0..1u32 << attempt.min(6) {
+                        std::hint::spin_loop();
+                    }
+                }
                 continue;
             };
             let (slot, rec) = start.view.find_tag(hash);
