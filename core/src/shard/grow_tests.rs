@@ -132,10 +132,13 @@ fn a_large_index_grows_in_the_background() {
         // Past 4/5 and below 9/10: the next array's shape, for the owner.
         assert_eq!(g.grow_ahead(1), Some(g.table.next_shape()));
         assert_eq!(g.table.capacity(), capacity, "a large index does not double on the writer's path");
-        // Past 9/10 the writer doubles it itself.
+        // Past 9/10 the writer doubles it itself, and withdraws the ask.
+        shard.ask_growth(g.table.next_shape());
+        assert_eq!(shard.growth_asked(), Some(g.table.next_shape()));
         let past = capacity * 9 / 10 + 1 - g.table.len();
-        assert_eq!(g.grow_ahead(past), None);
+        g.write(&inner.gate, past, |_| ());
         assert_eq!(g.table.capacity(), 2 * capacity, "past 9/10 the writer doubles it");
+        assert_eq!(shard.growth_asked(), None, "the array asked of the owner is no longer wanted");
         2 * capacity
     };
     while !shard.lock().unwrap().table.needs_grow_for(1) {

@@ -68,12 +68,24 @@ impl<'a> StateGuard<'a> {
     #[inline(always)]
     pub(crate) fn write<R>(&mut self, gate: &'a Gate, inserts: usize, f: impl FnOnce(&mut ShardState) -> R) -> R {
         if inserts != 0 && self.table.needs_grow_for(inserts) {
-            self.grow = self.grow_ahead(inserts);
+            self.grow_for(inserts);
         }
         let s = self.begin_write();
         let r = f(self);
         self.end_write(gate, s);
         r
+    }
+
+    /// [`ShardState::grow_ahead`], off the hot path. When the index doubled
+    /// here, an array asked of the owner for it is no longer wanted.
+    #[cold]
+    #[inline(never)]
+    fn grow_for(&mut self, inserts: usize) {
+        let before = self.table.next_shape();
+        self.grow = self.grow_ahead(inserts);
+        if self.table.next_shape() != before {
+            self.shard.growth_done(before);
+        }
     }
 
     /// Doubles the index into `spare`, the array the owner built for it,

@@ -171,8 +171,6 @@ impl Shard {
         self.lazy_owner.store(false, Ordering::Release);
     }
 
-    /// Wakes the owner if it sleeps (it then reclaims retired memory and
-    /// expires entries), starting it first if it starts on first need.
     /// Asks the owner to build the slot array of `shape` for the index's
     /// next doubling ([`crate::table::Spare`]), and wakes it, unless that
     /// was asked already.
@@ -194,6 +192,8 @@ impl Shard {
         let _ = self.grow_asked.compare_exchange(pack_shape(shape), 0, Ordering::SeqCst, Ordering::Relaxed);
     }
 
+    /// Wakes the owner if it sleeps (it then reclaims retired memory and
+    /// expires entries), starting it first if it starts on first need.
     pub(crate) fn wake_owner(&self) {
         if self.lazy_owner.load(Ordering::Acquire) {
             // A new owner looks at retired memory and deadlines before it

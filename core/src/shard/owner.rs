@@ -27,8 +27,11 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
     let mut msgs: Vec<Msg> = Vec::with_capacity(64);
     let mut jobs: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
     let mut stop = false;
-    // The index's next array, while the owner builds it (Shard::ask_growth).
+    // The index's next array, while the owner builds it (Shard::ask_growth),
+    // and a shape it could not map (not tried again: writers double the
+    // index themselves past 9/10, and the next shape is asked anew).
     let mut spare: Option<Spare> = None;
+    let mut failed: Option<(u32, Option<u32>)> = None;
     loop {
         for rx in &rxs {
             while msgs.len() < 4096 {
@@ -97,7 +100,7 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
         if stop {
             return;
         }
-        if let Some(shape) = shard.growth_asked() {
+        if let Some(shape) = shard.growth_asked().filter(|&s| Some(s) != failed) {
             // A writer found the index past 4/5: build its next array off the
             // lock, a step at a time, then double into it.
             if spare.as_ref().is_some_and(|sp| sp.shape() != shape) {
@@ -108,8 +111,7 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
                 None => match Spare::new(shape.0, shape.1) {
                     Ok(sp) => spare.insert(sp),
                     Err(_) => {
-                        // Writers double it themselves past 9/10.
-                        shard.growth_done(shape);
+                        failed = Some(shape);
                         continue;
                     }
                 },
@@ -138,7 +140,7 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
         shard.sleeping.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         // Asked meanwhile: the asker may have seen the owner awake, and not woken it.
-        if rxs.iter().any(|r| !r.is_empty()) || shard.growth_asked().is_some() {
+        if rxs.iter().any(|r| !r.is_empty()) || shard.growth_asked().is_some_and(|s| Some(s) != failed) {
             shard.sleeping.store(false, Ordering::SeqCst);
             continue;
         }

@@ -60,7 +60,7 @@ pub(crate) enum Lookup {
     /// its value is larger than the stage: the caller reads it under the lock
     /// from there (no second hash, gate pass or probe unless it moved).
     Large { slot: usize, rec: *mut u8 },
-    /// No consistent moment in 16 attempts, or no published table (closing):
+    /// No consistent moment in 24 attempts, or no published table (closing):
     /// take the lock.
     Busy,
 }

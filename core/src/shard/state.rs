@@ -349,8 +349,6 @@ impl ShardState {
     /// its limit keeps its entry count, and grows only if it still needs
     /// to after evicting); an insert inside the section grows as before if
     /// this did not, or failed.
-    #[cold]
-    #[inline(never)]
     pub(crate) fn grow_ahead(&mut self, inserts: usize) -> Option<(u32, Option<u32>)> {
         if inserts == 0 || !self.table.needs_grow_for(inserts) {
             return None;
