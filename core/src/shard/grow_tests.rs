@@ -18,16 +18,27 @@ fn value(i: u64) -> [u8; 32] {
     [i as u8; 32]
 }
 
-#[test]
-fn readers_are_answered_lock_free_while_the_index_doubles() {
-    let map = Map::new(Config { shards: 1, ..Config::default() }).unwrap();
-    let inner = &*map.inner;
-    let shard = &inner.shards[0];
-    let mut n = 0u64;
-    while !shard.lock().unwrap().table.needs_grow_for(1) {
+fn one_shard_map() -> Map {
+    Map::new(Config { shards: 1, ..Config::default() }).unwrap()
+}
+
+/// Puts keys `from`, `from + 1`, ... singly until the next insert needs the
+/// index to grow; returns the first key not put.
+fn fill_to_the_edge(map: &Map, from: u64) -> u64 {
+    let mut n = from;
+    while !map.inner.shards[0].lock().unwrap().table.needs_grow_for(1) {
         map.put(&key(n), &value(n)).unwrap();
         n += 1;
     }
+    n
+}
+
+#[test]
+fn readers_are_answered_lock_free_while_the_index_doubles() {
+    let map = one_shard_map();
+    let inner = &*map.inner;
+    let shard = &inner.shards[0];
+    let n = fill_to_the_edge(&map, 0);
     let published = shard.view.table_word.load(Ordering::Relaxed);
     let _pass = inner.gate.enter().unwrap();
     let mut g = shard.lock().unwrap();
@@ -60,7 +71,7 @@ fn readers_are_answered_lock_free_while_the_index_doubles() {
 
 #[test]
 fn a_batch_grows_ahead_for_all_its_inserts() {
-    let map = Map::new(Config { shards: 1, ..Config::default() }).unwrap();
+    let map = one_shard_map();
     let shard = &map.inner.shards[0];
     let mut g = shard.lock().unwrap();
     let capacity = g.table.capacity();
@@ -75,14 +86,10 @@ fn a_batch_grows_ahead_for_all_its_inserts() {
 
 #[test]
 fn a_write_section_opens_on_a_grown_index() {
-    let map = Map::new(Config { shards: 1, ..Config::default() }).unwrap();
+    let map = one_shard_map();
     let inner = &*map.inner;
     let shard = &inner.shards[0];
-    let mut n = 0u64;
-    while !shard.lock().unwrap().table.needs_grow_for(1) {
-        map.put(&key(n), &value(n)).unwrap();
-        n += 1;
-    }
+    let n = fill_to_the_edge(&map, 0);
     let _pass = inner.gate.enter().unwrap();
     let mut g = shard.lock().unwrap();
     let capacity = g.table.capacity();
@@ -100,7 +107,7 @@ fn a_write_section_opens_on_a_grown_index() {
 /// doubles it. Past 9/10 a writer doubles it itself.
 #[test]
 fn a_large_index_grows_in_the_background() {
-    let map = Map::new(Config { shards: 1, ..Config::default() }).unwrap();
+    let map = one_shard_map();
     let inner = &*map.inner;
     let shard = &inner.shards[0];
     let mut n = 0u64;
@@ -141,10 +148,7 @@ fn a_large_index_grows_in_the_background() {
         assert_eq!(shard.growth_asked(), None, "the array asked of the owner is no longer wanted");
         2 * capacity
     };
-    while !shard.lock().unwrap().table.needs_grow_for(1) {
-        map.put(&key(n), &value(n)).unwrap();
-        n += 1;
-    }
+    n = fill_to_the_edge(&map, n);
     // The write at the edge: inserted into the current index, the next one
     // asked for once the lock is released.
     {
@@ -175,7 +179,7 @@ fn a_large_index_grows_in_the_background() {
 #[test]
 fn a_spare_is_used_only_for_the_next_shape_once_built() {
     use crate::table::Spare;
-    let map = Map::new(Config { shards: 1, ..Config::default() }).unwrap();
+    let map = one_shard_map();
     let inner = &*map.inner;
     let shard = &inner.shards[0];
     for i in 0..2000 {
