@@ -256,6 +256,8 @@ impl Table {
         None
     }
 
+    /// Copies every slot into `bigger` (empty, twice the capacity), which
+    /// becomes this table; the old array goes to `garbage`.
     fn rehash_into(&mut self, mut bigger: Table, garbage: &mut Vec<NodeRegion>) {
         debug_assert!(bigger.len == 0 && bigger.bits == self.bits + 1);
         let q = bigger.slots() as *const AtomicU64;
@@ -626,17 +628,21 @@ impl Spare {
         (self.bits, self.node)
     }
 
-    /// Touches the next `step` bytes' pages; true once every page was.
+    /// Touches the pages of the next `step` bytes (whole pages, at least
+    /// one); true once every page was.
     pub(crate) fn populate(&mut self, step: usize) -> bool {
-        let end = self.region.len().min(self.touched.saturating_add(step));
+        const PAGE: usize = 4096;
+        let end = self.region.len().min(self.touched.saturating_add(step.max(1)).next_multiple_of(PAGE));
         let base = self.region.as_ptr();
+        // `touched` is a multiple of PAGE until the end: every `at` below is.
         let mut at = self.touched;
         while at < end {
-            // SAFETY: `at` < the region's length; the region is mapped
+            // SAFETY: `at` < the region's length and 8-aligned (a multiple of
+            // PAGE from the page-aligned start); the region is mapped
             // readable and writable and owned by this value alone (nothing
             // was published from it), and a zero is what it holds already.
             unsafe { std::ptr::write_volatile(base.add(at) as *mut u64, 0) };
-            at += 4096;
+            at += PAGE;
         }
         self.touched = end;
         self.is_populated()
