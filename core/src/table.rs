@@ -59,9 +59,7 @@ impl Table {
     }
 
     fn with_bits(node: Option<u32>, bits: u32) -> Result<Table> {
-        let bytes = (1usize << bits) * std::mem::size_of::<Slot>();
-        let region = NodeRegion::new(bytes, node, bytes >= 2 * 1024 * 1024)?;
-        Ok(Table { region, bits, len: 0, node })
+        Ok(Table { region: slot_region(node, bits)?, bits, len: 0, node })
     }
 
     /// An empty table with room for `entries` without growing (a snapshot load).
@@ -206,7 +204,13 @@ impl Table {
     /// a doubling: 125 vs 104 B/entry).
     #[inline]
     pub(crate) fn needs_grow_for(&self, n: usize) -> bool {
-        self.len.saturating_add(n).saturating_mul(5) > self.capacity() * 4
+        self.load_past(n, 4, 5)
+    }
+
+    /// Whether `n` more entries would take the load past `num / den`.
+    #[inline]
+    fn load_past(&self, n: usize, num: usize, den: usize) -> bool {
+        self.len.saturating_add(n).saturating_mul(den) > self.capacity() * num
     }
 
     /// Whether the next array is built in the background ([`BACKGROUND_MIN_BITS`]).
@@ -220,10 +224,11 @@ impl Table {
     /// array whose successor is being built in the background.
     #[inline]
     pub(crate) fn must_grow_for(&self, n: usize) -> bool {
-        if !self.grows_in_background() {
-            return self.needs_grow_for(n);
+        if self.grows_in_background() {
+            self.load_past(n, 9, 10)
+        } else {
+            self.needs_grow_for(n)
         }
-        self.len.saturating_add(n).saturating_mul(10) > self.capacity() * 9
     }
 
     /// What the next array will be (its log2 capacity and node), for [`Spare::new`].
@@ -602,6 +607,13 @@ impl<'a> TableView<'a> {
     }
 }
 
+/// A zeroed (empty) array of 2^`bits` slots bound to `node`; arrays of
+/// 2 MiB and more are advised onto huge pages.
+fn slot_region(node: Option<u32>, bits: u32) -> Result<NodeRegion> {
+    let bytes = (1usize << bits) * std::mem::size_of::<Slot>();
+    NodeRegion::new(bytes, node, bytes >= 2 * 1024 * 1024)
+}
+
 /// A slot array built ahead of its table's doubling, off the shard's lock,
 /// by the shard's owner: mapped on the table's node, then its pages touched
 /// a step at a time (so the owner answers its channels in between), so the
@@ -618,9 +630,7 @@ pub(crate) struct Spare {
 impl Spare {
     /// An untouched array of 2^`bits` slots bound to `node`.
     pub(crate) fn new(bits: u32, node: Option<u32>) -> Result<Spare> {
-        let bytes = (1usize << bits) * std::mem::size_of::<Slot>();
-        let region = NodeRegion::new(bytes, node, bytes >= 2 * 1024 * 1024)?;
-        Ok(Spare { region, bits, node, touched: 0 })
+        Ok(Spare { region: slot_region(node, bits)?, bits, node, touched: 0 })
     }
 
     /// The shape it was built for.
