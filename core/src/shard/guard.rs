@@ -108,6 +108,7 @@ impl<'a> StateGuard<'a> {
     }
 
     /// Closes the write section opened by `begin_write` (which returned `s`).
+    #[inline]
     pub(crate) fn end_write(&mut self, gate: &'a Gate, s: u64) {
         let shard = self.shard;
         let st: &mut ShardState = self;
