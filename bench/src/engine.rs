@@ -204,15 +204,19 @@ impl EngineKind {
     /// A new, empty engine sized for about `capacity` entries.
     pub fn build(self, capacity: usize, numashard_shards: usize) -> numashard::Result<Box<dyn Engine>> {
         Ok(match self {
-            EngineKind::Numashard => Box::new(NumashardEngine::new(ExecMode::Auto, numashard_shards)?),
-            EngineKind::NumashardDelegate => Box::new(NumashardEngine::new(ExecMode::Delegate, numashard_shards)?),
+            EngineKind::Numashard => {
+                Box::new(NumashardEngine::with_capacity(ExecMode::Auto, numashard_shards, capacity)?)
+            }
+            EngineKind::NumashardDelegate => {
+                Box::new(NumashardEngine::with_capacity(ExecMode::Delegate, numashard_shards, capacity)?)
+            }
             EngineKind::NumashardX4 => {
                 let base = if numashard_shards == 0 {
                     numashard::placement::allowed_cpus().len().max(1)
                 } else {
                     numashard_shards
                 };
-                Box::new(NumashardEngine::new(ExecMode::Auto, 4 * base)?)
+                Box::new(NumashardEngine::with_capacity(ExecMode::Auto, 4 * base, capacity)?)
             }
             EngineKind::DashMap => Box::new(DashMapEngine::with_capacity(capacity)),
             EngineKind::Scc => Box::new(SccEngine::with_capacity(capacity)),

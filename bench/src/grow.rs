@@ -1,7 +1,9 @@
 //! The growth question: while a map fills from empty, one key at a time,
 //! how long do its writer and a concurrent reader wait when the table
 //! resizes? Every engine starts with no capacity reserved, so each grows as
-//! it would in a program that did not size it up front. The reader reads
+//! it would in a program that did not size it up front; with `presize`,
+//! every engine is made with room for the whole fill instead (numashard's
+//! `initial_capacity`, the peers' `with_capacity`). The reader reads
 //! random keys among those already stored; every one must be found.
 
 use crate::engine::{Engine, EngineKind, Op};
@@ -25,16 +27,17 @@ pub struct GrowReport {
     pub missing: u64,
 }
 
-/// Fills a new `kind` engine with `entries` keys from one thread while
-/// another reads.
+/// Fills a new `kind` engine (sized for `entries` up front when `presize`)
+/// with `entries` keys from one thread while another reads.
 pub fn run(
     kind: EngineKind,
     keys: &KeySet,
     entries: usize,
     value_size: usize,
     shards: usize,
+    presize: bool,
 ) -> numashard::Result<GrowReport> {
-    let engine: Box<dyn Engine> = kind.build(0, shards)?;
+    let engine: Box<dyn Engine> = kind.build(if presize { entries } else { 0 }, shards)?;
     let engine = engine.as_ref();
     let value = value_bytes(value_size, 1);
     let stored = AtomicUsize::new(0);

@@ -89,6 +89,10 @@ struct Args {
     /// numashard shards (0 = one per allowed CPU).
     #[arg(long, default_value_t = 0)]
     shards: usize,
+    /// `grow`: make every engine with room for the whole fill (numashard's
+    /// `initial_capacity`, the peers' `with_capacity`) instead of empty.
+    #[arg(long)]
+    presize: bool,
     /// Bind every numashard shard's memory to another node than its CPU's (wrong placement, on purpose).
     #[arg(long)]
     misplace_memory: bool,
@@ -491,7 +495,7 @@ fn run(args: &Args) -> Result<(), String> {
         if plan.grow {
             for &kind in plan.engines.iter().filter(|k| !k.is_ceiling()) {
                 progress.set_message(format!("{table}: {kind} grow (a fill from empty with a reader)"));
-                let r = grow::run(kind, &keys, entries, args.value_size, args.shards)
+                let r = grow::run(kind, &keys, entries, args.value_size, args.shards, args.presize)
                     .map_err(|e| format!("grow, {kind}, {table}: {e}"))?;
                 stall_rows.push(Row {
                     ops: r.puts.len(),
@@ -505,6 +509,7 @@ fn run(args: &Args) -> Result<(), String> {
                     not_ok: r.missing,
                     stall: Some(json!({
                         "grow": true,
+                        "presized": args.presize,
                         "fill_seconds": r.fill_seconds,
                         "gets": r.gets.len(),
                         "get_p50_ns": r.gets.value_at_quantile(0.5),

@@ -19,8 +19,13 @@ pub struct NumashardEngine {
 impl NumashardEngine {
     /// A map with `shards` shards (0 = one per allowed CPU) in `mode`.
     pub fn new(mode: ExecMode, shards: usize) -> numashard::Result<NumashardEngine> {
+        NumashardEngine::with_capacity(mode, shards, 0)
+    }
+
+    /// A map sized up front for `capacity` entries (`Config::initial_capacity`).
+    pub fn with_capacity(mode: ExecMode, shards: usize, capacity: usize) -> numashard::Result<NumashardEngine> {
         let misplace_memory = MISPLACE_MEMORY.load(Ordering::Relaxed);
-        let cfg = Config { exec_mode: mode, shards, misplace_memory, ..Config::default() };
+        let cfg = Config { exec_mode: mode, shards, misplace_memory, initial_capacity: capacity, ..Config::default() };
         Ok(NumashardEngine { map: Map::new(cfg)? })
     }
 

@@ -341,10 +341,15 @@ pub fn grow_table(rows: &[Row]) -> String {
     if grow.is_empty() {
         return s;
     }
+    let presized = grow.iter().any(|r| r.stall.as_ref().is_some_and(|v| v["presized"] == true));
     let _ = writeln!(
         s,
-        "growth: a fill from empty (one writer, single puts) with one reader of stored keys\n{:<6} {:<19} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>8}",
-        "table", "engine", "fill ms", "put p50", "put p99.9", "worst put", "gets", "get p99.9", "worst get", "missing"
+        "growth: a fill from empty (one writer, single puts) with one reader of stored keys{}\n{:<6} {:<19} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>8}",
+        if presized { "; every engine sized for the fill up front" } else { "" },
+        "table",
+        "engine",
+        "fill ms",
+        "put p50", "put p99.9", "worst put", "gets", "get p99.9", "worst get", "missing"
     );
     for r in grow {
         let v = r.stall.as_ref().expect("grow rows carry their numbers");

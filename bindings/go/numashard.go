@@ -65,6 +65,14 @@ type Config struct {
 	// RecordStats counts the hits and misses of reads in Stats (always on
 	// with eviction).
 	RecordStats bool
+	// InitialCapacity is how many entries the map is expected to hold, like
+	// make(map[K]V, n)'s hint; 0 = none. Each shard's index starts with
+	// room for its share, so filling the map that far never doubles an
+	// index, and Clear returns each index to that size, never below. Only
+	// the index is sized up front (16 bytes per slot, 1.25-2.5 slots per
+	// entry, mapped at Open and touched as entries arrive). Not a limit: the
+	// map grows past it as it would without it. At most 2^40.
+	InitialCapacity int
 	// NoDirectReads sends every Load, LoadInto and AppendLoad through a cgo
 	// call to the engine instead of reading the engine's memory from Go
 	// (direct reads, see the package doc). Both give the same results;
@@ -115,7 +123,7 @@ func openWith(cfg Config, op string, create func(*C.ns_config, **C.ns_map) Statu
 	var c C.ns_config
 	C.ns_config_init(&c)
 	if cfg.Shards < 0 || cfg.Shards > math.MaxUint32 || cfg.MaxKeyLen < 0 || cfg.MaxValueLen < 0 ||
-		cfg.BatchDelegateMin > math.MaxUint32 || cfg.DefaultTTL < 0 {
+		cfg.BatchDelegateMin > math.MaxUint32 || cfg.DefaultTTL < 0 || cfg.InitialCapacity < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Op: op}
 	}
 	c.shards = C.uint32_t(cfg.Shards)
@@ -172,6 +180,7 @@ func openWith(cfg Config, op string, create func(*C.ns_config, **C.ns_map) Statu
 		c.default_ttl_ms = C.uint64_t(ttlMillis(cfg.DefaultTTL))
 	}
 	c.record_stats = C.bool(cfg.RecordStats)
+	c.initial_capacity = C.uint64_t(cfg.InitialCapacity)
 	var h *C.ns_map
 	if s := create(&c, &h); s != StatusOK {
 		return nil, errorOf(op, s)

@@ -727,6 +727,60 @@ func TestStats(t *testing.T) {
 	t.Logf("real machine: binding applied %v, shards %+v", st.BindingApplied, st.PerShard)
 }
 
+// indexSlots reads every shard's numashard_shard_index_slots from the
+// Prometheus text (the C stats struct predates it).
+func indexSlots(t *testing.T, m *Map) []uint64 {
+	t.Helper()
+	txt, err := m.PrometheusText()
+	noErr(t, err)
+	var out []uint64
+	for _, line := range strings.Split(txt, "\n") {
+		if rest, ok := strings.CutPrefix(line, "numashard_shard_index_slots{"); ok {
+			var n uint64
+			if _, err := fmt.Sscan(rest[strings.IndexByte(rest, '}')+1:], &n); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no index_slots in:\n%s", txt)
+	}
+	return out
+}
+
+func TestInitialCapacity(t *testing.T) {
+	const n = 50_000
+	m := openMap(t, Config{Shards: 2, InitialCapacity: n})
+	atOpen := indexSlots(t, m)
+	for _, s := range atOpen {
+		if s*4 < n/2*5 {
+			t.Fatalf("index slots at Open %v: no room for a share of %d", atOpen, n)
+		}
+	}
+	for i := 0; i < n; i++ {
+		noErr(t, m.StoreString(fmt.Sprint(i), []byte("v")))
+	}
+	if got := indexSlots(t, m); fmt.Sprint(got) != fmt.Sprint(atOpen) {
+		t.Fatalf("an index doubled below the initial capacity: %v -> %v", atOpen, got)
+	}
+	noErr(t, m.Clear())
+	if got := indexSlots(t, m); fmt.Sprint(got) != fmt.Sprint(atOpen) {
+		t.Fatalf("Clear: %v, want the initial %v", got, atOpen)
+	}
+	// Without a hint an index starts small.
+	for _, s := range indexSlots(t, openMap(t, Config{Shards: 2})) {
+		if s > 64 {
+			t.Fatalf("unhinted index of %d slots", s)
+		}
+	}
+	for _, c := range []int{-1, 1<<40 + 1} {
+		if _, err := Open(Config{Shards: 1, InitialCapacity: c}); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("InitialCapacity %d: %v", c, err)
+		}
+	}
+}
+
 func TestConfigKnobs(t *testing.T) {
 	for _, cfg := range []Config{
 		{Shards: 3, HashSeed: 42, WorkerSpin: -1, Delegate: true, BatchDelegateMin: -1},

@@ -30,6 +30,9 @@ pub(crate) struct Policy {
     pub(crate) shard_limit: Option<u64>,
     /// Whether reads count hits and misses.
     pub(crate) record_stats: bool,
+    /// The log2 capacity below which no shard's index starts or shrinks
+    /// (`Config::initial_capacity`'s share; 0 = the smallest).
+    pub(crate) index_floor_bits: u32,
 }
 
 impl Policy {
@@ -321,7 +324,8 @@ mod tests {
     #[test]
     fn policy_deadlines() {
         let c = Clock::manual();
-        let p = Policy { clock: c.clone(), default_ttl_ns: 0, shard_limit: None, record_stats: false };
+        let p =
+            Policy { clock: c.clone(), default_ttl_ns: 0, shard_limit: None, record_stats: false, index_floor_bits: 0 };
         assert_eq!(p.deadline(0), 0);
         assert_eq!(p.deadline(u64::MAX), 0);
         assert_eq!(p.deadline(10), c.now_ns() + 10);

@@ -17,6 +17,8 @@ pub const DEFAULT_MAX_KEY_LEN: usize = 4 * 1024;
 pub const DEFAULT_MAX_VALUE_LEN: usize = 4 * 1024 * 1024;
 /// Hard ceiling for both limits: record headers store lengths in 32 bits.
 pub const MAX_LEN_CEILING: usize = (u32::MAX as usize) / 2;
+/// The largest `Config::initial_capacity` accepted: 2^40 entries.
+pub const MAX_INITIAL_CAPACITY: usize = 1 << 40;
 
 /// How single operations and batch parts reach a shard's table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -98,6 +100,13 @@ pub struct Config {
     /// Testing switch: bind every shard's memory to a node other than its CPU's
     /// (the next used node), to measure what wrong placement costs.
     pub misplace_memory: bool,
+    /// Entries the map is expected to hold (0 = no hint, the default). Each
+    /// shard's index is made for its share of them at creation, so filling
+    /// the map that far doubles no index; `clear` and `replace_all` return
+    /// an index to that size, never below. Only the index is sized: 16
+    /// bytes per slot, 1.25-2.5 slots per entry, mapped at once and touched
+    /// as entries arrive. Not a limit: the map grows past it as without it.
+    pub initial_capacity: usize,
 }
 
 impl Default for Config {
@@ -120,6 +129,7 @@ impl Default for Config {
             clock: None,
             record_stats: false,
             misplace_memory: false,
+            initial_capacity: 0,
         }
     }
 }

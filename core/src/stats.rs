@@ -48,6 +48,9 @@ pub struct ShardStats {
     /// load checks each shard it builds before the map is returned. (Pages
     /// the kernel would not move are not counted; `pages_on_node` shows them.)
     pub pages_moved: u64,
+    /// Slots of the shard's index: it doubles past 4/5 of them, and starts
+    /// with room for the shard's share of `Config::initial_capacity`.
+    pub index_slots: u64,
 }
 
 /// Map totals and every shard's stats.
@@ -101,7 +104,7 @@ impl MapStats {
         gauge(&mut s, "replace_all_stall_max_seconds", "Longest replace_all switch stall.", "gauge");
         let _ = writeln!(s, "numashard_replace_all_stall_max_seconds {:.9}", self.replace_stall_max_ns as f64 / 1e9);
         type Field = fn(&ShardStats) -> u64;
-        let per: [(&str, &str, &str, Field); 13] = [
+        let per: [(&str, &str, &str, Field); 14] = [
             ("entries", "Entries stored.", "gauge", |x| x.entries),
             ("bytes", "Bytes charged to entries.", "gauge", |x| x.bytes),
             ("mapped_bytes", "Bytes mapped for the shard.", "gauge", |x| x.mapped_bytes),
@@ -113,6 +116,7 @@ impl MapStats {
             ("pages_moved_total", "Resident pages found off the shard's node and moved there.", "counter", |x| {
                 x.pages_moved
             }),
+            ("index_slots", "Slots of the shard's index.", "gauge", |x| x.index_slots),
             ("hits_total", "Reads that found their key.", "counter", |x| x.hits),
             ("misses_total", "Reads that found no live entry.", "counter", |x| x.misses),
             ("evictions_total", "Entries evicted at the memory limit.", "counter", |x| x.evictions),

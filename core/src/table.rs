@@ -25,6 +25,8 @@ pub(crate) struct Slot {
 }
 
 const MIN_BITS: u32 = 6;
+/// The largest slot array a capacity asks for up front: 2^40 slots (16 TiB).
+const MAX_BITS: u32 = 40;
 /// The access count (0..=3, saturating) in a slot's record word's low bits.
 const ACCESSED: u64 = 3;
 
@@ -42,6 +44,9 @@ pub(crate) struct Table {
     bits: u32,
     len: usize,
     node: Option<u32>,
+    /// The log2 capacity `clear` returns to: [`MIN_BITS`], or the size the
+    /// map's `initial_capacity` asked for.
+    floor: u32,
 }
 
 // SAFETY: the table owns its region exclusively; record pointers inside it
@@ -54,18 +59,21 @@ pub(crate) fn tag_of(hash: u64) -> u64 {
 }
 
 impl Table {
+    #[cfg(test)]
     pub(crate) fn new(node: Option<u32>) -> Result<Table> {
-        Table::with_bits(node, MIN_BITS)
+        Table::with_bits(node, MIN_BITS, MIN_BITS)
     }
 
-    fn with_bits(node: Option<u32>, bits: u32) -> Result<Table> {
-        Ok(Table { region: slot_region(node, bits)?, bits, len: 0, node })
+    fn with_bits(node: Option<u32>, bits: u32, floor: u32) -> Result<Table> {
+        Ok(Table { region: slot_region(node, bits)?, bits, len: 0, node, floor })
     }
 
-    /// An empty table with room for `entries` without growing (a snapshot load).
-    pub(crate) fn with_capacity(node: Option<u32>, entries: usize) -> Result<Table> {
-        let slots = (entries.saturating_mul(5) / 4 + 1).next_power_of_two();
-        Table::with_bits(node, slots.trailing_zeros().max(MIN_BITS))
+    /// An empty table with room for `entries` without growing (a snapshot
+    /// load, a `replace_all` part), and at least 2^`floor` slots, the size
+    /// `clear` returns to.
+    pub(crate) fn with_capacity(node: Option<u32>, entries: usize, floor: u32) -> Result<Table> {
+        let floor = floor.max(MIN_BITS);
+        Table::with_bits(node, bits_for(entries).max(floor), floor)
     }
 
     /// The node its memory is bound to (None = unbound).
@@ -244,7 +252,7 @@ impl Table {
     /// an access count a reader raises in the old array after its slot was
     /// copied is lost (the count is a hint).
     pub(crate) fn grow(&mut self, garbage: &mut Vec<NodeRegion>) -> Result<()> {
-        let bigger = Table::with_bits(self.node, self.bits + 1)?;
+        let bigger = Table::with_bits(self.node, self.bits + 1, self.floor)?;
         self.rehash_into(bigger, garbage);
         Ok(())
     }
@@ -256,7 +264,7 @@ impl Table {
         if (spare.bits, spare.node) != self.next_shape() || !spare.is_populated() {
             return Some(spare);
         }
-        let bigger = Table { region: spare.region, bits: spare.bits, len: 0, node: spare.node };
+        let bigger = Table { region: spare.region, bits: spare.bits, len: 0, node: spare.node, floor: self.floor };
         self.rehash_into(bigger, garbage);
         None
     }
@@ -323,10 +331,10 @@ impl Table {
         self.len -= 1;
     }
 
-    /// Drops every entry (records are the arena's to free) and shrinks back;
-    /// the old slot array goes to `garbage`.
+    /// Drops every entry (records are the arena's to free) and shrinks back
+    /// to its floor; the old slot array goes to `garbage`.
     pub(crate) fn clear(&mut self, garbage: &mut Vec<NodeRegion>) -> Result<()> {
-        let old = std::mem::replace(self, Table::with_bits(self.node, MIN_BITS)?);
+        let old = std::mem::replace(self, Table::with_bits(self.node, self.floor, self.floor)?);
         garbage.push(old.region);
         Ok(())
     }
@@ -605,6 +613,17 @@ impl<'a> TableView<'a> {
         // SAFETY: masked below the capacity of an array mapped for 'a.
         unsafe { mark_accessed(self.slots, i & self.mask()) }
     }
+}
+
+/// The log2 capacity of the smallest array that holds `entries` without
+/// growing: a load of at most 4/5 ([`Table::needs_grow_for`]). Saturates at
+/// [`MAX_BITS`].
+pub(crate) fn bits_for(entries: usize) -> u32 {
+    let slots = entries.saturating_mul(5) / 4 + 1;
+    if slots > 1 << MAX_BITS {
+        return MAX_BITS;
+    }
+    slots.next_power_of_two().trailing_zeros().max(MIN_BITS)
 }
 
 /// A zeroed (empty) array of 2^`bits` slots bound to `node`; arrays of

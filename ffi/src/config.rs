@@ -96,7 +96,17 @@ pub struct ns_config {
     pub default_ttl_ms: u64,
     /// Count hits and misses of reads (always on with eviction).
     pub record_stats: bool,
+    /// Entries the map is expected to hold; 0 = no hint. Each shard's index
+    /// starts with room for its share, so filling the map that far doubles
+    /// no index, and `ns_clear` returns it to that size. Not a limit. At
+    /// most 2^40. (Added in version 2 of this struct: a caller compiled
+    /// with version 1, which ends at `record_stats`, gets no hint.)
+    pub initial_capacity: u64,
 }
+
+/// `sizeof(ns_config)` of version 1, the struct without `initial_capacity`:
+/// callers compiled against it are still accepted.
+const CONFIG_SIZE_V1: usize = std::mem::offset_of!(ns_config, initial_capacity);
 
 /// Fills `*cfg` with the defaults: one shard per allowed CPU on the real
 /// machine, no memory limit, keys up to 4 KiB, values up to 4 MiB.
@@ -132,6 +142,7 @@ pub unsafe extern "C" fn ns_config_init(cfg: *mut ns_config) {
             eviction: ns_eviction::NS_EVICTION_NONE as i32,
             default_ttl_ms: 0,
             record_stats: false,
+            initial_capacity: 0,
         };
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { cfg.write(c) };
@@ -178,7 +189,8 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
             unsafe { addr_of!((*cfg).$f).read() }
         };
     }
-    if field!(struct_size) as usize != std::mem::size_of::<ns_config>() {
+    let size = field!(struct_size) as usize;
+    if size != std::mem::size_of::<ns_config>() && size != CONFIG_SIZE_V1 {
         return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
     }
     c.shards = field!(shards) as usize;
@@ -216,6 +228,14 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
     c.default_ttl = (ttl != 0).then(|| std::time::Duration::from_millis(ttl));
     // SAFETY: read as a byte, as above.
     c.record_stats = unsafe { addr_of!((*cfg).record_stats).cast::<u8>().read() } != 0;
+    if size > CONFIG_SIZE_V1 {
+        // Beyond a version-1 struct: read only when the caller's has it.
+        let capacity = field!(initial_capacity);
+        if capacity > numashard::config::MAX_INITIAL_CAPACITY as u64 {
+            return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
+        }
+        c.initial_capacity = capacity as usize;
+    }
     Ok(c)
 }
 
@@ -230,6 +250,7 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
 ///
 /// Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (wrong `struct_size`,
 /// unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
+/// `initial_capacity` over 2^40,
 /// NULL array with a length, non-UTF-8 string, size limits out of range).
 #[no_mangle]
 pub unsafe extern "C" fn ns_config_check(cfg: *const ns_config) -> ns_status {
@@ -277,8 +298,36 @@ mod tests {
         let bad = ns_config { struct_size: 8, ..c };
         // SAFETY: a valid config.
         assert_eq!(unsafe { ns_config_check(&bad) }, ns_status::NS_ERR_INVALID_ARGUMENT);
+        let big = ns_config { initial_capacity: 1 << 41, ..c };
+        // SAFETY: a valid config.
+        assert_eq!(unsafe { ns_config_check(&big) }, ns_status::NS_ERR_INVALID_ARGUMENT);
+        let hinted = ns_config { initial_capacity: 1000, ..c };
+        // SAFETY: a valid config.
+        assert_eq!(unsafe { read_config(&hinted) }.unwrap().initial_capacity, 1000);
         let bad = ns_config { nodes_len: 2, ..c };
         // SAFETY: a valid config (its NULL array is what is rejected).
         assert_eq!(unsafe { ns_config_check(&bad) }, ns_status::NS_ERR_INVALID_ARGUMENT);
+    }
+
+    #[test]
+    fn a_version_1_struct_is_read_without_its_missing_field() {
+        let mut c = std::mem::MaybeUninit::<ns_config>::uninit();
+        // SAFETY: a writable local; then fully initialised by ns_config_init.
+        let c = unsafe {
+            ns_config_init(c.as_mut_ptr());
+            c.assume_init()
+        };
+        assert_eq!(c.struct_size as usize, std::mem::size_of::<ns_config>());
+        // A version-1 caller's struct ends before `initial_capacity`; what
+        // lies there is not theirs, so it must not be read.
+        let v1 = ns_config { struct_size: CONFIG_SIZE_V1 as u32, initial_capacity: 1 << 41, shards: 3, ..c };
+        // SAFETY: a valid config, readable past its stated size.
+        let read = unsafe { read_config(&v1) }.unwrap();
+        assert_eq!((read.shards, read.initial_capacity), (3, 0));
+        for size in [CONFIG_SIZE_V1 - 8, CONFIG_SIZE_V1 + 4, std::mem::size_of::<ns_config>() + 8] {
+            let odd = ns_config { struct_size: size as u32, ..c };
+            // SAFETY: a valid config.
+            assert_eq!(unsafe { ns_config_check(&odd) }, ns_status::NS_ERR_INVALID_ARGUMENT, "size {size}");
+        }
     }
 }

@@ -5,13 +5,14 @@ use super::MAX_SHARDS;
 use super::{Inner, Map};
 use crate::batch::duration_ns;
 use crate::cache::Policy;
-use crate::config::{Config, Eviction, ExecMode, MAX_LEN_CEILING};
+use crate::config::{Config, Eviction, ExecMode, MAX_INITIAL_CAPACITY, MAX_LEN_CEILING};
 use crate::error::{Error, Result, Status};
 use crate::gate::Gate;
 use crate::numa;
 use crate::placement;
 use crate::routing::{KeyHasher, Msg};
 use crate::shard::{owner_loop, Budget, OwnerLife, Shard, ShardState};
+use crate::table;
 use crate::topology::{Topology, TopologySource};
 use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -33,6 +34,18 @@ fn possible_cpus() -> usize {
     }
 }
 
+/// The log2 index size of each of `shards` shards for `capacity` entries in
+/// all: its share, plus four standard deviations of how unevenly routing
+/// spreads keys, so that no shard doubles before the map holds `capacity`.
+/// 0 (no floor) without a hint.
+fn index_floor_bits(capacity: usize, shards: usize) -> u32 {
+    if capacity == 0 {
+        return 0;
+    }
+    let share = capacity.div_ceil(shards.max(1));
+    table::bits_for(share + 4 * share.isqrt() + 1)
+}
+
 impl Map {
     /// Creates a map: loads the topology (once per process, see
     /// `load_topology`), plans the placement and creates every shard in
@@ -52,6 +65,9 @@ impl Map {
         if cfg.shards > MAX_SHARDS || cfg.shards_per_node.as_ref().is_some_and(|v| v.iter().sum::<usize>() > MAX_SHARDS)
         {
             return Err(Error::with_detail(Status::InvalidArgument, format!("at most {MAX_SHARDS} shards")));
+        }
+        if cfg.initial_capacity > MAX_INITIAL_CAPACITY {
+            return Err(Error::with_detail(Status::InvalidArgument, "initial_capacity must be at most 2^40"));
         }
         if cfg.eviction != Eviction::None && cfg.memory_limit == 0 {
             return Err(Error::with_detail(Status::InvalidArgument, "eviction needs a memory_limit"));
@@ -75,6 +91,7 @@ impl Map {
             // Each shard evicts within its share: no lock spans shards.
             shard_limit: evicting.then(|| cfg.memory_limit / plan.len().max(1) as u64),
             record_stats: cfg.record_stats || evicting,
+            index_floor_bits: index_floor_bits(cfg.initial_capacity, plan.len()),
         };
         let shards: Box<[Shard]> = plan
             .iter()

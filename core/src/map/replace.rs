@@ -57,7 +57,8 @@ impl Map {
                 let mut pos = 0usize;
                 jobs.push(Box::new(move || {
                     if out.is_none() {
-                        *out = Some(ShardState::new(node, &inner.policy, inner.shards[s].counters.clone()));
+                        let counters = inner.shards[s].counters.clone();
+                        *out = Some(ShardState::with_capacity(node, &inner.policy, counters, part.len()));
                     }
                     let Some(Ok(st)) = out.as_mut() else { return true };
                     let end = (pos + BUILD_STEP).min(part.len());

@@ -35,6 +35,7 @@ impl Map {
             evictions: s.counters.evictions.load(Ordering::Relaxed),
             expirations: s.counters.expirations.load(Ordering::Relaxed),
             pages_moved: s.counters.pages_moved.load(Ordering::Relaxed),
+            index_slots: st.table.capacity() as u64,
         })
     }
 

@@ -85,8 +85,19 @@ pub(crate) struct ShardState {
 
 impl ShardState {
     pub(crate) fn new(memory_node: Option<u32>, policy: &Policy, counters: Arc<Counters>) -> Result<ShardState> {
+        ShardState::with_capacity(memory_node, policy, counters, 0)
+    }
+
+    /// An empty shard whose index holds `entries` without growing, and never
+    /// less than the map's `initial_capacity` share.
+    pub(crate) fn with_capacity(
+        memory_node: Option<u32>,
+        policy: &Policy,
+        counters: Arc<Counters>,
+        entries: usize,
+    ) -> Result<ShardState> {
         Ok(ShardState {
-            table: Table::new(memory_node)?,
+            table: Table::with_capacity(memory_node, entries, policy.index_floor_bits)?,
             arena: Arena::new(memory_node),
             charged: 0,
             ops: 0,

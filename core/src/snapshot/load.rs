@@ -8,7 +8,6 @@ use crate::gate::Garbage;
 use crate::map::{Inner, Map};
 use crate::routing::shard_of;
 use crate::shard::{Budget, ShardState};
-use crate::table::Table;
 use std::path::Path;
 
 impl Map {
@@ -128,8 +127,8 @@ fn build_shard(
         // Routing spreads keys evenly; a little room avoids a late doubling.
         manifest.entries / n as u64 + manifest.entries / n as u64 / 16 + 64
     };
-    let mut st = ShardState::new(node, &inner.policy, inner.shards[s].counters.clone())?;
-    st.table = Table::with_capacity(node, expected.min(usize::MAX as u64 / 2) as usize)?;
+    let expected = expected.min(usize::MAX as u64 / 2) as usize;
+    let mut st = ShardState::with_capacity(node, &inner.policy, inner.shards[s].counters.clone(), expected)?;
     let unlimited = Budget::new(0);
     let sources: Vec<usize> = if same_layout { vec![s] } else { (0..manifest.shards.len()).collect() };
     for src in sources {

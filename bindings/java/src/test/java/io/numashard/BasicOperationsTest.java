@@ -353,6 +353,39 @@ class BasicOperationsTest {
         }
     }
 
+    /** Every shard's numashard_shard_index_slots, from the Prometheus text. */
+    private static long[] indexSlots(NumaShardMap m) {
+        return m.prometheus().lines()
+                .filter(l -> l.startsWith("numashard_shard_index_slots{"))
+                .mapToLong(l -> Long.parseLong(l.substring(l.indexOf('}') + 2).trim()))
+                .toArray();
+    }
+
+    @Test
+    void initialCapacitySizesEveryIndexUpFront() {
+        int n = 50_000;
+        try (NumaShardMap m = NumaShardMap.open(Config.builder().shards(2).initialCapacity(n).build())) {
+            long[] atOpen = indexSlots(m);
+            assertEquals(2, atOpen.length);
+            for (long slots : atOpen) {
+                assertTrue(slots * 4 >= n / 2 * 5, Arrays.toString(atOpen));
+            }
+            for (int i = 0; i < n; i++) {
+                m.put(b("k" + i), b("v"));
+            }
+            assertArrayEquals(atOpen, indexSlots(m), "an index doubled below the initial capacity");
+            m.clear();
+            assertArrayEquals(atOpen, indexSlots(m), "clear goes back to the initial size");
+        }
+        try (NumaShardMap m = TestSupport.open(2)) {
+            for (long slots : indexSlots(m)) {
+                assertTrue(slots <= 64, "unhinted index of " + slots + " slots");
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> Config.builder().initialCapacity(-1));
+        assertThrows(IllegalArgumentException.class, () -> Config.builder().initialCapacity((1L << 40) + 1));
+    }
+
     @Test
     void closeIsIdempotent() {
         NumaShardMap m = TestSupport.open(2);
