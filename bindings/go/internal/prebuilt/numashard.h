@@ -487,6 +487,14 @@ typedef struct ns_config {
    * Count hits and misses of reads (always on with eviction).
    */
   bool record_stats;
+  /**
+   * Entries the map is expected to hold; 0 = no hint. Each shard's index
+   * starts with room for its share, so filling the map that far doubles
+   * no index, and `ns_clear` returns it to that size. Not a limit. At
+   * most 2^40. (Added in version 2 of this struct: a caller compiled
+   * with version 1, which ends at `record_stats`, gets no hint.)
+   */
+  uint64_t initial_capacity;
 } ns_config;
 
 /**
@@ -867,6 +875,7 @@ void ns_config_init(struct ns_config *cfg);
  *
  * Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (wrong `struct_size`,
  * unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
+ * `initial_capacity` over 2^40,
  * NULL array with a length, non-UTF-8 string, size limits out of range).
  */
 ns_status ns_config_check(const struct ns_config *cfg);
