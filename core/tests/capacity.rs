@@ -104,9 +104,9 @@ fn a_snapshot_loads_into_an_index_no_smaller_than_the_hint() {
 
 #[test]
 fn a_hint_past_the_ceiling_is_refused() {
-    let e = Map::new(Config { shards: 1, initial_capacity: MAX_INITIAL_CAPACITY + 1, ..Config::default() })
-        .err()
-        .expect("refused");
+    let Err(e) = Map::new(Config { shards: 1, initial_capacity: MAX_INITIAL_CAPACITY + 1, ..Config::default() }) else {
+        panic!("a hint over the ceiling was accepted")
+    };
     assert_eq!(e.status(), Status::InvalidArgument);
     // At the ceiling: a map whose index could be mapped, or a clear refusal.
     match Map::new(Config { shards: 1, initial_capacity: MAX_INITIAL_CAPACITY, ..Config::default() }) {

@@ -43,7 +43,7 @@ fn index_floor_bits(capacity: usize, shards: usize) -> u32 {
         return 0;
     }
     let share = capacity.div_ceil(shards.max(1));
-    table::bits_for(share + 4 * share.isqrt() + 1)
+    table::bits_for(share + 4 * (share as f64).sqrt() as usize + 1)
 }
 
 impl Map {

@@ -2,6 +2,7 @@
  * bad inputs the header documents. Plain C99; run under ASan+UBSan and
  * under valgrind by scripts/test-c.sh. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c99 */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,45 @@ static void test_config(void) {
   }
   CHECK(m == sentinel);
   EXPECT(ns_map_new(NULL, NULL), NS_ERR_INVALID_ARGUMENT);
+
+  /* initial_capacity: each shard's index is mapped for its share at once
+   * (16-byte slots, at most 4/5 full: 2^20 slots for 500k entries), and
+   * ns_clear keeps that size. Over 2^40 is refused. */
+  ns_config_init(&cfg);
+  cfg.shards = 2;
+  cfg.initial_capacity = 1000000;
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  {
+    ns_stats st;
+    EXPECT(ns_stats_get(m, &st), NS_OK);
+    CHECK(st.mapped_bytes >= 2u * 16u * (1u << 20));
+    EXPECT(ns_put(m, S("k"), S("v")), NS_OK);
+    EXPECT(ns_clear(m), NS_OK);
+    EXPECT(ns_stats_get(m, &st), NS_OK);
+    CHECK(st.mapped_bytes >= 2u * 16u * (1u << 20));
+  }
+  ns_map_free(m);
+  cfg.initial_capacity = 0;
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  {
+    ns_stats st;
+    EXPECT(ns_stats_get(m, &st), NS_OK);
+    CHECK(st.mapped_bytes < 16u * (1u << 20));
+  }
+  ns_map_free(m);
+  m = sentinel;
+  cfg.initial_capacity = ((uint64_t)1 << 40) + 1;
+  EXPECT(ns_config_check(&cfg), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  CHECK(m == sentinel);
+  /* A program compiled against version 1 of the struct, which ends before
+   * initial_capacity: accepted, and what lies past its size is not read. */
+  ns_config_init(&cfg);
+  cfg.struct_size = (uint32_t)offsetof(ns_config, initial_capacity);
+  cfg.initial_capacity = ((uint64_t)1 << 41);
+  EXPECT(ns_config_check(&cfg), NS_OK);
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  ns_map_free(m);
 }
 
 static void test_get_put(void) {
