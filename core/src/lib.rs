@@ -81,6 +81,7 @@ pub mod snapshot;
 pub mod stats;
 mod sync;
 mod table;
+pub mod typed;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -94,3 +95,4 @@ pub use map::{CasOutcome, Iter, Map, MAX_SHARDS};
 pub use map::{DirectRead, DirectShard, DIRECT_READ_VERSION};
 pub use snapshot::SaveReport;
 pub use stats::{MapStats, ShardStats};
+pub use typed::{Codec, Typed};

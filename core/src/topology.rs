@@ -14,7 +14,7 @@
 //! every PU is visited, its node comes from its nodeset, and a node's memory
 //! from the largest object above its PUs whose nodeset is exactly that node.
 //! Only `os_index`, `nodeset`, `parent` and `total_memory` are read, through
-//! [`nodes_from_pus`], for all three sources alike.
+//! `nodes_from_pus`, for all three sources alike.
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsString};
