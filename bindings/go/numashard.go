@@ -71,7 +71,8 @@ type Config struct {
 	// index, and Clear returns each index to that size, never below. Only
 	// the index is sized up front (16 bytes per slot, 1.25-2.5 slots per
 	// entry, mapped at Open and touched as entries arrive). Not a limit: the
-	// map grows past it as it would without it. At most 2^40.
+	// map grows past it as it would without it. At most 2^40; with a
+	// MemoryLimit, capped at the most entries the limit can hold.
 	InitialCapacity int
 	// NoDirectReads sends every Load, LoadInto and AppendLoad through a cgo
 	// call to the engine instead of reading the engine's memory from Go

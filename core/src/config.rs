@@ -106,6 +106,9 @@ pub struct Config {
     /// an index to that size, never below. Only the index is sized: 16
     /// bytes per slot, 1.25-2.5 slots per entry, mapped at once and touched
     /// as entries arrive. Not a limit: the map grows past it as without it.
+    /// With a `memory_limit`, the hint is capped at the most entries the
+    /// limit can hold (every entry costs at least its 16-byte slot and the
+    /// smallest record), so a cache is never sized past its budget.
     pub initial_capacity: usize,
 }
 

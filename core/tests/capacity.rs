@@ -118,3 +118,15 @@ fn a_hint_past_the_ceiling_is_refused() {
         Err(e) => assert_eq!(e.status(), Status::Resource),
     }
 }
+
+#[test]
+fn a_memory_limit_caps_the_hint() {
+    // 1 MiB holds at most 32k entries of the smallest cost (a 16-byte
+    // slot and the smallest record): the index is not made for 10M.
+    let cfg = Config { shards: 2, initial_capacity: 10_000_000, memory_limit: 1 << 20, ..Config::default() };
+    let m = Map::new(cfg).unwrap();
+    let capped = slots(&m);
+    assert!(capped.iter().all(|&s| s <= 1 << 15), "{capped:?}");
+    assert!(capped.iter().all(|&s| s > 64), "{capped:?}");
+    m.close().unwrap();
+}

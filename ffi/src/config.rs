@@ -99,7 +99,8 @@ pub struct ns_config {
     /// Entries the map is expected to hold; 0 = no hint. Each shard's index
     /// starts with room for its share, so filling the map that far doubles
     /// no index, and `ns_clear` returns it to that size. Not a limit. At
-    /// most 2^40. (Added in version 2 of this struct: a caller compiled
+    /// most 2^40; with a `memory_limit`, capped at the most entries the
+    /// limit can hold. (Added in version 2 of this struct: a caller compiled
     /// with version 1, which ends at `record_stats`, gets no hint.)
     pub initial_capacity: u64,
 }

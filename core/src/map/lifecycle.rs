@@ -34,6 +34,16 @@ fn possible_cpus() -> usize {
     }
 }
 
+/// `initial_capacity`, capped by a memory limit at the most entries the
+/// limit can hold (each costs at least its slot and the smallest record).
+fn hinted_capacity(cfg: &Config) -> usize {
+    if cfg.memory_limit == 0 {
+        return cfg.initial_capacity;
+    }
+    let most = cfg.memory_limit / crate::shard::min_entry_cost();
+    cfg.initial_capacity.min(usize::try_from(most).unwrap_or(usize::MAX))
+}
+
 /// The log2 index size of each of `shards` shards for `capacity` entries in
 /// all: its share, plus four standard deviations of how unevenly routing
 /// spreads keys, so that no shard doubles before the map holds `capacity`.
@@ -91,7 +101,7 @@ impl Map {
             // Each shard evicts within its share: no lock spans shards.
             shard_limit: evicting.then(|| cfg.memory_limit / plan.len().max(1) as u64),
             record_stats: cfg.record_stats || evicting,
-            index_floor_bits: index_floor_bits(cfg.initial_capacity, plan.len()),
+            index_floor_bits: index_floor_bits(hinted_capacity(&cfg), plan.len()),
         };
         let shards: Box<[Shard]> = plan
             .iter()

@@ -20,7 +20,7 @@ pub(crate) use guard::StateGuard;
 pub(crate) use owner::owner_loop;
 use reader::ReaderView;
 pub(crate) use reader::{Begun, Lookup, ReadStart};
-pub(crate) use state::{Budget, ShardState};
+pub(crate) use state::{min_entry_cost, Budget, ShardState};
 
 use crate::cache::{Counters, Policy};
 use crate::clock::Clock;

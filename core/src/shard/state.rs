@@ -14,6 +14,12 @@ use std::sync::Arc;
 /// Index overhead charged per entry on top of its record block (one slot).
 pub(crate) const SLOT_COST: u64 = 16;
 
+/// The least an entry costs against the memory limit: an empty key and
+/// value in the smallest record, and its slot.
+pub(crate) fn min_entry_cost() -> u64 {
+    arena::block_size(0, 0, false) as u64 + SLOT_COST
+}
+
 /// The map-wide memory budget shared by all shards.
 pub(crate) struct Budget {
     limit: u64,

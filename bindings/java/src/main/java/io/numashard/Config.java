@@ -337,7 +337,8 @@ public final class Config {
          * map that far never doubles an index, and {@link NumaShardMap#clear()} returns each index
          * to that size, never below. Only the index is sized up front (16 bytes per slot, 1.25-2.5
          * slots per entry, mapped at open and touched as entries arrive). Not a limit: the map grows
-         * past it as it would without it.
+         * past it as it would without it. With a memory limit, it is capped at the most entries the
+         * limit can hold.
          *
          * @param entries 0 to 2^40
          * @return this builder
