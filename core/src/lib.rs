@@ -95,4 +95,4 @@ pub use map::{CasOutcome, Iter, Map, MAX_SHARDS};
 pub use map::{DirectRead, DirectShard, DIRECT_READ_VERSION};
 pub use snapshot::SaveReport;
 pub use stats::{MapStats, ShardStats};
-pub use typed::{Codec, Typed};
+pub use typed::{Codec, Encode, Typed};

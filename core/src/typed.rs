@@ -14,9 +14,9 @@
 //! # fn main() -> numashard::Result<()> {
 //! let map = Map::new(Config { shards: 2, ..Config::default() })?;
 //! let users = map.typed::<String, u64>();
-//! users.put(&"alice".to_string(), &42)?;
-//! assert_eq!(users.get(&"alice".to_string())?, Some(42));
-//! assert_eq!(users.swap(&"alice".to_string(), &43)?, Some(42));
+//! users.put("alice", &42)?;
+//! assert_eq!(users.get("alice")?, Some(42));
+//! assert_eq!(users.swap("alice", &43)?, Some(42));
 //! let mut all = Vec::new();
 //! users.range(|name, id| {
 //!     all.push((name, id));
@@ -30,20 +30,30 @@
 use crate::batch::BatchOp;
 use crate::error::{Error, Result, Status};
 use crate::map::{CasOutcome, Map};
+use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-/// How a type is stored as bytes in a map, and read back.
+/// How a value is stored as bytes in a map: the half of a [`Codec`] that
+/// writes, also for borrowed forms (`str` for `String`, `[u8]` for
+/// `Vec<u8>`), so that a `Typed<String, _>` takes `&str` keys.
 ///
-/// Implement it for your own types, for example over a serialisation crate:
-/// `with_bytes` encodes into a buffer and calls `f` with it; `decode`
-/// returns `None` for bytes that are not an encoding of the type.
-pub trait Codec: Sized {
+/// A borrowed form must give the same bytes as its owner (as `Hash` must for
+/// `HashMap` lookups by a borrowed key).
+pub trait Encode {
     /// Calls `f` with the bytes that stand for `self` (no allocation for the
-    /// codecs of this crate: a string's or vector's own bytes, an integer's
+    /// types of this crate: a string's or slice's own bytes, an integer's
     /// bytes on the stack).
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R;
+}
 
+/// How a type is stored as bytes in a map, and read back.
+///
+/// Implement it (and [`Encode`]) for your own types, for example over a
+/// serialisation crate: `with_bytes` encodes into a buffer and calls `f`
+/// with it; `decode` returns `None` for bytes that are not an encoding of
+/// the type.
+pub trait Codec: Encode + Sized {
     /// The value `bytes` stand for, or `None` when they stand for none.
     fn decode(bytes: &[u8]) -> Option<Self>;
 
@@ -54,10 +64,37 @@ pub trait Codec: Sized {
     }
 }
 
-impl Codec for Vec<u8> {
+impl Encode for [u8] {
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         f(self)
     }
+}
+
+impl Encode for str {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self.as_bytes())
+    }
+}
+
+impl Encode for Vec<u8> {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self)
+    }
+}
+
+impl Encode for String {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self.as_bytes())
+    }
+}
+
+impl<const N: usize> Encode for [u8; N] {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self)
+    }
+}
+
+impl Codec for Vec<u8> {
     fn decode(bytes: &[u8]) -> Option<Self> {
         Some(bytes.to_vec())
     }
@@ -67,9 +104,6 @@ impl Codec for Vec<u8> {
 }
 
 impl Codec for String {
-    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        f(self.as_bytes())
-    }
     fn decode(bytes: &[u8]) -> Option<Self> {
         std::str::from_utf8(bytes).ok().map(str::to_owned)
     }
@@ -79,9 +113,6 @@ impl Codec for String {
 }
 
 impl<const N: usize> Codec for [u8; N] {
-    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        f(self)
-    }
     fn decode(bytes: &[u8]) -> Option<Self> {
         bytes.try_into().ok()
     }
@@ -90,10 +121,14 @@ impl<const N: usize> Codec for [u8; N] {
 macro_rules! little_endian {
     ($($t:ty),*) => {$(
         /// Fixed-size, little-endian.
-        impl Codec for $t {
+        impl Encode for $t {
             fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
                 f(&self.to_le_bytes())
             }
+        }
+
+        /// Fixed-size, little-endian.
+        impl Codec for $t {
             fn decode(bytes: &[u8]) -> Option<Self> {
                 bytes.try_into().ok().map(<$t>::from_le_bytes)
             }
@@ -107,7 +142,8 @@ little_endian!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128);
 const STACK_VALUE: usize = 64;
 
 /// A [`Map`] seen with keys of type `K` and values of type `V` (see
-/// [`Map::typed`]). It borrows the map: any number of views of one map, of
+/// [`Map::typed`]). Single calls take keys and values by any borrowed
+/// form (`&str` for `String`, `&[u8]` for `Vec<u8>`). It borrows the map: any number of views of one map, of
 /// any types, may be used at once from any threads. Every call is the
 /// map's call of the same name, with the same guarantees. A stored value
 /// that `V` cannot decode (or, in [`Typed::range`], a key `K` cannot) is an
@@ -171,7 +207,10 @@ impl<'m, K: Codec, V: Codec> Typed<'m, K, V> {
     }
 
     /// The value of `key`.
-    pub fn get(&self, key: &K) -> Result<Option<V>> {
+    pub fn get<Q: Encode + ?Sized>(&self, key: &Q) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+    {
         key.with_bytes(|k| {
             let mut buf = [0u8; STACK_VALUE];
             match self.map.get_into(k, &mut buf)? {
@@ -184,54 +223,100 @@ impl<'m, K: Codec, V: Codec> Typed<'m, K, V> {
     }
 
     /// Whether `key` is present.
-    pub fn contains_key(&self, key: &K) -> Result<bool> {
+    pub fn contains_key<Q: Encode + ?Sized>(&self, key: &Q) -> Result<bool>
+    where
+        K: Borrow<Q>,
+    {
         key.with_bytes(|k| Ok(self.map.get_into(k, &mut [])?.is_some()))
     }
 
     /// Stores `value` under `key`.
-    pub fn put(&self, key: &K, value: &V) -> Result<()> {
+    pub fn put<Q: Encode + ?Sized, W: Encode + ?Sized>(&self, key: &Q, value: &W) -> Result<()>
+    where
+        K: Borrow<Q>,
+        V: Borrow<W>,
+    {
         key.with_bytes(|k| value.with_bytes(|v| self.map.put(k, v)))
     }
 
     /// Stores `value` under `key` with a time to live (see [`Map::put_with_ttl`]).
-    pub fn put_with_ttl(&self, key: &K, value: &V, ttl: Duration) -> Result<()> {
+    pub fn put_with_ttl<Q: Encode + ?Sized, W: Encode + ?Sized>(&self, key: &Q, value: &W, ttl: Duration) -> Result<()>
+    where
+        K: Borrow<Q>,
+        V: Borrow<W>,
+    {
         key.with_bytes(|k| value.with_bytes(|v| self.map.put_with_ttl(k, v, ttl)))
     }
 
     /// Stores `value` unless `key` is present; true when it was stored.
-    pub fn put_if_absent(&self, key: &K, value: &V) -> Result<bool> {
+    pub fn put_if_absent<Q: Encode + ?Sized, W: Encode + ?Sized>(&self, key: &Q, value: &W) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        V: Borrow<W>,
+    {
         key.with_bytes(|k| value.with_bytes(|v| self.map.put_if_absent(k, v)))
     }
 
     /// The value of `key` when present; otherwise stores `value` and
     /// returns `None` (atomic).
-    pub fn get_or_put(&self, key: &K, value: &V) -> Result<Option<V>> {
+    pub fn get_or_put<Q: Encode + ?Sized, W: Encode + ?Sized>(&self, key: &Q, value: &W) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+        V: Borrow<W>,
+    {
         key.with_bytes(|k| value.with_bytes(|v| self.map.get_or_put(k, v)))?.map(decode_vec).transpose()
     }
 
     /// Stores `value` under `key` and returns the value it replaced (atomic).
-    pub fn swap(&self, key: &K, value: &V) -> Result<Option<V>> {
+    pub fn swap<Q: Encode + ?Sized, W: Encode + ?Sized>(&self, key: &Q, value: &W) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+        V: Borrow<W>,
+    {
         key.with_bytes(|k| value.with_bytes(|v| self.map.swap(k, v)))?.map(decode_vec).transpose()
     }
 
     /// Removes `key`; true when it was present.
-    pub fn delete(&self, key: &K) -> Result<bool> {
+    pub fn delete<Q: Encode + ?Sized>(&self, key: &Q) -> Result<bool>
+    where
+        K: Borrow<Q>,
+    {
         key.with_bytes(|k| self.map.delete(k))
     }
 
     /// Removes `key` and returns its value (atomic).
-    pub fn take(&self, key: &K) -> Result<Option<V>> {
+    pub fn take<Q: Encode + ?Sized>(&self, key: &Q) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+    {
         key.with_bytes(|k| self.map.take(k))?.map(decode_vec).transpose()
     }
 
     /// Replaces the value of `key` with `value` if it is `expected`
     /// (compared as encoded bytes).
-    pub fn compare_and_swap(&self, key: &K, expected: &V, value: &V) -> Result<CasOutcome> {
+    pub fn compare_and_swap<Q: Encode + ?Sized, W: Encode + ?Sized>(
+        &self,
+        key: &Q,
+        expected: &W,
+        value: &W,
+    ) -> Result<CasOutcome>
+    where
+        K: Borrow<Q>,
+        V: Borrow<W>,
+    {
         key.with_bytes(|k| expected.with_bytes(|e| value.with_bytes(|v| self.map.compare_and_swap(k, e, v))))
     }
 
     /// Removes `key` if its value is `expected` (compared as encoded bytes).
-    pub fn compare_and_delete(&self, key: &K, expected: &V) -> Result<CasOutcome> {
+    pub fn compare_and_delete<Q: Encode + ?Sized, W: Encode + ?Sized>(
+        &self,
+        key: &Q,
+        expected: &W,
+    ) -> Result<CasOutcome>
+    where
+        K: Borrow<Q>,
+        V: Borrow<W>,
+    {
         key.with_bytes(|k| expected.with_bytes(|e| self.map.compare_and_delete(k, e)))
     }
 

@@ -3,7 +3,7 @@
 //! `Map::add`), values that do not decode, and reads of fixed-size values
 //! that allocate nothing.
 
-use numashard::{CasOutcome, Codec, Config, Map, Status};
+use numashard::{CasOutcome, Codec, Config, Encode, Map, Status};
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -51,17 +51,17 @@ fn map() -> Map {
 #[test]
 fn the_codecs_store_what_the_other_bindings_store() {
     let m = map();
-    m.typed::<String, u64>().put(&"n".into(), &0x0102_0304_0506_0708).unwrap();
+    m.typed::<String, u64>().put("n", &0x0102_0304_0506_0708).unwrap();
     assert_eq!(m.get(b"n").unwrap().unwrap(), [8, 7, 6, 5, 4, 3, 2, 1]);
     m.typed::<u32, i16>().put(&7, &-2).unwrap();
     assert_eq!(m.get(&[7, 0, 0, 0]).unwrap().unwrap(), [0xfe, 0xff]);
-    m.typed::<[u8; 3], Vec<u8>>().put(b"abc", &vec![1, 2]).unwrap();
+    m.typed::<[u8; 3], Vec<u8>>().put(b"abc", &[1u8, 2][..]).unwrap();
     assert_eq!(m.get(b"abc").unwrap().unwrap(), [1, 2]);
     // Counters of Map::add are i64 values.
     assert_eq!(m.add(b"hits", 5).unwrap(), 5);
     let counters = m.typed::<Vec<u8>, i64>();
-    assert_eq!(counters.get(&b"hits".to_vec()).unwrap(), Some(5));
-    counters.put(&b"hits".to_vec(), &-10).unwrap();
+    assert_eq!(counters.get(&b"hits"[..]).unwrap(), Some(5));
+    counters.put(&b"hits"[..], &-10).unwrap();
     assert_eq!(m.add(b"hits", 1).unwrap(), -9);
 }
 
@@ -69,28 +69,27 @@ fn the_codecs_store_what_the_other_bindings_store() {
 fn every_call_of_the_view() {
     let m = map();
     let t = m.typed::<String, String>();
-    let (a, b) = ("a".to_string(), "b".to_string());
     let long = "x".repeat(1000); // past the stack buffer of a get
-    assert_eq!(t.get(&a).unwrap(), None);
-    assert!(!t.contains_key(&a).unwrap());
-    assert!(t.put_if_absent(&a, &long).unwrap());
-    assert!(!t.put_if_absent(&a, &"no".into()).unwrap());
-    assert!(t.contains_key(&a).unwrap());
-    assert_eq!(t.get(&a).unwrap(), Some(long.clone()));
-    assert_eq!(t.get_or_put(&a, &"no".into()).unwrap(), Some(long.clone()));
-    assert_eq!(t.get_or_put(&b, &"1".into()).unwrap(), None);
-    assert_eq!(t.swap(&b, &"2".into()).unwrap(), Some("1".into()));
-    assert_eq!(t.compare_and_swap(&b, &"1".into(), &"3".into()).unwrap(), CasOutcome::Mismatch);
-    assert_eq!(t.compare_and_swap(&b, &"2".into(), &"3".into()).unwrap(), CasOutcome::Swapped);
-    assert_eq!(t.compare_and_delete(&b, &"2".into()).unwrap(), CasOutcome::Mismatch);
-    assert_eq!(t.compare_and_delete(&b, &"3".into()).unwrap(), CasOutcome::Swapped);
+    assert_eq!(t.get("a").unwrap(), None);
+    assert!(!t.contains_key("a").unwrap());
+    assert!(t.put_if_absent("a", long.as_str()).unwrap());
+    assert!(!t.put_if_absent("a", "no").unwrap());
+    assert!(t.contains_key(&"a".to_string()).unwrap()); // the owned form too
+    assert_eq!(t.get("a").unwrap(), Some(long.clone()));
+    assert_eq!(t.get_or_put("a", "no").unwrap(), Some(long.clone()));
+    assert_eq!(t.get_or_put("b", "1").unwrap(), None);
+    assert_eq!(t.swap("b", "2").unwrap(), Some("1".into()));
+    assert_eq!(t.compare_and_swap("b", "1", "3").unwrap(), CasOutcome::Mismatch);
+    assert_eq!(t.compare_and_swap("b", "2", "3").unwrap(), CasOutcome::Swapped);
+    assert_eq!(t.compare_and_delete("b", "2").unwrap(), CasOutcome::Mismatch);
+    assert_eq!(t.compare_and_delete("b", "3").unwrap(), CasOutcome::Swapped);
     assert_eq!(t.len().unwrap(), 1);
-    assert_eq!(t.take(&a).unwrap(), Some(long));
+    assert_eq!(t.take("a").unwrap(), Some(long));
     assert!(t.is_empty().unwrap());
-    t.put_with_ttl(&a, &"soon".into(), std::time::Duration::from_secs(3600)).unwrap();
+    t.put_with_ttl("a", "soon", std::time::Duration::from_secs(3600)).unwrap();
     assert!(m.ttl(b"a").unwrap().unwrap().is_some());
-    assert!(t.delete(&a).unwrap());
-    assert!(!t.delete(&a).unwrap());
+    assert!(t.delete("a").unwrap());
+    assert!(!t.delete("a").unwrap());
 
     let entries: Vec<(u64, String)> = (0..300).map(|i| (i, format!("v{i}"))).collect();
     let n = m.typed::<u64, String>();
@@ -119,12 +118,12 @@ fn a_value_that_does_not_decode_is_an_error() {
     m.put(b"k", &[1, 2, 3]).unwrap();
     m.put(b"bad utf-8", &[0xff, 0xfe]).unwrap();
     let t = m.typed::<Vec<u8>, u64>();
-    let e = t.get(&b"k".to_vec()).unwrap_err();
+    let e = t.get(&b"k"[..]).unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument);
     assert!(e.to_string().contains("3 bytes") && e.to_string().contains("u64"), "{e}");
     assert!(t.range(|_, _| true).is_err());
     let s = m.typed::<Vec<u8>, String>();
-    assert_eq!(s.take(&b"bad utf-8".to_vec()).unwrap_err().status(), Status::InvalidArgument);
+    assert_eq!(s.take(&b"bad utf-8"[..]).unwrap_err().status(), Status::InvalidArgument);
     // The take happened, as documented; only its value could not be returned.
     assert_eq!(m.get(b"bad utf-8").unwrap(), None);
     // The failed reads changed nothing.
@@ -256,13 +255,16 @@ struct Point {
     y: i32,
 }
 
-impl Codec for Point {
+impl Encode for Point {
     fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         let mut b = [0u8; 8];
         b[..4].copy_from_slice(&self.x.to_le_bytes());
         b[4..].copy_from_slice(&self.y.to_le_bytes());
         f(&b)
     }
+}
+
+impl Codec for Point {
     fn decode(bytes: &[u8]) -> Option<Self> {
         let b: [u8; 8] = bytes.try_into().ok()?;
         Some(Point { x: i32::from_le_bytes(b[..4].try_into().ok()?), y: i32::from_le_bytes(b[4..].try_into().ok()?) })
@@ -273,7 +275,7 @@ impl Codec for Point {
 fn a_codec_of_ones_own() {
     let m = map();
     let places = m.typed::<String, Point>();
-    places.put(&"home".into(), &Point { x: 3, y: -4 }).unwrap();
-    assert_eq!(places.get(&"home".into()).unwrap(), Some(Point { x: 3, y: -4 }));
-    assert_eq!(m.typed::<String, u64>().get(&"home".into()).unwrap(), Some(0xffff_fffc_0000_0003));
+    places.put("home", &Point { x: 3, y: -4 }).unwrap();
+    assert_eq!(places.get("home").unwrap(), Some(Point { x: 3, y: -4 }));
+    assert_eq!(m.typed::<String, u64>().get("home").unwrap(), Some(0xffff_fffc_0000_0003));
 }
