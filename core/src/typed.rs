@@ -179,6 +179,13 @@ fn undecodable<V>(len: usize) -> Error {
     )
 }
 
+fn undecodable_key<K>(len: usize) -> Error {
+    Error::with_detail(
+        Status::InvalidArgument,
+        format!("a stored key of {len} bytes does not decode as {}", std::any::type_name::<K>()),
+    )
+}
+
 /// `bytes` cut at `ends` (each the end of one part, in order).
 fn cut<'a>(bytes: &'a [u8], ends: &[usize]) -> Vec<&'a [u8]> {
     let mut start = 0;
@@ -358,10 +365,7 @@ impl<'m, K: Codec, V: Codec> Typed<'m, K, V> {
         let mut failed = None;
         self.map.range(|k, v| {
             let Some(key) = K::decode(k) else {
-                failed = Some(Error::with_detail(
-                    Status::InvalidArgument,
-                    format!("a stored key of {} bytes does not decode as {}", k.len(), std::any::type_name::<K>()),
-                ));
+                failed = Some(undecodable_key::<K>(k.len()));
                 return false;
             };
             match decode::<V>(v) {
@@ -373,6 +377,32 @@ impl<'m, K: Codec, V: Codec> Typed<'m, K, V> {
             }
         })?;
         failed.map_or(Ok(()), Err)
+    }
+
+    /// Every entry, decoded (see [`Map::iter`] for what is seen). An entry
+    /// whose key or value does not decode is an `Err` item and the walk goes
+    /// on after it; an error of the map (closed) is the last item.
+    pub fn iter(&self) -> Result<impl Iterator<Item = Result<(K, V)>> + 'm> {
+        let mut it = self.map.iter()?;
+        let mut failed = false;
+        Ok(std::iter::from_fn(move || {
+            if failed {
+                return None; // the map's own error ends the walk
+            }
+            let item = match it.next_entry() {
+                Ok(Some((k, v))) => match (K::decode(k), V::decode(v)) {
+                    (Some(k), Some(v)) => Ok((k, v)),
+                    (None, _) => Err(undecodable_key::<K>(k.len())),
+                    (_, None) => Err(undecodable::<V>(v.len())),
+                },
+                Ok(None) => return None,
+                Err(e) => {
+                    failed = true;
+                    Err(e)
+                }
+            };
+            Some(item)
+        }))
     }
 
     /// Entries in the map.

@@ -131,6 +131,17 @@ fn a_value_that_does_not_decode_is_an_error() {
     let keys = m.typed::<String, Vec<u8>>();
     m.put(&[0xc3], b"v").unwrap(); // a key that is not UTF-8
     assert_eq!(keys.range(|_, _| true).unwrap_err().status(), Status::InvalidArgument);
+    // The iterator reports each undecodable entry and goes on: "k" and the
+    // UTF-8 key decode, the 0xc3 key does not.
+    let items: Vec<_> = keys.iter().unwrap().collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items.iter().filter(|i| i.is_err()).count(), 1);
+    assert!(items.iter().any(|i| matches!(i, Ok((k, v)) if k == "k" && v == &[1, 2, 3])));
+    // A closed map's error is the last item.
+    let walk = keys.iter().unwrap();
+    m.close().unwrap();
+    let after: Vec<_> = walk.collect();
+    assert!(after.len() <= 3 && after.last().is_some_and(|i| i.as_ref().is_err_and(|e| e.status() == Status::Closed)));
 }
 
 #[test]
@@ -244,7 +255,10 @@ proptest! {
         prop_assert_eq!(t.len().unwrap(), model.len() as u64);
         let mut seen = HashMap::new();
         t.range(|k, v| seen.insert(k, v).is_none()).unwrap();
-        prop_assert_eq!(seen, model);
+        prop_assert_eq!(&seen, &model);
+        let iterated: Vec<(u16, String)> = t.iter().unwrap().collect::<Result<_, _>>().unwrap();
+        prop_assert_eq!(iterated.len(), model.len());
+        prop_assert_eq!(iterated.into_iter().collect::<HashMap<_, _>>(), model);
     }
 }
 
