@@ -47,7 +47,30 @@ pub(crate) struct Table {
     /// The log2 capacity `clear` returns to: [`MIN_BITS`], or the size the
     /// map's `initial_capacity` asked for.
     floor: u32,
+    /// While the shard's owner copies this table into a [`Spare`] without
+    /// the lock: the tags of every entry a change of the slot array touched
+    /// since (inserted, pointed at a new record, removed or moved), which
+    /// the copy must look at again. `None` otherwise, and when it grew past
+    /// [`MAX_LOG`] (the copy is then abandoned).
+    dirty: Option<Vec<u64>>,
+    /// Which table this is: a fresh number per slot array made, so that a
+    /// copy of one is never adopted by another at the same address.
+    id: u64,
 }
+
+/// Most tags a copy's log holds; past it the copy is abandoned and a writer
+/// doubles the index itself later, as before.
+const MAX_LOG: usize = 1 << 20;
+
+/// Numbers tables (`Table::id`).
+static TABLE_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Copies adopted, and copies refused for holding another number of
+/// entries than their table (tests: the second must stay 0).
+#[cfg(test)]
+pub(crate) static ADOPTED: AtomicU64 = AtomicU64::new(0);
+#[cfg(test)]
+pub(crate) static COPY_MISMATCHES: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: the table owns its region exclusively; record pointers inside it
 // are owned by the shard's arena, which moves together with the table.
@@ -65,7 +88,53 @@ impl Table {
     }
 
     fn with_bits(node: Option<u32>, bits: u32, floor: u32) -> Result<Table> {
-        Ok(Table { region: slot_region(node, bits)?, bits, len: 0, node, floor })
+        Ok(Table::of_region(slot_region(node, bits)?, bits, node, floor))
+    }
+
+    /// An empty table over `region`, a zeroed array of 2^`bits` slots.
+    fn of_region(region: NodeRegion, bits: u32, node: Option<u32>, floor: u32) -> Table {
+        Table { region, bits, len: 0, node, floor, dirty: None, id: TABLE_IDS.fetch_add(1, Relaxed) }
+    }
+
+    /// Records that a change touched the entry of `tag`, for a copy in
+    /// progress ([`Table::dirty`]).
+    #[inline(always)]
+    fn touched(&mut self, tag: u64) {
+        if let Some(log) = self.dirty.as_mut() {
+            log.push(tag);
+            if log.len() > MAX_LOG {
+                self.dirty = None;
+            }
+        }
+    }
+
+    /// Starts logging the entries changes touch, for a copy of this table
+    /// made without the lock ([`Spare::copy_step`]); returns the table's id.
+    pub(crate) fn start_log(&mut self) -> u64 {
+        self.dirty = Some(Vec::new());
+        self.id
+    }
+
+    /// The tags logged since the last call (a new log starts), or `None`
+    /// when this is not the table `id` or its log was given up.
+    pub(crate) fn take_log(&mut self, id: u64) -> Option<Vec<u64>> {
+        if self.id != id {
+            return None;
+        }
+        self.dirty.as_mut().map(std::mem::take)
+    }
+
+    /// How many tags are logged, or `None` as for [`Table::take_log`].
+    pub(crate) fn take_log_len(&self, id: u64) -> Option<usize> {
+        if self.id != id {
+            return None;
+        }
+        self.dirty.as_ref().map(Vec::len)
+    }
+
+    /// Stops logging (a copy was abandoned).
+    pub(crate) fn stop_log(&mut self) {
+        self.dirty = None;
     }
 
     /// An empty table with room for `entries` without growing (a snapshot
@@ -260,12 +329,42 @@ impl Table {
     /// [`Table::grow`] into an array built beforehand; gives `spare` back
     /// when it is not this table's next shape (the table changed meanwhile:
     /// grew by itself, was cleared or replaced) or not fully touched yet.
+    #[cfg(test)]
     pub(crate) fn grow_into(&mut self, spare: Spare, garbage: &mut Vec<NodeRegion>) -> Option<Spare> {
-        if (spare.bits, spare.node) != self.next_shape() || !spare.is_populated() {
+        if spare.shape() != self.next_shape() || !spare.is_populated() || spare.copied > 0 {
             return Some(spare);
         }
-        let bigger = Table { region: spare.region, bits: spare.bits, len: 0, node: spare.node, floor: self.floor };
+        let mut bigger = spare.table;
+        bigger.floor = self.floor;
         self.rehash_into(bigger, garbage);
+        None
+    }
+
+    /// Replaces this table (`id`) by `spare`, a copy made while writers
+    /// went on ([`Spare::copy_step`], [`Spare::resync`]), once the entries
+    /// of the last logged tags are copied again, here under the lock. Gives
+    /// `spare` back when this is another table or its log was given up, or
+    /// when the copy does not hold as many entries as this table (which
+    /// would be a flaw in the copy: the caller then doubles the usual way).
+    pub(crate) fn adopt(&mut self, id: u64, mut spare: Spare, garbage: &mut Vec<NodeRegion>) -> Option<Spare> {
+        if (spare.table.bits, spare.table.node) != self.next_shape() || spare.copied < self.capacity() {
+            return Some(spare);
+        }
+        let Some(log) = self.take_log(id) else { return Some(spare) };
+        self.dirty = None;
+        // SAFETY: this table's array is mapped for the call (&self).
+        unsafe { spare.resync(self.word(), log) };
+        if spare.table.len != self.len {
+            #[cfg(test)]
+            COPY_MISMATCHES.fetch_add(1, Relaxed);
+            return Some(spare);
+        }
+        #[cfg(test)]
+        ADOPTED.fetch_add(1, Relaxed);
+        let mut bigger = spare.table;
+        bigger.floor = self.floor;
+        let old = std::mem::replace(self, bigger);
+        garbage.push(old.region);
         None
     }
 
@@ -301,17 +400,35 @@ impl Table {
         let i = self.view().vacancy(tag);
         self.set_slot(i, Slot { tag, rec });
         self.len += 1;
+        self.touched(tag);
         i
+    }
+
+    /// Places an entry by its tag and whole record word (access count
+    /// included), in an array nothing reads yet (a copy being built).
+    fn put_word(&mut self, tag: u64, word: u64) {
+        let at = self.view().vacancy(tag);
+        let q = self.slots() as *const AtomicU64;
+        // SAFETY: `at` < the capacity; the array is not published, so only
+        // its builder reads or writes it.
+        unsafe {
+            (*q.add(2 * at + 1)).store(word, Relaxed);
+            (*q.add(2 * at)).store(tag, Relaxed);
+        }
+        self.len += 1;
     }
 
     /// Points slot `i` at a new record of the same key.
     pub(crate) fn replace_rec(&mut self, i: usize, rec: *mut u8) {
         let tag = self.slot(i).tag;
         self.set_slot(i, Slot { tag, rec });
+        self.touched(tag);
     }
 
     /// Empties slot `i` and shifts the rest of its cluster back.
     pub(crate) fn remove_at(&mut self, mut i: usize) {
+        let gone = self.slot(i).tag;
+        self.touched(gone);
         let mut j = i;
         loop {
             j = self.view().next(j);
@@ -324,6 +441,7 @@ impl Table {
             let stays = if i <= j { i < h && h <= j } else { i < h || h <= j };
             if !stays {
                 self.move_slot(j, i);
+                self.touched(s.tag);
                 i = j;
             }
         }
@@ -639,30 +757,32 @@ fn slot_region(node: Option<u32>, bits: u32) -> Result<NodeRegion> {
 /// doubling itself only copies slots ([`Table::grow_into`]). Empty (all
 /// zero) throughout: every touch stores a zero.
 pub(crate) struct Spare {
-    region: NodeRegion,
-    bits: u32,
-    node: Option<u32>,
+    /// The array, as the table it becomes (empty until a copy fills it).
+    table: Table,
     /// Bytes from the start whose pages were touched.
     touched: usize,
+    /// Slots of the source array copied so far ([`Spare::copy_step`]).
+    copied: usize,
 }
 
 impl Spare {
     /// An untouched array of 2^`bits` slots bound to `node`.
     pub(crate) fn new(bits: u32, node: Option<u32>) -> Result<Spare> {
-        Ok(Spare { region: slot_region(node, bits)?, bits, node, touched: 0 })
+        Ok(Spare { table: Table::with_bits(node, bits, MIN_BITS)?, touched: 0, copied: 0 })
     }
 
     /// The shape it was built for.
     pub(crate) fn shape(&self) -> (u32, Option<u32>) {
-        (self.bits, self.node)
+        (self.table.bits, self.table.node)
     }
 
     /// Touches the pages of the next `step` bytes (whole pages, at least
     /// one); true once every page was.
     pub(crate) fn populate(&mut self, step: usize) -> bool {
         const PAGE: usize = 4096;
-        let end = self.region.len().min(self.touched.saturating_add(step.max(1)).next_multiple_of(PAGE));
-        let base = self.region.as_ptr();
+        let region = &self.table.region;
+        let end = region.len().min(self.touched.saturating_add(step.max(1)).next_multiple_of(PAGE));
+        let base = region.as_ptr();
         // `touched` is a multiple of PAGE until the end: every `at` below is.
         let mut at = self.touched;
         while at < end {
@@ -677,8 +797,77 @@ impl Spare {
         self.is_populated()
     }
 
-    fn is_populated(&self) -> bool {
-        self.touched >= self.region.len()
+    pub(crate) fn is_populated(&self) -> bool {
+        self.touched >= self.table.region.len()
+    }
+
+    /// Whether [`Spare::copy_step`] copied every slot of its source.
+    pub(crate) fn is_copied(&self) -> bool {
+        self.copied > 0 && self.copied == 1 << (self.table.bits - 1)
+    }
+
+    /// Copies the next `step` slots of the array `word` names (a table half
+    /// this size, which writers may be changing meanwhile: a slot read while
+    /// it changes may be copied wrong, and its entries are logged, to be
+    /// copied again by [`Spare::resync`]); true once every slot was.
+    ///
+    /// # Safety
+    /// `word` is a [`Table::word`] whose array stays mapped during the call
+    /// (the caller holds a gate pass and saw `word` published after
+    /// entering), and `self` was populated.
+    pub(crate) unsafe fn copy_step(&mut self, word: usize, step: usize) -> bool {
+        let (slots, bits) = unpack_word(word);
+        debug_assert_eq!(bits + 1, self.table.bits);
+        let end = (1usize << bits).min(self.copied + step);
+        for i in self.copied..end {
+            // SAFETY: i < the source's capacity, mapped by the caller's contract.
+            let (tag, rec) =
+                unsafe { ((*(slots as *const AtomicU64).add(2 * i)).load(Relaxed), load_rec_word(slots, i)) };
+            if tag != 0 && rec & !ACCESSED != 0 {
+                self.table.put_word(tag, rec);
+            }
+        }
+        self.copied = end;
+        end == 1 << bits
+    }
+
+    /// Copies again the entries of `tags` (logged while the copy ran): drops
+    /// this array's entries of each tag and copies the source's. Without the
+    /// lock, what it reads may change again, and is logged again; under the
+    /// lock (the last round) it is exact.
+    ///
+    /// # Safety
+    /// As for [`Spare::copy_step`].
+    pub(crate) unsafe fn resync(&mut self, word: usize, mut tags: Vec<u64>) {
+        tags.sort_unstable();
+        tags.dedup();
+        // SAFETY: the caller's contract: `word`'s array is mapped.
+        let source = unsafe { TableView::published(word) }.expect("a published array");
+        for tag in tags {
+            let home = self.table.home(tag);
+            let mut i = home;
+            loop {
+                let s = self.table.slot(i);
+                if s.tag == 0 {
+                    break;
+                }
+                if s.tag == tag {
+                    // The next slot shifts back into i: look at i again.
+                    self.table.remove_at(i);
+                    continue;
+                }
+                i = self.table.view().next(i);
+            }
+            for (at, s) in source.probe(tag) {
+                if s.tag == tag {
+                    // SAFETY: `at` < the source's capacity (a probe's slot).
+                    let rec = unsafe { load_rec_word(source.slots, at) };
+                    if rec & !ACCESSED != 0 {
+                        self.table.put_word(tag, rec);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -203,3 +203,169 @@ fn a_spare_is_used_only_for_the_next_shape_once_built() {
         assert_eq!(map.get(&key(i)).unwrap().as_deref(), Some(&value(i)[..]));
     }
 }
+
+/// The owner's copy without the lock, step by step: writes between the
+/// steps (inserts, deletes whose backward shifts move entries across the
+/// part already copied, overwrites with new records and in place) are
+/// logged, copied again, and the adopted copy holds exactly the map.
+#[test]
+fn a_copy_made_while_writers_change_the_index_is_exact() {
+    use crate::table::Spare;
+    use std::collections::HashMap;
+    let map = one_shard_map();
+    let inner = &*map.inner;
+    let shard = &inner.shards[0];
+    let mut model: HashMap<u64, Vec<u8>> = HashMap::new();
+    let put = |model: &mut HashMap<u64, Vec<u8>>, i: u64, v: Vec<u8>| {
+        map.put(&key(i), &v).unwrap();
+        model.insert(i, v);
+    };
+    let delete = |model: &mut HashMap<u64, Vec<u8>>, i: u64| {
+        assert_eq!(map.delete(&key(i)).unwrap(), model.remove(&i).is_some());
+    };
+    for i in 0..3000 {
+        put(&mut model, i, value(i).to_vec());
+    }
+    let (id, word, shape, capacity) = {
+        let mut g = shard.lock().unwrap();
+        (g.table.start_log(), g.table.word(), g.table.next_shape(), g.table.capacity())
+    };
+    assert!(3000 + 250 < capacity * 4 / 5, "no doubling below: the array copied stays the index");
+    let mut spare = Spare::new(shape.0, shape.1).unwrap();
+    while !spare.populate(1 << 20) {}
+    let copy = |spare: &mut Spare, step: usize| {
+        let _pass = inner.gate.enter().unwrap();
+        // SAFETY: `word` is the published array (no doubling in this test)
+        // and the pass keeps it mapped.
+        unsafe { spare.copy_step(word, step) }
+    };
+    // Small steps; after each, the entry just before the step's end is
+    // deleted when its cluster goes on past it: the backward shift moves an
+    // entry not copied yet into the part already copied.
+    let mut at = 0;
+    let mut shifted = 0;
+    while at < capacity / 2 {
+        copy(&mut spare, 32);
+        at += 32;
+        let g = shard.lock().unwrap();
+        let (before, after) = (g.table.slot(at - 1), g.table.slot(at));
+        drop(g);
+        if before.tag != 0 && after.tag != 0 && g_home_before(&map, after.tag, at) {
+            // SAFETY: a live record of the shard (no write since the lock).
+            let k = unsafe { crate::arena::record_key(before.rec) }.to_vec();
+            delete(&mut model, u64::from_le_bytes(k[8..].try_into().unwrap()));
+            shifted += 1;
+        }
+    }
+    assert!(shifted > 0, "no cluster crossed a step's end");
+    for i in (0..3000).step_by(10) {
+        delete(&mut model, i); // shifts entries back, across the copied half too
+    }
+    for i in 3000..3200 {
+        put(&mut model, i, value(i).to_vec());
+    }
+    for i in (1..3000).step_by(10) {
+        put(&mut model, i, vec![i as u8; 100]); // a new, bigger record
+    }
+    for i in (2..3000).step_by(30) {
+        put(&mut model, i, vec![!(i as u8); 32]); // rewritten in place
+    }
+    assert!(copy(&mut spare, capacity));
+    // A round of copying the logged entries again, without the lock.
+    let log = shard.lock().unwrap().table.take_log(id).expect("logging");
+    assert!(!log.is_empty());
+    {
+        let _pass = inner.gate.enter().unwrap();
+        // SAFETY: as for `copy`.
+        unsafe { spare.resync(word, log) };
+    }
+    for i in (5..3000).step_by(20) {
+        delete(&mut model, i);
+    }
+    for i in 3200..3250 {
+        put(&mut model, i, value(i).to_vec());
+    }
+    for i in (3..3000).step_by(20) {
+        put(&mut model, i, vec![i as u8; 7]);
+    }
+    {
+        let mut g = shard.lock().unwrap();
+        assert!(g.adopt(&inner.gate, id + 1_000_000, Spare::new(1, None).unwrap()).is_some(), "another table's copy");
+        assert!(g.adopt(&inner.gate, id, spare).is_none(), "adopted");
+        assert_eq!(g.table.capacity(), 2 * capacity);
+    }
+    assert_eq!(map.len().unwrap(), model.len() as u64);
+    for i in 0..3250 {
+        assert_eq!(map.get(&key(i)).unwrap(), model.get(&i).cloned(), "key {i}");
+    }
+}
+
+/// Writers racing the owner's copies through several doublings of a large
+/// index (inserts, deletes, overwrites with records of other sizes) lose
+/// nothing: every writer's keys hold what it last wrote. At least one copy
+/// is adopted, and none holds another number of entries than its index.
+#[test]
+fn writers_racing_the_owners_copies_lose_nothing() {
+    use crate::table::{ADOPTED, COPY_MISMATCHES};
+    use std::collections::HashMap;
+    let map = one_shard_map();
+    let adopted = ADOPTED.load(Ordering::Relaxed);
+    let models: Vec<HashMap<u64, Vec<u8>>> = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let map = &map;
+                s.spawn(move || {
+                    let mut model = HashMap::new();
+                    let mut x = 0x2545_f491_4f6c_dd1d_u64 ^ w;
+                    for n in 0..200_000u64 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        // Keys of this writer only: w, w + 2, ...; the live
+                        // set grows to ~100k per writer, past two doublings.
+                        let i = (x % (n / 2 + 1_000)).min(140_000) * 2 + w;
+                        match x >> 60 {
+                            0..=1 => {
+                                assert_eq!(map.delete(&key(i)).unwrap(), model.remove(&i).is_some());
+                            }
+                            _ => {
+                                let v = vec![(x >> 8) as u8; 8 + (x >> 20) as usize % 56];
+                                map.put(&key(i), &v).unwrap();
+                                model.insert(i, v);
+                            }
+                        }
+                        if n % 4096 == 0 {
+                            // Room for the owner on a machine of two CPUs.
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
+                    }
+                    model
+                })
+            })
+            .collect();
+        writers.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(COPY_MISMATCHES.load(Ordering::Relaxed), 0, "a copy lost or doubled entries");
+    assert!(ADOPTED.load(Ordering::Relaxed) > adopted, "no copy made without the lock was adopted");
+    assert_eq!(map.len().unwrap(), models.iter().map(|m| m.len() as u64).sum::<u64>());
+    for model in &models {
+        for (i, v) in model {
+            assert_eq!(map.get(&key(*i)).unwrap().as_deref(), Some(&v[..]), "key {i}");
+        }
+    }
+    let mut seen = 0u64;
+    map.range(|k, v| {
+        let i = u64::from_le_bytes(k[8..].try_into().unwrap());
+        assert_eq!(models[(i % 2) as usize].get(&i).map(|m| &m[..]), Some(v), "key {i}");
+        seen += 1;
+        true
+    })
+    .unwrap();
+    assert_eq!(seen, map.len().unwrap());
+}
+
+/// Whether the entry of `tag` at slot `at` would move back if the slot
+/// before it emptied (its home is not `at` itself).
+fn g_home_before(map: &Map, tag: u64, at: usize) -> bool {
+    map.inner.shards[0].lock().unwrap().table.home(tag) != at
+}

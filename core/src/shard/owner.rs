@@ -18,6 +18,98 @@ const EXPIRE_STEP: usize = 4096;
 /// owner wait no longer than that).
 const SPARE_STEP: usize = 2 * 1024 * 1024;
 
+/// Slots of the index an owner copies into its spare per background step
+/// (1 MiB of the old array).
+const COPY_STEP: usize = 1 << 16;
+
+/// Logged entries past which another round of copying them again runs
+/// without the lock; at most this many are copied under it.
+const RESYNC_LOCKED_MAX: usize = 4096;
+
+/// Rounds of copying logged entries again without the lock before the last
+/// one, under it, takes whatever is left.
+const RESYNC_ROUNDS: u32 = 4;
+
+/// A copy of the index into the owner's spare, in progress.
+#[derive(Clone, Copy)]
+struct Copying {
+    /// The index's id ([`crate::table::Table::start_log`]).
+    id: u64,
+    /// Its slot array ([`crate::table::Table::word`]).
+    word: usize,
+    /// Rounds of copying logged entries again done.
+    rounds: u32,
+}
+
+/// One step of doubling the index into `spare` (populated) without holding
+/// the shard's lock for the copy: first, under the lock, the index starts
+/// logging the entries its changes touch; then the owner copies its slots a
+/// step at a time without the lock (readers and writers go on; a slot read
+/// while it changes is copied wrong, and its entries are logged); then,
+/// while the log is long, it takes the log under the lock and copies those
+/// entries again without it; last, under the lock, it copies the entries of
+/// the remaining log again and publishes the new array
+/// ([`StateGuard::adopt`]). The lock is held for the start and the end:
+/// the copy of a few thousand entries, not of millions. True when done
+/// (doubled, or given up because the index changed meanwhile).
+fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mut Option<Copying>) -> bool {
+    let Some(sp) = spare.as_mut() else { return true };
+    let Some(c) = copying.as_mut() else {
+        let Ok(mut st) = shard.lock() else { return true };
+        if st.table.next_shape() != sp.shape() {
+            *spare = None;
+            return true;
+        }
+        *copying = Some(Copying { id: st.table.start_log(), word: st.table.word(), rounds: 0 });
+        return false;
+    };
+    if !sp.is_copied() {
+        let Some(_pass) = gate.enter() else {
+            (*spare, *copying) = (None, None);
+            return true;
+        };
+        if shard.view.table_word.load(Ordering::Relaxed) != c.word {
+            (*spare, *copying) = (None, None);
+            return true;
+        }
+        // SAFETY: the array of `c.word` is the published one, seen after
+        // entering the gate: it stays mapped while `_pass` is held.
+        unsafe { sp.copy_step(c.word, COPY_STEP) };
+        return false;
+    }
+    let Ok(mut st) = shard.lock() else {
+        (*spare, *copying) = (None, None);
+        return true;
+    };
+    let long = st.table.take_log_len(c.id).is_some_and(|n| n > RESYNC_LOCKED_MAX);
+    if long && c.rounds < RESYNC_ROUNDS {
+        let Some(log) = st.table.take_log(c.id) else { unreachable!("the log's length was just read") };
+        drop(st);
+        c.rounds += 1;
+        let Some(_pass) = gate.enter() else {
+            (*spare, *copying) = (None, None);
+            return true;
+        };
+        if shard.view.table_word.load(Ordering::Relaxed) != c.word {
+            (*spare, *copying) = (None, None);
+            return true;
+        }
+        // SAFETY: as for `copy_step` above.
+        unsafe { sp.resync(c.word, log) };
+        return false;
+    }
+    let (id, sp) = (c.id, spare.take().expect("checked above"));
+    *copying = None;
+    let unused = st.adopt(gate, id, sp);
+    if unused.is_some() {
+        st.table.stop_log();
+    }
+    drop(st);
+    // A copy that could not be used is unmapped after the lock is released.
+    drop(unused);
+    true
+}
+
 /// The owner thread's loop: drain every per-CPU channel, apply what came
 /// under one hold of the ownership lock, reply; run a step of a pending job
 /// (built without the lock, so callers are not held off by it); when idle,
@@ -32,6 +124,8 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
     // index themselves past 9/10, and the next shape is asked anew).
     let mut spare: Option<Spare> = None;
     let mut failed: Option<(u32, Option<u32>)> = None;
+    // The copy into `spare` in progress: the index's id and slot array.
+    let mut copying: Option<Copying> = None;
     loop {
         for rx in &rxs {
             while msgs.len() < 4096 {
@@ -102,9 +196,10 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
         }
         if let Some(shape) = shard.growth_asked().filter(|&s| Some(s) != failed) {
             // A writer found the index past 4/5: build its next array off the
-            // lock, a step at a time, then double into it.
+            // lock, a step at a time, copy the entries into it off the lock
+            // too, then double into it (see `grow_step`).
             if spare.as_ref().is_some_and(|sp| sp.shape() != shape) {
-                spare = None;
+                (spare, copying) = (None, None);
             }
             let sp = match spare.as_mut() {
                 Some(sp) => sp,
@@ -116,17 +211,19 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
                     }
                 },
             };
-            if sp.populate(SPARE_STEP) {
-                if let (Some(sp), Ok(mut st)) = (spare.take(), shard.lock()) {
-                    // A spare the table no longer fits comes back, to be
-                    // unmapped after the lock is released.
-                    let unused = st.grow_into(gate, sp);
-                    drop(st);
-                    drop(unused);
-                }
+            if !sp.is_populated() {
+                sp.populate(SPARE_STEP);
+                continue;
+            }
+            if grow_step(shard, gate, &mut spare, &mut copying) {
                 shard.growth_done(shape);
             }
             continue;
+        }
+        if copying.is_some() {
+            // The ask was withdrawn (a writer doubled the index itself): the
+            // copy is of an index that is gone.
+            (spare, copying) = (None, None);
         }
         if !spin.is_zero() {
             let until = Instant::now() + spin;

@@ -390,8 +390,19 @@ impl ShardState {
 
     /// Doubles the index into `spare`, built by the owner; gives it back
     /// when it no longer fits the table, which changed meanwhile.
+    #[cfg(test)]
     pub(crate) fn grow_into(&mut self, spare: Spare) -> Option<Spare> {
         let unused = self.table.grow_into(spare, &mut self.garbage);
+        if unused.is_none() {
+            self.table_grew();
+        }
+        unused
+    }
+
+    /// Makes `spare`, a copy of the index (`id`) made without the lock,
+    /// the index; gives it back when it cannot be ([`Table::adopt`]).
+    pub(crate) fn adopt(&mut self, id: u64, spare: Spare) -> Option<Spare> {
+        let unused = self.table.adopt(id, spare, &mut self.garbage);
         if unused.is_none() {
             self.table_grew();
         }
