@@ -120,6 +120,13 @@ pub trait Engine: Send + Sync {
         None
     }
 
+    /// The longest hold of a shard's lock to double its index, in
+    /// nanoseconds (numashard's `grow_hold_max_ns`; `None` for engines
+    /// that do not say).
+    fn grow_hold_max_ns(&self) -> Option<u64> {
+        None
+    }
+
     /// A description of where the engine placed itself (numashard's shards), if it knows.
     fn placement(&self) -> Option<serde_json::Value> {
         None

@@ -25,6 +25,9 @@ pub struct GrowReport {
     pub gets: Histogram<u64>,
     /// Gets of a stored key that did not find it (must be 0).
     pub missing: u64,
+    /// The longest hold of a shard's lock to double its index, when the
+    /// engine says (numashard).
+    pub grow_hold_max_ns: Option<u64>,
 }
 
 /// Fills a new `kind` engine (sized for `entries` up front when `presize`)
@@ -78,5 +81,5 @@ pub fn run(
         done.store(true, Ordering::Release);
         (fill, puts, reader.join().expect("reader thread"))
     });
-    Ok(GrowReport { fill_seconds, puts, gets, missing })
+    Ok(GrowReport { fill_seconds, puts, gets, missing, grow_hold_max_ns: engine.grow_hold_max_ns() })
 }

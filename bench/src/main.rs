@@ -516,6 +516,7 @@ fn run(args: &Args) -> Result<(), String> {
                         "get_p999_ns": r.gets.value_at_quantile(0.999),
                         "get_max_ns": r.gets.max(),
                         "gets_missing": r.missing,
+                        "grow_hold_max_ns": r.grow_hold_max_ns,
                     })),
                     ..Row::special(kind.name(), "grow", "grow", &table, entries as u64, sizes)
                 });

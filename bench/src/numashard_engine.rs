@@ -106,6 +106,10 @@ impl Engine for NumashardEngine {
         self.map.stats().ok().map(|s| s.mapped_bytes)
     }
 
+    fn grow_hold_max_ns(&self) -> Option<u64> {
+        self.map.stats().ok()?.per_shard.iter().map(|s| s.grow_hold_max_ns).max()
+    }
+
     fn placement(&self) -> Option<serde_json::Value> {
         let stats = self.map.stats().ok()?;
         let (on_node, total): (u64, u64) =

@@ -334,7 +334,9 @@ pub fn ceiling_summary(rows: &[Row]) -> String {
 
 /// The `grow` rows: each engine filled from empty by one writer, one put at a
 /// time, while one reader reads keys already stored; the writer's and the
-/// reader's latencies, the worst of each being a resize's wait.
+/// reader's latencies, the worst of each being a resize's wait; and, where
+/// the engine says (numashard), the longest hold of a shard's lock to
+/// double its index ("lock held").
 pub fn grow_table(rows: &[Row]) -> String {
     let mut s = String::new();
     let grow: Vec<&Row> = rows.iter().filter(|r| r.is_grow()).collect();
@@ -344,19 +346,26 @@ pub fn grow_table(rows: &[Row]) -> String {
     let presized = grow.iter().any(|r| r.stall.as_ref().is_some_and(|v| v["presized"] == true));
     let _ = writeln!(
         s,
-        "growth: a fill from empty (one writer, single puts) with one reader of stored keys{}\n{:<6} {:<19} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>8}",
+        "growth: a fill from empty (one writer, single puts) with one reader of stored keys{}\n{:<6} {:<19} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>8} {:>10}",
         if presized { "; every engine sized for the fill up front" } else { "" },
         "table",
         "engine",
         "fill ms",
-        "put p50", "put p99.9", "worst put", "gets", "get p99.9", "worst get", "missing"
+        "put p50",
+        "put p99.9",
+        "worst put",
+        "gets",
+        "get p99.9",
+        "worst get",
+        "missing",
+        "lock held"
     );
     for r in grow {
         let v = r.stall.as_ref().expect("grow rows carry their numbers");
         let get = |k: &str| v[k].as_u64().unwrap_or(0);
         let _ = writeln!(
             s,
-            "{:<6} {:<19} {:>9.1} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>8}",
+            "{:<6} {:<19} {:>9.1} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>8} {:>10}",
             table_name(r.entries),
             r.engine,
             r.seconds * 1e3,
@@ -366,7 +375,8 @@ pub fn grow_table(rows: &[Row]) -> String {
             get("gets"),
             ns(get("get_p999_ns")),
             ns(get("get_max_ns")),
-            get("gets_missing")
+            get("gets_missing"),
+            v["grow_hold_max_ns"].as_u64().map_or_else(|| "-".to_string(), ns)
         );
     }
     s

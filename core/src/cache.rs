@@ -61,6 +61,9 @@ pub(crate) struct Counters {
     pub(crate) expirations: AtomicU64,
     /// Resident pages found off the shard's node and moved there.
     pub(crate) pages_moved: AtomicU64,
+    /// Longest time the shard's lock was held to double its index, in
+    /// nanoseconds (a writer's doubling, or the end of the owner's).
+    pub(crate) grow_hold_max_ns: AtomicU64,
 }
 
 fn stripe() -> usize {

@@ -51,6 +51,11 @@ pub struct ShardStats {
     /// Slots of the shard's index: it doubles past 4/5 of them, and starts
     /// with room for the shard's share of `Config::initial_capacity`.
     pub index_slots: u64,
+    /// Longest time, in nanoseconds, the shard's lock was held to double
+    /// its index (writers of the shard waited that long at most for it):
+    /// the end of the owner's copy for a large index, a writer's whole
+    /// doubling for a small one or when the owner fell behind.
+    pub grow_hold_max_ns: u64,
 }
 
 /// Map totals and every shard's stats.
@@ -104,7 +109,7 @@ impl MapStats {
         gauge(&mut s, "replace_all_stall_max_seconds", "Longest replace_all switch stall.", "gauge");
         let _ = writeln!(s, "numashard_replace_all_stall_max_seconds {:.9}", self.replace_stall_max_ns as f64 / 1e9);
         type Field = fn(&ShardStats) -> u64;
-        let per: [(&str, &str, &str, Field); 14] = [
+        let per: [(&str, &str, &str, Field); 15] = [
             ("entries", "Entries stored.", "gauge", |x| x.entries),
             ("bytes", "Bytes charged to entries.", "gauge", |x| x.bytes),
             ("mapped_bytes", "Bytes mapped for the shard.", "gauge", |x| x.mapped_bytes),
@@ -117,6 +122,9 @@ impl MapStats {
                 x.pages_moved
             }),
             ("index_slots", "Slots of the shard's index.", "gauge", |x| x.index_slots),
+            ("grow_hold_max_ns", "Longest hold of the shard's lock to double its index, ns.", "gauge", |x| {
+                x.grow_hold_max_ns
+            }),
             ("hits_total", "Reads that found their key.", "counter", |x| x.hits),
             ("misses_total", "Reads that found no live entry.", "counter", |x| x.misses),
             ("evictions_total", "Entries evicted at the memory limit.", "counter", |x| x.evictions),

@@ -36,6 +36,7 @@ impl Map {
             expirations: s.counters.expirations.load(Ordering::Relaxed),
             pages_moved: s.counters.pages_moved.load(Ordering::Relaxed),
             index_slots: st.table.capacity() as u64,
+            grow_hold_max_ns: s.counters.grow_hold_max_ns.load(Ordering::Relaxed),
         })
     }
 

@@ -346,6 +346,7 @@ fn writers_racing_the_owners_copies_lose_nothing() {
         writers.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(COPY_MISMATCHES.load(Ordering::Relaxed), 0, "a copy lost or doubled entries");
+    assert!(map.shard_stats(0).unwrap().grow_hold_max_ns > 0, "the doublings' holds of the lock are measured");
     assert!(ADOPTED.load(Ordering::Relaxed) > adopted, "no copy made without the lock was adopted");
     assert_eq!(map.len().unwrap(), models.iter().map(|m| m.len() as u64).sum::<u64>());
     for model in &models {

@@ -81,6 +81,7 @@ fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mu
         (*spare, *copying) = (None, None);
         return true;
     };
+    let held = Instant::now();
     let long = st.table.take_log_len(c.id).is_some_and(|n| n > RESYNC_LOCKED_MAX);
     if long && c.rounds < RESYNC_ROUNDS {
         let Some(log) = st.table.take_log(c.id) else { unreachable!("the log's length was just read") };
@@ -105,6 +106,9 @@ fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mu
         st.table.stop_log();
     }
     drop(st);
+    if unused.is_none() {
+        shard.counters.grow_hold_max_ns.fetch_max(held.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
     // A copy that could not be used is unmapped after the lock is released.
     drop(unused);
     true

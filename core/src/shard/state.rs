@@ -380,10 +380,9 @@ impl ShardState {
             return Some(self.table.next_shape());
         }
         while self.table.needs_grow_for(inserts) {
-            if self.table.grow(&mut self.garbage).is_err() {
+            if self.grow_now().is_err() {
                 return None;
             }
-            self.table_grew();
         }
         None
     }
@@ -397,6 +396,17 @@ impl ShardState {
             self.table_grew();
         }
         unused
+    }
+
+    /// Doubles the index here, under the lock (the time it takes is the
+    /// shard's `grow_hold_max_ns` when longest).
+    #[cold]
+    fn grow_now(&mut self) -> Result<()> {
+        let t0 = std::time::Instant::now();
+        self.table.grow(&mut self.garbage)?;
+        self.table_grew();
+        self.counters.grow_hold_max_ns.fetch_max(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Makes `spare`, a copy of the index (`id`) made without the lock,
@@ -423,11 +433,10 @@ impl ShardState {
         }
         self.snapshot_before_insert(hash, key);
         if self.table.must_grow_for(1) {
-            if let Err(e) = self.table.grow(&mut self.garbage) {
+            if let Err(e) = self.grow_now() {
                 budget.release(cost);
                 return e.status();
             }
-            self.table_grew();
         }
         match self.new_record(key, value, deadline) {
             Ok(rec) => {
