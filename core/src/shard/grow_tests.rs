@@ -306,9 +306,54 @@ fn a_copy_made_while_writers_change_the_index_is_exact() {
 /// is adopted, and none holds another number of entries than its index.
 #[test]
 fn writers_racing_the_owners_copies_lose_nothing() {
+    racing_writers(one_shard_map());
+}
+
+/// The same with every write delegated to the owner, which then applies
+/// them between the steps of its copy.
+#[test]
+fn delegated_writes_between_the_owners_copy_steps_lose_nothing() {
+    racing_writers(Map::new(Config { shards: 1, exec_mode: crate::ExecMode::Delegate, ..Config::default() }).unwrap());
+}
+
+/// A cache whose evictions remove entries while the owner copies: every
+/// entry left holds the value its writer last wrote for it, and the count
+/// matches what iteration sees.
+#[test]
+fn evictions_during_the_owners_copies_leave_only_true_values() {
+    use std::collections::HashMap;
+    let cfg = Config { shards: 1, eviction: crate::Eviction::S3Fifo, memory_limit: 12 << 20, ..Config::default() };
+    let map = Map::new(cfg).unwrap();
+    let mut last: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut x = 0x9e37_79b9_u64;
+    for n in 0..400_000u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let i = x % 300_000;
+        let v = vec![(x >> 8) as u8; 8 + (x >> 20) as usize % 40];
+        map.put(&key(i), &v).unwrap();
+        last.insert(i, v);
+        if n % 4096 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    let st = map.shard_stats(0).unwrap();
+    assert!(st.evictions > 0 && st.index_slots >= 1 << 17, "{st:?}");
+    let mut seen = 0u64;
+    map.range(|k, v| {
+        let i = u64::from_le_bytes(k[8..].try_into().unwrap());
+        assert_eq!(last.get(&i).map(|m| &m[..]), Some(v), "key {i}");
+        seen += 1;
+        true
+    })
+    .unwrap();
+    assert_eq!(seen, map.len().unwrap());
+}
+
+fn racing_writers(map: Map) {
     use crate::table::{ADOPTED, COPY_MISMATCHES};
     use std::collections::HashMap;
-    let map = one_shard_map();
     let adopted = ADOPTED.load(Ordering::Relaxed);
     let models: Vec<HashMap<u64, Vec<u8>>> = std::thread::scope(|s| {
         let writers: Vec<_> = (0..2u64)
