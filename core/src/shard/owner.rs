@@ -64,17 +64,12 @@ fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mu
         return false;
     };
     if !sp.is_copied() {
-        let Some(_pass) = gate.enter() else {
-            (*spare, *copying) = (None, None);
-            return true;
-        };
-        if shard.view.table_word.load(Ordering::Relaxed) != c.word {
+        let word = c.word;
+        // SAFETY: `off_lock` runs this only while `word`'s array is mapped.
+        if !off_lock(shard, gate, word, || unsafe { sp.copy_step(word, COPY_STEP) }) {
             (*spare, *copying) = (None, None);
             return true;
         }
-        // SAFETY: the array of `c.word` is the published one, seen after
-        // entering the gate: it stays mapped while `_pass` is held.
-        unsafe { sp.copy_step(c.word, COPY_STEP) };
         return false;
     }
     let Ok(mut st) = shard.lock() else {
@@ -87,16 +82,12 @@ fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mu
         let Some(log) = st.table.take_log(c.id) else { unreachable!("the log's length was just read") };
         drop(st);
         c.rounds += 1;
-        let Some(_pass) = gate.enter() else {
-            (*spare, *copying) = (None, None);
-            return true;
-        };
-        if shard.view.table_word.load(Ordering::Relaxed) != c.word {
+        let word = c.word;
+        // SAFETY: as for `copy_step` above.
+        if !off_lock(shard, gate, word, || unsafe { sp.resync(word, log) }) {
             (*spare, *copying) = (None, None);
             return true;
         }
-        // SAFETY: as for `copy_step` above.
-        unsafe { sp.resync(c.word, log) };
         return false;
     }
     let (id, sp) = (c.id, spare.take().expect("checked above"));
@@ -111,6 +102,19 @@ fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mu
     }
     // A copy that could not be used is unmapped after the lock is released.
     drop(unused);
+    true
+}
+
+/// Runs `f`, which reads the slot array `word` names without the lock,
+/// under a gate pass and only if that array is still the published one: it
+/// then stays mapped until the pass is dropped, after `f`. False, without
+/// running `f`, when it is not (the index changed) or the map is closing.
+fn off_lock<R>(shard: &Shard, gate: &Gate, word: usize, f: impl FnOnce() -> R) -> bool {
+    let Some(_pass) = gate.enter() else { return false };
+    if shard.view.table_word.load(Ordering::Relaxed) != word {
+        return false;
+    }
+    f();
     true
 }
 
