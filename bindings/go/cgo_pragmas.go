@@ -65,8 +65,8 @@ package numashard
 #cgo nocallback ns_put_ttl
 #cgo noescape ns_replace_all
 #cgo nocallback ns_replace_all
-#cgo noescape ns_shard_stats_get
-#cgo nocallback ns_shard_stats_get
+#cgo noescape ns_shard_stats_get_sized
+#cgo nocallback ns_shard_stats_get_sized
 #cgo noescape ns_stats_get
 #cgo nocallback ns_stats_get
 #cgo noescape ns_stats_prometheus

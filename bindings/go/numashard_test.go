@@ -710,6 +710,13 @@ func TestStats(t *testing.T) {
 	if len(nodes) != 2 || entries != 1000 {
 		t.Fatalf("placement over nodes %v, entries %d", nodes, entries)
 	}
+	// 250 entries a shard doubled every index at least twice: the holds of
+	// the lock were measured, and the index is big enough for them.
+	for i, s := range st.PerShard {
+		if s.GrowHoldMax <= 0 || s.IndexSlots*4 < s.Entries*5 {
+			t.Fatalf("shard %d: GrowHoldMax %v, IndexSlots %d for %d entries", i, s.GrowHoldMax, s.IndexSlots, s.Entries)
+		}
+	}
 	txt, err := m.PrometheusText()
 	noErr(t, err)
 	if !strings.Contains(txt, "numashard_") || strings.Contains(txt, "\x00") {
@@ -763,6 +770,13 @@ func TestInitialCapacity(t *testing.T) {
 	}
 	if got := indexSlots(t, m); fmt.Sprint(got) != fmt.Sprint(atOpen) {
 		t.Fatalf("an index doubled below the initial capacity: %v -> %v", atOpen, got)
+	}
+	st, err := m.Stats()
+	noErr(t, err)
+	for i, sh := range st.PerShard {
+		if sh.IndexSlots != atOpen[i] || sh.PagesMoved != 0 {
+			t.Fatalf("shard %d: IndexSlots %d (Prometheus %d), PagesMoved %d", i, sh.IndexSlots, atOpen[i], sh.PagesMoved)
+		}
 	}
 	noErr(t, m.Clear())
 	if got := indexSlots(t, m); fmt.Sprint(got) != fmt.Sprint(atOpen) {

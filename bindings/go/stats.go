@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"runtime"
+	"time"
 )
 
 // ShardStats is one shard's placement and counters.
@@ -30,6 +31,16 @@ type ShardStats struct {
 	PagesOnNode    uint64 // resident pages found on MemoryNode (asked of the kernel)
 	PagesTotal     uint64 // resident pages of the shard's memory
 	CacheStats
+	// PagesMoved counts resident pages found off MemoryNode and moved there
+	// (OpenSnapshot checks every shard it builds).
+	PagesMoved uint64
+	// IndexSlots is the size of the shard's index: it doubles past 4/5 of
+	// it, and starts with room for the shard's share of
+	// Config.InitialCapacity.
+	IndexSlots uint64
+	// GrowHoldMax is the longest the shard's lock was held to double its
+	// index: how long its writers waited for a doubling at most.
+	GrowHoldMax time.Duration
 }
 
 // CacheStats are the counters of cache use, per shard and in total. Hits
@@ -82,7 +93,7 @@ func (m *Map) Stats() (Stats, error) {
 	st.PerShard = make([]ShardStats, st.Shards)
 	for i := range st.PerShard {
 		var sh C.ns_shard_stats
-		s := Status(C.ns_shard_stats_get(m.h, C.uint32_t(i), &sh))
+		s := Status(C.ns_shard_stats_get_sized(m.h, C.uint32_t(i), &sh, C.sizeof_ns_shard_stats))
 		runtime.KeepAlive(m)
 		if s != StatusOK {
 			return Stats{}, errorOf("Stats", s)
@@ -101,6 +112,9 @@ func (m *Map) Stats() (Stats, error) {
 			PagesOnNode:    uint64(sh.pages_on_node),
 			PagesTotal:     uint64(sh.pages_total),
 			CacheStats:     CacheStats{uint64(sh.hits), uint64(sh.misses), uint64(sh.evictions), uint64(sh.expirations)},
+			PagesMoved:     uint64(sh.pages_moved),
+			IndexSlots:     uint64(sh.index_slots),
+			GrowHoldMax:    time.Duration(sh.grow_hold_max_ns),
 		}
 	}
 	return st, nil

@@ -83,7 +83,21 @@ pub struct ns_shard_stats {
     pub evictions: u64,
     /// Entries removed because their time to live ran out.
     pub expirations: u64,
+    /// Resident pages found off `memory_node` and moved there (a snapshot
+    /// load checks every shard it builds). Version 2 of this struct on:
+    /// filled by `ns_shard_stats_get_sized` only.
+    pub pages_moved: u64,
+    /// Slots of the shard's index (it doubles past 4/5 of them). Version 2.
+    pub index_slots: u64,
+    /// Longest time, in nanoseconds, the shard's lock was held to double
+    /// its index. Version 2.
+    pub grow_hold_max_ns: u64,
 }
+
+/// `sizeof(ns_shard_stats)` of version 1, which ends at `expirations`: what
+/// `ns_shard_stats_get` fills, so that a program compiled against that
+/// header keeps working.
+const SHARD_STATS_V1: usize = std::mem::offset_of!(ns_shard_stats, pages_moved);
 
 impl From<&ShardStats> for ns_shard_stats {
     fn from(s: &ShardStats) -> ns_shard_stats {
@@ -104,6 +118,9 @@ impl From<&ShardStats> for ns_shard_stats {
             misses: s.misses,
             evictions: s.evictions,
             expirations: s.expirations,
+            pages_moved: s.pages_moved,
+            index_slots: s.index_slots,
+            grow_hold_max_ns: s.grow_hold_max_ns,
         }
     }
 }
@@ -145,24 +162,70 @@ pub unsafe extern "C" fn ns_stats_get(m: *mut ns_map, out: *mut ns_stats) -> ns_
     })
 }
 
-/// One shard's placement and counters.
+/// One shard's placement and counters: the fields of version 1 of
+/// `ns_shard_stats`, up to `expirations` (the later ones are left as they
+/// are: a program compiled against version 1 has no room for them). Use
+/// `ns_shard_stats_get_sized` for every field.
 ///
 /// Ownership: `*out` is the caller's; nothing is allocated.
 ///
 /// # Safety
-/// `m` must be NULL or a handle from `ns_map_new`; `out` must be writable.
+/// `m` must be NULL or a handle from `ns_map_new`; `out` must be writable
+/// for the fields up to `expirations`.
 ///
 /// Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`m` or `out`
 /// NULL, `shard` >= the shard count), `NS_ERR_CLOSED`.
 #[no_mangle]
 pub unsafe extern "C" fn ns_shard_stats_get(m: *mut ns_map, shard: u32, out: *mut ns_shard_stats) -> ns_status {
+    // SAFETY: the caller's contract, with room for version 1.
+    unsafe { shard_stats_into(m, shard, out, SHARD_STATS_V1) }
+}
+
+/// One shard's placement and counters, every field the caller's struct has:
+/// pass `sizeof(ns_shard_stats)`. A program compiled against an older
+/// header passes its smaller size and gets its fields; the library never
+/// writes past `size`.
+///
+/// Ownership: `*out` is the caller's; nothing is allocated.
+///
+/// # Safety
+/// `m` must be NULL or a handle from `ns_map_new`; `out` must be writable
+/// for `size` bytes.
+///
+/// Returns `NS_OK` (`*out` set up to `size` bytes),
+/// `NS_ERR_INVALID_ARGUMENT` (`m` or `out` NULL, `shard` >= the shard
+/// count, `size` smaller than version 1 of the struct), `NS_ERR_CLOSED`.
+#[no_mangle]
+pub unsafe extern "C" fn ns_shard_stats_get_sized(
+    m: *mut ns_map,
+    shard: u32,
+    out: *mut ns_shard_stats,
+    size: usize,
+) -> ns_status {
+    if size < SHARD_STATS_V1 {
+        return ns_status::NS_ERR_INVALID_ARGUMENT;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { shard_stats_into(m, shard, out, size.min(std::mem::size_of::<ns_shard_stats>())) }
+}
+
+/// Writes the first `size` bytes (at most the struct's) of shard `shard`'s
+/// stats to `out`.
+///
+/// # Safety
+/// As for `ns_shard_stats_get_sized`, `size` <= `sizeof(ns_shard_stats)`.
+unsafe fn shard_stats_into(m: *mut ns_map, shard: u32, out: *mut ns_shard_stats, size: usize) -> ns_status {
     guard(|| -> Outcome {
         // SAFETY: the caller's contract.
         let map = unsafe { ns_map::get(m) }?;
         let out = required(out)?;
-        let s = map.shard_stats(shard as usize)?;
-        // SAFETY: checked non-NULL, writable by the caller's contract.
-        unsafe { out.write(ns_shard_stats::from(&s)) };
+        let s = ns_shard_stats::from(&map.shard_stats(shard as usize)?);
+        // SAFETY: `out` is non-NULL and writable for `size` bytes by the
+        // caller's contract; `size` is at most the struct's, so the source
+        // is read within `s`. The copy is untyped (padding included).
+        unsafe {
+            std::ptr::copy_nonoverlapping((&s as *const ns_shard_stats).cast::<u8>(), out.cast::<u8>(), size)
+        };
         Ok(ns_status::NS_OK)
     })
 }

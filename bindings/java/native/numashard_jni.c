@@ -747,18 +747,19 @@ JNIEXPORT jlongArray JNICALL Java_io_numashard_NumaShardMap_nShardStats(JNIEnv *
         return NULL;
     }
     ns_shard_stats s;
-    ns_status st = ns_shard_stats_get(map_of(h), (uint32_t)shard, &s);
+    ns_status st = ns_shard_stats_get_sized(map_of(h), (uint32_t)shard, &s, sizeof s);
     if (st != NS_OK) {
         throw_status(env, st);
         return NULL;
     }
-    jlong v[16] = {(jlong)s.shard,   (jlong)s.node,         (jlong)s.memory_node,      (jlong)s.cpu,
+    jlong v[19] = {(jlong)s.shard,   (jlong)s.node,         (jlong)s.memory_node,      (jlong)s.cpu,
                    (jlong)s.entries, (jlong)s.bytes,        (jlong)s.mapped_bytes,     (jlong)s.ops,
                    (jlong)s.queue_high_water, s.binding_applied ? 1 : 0, (jlong)s.pages_on_node,
                    (jlong)s.pages_total, (jlong)s.hits, (jlong)s.misses, (jlong)s.evictions,
-                   (jlong)s.expirations};
-    jlongArray a = (*env)->NewLongArray(env, 16);
-    if (a != NULL) (*env)->SetLongArrayRegion(env, a, 0, 16, v);
+                   (jlong)s.expirations, (jlong)s.pages_moved, (jlong)s.index_slots,
+                   (jlong)s.grow_hold_max_ns};
+    jlongArray a = (*env)->NewLongArray(env, 19);
+    if (a != NULL) (*env)->SetLongArrayRegion(env, a, 0, 19, v);
     return a;
 }
 

@@ -722,6 +722,18 @@ impl Fuzz<'_> {
             let mut ss = ns_shard_stats::default();
             let want = if shard < 2 { ns_status::NS_OK } else { ns_status::NS_ERR_INVALID_ARGUMENT };
             assert_eq!(ns_shard_stats_get(self.m, shard, &mut ss), want);
+            // The sized getter: the whole struct, a size below version 1's
+            // (refused), or more than the struct (capped to it).
+            let (size, sized_want) = match self.inp.byte() % 3 {
+                0 => (std::mem::size_of::<ns_shard_stats>(), want),
+                1 => (8, ns_status::NS_ERR_INVALID_ARGUMENT),
+                _ => (usize::MAX, want),
+            };
+            let mut whole = ns_shard_stats::default();
+            assert_eq!(ns_shard_stats_get_sized(self.m, shard, &mut whole, size), sized_want);
+            if sized_want == ns_status::NS_OK {
+                assert!(whole.index_slots >= 64 && whole.entries == ss.entries);
+            }
             let cap = self.inp.byte() as usize * 64;
             let mut buf = vec![b'#' as std::ffi::c_char; cap];
             let bp = if cap == 0 { null_mut() } else { buf.as_mut_ptr() };

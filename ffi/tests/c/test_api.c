@@ -752,6 +752,31 @@ static void test_stats(void) {
   EXPECT(ns_shard_stats_get(m, UINT32_MAX, &ss), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_shard_stats_get(m, 0, NULL), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_stats_get(m, NULL), NS_ERR_INVALID_ARGUMENT);
+  /* ns_shard_stats_get fills version 1 of the struct (up to expirations)
+   * and leaves the later fields; ns_shard_stats_get_sized fills what the
+   * caller's size covers, never more. */
+  {
+    const size_t v1 = offsetof(ns_shard_stats, pages_moved);
+    union {
+      ns_shard_stats s;
+      unsigned char b[sizeof(ns_shard_stats) + 16];
+    } u;
+    unsigned char *big = u.b;
+    ns_shard_stats *p = &u.s;
+    memset(big, 0xAB, sizeof u.b);
+    EXPECT(ns_shard_stats_get(m, 0, p), NS_OK);
+    CHECK(p->shard == 0 && big[v1] == 0xAB && big[sizeof(ns_shard_stats) - 1] == 0xAB);
+    memset(big, 0xAB, sizeof u.b);
+    EXPECT(ns_shard_stats_get_sized(m, 0, p, v1), NS_OK);
+    CHECK(p->shard == 0 && big[v1] == 0xAB);
+    memset(big, 0xAB, sizeof u.b);
+    EXPECT(ns_shard_stats_get_sized(m, 0, p, sizeof u.b), NS_OK);
+    CHECK(p->index_slots >= 64 && p->pages_moved == 0 && p->grow_hold_max_ns < 1000000000u);
+    CHECK(big[sizeof(ns_shard_stats)] == 0xAB && big[sizeof u.b - 1] == 0xAB);
+    EXPECT(ns_shard_stats_get_sized(m, 0, p, v1 - 1), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_shard_stats_get_sized(m, 0, NULL, sizeof *p), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_shard_stats_get_sized(m, 2, p, sizeof *p), NS_ERR_INVALID_ARGUMENT);
+  }
   EXPECT(ns_shard_of_key(m, S("a"), &shard), NS_OK);
   CHECK(shard < 2);
   EXPECT(ns_shard_of_key(m, S("a"), NULL), NS_ERR_INVALID_ARGUMENT);

@@ -3,7 +3,7 @@ package io.numashard;
 import java.util.List;
 
 /**
- * Map totals and every shard's stats, from {@code ns_stats_get} and {@code ns_shard_stats_get}.
+ * Map totals and every shard's stats, from {@code ns_stats_get} and {@code ns_shard_stats_get_sized}.
  *
  * @param shards number of shards
  * @param entries entries in all shards

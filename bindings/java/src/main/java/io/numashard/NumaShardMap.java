@@ -797,7 +797,7 @@ public final class NumaShardMap implements AutoCloseable {
         for (int i = 0; i < shards; i++) {
             long[] s = nShardStats(handle, i);
             per.add(new ShardStats((int) s[0], (int) s[1], (int) s[2], (int) s[3], s[4], s[5], s[6], s[7], s[8],
-                    s[9] != 0, s[10], s[11], s[12], s[13], s[14], s[15]));
+                    s[9] != 0, s[10], s[11], s[12], s[13], s[14], s[15], s[16], s[17], s[18]));
         }
         return new MapStats(shards, t[1], t[2], t[3], t[4], t[5], t[6] != 0, t[7], t[8], t[9], t[10], t[11], t[12],
                 List.copyOf(per));

@@ -1,7 +1,7 @@
 package io.numashard;
 
 /**
- * One shard's placement and counters, as {@code ns_shard_stats_get} reports them.
+ * One shard's placement and counters, as {@code ns_shard_stats_get_sized} reports them.
  *
  * @param shard shard index
  * @param node NUMA node of the shard's CPU (OS index)
@@ -19,6 +19,12 @@ package io.numashard;
  * @param misses reads that found no live entry (counted likewise)
  * @param evictions entries evicted to keep within the shard's share of the memory limit
  * @param expirations entries removed because their time to live ran out
+ * @param pagesMoved resident pages found off {@code memoryNode} and moved there (a snapshot load checks every
+ *     shard it builds)
+ * @param indexSlots slots of the shard's index: it doubles past 4/5 of them, and starts with room for the
+ *     shard's share of {@link Config.Builder#initialCapacity}
+ * @param growHoldMaxNanos longest time, in nanoseconds, the shard's lock was held to double its index (how
+ *     long its writers waited for a doubling at most)
  */
 public record ShardStats(
         int shard,
@@ -36,4 +42,7 @@ public record ShardStats(
         long hits,
         long misses,
         long evictions,
-        long expirations) {}
+        long expirations,
+        long pagesMoved,
+        long indexSlots,
+        long growHoldMaxNanos) {}

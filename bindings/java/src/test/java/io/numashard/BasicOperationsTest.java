@@ -374,12 +374,19 @@ class BasicOperationsTest {
                 m.put(b("k" + i), b("v"));
             }
             assertArrayEquals(atOpen, indexSlots(m), "an index doubled below the initial capacity");
+            assertArrayEquals(atOpen, m.stats().perShard().stream().mapToLong(ShardStats::indexSlots).toArray());
             m.clear();
             assertArrayEquals(atOpen, indexSlots(m), "clear goes back to the initial size");
         }
         try (NumaShardMap m = TestSupport.open(2)) {
             for (long slots : indexSlots(m)) {
                 assertTrue(slots <= 64, "unhinted index of " + slots + " slots");
+            }
+            for (int i = 0; i < 1000; i++) {
+                m.put(b("k" + i), b("v"));
+            }
+            for (ShardStats s : m.stats().perShard()) {
+                assertTrue(s.growHoldMaxNanos() > 0 && s.indexSlots() > 64 && s.pagesMoved() == 0, s.toString());
             }
         }
         assertThrows(IllegalArgumentException.class, () -> Config.builder().initialCapacity(-1));
