@@ -775,6 +775,21 @@ typedef struct ns_shard_stats {
    * Entries removed because their time to live ran out.
    */
   uint64_t expirations;
+  /**
+   * Resident pages found off `memory_node` and moved there (a snapshot
+   * load checks every shard it builds). Version 2 of this struct on:
+   * filled by `ns_shard_stats_get_sized` only.
+   */
+  uint64_t pages_moved;
+  /**
+   * Slots of the shard's index (it doubles past 4/5 of them). Version 2.
+   */
+  uint64_t index_slots;
+  /**
+   * Longest time, in nanoseconds, the shard's lock was held to double
+   * its index. Version 2.
+   */
+  uint64_t grow_hold_max_ns;
 } ns_shard_stats;
 
 #ifdef __cplusplus
@@ -1521,17 +1536,42 @@ ns_status ns_map_open_snapshot(const struct ns_config *cfg,
 ns_status ns_stats_get(struct ns_map *m, struct ns_stats *out);
 
 /**
- * One shard's placement and counters.
+ * One shard's placement and counters: the fields of version 1 of
+ * `ns_shard_stats`, up to `expirations` (the later ones are left as they
+ * are: a program compiled against version 1 has no room for them). Use
+ * `ns_shard_stats_get_sized` for every field.
  *
  * Ownership: `*out` is the caller's; nothing is allocated.
  *
  * # Safety
- * `m` must be NULL or a handle from `ns_map_new`; `out` must be writable.
+ * `m` must be NULL or a handle from `ns_map_new`; `out` must be writable
+ * for the fields up to `expirations`.
  *
  * Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`m` or `out`
  * NULL, `shard` >= the shard count), `NS_ERR_CLOSED`.
  */
 ns_status ns_shard_stats_get(struct ns_map *m, uint32_t shard, struct ns_shard_stats *out);
+
+/**
+ * One shard's placement and counters, every field the caller's struct has:
+ * pass `sizeof(ns_shard_stats)`. A program compiled against an older
+ * header passes its smaller size and gets its fields; the library never
+ * writes past `size`.
+ *
+ * Ownership: `*out` is the caller's; nothing is allocated.
+ *
+ * # Safety
+ * `m` must be NULL or a handle from `ns_map_new`; `out` must be writable
+ * for `size` bytes.
+ *
+ * Returns `NS_OK` (`*out` set up to `size` bytes),
+ * `NS_ERR_INVALID_ARGUMENT` (`m` or `out` NULL, `shard` >= the shard
+ * count, `size` smaller than version 1 of the struct), `NS_ERR_CLOSED`.
+ */
+ns_status ns_shard_stats_get_sized(struct ns_map *m,
+                                   uint32_t shard,
+                                   struct ns_shard_stats *out,
+                                   size_t size);
 
 /**
  * Renders every statistic in the Prometheus text exposition format
