@@ -223,9 +223,7 @@ unsafe fn shard_stats_into(m: *mut ns_map, shard: u32, out: *mut ns_shard_stats,
         // SAFETY: `out` is non-NULL and writable for `size` bytes by the
         // caller's contract; `size` is at most the struct's, so the source
         // is read within `s`. The copy is untyped (padding included).
-        unsafe {
-            std::ptr::copy_nonoverlapping((&s as *const ns_shard_stats).cast::<u8>(), out.cast::<u8>(), size)
-        };
+        unsafe { std::ptr::copy_nonoverlapping((&s as *const ns_shard_stats).cast::<u8>(), out.cast::<u8>(), size) };
         Ok(ns_status::NS_OK)
     })
 }
