@@ -356,7 +356,7 @@ impl Table {
         self.dirty = None;
         // SAFETY: this table's array is mapped for the call (&self).
         unsafe { spare.resync(self.word(), log) };
-        if spare.table.len != self.len {
+        if spare.table.len != self.len || spare.overfull {
             #[cfg(test)]
             COPY_MISMATCHES.fetch_add(1, Relaxed);
             return Some(spare);
@@ -768,12 +768,16 @@ pub(crate) struct Spare {
     touched: usize,
     /// Slots of the source array copied so far ([`Spare::copy_step`]).
     copied: usize,
+    /// An entry was left out for want of room (slots read while they
+    /// changed can only add entries to drop later; past a load of 9/10 the
+    /// copy is not trusted): never adopted.
+    overfull: bool,
 }
 
 impl Spare {
     /// An untouched array of 2^`bits` slots bound to `node`.
     pub(crate) fn new(bits: u32, node: Option<u32>) -> Result<Spare> {
-        Ok(Spare { table: Table::with_bits(node, bits, MIN_BITS)?, touched: 0, copied: 0 })
+        Ok(Spare { table: Table::with_bits(node, bits, MIN_BITS)?, touched: 0, copied: 0, overfull: false })
     }
 
     /// The shape it was built for.
@@ -806,6 +810,15 @@ impl Spare {
         self.touched >= self.table.region.len()
     }
 
+    /// Places an entry, unless the array is 9/10 full ([`Spare::overfull`]).
+    fn put(&mut self, tag: u64, word: u64) {
+        if self.table.load_past(1, 9, 10) {
+            self.overfull = true;
+        } else {
+            self.table.put_word(tag, word);
+        }
+    }
+
     /// Whether [`Spare::copy_step`] copied every slot of its source.
     pub(crate) fn is_copied(&self) -> bool {
         self.copied > 0 && self.copied == 1 << (self.table.bits - 1)
@@ -829,7 +842,7 @@ impl Spare {
             let (tag, rec) =
                 unsafe { ((*(slots as *const AtomicU64).add(2 * i)).load(Relaxed), load_rec_word(slots, i)) };
             if tag != 0 && rec & !ACCESSED != 0 {
-                self.table.put_word(tag, rec);
+                self.put(tag, rec);
             }
         }
         self.copied = end;
@@ -868,7 +881,7 @@ impl Spare {
                     // SAFETY: `at` < the source's capacity (a probe's slot).
                     let rec = unsafe { load_rec_word(source.slots, at) };
                     if rec & !ACCESSED != 0 {
-                        self.table.put_word(tag, rec);
+                        self.put(tag, rec);
                     }
                 }
             }
