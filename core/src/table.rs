@@ -127,16 +127,11 @@ impl Table {
     }
 
     /// How many tags are logged, or `None` as for [`Table::take_log`].
-    pub(crate) fn take_log_len(&self, id: u64) -> Option<usize> {
+    pub(crate) fn log_len(&self, id: u64) -> Option<usize> {
         if self.id != id {
             return None;
         }
         self.dirty.as_ref().map(Vec::len)
-    }
-
-    /// Stops logging (a copy was abandoned).
-    pub(crate) fn stop_log(&mut self) {
-        self.dirty = None;
     }
 
     /// An empty table with room for `entries` without growing (a snapshot
@@ -326,20 +321,6 @@ impl Table {
         let bigger = Table::with_bits(self.node, self.bits + 1, self.floor)?;
         self.rehash_into(bigger, garbage);
         Ok(())
-    }
-
-    /// [`Table::grow`] into an array built beforehand; gives `spare` back
-    /// when it is not this table's next shape (the table changed meanwhile:
-    /// grew by itself, was cleared or replaced) or not fully touched yet.
-    #[cfg(test)]
-    pub(crate) fn grow_into(&mut self, spare: Spare, garbage: &mut Vec<NodeRegion>) -> Option<Spare> {
-        if spare.shape() != self.next_shape() || !spare.is_populated() || spare.copied > 0 {
-            return Some(spare);
-        }
-        let mut bigger = spare.table;
-        bigger.floor = self.floor;
-        self.rehash_into(bigger, garbage);
-        None
     }
 
     /// Replaces this table (`id`) by `spare`, a copy made while writers
@@ -832,7 +813,7 @@ impl Spare {
     /// # Safety
     /// `word` is a [`Table::word`] whose array stays mapped during the call
     /// (the caller holds a gate pass and saw `word` published after
-    /// entering), and `self` was populated.
+    /// entering, or holds the lock of the table it names).
     pub(crate) unsafe fn copy_step(&mut self, word: usize, step: usize) -> bool {
         let (slots, bits) = unpack_word(word);
         debug_assert_eq!(bits + 1, self.table.bits);

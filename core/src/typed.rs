@@ -172,17 +172,11 @@ impl Map {
     }
 }
 
-fn undecodable<V>(len: usize) -> Error {
+/// The error of stored bytes (a `what`: key or value) that `T` cannot decode.
+fn undecodable<T>(what: &str, len: usize) -> Error {
     Error::with_detail(
         Status::InvalidArgument,
-        format!("a stored value of {len} bytes does not decode as {}", std::any::type_name::<V>()),
-    )
-}
-
-fn undecodable_key<K>(len: usize) -> Error {
-    Error::with_detail(
-        Status::InvalidArgument,
-        format!("a stored key of {len} bytes does not decode as {}", std::any::type_name::<K>()),
+        format!("a stored {what} of {len} bytes does not decode as {}", std::any::type_name::<T>()),
     )
 }
 
@@ -199,12 +193,12 @@ fn cut<'a>(bytes: &'a [u8], ends: &[usize]) -> Vec<&'a [u8]> {
 }
 
 fn decode<V: Codec>(bytes: &[u8]) -> Result<V> {
-    V::decode(bytes).ok_or_else(|| undecodable::<V>(bytes.len()))
+    V::decode(bytes).ok_or_else(|| undecodable::<V>("value", bytes.len()))
 }
 
 fn decode_vec<V: Codec>(bytes: Vec<u8>) -> Result<V> {
     let len = bytes.len();
-    V::decode_vec(bytes).ok_or_else(|| undecodable::<V>(len))
+    V::decode_vec(bytes).ok_or_else(|| undecodable::<V>("value", len))
 }
 
 impl<'m, K: Codec, V: Codec> Typed<'m, K, V> {
@@ -365,7 +359,7 @@ impl<'m, K: Codec, V: Codec> Typed<'m, K, V> {
         let mut failed = None;
         self.map.range(|k, v| {
             let Some(key) = K::decode(k) else {
-                failed = Some(undecodable_key::<K>(k.len()));
+                failed = Some(undecodable::<K>("key", k.len()));
                 return false;
             };
             match decode::<V>(v) {
@@ -392,8 +386,8 @@ impl<'m, K: Codec, V: Codec> Typed<'m, K, V> {
             let item = match it.next_entry() {
                 Ok(Some((k, v))) => match (K::decode(k), V::decode(v)) {
                     (Some(k), Some(v)) => Ok((k, v)),
-                    (None, _) => Err(undecodable_key::<K>(k.len())),
-                    (_, None) => Err(undecodable::<V>(v.len())),
+                    (None, _) => Err(undecodable::<K>("key", k.len())),
+                    (_, None) => Err(undecodable::<V>("value", v.len())),
                 },
                 Ok(None) => return None,
                 Err(e) => {

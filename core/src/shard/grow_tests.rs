@@ -173,11 +173,11 @@ fn a_large_index_grows_in_the_background() {
     assert_eq!(map.len().unwrap(), n);
 }
 
-/// An array built for a shape the table no longer has (it grew by itself,
+/// A copy built for a shape the table no longer has (it grew by itself,
 /// or was cleared) is given back unused; one built for its next shape is
-/// used only once every page was touched.
+/// adopted only once every slot of the table was copied into it.
 #[test]
-fn a_spare_is_used_only_for_the_next_shape_once_built() {
+fn a_spare_is_adopted_only_for_the_next_shape_once_copied() {
     use crate::table::Spare;
     let map = one_shard_map();
     let inner = &*map.inner;
@@ -188,15 +188,18 @@ fn a_spare_is_used_only_for_the_next_shape_once_built() {
     let mut g = shard.lock().unwrap();
     let (bits, node) = g.table.next_shape();
     let capacity = g.table.capacity();
+    let (id, word) = (g.table.start_log(), g.table.word());
     let wrong = Spare::new(bits + 1, node).unwrap();
-    assert!(g.grow_into(&inner.gate, wrong).is_some(), "another shape");
+    assert!(g.adopt(&inner.gate, id, wrong).is_some(), "another shape");
     let mut half = Spare::new(bits, node).unwrap();
-    assert!(!half.populate(4096), "more than a page");
-    let half = g.grow_into(&inner.gate, half).expect("not fully touched");
+    while !half.populate(1 << 20) {}
+    // SAFETY: `word` is this table's array, which the held lock keeps.
+    assert!(!unsafe { half.copy_step(word, capacity / 2) });
+    let mut full = g.adopt(&inner.gate, id, half).expect("not every slot copied");
     assert_eq!(g.table.capacity(), capacity);
-    let mut full = half;
-    while !full.populate(1 << 20) {}
-    assert!(g.grow_into(&inner.gate, full).is_none());
+    // SAFETY: as above.
+    assert!(unsafe { full.copy_step(word, capacity) });
+    assert!(g.adopt(&inner.gate, id, full).is_none());
     assert_eq!(g.table.capacity(), 2 * capacity);
     drop(g);
     for i in 0..2000 {
@@ -249,8 +252,11 @@ fn a_copy_made_while_writers_change_the_index_is_exact() {
         at += 32;
         let g = shard.lock().unwrap();
         let (before, after) = (g.table.slot(at - 1), g.table.slot(at));
+        // The entry at `at` moves back when the slot before it empties,
+        // unless `at` is its home.
+        let moves_back = before.tag != 0 && after.tag != 0 && g.table.home(after.tag) != at;
         drop(g);
-        if before.tag != 0 && after.tag != 0 && g_home_before(&map, after.tag, at) {
+        if moves_back {
             // SAFETY: a live record of the shard (no write since the lock).
             let k = unsafe { crate::arena::record_key(before.rec) }.to_vec();
             delete(&mut model, u64::from_le_bytes(k[8..].try_into().unwrap()));
@@ -408,12 +414,6 @@ fn racing_writers(map: Map) {
     })
     .unwrap();
     assert_eq!(seen, map.len().unwrap());
-}
-
-/// Whether the entry of `tag` at slot `at` would move back if the slot
-/// before it emptied (its home is not `at` itself).
-fn g_home_before(map: &Map, tag: u64, at: usize) -> bool {
-    map.inner.shards[0].lock().unwrap().table.home(tag) != at
 }
 
 /// `clear` and `replace_all` racing the owner's copies: a copy of an index

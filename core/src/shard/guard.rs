@@ -88,20 +88,6 @@ impl<'a> StateGuard<'a> {
         }
     }
 
-    /// Doubles the index into `spare`, the array the owner built for it,
-    /// and publishes the bigger array; gives `spare` back when the table
-    /// changed since it was asked for. The entries are copied outside the
-    /// write section, as in [`ShardState::grow_ahead`].
-    #[cfg(test)]
-    pub(crate) fn grow_into(&mut self, gate: &'a Gate, spare: Spare) -> Option<Spare> {
-        let unused = ShardState::grow_into(self, spare);
-        if unused.is_none() {
-            let s = self.begin_write();
-            self.end_write(gate, s);
-        }
-        unused
-    }
-
     /// Makes `spare`, a copy of the index (`id`) the owner made without the
     /// lock, the index, once the entries changed since are copied again,
     /// and publishes it; gives `spare` back when the index changed since.

@@ -41,6 +41,17 @@ struct Copying {
     rounds: u32,
 }
 
+/// How a step of [`grow_step`] ended.
+enum Step {
+    /// More steps to come.
+    More,
+    /// The index doubled into the spare, which it now is.
+    Doubled,
+    /// The index changed meanwhile (a writer doubled it past 9/10, a clear,
+    /// a `replace_all`) or the map is closing: the spare's copy is of no use.
+    GiveUp,
+}
+
 /// One step of doubling the index into `spare` (populated) without holding
 /// the shard's lock for the copy: first, under the lock, the index starts
 /// logging the entries its changes touch; then the owner copies its slots a
@@ -50,59 +61,42 @@ struct Copying {
 /// entries again without it; last, under the lock, it copies the entries of
 /// the remaining log again and publishes the new array
 /// ([`StateGuard::adopt`]). The lock is held for the start and the end:
-/// the copy of a few thousand entries, not of millions. True when done
-/// (doubled, or given up because the index changed meanwhile).
-fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mut Option<Copying>) -> bool {
-    let Some(sp) = spare.as_mut() else { return true };
+/// the copy of a few thousand entries, not of millions.
+fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mut Option<Copying>) -> Step {
+    let Some(sp) = spare.as_mut() else { return Step::GiveUp };
+    if let Some(word) = copying.as_ref().filter(|_| !sp.is_copied()).map(|c| c.word) {
+        // SAFETY: `off_lock` runs this only while `word`'s array is mapped.
+        let copied = off_lock(shard, gate, word, || unsafe { sp.copy_step(word, COPY_STEP) });
+        return if copied { Step::More } else { Step::GiveUp };
+    }
+    let Ok(mut st) = shard.lock() else { return Step::GiveUp };
     let Some(c) = copying.as_mut() else {
-        let Ok(mut st) = shard.lock() else { return true };
         if st.table.next_shape() != sp.shape() {
-            *spare = None;
-            return true;
+            return Step::GiveUp;
         }
         *copying = Some(Copying { id: st.table.start_log(), word: st.table.word(), rounds: 0 });
-        return false;
-    };
-    if !sp.is_copied() {
-        let word = c.word;
-        // SAFETY: `off_lock` runs this only while `word`'s array is mapped.
-        if !off_lock(shard, gate, word, || unsafe { sp.copy_step(word, COPY_STEP) }) {
-            (*spare, *copying) = (None, None);
-            return true;
-        }
-        return false;
-    }
-    let Ok(mut st) = shard.lock() else {
-        (*spare, *copying) = (None, None);
-        return true;
+        return Step::More;
     };
     let held = Instant::now();
-    let long = st.table.take_log_len(c.id).is_some_and(|n| n > RESYNC_LOCKED_MAX);
-    if long && c.rounds < RESYNC_ROUNDS {
-        let Some(log) = st.table.take_log(c.id) else { unreachable!("the log's length was just read") };
+    if c.rounds < RESYNC_ROUNDS && st.table.log_len(c.id).is_some_and(|n| n > RESYNC_LOCKED_MAX) {
+        let log = st.table.take_log(c.id).unwrap_or_default();
         drop(st);
         c.rounds += 1;
         let word = c.word;
         // SAFETY: as for `copy_step` above.
-        if !off_lock(shard, gate, word, || unsafe { sp.resync(word, log) }) {
-            (*spare, *copying) = (None, None);
-            return true;
-        }
-        return false;
+        let resynced = off_lock(shard, gate, word, || unsafe { sp.resync(word, log) });
+        return if resynced { Step::More } else { Step::GiveUp };
     }
-    let (id, sp) = (c.id, spare.take().expect("checked above"));
-    *copying = None;
-    let unused = st.adopt(gate, id, sp);
-    if unused.is_some() {
-        st.table.stop_log();
-    }
-    drop(st);
-    if unused.is_none() {
+    let id = c.id;
+    let Some(unused) = st.adopt(gate, id, spare.take().expect("checked above")) else {
+        drop(st);
         shard.counters.grow_hold_max_ns.fetch_max(held.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    }
+        return Step::Doubled;
+    };
+    drop(st);
     // A copy that could not be used is unmapped after the lock is released.
     drop(unused);
-    true
+    Step::GiveUp
 }
 
 /// Runs `f`, which reads the slot array `word` names without the lock,
@@ -223,8 +217,12 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
                 sp.populate(SPARE_STEP);
                 continue;
             }
-            if grow_step(shard, gate, &mut spare, &mut copying) {
-                shard.growth_done(shape);
+            match grow_step(shard, gate, &mut spare, &mut copying) {
+                Step::More => {}
+                Step::Doubled | Step::GiveUp => {
+                    (spare, copying) = (None, None);
+                    shard.growth_done(shape);
+                }
             }
             continue;
         }

@@ -415,10 +415,10 @@ impl Shard {
     /// time up to 64 spin hints, and yields the CPU before each of the last
     /// 8 attempts, before the caller takes the lock. A write section is
     /// short (the index grows outside it), but the lock may be held long
-    /// after it closes (a doubling the writer waits out, the owner's copy
-    /// into its new array): a reader that queued for the lock as soon as a
-    /// section met it waited all of that (0.16 s in a 4M-entry fill), where
-    /// one more attempt would have succeeded.
+    /// after it closes (a writer doubling the index itself): a reader that
+    /// queued for the lock as soon as a section met it waited all of that
+    /// (0.16 s in a 4M-entry fill, when the owner still copied under the
+    /// lock), where one more attempt would have succeeded.
     #[inline(always)]
     fn lookup(&self, hash: u64, key: &[u8], stage: &mut Stage, copy: impl Fn(usize) -> bool) -> Lookup {
         for attempt in 0..24u32 {

@@ -387,17 +387,6 @@ impl ShardState {
         None
     }
 
-    /// Doubles the index into `spare`, built by the owner; gives it back
-    /// when it no longer fits the table, which changed meanwhile.
-    #[cfg(test)]
-    pub(crate) fn grow_into(&mut self, spare: Spare) -> Option<Spare> {
-        let unused = self.table.grow_into(spare, &mut self.garbage);
-        if unused.is_none() {
-            self.table_grew();
-        }
-        unused
-    }
-
     /// Doubles the index here, under the lock (the time it takes is the
     /// shard's `grow_hold_max_ns` when longest).
     #[cold]
