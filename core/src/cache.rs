@@ -64,6 +64,9 @@ pub(crate) struct Counters {
     /// Longest time the shard's lock was held to double its index, in
     /// nanoseconds (a writer's doubling, or the end of the owner's).
     pub(crate) grow_hold_max_ns: AtomicU64,
+    /// Doublings into the owner's next array taken over by a writer (tests).
+    #[cfg(test)]
+    pub(crate) taken_over: AtomicU64,
 }
 
 fn stripe() -> usize {

@@ -37,7 +37,8 @@ const ACCESSED: u64 = 3;
 /// holding the shard's lock. The owner then copies the entries into it
 /// without the lock as well ([`Spare::copy_step`], [`Table::adopt`]): the
 /// copy of 3.5M entries held the lock 21-50 ms. Meanwhile writers fill the
-/// old array on, up to a load of 9/10, past which one grows it itself.
+/// old array on, up to a load of 9/10, past which one grows it itself,
+/// into the owner's array as far as the owner got ([`Table::double_into`]).
 pub(crate) const BACKGROUND_MIN_BITS: u32 = 17;
 
 /// The index of one shard.
@@ -349,6 +350,39 @@ impl Table {
         let old = std::mem::replace(self, bigger);
         garbage.push(old.region);
         None
+    }
+
+    /// Doubles into `spare`, the owner's next array, taken over under the
+    /// lock by a writer that cannot wait for it: when the owner was copying
+    /// this table into it (`copy_of` is this table's id, and its log runs),
+    /// the slots not copied yet are copied here, then the logged entries
+    /// again ([`Table::adopt`]); when the owner had copied nothing, the
+    /// entries are placed here as by [`Table::grow`], into pages already
+    /// touched. Gives `spare` back otherwise (another shape, a copy of
+    /// another table or whose log was given up).
+    pub(crate) fn double_into(
+        &mut self,
+        mut spare: Spare,
+        copy_of: Option<u64>,
+        garbage: &mut Vec<NodeRegion>,
+    ) -> Option<Spare> {
+        if spare.shape() != self.next_shape() {
+            return Some(spare);
+        }
+        match copy_of {
+            Some(id) if id == self.id && self.dirty.is_some() => {
+                // SAFETY: this table's array is mapped for the call (&self).
+                unsafe { spare.copy_step(self.word(), self.capacity()) };
+                self.adopt(id, spare, garbage)
+            }
+            None if spare.copied == 0 && spare.table.len == 0 => {
+                let mut bigger = spare.table;
+                bigger.floor = self.floor;
+                self.rehash_into(bigger, garbage);
+                None
+            }
+            _ => Some(spare),
+        }
     }
 
     /// Copies every slot into `bigger` (empty, twice the capacity), which
@@ -759,6 +793,17 @@ impl Spare {
     /// An untouched array of 2^`bits` slots bound to `node`.
     pub(crate) fn new(bits: u32, node: Option<u32>) -> Result<Spare> {
         Ok(Spare { table: Table::with_bits(node, bits, MIN_BITS)?, touched: 0, copied: 0, overfull: false })
+    }
+
+    /// The word of the table it becomes ([`Table::word`]).
+    #[cfg(test)]
+    pub(crate) fn word(&self) -> usize {
+        self.table.word()
+    }
+
+    /// Its array's memory, to retire.
+    pub(crate) fn into_region(self) -> NodeRegion {
+        self.table.region
     }
 
     /// The shape it was built for.

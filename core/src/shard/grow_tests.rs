@@ -315,6 +315,25 @@ fn writers_racing_the_owners_copies_lose_nothing() {
     racing_writers(one_shard_map());
 }
 
+/// Writers flat out and an owner that sleeps before each step of its
+/// doublings: a writer past 9/10 takes the owner's next array over, at
+/// whatever stage the owner left it (touched in part or whole, copied in
+/// part, while the owner may be copying into it without the lock), and
+/// nothing is lost. Fresh maps and other delays until it happened.
+#[test]
+fn writers_take_over_the_work_of_an_owner_that_falls_behind() {
+    let mut taken = 0;
+    for delay_us in [500, 1_000, 2_000, 4_000, 250, 8_000] {
+        let map = one_shard_map();
+        let shard = &map.inner.shards[0];
+        shard.grow_step_delay_us.store(delay_us, Ordering::Relaxed);
+        let counters = shard.counters.clone();
+        racing(map, false);
+        taken += counters.taken_over.load(Ordering::Relaxed);
+    }
+    assert!(taken > 0, "no writer took the owner's work over");
+}
+
 /// The same with every write delegated to the owner, which then applies
 /// them between the steps of its copy.
 #[test]
@@ -358,6 +377,14 @@ fn evictions_during_the_owners_copies_leave_only_true_values() {
 }
 
 fn racing_writers(map: Map) {
+    racing(map, true);
+}
+
+/// Writers racing the owner's copies of a large index: each writer applies
+/// random inserts, deletes and overwrites of its own keys and keeps a
+/// model; with `pause`, a millisecond's sleep every 4,096 writes leaves the
+/// owner room on a machine of two CPUs.
+fn racing(map: Map, pause: bool) {
     use crate::table::{ADOPTED, COPY_MISMATCHES};
     use std::collections::HashMap;
     let adopted = ADOPTED.load(Ordering::Relaxed);
@@ -385,7 +412,7 @@ fn racing_writers(map: Map) {
                                 model.insert(i, v);
                             }
                         }
-                        if n % 4096 == 0 {
+                        if pause && n % 4096 == 0 {
                             // Room for the owner on a machine of two CPUs.
                             std::thread::sleep(std::time::Duration::from_millis(1));
                         }
@@ -398,7 +425,9 @@ fn racing_writers(map: Map) {
     });
     assert_eq!(COPY_MISMATCHES.load(Ordering::Relaxed), 0, "a copy lost or doubled entries");
     assert!(map.shard_stats(0).unwrap().grow_hold_max_ns > 0, "the doublings' holds of the lock are measured");
-    assert!(ADOPTED.load(Ordering::Relaxed) > adopted, "no copy made without the lock was adopted");
+    if pause {
+        assert!(ADOPTED.load(Ordering::Relaxed) > adopted, "no copy made without the lock was adopted");
+    }
     assert_eq!(map.len().unwrap(), models.iter().map(|m| m.len() as u64).sum::<u64>());
     for model in &models {
         for (i, v) in model {
@@ -458,4 +487,78 @@ fn clears_and_reloads_racing_the_owners_copies() {
     })
     .unwrap();
     assert_eq!(seen, map.len().unwrap());
+}
+
+/// A writer that must double a large index past 9/10 before the owner is
+/// done takes the owner's next array over instead of mapping one: an array
+/// only touched gets the entries placed into it; one the owner was copying
+/// into gets the rest of the copy and the entries changed since (deletes
+/// after half the copy, inserts up to the doubling). The map then holds
+/// exactly what was written. The test holds the shard's lock throughout,
+/// so the owner is never asked and the work is the test's own.
+#[test]
+fn a_writer_past_nine_tenths_takes_the_owners_array_over() {
+    use super::{Copying, Growth, StateGuard};
+    use crate::map::Inner;
+    use crate::table::Spare;
+    use std::collections::HashMap;
+    for copying in [false, true] {
+        let map = one_shard_map();
+        let inner = &*map.inner;
+        let shard = &inner.shards[0];
+        let mut model: HashMap<u64, [u8; 32]> = HashMap::new();
+        let mut g = shard.lock().unwrap();
+        fn apply<'a>(g: &mut StateGuard<'a>, inner: &'a Inner, model: &mut HashMap<u64, [u8; 32]>, i: u64, put: bool) {
+            let k = key(i);
+            let v = value(i + 7);
+            let mut op = if put { BatchOp::put(&k, &v) } else { BatchOp::delete(&k) };
+            op.hash = inner.hasher.hash(&k);
+            g.write(&inner.gate, usize::from(put), |st| st.apply(&inner.budget, &mut op));
+            assert!(matches!(op.status, Status::Ok | Status::NotFound), "{:?}", op.status);
+            if put {
+                model.insert(i, v);
+            } else {
+                model.remove(&i);
+            }
+        }
+        let mut n = 0u64;
+        while !(g.table.grows_in_background() && g.table.needs_grow_for(1)) {
+            apply(&mut g, inner, &mut model, n, true);
+            n += 1;
+        }
+        let capacity = g.table.capacity();
+        let (bits, node) = g.table.next_shape();
+        let mut spare = Spare::new(bits, node).unwrap();
+        while !spare.populate(1 << 20) {}
+        let array = spare.word();
+        let work = if copying {
+            let (id, word) = (g.table.start_log(), g.table.word());
+            // SAFETY: `word` is the table's array, which the held lock keeps.
+            assert!(!unsafe { spare.copy_step(word, capacity / 2) });
+            for i in (0..n).step_by(5) {
+                apply(&mut g, inner, &mut model, i, false);
+            }
+            Growth { spare: Some(spare), copying: Some(Copying { id, word, rounds: 0 }) }
+        } else {
+            Growth { spare: Some(spare), copying: None }
+        };
+        *shard.growth.lock() = work;
+        while g.table.capacity() == capacity {
+            apply(&mut g, inner, &mut model, n, true);
+            n += 1;
+        }
+        assert_eq!(g.table.word(), array, "copying: {copying}: the owner's array is the index");
+        assert!(shard.growth.lock().spare.is_none(), "taken");
+        assert_eq!(shard.counters.taken_over.load(Ordering::Relaxed), 1);
+        assert!(g.table.len() * 10 > capacity * 9, "doubled past 9/10, not before");
+        drop(g);
+        assert_eq!(map.len().unwrap(), model.len() as u64);
+        for i in 0..n {
+            assert_eq!(
+                map.get(&key(i)).unwrap().as_deref(),
+                model.get(&i).map(|v| &v[..]),
+                "copying: {copying}: key {i}"
+            );
+        }
+    }
 }

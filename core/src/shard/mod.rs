@@ -29,6 +29,7 @@ use crate::placement::ShardPlacement;
 use crate::routing::Msg;
 use crate::seqlock::SeqLock;
 use crate::sync::AtomicUsize;
+use crate::table::Spare;
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
@@ -64,6 +65,14 @@ pub(crate) struct Shard {
     /// The next slot array a writer asked the owner to build (its shape,
     /// packed by [`pack_shape`]); 0 = none asked.
     grow_asked: AtomicU64,
+    /// The owner's work on the next slot array ([`Growth`]). Locked after
+    /// the ownership lock when both are held: a writer that must double
+    /// the index itself takes the owner's array over (see `StateGuard`).
+    pub(crate) growth: Mutex<Growth>,
+    /// Microseconds the owner sleeps before each step of a doubling, no
+    /// lock held (tests: an owner that falls behind its writers).
+    #[cfg(test)]
+    pub(crate) grow_step_delay_us: AtomicU64,
     pub(crate) queue_high_water: AtomicU64,
     pub(crate) pinned: AtomicBool,
     pub(crate) memory_bound: AtomicBool,
@@ -82,6 +91,36 @@ pub(crate) struct Shard {
     count_reads: bool,
     /// Either of the two: a lock-free hit has more to do than copy.
     notes_reads: bool,
+}
+
+/// The owner's work on the index's next slot array, shared with the
+/// shard's writers: the array while it is built and filled ([`Spare`]), and
+/// the copy into it in progress. The owner holds its lock for a step (a
+/// huge page touched, 2^16 slots copied); a writer that must double the
+/// index past 9/10 takes what is there, under the ownership lock, instead
+/// of mapping, touching and filling a new array from nothing.
+#[derive(Default)]
+pub(crate) struct Growth {
+    pub(crate) spare: Option<Spare>,
+    pub(crate) copying: Option<Copying>,
+}
+
+/// A copy of the index into the owner's spare, in progress.
+#[derive(Clone, Copy)]
+pub(crate) struct Copying {
+    /// The index's id ([`crate::table::Table::start_log`]).
+    pub(crate) id: u64,
+    /// Its slot array ([`crate::table::Table::word`]).
+    pub(crate) word: usize,
+    /// Rounds of copying logged entries again done.
+    pub(crate) rounds: u32,
+}
+
+impl Growth {
+    /// Empties it; what it held is for the caller to drop, after any lock.
+    pub(crate) fn take(&mut self) -> Growth {
+        std::mem::take(self)
+    }
 }
 
 /// The life of a shard's owner thread. A map whose mode sends work to the
@@ -126,6 +165,9 @@ impl Shard {
             sleeping: AtomicBool::new(false),
             entries: AtomicU64::new(0),
             grow_asked: AtomicU64::new(0),
+            growth: Mutex::new(Growth::default()),
+            #[cfg(test)]
+            grow_step_delay_us: AtomicU64::new(0),
             queue_high_water: AtomicU64::new(0),
             pinned: AtomicBool::new(false),
             memory_bound: AtomicBool::new(false),

@@ -1,6 +1,6 @@
 //! The owner thread's loop.
 
-use super::{Budget, Shard, StateGuard};
+use super::{Budget, Copying, Growth, Shard, StateGuard};
 use crate::cache::GRAIN_NS;
 use crate::error::Result;
 use crate::gate::Gate;
@@ -30,46 +30,64 @@ const RESYNC_LOCKED_MAX: usize = 4096;
 /// one, under it, takes whatever is left.
 const RESYNC_ROUNDS: u32 = 4;
 
-/// A copy of the index into the owner's spare, in progress.
-#[derive(Clone, Copy)]
-struct Copying {
-    /// The index's id ([`crate::table::Table::start_log`]).
-    id: u64,
-    /// Its slot array ([`crate::table::Table::word`]).
-    word: usize,
-    /// Rounds of copying logged entries again done.
-    rounds: u32,
-}
-
 /// How a step of [`grow_step`] ended.
 enum Step {
     /// More steps to come.
     More,
     /// The index doubled into the spare, which it now is.
     Doubled,
-    /// The index changed meanwhile (a writer doubled it past 9/10, a clear,
-    /// a `replace_all`) or the map is closing: the spare's copy is of no use.
+    /// The index changed meanwhile (a writer doubled it past 9/10, taking
+    /// the spare over or not, a clear, a `replace_all`) or the map is
+    /// closing: what is left of the work is of no use.
     GiveUp,
+    /// The array of that shape could not be mapped.
+    Failed,
 }
 
-/// One step of doubling the index into `spare` (populated) without holding
-/// the shard's lock for the copy: first, under the lock, the index starts
-/// logging the entries its changes touch; then the owner copies its slots a
-/// step at a time without the lock (readers and writers go on; a slot read
-/// while it changes is copied wrong, and its entries are logged); then,
+/// One step of doubling the index into a spare array of `shape` without
+/// holding the shard's lock for the copy ([`Growth`]): the array is mapped
+/// and touched a huge page at a time; then, under the lock, briefly, the
+/// index starts logging the entries its changes touch; the owner copies its
+/// slots a step at a time without the lock (readers and writers go on; a
+/// slot read while it changes is copied wrong, and its entries are logged);
 /// while the log is long, it takes the log under the lock and copies those
 /// entries again without it; last, under the lock, it copies the entries of
 /// the remaining log again and publishes the new array
 /// ([`StateGuard::adopt`]). The lock is held for the start and the end:
 /// the copy of a few thousand entries, not of millions.
-fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mut Option<Copying>) -> Step {
-    let Some(sp) = spare.as_mut() else { return Step::GiveUp };
-    if let Some(word) = copying.as_ref().filter(|_| !sp.is_copied()).map(|c| c.word) {
-        // SAFETY: `off_lock` runs this only while `word`'s array is mapped.
-        let copied = off_lock(shard, gate, word, || unsafe { sp.copy_step(word, COPY_STEP) });
-        return if copied { Step::More } else { Step::GiveUp };
+///
+/// Steps without the shard's lock hold `growth`'s; steps under it take
+/// the shard's lock first, then `growth`'s, as a writer that takes the
+/// work over does.
+fn grow_step(shard: &Shard, gate: &Gate, shape: (u32, Option<u32>)) -> Step {
+    {
+        let mut g = shard.growth.lock();
+        let stale = if g.spare.as_ref().is_some_and(|sp| sp.shape() != shape) { g.take() } else { Growth::default() };
+        let Growth { spare, copying } = &mut *g;
+        let sp = match spare {
+            Some(sp) => sp,
+            None => match Spare::new(shape.0, shape.1) {
+                Ok(sp) => spare.insert(sp),
+                Err(_) => return Step::Failed,
+            },
+        };
+        if !sp.is_populated() {
+            sp.populate(SPARE_STEP);
+            drop(g);
+            drop(stale);
+            return Step::More;
+        }
+        if let Some(word) = copying.filter(|_| !sp.is_copied()).map(|c| c.word) {
+            // SAFETY: `off_lock` runs this only while `word`'s array is mapped.
+            let copied = off_lock(shard, gate, word, || unsafe { sp.copy_step(word, COPY_STEP) });
+            return if copied { Step::More } else { Step::GiveUp };
+        }
     }
     let Ok(mut st) = shard.lock() else { return Step::GiveUp };
+    let mut g = shard.growth.lock();
+    let Growth { spare, copying } = &mut *g;
+    // A writer took the work over since the step above.
+    let Some(sp) = spare.as_mut().filter(|sp| sp.shape() == shape) else { return Step::GiveUp };
     let Some(c) = copying.as_mut() else {
         if st.table.next_shape() != sp.shape() {
             return Step::GiveUp;
@@ -88,7 +106,9 @@ fn grow_step(shard: &Shard, gate: &Gate, spare: &mut Option<Spare>, copying: &mu
         return if resynced { Step::More } else { Step::GiveUp };
     }
     let id = c.id;
-    let Some(unused) = st.adopt(gate, id, spare.take().expect("checked above")) else {
+    let taken = g.take();
+    drop(g);
+    let Some(unused) = st.adopt(gate, id, taken.spare.expect("checked above")) else {
         drop(st);
         shard.counters.grow_hold_max_ns.fetch_max(held.elapsed().as_nanos() as u64, Ordering::Relaxed);
         return Step::Doubled;
@@ -121,13 +141,10 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
     let mut msgs: Vec<Msg> = Vec::with_capacity(64);
     let mut jobs: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
     let mut stop = false;
-    // The index's next array, while the owner builds it (Shard::ask_growth),
-    // and a shape it could not map (not tried again: writers double the
-    // index themselves past 9/10, and the next shape is asked anew).
-    let mut spare: Option<Spare> = None;
+    // A shape the owner could not map (not tried again: writers double the
+    // index themselves past 9/10, and the next shape is asked anew). The
+    // work on the next array is in `shard.growth`.
     let mut failed: Option<(u32, Option<u32>)> = None;
-    // The copy into `spare` in progress: the index's id and slot array.
-    let mut copying: Option<Copying> = None;
     loop {
         for rx in &rxs {
             while msgs.len() < 4096 {
@@ -200,36 +217,25 @@ pub(crate) fn owner_loop(shard: &Shard, budget: &Budget, gate: &Gate, rxs: Vec<R
             // A writer found the index past 4/5: build its next array off the
             // lock, a step at a time, copy the entries into it off the lock
             // too, then double into it (see `grow_step`).
-            if spare.as_ref().is_some_and(|sp| sp.shape() != shape) {
-                (spare, copying) = (None, None);
-            }
-            let sp = match spare.as_mut() {
-                Some(sp) => sp,
-                None => match Spare::new(shape.0, shape.1) {
-                    Ok(sp) => spare.insert(sp),
-                    Err(_) => {
-                        failed = Some(shape);
-                        continue;
-                    }
-                },
-            };
-            if !sp.is_populated() {
-                sp.populate(SPARE_STEP);
-                continue;
-            }
-            match grow_step(shard, gate, &mut spare, &mut copying) {
+            #[cfg(test)]
+            std::thread::sleep(Duration::from_micros(shard.grow_step_delay_us.load(Ordering::Relaxed)));
+            match grow_step(shard, gate, shape) {
                 Step::More => {}
+                Step::Failed => failed = Some(shape),
                 Step::Doubled | Step::GiveUp => {
-                    (spare, copying) = (None, None);
+                    let unused = shard.growth.lock().take();
+                    drop(unused);
                     shard.growth_done(shape);
                 }
             }
             continue;
         }
-        if copying.is_some() {
+        if let Some(mut g) = shard.growth.try_lock().filter(|g| g.spare.is_some()) {
             // The ask was withdrawn (a writer doubled the index itself): the
-            // copy is of an index that is gone.
-            (spare, copying) = (None, None);
+            // work is for an index that is gone.
+            let unused = g.take();
+            drop(g);
+            drop(unused);
         }
         if !spin.is_zero() {
             let until = Instant::now() + spin;

@@ -362,19 +362,14 @@ impl ShardState {
     /// left to fill on past 4/5 while the shard's owner builds its next
     /// array (the shape returned, for the caller to ask for once the lock
     /// is released; [`crate::table::Spare`]), and doubles here only past
-    /// 9/10. Nothing is done when the inserts may evict instead (a cache at
+    /// 9/10 (into the owner's array, when `StateGuard::grow_for` could take
+    /// it over). Nothing is done when the inserts may evict instead (a cache at
     /// its limit keeps its entry count, and grows only if it still needs
     /// to after evicting); an insert inside the section grows as before if
     /// this did not, or failed.
     pub(crate) fn grow_ahead(&mut self, inserts: usize) -> Option<(u32, Option<u32>)> {
-        if inserts == 0 || !self.table.needs_grow_for(inserts) {
+        if inserts == 0 || !self.table.needs_grow_for(inserts) || !self.may_grow_for(inserts) {
             return None;
-        }
-        if let Some(limit) = self.policy.shard_limit {
-            let per_entry = self.charged / self.table.len().max(1) as u64;
-            if self.charged.saturating_add(per_entry.saturating_mul(inserts as u64)) > limit {
-                return None;
-            }
         }
         if !self.table.must_grow_for(inserts) {
             return Some(self.table.next_shape());
@@ -384,6 +379,32 @@ impl ShardState {
                 return None;
             }
         }
+        None
+    }
+
+    /// Whether `inserts` more entries may grow the index: not when they may
+    /// evict instead (a cache at its limit keeps its entry count).
+    pub(crate) fn may_grow_for(&self, inserts: usize) -> bool {
+        let Some(limit) = self.policy.shard_limit else { return true };
+        let per_entry = self.charged / self.table.len().max(1) as u64;
+        self.charged.saturating_add(per_entry.saturating_mul(inserts as u64)) <= limit
+    }
+
+    /// Doubles the index into the owner's next array, taken over from it
+    /// ([`crate::shard::Growth`]): touched, and filled as far as the owner
+    /// got, the rest filled here. Gives the array's memory back, to retire,
+    /// when it is of no use (another shape, a copy of another index); the
+    /// caller then doubles the usual way.
+    pub(crate) fn double_into(&mut self, work: crate::shard::Growth) -> Option<NodeRegion> {
+        let spare = work.spare?;
+        let t0 = std::time::Instant::now();
+        if let Some(unused) = self.table.double_into(spare, work.copying.map(|c| c.id), &mut self.garbage) {
+            return Some(unused.into_region());
+        }
+        #[cfg(test)]
+        self.counters.taken_over.fetch_add(1, Ordering::Relaxed);
+        self.table_grew();
+        self.counters.grow_hold_max_ns.fetch_max(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
         None
     }
 
