@@ -18,7 +18,8 @@ pub struct ShardStats {
     pub entries: u64,
     /// Bytes the entries are charged (key, value, per-entry overhead).
     pub bytes: u64,
-    /// Bytes of memory mapped for the shard (index and record chunks).
+    /// Bytes of memory mapped for the shard: index, record chunks, and the
+    /// index's next array while the owner builds it.
     pub mapped_bytes: u64,
     /// Operations applied under the shard's ownership: every write, every
     /// delegated or locked read. Lock-free reads (`ExecMode::Auto` gets) are

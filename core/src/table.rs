@@ -801,6 +801,11 @@ impl Spare {
         self.table.word()
     }
 
+    /// The table it becomes, as far as built.
+    pub(crate) fn table(&self) -> &Table {
+        &self.table
+    }
+
     /// Its array's memory, to retire.
     pub(crate) fn into_region(self) -> NodeRegion {
         self.table.region

@@ -11,7 +11,16 @@ impl Map {
         let s = &inner.shards[i];
         let p = s.placement;
         let st = s.lock()?;
-        let pages = st.page_nodes(p.memory_node);
+        // The index's next array while the owner builds it (the shard's
+        // lock first, then the growth's, as everywhere).
+        let growth = s.growth.lock();
+        let next = growth.spare.as_ref().map(|sp| sp.table());
+        let mut pages = st.page_nodes(p.memory_node);
+        if let Some(t) = next {
+            pages.add(t.page_nodes(p.memory_node));
+        }
+        let mapped_bytes = st.mapped_bytes() + next.map_or(0, |t| t.mapped_bytes());
+        drop(growth);
         Ok(ShardStats {
             shard: i as u32,
             node: p.node,
@@ -19,7 +28,7 @@ impl Map {
             cpu: p.cpu,
             entries: st.len() as u64,
             bytes: st.charged,
-            mapped_bytes: st.mapped_bytes() as u64,
+            mapped_bytes: mapped_bytes as u64,
             ops: st.ops,
             queue_high_water: s.queue_high_water.load(Ordering::Relaxed),
             // An owner not started yet (it starts on first need) has no

@@ -562,3 +562,31 @@ fn a_writer_past_nine_tenths_takes_the_owners_array_over() {
         }
     }
 }
+
+/// `stats` counts the index's next array while the owner builds it: its
+/// mapped bytes, and its touched pages among the shard's.
+#[test]
+fn stats_count_the_next_array_while_it_is_built() {
+    use super::Growth;
+    use crate::table::Spare;
+    let map = one_shard_map();
+    let shard = &map.inner.shards[0];
+    for i in 0..1000 {
+        map.put(&key(i), &value(i)).unwrap();
+    }
+    let before = map.shard_stats(0).unwrap();
+    let mut spare = Spare::new(17, None).unwrap();
+    while !spare.populate(1 << 20) {}
+    *shard.growth.lock() = Growth { spare: Some(spare), copying: None };
+    let during = map.shard_stats(0).unwrap();
+    let bytes = 16u64 << 17;
+    assert_eq!(during.mapped_bytes, before.mapped_bytes + bytes);
+    assert!(
+        during.pages_total >= before.pages_total + bytes / 4096,
+        "{} -> {}",
+        before.pages_total,
+        during.pages_total
+    );
+    let _ = shard.growth.lock().take();
+    assert_eq!(map.shard_stats(0).unwrap().mapped_bytes, before.mapped_bytes);
+}
