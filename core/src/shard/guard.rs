@@ -86,8 +86,10 @@ impl<'a> StateGuard<'a> {
             // The owner did not double the index in time: take over its
             // next array, touched and maybe partly filled, rather than map
             // and touch one here (0.3 s for 2^23 slots on the 2-vCPU VM).
+            // Held from here: the wait for the owner's step counts.
+            let held = std::time::Instant::now();
             let work = self.shard.growth.lock().take();
-            if let Some(unused) = self.double_into(work) {
+            if let Some(unused) = self.double_into(work, held) {
                 self.garbage.push(unused);
             }
         }

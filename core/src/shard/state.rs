@@ -394,17 +394,17 @@ impl ShardState {
     /// ([`crate::shard::Growth`]): touched, and filled as far as the owner
     /// got, the rest filled here. Gives the array's memory back, to retire,
     /// when it is of no use (another shape, a copy of another index); the
-    /// caller then doubles the usual way.
-    pub(crate) fn double_into(&mut self, work: crate::shard::Growth) -> Option<NodeRegion> {
+    /// caller then doubles the usual way. `held`: when the caller began
+    /// waiting for the work, holding the lock (for `grow_hold_max_ns`).
+    pub(crate) fn double_into(&mut self, work: crate::shard::Growth, held: std::time::Instant) -> Option<NodeRegion> {
         let spare = work.spare?;
-        let t0 = std::time::Instant::now();
         if let Some(unused) = self.table.double_into(spare, work.copying.map(|c| c.id), &mut self.garbage) {
             return Some(unused.into_region());
         }
         #[cfg(test)]
         self.counters.taken_over.fetch_add(1, Ordering::Relaxed);
         self.table_grew();
-        self.counters.grow_hold_max_ns.fetch_max(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.counters.grow_hold_max_ns.fetch_max(held.elapsed().as_nanos() as u64, Ordering::Relaxed);
         None
     }
 
