@@ -1,6 +1,6 @@
 //! `ns_batch`: any mix of operations in one call, each with its own status.
 
-use crate::boundary::{buffer, bytes, guard, key, value, Outcome};
+use crate::boundary::{apart, buffer, bytes, guard, key, value, Outcome, Span};
 use crate::handle::ns_map;
 use crate::status::{ns_status, ns_status_in};
 use numashard::{BatchOp, Map, OpKind};
@@ -270,7 +270,8 @@ fn set_result(op: &mut ns_op, status: ns_status, out_len: usize, out_counter: i6
 /// the field docs; no `out` buffer may overlap another buffer of the batch,
 /// and no buffer an op points to (`key`, `value`, `expected`, `out`) may
 /// overlap the `ops` array (results are written into it while the buffers
-/// are in use).
+/// are in use). Unlike the single calls and `ns_get_many`, this is not
+/// checked: a check costs ~60 instructions per op, a fifth of the call's.
 ///
 /// Returns `NS_OK` (every op has its own status: `NS_OK`, `NS_NOT_FOUND`,
 /// `NS_EXISTS`, `NS_MISMATCH`, `NS_BUFFER_TOO_SMALL`, or an error such as
@@ -365,9 +366,10 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
 /// `n` readable lengths and `keys` to as many readable bytes as they add up
 /// to (or be NULL when that is 0); `out` must point to `n * out_stride`
 /// writable bytes (or be NULL with `out_stride` 0: lengths only);
-/// `value_lens` and `statuses` must point to `n` writable elements. `out`,
-/// `value_lens` and `statuses` may overlap no other argument (nor each
-/// other); `keys` and `key_lens` are only read.
+/// `value_lens` and `statuses` must point to `n` writable elements. `keys`
+/// and `key_lens` are only read; should `out`, `value_lens` or `statuses`
+/// overlap another argument (or each other), the call returns
+/// `NS_ERR_INVALID_ARGUMENT` and writes nothing.
 ///
 /// Returns `NS_OK` (every key has its status, none `NS_BUFFER_TOO_SMALL`),
 /// `NS_BUFFER_TOO_SMALL` (every key has its status, some of them that one:
@@ -375,9 +377,10 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
 /// `NS_ERR_INVALID_ARGUMENT` (`m` NULL; with `n` > 0, `key_lens`,
 /// `value_lens` or `statuses` NULL, `keys` NULL with a key longer than 0,
 /// `out` NULL with `out_stride` > 0, `n * out_stride` or the sum of the key
-/// lengths beyond the address space) or `NS_ERR_CLOSED`; then every
-/// `statuses[i]` is that status too, when `statuses` is not NULL, and
-/// `value_lens[i]` 0 when `value_lens` is not NULL.
+/// lengths beyond the address space; overlapping arrays, above) or
+/// `NS_ERR_CLOSED`; then, but for overlapping arrays, every `statuses[i]`
+/// is that status too, when `statuses` is not NULL, and `value_lens[i]` 0
+/// when `value_lens` is not NULL.
 #[no_mangle]
 pub unsafe extern "C" fn ns_get_many(
     m: *mut ns_map,
@@ -441,6 +444,18 @@ pub unsafe extern "C" fn ns_get_many(
         let Some(total) = total else {
             return fail(ns_status::NS_ERR_INVALID_ARGUMENT);
         };
+        // The arrays the call writes share no byte with any other argument:
+        // else refused, writing nothing (a status written into a key would
+        // change it while it is read).
+        let (out_span, lens_span, sts_span) =
+            (Span::new(out, stride_total.unwrap_or(0)), Span::of(value_lens, n), Span::of(statuses, n));
+        let read = [Span::new(keys, total), Span::of(key_lens, n)];
+        if apart(out_span, &[read[0], read[1], lens_span, sts_span]).is_err()
+            || apart(lens_span, &[read[0], read[1], sts_span]).is_err()
+            || apart(sts_span, &read).is_err()
+        {
+            return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
+        }
         // SAFETY: the caller's contract: `total` readable bytes at `keys`, which no argument the call
         // writes overlaps.
         let all_keys = match unsafe { bytes(keys, total) } {

@@ -45,6 +45,49 @@ pub fn required<T>(p: *mut T) -> Result<*mut T, ns_status> {
     }
 }
 
+/// A span of the caller's memory, `len` bytes at `p`, only compared with
+/// others, never read through.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// The span `(p, len)`; empty when `len` is 0 (or `p` NULL).
+    #[inline]
+    pub fn new<T>(p: *const T, len: usize) -> Span {
+        let start = p as usize;
+        let end = if p.is_null() { start } else { start.saturating_add(len) };
+        Span { start, end }
+    }
+
+    /// `n` elements of `T` at `p`.
+    #[inline]
+    pub fn of<T>(p: *const T, n: usize) -> Span {
+        Span::new(p, n.saturating_mul(std::mem::size_of::<T>()))
+    }
+
+    /// Whether the two share a byte (an empty span shares none).
+    #[inline]
+    pub fn overlaps(self, other: Span) -> bool {
+        self.start < self.end && other.start < other.end && self.start < other.end && other.start < self.end
+    }
+}
+
+/// `NS_ERR_INVALID_ARGUMENT` when the buffer the call writes shares a byte
+/// with memory the call reads or writes through another argument: the one
+/// bad input the pointer checks cannot see, refused before anything is
+/// read or written.
+#[inline]
+pub fn apart(written: Span, others: &[Span]) -> Result<(), ns_status> {
+    if others.iter().any(|o| written.overlaps(*o)) {
+        Err(ns_status::NS_ERR_INVALID_ARGUMENT)
+    } else {
+        Ok(())
+    }
+}
+
 /// A byte string the caller passed as `(p, len)`: `(NULL, 0)` and `(p, 0)`
 /// are empty; NULL with a length, or a length no allocation can have, is
 /// `NS_ERR_INVALID_ARGUMENT`.

@@ -1,6 +1,6 @@
 //! Single-key operations.
 
-use crate::boundary::{buffer, bytes, guard, guard_void, key, required, value, Outcome};
+use crate::boundary::{apart, buffer, bytes, guard, guard_void, key, required, value, Outcome, Span};
 use crate::handle::ns_map;
 use crate::status::ns_status;
 use numashard::{BatchOp, CasOutcome, Status};
@@ -34,12 +34,13 @@ unsafe fn buffer_read(found: Option<usize>, cap: usize, len_out: *mut usize) -> 
 /// # Safety
 /// `m` must be NULL or a handle from `ns_map_new`; `key` must point to
 /// `key_len` readable bytes (or be NULL with `key_len` 0); `buf` must point
-/// to `buf_cap` writable bytes that do not overlap `key` (or be NULL with
-/// `buf_cap` 0: a size query); `value_len` must be writable.
+/// to `buf_cap` writable bytes (or be NULL with `buf_cap` 0: a size query);
+/// `value_len` must be writable.
 ///
 /// Returns `NS_OK` (value copied, `*value_len` = its length),
 /// `NS_BUFFER_TOO_SMALL` (`*value_len` = the length needed, `buf` untouched),
-/// `NS_NOT_FOUND`, `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`,
+/// `NS_NOT_FOUND`, `NS_ERR_INVALID_ARGUMENT` (also when `buf` overlaps
+/// `key`: refused, nothing read or written), `NS_ERR_KEY_TOO_LARGE`,
 /// `NS_ERR_CLOSED`. `*value_len` is written only on `NS_OK` and
 /// `NS_BUFFER_TOO_SMALL`.
 #[no_mangle]
@@ -56,12 +57,14 @@ pub unsafe extern "C" fn ns_get(
         // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let value_len = required(value_len)?;
-        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping `key` nowhere, or is NULL
-        // with `buf_cap` 0, by the contract; `buffer` rejects NULL with a capacity.
-        let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
         // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // Checked once the lengths are (an absurd one is NS_ERR_KEY_TOO_LARGE).
+        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len)])?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
+        // contract, and overlaps `key` nowhere (checked); `buffer` rejects NULL with a capacity.
+        let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `value_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.get_into(k, out)?, buf_cap, value_len) })
     })
@@ -214,8 +217,9 @@ pub unsafe extern "C" fn ns_put_if_absent(
 /// Ownership: `key` and `value` are copied; `buf` stays the caller's.
 ///
 /// # Safety
-/// As `ns_put`; `buf` must point to `buf_cap` writable bytes overlapping no
-/// other argument (or be NULL with `buf_cap` 0); `existing_len` must be writable.
+/// As `ns_put`; `buf` must point to `buf_cap` writable bytes (or be NULL
+/// with `buf_cap` 0); `existing_len` must be writable. A `buf` overlapping
+/// `key` or `value` is `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
 ///
 /// Returns `NS_OK` (inserted; `buf` and `*existing_len` untouched),
 /// `NS_EXISTS` (present, nothing changed; its value copied into `buf`,
@@ -240,15 +244,18 @@ pub unsafe extern "C" fn ns_get_or_put(
         // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let existing_len = required(existing_len)?;
-        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping no other argument, or is
-        // NULL with `buf_cap` 0, by the contract; `buffer` rejects NULL with a capacity.
-        let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
         // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         // SAFETY: `value` points to `value_len` readable bytes or is NULL with `value_len` 0, by the
         // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
+        // Checked once the lengths are (an absurd one is NS_ERR_KEY_TOO_LARGE).
+        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len), Span::new(value, value_len)])?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
+        // contract, and overlaps `key` and `value` nowhere (checked); `buffer` rejects NULL with a
+        // capacity.
+        let out = unsafe { buffer(buf, buf_cap) }?;
         // The engine copies the present value into a non-empty `out` when it
         // fits, and reports its length either way.
         let mut op = BatchOp::put_if_absent(k, v);
@@ -315,12 +322,14 @@ pub unsafe extern "C" fn ns_take(
         // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let value_len = required(value_len)?;
-        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping `key` nowhere, or is NULL
-        // with `buf_cap` 0, by the contract (as `ns_get`'s); `buffer` rejects NULL with a capacity.
-        let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
         // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
+        // Checked once the lengths are (an absurd one is NS_ERR_KEY_TOO_LARGE).
+        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len)])?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
+        // contract, and overlaps `key` nowhere (checked); `buffer` rejects NULL with a capacity.
+        let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `value_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.take_into(k, out)?, buf_cap, value_len) })
     })
@@ -416,8 +425,9 @@ pub unsafe extern "C" fn ns_compare_and_swap(
 /// # Safety
 /// `m` must be NULL or a handle from `ns_map_new`; `key` and `value` must
 /// point to as many readable bytes as their lengths say (or be NULL with
-/// length 0); `buf` to `buf_cap` writable bytes overlapping no other
-/// argument (or be NULL with `buf_cap` 0); `prev_len` must be writable.
+/// length 0); `buf` to `buf_cap` writable bytes (or be NULL with `buf_cap`
+/// 0); `prev_len` must be writable. A `buf` overlapping `key` or `value` is
+/// `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
 ///
 /// Returns `NS_OK` (replaced; the previous value copied, `*prev_len` = its
 /// length), `NS_NOT_FOUND` (there was no previous value: inserted),
@@ -441,16 +451,18 @@ pub unsafe extern "C" fn ns_swap(
         // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
         let prev_len = required(prev_len)?;
-        // SAFETY: `buf` points to `buf_cap` writable bytes overlapping no other argument (`key` and
-        // `value` above all), or is NULL with `buf_cap` 0, by the contract; `buffer` rejects NULL with
-        // a capacity.
-        let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `key` points to `key_len` readable bytes or is NULL with `key_len` 0, by the
         // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         // SAFETY: `value` points to `value_len` readable bytes or is NULL with `value_len` 0, by the
         // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
+        // Checked once the lengths are (an absurd one is NS_ERR_KEY_TOO_LARGE).
+        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len), Span::new(value, value_len)])?;
+        // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
+        // contract, and overlaps `key` and `value` nowhere (checked); `buffer` rejects NULL with a
+        // capacity.
+        let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `prev_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.swap_into(k, v, out)?, buf_cap, prev_len) })
     })

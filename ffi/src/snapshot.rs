@@ -1,6 +1,6 @@
 //! Snapshots from C: save a map into a directory, open a new map from one.
 
-use crate::boundary::{buffer, guard, required, Outcome};
+use crate::boundary::{apart, buffer, guard, required, Outcome, Span};
 use crate::config::{ns_config, read_config};
 use crate::handle::ns_map;
 use crate::status::ns_status;
@@ -88,12 +88,11 @@ fn with_message(msg: &mut [u8], body: impl FnOnce() -> Result<(), Error>) -> Out
 /// # Safety
 /// `m` must be NULL or a handle from `ns_map_new` / `ns_map_open_snapshot`;
 /// `dir` NULL or a NUL-terminated path; `report` writable; `msg` must point
-/// to `msg_cap` writable bytes overlapping no other argument (or be NULL
-/// with `msg_cap` 0).
+/// to `msg_cap` writable bytes (or be NULL with `msg_cap` 0).
 ///
 /// Returns `NS_OK` (`*report` set; `msg`, if any room, an empty string),
 /// `NS_ERR_INVALID_ARGUMENT` (`m`, `dir` or `report` NULL, `dir` empty,
-/// `msg` NULL with `msg_cap` > 0), `NS_ERR_IO` (e.g. no space left: the
+/// `msg` NULL with `msg_cap` > 0, `msg` overlapping `dir`), `NS_ERR_IO` (e.g. no space left: the
 /// previous snapshot stays), `NS_ERR_SNAPSHOT_BUSY` (another save into this
 /// map or directory), `NS_ERR_CLOSED`. On an error other than
 /// `NS_ERR_INVALID_ARGUMENT`, `msg` receives the reason (truncated to fit,
@@ -109,12 +108,14 @@ pub unsafe extern "C" fn ns_map_save(
     guard(|| -> Outcome {
         // SAFETY: the caller's contract.
         let map = unsafe { ns_map::get(m) }?;
+        let dir_at = dir;
         // SAFETY: the caller's contract.
         let dir = unsafe { dir_path(dir) }?;
         let report = required(report)?;
-        // SAFETY: `msg` points to `msg_cap` writable bytes overlapping no other argument (`dir`,
-        // borrowed meanwhile, above all), or is NULL with `msg_cap` 0, by the contract; `buffer`
-        // rejects NULL with a capacity.
+        // `dir` (and its NUL) is borrowed while `msg` is written.
+        apart(Span::new(msg, msg_cap), &[Span::new(dir_at, dir.as_os_str().len() + 1)])?;
+        // SAFETY: `msg` points to `msg_cap` writable bytes, or is NULL with `msg_cap` 0, by the
+        // contract, and overlaps `dir` nowhere (checked); `buffer` rejects NULL with a capacity.
         let msg = unsafe { buffer(msg.cast(), msg_cap) }?;
         with_message(msg, || {
             let r = map.save(dir)?;
@@ -150,7 +151,7 @@ pub unsafe extern "C" fn ns_map_save(
 /// writable; `msg` as in `ns_map_save`.
 ///
 /// Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`dir` or `out`
-/// NULL, `dir` empty, bad config), `NS_ERR_NO_SNAPSHOT`,
+/// NULL, `dir` empty, bad config, `msg` overlapping `dir`), `NS_ERR_NO_SNAPSHOT`,
 /// `NS_ERR_NOT_A_SNAPSHOT` (a foreign file), `NS_ERR_SNAPSHOT_VERSION`,
 /// `NS_ERR_SNAPSHOT_CORRUPT` (checksum mismatch, truncation, bad structure),
 /// `NS_ERR_IO`, `NS_ERR_KEY_TOO_LARGE` / `NS_ERR_VALUE_TOO_LARGE` (entries
@@ -167,13 +168,15 @@ pub unsafe extern "C" fn ns_map_open_snapshot(
 ) -> ns_status {
     guard(|| -> Outcome {
         let out = required(out)?;
+        let dir_at = dir;
         // SAFETY: the caller's contract.
         let dir = unsafe { dir_path(dir) }?;
         // SAFETY: the caller's contract.
         let cfg = unsafe { read_config(cfg) }?;
-        // SAFETY: `msg` points to `msg_cap` writable bytes overlapping no other argument (`dir`,
-        // borrowed meanwhile, above all), or is NULL with `msg_cap` 0, by the contract; `buffer`
-        // rejects NULL with a capacity.
+        // `dir` (and its NUL) is borrowed while `msg` is written.
+        apart(Span::new(msg, msg_cap), &[Span::new(dir_at, dir.as_os_str().len() + 1)])?;
+        // SAFETY: `msg` points to `msg_cap` writable bytes, or is NULL with `msg_cap` 0, by the
+        // contract, and overlaps `dir` nowhere (checked); `buffer` rejects NULL with a capacity.
         let msg = unsafe { buffer(msg.cast(), msg_cap) }?;
         with_message(msg, || {
             let map = Map::open_snapshot(cfg, dir)?;

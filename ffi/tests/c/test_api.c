@@ -263,6 +263,30 @@ static void test_get_put(void) {
   EXPECT(ns_put(NULL, S("k"), S("v")), NS_ERR_INVALID_ARGUMENT);
   /* Something that is not a map handle. */
   EXPECT(ns_put((ns_map *)big, S("k"), S("v")), NS_ERR_INVALID_ARGUMENT);
+
+  /* A buffer written that overlaps a key or value read: refused, nothing
+   * read or written, the map unchanged. Buffers that only touch are fine. */
+  {
+    uint8_t mem[32];
+    memcpy(mem, "ovl", 3);
+    memset(mem + 3, 0x5A, sizeof mem - 3);
+    EXPECT(ns_put(m, mem, 3, S("value")), NS_OK);
+    len = 777;
+    EXPECT(ns_get(m, mem, 3, mem + 2, 8, &len), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_get(m, mem + 1, 2, mem, 8, &len), NS_ERR_INVALID_ARGUMENT);
+    CHECK(len == 777 && memcmp(mem, "ovl", 3) == 0 && mem[3] == 0x5A);
+    EXPECT(ns_take(m, mem, 3, mem, 8, &len), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_swap(m, mem, 3, S("other"), mem + 1, 8, &len), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_swap(m, S("ovl2"), mem + 8, 4, mem + 10, 8, &len), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_get_or_put(m, mem, 3, mem + 8, 4, mem + 11, 8, &len), NS_ERR_INVALID_ARGUMENT);
+    CHECK(len == 777 && memcmp(mem, "ovl", 3) == 0 && mem[3] == 0x5A);
+    EXPECT(ns_get(m, S("ovl2"), buf, sizeof buf, &len), NS_NOT_FOUND);
+    EXPECT(ns_get(m, mem, 3, buf, sizeof buf, &len), NS_OK); /* still there */
+    CHECK(len == 5 && memcmp(buf, "value", 5) == 0);
+    EXPECT(ns_get(m, mem, 3, mem + 3, 8, &len), NS_OK); /* adjacent, apart */
+    CHECK(len == 5 && memcmp(mem, "ovlvalue", 8) == 0);
+    EXPECT(ns_get(m, mem, 3, mem, 0, &len), NS_BUFFER_TOO_SMALL); /* empty buffer */
+  }
   ns_map_free(m);
 }
 
@@ -693,6 +717,22 @@ static void test_get_many(void) {
     CHECK(st[0] == NS_ERR_INVALID_ARGUMENT && st[1] == NS_ERR_INVALID_ARGUMENT);
   }
   EXPECT(ns_get_many(m, SIZE_MAX, keys, klens, &out[0][0], 0, NULL, NULL), NS_ERR_INVALID_ARGUMENT);
+  /* Arrays written that overlap another argument: refused, nothing written. */
+  {
+    uint8_t mem[64];
+    size_t lens2[2] = {1, 2};
+    memcpy(mem, "abb", 3);
+    for (i = 0; i < 6; i++) st[i] = (ns_status)-1, vlens[i] = 99;
+    EXPECT(ns_get_many(m, 2, mem, lens2, mem + 2, 4, vlens, st), NS_ERR_INVALID_ARGUMENT); /* out on a key */
+    CHECK(memcmp(mem, "abb", 3) == 0 && st[0] == (ns_status)-1 && vlens[0] == 99);
+    EXPECT(ns_get_many(m, 2, keys, klens, &out[0][0], 4, vlens, (ns_status *)&vlens[1]), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_get_many(m, 2, keys, klens, &out[0][0], 4, (size_t *)&out[1][0], st), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_get_many(m, 2, keys, klens, &out[0][0], 4, (size_t *)klens, st), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_get_many(m, 2, keys, klens, (uint8_t *)keys, 4, vlens, st), NS_ERR_INVALID_ARGUMENT);
+    CHECK(st[0] == (ns_status)-1 && vlens[0] == 99 && klens[0] == 1 && klens[1] == 2);
+    EXPECT(ns_get_many(m, 2, mem, lens2, mem + 3, 4, vlens, st), NS_OK); /* adjacent, apart */
+    CHECK(st[0] == NS_OK && vlens[0] == 3 && memcmp(mem + 3, "one", 3) == 0);
+  }
   /* A closed map. */
   EXPECT(ns_map_close(m), NS_OK);
   for (i = 0; i < 6; i++) st[i] = NS_OK;

@@ -148,6 +148,17 @@ static void test_save_and_open(const char *dir) {
   EXPECT(ns_map_open_snapshot(NULL, dir, NULL, NULL, 0), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_open_snapshot(NULL, NULL, &loaded, NULL, 0), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_open_snapshot(NULL, dir, &loaded, NULL, 3), NS_ERR_INVALID_ARGUMENT);
+  /* A message buffer over the directory's name (its NUL included): refused
+   * before anything is written, the name intact. */
+  {
+    size_t n_dir = strlen(dir);
+    snprintf(path, sizeof path, "%s", dir);
+    EXPECT(ns_map_save(m, path, &r, path + n_dir / 2, 16), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_map_save(m, path, &r, path + n_dir, 16), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_map_open_snapshot(NULL, path, &loaded, path, 4), NS_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(path, dir) == 0);
+    EXPECT(ns_map_save(m, path, &r, path + n_dir + 1, 16), NS_OK); /* just past the NUL: apart */
+  }
   /* A directory that cannot be created (under a regular file): I/O, with the reason. */
   snprintf(path, sizeof path, "%s/numashard.snapshot/sub", dir);
   EXPECT(ns_map_save(m, path, &r, msg, sizeof msg), NS_ERR_IO);
