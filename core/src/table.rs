@@ -326,7 +326,8 @@ impl Table {
 
     /// Replaces this table (`id`) by `spare`, a copy made while writers
     /// went on ([`Spare::copy_step`], [`Spare::resync`]), once the entries
-    /// of the last logged tags are copied again, here under the lock. Gives
+    /// of the last logged tags (and of those taken before and still
+    /// pending) are copied again, here under the lock. Gives
     /// `spare` back when this is another table or its log was given up, or
     /// when the copy does not hold as many entries as this table (which
     /// would be a flaw in the copy: the caller then doubles the usual way).
@@ -334,8 +335,9 @@ impl Table {
         if (spare.table.bits, spare.table.node) != self.next_shape() || spare.copied < self.capacity() {
             return Some(spare);
         }
-        let Some(log) = self.take_log(id) else { return Some(spare) };
+        let Some(mut log) = self.take_log(id) else { return Some(spare) };
         self.dirty = None;
+        log.append(&mut spare.pending);
         // SAFETY: this table's array is mapped for the call (&self).
         unsafe { spare.resync(self.word(), log) };
         if spare.table.len != self.len || spare.overfull {
@@ -358,8 +360,9 @@ impl Table {
     /// the slots not copied yet are copied here, then the logged entries
     /// again ([`Table::adopt`]); when the owner had copied nothing, the
     /// entries are placed here as by [`Table::grow`], into pages already
-    /// touched. Gives `spare` back otherwise (another shape, a copy of
-    /// another table or whose log was given up).
+    /// touched. Gives `spare` back otherwise (another shape; a copy of
+    /// another table, or whose log was given up; a copy that does not hold
+    /// as many entries as this table, see [`Table::adopt`]).
     pub(crate) fn double_into(
         &mut self,
         mut spare: Spare,
@@ -375,7 +378,7 @@ impl Table {
                 unsafe { spare.copy_step(self.word(), self.capacity()) };
                 self.adopt(id, spare, garbage)
             }
-            None if spare.copied == 0 && spare.table.len == 0 => {
+            None if spare.copied == 0 && spare.table.len == 0 && !spare.has_pending() => {
                 let mut bigger = spare.table;
                 bigger.floor = self.floor;
                 self.rehash_into(bigger, garbage);
@@ -787,12 +790,22 @@ pub(crate) struct Spare {
     /// changed can only add entries to drop later; past a load of 9/10 the
     /// copy is not trusted): never adopted.
     overfull: bool,
+    /// Tags taken from the table's log whose entries are yet to be copied
+    /// again ([`Spare::defer`]): a step at a time by the owner, or all at
+    /// once when the spare is adopted.
+    pending: Vec<u64>,
 }
 
 impl Spare {
     /// An untouched array of 2^`bits` slots bound to `node`.
     pub(crate) fn new(bits: u32, node: Option<u32>) -> Result<Spare> {
-        Ok(Spare { table: Table::with_bits(node, bits, MIN_BITS)?, touched: 0, copied: 0, overfull: false })
+        Ok(Spare {
+            table: Table::with_bits(node, bits, MIN_BITS)?,
+            touched: 0,
+            copied: 0,
+            overfull: false,
+            pending: Vec::new(),
+        })
     }
 
     /// The word of the table it becomes ([`Table::word`]).
@@ -878,6 +891,32 @@ impl Spare {
         }
         self.copied = end;
         end == 1 << bits
+    }
+
+    /// Takes `tags` (a log taken from the table) to copy again later,
+    /// [`Spare::resync_pending`] a step at a time, or at adoption.
+    pub(crate) fn defer(&mut self, tags: Vec<u64>) {
+        if self.pending.is_empty() {
+            self.pending = tags;
+        } else {
+            self.pending.extend(tags);
+        }
+    }
+
+    /// Whether tags wait to be copied again.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Copies again the entries of up to `step` of the tags waiting
+    /// ([`Spare::resync`]); the rest wait on.
+    ///
+    /// # Safety
+    /// As for [`Spare::copy_step`].
+    pub(crate) unsafe fn resync_pending(&mut self, word: usize, step: usize) {
+        let chunk = self.pending.split_off(self.pending.len().saturating_sub(step));
+        // SAFETY: the caller's contract.
+        unsafe { self.resync(word, chunk) };
     }
 
     /// Copies again the entries of `tags` (logged while the copy ran): drops

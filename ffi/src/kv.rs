@@ -40,7 +40,8 @@ unsafe fn buffer_read(found: Option<usize>, cap: usize, len_out: *mut usize) -> 
 /// Returns `NS_OK` (value copied, `*value_len` = its length),
 /// `NS_BUFFER_TOO_SMALL` (`*value_len` = the length needed, `buf` untouched),
 /// `NS_NOT_FOUND`, `NS_ERR_INVALID_ARGUMENT` (also when `buf` overlaps
-/// `key`: refused, nothing read or written), `NS_ERR_KEY_TOO_LARGE`,
+/// `key` or `value_len`: refused, nothing read or written),
+/// `NS_ERR_KEY_TOO_LARGE`,
 /// `NS_ERR_CLOSED`. `*value_len` is written only on `NS_OK` and
 /// `NS_BUFFER_TOO_SMALL`.
 #[no_mangle]
@@ -61,9 +62,10 @@ pub unsafe extern "C" fn ns_get(
         // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         // Checked once the lengths are (an absurd one is NS_ERR_KEY_TOO_LARGE).
-        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len)])?;
+        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len), Span::of(value_len, 1)])?;
         // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
-        // contract, and overlaps `key` nowhere (checked); `buffer` rejects NULL with a capacity.
+        // contract, and overlaps `key` and `value_len` nowhere (checked); `buffer` rejects NULL with
+        // a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `value_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.get_into(k, out)?, buf_cap, value_len) })
@@ -219,7 +221,7 @@ pub unsafe extern "C" fn ns_put_if_absent(
 /// # Safety
 /// As `ns_put`; `buf` must point to `buf_cap` writable bytes (or be NULL
 /// with `buf_cap` 0); `existing_len` must be writable. A `buf` overlapping
-/// `key` or `value` is `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
+/// another argument is `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
 ///
 /// Returns `NS_OK` (inserted; `buf` and `*existing_len` untouched),
 /// `NS_EXISTS` (present, nothing changed; its value copied into `buf`,
@@ -251,10 +253,13 @@ pub unsafe extern "C" fn ns_get_or_put(
         // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
         // Checked once the lengths are (an absurd one is NS_ERR_KEY_TOO_LARGE).
-        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len), Span::new(value, value_len)])?;
+        apart(
+            Span::new(buf, buf_cap),
+            &[Span::new(key, key_len), Span::new(value, value_len), Span::of(existing_len, 1)],
+        )?;
         // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
-        // contract, and overlaps `key` and `value` nowhere (checked); `buffer` rejects NULL with a
-        // capacity.
+        // contract, and overlaps every other argument nowhere (checked); `buffer` rejects NULL with
+        // a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
         // The engine copies the present value into a non-empty `out` when it
         // fits, and reports its length either way.
@@ -326,9 +331,10 @@ pub unsafe extern "C" fn ns_take(
         // contract; `key()` rejects NULL with a length, and an oversized length before any read.
         let k = unsafe { self::key(map, key, key_len) }?;
         // Checked once the lengths are (an absurd one is NS_ERR_KEY_TOO_LARGE).
-        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len)])?;
+        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len), Span::of(value_len, 1)])?;
         // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
-        // contract, and overlaps `key` nowhere (checked); `buffer` rejects NULL with a capacity.
+        // contract, and overlaps `key` and `value_len` nowhere (checked); `buffer` rejects NULL with
+        // a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `value_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.take_into(k, out)?, buf_cap, value_len) })
@@ -426,8 +432,8 @@ pub unsafe extern "C" fn ns_compare_and_swap(
 /// `m` must be NULL or a handle from `ns_map_new`; `key` and `value` must
 /// point to as many readable bytes as their lengths say (or be NULL with
 /// length 0); `buf` to `buf_cap` writable bytes (or be NULL with `buf_cap`
-/// 0); `prev_len` must be writable. A `buf` overlapping `key` or `value` is
-/// `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
+/// 0); `prev_len` must be writable. A `buf` overlapping another argument
+/// is `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
 ///
 /// Returns `NS_OK` (replaced; the previous value copied, `*prev_len` = its
 /// length), `NS_NOT_FOUND` (there was no previous value: inserted),
@@ -458,10 +464,10 @@ pub unsafe extern "C" fn ns_swap(
         // contract; `value()` rejects NULL with a length, and an oversized length before any read.
         let v = unsafe { self::value(map, value, value_len) }?;
         // Checked once the lengths are (an absurd one is NS_ERR_KEY_TOO_LARGE).
-        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len), Span::new(value, value_len)])?;
+        apart(Span::new(buf, buf_cap), &[Span::new(key, key_len), Span::new(value, value_len), Span::of(prev_len, 1)])?;
         // SAFETY: `buf` points to `buf_cap` writable bytes, or is NULL with `buf_cap` 0, by the
-        // contract, and overlaps `key` and `value` nowhere (checked); `buffer` rejects NULL with a
-        // capacity.
+        // contract, and overlaps every other argument nowhere (checked); `buffer` rejects NULL with
+        // a capacity.
         let out = unsafe { buffer(buf, buf_cap) }?;
         // SAFETY: `prev_len` passed `required` (non-NULL, writable by the contract).
         Ok(unsafe { buffer_read(map.swap_into(k, v, out)?, buf_cap, prev_len) })

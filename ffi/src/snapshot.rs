@@ -92,9 +92,10 @@ fn with_message(msg: &mut [u8], body: impl FnOnce() -> Result<(), Error>) -> Out
 ///
 /// Returns `NS_OK` (`*report` set; `msg`, if any room, an empty string),
 /// `NS_ERR_INVALID_ARGUMENT` (`m`, `dir` or `report` NULL, `dir` empty,
-/// `msg` NULL with `msg_cap` > 0, `msg` overlapping `dir`), `NS_ERR_IO` (e.g. no space left: the
-/// previous snapshot stays), `NS_ERR_SNAPSHOT_BUSY` (another save into this
-/// map or directory), `NS_ERR_CLOSED`. On an error other than
+/// `msg` NULL with `msg_cap` > 0, `msg` overlapping another argument),
+/// `NS_ERR_IO` (e.g. no space left: the previous snapshot stays),
+/// `NS_ERR_SNAPSHOT_BUSY` (another save into this map or directory),
+/// `NS_ERR_CLOSED`. On an error other than
 /// `NS_ERR_INVALID_ARGUMENT`, `msg` receives the reason (truncated to fit,
 /// NUL-terminated) and `*report` is untouched.
 #[no_mangle]
@@ -112,10 +113,12 @@ pub unsafe extern "C" fn ns_map_save(
         // SAFETY: the caller's contract.
         let dir = unsafe { dir_path(dir) }?;
         let report = required(report)?;
-        // `dir` (and its NUL) is borrowed while `msg` is written.
-        apart(Span::new(msg, msg_cap), &[Span::new(dir_at, dir.as_os_str().len() + 1)])?;
+        // `dir` (and its NUL) is borrowed while `msg` is written, and `report` written.
+        let dir_span = Span::new(dir_at, dir.as_os_str().len() + 1);
+        apart(Span::new(msg, msg_cap), &[dir_span, Span::of(report, 1)])?;
         // SAFETY: `msg` points to `msg_cap` writable bytes, or is NULL with `msg_cap` 0, by the
-        // contract, and overlaps `dir` nowhere (checked); `buffer` rejects NULL with a capacity.
+        // contract, and overlaps every other argument nowhere (checked); `buffer` rejects NULL
+        // with a capacity.
         let msg = unsafe { buffer(msg.cast(), msg_cap) }?;
         with_message(msg, || {
             let r = map.save(dir)?;
@@ -151,8 +154,8 @@ pub unsafe extern "C" fn ns_map_save(
 /// writable; `msg` as in `ns_map_save`.
 ///
 /// Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`dir` or `out`
-/// NULL, `dir` empty, bad config, `msg` overlapping `dir`), `NS_ERR_NO_SNAPSHOT`,
-/// `NS_ERR_NOT_A_SNAPSHOT` (a foreign file), `NS_ERR_SNAPSHOT_VERSION`,
+/// NULL, `dir` empty, bad config, `msg` overlapping `dir` or `out`),
+/// `NS_ERR_NO_SNAPSHOT`, `NS_ERR_NOT_A_SNAPSHOT` (a foreign file), `NS_ERR_SNAPSHOT_VERSION`,
 /// `NS_ERR_SNAPSHOT_CORRUPT` (checksum mismatch, truncation, bad structure),
 /// `NS_ERR_IO`, `NS_ERR_KEY_TOO_LARGE` / `NS_ERR_VALUE_TOO_LARGE` (entries
 /// above `cfg`'s limits), `NS_ERR_FULL` (over `cfg`'s memory limit), and
@@ -173,10 +176,11 @@ pub unsafe extern "C" fn ns_map_open_snapshot(
         let dir = unsafe { dir_path(dir) }?;
         // SAFETY: the caller's contract.
         let cfg = unsafe { read_config(cfg) }?;
-        // `dir` (and its NUL) is borrowed while `msg` is written.
-        apart(Span::new(msg, msg_cap), &[Span::new(dir_at, dir.as_os_str().len() + 1)])?;
+        // `dir` (and its NUL) is borrowed while `msg` is written, and `out` written.
+        apart(Span::new(msg, msg_cap), &[Span::new(dir_at, dir.as_os_str().len() + 1), Span::of(out, 1)])?;
         // SAFETY: `msg` points to `msg_cap` writable bytes, or is NULL with `msg_cap` 0, by the
-        // contract, and overlaps `dir` nowhere (checked); `buffer` rejects NULL with a capacity.
+        // contract, and overlaps every other argument nowhere (checked); `buffer` rejects NULL
+        // with a capacity.
         let msg = unsafe { buffer(msg.cast(), msg_cap) }?;
         with_message(msg, || {
             let map = Map::open_snapshot(cfg, dir)?;

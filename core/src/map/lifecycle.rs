@@ -295,6 +295,8 @@ impl Inner {
         }
         for s in self.shards.iter() {
             drop(s.uninstall());
+            // The owner's next index array, if it was building one.
+            drop(s.growth.lock().take());
             s.entries.store(0, Ordering::Relaxed);
         }
         self.lifecycle.store(CLOSED, Ordering::Release);

@@ -502,7 +502,10 @@ fn a_writer_past_nine_tenths_takes_the_owners_array_over() {
     use crate::map::Inner;
     use crate::table::Spare;
     use std::collections::HashMap;
-    for copying in [false, true] {
+    // 0: only touched; 1: half copied, then deletes; 2: wholly copied,
+    // its log taken to copy again later (still pending), then deletes.
+    for stage in 0..3 {
+        let copying = stage > 0;
         let map = one_shard_map();
         let inner = &*map.inner;
         let shard = &inner.shards[0];
@@ -538,6 +541,15 @@ fn a_writer_past_nine_tenths_takes_the_owners_array_over() {
             for i in (0..n).step_by(5) {
                 apply(&mut g, inner, &mut model, i, false);
             }
+            if stage == 2 {
+                // SAFETY: as above.
+                assert!(unsafe { spare.copy_step(word, capacity) });
+                spare.defer(g.table.take_log(id).expect("logging"));
+                assert!(spare.has_pending());
+                for i in (1..n).step_by(7) {
+                    apply(&mut g, inner, &mut model, i, false);
+                }
+            }
             Growth { spare: Some(spare), copying: Some(Copying { id, word, rounds: 0 }) }
         } else {
             Growth { spare: Some(spare), copying: None }
@@ -547,18 +559,14 @@ fn a_writer_past_nine_tenths_takes_the_owners_array_over() {
             apply(&mut g, inner, &mut model, n, true);
             n += 1;
         }
-        assert_eq!(g.table.word(), array, "copying: {copying}: the owner's array is the index");
+        assert_eq!(g.table.word(), array, "stage {stage}: the owner's array is the index");
         assert!(shard.growth.lock().spare.is_none(), "taken");
         assert_eq!(shard.counters.taken_over.load(Ordering::Relaxed), 1);
         assert!(g.table.len() * 10 > capacity * 9, "doubled past 9/10, not before");
         drop(g);
         assert_eq!(map.len().unwrap(), model.len() as u64);
         for i in 0..n {
-            assert_eq!(
-                map.get(&key(i)).unwrap().as_deref(),
-                model.get(&i).map(|v| &v[..]),
-                "copying: {copying}: key {i}"
-            );
+            assert_eq!(map.get(&key(i)).unwrap().as_deref(), model.get(&i).map(|v| &v[..]), "stage {stage}: key {i}");
         }
     }
 }

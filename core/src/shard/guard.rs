@@ -82,18 +82,25 @@ impl<'a> StateGuard<'a> {
     #[inline(never)]
     fn grow_for(&mut self, inserts: usize) {
         let before = self.table.next_shape();
-        if self.table.grows_in_background() && self.table.must_grow_for(inserts) && self.may_grow_for(inserts) {
+        let take_over =
+            self.table.grows_in_background() && self.table.must_grow_for(inserts) && self.may_grow_for(inserts);
+        let held = std::time::Instant::now();
+        if take_over {
             // The owner did not double the index in time: take over its
             // next array, touched and maybe partly filled, rather than map
             // and touch one here (0.3 s for 2^23 slots on the 2-vCPU VM).
-            // Held from here: the wait for the owner's step counts.
-            let held = std::time::Instant::now();
             let work = self.shard.growth.lock().take();
-            if let Some(unused) = self.double_into(work, held) {
+            if let Some(unused) = self.double_into(work) {
                 self.garbage.push(unused);
             }
         }
         self.grow = self.grow_ahead(inserts);
+        if take_over {
+            // The whole hold, the wait for the owner's step included,
+            // whichever way the index doubled.
+            let held = held.elapsed().as_nanos() as u64;
+            self.shard.counters.grow_hold_max_ns.fetch_max(held, std::sync::atomic::Ordering::Relaxed);
+        }
         if self.table.next_shape() != before {
             self.shard.growth_done(before);
         }

@@ -96,7 +96,8 @@ pub(crate) struct Shard {
 /// The owner's work on the index's next slot array, shared with the
 /// shard's writers: the array while it is built and filled ([`Spare`]), and
 /// the copy into it in progress. The owner holds its lock for a step (a
-/// huge page touched, 2^16 slots copied); a writer that must double the
+/// huge page touched, 2^16 slots copied, 2^14 logged entries copied again:
+/// milliseconds at most); a writer that must double the
 /// index past 9/10 takes what is there, under the ownership lock, instead
 /// of mapping, touching and filling a new array from nothing.
 #[derive(Default)]

@@ -30,6 +30,11 @@ const RESYNC_LOCKED_MAX: usize = 4096;
 /// one, under it, takes whatever is left.
 const RESYNC_ROUNDS: u32 = 4;
 
+/// Logged entries an owner copies again per background step (a few
+/// milliseconds at most, so that a writer that takes the work over, or
+/// `stats`, waits no longer than that for the growth's lock).
+const RESYNC_STEP: usize = 1 << 14;
+
 /// How a step of [`grow_step`] ended.
 enum Step {
     /// More steps to come.
@@ -51,8 +56,8 @@ enum Step {
 /// slots a step at a time without the lock (readers and writers go on; a
 /// slot read while it changes is copied wrong, and its entries are logged);
 /// while the log is long, it takes the log under the lock and copies those
-/// entries again without it; last, under the lock, it copies the entries of
-/// the remaining log again and publishes the new array
+/// entries again without it, 2^14 per step; last, under the lock, it
+/// copies the entries of the remaining log again and publishes the new array
 /// ([`StateGuard::adopt`]). The lock is held for the start and the end:
 /// the copy of a few thousand entries, not of millions.
 ///
@@ -61,8 +66,13 @@ enum Step {
 /// work over does.
 fn grow_step(shard: &Shard, gate: &Gate, shape: (u32, Option<u32>)) -> Step {
     {
+        // Declared first, dropped last: work for another shape is unmapped
+        // after the growth's lock is released.
+        let mut _stale = Growth::default();
         let mut g = shard.growth.lock();
-        let stale = if g.spare.as_ref().is_some_and(|sp| sp.shape() != shape) { g.take() } else { Growth::default() };
+        if g.spare.as_ref().is_some_and(|sp| sp.shape() != shape) {
+            _stale = g.take();
+        }
         let Growth { spare, copying } = &mut *g;
         let sp = match spare {
             Some(sp) => sp,
@@ -73,14 +83,19 @@ fn grow_step(shard: &Shard, gate: &Gate, shape: (u32, Option<u32>)) -> Step {
         };
         if !sp.is_populated() {
             sp.populate(SPARE_STEP);
-            drop(g);
-            drop(stale);
             return Step::More;
         }
         if let Some(word) = copying.filter(|_| !sp.is_copied()).map(|c| c.word) {
             // SAFETY: `off_lock` runs this only while `word`'s array is mapped.
             let copied = off_lock(shard, gate, word, || unsafe { sp.copy_step(word, COPY_STEP) });
             return if copied { Step::More } else { Step::GiveUp };
+        }
+        if let Some(word) = copying.filter(|_| sp.has_pending()).map(|c| c.word) {
+            // Logged entries copied again, a step at a time; those a step
+            // did not reach stay pending, for whoever adopts the spare.
+            // SAFETY: as for `copy_step` above.
+            let resynced = off_lock(shard, gate, word, || unsafe { sp.resync_pending(word, RESYNC_STEP) });
+            return if resynced { Step::More } else { Step::GiveUp };
         }
     }
     let Ok(mut st) = shard.lock() else { return Step::GiveUp };
@@ -97,13 +112,10 @@ fn grow_step(shard: &Shard, gate: &Gate, shape: (u32, Option<u32>)) -> Step {
     };
     let held = Instant::now();
     if c.rounds < RESYNC_ROUNDS && st.table.log_len(c.id).is_some_and(|n| n > RESYNC_LOCKED_MAX) {
-        let log = st.table.take_log(c.id).unwrap_or_default();
-        drop(st);
+        // Copied again without the lock, in the next steps.
+        sp.defer(st.table.take_log(c.id).unwrap_or_default());
         c.rounds += 1;
-        let word = c.word;
-        // SAFETY: as for `copy_step` above.
-        let resynced = off_lock(shard, gate, word, || unsafe { sp.resync(word, log) });
-        return if resynced { Step::More } else { Step::GiveUp };
+        return Step::More;
     }
     let id = c.id;
     let taken = g.take();

@@ -392,11 +392,11 @@ impl ShardState {
 
     /// Doubles the index into the owner's next array, taken over from it
     /// ([`crate::shard::Growth`]): touched, and filled as far as the owner
-    /// got, the rest filled here. Gives the array's memory back, to retire,
-    /// when it is of no use (another shape, a copy of another index); the
-    /// caller then doubles the usual way. `held`: when the caller began
-    /// waiting for the work, holding the lock (for `grow_hold_max_ns`).
-    pub(crate) fn double_into(&mut self, work: crate::shard::Growth, held: std::time::Instant) -> Option<NodeRegion> {
+    /// got, the rest filled here ([`Table::double_into`]). Gives the
+    /// array's memory back, to retire, when it is of no use (another shape;
+    /// a copy of another index, or whose log was given up; a copy whose
+    /// entry count is off); the caller then doubles the usual way.
+    pub(crate) fn double_into(&mut self, work: crate::shard::Growth) -> Option<NodeRegion> {
         let spare = work.spare?;
         if let Some(unused) = self.table.double_into(spare, work.copying.map(|c| c.id), &mut self.garbage) {
             return Some(unused.into_region());
@@ -404,7 +404,6 @@ impl ShardState {
         #[cfg(test)]
         self.counters.taken_over.fetch_add(1, Ordering::Relaxed);
         self.table_grew();
-        self.counters.grow_hold_max_ns.fetch_max(held.elapsed().as_nanos() as u64, Ordering::Relaxed);
         None
     }
 

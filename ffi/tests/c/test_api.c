@@ -279,6 +279,14 @@ static void test_get_put(void) {
     EXPECT(ns_swap(m, mem, 3, S("other"), mem + 1, 8, &len), NS_ERR_INVALID_ARGUMENT);
     EXPECT(ns_swap(m, S("ovl2"), mem + 8, 4, mem + 10, 8, &len), NS_ERR_INVALID_ARGUMENT);
     EXPECT(ns_get_or_put(m, mem, 3, mem + 8, 4, mem + 11, 8, &len), NS_ERR_INVALID_ARGUMENT);
+    {
+      size_t lens[4] = {777, 777, 777, 777}; /* the length written inside the buffer */
+      EXPECT(ns_get(m, mem, 3, (uint8_t *)lens, sizeof lens, &lens[1]), NS_ERR_INVALID_ARGUMENT);
+      EXPECT(ns_take(m, mem, 3, (uint8_t *)lens, sizeof lens, &lens[3]), NS_ERR_INVALID_ARGUMENT);
+      EXPECT(ns_swap(m, mem, 3, S("v"), (uint8_t *)lens, sizeof lens, &lens[0]), NS_ERR_INVALID_ARGUMENT);
+      EXPECT(ns_get_or_put(m, mem, 3, S("v"), (uint8_t *)lens, sizeof lens, &lens[2]), NS_ERR_INVALID_ARGUMENT);
+      CHECK(lens[0] == 777 && lens[1] == 777 && lens[2] == 777 && lens[3] == 777);
+    }
     CHECK(len == 777 && memcmp(mem, "ovl", 3) == 0 && mem[3] == 0x5A);
     EXPECT(ns_get(m, S("ovl2"), buf, sizeof buf, &len), NS_NOT_FOUND);
     EXPECT(ns_get(m, mem, 3, buf, sizeof buf, &len), NS_OK); /* still there */

@@ -156,6 +156,8 @@ static void test_save_and_open(const char *dir) {
     EXPECT(ns_map_save(m, path, &r, path + n_dir / 2, 16), NS_ERR_INVALID_ARGUMENT);
     EXPECT(ns_map_save(m, path, &r, path + n_dir, 16), NS_ERR_INVALID_ARGUMENT);
     EXPECT(ns_map_open_snapshot(NULL, path, &loaded, path, 4), NS_ERR_INVALID_ARGUMENT);
+    EXPECT(ns_map_save(m, path, &r, (char *)&r, sizeof r), NS_ERR_INVALID_ARGUMENT); /* msg over the report */
+    EXPECT(ns_map_open_snapshot(NULL, path, (ns_map **)msg, msg, sizeof msg), NS_ERR_INVALID_ARGUMENT);
     CHECK(strcmp(path, dir) == 0);
     EXPECT(ns_map_save(m, path, &r, path + n_dir + 1, 16), NS_OK); /* just past the NUL: apart */
   }
