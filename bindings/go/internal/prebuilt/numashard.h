@@ -1081,7 +1081,8 @@ ns_status ns_replace_all(struct ns_map *m, const struct ns_entry *entries, size_
  * Returns `NS_OK` (value copied, `*value_len` = its length),
  * `NS_BUFFER_TOO_SMALL` (`*value_len` = the length needed, `buf` untouched),
  * `NS_NOT_FOUND`, `NS_ERR_INVALID_ARGUMENT` (also when `buf` overlaps
- * `key`: refused, nothing read or written), `NS_ERR_KEY_TOO_LARGE`,
+ * `key` or `value_len`: refused, nothing read or written),
+ * `NS_ERR_KEY_TOO_LARGE`,
  * `NS_ERR_CLOSED`. `*value_len` is written only on `NS_OK` and
  * `NS_BUFFER_TOO_SMALL`.
  */
@@ -1171,7 +1172,7 @@ ns_status ns_put_if_absent(struct ns_map *m,
  * # Safety
  * As `ns_put`; `buf` must point to `buf_cap` writable bytes (or be NULL
  * with `buf_cap` 0); `existing_len` must be writable. A `buf` overlapping
- * `key` or `value` is `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
+ * another argument is `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
  *
  * Returns `NS_OK` (inserted; `buf` and `*existing_len` untouched),
  * `NS_EXISTS` (present, nothing changed; its value copied into `buf`,
@@ -1277,8 +1278,8 @@ ns_status ns_compare_and_swap(struct ns_map *m,
  * `m` must be NULL or a handle from `ns_map_new`; `key` and `value` must
  * point to as many readable bytes as their lengths say (or be NULL with
  * length 0); `buf` to `buf_cap` writable bytes (or be NULL with `buf_cap`
- * 0); `prev_len` must be writable. A `buf` overlapping `key` or `value` is
- * `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
+ * 0); `prev_len` must be writable. A `buf` overlapping another argument
+ * is `NS_ERR_INVALID_ARGUMENT` (nothing read or written).
  *
  * Returns `NS_OK` (replaced; the previous value copied, `*prev_len` = its
  * length), `NS_NOT_FOUND` (there was no previous value: inserted),
@@ -1485,9 +1486,10 @@ ns_status ns_topology_describe(struct ns_map *m, char *buf, size_t cap, size_t *
  *
  * Returns `NS_OK` (`*report` set; `msg`, if any room, an empty string),
  * `NS_ERR_INVALID_ARGUMENT` (`m`, `dir` or `report` NULL, `dir` empty,
- * `msg` NULL with `msg_cap` > 0, `msg` overlapping `dir`), `NS_ERR_IO` (e.g. no space left: the
- * previous snapshot stays), `NS_ERR_SNAPSHOT_BUSY` (another save into this
- * map or directory), `NS_ERR_CLOSED`. On an error other than
+ * `msg` NULL with `msg_cap` > 0, `msg` overlapping another argument),
+ * `NS_ERR_IO` (e.g. no space left: the previous snapshot stays),
+ * `NS_ERR_SNAPSHOT_BUSY` (another save into this map or directory),
+ * `NS_ERR_CLOSED`. On an error other than
  * `NS_ERR_INVALID_ARGUMENT`, `msg` receives the reason (truncated to fit,
  * NUL-terminated) and `*report` is untouched.
  */
@@ -1513,8 +1515,8 @@ ns_status ns_map_save(struct ns_map *m,
  * writable; `msg` as in `ns_map_save`.
  *
  * Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`dir` or `out`
- * NULL, `dir` empty, bad config, `msg` overlapping `dir`), `NS_ERR_NO_SNAPSHOT`,
- * `NS_ERR_NOT_A_SNAPSHOT` (a foreign file), `NS_ERR_SNAPSHOT_VERSION`,
+ * NULL, `dir` empty, bad config, `msg` overlapping `dir` or `out`),
+ * `NS_ERR_NO_SNAPSHOT`, `NS_ERR_NOT_A_SNAPSHOT` (a foreign file), `NS_ERR_SNAPSHOT_VERSION`,
  * `NS_ERR_SNAPSHOT_CORRUPT` (checksum mismatch, truncation, bad structure),
  * `NS_ERR_IO`, `NS_ERR_KEY_TOO_LARGE` / `NS_ERR_VALUE_TOO_LARGE` (entries
  * above `cfg`'s limits), `NS_ERR_FULL` (over `cfg`'s memory limit), and
