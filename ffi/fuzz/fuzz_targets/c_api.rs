@@ -754,7 +754,8 @@ impl Fuzz<'_> {
         }
     }
 
-    /// Calls with NULL pointers and lengths, NULL outputs: each is
+    /// Calls with NULL pointers and lengths, NULL outputs, or a buffer the
+    /// call writes overlapping one it reads: each is
     /// NS_ERR_INVALID_ARGUMENT and changes nothing (the final comparison
     /// checks that).
     fn bad_args(&mut self) {
@@ -763,9 +764,23 @@ impl Fuzz<'_> {
         let mut out = [0u8; 4];
         let mut n = 0usize;
         let inv = ns_status::NS_ERR_INVALID_ARGUMENT;
-        // SAFETY: only NULL pointers with lengths and valid buffers.
+        // A key (at least a byte) at the start of `mem`, and a buffer from
+        // inside it: they overlap.
+        let mut mem = [0u8; 2 * MAX_KEY + 64];
+        let kl = k.len().clamp(1, MAX_KEY);
+        mem[..k.len().min(kl)].copy_from_slice(&k[..k.len().min(kl)]);
+        let at = self.inp.byte() as usize % kl;
+        let m0 = mem.as_mut_ptr();
+        // SAFETY: only NULL pointers with lengths, valid buffers, and
+        // overlapping ones, which the calls refuse before using them.
         unsafe {
-            let s = match self.inp.byte() % 10 {
+            let s = match self.inp.byte() % 13 {
+                10 => ns_get(self.m, m0, kl, m0.add(at), 16, &mut n),
+                11 => ns_swap(self.m, ptr(&k), k.len().min(MAX_KEY), m0, kl, m0.add(at), 16, &mut n),
+                12 => {
+                    let st = m0.add(kl + 8) as *mut i32;
+                    ns_get_many(self.m, 1, m0, &kl, m0.add(kl + at % 8), 16, &mut n, st)
+                }
                 0 => ns_put(self.m, null(), len, ptr(&k), k.len()),
                 1 => ns_put(self.m, ptr(&k), k.len().min(MAX_KEY), null(), len.min(MAX_VALUE)),
                 2 => ns_get(self.m, ptr(&k), k.len().min(MAX_KEY), null_mut(), len, &mut n),
