@@ -392,21 +392,14 @@ impl Table {
     /// becomes this table; the old array goes to `garbage`.
     fn rehash_into(&mut self, mut bigger: Table, garbage: &mut Vec<NodeRegion>) {
         debug_assert!(bigger.len == 0 && bigger.bits == self.bits + 1);
-        let q = bigger.slots() as *const AtomicU64;
         for i in 0..self.capacity() {
             let tag = self.slot(i).tag;
             if tag != 0 {
                 // SAFETY: i < capacity. The record word moves whole, its
                 // access count included.
                 let word = unsafe { load_rec_word(self.slots(), i) };
-                let at = bigger.view().vacancy(tag);
-                // SAFETY: `at` < the new array's capacity; the array is not
-                // published yet, so nothing else reads or writes it.
-                unsafe {
-                    (*q.add(2 * at + 1)).store(word, Relaxed);
-                    (*q.add(2 * at)).store(tag, Relaxed);
-                }
-                bigger.len += 1;
+                // The new array is not published yet.
+                bigger.put_word(tag, word);
             }
         }
         let old = std::mem::replace(self, bigger);

@@ -18,6 +18,20 @@ fn value(i: u64) -> [u8; 32] {
     [i as u8; 32]
 }
 
+/// Iterates the whole map, handing `check` each entry's key number (the
+/// second half of [`key`]) and value, and checks that iteration saw as
+/// many entries as `len` says.
+fn iterate_all(map: &Map, mut check: impl FnMut(u64, &[u8])) {
+    let mut seen = 0u64;
+    map.range(|k, v| {
+        check(u64::from_le_bytes(k[8..].try_into().unwrap()), v);
+        seen += 1;
+        true
+    })
+    .unwrap();
+    assert_eq!(seen, map.len().unwrap());
+}
+
 fn one_shard_map() -> Map {
     Map::new(Config { shards: 1, ..Config::default() }).unwrap()
 }
@@ -365,15 +379,7 @@ fn evictions_during_the_owners_copies_leave_only_true_values() {
     }
     let st = map.shard_stats(0).unwrap();
     assert!(st.evictions > 0 && st.index_slots >= 1 << 17, "{st:?}");
-    let mut seen = 0u64;
-    map.range(|k, v| {
-        let i = u64::from_le_bytes(k[8..].try_into().unwrap());
-        assert_eq!(last.get(&i).map(|m| &m[..]), Some(v), "key {i}");
-        seen += 1;
-        true
-    })
-    .unwrap();
-    assert_eq!(seen, map.len().unwrap());
+    iterate_all(&map, |i, v| assert_eq!(last.get(&i).map(|m| &m[..]), Some(v), "key {i}"));
 }
 
 fn racing_writers(map: Map) {
@@ -434,15 +440,7 @@ fn racing(map: Map, pause: bool) {
             assert_eq!(map.get(&key(*i)).unwrap().as_deref(), Some(&v[..]), "key {i}");
         }
     }
-    let mut seen = 0u64;
-    map.range(|k, v| {
-        let i = u64::from_le_bytes(k[8..].try_into().unwrap());
-        assert_eq!(models[(i % 2) as usize].get(&i).map(|m| &m[..]), Some(v), "key {i}");
-        seen += 1;
-        true
-    })
-    .unwrap();
-    assert_eq!(seen, map.len().unwrap());
+    iterate_all(&map, |i, v| assert_eq!(models[(i % 2) as usize].get(&i).map(|m| &m[..]), Some(v), "key {i}"));
 }
 
 /// `clear` and `replace_all` racing the owner's copies: a copy of an index
@@ -478,15 +476,7 @@ fn clears_and_reloads_racing_the_owners_copies() {
         done.store(true, Ordering::Relaxed);
     });
     assert_eq!(COPY_MISMATCHES.load(Ordering::Relaxed), 0);
-    let mut seen = 0u64;
-    map.range(|k, v| {
-        let i = u64::from_le_bytes(k[8..].try_into().unwrap());
-        assert_eq!(v, &value(i)[..], "key {i}");
-        seen += 1;
-        true
-    })
-    .unwrap();
-    assert_eq!(seen, map.len().unwrap());
+    iterate_all(&map, |i, v| assert_eq!(v, &value(i)[..], "key {i}"));
 }
 
 /// A writer that must double a large index past 9/10 before the owner is

@@ -84,7 +84,7 @@ impl<'a> StateGuard<'a> {
         let before = self.table.next_shape();
         let take_over =
             self.table.grows_in_background() && self.table.must_grow_for(inserts) && self.may_grow_for(inserts);
-        let held = std::time::Instant::now();
+        let held = take_over.then(std::time::Instant::now);
         if take_over {
             // The owner did not double the index in time: take over its
             // next array, touched and maybe partly filled, rather than map
@@ -95,7 +95,7 @@ impl<'a> StateGuard<'a> {
             }
         }
         self.grow = self.grow_ahead(inserts);
-        if take_over {
+        if let Some(held) = held {
             // The whole hold, the wait for the owner's step included,
             // whichever way the index doubled.
             let held = held.elapsed().as_nanos() as u64;
