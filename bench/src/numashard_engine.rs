@@ -1,5 +1,6 @@
 //! numashard behind the [`Engine`] trait: single calls use the map's single
-//! operations, batches use [`Map::batch`].
+//! operations, batches of gets only [`Map::get_many_into`], other batches
+//! [`Map::batch`].
 
 use crate::engine::{Engine, Op, Reply};
 use numashard::{BatchOp, CasOutcome, Config, ExecMode, Map, Status};
@@ -74,6 +75,18 @@ impl Engine for NumashardEngine {
     }
 
     fn execute_batch(&self, ops: &[Op<'_>], outs: &mut [u8], stride: usize, replies: &mut [Reply]) {
+        if ops.iter().all(|op| matches!(op, Op::Get(_))) {
+            // A batch of gets only: `Map::get_many_into`, no op per key.
+            let keys = ops.iter().map(|op| match *op {
+                Op::Get(k) => k,
+                _ => unreachable!("checked above: gets only"),
+            });
+            let done = |i: usize, status: Status, len: usize| replies[i] = Reply { status, len, counter: 0 };
+            if let Err(e) = self.map.get_many_into(keys, outs, stride, done) {
+                replies.iter_mut().for_each(|r| *r = Reply::status(e.status()));
+            }
+            return;
+        }
         let mut batch: Vec<BatchOp<'_>> =
             ops.iter().zip(outs.chunks_mut(stride)).map(|(op, out)| batch_op(op, out)).collect();
         if let Err(e) = self.map.batch(&mut batch) {

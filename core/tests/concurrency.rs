@@ -654,6 +654,24 @@ fn in_place_overwrites_never_tear_lock_free_reads() {
                             assert_eq!(op.status, Status::Ok, "batch get of a key that is never deleted");
                             check((k + i as u64) % KEYS, &op.out[..op.out_len]);
                         }
+                        // The same keys through `get_many_into`, with rooms of 48
+                        // bytes: longer values report the length they need.
+                        let mut out = vec![0u8; 48 * 64];
+                        let mut seen = vec![None; 64];
+                        map.get_many_into(keys.iter().map(Vec::as_slice), &mut out, 48, |i, st, len| {
+                            seen[i] = Some((st, len))
+                        })
+                        .unwrap();
+                        for (i, got) in seen.into_iter().enumerate() {
+                            let kk = (k + i as u64) % KEYS;
+                            match got.expect("every key reported") {
+                                (Status::Ok, len) => check(kk, &out[48 * i..48 * i + len]),
+                                (Status::BufferTooSmall, len) => {
+                                    assert_eq!(len, 8 * words(kk), "key {kk}: length needed")
+                                }
+                                other => panic!("get_many_into of a key that is never deleted: {other:?}"),
+                            }
+                        }
                     }
                     n += 1;
                 }
@@ -744,6 +762,16 @@ fn reads_find_every_key_while_the_index_doubles() {
                             for (op, &k) in ops.iter().zip(&ks) {
                                 assert_eq!(op.status, Status::Ok, "batched fresh key {k}");
                                 assert_eq!(op.out[..8], fresh_value(k));
+                            }
+                            let mut out = vec![0u8; 8 * keys.len()];
+                            let mut seen = vec![None; keys.len()];
+                            map.get_many_into(keys.iter().map(|k| &k[..]), &mut out, 8, |i, st, len| {
+                                seen[i] = Some((st, len))
+                            })
+                            .unwrap();
+                            for (i, &k) in ks.iter().enumerate() {
+                                assert_eq!(seen[i], Some((Status::Ok, 8)), "get_many_into: fresh key {k}");
+                                assert_eq!(out[8 * i..8 * i + 8], fresh_value(k));
                             }
                         }
                     }

@@ -468,48 +468,35 @@ pub unsafe extern "C" fn ns_get_many(
             Ok(o) => o,
             Err(s) => return fail(s),
         };
-        // One get per key, in key order (a key over the map's limit gets
-        // its NS_ERR_KEY_TOO_LARGE from the engine's own validation).
-        let scratch = Scratch::take();
-        let (mut engine_ops, origin) = (scratch.ops, scratch.origin);
-        engine_ops.reserve(n);
-        let mut rest = all_out;
+        // Each key from its length, back to back (`total` bounds them all).
         let mut at = 0;
-        for i in 0..n {
+        let keys = (0..n).map(|i| {
             let l = key_len(i);
-            let key = &all_keys[at..at + l];
             at += l;
-            let (room, tail) = std::mem::take(&mut rest).split_at_mut(out_stride);
-            rest = tail;
-            engine_ops.push(BatchOp::get(key, room));
-        }
-        let result = match map.batch(&mut engine_ops) {
-            Err(e) => fail(ns_status::from(e)),
-            Ok(()) => {
-                let mut result = ns_status::NS_OK;
-                for (i, b) in engine_ops.iter().enumerate() {
-                    let s = ns_status::from(b.status);
-                    let vl = match s {
-                        ns_status::NS_OK => b.out_len,
-                        ns_status::NS_BUFFER_TOO_SMALL => {
-                            result = s;
-                            b.out_len
-                        }
-                        _ => 0,
-                    };
-                    // SAFETY: `statuses` and `value_lens` are non-NULL (checked above) and point to
-                    // `n` writable elements by the contract; `i < n` (one engine op per key);
-                    // `ns_status_in` is a plain `i32`.
-                    unsafe {
-                        statuses.add(i).write(s as i32);
-                        value_lens.add(i).write(vl);
-                    }
-                }
-                Ok(result)
+            &all_keys[at - l..at]
+        });
+        // One get per key (a key over the map's limit gets its
+        // NS_ERR_KEY_TOO_LARGE from the engine's own validation); each
+        // outcome is written as it comes.
+        let mut result = ns_status::NS_OK;
+        let done = |i: usize, st: numashard::Status, len: usize| {
+            let s = ns_status::from(st);
+            if s == ns_status::NS_BUFFER_TOO_SMALL {
+                result = s;
+            }
+            // SAFETY: `statuses` and `value_lens` are non-NULL (checked above) and point to `n`
+            // writable elements by the contract, overlapping nothing else the call reads or writes
+            // (checked above); `i < n` (`get_many_into` reports each key once); `ns_status_in` is
+            // a plain `i32`.
+            unsafe {
+                statuses.add(i).write(s as i32);
+                value_lens.add(i).write(len);
             }
         };
-        Scratch::put_back(engine_ops, origin);
-        result
+        match map.get_many_into(keys, all_out, out_stride, done) {
+            Ok(()) => Ok(result),
+            Err(e) => fail(ns_status::from(e)),
+        }
     })
 }
 

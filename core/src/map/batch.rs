@@ -9,7 +9,7 @@ use crate::config::ExecMode;
 use crate::error::{Error, Result, Status};
 use crate::numa;
 use crate::routing::{shard_of, Msg, ReplySlot};
-use crate::shard::{Begun, ReadStart};
+use crate::shard::{Begun, Quick, ReadStart};
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
@@ -327,6 +327,169 @@ impl Map {
                 Err(e) => op.status = e.status(),
             }
         }
+    }
+
+    /// Gets many keys in one call: the value of the `i`-th key of `keys`
+    /// goes to the `stride` bytes of `out` from `i * stride`, and
+    /// `done(i, status, len)` is called once per key, in no particular
+    /// order: `Ok` with the value's length; `NotFound` (0);
+    /// `BufferTooSmall` with the length needed (the room is left as it
+    /// was); `KeyTooLarge` (0).
+    ///
+    /// The reads of an all-get [`Map::batch`] without an operation record
+    /// per key: the keys' hashes, home slots and records are asked for a
+    /// window of 64 keys at a time before any is read. It is what the C
+    /// ABI's `ns_get_many`, and so the Go and Java batch gets, run.
+    ///
+    /// ```
+    /// # let map = numashard::Map::new(numashard::Config::default()).unwrap();
+    /// map.put(b"a", b"1").unwrap();
+    /// let mut out = [0u8; 2 * 8];
+    /// let mut found = [None; 2];
+    /// map.get_many_into([&b"a"[..], b"b"], &mut out, 8, |i, status, len| {
+    ///     found[i] = (status == numashard::Status::Ok).then_some(len)
+    /// })
+    /// .unwrap();
+    /// assert_eq!(found, [Some(1), None]);
+    /// assert_eq!(&out[..1], b"1");
+    /// ```
+    ///
+    /// Errors: `InvalidArgument` when `out` is shorter than the keys'
+    /// rooms; `Closed` (then `done` is never called).
+    pub fn get_many_into<'k, K>(
+        &self,
+        keys: K,
+        out: &mut [u8],
+        stride: usize,
+        mut done: impl FnMut(usize, Status, usize),
+    ) -> Result<()>
+    where
+        K: IntoIterator<Item = &'k [u8]>,
+        K::IntoIter: ExactSizeIterator,
+    {
+        let mut keys = keys.into_iter();
+        let n = keys.len();
+        if !n.checked_mul(stride).is_some_and(|t| t <= out.len()) {
+            return Err(Error::with_detail(Status::InvalidArgument, "out is shorter than the keys' rooms"));
+        }
+        let inner = &*self.inner;
+        let shards = &*inner.shards;
+        if inner.cfg.exec_mode != ExecMode::Auto || inner.cfg.batch_delegate_min != 0 || shards.len() > WINDOW {
+            // Owners take (part of) it, or more shards than a window has
+            // keys: the general batch, with an op per key.
+            return self.get_many_ops(keys, out, stride, done);
+        }
+        let _pass = self.enter()?;
+        let max_key_len = inner.cfg.max_key_len;
+        let mut starts = [const { MaybeUninit::<ReadStart<'_>>::uninit() }; WINDOW];
+        let mut begun = [const { MaybeUninit::<Begun>::uninit() }; WINDOW];
+        let mut hashes = [0u64; WINDOW];
+        // Per key of the window: the key, and its shard (SKIP: too large,
+        // already reported).
+        let mut window: [&[u8]; WINDOW] = [&[]; WINDOW];
+        let mut sid = [0u8; WINDOW];
+        for w0 in (0..n).step_by(WINDOW) {
+            let w = WINDOW.min(n - w0);
+            for (start, shard) in starts.iter_mut().zip(shards) {
+                start.write(shard.read_start());
+            }
+            // SAFETY: the first shards.len() (<= WINDOW) starts were written just above;
+            // MaybeUninit<T> has T's layout.
+            let starts = unsafe { std::slice::from_raw_parts(starts.as_ptr().cast::<ReadStart<'_>>(), shards.len()) };
+            let one_pass = starts.iter().all(ReadStart::is_cache_sized);
+            for j in 0..w {
+                // `n` is the iterator's exact length.
+                let key = keys.next().unwrap_or_default();
+                if key.len() > max_key_len {
+                    sid[j] = SKIP;
+                    done(w0 + j, Status::KeyTooLarge, 0);
+                    continue;
+                }
+                let hash = inner.hasher.hash(key);
+                let s = shard_of(hash, shards.len());
+                let start = &starts[s];
+                if one_pass {
+                    // Every shard's slots fit the caches: no stages.
+                    let room = &mut out[(w0 + j) * stride..(w0 + j + 1) * stride];
+                    let (st, len) = self.get_one(start, start.probe(hash), hash, key, room);
+                    done(w0 + j, st, len);
+                    continue;
+                }
+                window[j] = key;
+                hashes[j] = hash;
+                sid[j] = s as u8;
+                start.prefetch_home(hash);
+            }
+            if one_pass {
+                continue;
+            }
+            for j in 0..w {
+                if sid[j] != SKIP {
+                    begun[j].write(starts[sid[j] as usize].begin(hashes[j]));
+                }
+            }
+            for j in 0..w {
+                if sid[j] != SKIP {
+                    let room = &mut out[(w0 + j) * stride..(w0 + j + 1) * stride];
+                    // SAFETY: `begun[j]` was written by the stage above (the
+                    // key is not skipped).
+                    let b = unsafe { begun[j].assume_init() };
+                    let (st, len) = self.get_one(&starts[sid[j] as usize], b, hashes[j], window[j], room);
+                    done(w0 + j, st, len);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One key of [`Map::get_many_into`] from where its probe stopped: the
+    /// common cases straight, the rest as a batch op would go on.
+    #[inline(always)]
+    fn get_one(&self, start: &ReadStart<'_>, b: Begun, hash: u64, key: &[u8], room: &mut [u8]) -> (Status, usize) {
+        match start.finish_get_into(b, key, room) {
+            Quick::Hit(len) => (Status::Ok, len),
+            Quick::Missing => (Status::NotFound, 0),
+            Quick::Slow => self.get_one_rest(start, b, hash, key, room),
+        }
+    }
+
+    /// [`Map::get_one`]'s rare cases (a deadline, a shared tag, a value
+    /// larger than the room or the stage, a write meanwhile): the batch op's
+    /// path, then its shard's lock when no consistent moment was found.
+    #[cold]
+    #[inline(never)]
+    fn get_one_rest(&self, start: &ReadStart<'_>, b: Begun, hash: u64, key: &[u8], room: &mut [u8]) -> (Status, usize) {
+        let mut op = BatchOp::get(key, room);
+        op.hash = hash;
+        if !start.finish_get_rest(b, &mut op) {
+            self.apply_retries(std::slice::from_mut(&mut op), &[0]);
+        }
+        (op.status, if matches!(op.status, Status::Ok | Status::BufferTooSmall) { op.out_len } else { 0 })
+    }
+
+    /// [`Map::get_many_into`] through [`Map::batch`], an op per key.
+    #[cold]
+    fn get_many_ops<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k [u8]>,
+        out: &mut [u8],
+        stride: usize,
+        mut done: impl FnMut(usize, Status, usize),
+    ) -> Result<()> {
+        let mut out = out;
+        let mut ops: Vec<BatchOp<'_>> = keys
+            .map(|key| {
+                let (room, tail) = std::mem::take(&mut out).split_at_mut(stride);
+                out = tail;
+                BatchOp::get(key, room)
+            })
+            .collect();
+        self.batch(&mut ops)?;
+        for (i, op) in ops.iter().enumerate() {
+            let len = if matches!(op.status, Status::Ok | Status::BufferTooSmall) { op.out_len } else { 0 };
+            done(i, op.status, len);
+        }
+        Ok(())
     }
 
     /// Gets many keys in one batch.

@@ -19,7 +19,7 @@ mod state;
 pub(crate) use guard::StateGuard;
 pub(crate) use owner::owner_loop;
 use reader::ReaderView;
-pub(crate) use reader::{Begun, Lookup, ReadStart};
+pub(crate) use reader::{Begun, Lookup, Quick, ReadStart};
 pub(crate) use state::{min_entry_cost, Budget, ShardState};
 
 use crate::cache::{Counters, Policy};

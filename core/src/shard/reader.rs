@@ -121,62 +121,79 @@ impl<'a> ReadStart<'a> {
     /// A batch's second stage for one get that [`ReadStart::begin`]
     /// started from this start. The common case — a miss, or a hit on the
     /// first slot with the key's tag, on an entry without a deadline, whose
-    /// value fits the op's buffer and the stage — in a straight line; an
-    /// entry with a deadline, a tag shared with another key, a value to a
-    /// vector, too large or too small a buffer go on as [`Shard::finish_read`]
-    /// does ([`ReadStart::finish_get_rest`]); a write meanwhile takes a whole
-    /// [`Shard::read_get`]. Same contract as `read_get`.
+    /// value fits the op's buffer and the stage — in a straight line
+    /// ([`ReadStart::finish_get_into`]); an entry with a deadline, a tag
+    /// shared with another key, a value to a vector, too large or too small
+    /// a buffer, or a write meanwhile go on as [`Shard::finish_read`] does
+    /// ([`ReadStart::finish_get_rest`]). Same contract as `read_get`.
     #[inline(always)]
     pub(crate) fn finish_get(&self, b: Begun, op: &mut BatchOp<'_>) -> bool {
+        if op.out_vec.is_none() {
+            match self.finish_get_into(b, op.key, op.out) {
+                Quick::Hit(v) => {
+                    op.status = Status::Ok;
+                    op.out_len = v;
+                    return true;
+                }
+                Quick::Missing => {
+                    op.status = Status::NotFound;
+                    op.out_len = 0;
+                    return true;
+                }
+                Quick::Slow => {}
+            }
+        }
+        self.finish_get_rest(b, op)
+    }
+
+    /// The common cases of a batch's second stage, on the key and the room
+    /// alone: a miss, or a hit on the first slot with the key's tag, on an
+    /// entry without a deadline, whose value fits `out` and the stage (then
+    /// copied into `out`). `Quick::Slow` for everything else, with `out`
+    /// untouched: the caller goes on with [`ReadStart::finish_get_rest`].
+    #[inline(always)]
+    pub(crate) fn finish_get_into(&self, b: Begun, key: &[u8], out: &mut [u8]) -> Quick {
         let shard = self.shard;
         let Begun { slot, rec } = b;
         if rec.is_null() {
             if self.valid() {
                 shard.count(false);
-                op.status = Status::NotFound;
-                op.out_len = 0;
-                return true;
+                return Quick::Missing;
             }
-            return shard.read_get(op);
+            return Quick::Slow;
         }
-        let key = op.key;
         // SAFETY: a record block is at least HEADER bytes, 8-aligned and mapped.
         let h = unsafe { atomic_bytes::load_u64(rec) };
         let (kw, v) = split_header(h);
         // `kw` equal to the key's length: also no deadline (its top bit).
-        if kw as usize != key.len() || v > op.out.len().min(LOCK_FREE_VALUE_MAX) || op.out_vec.is_some() {
-            return self.finish_get_rest(b, op);
-        }
-        if !self.valid() {
-            return shard.read_get(op);
+        if kw as usize != key.len() || v > out.len().min(LOCK_FREE_VALUE_MAX) || !self.valid() {
+            return Quick::Slow;
         }
         // The header is a live record's: its key and value lie in the block.
         // SAFETY: the key's bytes follow the validated header in the block.
         if !unsafe { atomic_bytes::key_eq(rec.add(HEADER), key) } {
-            return self.finish_get_rest(b, op);
+            return Quick::Slow;
         }
         let mut stage = Stage::new();
         // SAFETY: the value's v bytes follow the key inside the block
         // (8-aligned, a multiple of 8 long); the stage has room for v + 16 bytes.
         let at = unsafe { atomic_bytes::load_words(stage.0.as_mut_ptr() as *mut u64, rec.add(HEADER + key.len()), v) };
         if !self.valid() {
-            return shard.read_get(op);
+            return Quick::Slow;
         }
         if shard.notes_reads {
             shard.note_hit(self.view, slot);
         }
-        // SAFETY: the stage holds the v validated bytes from `at`; v <= op.out.len().
-        unsafe { atomic_bytes::copy_small(op.out.as_mut_ptr(), stage.bytes(at, v), v) };
-        op.status = Status::Ok;
-        op.out_len = v;
-        true
+        // SAFETY: the stage holds the v validated bytes from `at`; v <= out.len().
+        unsafe { atomic_bytes::copy_small(out.as_mut_ptr(), stage.bytes(at, v), v) };
+        Quick::Hit(v)
     }
 
     /// The rest of [`ReadStart::finish_get`]'s cases: [`Shard::finish_read`]
     /// from where the probe stopped, then as [`Shard::read_get`].
     #[cold]
     #[inline(never)]
-    fn finish_get_rest(&self, b: Begun, op: &mut BatchOp<'_>) -> bool {
+    pub(crate) fn finish_get_rest(&self, b: Begun, op: &mut BatchOp<'_>) -> bool {
         let mut stage = Stage::new();
         let out_len = op.out.len();
         let to_vec = op.out_vec.is_some();
@@ -195,6 +212,16 @@ impl<'a> ReadStart<'a> {
 pub(crate) struct Begun {
     slot: usize,
     rec: *mut u8,
+}
+
+/// What [`ReadStart::finish_get_into`] settled.
+pub(crate) enum Quick {
+    /// Found; its value, this long, is in the caller's room.
+    Hit(usize),
+    /// No such key, at a consistent moment.
+    Missing,
+    /// Not settled: go on with [`ReadStart::finish_get_rest`].
+    Slow,
 }
 
 /// The end of one attempt.
