@@ -5,7 +5,7 @@
 //! large for their room, entries with deadlines, expired ones and keys that
 //! share nothing with the map.
 
-use numashard::{Config, ExecMode, Map, Status};
+use numashard::{BatchOp, Config, ExecMode, Map, Status};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -58,6 +58,19 @@ fn check(map: &Map, model: &Model, keys: &[Vec<u8>], stride: usize) {
         }
         assert!(room[written..].iter().all(|&b| b == UNTOUCHED), "key {i}: room written past its value");
     }
+    // The same gets as a batch of ops, each with a room of its own: the
+    // same outcomes, byte for byte.
+    let mut rooms = vec![vec![UNTOUCHED; stride]; keys.len()];
+    let mut ops: Vec<BatchOp<'_>> = keys.iter().zip(rooms.iter_mut()).map(|(k, r)| BatchOp::get(k, r)).collect();
+    map.batch(&mut ops).unwrap();
+    for (i, op) in ops.iter().enumerate() {
+        let len = if matches!(op.status, Status::Ok | Status::BufferTooSmall) { op.out_len } else { 0 };
+        assert_eq!((op.status, len), seen[i].unwrap(), "key {i}: batch against get_many_into");
+    }
+    drop(ops);
+    for (i, room) in rooms.iter().enumerate() {
+        assert_eq!(room[..], out[i * stride..(i + 1) * stride], "key {i}: batch's room against get_many_into's");
+    }
 }
 
 fn value_of(k: u64, len: usize) -> Vec<u8> {
@@ -89,12 +102,14 @@ fn load(map: &Map, n: u64) -> (Model, Vec<Vec<u8>>) {
 }
 
 /// A large table (1 shard, 70,000 entries: 2^17 slots, past the one-pass
-/// read) and a small one, in batches of 1 to 200 keys (windows of 64 and
-/// their edges), rooms of 0 to 80 bytes, present, absent, expired and
-/// too-large keys mixed, in every execution mode.
+/// read), a small one, and one of more shards than a window has keys (a
+/// start per key), in batches of 1 to 200 keys (windows of 64 and their
+/// edges), rooms of 0 to 80 bytes, present, absent, expired and too-large
+/// keys mixed, in every execution mode; `Map::batch` of the same gets
+/// agrees.
 #[test]
 fn get_many_into_agrees_with_the_model() {
-    for (n, shards) in [(70_000u64, 1usize), (3_000, 2)] {
+    for (n, shards) in [(70_000u64, 1usize), (3_000, 2), (20_000, 70)] {
         for (mode, delegate_min) in [(ExecMode::Auto, 0), (ExecMode::Auto, 4), (ExecMode::Delegate, 0)] {
             let map = map(shards, mode, delegate_min);
             let (model, keys) = load(&map, n);

@@ -42,12 +42,12 @@ impl Split {
 /// early lines from being evicted before they are read).
 const EARLY_PREFETCH: usize = 128;
 
-/// Ops per window of an all-get batch's lock-free stages ([`Map::read_batch`]):
+/// Keys per window of an all-get read's lock-free stages ([`Map::read_gets`]):
 /// the ceiling's 64, which keeps a window's slot and record lines (two per
 /// op) well inside the L1 cache.
 const WINDOW: usize = 64;
 
-/// [`Map::read_batch`]'s mark of an op that failed validation (its status is set).
+/// [`Map::read_gets`]'s mark of a key over the limit (its outcome is reported).
 const SKIP: u8 = u8::MAX;
 
 impl Map {
@@ -226,106 +226,114 @@ impl Map {
         Ok(())
     }
 
-    /// An all-get batch that no owner takes (`Auto`, no delegation):
-    /// lock-free reads in windows of [`WINDOW`] ops, each stage running over
-    /// the whole window, whatever the shards, before the next starts — hash
-    /// and fetch the home slots; probe and fetch the records; read — so
-    /// that a window's misses are all in flight at once and no stage waits
-    /// on a line it could have asked for earlier. Each shard's sequence and
-    /// published array are read once per window (once per op when the map
-    /// has more shards than a window has ops); a read that finds the
-    /// sequence moved, a write section open, or a case the lean second
-    /// stage leaves out takes the whole lock-free read, and the reads that
-    /// found no consistent moment, or a value too large to stage, are then
-    /// applied under their shard's lock.
+    /// An all-get batch that no owner takes (`Auto`, no delegation): the
+    /// lock-free reads of [`Map::read_gets`], each op its own room.
     fn read_batch(&self, ops: &mut [BatchOp<'_>]) {
+        self.read_gets(ops.len(), OpGets(ops));
+    }
+
+    /// The gets of an all-get read that no owner takes: lock-free reads in
+    /// windows of [`WINDOW`] keys, each stage running over the whole window,
+    /// whatever the shards, before the next starts — hash and fetch the home
+    /// slots; probe and fetch the records; read — so that a window's misses
+    /// are all in flight at once and no stage waits on a line it could have
+    /// asked for earlier. When every shard's slots fit the caches, one pass
+    /// without stages. Each shard's sequence and published array are read
+    /// once per window (once per key when the map has more shards than a
+    /// window has keys); a read that finds the sequence moved, a write
+    /// section open, or a case the lean second stage leaves out takes the
+    /// whole lock-free read, and then its shard's lock when that found no
+    /// consistent moment ([`GetSink::finish`]).
+    fn read_gets<'k>(&self, n: usize, sink: impl GetSink<'k>) {
+        // Few shards: their starts are read once per window, indexed by
+        // shard; many: one start per key, indexed by its place in the window.
+        if self.inner.shards.len() <= WINDOW {
+            self.read_gets_by::<true>(n, sink)
+        } else {
+            self.read_gets_by::<false>(n, sink)
+        }
+    }
+
+    /// [`Map::read_gets`], with a start per shard or per key.
+    #[inline(always)]
+    fn read_gets_by<'k, const PER_SHARD: bool>(&self, n: usize, mut sink: impl GetSink<'k>) {
         let inner = &*self.inner;
         let shards = &*inner.shards;
-        let n = shards.len();
         let max_key_len = inner.cfg.max_key_len;
-        // Few shards: their starts are read once per window, indexed by
-        // shard; many: one start per op, indexed by op.
-        let per_shard = n <= WINDOW;
+        let per_shard = PER_SHARD;
         // Filled before use in every window (see the SAFETY notes below):
         // not initialised, since every batch of 64 would pay for it.
         let mut starts = [const { MaybeUninit::<ReadStart<'_>>::uninit() }; WINDOW];
         let mut begun = [const { MaybeUninit::<Begun>::uninit() }; WINDOW];
-        // Per op: its index in `starts` (SKIP: invalid, status already set).
+        let mut hashes = [0u64; WINDOW];
+        // Per key of the window: the key, and its start's index (SKIP: too
+        // large, already reported).
+        let mut keys: [&'k [u8]; WINDOW] = [&[]; WINDOW];
         let mut at = [0u8; WINDOW];
-        let mut retry = [0u8; WINDOW];
-        for window in ops.chunks_mut(WINDOW) {
+        for w0 in (0..n).step_by(WINDOW) {
+            let w = WINDOW.min(n - w0);
             if per_shard {
                 for (start, shard) in starts.iter_mut().zip(shards) {
                     start.write(shard.read_start());
                 }
             }
-            // SAFETY: per shard, starts[..n] were written just above.
-            if per_shard && starts[..n].iter().all(|s| unsafe { s.assume_init_ref() }.is_cache_sized()) {
-                // Every shard's slots fit the caches: one pass, no stages.
-                let mut retries = 0;
-                for (i, op) in window.iter_mut().enumerate() {
-                    if op.key.len() > max_key_len && !self.validate(op) {
-                        continue;
-                    }
-                    op.hash = inner.hasher.hash(op.key);
-                    // SAFETY: as above (s < n).
-                    let start = unsafe { starts[shard_of(op.hash, n) % WINDOW].assume_init_ref() };
-                    if !start.finish_get(start.probe(op.hash), op) {
-                        retry[retries % WINDOW] = i as u8;
-                        retries += 1;
-                    }
-                }
-                self.apply_retries(window, &retry[..retries]);
-                continue;
-            }
-            for ((i, op), k) in window.iter_mut().enumerate().zip(at.iter_mut()) {
-                if op.key.len() > max_key_len && !self.validate(op) {
-                    *k = SKIP;
+            // SAFETY: per shard, starts[..shards.len()] were written just above.
+            let one_pass =
+                per_shard && starts[..shards.len()].iter().all(|s| unsafe { s.assume_init_ref() }.is_cache_sized());
+            for j in 0..w {
+                let key = sink.key(w0 + j);
+                if key.len() > max_key_len {
+                    at[j] = SKIP;
+                    sink.too_large(w0 + j);
                     continue;
                 }
-                op.hash = inner.hasher.hash(op.key);
-                let s = shard_of(op.hash, n);
-                *k = if per_shard {
-                    s as u8
-                } else {
-                    starts[i].write(shards[s].read_start());
-                    i as u8
-                };
-                // SAFETY: starts[*k] was written in this window: shards
-                // s < n <= WINDOW at its start (per shard), or just now.
-                unsafe { starts[*k as usize % WINDOW].assume_init_ref() }.prefetch_home(op.hash);
+                let hash = inner.hasher.hash(key);
+                let s = shard_of(hash, shards.len());
+                if !per_shard {
+                    starts[j].write(shards[s].read_start());
+                }
+                let k = if per_shard { s } else { j };
+                // SAFETY: starts[k] was written in this window: shards s <
+                // shards.len() <= WINDOW at its start (per shard), or just now.
+                let start = unsafe { starts[k].assume_init_ref() };
+                if one_pass {
+                    // Every shard's slots fit the caches: no stages.
+                    sink.finish(self, w0 + j, start, start.probe(hash), hash, key);
+                    continue;
+                }
+                keys[j] = key;
+                hashes[j] = hash;
+                at[j] = k as u8;
+                start.prefetch_home(hash);
             }
-            for ((op, &k), b) in window.iter().zip(&at).zip(begun.iter_mut()) {
-                if k != SKIP {
-                    // SAFETY: as above (k was set in this window's first stage).
-                    b.write(unsafe { starts[k as usize % WINDOW].assume_init_ref() }.begin(op.hash));
+            if one_pass {
+                continue;
+            }
+            for j in 0..w {
+                if at[j] != SKIP {
+                    // SAFETY: as above (at[j] was set in this window's first stage).
+                    begun[j].write(unsafe { starts[at[j] as usize].assume_init_ref() }.begin(hashes[j]));
                 }
             }
-            let mut retries = 0;
-            for (((i, op), &k), b) in window.iter_mut().enumerate().zip(&at).zip(&begun) {
-                if k != SKIP
-                    // SAFETY: as above; `b` was written by the second stage for every op not skipped.
-                    && !unsafe { starts[k as usize % WINDOW].assume_init_ref().finish_get(b.assume_init(), op) }
-                {
-                    retry[retries % WINDOW] = i as u8;
-                    retries += 1;
+            for j in 0..w {
+                if at[j] != SKIP {
+                    // SAFETY: as above; `begun[j]` was written by the second
+                    // stage for every key not skipped.
+                    let (start, b) = unsafe { (starts[at[j] as usize].assume_init_ref(), begun[j].assume_init()) };
+                    sink.finish(self, w0 + j, start, b, hashes[j], keys[j]);
                 }
             }
-            self.apply_retries(window, &retry[..retries]);
         }
     }
 
-    /// The gets of a window that the lock-free reads left (no consistent
-    /// moment, a value too large to stage), applied under their shard's lock.
-    fn apply_retries(&self, window: &mut [BatchOp<'_>], retry: &[u8]) {
+    /// A get that the lock-free reads left (no consistent moment, a value
+    /// too large to stage), applied under its shard's lock.
+    fn apply_retry(&self, op: &mut BatchOp<'_>) {
         let inner = &*self.inner;
-        for &i in retry {
-            let op = &mut window[i as usize];
-            match inner.shards[shard_of(op.hash, inner.shards.len())].lock() {
-                // A get changes nothing: no write section.
-                Ok(mut st) => st.apply(&inner.budget, op),
-                Err(e) => op.status = e.status(),
-            }
+        match inner.shards[shard_of(op.hash, inner.shards.len())].lock() {
+            // A get changes nothing: no write section.
+            Ok(mut st) => st.apply(&inner.budget, op),
+            Err(e) => op.status = e.status(),
         }
     }
 
@@ -361,84 +369,24 @@ impl Map {
         keys: K,
         out: &mut [u8],
         stride: usize,
-        mut done: impl FnMut(usize, Status, usize),
+        done: impl FnMut(usize, Status, usize),
     ) -> Result<()>
     where
         K: IntoIterator<Item = &'k [u8]>,
         K::IntoIter: ExactSizeIterator,
     {
-        let mut keys = keys.into_iter();
+        let keys = keys.into_iter();
         let n = keys.len();
         if !n.checked_mul(stride).is_some_and(|t| t <= out.len()) {
             return Err(Error::with_detail(Status::InvalidArgument, "out is shorter than the keys' rooms"));
         }
         let inner = &*self.inner;
-        let shards = &*inner.shards;
-        if inner.cfg.exec_mode != ExecMode::Auto || inner.cfg.batch_delegate_min != 0 || shards.len() > WINDOW {
-            // Owners take (part of) it, or more shards than a window has
-            // keys: the general batch, with an op per key.
+        if inner.cfg.exec_mode != ExecMode::Auto || inner.cfg.batch_delegate_min != 0 {
+            // Owners take (part of) it: the general batch, with an op per key.
             return self.get_many_ops(keys, out, stride, done);
         }
         let _pass = self.enter()?;
-        let max_key_len = inner.cfg.max_key_len;
-        let mut starts = [const { MaybeUninit::<ReadStart<'_>>::uninit() }; WINDOW];
-        let mut begun = [const { MaybeUninit::<Begun>::uninit() }; WINDOW];
-        let mut hashes = [0u64; WINDOW];
-        // Per key of the window: the key, and its shard (SKIP: too large,
-        // already reported).
-        let mut window: [&[u8]; WINDOW] = [&[]; WINDOW];
-        let mut sid = [0u8; WINDOW];
-        for w0 in (0..n).step_by(WINDOW) {
-            let w = WINDOW.min(n - w0);
-            for (start, shard) in starts.iter_mut().zip(shards) {
-                start.write(shard.read_start());
-            }
-            // SAFETY: the first shards.len() (<= WINDOW) starts were written just above;
-            // MaybeUninit<T> has T's layout.
-            let starts = unsafe { std::slice::from_raw_parts(starts.as_ptr().cast::<ReadStart<'_>>(), shards.len()) };
-            let one_pass = starts.iter().all(ReadStart::is_cache_sized);
-            for j in 0..w {
-                // `n` is the iterator's exact length.
-                let key = keys.next().unwrap_or_default();
-                if key.len() > max_key_len {
-                    sid[j] = SKIP;
-                    done(w0 + j, Status::KeyTooLarge, 0);
-                    continue;
-                }
-                let hash = inner.hasher.hash(key);
-                let s = shard_of(hash, shards.len());
-                let start = &starts[s];
-                if one_pass {
-                    // Every shard's slots fit the caches: no stages.
-                    let room = &mut out[(w0 + j) * stride..(w0 + j + 1) * stride];
-                    let (st, len) = self.get_one(start, start.probe(hash), hash, key, room);
-                    done(w0 + j, st, len);
-                    continue;
-                }
-                window[j] = key;
-                hashes[j] = hash;
-                sid[j] = s as u8;
-                start.prefetch_home(hash);
-            }
-            if one_pass {
-                continue;
-            }
-            for j in 0..w {
-                if sid[j] != SKIP {
-                    begun[j].write(starts[sid[j] as usize].begin(hashes[j]));
-                }
-            }
-            for j in 0..w {
-                if sid[j] != SKIP {
-                    let room = &mut out[(w0 + j) * stride..(w0 + j + 1) * stride];
-                    // SAFETY: `begun[j]` was written by the stage above (the
-                    // key is not skipped).
-                    let b = unsafe { begun[j].assume_init() };
-                    let (st, len) = self.get_one(&starts[sid[j] as usize], b, hashes[j], window[j], room);
-                    done(w0 + j, st, len);
-                }
-            }
-        }
+        self.read_gets(n, FlatGets { keys, out, stride, done });
         Ok(())
     }
 
@@ -462,7 +410,7 @@ impl Map {
         let mut op = BatchOp::get(key, room);
         op.hash = hash;
         if !start.finish_get_rest(b, &mut op) {
-            self.apply_retries(std::slice::from_mut(&mut op), &[0]);
+            self.apply_retry(&mut op);
         }
         (op.status, if matches!(op.status, Status::Ok | Status::BufferTooSmall) { op.out_len } else { 0 })
     }
@@ -508,5 +456,73 @@ impl Map {
                 s => Err(Error::new(s)),
             })
             .collect()
+    }
+}
+
+/// The keys of an all-get read and where each outcome goes ([`Map::read_gets`]).
+trait GetSink<'k> {
+    /// Key `i`: asked once per key, in key order.
+    fn key(&mut self, i: usize) -> &'k [u8];
+    /// Key `i` is longer than the map allows.
+    fn too_large(&mut self, i: usize);
+    /// Settles key `i` from where its probe stopped.
+    fn finish(&mut self, map: &Map, i: usize, start: &ReadStart<'_>, b: Begun, hash: u64, key: &[u8]);
+}
+
+/// A batch's gets ([`Map::read_batch`]): each op its own room (or vector).
+struct OpGets<'o, 'k>(&'o mut [BatchOp<'k>]);
+
+impl<'k> GetSink<'k> for OpGets<'_, 'k> {
+    #[inline(always)]
+    fn key(&mut self, i: usize) -> &'k [u8] {
+        debug_assert!(i < self.0.len());
+        // SAFETY: [`Map::read_gets`] asks for keys below the `n` it was given, `self.0.len()`.
+        unsafe { self.0.get_unchecked(i) }.key
+    }
+
+    fn too_large(&mut self, i: usize) {
+        self.0[i].status = Status::KeyTooLarge;
+        self.0[i].out_len = 0;
+    }
+
+    #[inline(always)]
+    fn finish(&mut self, map: &Map, i: usize, start: &ReadStart<'_>, b: Begun, hash: u64, _key: &[u8]) {
+        debug_assert!(i < self.0.len());
+        // SAFETY: as in `key`.
+        let op = unsafe { self.0.get_unchecked_mut(i) };
+        op.hash = hash;
+        if !start.finish_get(b, op) {
+            map.apply_retry(op);
+        }
+    }
+}
+
+/// [`Map::get_many_into`]'s gets: keys from an iterator, rooms at a fixed
+/// stride in one buffer, outcomes to a callback.
+struct FlatGets<'o, I, D> {
+    keys: I,
+    out: &'o mut [u8],
+    stride: usize,
+    done: D,
+}
+
+impl<'k, I: Iterator<Item = &'k [u8]>, D: FnMut(usize, Status, usize)> GetSink<'k> for FlatGets<'_, I, D> {
+    #[inline(always)]
+    fn key(&mut self, _i: usize) -> &'k [u8] {
+        // Asked exactly as many times as the iterator's exact length.
+        self.keys.next().unwrap_or_default()
+    }
+
+    fn too_large(&mut self, i: usize) {
+        (self.done)(i, Status::KeyTooLarge, 0);
+    }
+
+    #[inline(always)]
+    fn finish(&mut self, map: &Map, i: usize, start: &ReadStart<'_>, b: Begun, hash: u64, key: &[u8]) {
+        debug_assert!((i + 1) * self.stride <= self.out.len());
+        // SAFETY: i < n, and `get_many_into` checked n * stride <= out.len().
+        let room = unsafe { self.out.get_unchecked_mut(i * self.stride..(i + 1) * self.stride) };
+        let (st, len) = map.get_one(start, b, hash, key, room);
+        (self.done)(i, st, len);
     }
 }
