@@ -17,7 +17,8 @@ import (
 // one buffer, and each value is read into room the batch reserves per key,
 // so adding a key costs a copy of its bytes and a length, and the engine
 // reads the batch's arrays as they are (no operation records on either
-// side). For a batch of gets it is the faster way; use Batch to mix in
+// side). A Batch of gets only runs the same way; GetBatch also reads the
+// keys' outcomes without an op record on the Go side. Use Batch to mix in
 // other operations.
 //
 // Like Batch, a GetBatch is reusable (Reset) and allocation-free once warm,

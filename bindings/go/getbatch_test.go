@@ -260,3 +260,55 @@ func TestBatchRoomBounded(t *testing.T) {
 		t.Fatalf("set hint: %d bytes, hint %d", len(v), g.ValueSizeHint)
 	}
 }
+
+// TestBatchOfGetsOnly checks a Batch of gets only, which Run hands to
+// ns_get_many (runGets), against the same gets with one delete of an absent
+// key added (which makes Run use ns_batch) and against a GetBatch: hits,
+// misses, empty keys and values, values beyond the room (read again), too
+// large keys, reuse, and a closed map.
+func TestBatchOfGetsOnly(t *testing.T) {
+	m := openMap(t, Config{Shards: 3})
+	for i := range 200 {
+		noErr(t, m.StoreString(fmt.Sprintf("k%d", i), bytes.Repeat([]byte{byte(i)}, i%90)))
+	}
+	noErr(t, m.StoreString("", []byte("empty key")))
+	noErr(t, m.StoreString("huge", bytes.Repeat([]byte("H"), 9000)))
+	keys := []string{"", "huge", strings.Repeat("x", 5000), "never"}
+	for i := 0; i < 200; i += 3 {
+		keys = append(keys, fmt.Sprintf("k%d", i), fmt.Sprintf("absent%d", i))
+	}
+	gets, mixed, g := &Batch{}, &Batch{}, NewGetBatch(8)
+	for round := range 2 {
+		gets.Reset()
+		mixed.Reset()
+		g.Reset()
+		for _, k := range keys {
+			gets.Get([]byte(k))
+			mixed.Get([]byte(k))
+			g.GetString(k)
+		}
+		mixed.Delete([]byte("not stored"))
+		noErr(t, m.Run(gets))
+		noErr(t, m.Run(mixed))
+		noErr(t, m.RunGets(g))
+		for j, k := range keys {
+			v, ok := gets.Value(j)
+			mv, mok := mixed.Value(j)
+			gv, gok := g.Value(j)
+			if gets.Status(j) != mixed.Status(j) || gets.Status(j) != g.Status(j) || ok != mok || ok != gok ||
+				!bytes.Equal(v, mv) || !bytes.Equal(v, gv) {
+				t.Fatalf("round %d, key %q: gets-only %v %q, mixed %v %q, GetBatch %v %q", round, k,
+					gets.Status(j), v, mixed.Status(j), mv, g.Status(j), gv)
+			}
+			if k == "huge" && (!ok || len(v) != 9000) {
+				t.Fatalf("a value beyond the room: %v, %d bytes", gets.Status(j), len(v))
+			}
+		}
+		wantErr(t, gets.Err(2), ErrKeyTooLarge)
+	}
+	noErr(t, m.Close())
+	wantErr(t, m.Run(gets), ErrClosed)
+	if gets.Status(0) != StatusClosed {
+		t.Fatalf("closed map: status %v", gets.Status(0))
+	}
+}
