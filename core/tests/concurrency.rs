@@ -594,10 +594,17 @@ fn reads_are_never_torn_under_churn(filler: u64) {
 /// and then with a deadline given (a new record) and taken away again. No
 /// key is ever deleted or expires, so every read finds its key, and every
 /// value read is one some write stored whole: its words all name the key
-/// and one version.
+/// and one version. With 2 shards, and with 70 (more than a batch read's
+/// window has keys: a start per key).
 #[test]
 fn in_place_overwrites_never_tear_lock_free_reads() {
-    let map = Arc::new(Map::new(cfg(ExecMode::Auto, 2)).unwrap());
+    for shards in [2, 70] {
+        overwrites_never_tear_reads(shards);
+    }
+}
+
+fn overwrites_never_tear_reads(shards: usize) {
+    let map = Arc::new(Map::new(cfg(ExecMode::Auto, shards)).unwrap());
     const KEYS: u64 = 512;
     let key = |k: u64| [k.to_le_bytes(), (!k).to_le_bytes()].concat();
     let words = |k: u64| [4usize, 4, 4, 4, 1, 3, 5, 6, 8, 16, 80][(k % 11) as usize];

@@ -78,13 +78,14 @@ fn value_of(k: u64, len: usize) -> Vec<u8> {
 }
 
 /// Loads `n` keys of 16 bytes (every tenth with a deadline an hour away,
-/// every thirteenth expired, with values of 0-80 bytes) and returns the
+/// every thirteenth expired, with values of 0-80 and 600 bytes: past what
+/// a lock-free read stages, read under the lock) and returns the
 /// model and the keys, with as many never stored.
 fn load(map: &Map, n: u64) -> (Model, Vec<Vec<u8>>) {
     let key = |k: u64| [k.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes(), k.to_le_bytes()].concat();
     let mut model = Model::new();
     for k in 0..n {
-        let v = value_of(k, [32, 0, 8, 31, 33, 48, 64, 80][(k % 8) as usize]);
+        let v = value_of(k, [32, 0, 8, 31, 33, 48, 64, 80, 600][(k % 9) as usize]);
         if k % 13 == 0 {
             map.put_with_ttl(&key(k), &v, Duration::from_nanos(1)).unwrap();
             continue;
@@ -104,7 +105,7 @@ fn load(map: &Map, n: u64) -> (Model, Vec<Vec<u8>>) {
 /// A large table (1 shard, 70,000 entries: 2^17 slots, past the one-pass
 /// read), a small one, and one of more shards than a window has keys (a
 /// start per key), in batches of 1 to 200 keys (windows of 64 and their
-/// edges), rooms of 0 to 80 bytes, present, absent, expired and too-large
+/// edges), rooms of 0 to 640 bytes, present, absent, expired and too-large
 /// keys mixed, in every execution mode; `Map::batch` of the same gets
 /// agrees.
 #[test]
@@ -120,7 +121,9 @@ fn get_many_into_agrees_with_the_model() {
                 rng ^= rng << 17;
                 rng
             };
-            for (batch, stride) in [(1usize, 32usize), (63, 33), (64, 32), (65, 80), (200, 48), (128, 0), (64, 8)] {
+            for (batch, stride) in
+                [(1usize, 32usize), (63, 33), (64, 32), (65, 80), (200, 48), (128, 0), (64, 8), (70, 640)]
+            {
                 let picked: Vec<Vec<u8>> = (0..batch)
                     .map(|_| match next() % 16 {
                         0 => vec![7u8; MAX_KEY + 1 + (next() % 4) as usize],
@@ -135,7 +138,9 @@ fn get_many_into_agrees_with_the_model() {
 }
 
 /// Rooms that do not fit `out` are refused before anything is read; a
-/// closed map reports `Closed` and calls nothing back.
+/// closed map reports `Closed` and calls nothing back; an iterator that
+/// ends before its length is refused after the keys it gave, and one that
+/// goes on past it is not read further.
 #[test]
 fn get_many_into_refuses_short_rooms_and_a_closed_map() {
     let map = map(2, ExecMode::Auto, 0);
@@ -147,10 +152,91 @@ fn get_many_into_refuses_short_rooms_and_a_closed_map() {
     let e = map.get_many_into([&b"k"[..]], &mut out, usize::MAX, |_, _, _| called = true).unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument);
     assert!(!called);
+    for mode in [ExecMode::Auto, ExecMode::Delegate] {
+        let map = self::map(2, mode, 0);
+        map.put(b"k", b"v").unwrap();
+        let mut out = [0u8; 3 * 8];
+        let mut seen = Vec::new();
+        let short = Lying { keys: vec![&b"k"[..], b"x"], claims: 3 };
+        let e = map.get_many_into(short, &mut out, 8, |i, st, len| seen.push((i, st, len))).unwrap_err();
+        assert_eq!(e.status(), Status::InvalidArgument, "{mode:?}");
+        assert!(seen.is_empty() || seen == [(0, Status::Ok, 1), (1, Status::NotFound, 0)], "{mode:?}: {seen:?}");
+        seen.clear();
+        let long = Lying { keys: vec![&b"k"[..], b"x", b"k"], claims: 2 };
+        map.get_many_into(long, &mut out, 8, |i, st, len| seen.push((i, st, len))).unwrap();
+        seen.sort_by_key(|o| o.0);
+        assert_eq!(seen, [(0, Status::Ok, 1), (1, Status::NotFound, 0)], "{mode:?}");
+    }
     map.close().unwrap();
     let e = map.get_many_into([&b"k"[..]], &mut out, 8, |_, _, _| called = true).unwrap_err();
     assert_eq!(e.status(), Status::Closed);
     assert!(!called);
+}
+
+/// An iterator that reports another length than it has.
+struct Lying<'k> {
+    keys: Vec<&'k [u8]>,
+    claims: usize,
+}
+
+impl<'k> Iterator for Lying<'k> {
+    type Item = &'k [u8];
+    fn next(&mut self) -> Option<&'k [u8]> {
+        (!self.keys.is_empty()).then(|| self.keys.remove(0))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.claims, Some(self.claims))
+    }
+}
+
+impl ExactSizeIterator for Lying<'_> {}
+
+/// `done` runs outside the map's read sections: it may close the map (the
+/// windows after report `Closed`) and read it, without waiting on itself.
+#[test]
+fn get_many_into_calls_back_outside_the_read() {
+    let map = map(2, ExecMode::Auto, 0);
+    let keys: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_le_bytes().to_vec()).collect();
+    for k in &keys {
+        map.put(k, k).unwrap();
+    }
+    let mut out = vec![0u8; 8 * keys.len()];
+    let mut reported = 0;
+    let e = map
+        .get_many_into(keys.iter().map(Vec::as_slice), &mut out, 8, |i, st, len| {
+            assert_eq!((st, len), (Status::Ok, 4), "key {i}: read before the close");
+            if i <= 70 {
+                assert_eq!(map.get(&keys[i]).unwrap().as_deref(), Some(&keys[i][..]), "a read from done");
+            }
+            reported += 1;
+            if i == 70 {
+                map.close().unwrap();
+            }
+        })
+        .unwrap_err();
+    assert_eq!(e.status(), Status::Closed);
+    // The first two windows of 64 were read before the close.
+    assert_eq!(reported, 128);
+}
+
+/// Every get of `get_many_into` counts once as a hit or a miss, a value
+/// read again under the lock included; a value too large for its room
+/// counts nothing (its retry with room is the hit).
+#[test]
+fn get_many_into_counts_hits_and_misses() {
+    let map = Map::new(Config { shards: 3, record_stats: true, ..Config::default() }).unwrap();
+    for i in 0..100u32 {
+        map.put(&i.to_le_bytes(), &vec![1u8; if i % 10 == 0 { 700 } else { 16 }]).unwrap();
+    }
+    let keys: Vec<[u8; 4]> = (50..250u32).map(u32::to_le_bytes).collect();
+    let (room, small) = (800, 8);
+    for (stride, hits, misses) in [(room, 50, 150), (small, 0, 150)] {
+        let before = map.stats().unwrap();
+        let mut out = vec![0u8; stride * keys.len()];
+        map.get_many_into(keys.iter().map(|k| &k[..]), &mut out, stride, |_, _, _| {}).unwrap();
+        let after = map.stats().unwrap();
+        assert_eq!((after.hits - before.hits, after.misses - before.misses), (hits, misses), "rooms of {stride}");
+    }
 }
 
 proptest! {

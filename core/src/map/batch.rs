@@ -239,15 +239,17 @@ impl Map {
     /// are all in flight at once and no stage waits on a line it could have
     /// asked for earlier. When every shard's slots fit the caches, one pass
     /// without stages. Each shard's sequence and published array are read
-    /// once per window (once per key when the map has more shards than a
-    /// window has keys); a read that finds the sequence moved, a write
+    /// once per window (once per key when the map has more than [`WINDOW`]
+    /// shards, or more shards than the read has keys); a read that finds the sequence moved, a write
     /// section open, or a case the lean second stage leaves out takes the
     /// whole lock-free read, and then its shard's lock when that found no
     /// consistent moment ([`GetSink::finish`]).
     fn read_gets<'k>(&self, n: usize, sink: impl GetSink<'k>) {
-        // Few shards: their starts are read once per window, indexed by
-        // shard; many: one start per key, indexed by its place in the window.
-        if self.inner.shards.len() <= WINDOW {
+        // Few shards and at least as many keys: their starts are read once
+        // per window, indexed by shard; else one start per key, indexed by
+        // its place in the window (a batch of one key reads one start).
+        let shards = self.inner.shards.len();
+        if shards <= WINDOW && n >= shards {
             self.read_gets_by::<true>(n, sink)
         } else {
             self.read_gets_by::<false>(n, sink)
@@ -339,15 +341,18 @@ impl Map {
 
     /// Gets many keys in one call: the value of the `i`-th key of `keys`
     /// goes to the `stride` bytes of `out` from `i * stride`, and
-    /// `done(i, status, len)` is called once per key, in no particular
-    /// order: `Ok` with the value's length; `NotFound` (0);
-    /// `BufferTooSmall` with the length needed (the room is left as it
-    /// was); `KeyTooLarge` (0).
+    /// `done(i, status, len)` is called once per key: `Ok` with the
+    /// value's length; `NotFound` (0); `BufferTooSmall` with the length
+    /// needed (the room is left as it was); `KeyTooLarge` (0); `Panic` (0)
+    /// when an earlier panic poisoned the key's shard.
     ///
     /// The reads of an all-get [`Map::batch`] without an operation record
     /// per key: the keys' hashes, home slots and records are asked for a
     /// window of 64 keys at a time before any is read. It is what the C
-    /// ABI's `ns_get_many`, and so the Go and Java batch gets, run.
+    /// ABI's `ns_get_many`, and so the Go and Java batch gets, run. The
+    /// iterator and `done` run outside the map's read sections (a window's
+    /// keys are taken before it is read, its outcomes given after), so they
+    /// may call the map, `close` included.
     ///
     /// ```
     /// # let map = numashard::Map::new(numashard::Config::default()).unwrap();
@@ -363,13 +368,16 @@ impl Map {
     /// ```
     ///
     /// Errors: `InvalidArgument` when `out` is shorter than the keys'
-    /// rooms; `Closed` (then `done` is never called).
+    /// rooms (nothing read), or when the iterator ends before the length it
+    /// reported (after the keys it gave); `Closed`, with nothing reported
+    /// when the map was closed before the call, and only the keys read
+    /// before it when a `close` raced the call (64 at a time).
     pub fn get_many_into<'k, K>(
         &self,
         keys: K,
         out: &mut [u8],
         stride: usize,
-        done: impl FnMut(usize, Status, usize),
+        mut done: impl FnMut(usize, Status, usize),
     ) -> Result<()>
     where
         K: IntoIterator<Item = &'k [u8]>,
@@ -380,13 +388,34 @@ impl Map {
         if !n.checked_mul(stride).is_some_and(|t| t <= out.len()) {
             return Err(Error::with_detail(Status::InvalidArgument, "out is shorter than the keys' rooms"));
         }
+        // Past its length, an iterator is not read.
+        let mut keys = keys;
         let inner = &*self.inner;
         if inner.cfg.exec_mode != ExecMode::Auto || inner.cfg.batch_delegate_min != 0 {
             // Owners take (part of) it: the general batch, with an op per key.
-            return self.get_many_ops(keys, out, stride, done);
+            return self.get_many_ops(n, keys.take(n), out, stride, done);
         }
-        let _pass = self.enter()?;
-        self.read_gets(n, FlatGets { keys, out, stride, done });
+        let mut window: [&[u8]; WINDOW] = [&[]; WINDOW];
+        let mut outcomes = [(Status::Ok, 0usize); WINDOW];
+        let mut w0 = 0;
+        while w0 < n {
+            let w = WINDOW.min(n - w0);
+            for (j, slot) in window[..w].iter_mut().enumerate() {
+                let Some(key) = keys.next() else {
+                    return Err(short_iterator(w0 + j, n));
+                };
+                *slot = key;
+            }
+            {
+                let _pass = self.enter()?;
+                let rooms = &mut out[w0 * stride..(w0 + w) * stride];
+                self.read_gets(w, FlatGets { keys: &window[..w], rooms, stride, outcomes: &mut outcomes[..w] });
+            }
+            for (j, &(st, len)) in outcomes[..w].iter().enumerate() {
+                done(w0 + j, st, len);
+            }
+            w0 += w;
+        }
         Ok(())
     }
 
@@ -419,6 +448,7 @@ impl Map {
     #[cold]
     fn get_many_ops<'k>(
         &self,
+        n: usize,
         keys: impl Iterator<Item = &'k [u8]>,
         out: &mut [u8],
         stride: usize,
@@ -432,6 +462,9 @@ impl Map {
                 BatchOp::get(key, room)
             })
             .collect();
+        if ops.len() < n {
+            return Err(short_iterator(ops.len(), n));
+        }
         self.batch(&mut ops)?;
         for (i, op) in ops.iter().enumerate() {
             let len = if matches!(op.status, Status::Ok | Status::BufferTooSmall) { op.out_len } else { 0 };
@@ -497,32 +530,40 @@ impl<'k> GetSink<'k> for OpGets<'_, 'k> {
     }
 }
 
-/// [`Map::get_many_into`]'s gets: keys from an iterator, rooms at a fixed
-/// stride in one buffer, outcomes to a callback.
-struct FlatGets<'o, I, D> {
-    keys: I,
-    out: &'o mut [u8],
-    stride: usize,
-    done: D,
+/// The error of a key iterator that ended at `got` keys of the `len` it reported.
+fn short_iterator(got: usize, len: usize) -> Error {
+    Error::with_detail(Status::InvalidArgument, format!("the key iterator ended after {got} of its {len} keys"))
 }
 
-impl<'k, I: Iterator<Item = &'k [u8]>, D: FnMut(usize, Status, usize)> GetSink<'k> for FlatGets<'_, I, D> {
+/// A window of [`Map::get_many_into`]'s gets: its keys, its rooms at a
+/// fixed stride, and where each outcome goes until the window is read.
+struct FlatGets<'w, 'k> {
+    keys: &'w [&'k [u8]],
+    rooms: &'w mut [u8],
+    stride: usize,
+    outcomes: &'w mut [(Status, usize)],
+}
+
+impl<'k> GetSink<'k> for FlatGets<'_, 'k> {
     #[inline(always)]
-    fn key(&mut self, _i: usize) -> &'k [u8] {
-        // Asked exactly as many times as the iterator's exact length.
-        self.keys.next().unwrap_or_default()
+    fn key(&mut self, i: usize) -> &'k [u8] {
+        debug_assert!(i < self.keys.len());
+        // SAFETY: [`Map::read_gets`] asks only for keys below the `n` it was given, `self.keys.len()`.
+        unsafe { self.keys.get_unchecked(i) }
     }
 
     fn too_large(&mut self, i: usize) {
-        (self.done)(i, Status::KeyTooLarge, 0);
+        self.outcomes[i] = (Status::KeyTooLarge, 0);
     }
 
     #[inline(always)]
     fn finish(&mut self, map: &Map, i: usize, start: &ReadStart<'_>, b: Begun, hash: u64, key: &[u8]) {
-        debug_assert!((i + 1) * self.stride <= self.out.len());
-        // SAFETY: i < n, and `get_many_into` checked n * stride <= out.len().
-        let room = unsafe { self.out.get_unchecked_mut(i * self.stride..(i + 1) * self.stride) };
-        let (st, len) = map.get_one(start, b, hash, key, room);
-        (self.done)(i, st, len);
+        debug_assert!(i < self.outcomes.len() && (i + 1) * self.stride <= self.rooms.len());
+        // SAFETY: i < n (as in `key`); `get_many_into` gives as many outcomes
+        // as keys, and n * stride bytes of rooms.
+        unsafe {
+            let room = self.rooms.get_unchecked_mut(i * self.stride..(i + 1) * self.stride);
+            *self.outcomes.get_unchecked_mut(i) = map.get_one(start, b, hash, key, room);
+        }
     }
 }
