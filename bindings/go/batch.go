@@ -65,8 +65,8 @@ type batchOp struct {
 // write (and a retried take or swap acts after the batch's later ops).
 //
 // A Batch of gets only runs as a GetBatch does (one ns_get_many call, no
-// per-op record on either side): about half the time per key of a mixed
-// batch of the same gets (bench/results/go.md, run 22).
+// per-op record in the engine): 0.6-0.8 of the time per key it took
+// through ns_batch (bench/results/go.md, run 22).
 type Batch struct {
 	ops  []batchOp
 	data []byte // keys, values and expected values, back to back
@@ -410,7 +410,7 @@ func (m *Map) runOps(b *Batch, ops []batchOp, at []int) error {
 // runGets runs a batch of gets only, whose keys lie back to back in
 // b.data[:keyEnd] and whose rooms are hint bytes each, back to back in
 // b.out, with one ns_get_many call: the engine reads the arrays as they
-// are, with no ns_op per key (as GetBatch does; about half the time per
+// are, with no ns_op per key (as GetBatch does; 0.6-0.8 of the time per
 // key of ns_batch for small values, bench/results/go.md run 22).
 func (m *Map) runGets(b *Batch, hint, keyEnd int) error {
 	n := len(b.ops)
