@@ -160,7 +160,20 @@ fn get_many_into_refuses_short_rooms_and_a_closed_map() {
         let short = Lying { keys: vec![&b"k"[..], b"x"], claims: 3 };
         let e = map.get_many_into(short, &mut out, 8, |i, st, len| seen.push((i, st, len))).unwrap_err();
         assert_eq!(e.status(), Status::InvalidArgument, "{mode:?}");
-        assert!(seen.is_empty() || seen == [(0, Status::Ok, 1), (1, Status::NotFound, 0)], "{mode:?}: {seen:?}");
+        seen.sort_by_key(|o| o.0);
+        assert_eq!(seen, [(0, Status::Ok, 1), (1, Status::NotFound, 0)], "{mode:?}: the keys it gave");
+        seen.clear();
+        // Short past a window: 66 keys of a claimed 70.
+        let keys: Vec<[u8; 1]> = (0..66u8).map(|i| [i]).collect();
+        let mut out70 = [0u8; 70 * 8];
+        let short = Lying { keys: keys.iter().map(|k| &k[..]).collect(), claims: 70 };
+        let e = map.get_many_into(short, &mut out70, 8, |i, st, len| seen.push((i, st, len))).unwrap_err();
+        assert_eq!(e.status(), Status::InvalidArgument, "{mode:?}");
+        seen.sort_by_key(|o| o.0);
+        assert_eq!(seen.iter().map(|o| o.0).collect::<Vec<_>>(), (0..66).collect::<Vec<_>>(), "{mode:?}");
+        assert!(seen
+            .iter()
+            .all(|&(i, st, _)| st == if i == usize::from(b'k') { Status::Ok } else { Status::NotFound }));
         seen.clear();
         let long = Lying { keys: vec![&b"k"[..], b"x", b"k"], claims: 2 };
         map.get_many_into(long, &mut out, 8, |i, st, len| seen.push((i, st, len))).unwrap();
@@ -170,6 +183,12 @@ fn get_many_into_refuses_short_rooms_and_a_closed_map() {
     map.close().unwrap();
     let e = map.get_many_into([&b"k"[..]], &mut out, 8, |_, _, _| called = true).unwrap_err();
     assert_eq!(e.status(), Status::Closed);
+    for mode in [ExecMode::Auto, ExecMode::Delegate] {
+        let closed = self::map(2, mode, 0);
+        closed.close().unwrap();
+        let e = closed.get_many_into(std::iter::empty(), &mut out, 8, |_, _, _| called = true).unwrap_err();
+        assert_eq!(e.status(), Status::Closed, "{mode:?}: no keys, a closed map");
+    }
     assert!(!called);
 }
 

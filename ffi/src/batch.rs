@@ -356,7 +356,7 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
 /// read: the reads run together). Per key, `statuses[i]` is `NS_OK`
 /// (`value_lens[i]` bytes copied), `NS_NOT_FOUND`, `NS_BUFFER_TOO_SMALL`
 /// (`value_lens[i]` = the value's length; nothing copied: read it again with
-/// room, for example with `ns_get`), `NS_ERR_KEY_TOO_LARGE`, or
+/// room, for example with `ns_get`), `NS_ERR_KEY_TOO_LARGE`, or possibly
 /// `NS_ERR_PANIC` (the key's shard was poisoned by an earlier panic);
 /// `value_lens[i]` is 0 unless `NS_OK` or `NS_BUFFER_TOO_SMALL`.
 ///

@@ -240,10 +240,10 @@ impl Map {
     /// asked for earlier. When every shard's slots fit the caches, one pass
     /// without stages. Each shard's sequence and published array are read
     /// once per window (once per key when the map has more than [`WINDOW`]
-    /// shards, or more shards than the read has keys); a read that finds the sequence moved, a write
-    /// section open, or a case the lean second stage leaves out takes the
-    /// whole lock-free read, and then its shard's lock when that found no
-    /// consistent moment ([`GetSink::finish`]).
+    /// shards, or more shards than the read has keys); a read that finds
+    /// the sequence moved, a write section open, or a case the lean second
+    /// stage leaves out takes the whole lock-free read, and then its shard's
+    /// lock when that found no consistent moment ([`GetSink::finish`]).
     fn read_gets<'k>(&self, n: usize, sink: impl GetSink<'k>) {
         // Few shards and at least as many keys: their starts are read once
         // per window, indexed by shard; else one start per key, indexed by
@@ -343,8 +343,8 @@ impl Map {
     /// goes to the `stride` bytes of `out` from `i * stride`, and
     /// `done(i, status, len)` is called once per key: `Ok` with the
     /// value's length; `NotFound` (0); `BufferTooSmall` with the length
-    /// needed (the room is left as it was); `KeyTooLarge` (0); `Panic` (0)
-    /// when an earlier panic poisoned the key's shard.
+    /// needed (the room is left as it was); `KeyTooLarge` (0); it may be
+    /// `Panic` (0) for a key whose shard an earlier panic poisoned.
     ///
     /// The reads of an all-get [`Map::batch`] without an operation record
     /// per key: the keys' hashes, home slots and records are asked for a
@@ -367,11 +367,17 @@ impl Map {
     /// assert_eq!(&out[..1], b"1");
     /// ```
     ///
-    /// Errors: `InvalidArgument` when `out` is shorter than the keys'
-    /// rooms (nothing read), or when the iterator ends before the length it
-    /// reported (after the keys it gave); `Closed`, with nothing reported
-    /// when the map was closed before the call, and only the keys read
-    /// before it when a `close` raced the call (64 at a time).
+    /// Errors:
+    /// - `InvalidArgument` when `out` is shorter than the keys' rooms
+    ///   (nothing read); or when the iterator ends before the length it
+    ///   reported: the keys it gave are read and reported first. An
+    ///   iterator is never read past its length.
+    /// - `Closed` when the map was closed before the call (nothing
+    ///   reported). A `close` racing the call (from `done`, or another
+    ///   thread) lets the windows of 64 keys read before it be reported,
+    ///   then `Closed` (in the default `ExecMode::Auto` without
+    ///   `batch_delegate_min`; otherwise the call is one [`Map::batch`],
+    ///   read whole before any `done`).
     pub fn get_many_into<'k, K>(
         &self,
         keys: K,
@@ -383,30 +389,33 @@ impl Map {
         K: IntoIterator<Item = &'k [u8]>,
         K::IntoIter: ExactSizeIterator,
     {
-        let keys = keys.into_iter();
+        let mut keys = keys.into_iter();
         let n = keys.len();
         if !n.checked_mul(stride).is_some_and(|t| t <= out.len()) {
             return Err(Error::with_detail(Status::InvalidArgument, "out is shorter than the keys' rooms"));
         }
-        // Past its length, an iterator is not read.
-        let mut keys = keys;
         let inner = &*self.inner;
         if inner.cfg.exec_mode != ExecMode::Auto || inner.cfg.batch_delegate_min != 0 {
             // Owners take (part of) it: the general batch, with an op per key.
             return self.get_many_ops(n, keys.take(n), out, stride, done);
         }
+        if n == 0 {
+            // Nothing to read, but a closed map says so.
+            return self.enter().map(drop);
+        }
         let mut window: [&[u8]; WINDOW] = [&[]; WINDOW];
         let mut outcomes = [(Status::Ok, 0usize); WINDOW];
         let mut w0 = 0;
         while w0 < n {
-            let w = WINDOW.min(n - w0);
-            for (j, slot) in window[..w].iter_mut().enumerate() {
-                let Some(key) = keys.next() else {
-                    return Err(short_iterator(w0 + j, n));
-                };
+            // At most n keys are taken from the iterator, a window at a time.
+            let want = WINDOW.min(n - w0);
+            let mut w = 0;
+            for (slot, key) in window[..want].iter_mut().zip(keys.by_ref()) {
                 *slot = key;
+                w += 1;
             }
-            {
+            let short = w < want;
+            if w > 0 {
                 let _pass = self.enter()?;
                 let rooms = &mut out[w0 * stride..(w0 + w) * stride];
                 self.read_gets(w, FlatGets { keys: &window[..w], rooms, stride, outcomes: &mut outcomes[..w] });
@@ -415,6 +424,9 @@ impl Map {
                 done(w0 + j, st, len);
             }
             w0 += w;
+            if short {
+                return Err(short_iterator(w0, n));
+            }
         }
         Ok(())
     }
@@ -462,13 +474,14 @@ impl Map {
                 BatchOp::get(key, room)
             })
             .collect();
-        if ops.len() < n {
-            return Err(short_iterator(ops.len(), n));
-        }
         self.batch(&mut ops)?;
         for (i, op) in ops.iter().enumerate() {
             let len = if matches!(op.status, Status::Ok | Status::BufferTooSmall) { op.out_len } else { 0 };
             done(i, op.status, len);
+        }
+        if ops.len() < n {
+            // The keys it gave were read and reported, as in the windows' path.
+            return Err(short_iterator(ops.len(), n));
         }
         Ok(())
     }
