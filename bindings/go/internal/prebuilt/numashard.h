@@ -836,7 +836,7 @@ ns_status ns_batch(struct ns_map *m, struct ns_op *ops, size_t n);
  * read: the reads run together). Per key, `statuses[i]` is `NS_OK`
  * (`value_lens[i]` bytes copied), `NS_NOT_FOUND`, `NS_BUFFER_TOO_SMALL`
  * (`value_lens[i]` = the value's length; nothing copied: read it again with
- * room, for example with `ns_get`), `NS_ERR_KEY_TOO_LARGE`, or
+ * room, for example with `ns_get`), `NS_ERR_KEY_TOO_LARGE`, or possibly
  * `NS_ERR_PANIC` (the key's shard was poisoned by an earlier panic);
  * `value_lens[i]` is 0 unless `NS_OK` or `NS_BUFFER_TOO_SMALL`.
  *
