@@ -227,9 +227,13 @@ impl Map {
     }
 
     /// An all-get batch that no owner takes (`Auto`, no delegation): the
-    /// lock-free reads of [`Map::read_gets`], each op its own room.
+    /// lock-free reads of [`Map::read_gets`], each op its own room, a window
+    /// at a time (so a last window with fewer keys than shards reads one
+    /// start per key, as [`Map::get_many_into`]'s do).
     fn read_batch(&self, ops: &mut [BatchOp<'_>]) {
-        self.read_gets(ops.len(), OpGets(ops));
+        for window in ops.chunks_mut(WINDOW) {
+            self.read_gets(window.len(), OpGets(window));
+        }
     }
 
     /// The gets of an all-get read that no owner takes: lock-free reads in
