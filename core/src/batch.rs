@@ -143,6 +143,12 @@ impl<'a> BatchOp<'a> {
         BatchOp { out, ..BatchOp::new(OpKind::Get, key) }
     }
 
+    /// A get's outcome once run: its status, and the value's length when
+    /// that is `Ok` or `BufferTooSmall` (0 otherwise).
+    pub(crate) fn get_outcome(&self) -> (Status, usize) {
+        (self.status, if matches!(self.status, Status::Ok | Status::BufferTooSmall) { self.out_len } else { 0 })
+    }
+
     /// A get into an owned vector (cleared, then filled with the value when found).
     pub fn get_vec(key: &'a [u8], out: &'a mut Vec<u8>) -> BatchOp<'a> {
         BatchOp { out_vec: Some(out), ..BatchOp::new(OpKind::Get, key) }

@@ -236,98 +236,96 @@ impl Map {
         }
     }
 
-    /// The gets of an all-get read that no owner takes: lock-free reads in
-    /// windows of [`WINDOW`] keys, each stage running over the whole window,
-    /// whatever the shards, before the next starts — hash and fetch the home
-    /// slots; probe and fetch the records; read — so that a window's misses
-    /// are all in flight at once and no stage waits on a line it could have
-    /// asked for earlier. When every shard's slots fit the caches, one pass
-    /// without stages. Each shard's sequence and published array are read
-    /// once per window (once per key when the map has more than [`WINDOW`]
-    /// shards, or more shards than the read has keys); a read that finds
-    /// the sequence moved, a write section open, or a case the lean second
-    /// stage leaves out takes the whole lock-free read, and then its shard's
-    /// lock when that found no consistent moment ([`GetSink::finish`]).
-    fn read_gets<'k>(&self, n: usize, sink: impl GetSink<'k>) {
-        // Few shards and at least as many keys: their starts are read once
-        // per window, indexed by shard; else one start per key, indexed by
-        // its place in the window (a batch of one key reads one start).
+    /// One window of an all-get read that no owner takes (at most
+    /// [`WINDOW`] keys): lock-free reads in stages, each running over the
+    /// whole window, whatever the shards, before the next starts — hash and
+    /// fetch the home slots; probe and fetch the records; read — so that the
+    /// window's misses are all in flight at once and no stage waits on a
+    /// line it could have asked for earlier. When every shard's slots fit
+    /// the caches, one pass without stages. Each shard's sequence and
+    /// published array are read once for the window (once per key when the
+    /// map has more than [`WINDOW`] shards, or more shards than the window
+    /// has keys); a read that finds the sequence moved, a write section
+    /// open, or a case the lean second stage leaves out takes the whole
+    /// lock-free read, and then its shard's lock when that found no
+    /// consistent moment ([`GetSink::finish`]).
+    fn read_gets<'k>(&self, w: usize, sink: impl GetSink<'k>) {
+        debug_assert!(w <= WINDOW);
+        // Few shards and at least as many keys: their starts are read once,
+        // indexed by shard; else one start per key, indexed by its place in
+        // the window (a window of one key reads one start).
         let shards = self.inner.shards.len();
-        if shards <= WINDOW && n >= shards {
-            self.read_gets_by::<true>(n, sink)
+        if shards <= WINDOW && w >= shards {
+            self.read_gets_by::<true>(w, sink)
         } else {
-            self.read_gets_by::<false>(n, sink)
+            self.read_gets_by::<false>(w, sink)
         }
     }
 
     /// [`Map::read_gets`], with a start per shard or per key.
     #[inline(always)]
-    fn read_gets_by<'k, const PER_SHARD: bool>(&self, n: usize, mut sink: impl GetSink<'k>) {
+    fn read_gets_by<'k, const PER_SHARD: bool>(&self, w: usize, mut sink: impl GetSink<'k>) {
         let inner = &*self.inner;
         let shards = &*inner.shards;
         let max_key_len = inner.cfg.max_key_len;
-        let per_shard = PER_SHARD;
-        // Filled before use in every window (see the SAFETY notes below):
-        // not initialised, since every batch of 64 would pay for it.
+        // Filled before use (see the SAFETY notes below): not initialised,
+        // since every batch of 64 would pay for it.
         let mut starts = [const { MaybeUninit::<ReadStart<'_>>::uninit() }; WINDOW];
         let mut begun = [const { MaybeUninit::<Begun>::uninit() }; WINDOW];
         let mut hashes = [0u64; WINDOW];
-        // Per key of the window: the key, and its start's index (SKIP: too
-        // large, already reported).
+        // Per key: the key, and its start's index (SKIP: too large, already
+        // reported).
         let mut keys: [&'k [u8]; WINDOW] = [&[]; WINDOW];
         let mut at = [0u8; WINDOW];
-        for w0 in (0..n).step_by(WINDOW) {
-            let w = WINDOW.min(n - w0);
-            if per_shard {
-                for (start, shard) in starts.iter_mut().zip(shards) {
-                    start.write(shard.read_start());
-                }
+        if PER_SHARD {
+            for (start, shard) in starts.iter_mut().zip(shards) {
+                start.write(shard.read_start());
             }
-            // SAFETY: per shard, starts[..shards.len()] were written just above.
-            let one_pass =
-                per_shard && starts[..shards.len()].iter().all(|s| unsafe { s.assume_init_ref() }.is_cache_sized());
-            for j in 0..w {
-                let key = sink.key(w0 + j);
-                if key.len() > max_key_len {
-                    at[j] = SKIP;
-                    sink.too_large(w0 + j);
-                    continue;
-                }
-                let hash = inner.hasher.hash(key);
-                let s = shard_of(hash, shards.len());
-                if !per_shard {
-                    starts[j].write(shards[s].read_start());
-                }
-                let k = if per_shard { s } else { j };
-                // SAFETY: starts[k] was written in this window: shards s <
-                // shards.len() <= WINDOW at its start (per shard), or just now.
-                let start = unsafe { starts[k].assume_init_ref() };
-                if one_pass {
-                    // Every shard's slots fit the caches: no stages.
-                    sink.finish(self, w0 + j, start, start.probe(hash), hash, key);
-                    continue;
-                }
-                keys[j] = key;
-                hashes[j] = hash;
-                at[j] = k as u8;
-                start.prefetch_home(hash);
-            }
-            if one_pass {
+        }
+        // SAFETY: per shard, starts[..shards.len()] were written just above.
+        let one_pass =
+            PER_SHARD && starts[..shards.len()].iter().all(|s| unsafe { s.assume_init_ref() }.is_cache_sized());
+        for j in 0..w {
+            let key = sink.key(j);
+            if key.len() > max_key_len {
+                at[j] = SKIP;
+                sink.too_large(j);
                 continue;
             }
-            for j in 0..w {
-                if at[j] != SKIP {
-                    // SAFETY: as above (at[j] was set in this window's first stage).
-                    begun[j].write(unsafe { starts[at[j] as usize].assume_init_ref() }.begin(hashes[j]));
-                }
+            let hash = inner.hasher.hash(key);
+            let s = shard_of(hash, shards.len());
+            if !PER_SHARD {
+                starts[j].write(shards[s].read_start());
             }
-            for j in 0..w {
-                if at[j] != SKIP {
-                    // SAFETY: as above; `begun[j]` was written by the second
-                    // stage for every key not skipped.
-                    let (start, b) = unsafe { (starts[at[j] as usize].assume_init_ref(), begun[j].assume_init()) };
-                    sink.finish(self, w0 + j, start, b, hashes[j], keys[j]);
-                }
+            let k = if PER_SHARD { s } else { j };
+            // SAFETY: starts[k] was written: shards s < shards.len() <=
+            // WINDOW above (per shard), or just now.
+            let start = unsafe { starts[k].assume_init_ref() };
+            if one_pass {
+                // Every shard's slots fit the caches: no stages.
+                sink.finish(self, j, start, start.probe(hash), hash, key);
+                continue;
+            }
+            keys[j] = key;
+            hashes[j] = hash;
+            at[j] = k as u8;
+            start.prefetch_home(hash);
+        }
+        if one_pass {
+            return;
+        }
+        for j in 0..w {
+            if at[j] != SKIP {
+                // SAFETY: as above (at[j] was set in the first stage).
+                begun[j].write(unsafe { starts[at[j] as usize].assume_init_ref() }.begin(hashes[j]));
+            }
+        }
+        for j in 0..w {
+            if at[j] != SKIP {
+                // SAFETY: as above; `begun[j]` was written by the second
+                // stage for every key not skipped.
+                let (start, b) = unsafe { (starts[at[j] as usize].assume_init_ref(), begun[j].assume_init()) };
+                sink.finish(self, j, start, b, hashes[j], keys[j]);
             }
         }
     }
@@ -457,7 +455,7 @@ impl Map {
         if !start.finish_get_rest(b, &mut op) {
             self.apply_retry(&mut op);
         }
-        (op.status, if matches!(op.status, Status::Ok | Status::BufferTooSmall) { op.out_len } else { 0 })
+        op.get_outcome()
     }
 
     /// [`Map::get_many_into`] through [`Map::batch`], an op per key.
@@ -480,8 +478,8 @@ impl Map {
             .collect();
         self.batch(&mut ops)?;
         for (i, op) in ops.iter().enumerate() {
-            let len = if matches!(op.status, Status::Ok | Status::BufferTooSmall) { op.out_len } else { 0 };
-            done(i, op.status, len);
+            let (status, len) = op.get_outcome();
+            done(i, status, len);
         }
         if ops.len() < n {
             // The keys it gave were read and reported, as in the windows' path.
@@ -509,7 +507,8 @@ impl Map {
     }
 }
 
-/// The keys of an all-get read and where each outcome goes ([`Map::read_gets`]).
+/// The keys of a window of an all-get read and where each outcome goes
+/// ([`Map::read_gets`]); `i` counts from the window's first key.
 trait GetSink<'k> {
     /// Key `i`: asked once per key, in key order.
     fn key(&mut self, i: usize) -> &'k [u8];
@@ -526,7 +525,7 @@ impl<'k> GetSink<'k> for OpGets<'_, 'k> {
     #[inline(always)]
     fn key(&mut self, i: usize) -> &'k [u8] {
         debug_assert!(i < self.0.len());
-        // SAFETY: [`Map::read_gets`] asks for keys below the `n` it was given, `self.0.len()`.
+        // SAFETY: [`Map::read_gets`] asks for keys below the `w` it was given, `self.0.len()`.
         unsafe { self.0.get_unchecked(i) }.key
     }
 
@@ -565,7 +564,7 @@ impl<'k> GetSink<'k> for FlatGets<'_, 'k> {
     #[inline(always)]
     fn key(&mut self, i: usize) -> &'k [u8] {
         debug_assert!(i < self.keys.len());
-        // SAFETY: [`Map::read_gets`] asks only for keys below the `n` it was given, `self.keys.len()`.
+        // SAFETY: [`Map::read_gets`] asks only for keys below the `w` it was given, `self.keys.len()`.
         unsafe { self.keys.get_unchecked(i) }
     }
 
@@ -576,8 +575,8 @@ impl<'k> GetSink<'k> for FlatGets<'_, 'k> {
     #[inline(always)]
     fn finish(&mut self, map: &Map, i: usize, start: &ReadStart<'_>, b: Begun, hash: u64, key: &[u8]) {
         debug_assert!(i < self.outcomes.len() && (i + 1) * self.stride <= self.rooms.len());
-        // SAFETY: i < n (as in `key`); `get_many_into` gives as many outcomes
-        // as keys, and n * stride bytes of rooms.
+        // SAFETY: i < w (as in `key`); `get_many_into` gives as many outcomes
+        // as keys, and w * stride bytes of rooms.
         unsafe {
             let room = self.rooms.get_unchecked_mut(i * self.stride..(i + 1) * self.stride);
             *self.outcomes.get_unchecked_mut(i) = map.get_one(start, b, hash, key, room);
