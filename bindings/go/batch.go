@@ -423,12 +423,8 @@ func (m *Map) runGets(b *Batch, hint, keyEnd int) error {
 	for i := range b.ops {
 		b.klens[i] = C.size_t(b.ops[i].key.n)
 	}
-	// The keys, the rooms and the three arrays are separate allocations of
-	// the batch's own: no two overlap, as ns_get_many requires. They hold
-	// plain bytes and integers: cgo passes them as they are.
-	s := Status(C.ns_get_many(m.h, C.size_t(n), bytesPtr(b.data[:keyEnd]), &b.klens[0],
-		bytesPtr(b.out), C.size_t(hint), &b.vlens[0], &b.sts[0]))
-	runtime.KeepAlive(m)
+	// The keys, the rooms and the three arrays are the batch's own.
+	s := m.getMany(b.data[:keyEnd], b.klens, b.out, hint, b.vlens, b.sts)
 	if s != StatusOK && s != StatusBufferTooSmall {
 		for i := range b.ops {
 			b.ops[i].status = s

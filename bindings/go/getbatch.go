@@ -138,14 +138,9 @@ func (m *Map) RunGets(g *GetBatch) error {
 	}
 	g.vlens, g.sts = g.vlens[:n], g.sts[:n]
 	g.moved = g.moved[:0]
-	// The arrays are the batch's own, each a separate allocation: none
-	// overlaps another, as ns_get_many requires (keys were copied in, so a
-	// key taken from a Value is no exception).
-	// Every array holds plain bytes or integers: cgo passes them as they
-	// are, nothing to pin.
-	s := Status(C.ns_get_many(m.h, C.size_t(n), bytesPtr(g.keys), &g.klens[0],
-		bytesPtr(g.out), C.size_t(stride), &g.vlens[0], &g.sts[0]))
-	runtime.KeepAlive(m)
+	// Keys were copied in, so a key taken from a Value is no exception to
+	// getMany's rule.
+	s := m.getMany(g.keys, g.klens, g.out, stride, g.vlens, g.sts)
 	switch s {
 	case StatusOK:
 		return nil
@@ -154,6 +149,19 @@ func (m *Map) RunGets(g *GetBatch) error {
 	default:
 		return errorOf("RunGets", s)
 	}
+}
+
+// getMany is one ns_get_many call: the gets of len(klens) keys lying back
+// to back in keys, each value into its stride bytes of out, each length and
+// status into vlens and sts (as long as klens, at least one). The arrays
+// must be the caller's own, each a separate allocation, so that none
+// overlaps another as ns_get_many requires; they hold plain bytes and
+// integers, which cgo passes as they are, with nothing to pin.
+func (m *Map) getMany(keys []byte, klens []C.size_t, out []byte, stride int, vlens []C.size_t, sts []C.ns_status) Status {
+	s := Status(C.ns_get_many(m.h, C.size_t(len(klens)), bytesPtr(keys), &klens[0],
+		bytesPtr(out), C.size_t(stride), &vlens[0], &sts[0]))
+	runtime.KeepAlive(m)
+	return s
 }
 
 // rereadLarge reads again, each on its own and with room for it, the
