@@ -143,6 +143,9 @@ pub enum EngineKind {
     /// numashard (`Auto`) with four shards per shard it would otherwise have
     /// (per allowed CPU by default): for comparing shard counts in one run.
     NumashardX4,
+    /// numashard (`Auto`) sized for the table's entries with its small
+    /// records placed by hash (`Config::place_records_by_hash`).
+    NumashardPlaced,
     /// `dashmap::DashMap`.
     DashMap,
     /// `scc::HashMap`.
@@ -162,10 +165,11 @@ pub enum EngineKind {
 
 impl EngineKind {
     /// Every map, numashard variants first (the ceilings, which are not maps, apart).
-    pub const ALL: [EngineKind; 7] = [
+    pub const ALL: [EngineKind; 8] = [
         EngineKind::Numashard,
         EngineKind::NumashardDelegate,
         EngineKind::NumashardX4,
+        EngineKind::NumashardPlaced,
         EngineKind::DashMap,
         EngineKind::Scc,
         EngineKind::Papaya,
@@ -188,6 +192,7 @@ impl EngineKind {
             EngineKind::Numashard => "numashard",
             EngineKind::NumashardDelegate => "numashard-delegate",
             EngineKind::NumashardX4 => "numashard-x4",
+            EngineKind::NumashardPlaced => "numashard-placed",
             EngineKind::DashMap => "dashmap",
             EngineKind::Scc => "scc",
             EngineKind::Papaya => "papaya",
@@ -200,12 +205,29 @@ impl EngineKind {
     /// True for the engines numashard is compared against.
     pub fn is_peer(self) -> bool {
         !self.is_ceiling()
-            && !matches!(self, EngineKind::Numashard | EngineKind::NumashardDelegate | EngineKind::NumashardX4)
+            && !matches!(
+                self,
+                EngineKind::Numashard
+                    | EngineKind::NumashardDelegate
+                    | EngineKind::NumashardX4
+                    | EngineKind::NumashardPlaced
+            )
     }
 
     /// True when the engine can run `workload` (the ceilings only read).
     pub fn supports(self, workload: Workload) -> bool {
         !self.is_ceiling() || workload.only_reads()
+    }
+
+    /// A new, empty engine for a table of `entries`: sized for them with
+    /// `presize`, or when sizing is what the engine is about (`numashard-placed`).
+    pub fn build_for_table(
+        self,
+        entries: usize,
+        presize: bool,
+        numashard_shards: usize,
+    ) -> numashard::Result<Box<dyn Engine>> {
+        self.build(if presize || self == EngineKind::NumashardPlaced { entries } else { 0 }, numashard_shards)
     }
 
     /// A new, empty engine sized for about `capacity` entries.
@@ -225,6 +247,7 @@ impl EngineKind {
                 };
                 Box::new(NumashardEngine::with_capacity(ExecMode::Auto, 4 * base, capacity)?)
             }
+            EngineKind::NumashardPlaced => Box::new(NumashardEngine::placed(numashard_shards, capacity.max(1))?),
             EngineKind::DashMap => Box::new(DashMapEngine::with_capacity(capacity)),
             EngineKind::Scc => Box::new(SccEngine::with_capacity(capacity)),
             EngineKind::Papaya => Box::new(PapayaEngine::with_capacity(capacity)),

@@ -89,8 +89,10 @@ struct Args {
     /// numashard shards (0 = one per allowed CPU).
     #[arg(long, default_value_t = 0)]
     shards: usize,
-    /// `grow`: make every engine with room for the whole fill (numashard's
-    /// `initial_capacity`, the peers' `with_capacity`) instead of empty.
+    /// Make every engine with room for the table's entries (numashard's
+    /// `initial_capacity`, the peers' `with_capacity`) instead of empty,
+    /// before loading it (`grow`: before the fill it measures).
+    /// `numashard-placed` is always made so.
     #[arg(long)]
     presize: bool,
     /// Bind every numashard shard's memory to another node than its CPU's (wrong placement, on purpose).
@@ -432,7 +434,9 @@ fn run(args: &Args) -> Result<(), String> {
                 if counters { 0i64.to_le_bytes().to_vec() } else { workload::value_bytes(args.value_size, 0) };
             let load_engine = |kind: EngineKind| -> Result<Loaded, String> {
                 progress.set_message(format!("{table}: loading {entries} entries into {kind}"));
-                let engine = kind.build(0, args.shards).map_err(|e| format!("cannot open {kind}: {e}"))?;
+                let engine = kind
+                    .build_for_table(entries, args.presize, args.shards)
+                    .map_err(|e| format!("cannot open {kind}: {e}"))?;
                 let load = runner::load(engine.as_ref(), &keys, entries, &load_value, load_threads)
                     .map_err(|e| format!("{kind}, {table}: {e}"))?;
                 let placement = engine.placement();
@@ -548,7 +552,9 @@ fn run(args: &Args) -> Result<(), String> {
         if plan.idle {
             for &kind in &plan.engines {
                 progress.set_message(format!("{table}: {kind} idle"));
-                let engine = kind.build(0, args.shards).map_err(|e| format!("cannot open {kind}: {e}"))?;
+                let engine = kind
+                    .build_for_table(entries, args.presize, args.shards)
+                    .map_err(|e| format!("cannot open {kind}: {e}"))?;
                 let load = runner::load(
                     engine.as_ref(),
                     &keys,

@@ -30,6 +30,20 @@ impl NumashardEngine {
         Ok(NumashardEngine { map: Map::new(cfg)? })
     }
 
+    /// A map (`Auto`) sized for `capacity` entries whose small records are
+    /// placed by hash (`Config::place_records_by_hash`).
+    pub fn placed(shards: usize, capacity: usize) -> numashard::Result<NumashardEngine> {
+        let misplace_memory = MISPLACE_MEMORY.load(Ordering::Relaxed);
+        let cfg = Config {
+            shards,
+            misplace_memory,
+            initial_capacity: capacity,
+            place_records_by_hash: true,
+            ..Config::default()
+        };
+        Ok(NumashardEngine { map: Map::new(cfg)? })
+    }
+
     /// The map.
     pub fn map(&self) -> &Map {
         &self.map

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/numashard/numashard/bindings/go/internal/prefetch"
 )
 
 // Direct reads: Load, LoadInto and AppendLoad read the engine's memory from
@@ -38,7 +40,7 @@ import (
 // file implements; a library speaking another gets no direct reads.
 // TestDirectReadVersion fails when the header moves on, so that the
 // protocol is reviewed before the number is.
-const directReadVersion = 2
+const directReadVersion = 3
 
 // headerDirectReadVersion is NS_DIRECT_READ_VERSION of the header this
 // package was built with (TestDirectReadVersion).
@@ -89,6 +91,7 @@ type directReader struct {
 type directShard struct {
 	seq    *uint64
 	table  *uint64 // slot array address | log2(capacity); 0 = none (closing)
+	home   *uint64 // records placed by hash: their lines' address | log2(count); 0 = none
 	direct bool    // false: a hit needs the engine (counting, marking)
 }
 
@@ -137,6 +140,7 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 		d.shards[i] = directShard{
 			seq:    (*uint64)(unsafe.Pointer(c.seq)),
 			table:  (*uint64)(unsafe.Pointer(c.table)),
+			home:   (*uint64)(unsafe.Pointer(c.home)),
 			direct: c.direct != 0,
 		}
 	}
@@ -234,6 +238,11 @@ func (d *directReader) leave(ctr *uint64, owned bool) {
 // attempts at a consistent probe.
 func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, directOutcome) {
 	tag := h | 1
+	if hw := atomic.LoadUint64(sh.home); hw != 0 {
+		// The record's line, if it was placed by hash, fetched together
+		// with the home slot (a hint: nothing is read through it).
+		prefetch.Pair(uintptr(hw&^4095) + uintptr(h>>(64-(hw&63)))<<6)
+	}
 	for range directRetries {
 		s1 := atomic.LoadUint64(sh.seq)
 		if s1&1 != 0 {

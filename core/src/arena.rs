@@ -102,6 +102,45 @@ pub(crate) struct Arena {
     free: [*mut u8; NCLASSES],
     large: HashMap<usize, NodeRegion>,
     all_bound: bool,
+    home: Option<Home>,
+}
+
+/// Home lines: one line per slot of a region addressed by the hash's top
+/// bits, where a one-line record goes when its line (or the other line of
+/// its 128-byte pair) is free, so that a lookup can ask for the record's
+/// line together with the index slot instead of after it.
+struct Home {
+    region: NodeRegion,
+    bits: u32,
+    used: Vec<u64>,
+}
+
+impl Home {
+    #[inline(always)]
+    fn take(&mut self, hash: u64) -> Option<*mut u8> {
+        let i = (hash >> (64 - self.bits)) as usize;
+        for j in [i, i ^ 1] {
+            let (w, b) = (j / 64, 1u64 << (j % 64));
+            if self.used[w] & b == 0 {
+                self.used[w] |= b;
+                // SAFETY: j < 2^bits, the region's line count.
+                return Some(unsafe { self.region.as_ptr().add(j * LINE) });
+            }
+        }
+        None
+    }
+
+    /// Frees `rec` if it is one of these lines.
+    #[inline(always)]
+    fn give_back(&mut self, rec: *mut u8) -> bool {
+        let off = (rec as usize).wrapping_sub(self.region.as_ptr() as usize);
+        if off >= self.region.len() {
+            return false;
+        }
+        let j = off / LINE;
+        self.used[j / 64] &= !(1u64 << (j % 64));
+        true
+    }
 }
 
 // SAFETY: the raw pointers point into regions the arena owns (`chunks`,
@@ -120,7 +159,24 @@ impl Arena {
             free: [ptr::null_mut(); NCLASSES],
             large: HashMap::new(),
             all_bound: true,
+            home: None,
         }
+    }
+
+    /// An arena with 2^`bits` home lines (see [`Home`]).
+    pub(crate) fn with_home(node: Option<u32>, bits: u32) -> Result<Arena> {
+        let mut a = Arena::new(node);
+        if bits >= 1 {
+            let region = NodeRegion::new(LINE << bits, node, true)?;
+            a.all_bound &= region.bound() || node.is_none();
+            a.home = Some(Home { region, bits, used: vec![0; (1usize << bits).div_ceil(64)] });
+        }
+        Ok(a)
+    }
+
+    /// The home lines' address and log2 count packed in one word (0: none).
+    pub(crate) fn home_word(&self) -> usize {
+        self.home.as_ref().map_or(0, |h| h.region.as_ptr() as usize | h.bits as usize)
     }
 
     /// True when every region this arena mapped was bound to its node.
@@ -130,9 +186,18 @@ impl Arena {
 
     /// Allocates a block for a record with these lengths and writes its
     /// header; `deadline` (0 = none) is stored after the value.
-    pub(crate) fn alloc_record(&mut self, key_len: usize, value_len: usize, deadline: u64) -> Result<*mut u8> {
+    pub(crate) fn alloc_record(
+        &mut self,
+        key_len: usize,
+        value_len: usize,
+        deadline: u64,
+        hash: u64,
+    ) -> Result<*mut u8> {
         let need = record_need(key_len, value_len, deadline != 0);
-        let p = if need <= LARGE_THRESHOLD {
+        let home = if need <= LINE { self.home.as_mut().and_then(|h| h.take(hash)) } else { None };
+        let p = if let Some(p) = home {
+            p
+        } else if need <= LARGE_THRESHOLD {
             self.alloc_small(need)?
         } else {
             let region = NodeRegion::new(need, self.node, false)?;
@@ -233,6 +298,9 @@ impl Arena {
     /// # Safety
     /// `rec` must come from this arena's `alloc_record` and not be freed yet.
     pub(crate) unsafe fn free_record(&mut self, rec: *mut u8, garbage: &mut Vec<NodeRegion>) {
+        if self.home.as_mut().is_some_and(|h| h.give_back(rec)) {
+            return;
+        }
         // SAFETY: rec is a live record of this arena (caller's contract).
         let (k, v) = unsafe { record_lens(rec) };
         // SAFETY: as above.
@@ -248,26 +316,35 @@ impl Arena {
 
     /// Frees everything; the regions go to `garbage`.
     pub(crate) fn reset(&mut self, garbage: &mut Vec<NodeRegion>) {
+        let mut home = self.home.take();
+        if let Some(h) = home.as_mut() {
+            h.used.iter_mut().for_each(|w| *w = 0);
+        }
         let old = std::mem::replace(self, Arena::new(self.node));
+        self.home = home;
         garbage.extend(old.chunks);
         garbage.extend(old.large.into_values());
     }
 
+    fn regions(&self) -> impl Iterator<Item = &NodeRegion> {
+        self.chunks.iter().chain(self.large.values()).chain(self.home.as_ref().map(|h| &h.region))
+    }
+
     /// Bytes mapped by this arena.
     pub(crate) fn mapped_bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.len()).sum::<usize>() + self.large.values().map(|r| r.len()).sum::<usize>()
+        self.regions().map(|c| c.len()).sum::<usize>()
     }
 
     /// Moves every region's pages found off its node there; returns how
     /// many were (see [`NodeRegion::settle`]).
     pub(crate) fn settle(&self) -> u64 {
-        self.chunks.iter().chain(self.large.values()).map(NodeRegion::settle).sum()
+        self.regions().map(NodeRegion::settle).sum()
     }
 
     /// Where the arena's resident pages are, relative to `node`.
     pub(crate) fn page_nodes(&self, node: u32) -> PageCount {
         let mut total = PageCount::default();
-        for r in self.chunks.iter().chain(self.large.values()) {
+        for r in self.regions() {
             // SAFETY: the region stays mapped while we hold &self.
             total.add(unsafe { numa::page_nodes(r.as_ptr(), r.len(), node) });
         }
@@ -413,7 +490,7 @@ mod tests {
     #[test]
     fn alloc_free_reuse_and_large() {
         let mut a = Arena::new(Some(0));
-        let r1 = a.alloc_record(16, 32, 0).unwrap();
+        let r1 = a.alloc_record(16, 32, 0, 0).unwrap();
         // SAFETY: `r1` is a fresh record of `a` sized for a 16-byte key and a
         // 32-byte value without deadline: the writes stay in its block, the
         // reads within its lengths; it is freed once, and not used after.
@@ -424,9 +501,9 @@ mod tests {
             assert_eq!(record_value(r1), &[7u8; 32]);
             a.free_record(r1, &mut Vec::new());
         }
-        let r2 = a.alloc_record(16, 32, 0).unwrap();
+        let r2 = a.alloc_record(16, 32, 0, 0).unwrap();
         assert_eq!(r1, r2, "freed block is reused");
-        let big = a.alloc_record(10, 200_000, 0).unwrap();
+        let big = a.alloc_record(10, 200_000, 0, 0).unwrap();
         // SAFETY: `big` is a live record of `a`.
         assert_eq!(unsafe { record_lens(big) }, (10, 200_000));
         assert!(a.mapped_bytes() >= FIRST_CHUNK + 200_000);
@@ -438,7 +515,7 @@ mod tests {
         // Fill several chunks: tails are retired, chunks double up to CHUNK.
         let mut recs = Vec::new();
         for i in 0..(3 * CHUNK / 4000) {
-            let r = a.alloc_record(8, 4000, 0).unwrap();
+            let r = a.alloc_record(8, 4000, 0, 0).unwrap();
             // SAFETY: the 8-byte key's word follows the header inside `r`'s
             // block (8-aligned), which only this thread touches.
             unsafe { atomic_bytes::store(r.add(HEADER), &(i as u64).to_le_bytes()) };
@@ -455,7 +532,7 @@ mod tests {
         }
         // A record just under the large threshold fits even in a fresh small arena.
         let mut b = Arena::new(None);
-        let r = b.alloc_record(8, LARGE_THRESHOLD - HEADER - 8, 0).unwrap();
+        let r = b.alloc_record(8, LARGE_THRESHOLD - HEADER - 8, 0, 0).unwrap();
         // SAFETY: `r` is a live record of `b`.
         assert_eq!(unsafe { record_lens(r) }, (8, LARGE_THRESHOLD - HEADER - 8));
         #[cfg(not(miri))] // move_pages: a system call Miri cannot run
@@ -467,7 +544,7 @@ mod tests {
         let mut a = Arena::new(None);
         let mut dropped = 0;
         for (k, v) in [(1usize, 0usize), (3, 5), (16, 32), (7, 1), (8, 8), (100, 3000)] {
-            let r = a.alloc_record(k, v, 42).unwrap();
+            let r = a.alloc_record(k, v, 42, 0).unwrap();
             let block = block_size(k, v, true);
             // SAFETY: `r` is a fresh record of `a` with room for a `k`-byte key,
             // a `v`-byte value and a deadline; the shorter values are written
@@ -505,7 +582,7 @@ mod tests {
         }
         // A deadline was dropped in place at least once (the case above).
         assert!(dropped > 0);
-        let plain = a.alloc_record(16, 32, 0).unwrap();
+        let plain = a.alloc_record(16, 32, 0, 0).unwrap();
         // SAFETY: `plain` is a live record of `a`.
         assert_eq!(unsafe { record_deadline(plain) }, 0);
         assert_eq!(block_size(16, 32, false), 56);
@@ -598,8 +675,21 @@ mod tests {
     /// region it came from.
     #[test]
     fn random_records_stay_intact_through_reuse_and_reset() {
+        random_records(Arena::new(None));
+    }
+
+    /// The same with home lines (`Config::place_records_by_hash`), 64 of
+    /// them, so that they are taken, freed and taken again, and most small
+    /// records find them full.
+    #[test]
+    fn random_records_stay_intact_with_home_lines() {
+        random_records(Arena::with_home(None, 6).unwrap());
+    }
+
+    fn random_records(mut a: Arena) {
         let steps = if cfg!(miri) { 120 } else { 20_000 };
-        let mut a = Arena::new(None);
+        let home = a.home.as_ref().map(|h| (h.region.as_ptr() as usize, LINE << h.bits));
+        let mut in_home = 0;
         let mut rng = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = move || {
             rng ^= rng << 13;
@@ -648,7 +738,17 @@ mod tests {
                 for (i, c) in val.chunks_mut(8).enumerate() {
                     c.copy_from_slice(&(i as u64 ^ r).to_le_bytes()[..c.len()]);
                 }
-                let rec = a.alloc_record(k, v, d).unwrap();
+                let rec = a.alloc_record(k, v, d, next()).unwrap();
+                if let Some((start, len)) = home {
+                    let at = (rec as usize).wrapping_sub(start);
+                    if at < len {
+                        assert!(
+                            record_need(k, v, d != 0) <= LINE && at % LINE == 0,
+                            "only one-line records, at a line's start"
+                        );
+                        in_home += 1;
+                    }
+                }
                 // SAFETY: a fresh block with room for the key and value.
                 unsafe {
                     atomic_bytes::store(rec.add(HEADER), &key);
@@ -676,7 +776,67 @@ mod tests {
         let mapped = a.mapped_bytes();
         let held = garbage.len();
         a.reset(&mut garbage);
-        assert_eq!(a.mapped_bytes(), 0);
-        assert_eq!(garbage.iter().skip(held).map(|r| r.len()).sum::<usize>(), mapped);
+        // A reset keeps the home lines (made once, for the map's life), all free.
+        let kept = a.home.as_ref().map_or(0, |h| h.region.len());
+        assert_eq!(a.mapped_bytes(), kept);
+        assert_eq!(garbage.iter().skip(held).map(|r| r.len()).sum::<usize>(), mapped - kept);
+        if let Some(h) = &a.home {
+            assert!(in_home > 0, "no record found a home line");
+            assert!(h.used.iter().all(|&w| w == 0), "a reset leaves home lines taken");
+        }
+    }
+
+    /// A one-line record goes to its hash's line, then to the other line of
+    /// that pair, then where it would without home lines; a freed line is
+    /// taken again; a larger record never goes there.
+    #[test]
+    fn home_lines_take_the_hash_line_then_its_pair() {
+        let mut a = Arena::with_home(None, 4).unwrap();
+        let base = a.home_word() & !4095;
+        assert_eq!(a.home_word() & 63, 4);
+        let hash = 5u64 << 60; // line 5; its pair is line 4
+        let line = |p: *mut u8| (p as usize).wrapping_sub(base) / LINE;
+        let r1 = a.alloc_record(16, 40, 0, hash).unwrap();
+        let r2 = a.alloc_record(16, 32, 0, hash).unwrap();
+        let r3 = a.alloc_record(16, 32, 0, hash).unwrap();
+        assert_eq!((line(r1), line(r2)), (5, 4));
+        assert!(line(r3) >= 16, "both lines taken: out of the region");
+        // Too long for a line (8 + 16 + 41 bytes), or with a deadline past it.
+        let big = a.alloc_record(16, 41, 0, 7 << 60).unwrap();
+        let dl = a.alloc_record(16, 33, 9, 7 << 60).unwrap();
+        assert!(line(big) >= 16 && line(dl) >= 16);
+        // A deadline that fits: 8 + 8 + 8 + 8 bytes.
+        let fits = a.alloc_record(8, 8, 9, 7 << 60).unwrap();
+        assert_eq!(line(fits), 7);
+        // SAFETY: live records of this arena, each freed once.
+        unsafe {
+            assert_eq!(record_deadline(fits), 9);
+            a.free_record(r1, &mut Vec::new());
+            assert_eq!(line(a.alloc_record(16, 32, 0, hash).unwrap()), 5);
+            a.free_record(r3, &mut Vec::new());
+        }
+        // r3's block went back to its size class, not to the lines.
+        let (l1, l0) = (a.alloc_record(16, 32, 0, 1 << 60).unwrap(), a.alloc_record(16, 32, 0, 1 << 60).unwrap());
+        assert_eq!((line(l1), line(l0)), (1, 0));
+        assert_eq!(a.alloc_record(16, 32, 0, 1 << 60).unwrap(), r3);
+    }
+
+    /// With as many records as lines, about 73% find one of their two
+    /// (the sizing of `Config::place_records_by_hash`).
+    #[test]
+    #[cfg_attr(miri, ignore)] // 4096 records: slow under Miri, nothing new
+    fn most_records_find_a_home_line() {
+        let mut a = Arena::with_home(None, 12).unwrap();
+        let base = a.home_word() & !4095;
+        let mut rng = 0x243F_6A88_85A3_08D3u64;
+        let mut home = 0;
+        for _ in 0..4096 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let p = a.alloc_record(16, 32, 0, rng.wrapping_mul(0x9E37_79B9_7F4A_7C15)).unwrap() as usize;
+            home += usize::from(p.wrapping_sub(base) < LINE << 12);
+        }
+        assert!((2870..=3110).contains(&home), "{home} of 4096 records in home lines");
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Policy {
     /// The log2 capacity below which no shard's index starts or shrinks
     /// (`Config::initial_capacity`'s share; 0 = the smallest).
     pub(crate) index_floor_bits: u32,
+    /// log2 of each shard's home lines (0: none; see `arena::Home`).
+    pub(crate) home_bits: u32,
 }
 
 impl Policy {
@@ -330,8 +332,14 @@ mod tests {
     #[test]
     fn policy_deadlines() {
         let c = Clock::manual();
-        let p =
-            Policy { clock: c.clone(), default_ttl_ns: 0, shard_limit: None, record_stats: false, index_floor_bits: 0 };
+        let p = Policy {
+            clock: c.clone(),
+            default_ttl_ns: 0,
+            shard_limit: None,
+            record_stats: false,
+            index_floor_bits: 0,
+            home_bits: 0,
+        };
         assert_eq!(p.deadline(0), 0);
         assert_eq!(p.deadline(u64::MAX), 0);
         assert_eq!(p.deadline(10), c.now_ns() + 10);

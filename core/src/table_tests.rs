@@ -181,7 +181,7 @@ fn find_compares_keys_of_entries_with_equal_tags() {
     let hash = 0x1234_5678_9ABC_DEF0u64;
     let mut recs = Vec::new();
     for key in [&b"first"[..], b"second", b""] {
-        let rec = arena.alloc_record(key.len(), 0, 0).unwrap();
+        let rec = arena.alloc_record(key.len(), 0, 0, 0).unwrap();
         // SAFETY: the block holds the header and `key.len()` key bytes.
         unsafe { crate::atomic_bytes::store(rec.add(HEADER), key) };
         t.insert_absent(tag_of(hash), rec);

@@ -482,7 +482,15 @@ fn check_versioned(k: u64, v: &[u8]) {
 /// batches of 70 too, both variants of this test catch it.)
 #[test]
 fn lock_free_reads_are_never_torn_under_churn() {
-    reads_are_never_torn_under_churn(0);
+    reads_are_never_torn_under_churn(0, false);
+}
+
+/// The same with small records placed by hash (`place_records_by_hash`),
+/// for fewer entries than the churn makes: records are placed in home
+/// lines, freed and placed again while readers read them.
+#[test]
+fn lock_free_reads_are_never_torn_under_churn_with_records_placed_by_hash() {
+    reads_are_never_torn_under_churn(0, true);
 }
 
 /// The same on shards whose slot arrays are too large for the caches from
@@ -491,11 +499,22 @@ fn lock_free_reads_are_never_torn_under_churn() {
 /// read of cache-sized shards.
 #[test]
 fn lock_free_reads_are_never_torn_under_churn_on_a_large_table() {
-    reads_are_never_torn_under_churn(120_000);
+    reads_are_never_torn_under_churn(120_000, false);
 }
 
-fn reads_are_never_torn_under_churn(filler: u64) {
-    let map = Arc::new(Map::new(cfg(ExecMode::Auto, 2)).unwrap());
+/// `cfg(Auto, shards)`, with small records placed by hash in home lines
+/// for about 64 entries when `placed`.
+fn cfg_placed(shards: usize, placed: bool) -> Config {
+    let c = cfg(ExecMode::Auto, shards);
+    if placed {
+        Config { initial_capacity: 64, place_records_by_hash: true, ..c }
+    } else {
+        c
+    }
+}
+
+fn reads_are_never_torn_under_churn(filler: u64, placed: bool) {
+    let map = Arc::new(Map::new(cfg_placed(2, placed)).unwrap());
     const KEYS: u64 = 64;
     let key_len = |k: u64| 1 + (k % 40) as usize;
     for k in 0..KEYS {
@@ -598,13 +617,13 @@ fn reads_are_never_torn_under_churn(filler: u64) {
 /// window has keys: a start per key).
 #[test]
 fn in_place_overwrites_never_tear_lock_free_reads() {
-    for shards in [2, 70] {
-        overwrites_never_tear_reads(shards);
+    for (shards, placed) in [(2, false), (70, false), (2, true)] {
+        overwrites_never_tear_reads(shards, placed);
     }
 }
 
-fn overwrites_never_tear_reads(shards: usize) {
-    let map = Arc::new(Map::new(cfg(ExecMode::Auto, shards)).unwrap());
+fn overwrites_never_tear_reads(shards: usize, placed: bool) {
+    let map = Arc::new(Map::new(cfg_placed(shards, placed)).unwrap());
     const KEYS: u64 = 512;
     let key = |k: u64| [k.to_le_bytes(), (!k).to_le_bytes()].concat();
     let words = |k: u64| [4usize, 4, 4, 4, 1, 3, 5, 6, 8, 16, 80][(k % 11) as usize];

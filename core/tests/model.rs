@@ -260,8 +260,11 @@ fn run_batch(map: &Map, ops: &[Op]) -> Vec<(Status, Option<Vec<u8>>, i64)> {
 }
 
 fn check(mode: ExecMode, shards: usize, ops: Vec<Op>) {
-    let map = Map::new(Config { shards, exec_mode: mode, max_key_len: 1024, max_value_len: 4096, ..Config::default() })
-        .unwrap();
+    check_with(Config { shards, exec_mode: mode, ..Config::default() }, ops);
+}
+
+fn check_with(cfg: Config, ops: Vec<Op>) {
+    let map = Map::new(Config { max_key_len: 1024, max_value_len: 4096, ..cfg }).unwrap();
     let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     for op in &ops {
         match op {
@@ -308,6 +311,13 @@ proptest! {
         check(ExecMode::Auto, shards, ops);
     }
 
+    /// Small records placed by hash, in home lines for about 32 entries:
+    /// most ops then run out of free lines, take them back and reuse them.
+    #[test]
+    fn matches_model_placed_by_hash(ops in proptest::collection::vec(op(), 1..200), shards in 1usize..4, capacity in 1usize..64) {
+        check_with(Config { shards, initial_capacity: capacity, place_records_by_hash: true, ..Config::default() }, ops);
+    }
+
     #[test]
     fn matches_model_delegate(ops in proptest::collection::vec(op(), 1..120), shards in 1usize..4) {
         check(ExecMode::Delegate, shards, ops);
@@ -332,6 +342,10 @@ fn bad_configs_are_rejected() {
         Config { shards: numashard::MAX_SHARDS + 1, ..Config::default() },
         Config { shards_per_node: Some(vec![numashard::MAX_SHARDS, 1]), ..Config::default() },
         Config { max_key_len: 0, ..Config::default() },
+        // Placing records by hash sizes their lines from a capacity, and
+        // their memory is not charged to a limit.
+        Config { place_records_by_hash: true, ..Config::default() },
+        Config { place_records_by_hash: true, initial_capacity: 100, memory_limit: 1 << 30, ..Config::default() },
     ] {
         assert_eq!(Map::new(cfg).unwrap_err().status(), Status::InvalidArgument);
     }
@@ -464,4 +478,50 @@ fn swap_returns_the_previous_value_and_stores_atomically() {
     want.push(0);
     want.sort_unstable();
     assert_eq!(all, want, "each stored value returned (or left) exactly once");
+}
+
+/// A map whose small records are placed by hash: its home lines count in
+/// `mapped_bytes` from the start; `replace_all`, `clear`, a snapshot and
+/// opening one give the same contents as without placement.
+#[test]
+fn records_placed_by_hash_survive_replace_clear_and_snapshots() {
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..5000u32)
+        .map(|i| {
+            let k = [i.to_le_bytes(), (!i).to_le_bytes(), i.to_be_bytes(), [7; 4]].concat();
+            // One line (8 + 16 + up to 40 bytes) for most, two for some.
+            (k, vec![i as u8; (i % 50) as usize])
+        })
+        .collect();
+    let cfg = Config { shards: 2, initial_capacity: 4000, place_records_by_hash: true, ..Config::default() };
+    let plain = Map::new(Config { shards: 2, initial_capacity: 4000, ..Config::default() }).unwrap();
+    let map = Map::new(cfg.clone()).unwrap();
+    // 2 shards of 2^11 lines (2000 each, rounded to the nearest power of two): 256 KiB more.
+    let extra = map.stats().unwrap().mapped_bytes - plain.stats().unwrap().mapped_bytes;
+    assert!(extra >= (2 * 64) << 11, "home lines not counted: {extra} more bytes mapped");
+    let same = |m: &Map, want: &[(Vec<u8>, Vec<u8>)]| {
+        assert_eq!(m.len().unwrap(), want.len() as u64);
+        for (k, v) in want {
+            assert_eq!(m.get(k).unwrap().as_deref(), Some(&v[..]));
+        }
+        assert_eq!(m.iter().unwrap().count(), want.len());
+    };
+    for (k, v) in &entries {
+        map.put(k, v).unwrap();
+    }
+    same(&map, &entries);
+    let half: Vec<_> = entries.iter().step_by(2).cloned().collect();
+    map.replace_all(&half).unwrap();
+    same(&map, &half);
+    let dir = std::env::temp_dir().join(format!("numashard-placed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    map.save(&dir).unwrap();
+    map.clear().unwrap();
+    assert_eq!(map.len().unwrap(), 0);
+    for (k, v) in &entries[..100] {
+        map.put(k, v).unwrap();
+    }
+    same(&map, &entries[..100]);
+    let opened = Map::open_snapshot(cfg, &dir).unwrap();
+    same(&opened, &half);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -103,11 +103,20 @@ pub struct ns_config {
     /// limit can hold. (Added in version 2 of this struct: a caller compiled
     /// with version 1, which ends at `record_stats`, gets no hint.)
     pub initial_capacity: u64,
+    /// Place records of at most 64 bytes (8 of header, key, value) by their
+    /// key's hash, in a region sized from `initial_capacity` (needed, with
+    /// no `memory_limit`), so that a get or put fetches the index slot and
+    /// the record at once: see `Config::place_records_by_hash` in the Rust
+    /// crate. (Added in version 3 of this struct: a caller compiled with
+    /// version 2, which ends at `initial_capacity`, gets false.)
+    pub place_records_by_hash: bool,
 }
 
 /// `sizeof(ns_config)` of version 1, the struct without `initial_capacity`:
 /// callers compiled against it are still accepted.
 const CONFIG_SIZE_V1: usize = std::mem::offset_of!(ns_config, initial_capacity);
+/// `sizeof(ns_config)` of version 2, which ends at `initial_capacity`.
+const CONFIG_SIZE_V2: usize = std::mem::offset_of!(ns_config, place_records_by_hash);
 
 /// Fills `*cfg` with the defaults: one shard per allowed CPU on the real
 /// machine, no memory limit, keys up to 4 KiB, values up to 4 MiB.
@@ -144,6 +153,7 @@ pub unsafe extern "C" fn ns_config_init(cfg: *mut ns_config) {
             default_ttl_ms: 0,
             record_stats: false,
             initial_capacity: 0,
+            place_records_by_hash: false,
         };
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { cfg.write(c) };
@@ -191,7 +201,7 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
         };
     }
     let size = field!(struct_size) as usize;
-    if size != std::mem::size_of::<ns_config>() && size != CONFIG_SIZE_V1 {
+    if size != std::mem::size_of::<ns_config>() && size != CONFIG_SIZE_V1 && size != CONFIG_SIZE_V2 {
         return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
     }
     c.shards = field!(shards) as usize;
@@ -237,6 +247,10 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
         }
         c.initial_capacity = capacity as usize;
     }
+    if size > CONFIG_SIZE_V2 {
+        // SAFETY: read as a byte, as above; only when the caller's struct has it.
+        c.place_records_by_hash = unsafe { addr_of!((*cfg).place_records_by_hash).cast::<u8>().read() } != 0;
+    }
     Ok(c)
 }
 
@@ -251,7 +265,8 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
 ///
 /// Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (wrong `struct_size`,
 /// unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
-/// `initial_capacity` over 2^40,
+/// `initial_capacity` over 2^40, `place_records_by_hash` without an
+/// `initial_capacity` or with a `memory_limit`,
 /// NULL array with a length, non-UTF-8 string, size limits out of range).
 #[no_mangle]
 pub unsafe extern "C" fn ns_config_check(cfg: *const ns_config) -> ns_status {
@@ -263,6 +278,7 @@ pub unsafe extern "C" fn ns_config_check(cfg: *const ns_config) -> ns_status {
             || c.max_key_len > ceiling
             || c.max_value_len > ceiling
             || (c.eviction != Eviction::None && c.memory_limit == 0)
+            || (c.place_records_by_hash && (c.initial_capacity == 0 || c.memory_limit != 0))
         {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
@@ -305,6 +321,15 @@ mod tests {
         let hinted = ns_config { initial_capacity: 1000, ..c };
         // SAFETY: a valid config.
         assert_eq!(unsafe { read_config(&hinted) }.unwrap().initial_capacity, 1000);
+        let placed = ns_config { place_records_by_hash: true, ..hinted };
+        // SAFETY: a valid config.
+        assert!(unsafe { read_config(&placed) }.unwrap().place_records_by_hash);
+        // SAFETY: a valid config.
+        assert_eq!(unsafe { ns_config_check(&placed) }, ns_status::NS_OK);
+        for bad in [ns_config { initial_capacity: 0, ..placed }, ns_config { memory_limit: 1 << 30, ..placed }] {
+            // SAFETY: a valid config.
+            assert_eq!(unsafe { ns_config_check(&bad) }, ns_status::NS_ERR_INVALID_ARGUMENT);
+        }
         let bad = ns_config { nodes_len: 2, ..c };
         // SAFETY: a valid config (its NULL array is what is rejected).
         assert_eq!(unsafe { ns_config_check(&bad) }, ns_status::NS_ERR_INVALID_ARGUMENT);
@@ -325,6 +350,12 @@ mod tests {
         // SAFETY: a valid config, readable past its stated size.
         let read = unsafe { read_config(&v1) }.unwrap();
         assert_eq!((read.shards, read.initial_capacity), (3, 0));
+        // Version 2 ends at `initial_capacity`: the flag after it is not read.
+        let v2 =
+            ns_config { struct_size: CONFIG_SIZE_V2 as u32, initial_capacity: 500, place_records_by_hash: true, ..c };
+        // SAFETY: a valid config, readable past its stated size.
+        let read = unsafe { read_config(&v2) }.unwrap();
+        assert_eq!((read.initial_capacity, read.place_records_by_hash), (500, false));
         for size in [CONFIG_SIZE_V1 - 8, CONFIG_SIZE_V1 + 4, std::mem::size_of::<ns_config>() + 8] {
             let odd = ns_config { struct_size: size as u32, ..c };
             // SAFETY: a valid config.

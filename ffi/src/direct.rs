@@ -9,7 +9,7 @@ use crate::status::ns_status;
 
 /// The version of the direct-read protocol and record layout this library
 /// speaks. A reader built for another version must read through `ns_get`.
-pub const NS_DIRECT_READ_VERSION: u32 = 2;
+pub const NS_DIRECT_READ_VERSION: u32 = 3;
 
 // The header states the version as a literal: it must be the engine's.
 const _: () = assert!(NS_DIRECT_READ_VERSION == numashard::DIRECT_READ_VERSION);
@@ -59,6 +59,10 @@ pub struct ns_direct_shard {
     /// The published slot array: its 64-aligned address, log2 of its slot
     /// count in the low 6 bits; 0 when none is published (closing).
     pub table: *const u64,
+    /// The home lines of records placed by hash (`place_records_by_hash`):
+    /// their page-aligned address, log2 of their count in the low 6 bits;
+    /// 0 when the map places none. A prefetch hint (step 4), never read through.
+    pub home: *const u64,
     /// 1 when a hit needs nothing but a copy; 0 when the map marks or counts
     /// hits (cache mode, statistics): read such a shard through `ns_get`.
     pub direct: u32,
@@ -69,7 +73,7 @@ pub struct ns_direct_shard {
 /// Fills `*layout` and the first `min(cap, layout->shards)` entries of
 /// `shards` with where a direct reader finds the map's memory.
 ///
-/// A direct reader, for a key of `len` bytes (version 1):
+/// A direct reader, for a key of `len` bytes (version 3):
 /// 1. hashes it (`hash_seed`); its shard is `((uint64_t)(uint32_t)h * shards) >> 32`;
 ///    a shard whose `direct` is 0 is read through `ns_get`;
 /// 2. enters the gate: `p = *epoch & 1` (acquire), then a locked add of 1
@@ -79,7 +83,12 @@ pub struct ns_direct_shard {
 ///    `*closed`, leaves again and reads through `ns_get` (which answers closed);
 /// 3. reads the shard's `seq` (`s1`); odd: retries (a write is in progress);
 /// 4. reads `table`: 0 means read through `ns_get`; else `bits` = its low 6
-///    bits, the slots at `table & ~63`, `2^bits` of them;
+///    bits, the slots at `table & ~63`, `2^bits` of them; optionally,
+///    `*home` (0: none) names the lines where one-line records are placed
+///    by hash: `hbits` = its low 6 bits, the lines at `*home & ~4095`; the
+///    key's record may be at line `h >> (64 - hbits)` or the other line of
+///    its 128-byte pair, and prefetching both with the home slot overlaps
+///    the two misses (a hint only: never read through it);
 /// 5. probes from slot `h >> (64 - bits)`, linearly and wrapping, at most
 ///    `2^bits` slots: a slot is two u64s, a tag (`h | 1`; 0 = empty, which
 ///    ends the probe: a miss) and a record address (mask its low 2 bits);
@@ -144,7 +153,7 @@ pub unsafe extern "C" fn ns_map_direct_read(
         // SAFETY: checked non-NULL; the caller's contract makes it writable.
         unsafe { layout.write(out) };
         for (i, s) in d.shards.iter().take(cap).enumerate() {
-            let e = ns_direct_shard { seq: s.seq, table: s.table, direct: s.direct as u32, reserved: 0 };
+            let e = ns_direct_shard { seq: s.seq, table: s.table, home: s.home, direct: s.direct as u32, reserved: 0 };
             // SAFETY: i < cap, and `shards` points to `cap` writable entries.
             unsafe { shards.add(i).write(e) };
         }
@@ -186,8 +195,16 @@ mod tests {
 
     fn reader(m: *mut ns_map) -> Reader {
         let mut l = std::mem::MaybeUninit::<ns_direct_read>::uninit();
-        let mut shards =
-            vec![ns_direct_shard { seq: std::ptr::null(), table: std::ptr::null(), direct: 0, reserved: 0 }; 64];
+        let mut shards = vec![
+            ns_direct_shard {
+                seq: std::ptr::null(),
+                table: std::ptr::null(),
+                home: std::ptr::null(),
+                direct: 0,
+                reserved: 0
+            };
+            64
+        ];
         // SAFETY: a live handle; writable outputs of the given sizes.
         let s = unsafe { ns_map_direct_read(m, l.as_mut_ptr(), shards.as_mut_ptr(), shards.len()) };
         assert_eq!(s, ns_status::NS_OK);
@@ -355,7 +372,13 @@ mod tests {
     fn arguments_are_checked() {
         let m = open(Config { shards: 3, ..Config::default() });
         let mut l = std::mem::MaybeUninit::<ns_direct_read>::uninit();
-        let mut one = [ns_direct_shard { seq: std::ptr::null(), table: std::ptr::null(), direct: 9, reserved: 9 }];
+        let mut one = [ns_direct_shard {
+            seq: std::ptr::null(),
+            table: std::ptr::null(),
+            home: std::ptr::null(),
+            direct: 9,
+            reserved: 9,
+        }];
         // SAFETY: NULL or live handles; outputs writable as passed.
         unsafe {
             assert_eq!(
@@ -428,6 +451,48 @@ mod tests {
         assert_eq!(r.get(&key(5)), Read::Miss);
         map(m).close().unwrap();
         assert_eq!(r.get(&key(5)), Read::Engine);
+    }
+
+    /// Step 4's hint: with records placed by hash, the home word names the
+    /// lines most one-line records are in (the key's line or its pair);
+    /// without, it is 0. Direct reads agree with the engine either way.
+    #[test]
+    fn home_lines_name_where_placed_records_are() {
+        let plain = reader(open(Config { shards: 2, ..Config::default() }));
+        // SAFETY: the map is alive; the word is a u64 of its memory.
+        assert!(plain.shards.iter().all(|s| unsafe { word(s.home) } == 0));
+        let m = open(Config { shards: 2, initial_capacity: 4096, place_records_by_hash: true, ..Config::default() });
+        let r = reader(m);
+        let key = |i: u64| [i.to_le_bytes(), (i * 31).to_le_bytes()].concat();
+        for i in 0..4096 {
+            map(m).put(&key(i), &[i as u8; 32]).unwrap();
+        }
+        let mut at_home = 0;
+        for i in 0..4096 {
+            let k = key(i);
+            assert_eq!(r.get(&k), Read::Hit(vec![i as u8; 32]), "key {i}");
+            let h = foldhash::fast::FixedState::with_seed(r.l.hash_seed).hash_one(&k);
+            let sh = &r.shards[(((h as u32) as u64 * r.l.shards as u64) >> 32) as usize];
+            // SAFETY: the map is alive and quiet (no writer): its words and
+            // slots are mapped and still.
+            let (hw, w) = unsafe { (word(sh.home), word(sh.table)) };
+            assert_ne!(hw, 0);
+            let line = (hw & !4095) + ((h >> (64 - (hw & 63))) << 6);
+            let (slots, bits) = ((w & !63) as *const u64, (w & 63) as u32);
+            let mut j = h >> (64 - bits);
+            // SAFETY: as above; the probe ends at the key's slot (it is present).
+            let rec = unsafe {
+                while word(slots.add(2 * j as usize)) != (h | 1)
+                    || copy((word(slots.add(2 * j as usize + 1)) & !3) as *const u8, 8 + 16)[8..] != k[..]
+                {
+                    j = (j + 1) & ((1 << bits) - 1);
+                }
+                word(slots.add(2 * j as usize + 1)) & !3
+            };
+            at_home += usize::from(rec == line || rec == line ^ 64);
+        }
+        // 2^11 lines per shard for its ~2048 records: about 73% find one.
+        assert!(at_home > 2600, "{at_home} of 4096 records where the home word says");
     }
 
     #[test]

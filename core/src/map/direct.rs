@@ -25,6 +25,13 @@
 //! 3. `s1` = the shard's sequence; odd means a write section is open: retry.
 //! 4. The slot array word: 0 means none (closing: read through the engine);
 //!    else the 64-aligned address of `2^bits` slots, `bits` in its low 6 bits.
+//!    Optionally, before probing: the shard's home word
+//!    ([`DirectShard::home`]; 0: none) names the region where records of
+//!    one line are placed by hash (`Config::place_records_by_hash`): its
+//!    page-aligned address, `hbits` in its low 6 bits. A record of the key
+//!    may be at line `h >> (64 - hbits)` of it or the other line of that
+//!    128-byte pair; prefetching both with the home slot lets the record's
+//!    miss overlap the slot's. A hint only: never read through it.
 //! 5. Probe from the home slot `h >> (64 - bits)`, linearly and wrapping,
 //!    at most `2^bits` slots. A slot is two u64s: the tag (`h | 1`; 0 =
 //!    empty, which ends the probe: a miss) and the record address (its low
@@ -53,7 +60,7 @@ use super::Map;
 use crate::error::{Result, Status};
 
 /// The version of the direct-read protocol and record layout (see the module).
-pub const DIRECT_READ_VERSION: u32 = 2;
+pub const DIRECT_READ_VERSION: u32 = 3;
 
 /// Where a direct reader finds a map's memory ([`Map::direct_read`]).
 #[derive(Debug)]
@@ -92,6 +99,8 @@ pub struct DirectShard {
     pub seq: *const u64,
     /// The published slot array word (a u64; 0: none).
     pub table: *const u64,
+    /// The home lines' word (a u64; 0: none): see step 4 of the protocol.
+    pub home: *const u64,
     /// False when a hit has more to do than a copy (marks for eviction,
     /// hit counting): such a shard is read through the engine.
     pub direct: bool,

@@ -56,6 +56,17 @@ fn index_floor_bits(capacity: usize, shards: usize) -> u32 {
     table::bits_for(share + 4 * (share as f64).sqrt() as usize + 1)
 }
 
+/// The log2 count of each of `shards` shards' home lines for `capacity`
+/// entries in all (`Config::place_records_by_hash`): the power of two
+/// nearest its share. Each record takes the first free of two lines, so
+/// with 0.7-1.4 records per line about 83-61% of them find one
+/// (`arena::Home`); a region twice as large would cost 64 bytes more per
+/// line for a few points more.
+fn home_bits(capacity: usize, shards: usize) -> u32 {
+    let share = capacity.div_ceil(shards.max(1)).max(2) as f64;
+    share.log2().round().clamp(1.0, 40.0) as u32
+}
+
 impl Map {
     /// Creates a map: loads the topology (once per process, see
     /// `load_topology`), plans the placement and creates every shard in
@@ -78,6 +89,12 @@ impl Map {
         }
         if cfg.initial_capacity > MAX_INITIAL_CAPACITY {
             return Err(Error::with_detail(Status::InvalidArgument, "initial_capacity must be at most 2^40"));
+        }
+        if cfg.place_records_by_hash && (cfg.initial_capacity == 0 || cfg.memory_limit != 0) {
+            return Err(Error::with_detail(
+                Status::InvalidArgument,
+                "place_records_by_hash needs an initial_capacity and no memory_limit",
+            ));
         }
         if cfg.eviction != Eviction::None && cfg.memory_limit == 0 {
             return Err(Error::with_detail(Status::InvalidArgument, "eviction needs a memory_limit"));
@@ -102,6 +119,7 @@ impl Map {
             shard_limit: evicting.then(|| cfg.memory_limit / plan.len().max(1) as u64),
             record_stats: cfg.record_stats || evicting,
             index_floor_bits: index_floor_bits(hinted_capacity(&cfg), plan.len()),
+            home_bits: if cfg.place_records_by_hash { home_bits(cfg.initial_capacity, plan.len()) } else { 0 },
         };
         let shards: Box<[Shard]> = plan
             .iter()

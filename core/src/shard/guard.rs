@@ -28,6 +28,7 @@ impl Shard {
     /// record's miss overlaps taking the lock. The caller holds a gate pass.
     #[inline]
     pub(crate) fn lock_for(&self, hash: u64) -> Result<StateGuard<'_>> {
+        self.prefetch_home_line(hash);
         self.prefetch_record(hash);
         self.lock()
     }
@@ -130,6 +131,7 @@ impl<'a> StateGuard<'a> {
         let shard = self.shard;
         let st: &mut ShardState = self;
         shard.view.table_word.store(st.table.word(), Ordering::Relaxed);
+        shard.view.home_word.store(st.arena.home_word(), Ordering::Relaxed);
         shard.view.seq.write_end(s);
         if !st.garbage.is_empty() {
             gate.retire(st.garbage.drain(..).map(Garbage::new));

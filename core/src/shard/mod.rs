@@ -172,7 +172,11 @@ impl Shard {
             queue_high_water: AtomicU64::new(0),
             pinned: AtomicBool::new(false),
             memory_bound: AtomicBool::new(false),
-            view: CachePadded::new(ReaderView { seq: SeqLock::new(), table_word: AtomicUsize::new(0) }),
+            view: CachePadded::new(ReaderView {
+                seq: SeqLock::new(),
+                table_word: AtomicUsize::new(0),
+                home_word: AtomicUsize::new(0),
+            }),
         }
     }
 
@@ -180,6 +184,7 @@ impl Shard {
         let mut g = self.state.lock();
         self.entries.store(st.len() as u64, Ordering::Relaxed);
         self.next_expiry.store(st.next_expiry(), Ordering::Relaxed);
+        self.view.home_word.store(st.arena.home_word(), Ordering::Relaxed);
         self.view.table_word.store(st.table.word(), Ordering::Release);
         *g = Some(st);
     }

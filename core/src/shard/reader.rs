@@ -19,6 +19,9 @@ pub(super) struct ReaderView {
     pub(super) seq: SeqLock,
     /// The current slot array (`Table::word`).
     pub(super) table_word: AtomicUsize,
+    /// The arena's home lines (`Arena::home_word`; 0: none): a hint only,
+    /// never dereferenced, so a stale one costs a useless prefetch.
+    pub(super) home_word: AtomicUsize,
 }
 
 /// Bytes a lock-free read copies through the stack at most; larger values
@@ -291,6 +294,7 @@ impl Shard {
         crate::map::DirectShard {
             seq: self.view.seq.as_ptr(),
             table: self.view.table_word.as_ptr() as *const u64,
+            home: self.view.home_word.as_ptr() as *const u64,
             direct: !self.notes_reads,
         }
     }
@@ -300,6 +304,23 @@ impl Shard {
     pub(crate) fn prefetch(&self, hash: u64) {
         if let Some(v) = self.published() {
             v.prefetch_home(hash);
+        }
+    }
+
+    /// Hints the CPU to fetch the pair of home lines where `hash`'s record
+    /// is when it is one line long and found one free (`arena::Home`), so
+    /// that a single get or put waits for the slot's miss and the record's
+    /// together. Batches do not: their windows already overlap the
+    /// records' misses, and at 100k entries the extra lines cost them 5-10%
+    /// (`bench/results/engine.md`, "records placed by hash").
+    #[inline(always)]
+    pub(crate) fn prefetch_home_line(&self, hash: u64) {
+        let w = self.view.home_word.load(Ordering::Relaxed);
+        if w != 0 {
+            let bits = (w & 63) as u32;
+            let p = (w & !4095).wrapping_add(((hash >> (64 - bits)) as usize) << 6);
+            crate::table::prefetch_addr(p as *const u8);
+            crate::table::prefetch_addr((p ^ 64) as *const u8);
         }
     }
 
@@ -448,6 +469,7 @@ impl Shard {
     /// lock), where one more attempt would have succeeded.
     #[inline(always)]
     fn lookup(&self, hash: u64, key: &[u8], stage: &mut Stage, copy: impl Fn(usize) -> bool) -> Lookup {
+        self.prefetch_home_line(hash);
         for attempt in 0..24u32 {
             let Some(start) = self.try_read_start() else {
                 if self.published().is_none() {

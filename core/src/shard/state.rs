@@ -104,7 +104,7 @@ impl ShardState {
     ) -> Result<ShardState> {
         Ok(ShardState {
             table: Table::with_capacity(memory_node, entries, policy.index_floor_bits)?,
-            arena: Arena::new(memory_node),
+            arena: Arena::with_home(memory_node, policy.home_bits)?,
             charged: 0,
             ops: 0,
             garbage: Vec::new(),
@@ -341,8 +341,8 @@ impl ShardState {
         self.table.len()
     }
 
-    fn new_record(&mut self, key: &[u8], value: &[u8], deadline: u64) -> Result<*mut u8> {
-        let rec = self.arena.alloc_record(key.len(), value.len(), deadline)?;
+    fn new_record(&mut self, key: &[u8], value: &[u8], deadline: u64, hash: u64) -> Result<*mut u8> {
+        let rec = self.arena.alloc_record(key.len(), value.len(), deadline, hash)?;
         // SAFETY: the block holds header + key + value (alloc_record's
         // contract); atomic stores because stale lock-free readers may read a
         // reused block.
@@ -447,7 +447,7 @@ impl ShardState {
                 return e.status();
             }
         }
-        match self.new_record(key, value, deadline) {
+        match self.new_record(key, value, deadline, hash) {
             Ok(rec) => {
                 let tag = tag_of(hash);
                 self.table.insert_absent(tag, rec);
@@ -530,7 +530,7 @@ impl ShardState {
         } else {
             // SAFETY: live record; the key bytes are copied before `old` is freed.
             let key = unsafe { record_key(old) }.to_vec();
-            let rec = match self.new_record(&key, value, deadline) {
+            let rec = match self.new_record(&key, value, deadline, tag) {
                 Ok(r) => r,
                 Err(e) => {
                     if new_block > old_block {

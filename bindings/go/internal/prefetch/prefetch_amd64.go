@@ -1,0 +1,8 @@
+//go:build amd64
+
+package prefetch
+
+// pair is PREFETCHT0 of addr and addr^64 (prefetch_amd64.s).
+//
+//go:noescape
+func pair(addr uintptr)
