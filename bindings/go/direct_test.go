@@ -607,7 +607,16 @@ func TestDirectStress(t *testing.T) {
 // was not written whole for it: the two things the seqlock validation of a
 // direct read exists for.
 func TestDirectNeverTornNorMissing(t *testing.T) {
-	m := openMap(t, Config{Shards: 1})
+	t.Run("plain", func(t *testing.T) { directNeverTornNorMissing(t, Config{Shards: 1}) })
+	// Records placed by hash, in home lines for fewer entries than the
+	// churn keeps: lines taken, freed and taken again under the readers.
+	t.Run("placed", func(t *testing.T) {
+		directNeverTornNorMissing(t, Config{Shards: 1, InitialCapacity: 16, PlaceRecordsByHash: true})
+	})
+}
+
+func directNeverTornNorMissing(t *testing.T, cfg Config) {
+	m := openMap(t, cfg)
 	directOf(t, m)
 	const permanent, churn = 16, 24
 	pkey := func(i int) []byte { return patternKey(i, 8+i%9) }

@@ -795,6 +795,56 @@ func TestInitialCapacity(t *testing.T) {
 	}
 }
 
+// A map whose small entries are placed by hash reads back what it stored,
+// through direct reads and cgo alike, past its capacity and after deletes
+// and a Clear; the option needs a capacity and no memory limit.
+func TestPlaceRecordsByHash(t *testing.T) {
+	placed := openMap(t, Config{Shards: 2, InitialCapacity: 4096, PlaceRecordsByHash: true})
+	viaCgo := openMap(t, Config{Shards: 2, InitialCapacity: 4096, PlaceRecordsByHash: true, NoDirectReads: true})
+	plain := openMap(t, Config{Shards: 2, InitialCapacity: 4096})
+	key := func(i int) []byte { return binary.LittleEndian.AppendUint64([]byte("placed-k"), uint64(i)) }
+	val := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, i%61) } // a line for most, two for some
+	const n = 10_000
+	for _, m := range []*Map{placed, viaCgo} {
+		for i := 0; i < n; i++ {
+			noErr(t, m.Store(key(i), val(i)))
+		}
+		for i := 0; i < n; i += 3 {
+			if _, err := m.Delete(key(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < n+10; i++ {
+			v, ok, err := m.Load(key(i))
+			noErr(t, err)
+			if want := i < n && i%3 != 0; ok != want || (ok && !bytes.Equal(v, val(i))) {
+				t.Fatalf("key %d: %v %q, want %v %q", i, ok, v, want, val(i))
+			}
+		}
+		if l, _ := m.Len(); l != n-(n+2)/3 {
+			t.Fatalf("Len %d", l)
+		}
+	}
+	sp, err := placed.Stats()
+	noErr(t, err)
+	s0, err := plain.Stats()
+	noErr(t, err)
+	// 2 shards of 2^11 lines of 64 bytes, mapped at Open.
+	if sp.MappedBytes < s0.MappedBytes+2<<11*64 {
+		t.Fatalf("mapped %d bytes, the plain map %d: the lines are not counted", sp.MappedBytes, s0.MappedBytes)
+	}
+	noErr(t, placed.Clear())
+	noErr(t, placed.Store(key(1), val(1)))
+	if v, ok, _ := placed.Load(key(1)); !ok || !bytes.Equal(v, val(1)) {
+		t.Fatalf("after Clear: %v %q", ok, v)
+	}
+	for _, c := range []Config{{PlaceRecordsByHash: true}, {PlaceRecordsByHash: true, InitialCapacity: 100, MemoryLimit: 1 << 30}} {
+		if _, err := Open(c); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("Open(%+v): %v, want ErrInvalidArgument", c, err)
+		}
+	}
+}
+
 func TestConfigKnobs(t *testing.T) {
 	for _, cfg := range []Config{
 		{Shards: 3, HashSeed: 42, WorkerSpin: -1, Delegate: true, BatchDelegateMin: -1},

@@ -26,7 +26,7 @@ export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
 (cd "$root" && cargo build --release --quiet -p numashard-ffi)
 cd "$here"
 go test -tags numashard_dev -c -o "$out/nsbench.test" .
-impls='numashard|numashard-cgo|numashard-gets|syncmap|rwmap|sharded32|xsync|fastcache'
+impls='numashard|numashard-cgo|numashard-gets|numashard-placed|syncmap|rwmap|sharded32|xsync|fastcache'
 : >"$out/go-small.txt"
 for round in $(seq 1 "${ROUNDS_SMALL:-6}"); do
   echo "# round $round $(date -u +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$out/go-small.txt"

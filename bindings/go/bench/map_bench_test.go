@@ -383,7 +383,9 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 // numashard with Config.NoDirectReads: every load a cgo call, batches of
 // loads a GetBatch in one cgo call (its own map, the same entries; loads
 // only): what numashard and numashard-gets cost without direct reads.
-var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cgo", "numashard-cache", "syncmap", "rwmap",
+// numashard-placed is numashard with InitialCapacity set to the table's
+// entries and PlaceRecordsByHash (its own map).
+var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cgo", "numashard-cache", "numashard-placed", "syncmap", "rwmap",
 	"sharded32", "xsync", "fastcache", "freecache", "bigcache", "otter"}
 
 // goHeapImpls keep their entries on the Go heap.
@@ -434,8 +436,12 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	defer debug.SetGCPercent(debug.SetGCPercent(800))
 	var m benchMap
 	switch shared {
-	case "numashard", "numashard-cache", "numashard-cgo":
+	case "numashard", "numashard-cache", "numashard-cgo", "numashard-placed":
 		cfg := numashard.Config{NoDirectReads: shared == "numashard-cgo"}
+		if shared == "numashard-placed" {
+			// Sized for the table, its small entries placed by hash.
+			cfg.InitialCapacity, cfg.PlaceRecordsByHash = n, true
+		}
 		// NUMASHARD_BENCH_SHARDS: another shard count than the default (one per CPU).
 		cfg.Shards = envInt("NUMASHARD_BENCH_SHARDS", 0)
 		if shared == "numashard-cache" {

@@ -351,12 +351,12 @@ JNIEXPORT jlong JNICALL Java_io_numashard_NumaShardMap_nOpen(JNIEnv *env, jclass
 static jlong open_map(JNIEnv *env, jlongArray numbers, jstring topology, jstring topology_xml, jintArray nodes,
                       jintArray shards_per_node, create_fn create, void *arg, ns_status *failed) {
     /* {value, isSet} pairs in Config.packed() order. */
-    jlong v[26];
-    if ((*env)->GetArrayLength(env, numbers) != 26) {
+    jlong v[28];
+    if ((*env)->GetArrayLength(env, numbers) != 28) {
         throw_java(env, "java/lang/IllegalStateException", "numashard: config layout mismatch");
         return 0;
     }
-    (*env)->GetLongArrayRegion(env, numbers, 0, 26, v);
+    (*env)->GetLongArrayRegion(env, numbers, 0, 28, v);
     ns_config cfg;
     ns_config_init(&cfg);
     if (v[1]) cfg.shards = (uint32_t)v[0];
@@ -372,6 +372,7 @@ static jlong open_map(JNIEnv *env, jlongArray numbers, jstring topology, jstring
     if (v[21]) cfg.default_ttl_ms = (uint64_t)v[20];
     if (v[23]) cfg.record_stats = v[22] != 0;
     if (v[25]) cfg.initial_capacity = (uint64_t)v[24];
+    if (v[27]) cfg.place_records_by_hash = v[26] != 0;
 
     const char *topo = NULL, *xml = NULL;
     uint32_t *nodes_p = NULL, *spn_p = NULL;

@@ -205,6 +205,50 @@ static void test_config(void) {
   EXPECT(ns_config_check(&cfg), NS_OK);
   EXPECT(ns_map_new(&cfg, &m), NS_OK);
   ns_map_free(m);
+  /* Version 2 ends at initial_capacity: place_records_by_hash is not read. */
+  ns_config_init(&cfg);
+  cfg.struct_size = (uint32_t)offsetof(ns_config, place_records_by_hash);
+  cfg.place_records_by_hash = true; /* without a capacity: refused if read */
+  EXPECT(ns_config_check(&cfg), NS_OK);
+
+  /* place_records_by_hash: one-line records placed by hash in 2^k lines
+   * of 64 bytes per shard (the power of two nearest its share), mapped at
+   * once; needs initial_capacity and no memory_limit. */
+  ns_config_init(&cfg);
+  cfg.place_records_by_hash = true;
+  EXPECT(ns_config_check(&cfg), NS_ERR_INVALID_ARGUMENT);
+  m = sentinel;
+  EXPECT(ns_map_new(&cfg, &m), NS_ERR_INVALID_ARGUMENT);
+  CHECK(m == sentinel);
+  cfg.initial_capacity = 4096;
+  cfg.memory_limit = 1u << 30;
+  EXPECT(ns_config_check(&cfg), NS_ERR_INVALID_ARGUMENT);
+  cfg.memory_limit = 0;
+  cfg.shards = 2;
+  EXPECT(ns_config_check(&cfg), NS_OK);
+  EXPECT(ns_map_new(&cfg, &m), NS_OK);
+  {
+    ns_stats st;
+    uint8_t key[16], buf[64];
+    size_t len = 0;
+    EXPECT(ns_stats_get(m, &st), NS_OK);
+    CHECK(st.mapped_bytes >= 2u * 64u * (1u << 11));
+    for (uint32_t i = 0; i < 8192; i++) {
+      memset(key, (int)(i & 0xff), sizeof key);
+      memcpy(key, &i, sizeof i);
+      memset(buf, (int)(i * 7), sizeof buf);
+      EXPECT(ns_put(m, key, sizeof key, buf, i % 48), NS_OK);
+    }
+    for (uint32_t i = 0; i < 8192; i++) {
+      uint8_t want[64];
+      memset(key, (int)(i & 0xff), sizeof key);
+      memcpy(key, &i, sizeof i);
+      memset(want, (int)(i * 7), sizeof want);
+      EXPECT(ns_get(m, key, sizeof key, buf, sizeof buf, &len), NS_OK);
+      CHECK(len == i % 48 && memcmp(buf, want, len) == 0);
+    }
+  }
+  ns_map_free(m);
 }
 
 static void test_get_put(void) {
@@ -636,7 +680,7 @@ static void test_direct_read(void) {
   ns_map *m = open_map(8, 256, 0);
   ns_direct_read l;
   ns_direct_shard sh[3];
-  CHECK(sizeof(ns_direct_read) == 64 && sizeof(ns_direct_shard) == 24);
+  CHECK(sizeof(ns_direct_read) == 64 && sizeof(ns_direct_shard) == 32);
   memset(&l, 0, sizeof l);
   EXPECT(ns_map_direct_read(m, &l, sh, 1), NS_BUFFER_TOO_SMALL);
   CHECK(l.version == NS_DIRECT_READ_VERSION && l.shards == 2);
@@ -653,6 +697,7 @@ static void test_direct_read(void) {
   CHECK((uint8_t *)l.owned_stripes >= (uint8_t *)l.stripes + (size_t)l.stripe_count * l.stripe_stride);
   CHECK(sh[0].direct == 1 && sh[1].direct == 1 && sh[0].seq != sh[1].seq);
   CHECK(*sh[0].seq % 2 == 0 && *sh[0].table != 0);
+  CHECK(sh[0].home != NULL && *sh[0].home == 0); /* no records placed by hash */
   EXPECT(ns_map_direct_read(NULL, &l, sh, 3), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_direct_read(m, NULL, sh, 3), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_direct_read(m, &l, NULL, 3), NS_ERR_INVALID_ARGUMENT);

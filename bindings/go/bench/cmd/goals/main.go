@@ -18,9 +18,11 @@
 //     load and its loop of 64 loads, against numashard's GetBatch
 //     (numashard-gets), goal >= 3.
 //
-// Two rows inform without a goal: numashard's direct reads against its
-// reads through cgo (numashard-cgo), and the most allocations per op seen
-// for numashard's load and store (goal: 0).
+// Rows that inform without a goal of their own: numashard's direct reads
+// against its reads through cgo (numashard-cgo); the Load and Store goals'
+// ratios of numashard-placed (Config.PlaceRecordsByHash, sized for the
+// table), when it ran; and the most allocations per op seen for
+// numashard's load and store (goal: 0).
 package main
 
 import (
@@ -106,6 +108,8 @@ func ratios(rounds []round) (cols []column, rows []row, maxAllocs map[column]int
 	direct := row{"Load, direct vs cgo (no goal)", map[column][]float64{}}
 	store := row{"Store >= 0.8x fastcache", map[column][]float64{}}
 	batch := row{"GetBatch of 64 >= 3x best peer", map[column][]float64{}}
+	placedLoad := row{"single Load, records placed by hash", map[column][]float64{}}
+	placedStore := row{"Store, records placed by hash", map[column][]float64{}}
 	maxAllocs = map[column]int{}
 	seen := map[column]bool{}
 	for _, r := range rounds {
@@ -145,6 +149,16 @@ func ratios(rounds []round) (cols []column, rows []row, maxAllocs map[column]int
 					store.ratios[c] = append(store.ratios[c], fc/ns)
 				}
 			}
+			if ns, ok := get("numashard-placed", "load"); ok {
+				if b, ok := best("load"); ok {
+					placedLoad.ratios[c] = append(placedLoad.ratios[c], b/ns)
+				}
+			}
+			if ns, ok := get("numashard-placed", "store"); ok {
+				if fc, ok := get("fastcache", "store"); ok {
+					placedStore.ratios[c] = append(placedStore.ratios[c], fc/ns)
+				}
+			}
 			if ns, ok := get("numashard-gets", "batch64-load"); ok {
 				if b, ok := best("load", "batch64-load"); ok {
 					batch.ratios[c] = append(batch.ratios[c], b/ns)
@@ -162,7 +176,13 @@ func ratios(rounds []round) (cols []column, rows []row, maxAllocs map[column]int
 		}
 		return cols[i].cpu < cols[j].cpu
 	})
-	return cols, []row{load, direct, store, batch}, maxAllocs
+	rows = []row{load, direct, store, batch}
+	for _, r := range []row{placedLoad, placedStore} {
+		if len(r.ratios) > 0 {
+			rows = append(rows, r)
+		}
+	}
+	return cols, rows, maxAllocs
 }
 
 // entries is the entry count a size name stands for ("100k", "10M", "1000").

@@ -21,6 +21,8 @@ BenchmarkMap/size=100k/impl=rwmap/op=load-2     	 100	       1 ns/op	       60.0
 BenchmarkMap/size=100k/impl=rwmap/op=batch64-load 	 100	       1 ns/op	       70.0 cpu-ns/op	       0 B/op	       0 allocs/op
 BenchmarkMap/size=100k/impl=xsync/op=load       	 100	       1 ns/op	       90.0 cpu-ns/op	       0 B/op	       0 allocs/op
 BenchmarkMap/size=100k/impl=fastcache/op=store  	 100	       1 ns/op	       100.0 cpu-ns/op	       0 B/op	       0 allocs/op
+BenchmarkMap/size=100k/impl=numashard-placed/op=load 	 100	       1 ns/op	       40.0 cpu-ns/op	       0 B/op	       0 allocs/op
+BenchmarkMap/size=100k/impl=numashard-placed/op=store 	 100	       1 ns/op	       125.0 cpu-ns/op	       0 B/op	       0 allocs/op
 # round 2
 BenchmarkMap/size=100k/impl=numashard/op=load   	 100	       1 ns/op	       100.0 cpu-ns/op	       0 B/op	       1 allocs/op
 BenchmarkMap/size=100k/impl=numashard/op=store  	 100	       1 ns/op	       100.0 cpu-ns/op	       0 B/op	       0 allocs/op
@@ -73,6 +75,13 @@ func TestRatiosByHand(t *testing.T) {
 	check(store, c2)
 	// The best peer per key: rwmap's batch loop (70) beats its load (80).
 	check(batch, c1, 3.5)
+	// numashard-placed ran in round 1 only: its rows, after the goals'.
+	if len(rows) != 6 {
+		t.Fatalf("%d rows, want 4 goals and 2 of numashard-placed", len(rows))
+	}
+	check(rows[4], c1, 2.0)
+	check(rows[5], c1, 0.8)
+	check(rows[5], c2)
 	if allocs[c1] != 1 || allocs[c2] != 0 {
 		t.Fatalf("allocs %v, want 1 at %v and 0 at %v", allocs, c1, c2)
 	}

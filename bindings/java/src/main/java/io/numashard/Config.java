@@ -37,6 +37,7 @@ public final class Config {
     final long defaultTtlMillis;
     final boolean recordStats;
     final long initialCapacity;
+    final boolean placeRecordsByHash;
 
     private Config(Builder b) {
         this.shards = b.shards;
@@ -56,6 +57,7 @@ public final class Config {
         this.defaultTtlMillis = b.defaultTtlMillis;
         this.recordStats = b.recordStats;
         this.initialCapacity = b.initialCapacity;
+        this.placeRecordsByHash = b.placeRecordsByHash;
     }
 
     /**
@@ -92,6 +94,7 @@ public final class Config {
             defaultTtlMillis, 1,
             recordStats ? 1 : 0, 1,
             initialCapacity, 1,
+            placeRecordsByHash ? 1 : 0, 1,
         };
     }
 
@@ -111,7 +114,7 @@ public final class Config {
                 + ", hashSeed=" + hashSeed + ", workerSpinUs=" + workerSpinUs + ", execMode=" + execMode
                 + ", batchDelegateMin=" + batchDelegateMin + ", misplaceMemory=" + misplaceMemory
                 + ", eviction=" + eviction + ", defaultTtlMillis=" + defaultTtlMillis + ", recordStats=" + recordStats
-                + ", initialCapacity=" + initialCapacity + "}";
+                + ", initialCapacity=" + initialCapacity + ", placeRecordsByHash=" + placeRecordsByHash + "}";
     }
 
     /**
@@ -137,6 +140,7 @@ public final class Config {
         private long defaultTtlMillis;
         private boolean recordStats;
         private long initialCapacity;
+        private boolean placeRecordsByHash;
 
         private Builder() {}
 
@@ -349,6 +353,26 @@ public final class Config {
                 throw new IllegalArgumentException("initialCapacity must be 0..2^40: " + entries);
             }
             this.initialCapacity = entries;
+            return this;
+        }
+
+        /**
+         * Place small records by their key's hash (off by default). A record of at most 64 bytes
+         * (8 of header, the key, the value: a 16-byte key with a value of up to 40 bytes) goes to
+         * one of two cache lines named by its key's hash when one is free, so that a single get or
+         * put fetches the index slot and the record at once instead of one after the other: one
+         * memory latency fewer on a table larger than the CPU caches. The lines, about
+         * {@link #initialCapacity(long) initialCapacity} of them per map (64 bytes each, a power of
+         * two per shard), are mapped at open. Records that find both lines taken, larger ones, and
+         * those beyond the initial capacity are stored as without it. Needs
+         * {@link #initialCapacity(long)} and no {@link #memoryLimit(long) memory limit}, else
+         * opening the map throws {@link NumaShardException} with {@link Status#INVALID_ARGUMENT}.
+         *
+         * @param place true to place records by hash
+         * @return this builder
+         */
+        public Builder placeRecordsByHash(boolean place) {
+            this.placeRecordsByHash = place;
             return this;
         }
 

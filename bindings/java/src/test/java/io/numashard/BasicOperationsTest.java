@@ -394,6 +394,65 @@ class BasicOperationsTest {
     }
 
     @Test
+    void placeRecordsByHashKeepsEveryEntry() {
+        int n = 10_000;
+        Config placed = Config.builder().shards(2).initialCapacity(4096).placeRecordsByHash(true).build();
+        Config plain = Config.builder().shards(2).initialCapacity(4096).build();
+        try (NumaShardMap m = NumaShardMap.open(placed); NumaShardMap unplaced = NumaShardMap.open(plain)) {
+            // The lines are mapped at open: per shard, the power of two nearest its share of 4096.
+            long[] withLines = m.stats().perShard().stream().mapToLong(ShardStats::mappedBytes).toArray();
+            long[] without = unplaced.stats().perShard().stream().mapToLong(ShardStats::mappedBytes).toArray();
+            for (int i = 0; i < 2; i++) {
+                assertEquals(2048L * 64, withLines[i] - without[i], "home lines of shard " + i);
+            }
+            // 16-byte keys with values of 0..60 bytes: up to 40 fit a line, the rest do not; past
+            // the capacity, entries find their lines taken.
+            for (int i = 0; i < n; i++) {
+                m.put(placedKey(i), placedValue(i, i % 61));
+            }
+            assertEquals(n, m.size());
+            for (int i = 0; i < n; i++) {
+                assertArrayEquals(placedValue(i, i % 61), m.get(placedKey(i)), "key " + i);
+            }
+            // Rewrites move values into and out of lines (lengths 30 apart).
+            for (int i = 0; i < n; i += 2) {
+                m.put(placedKey(i), placedValue(i, (i + 30) % 61));
+            }
+            for (int i = 0; i < n; i += 3) {
+                assertTrue(m.remove(placedKey(i)), "key " + i);
+            }
+            int live = n - (n + 2) / 3;
+            assertEquals(live, m.size());
+            assertEquals(live, m.stats().perShard().stream().mapToLong(ShardStats::entries).sum());
+            for (int i = 0; i < n; i++) {
+                byte[] want = i % 3 == 0 ? null : placedValue(i, (i % 2 == 0 ? i + 30 : i) % 61);
+                assertArrayEquals(want, m.get(placedKey(i)), "key " + i);
+            }
+        }
+        Config noCapacity = Config.builder().shards(2).placeRecordsByHash(true).build();
+        Config limited = Config.builder().shards(2).initialCapacity(4096).memoryLimit(64L << 20)
+                .placeRecordsByHash(true).build();
+        for (Config c : new Config[] {noCapacity, limited}) {
+            NumaShardException e =
+                    assertThrows(NumaShardException.class, () -> NumaShardMap.open(c).close(), c.toString());
+            assertEquals(Status.INVALID_ARGUMENT, e.status());
+        }
+    }
+
+    /** A 16-byte key. */
+    private static byte[] placedKey(int i) {
+        return b(String.format("key-%012d", i));
+    }
+
+    private static byte[] placedValue(int i, int len) {
+        byte[] v = new byte[len];
+        for (int j = 0; j < len; j++) {
+            v[j] = (byte) (i * 131 + j * 7 + len);
+        }
+        return v;
+    }
+
+    @Test
     void closeIsIdempotent() {
         NumaShardMap m = TestSupport.open(2);
         assertFalse(m.isClosed());
