@@ -234,15 +234,27 @@ func (d *directReader) leave(ctr *uint64, owned bool) {
 	atomic.AddUint64(ctr, ^uint64(0))
 }
 
+// prefetchRecord asks for the pair of lines where the record of hash h is
+// when the map places records by hash and it found one of them free
+// (Config.PlaceRecordsByHash; step 4's hint of the protocol), so that its
+// miss overlaps the home slot's. A hint only: nothing is read through it.
+func (sh *directShard) prefetchRecord(h uint64) {
+	if hw := atomic.LoadUint64(sh.home); hw != 0 {
+		prefetch.Pair(homeLine(hw, h))
+	}
+}
+
+// homeLine is the address of hash h's home line in the lines a home word
+// names (their page-aligned address, log2 of their count in the low 6 bits).
+func homeLine(hw, h uint64) uintptr {
+	return uintptr(hw&^4095) + uintptr(h>>(64-(hw&63)))<<6
+}
+
 // lookup is get's read of one shard inside the gate: up to directRetries
 // attempts at a consistent probe.
 func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, directOutcome) {
 	tag := h | 1
-	if hw := atomic.LoadUint64(sh.home); hw != 0 {
-		// The record's line, if it was placed by hash, fetched together
-		// with the home slot (a hint: nothing is read through it).
-		prefetch.Pair(uintptr(hw&^4095) + uintptr(h>>(64-(hw&63)))<<6)
-	}
+	sh.prefetchRecord(h)
 	for range directRetries {
 		s1 := atomic.LoadUint64(sh.seq)
 		if s1&1 != 0 {
@@ -454,6 +466,7 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	if !sh.direct {
 		return 0, directFallback
 	}
+	sh.prefetchRecord(h)
 	parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
 	p := uint32(procPin())
 	if p >= d.nOwned {

@@ -946,3 +946,51 @@ func TestDirectFastGet(t *testing.T) {
 		t.Fatalf("LoadInto of an entry with a deadline: %q, %v, %v", out[:n], ok, err)
 	}
 }
+
+// TestDirectHomeLineNamesPlacedRecords: with records placed by hash, the
+// line the reader prefetches (homeLine, or the other of its pair) is
+// where most records are; without, a shard has no home word.
+func TestDirectHomeLineNamesPlacedRecords(t *testing.T) {
+	for _, sh := range directOf(t, openMap(t, Config{Shards: 2})).shards {
+		if hw := atomic.LoadUint64(sh.home); hw != 0 {
+			t.Fatalf("home word %#x on a map that places nothing", hw)
+		}
+	}
+	m := openMap(t, Config{Shards: 2, InitialCapacity: 4096, PlaceRecordsByHash: true})
+	d := directOf(t, m)
+	const n = 4096
+	for i := 0; i < n; i++ {
+		noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 1, 32)))
+	}
+	atHome := 0
+	for i := 0; i < n; i++ {
+		key := patternKey(i, 16)
+		h := keyHash(d.seed, key)
+		sh := d.shardOf(h)
+		hw, word := atomic.LoadUint64(sh.home), atomic.LoadUint64(sh.table)
+		if hw == 0 {
+			t.Fatal("no home word on a map that places records by hash")
+		}
+		// The map is quiet: probe its slots for the key's record.
+		slots := engineAddr(unsafe.Pointer(sh.table), word&^63)
+		mask := uint64(1)<<(word&63) - 1
+		var rec uintptr
+		for j := h >> (64 - word&63); ; j = (j + 1) & mask {
+			slot := unsafe.Add(slots, uintptr(j)*16)
+			if atomic.LoadUint64((*uint64)(slot)) == h|1 {
+				r := engineAddr(slots, atomic.LoadUint64((*uint64)(unsafe.Add(slot, 8)))&^3)
+				if bytes.Equal(unsafe.Slice((*byte)(unsafe.Add(r, 8)), 16), key) {
+					rec = uintptr(r)
+					break
+				}
+			}
+		}
+		if line := homeLine(hw, h); rec == line || rec == line^64 {
+			atHome++
+		}
+	}
+	// 2^11 lines per shard for its ~2048 records: about 73% find one.
+	if atHome < 2600 {
+		t.Fatalf("%d of %d records where the home line says", atHome, n)
+	}
+}

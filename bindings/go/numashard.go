@@ -75,15 +75,18 @@ type Config struct {
 	// MemoryLimit, capped at the most entries the limit can hold.
 	InitialCapacity int
 	// PlaceRecordsByHash places each entry of at most 56 bytes of key and
-	// value (a 16-byte key with a value of up to 40 bytes) in one of two
-	// cache lines chosen by its key's hash, when one is free, so that a
-	// Load or Store fetches the index slot and the entry at once rather
-	// than one after the other: on a table larger than the CPU's caches,
-	// one memory latency fewer. The lines (64 bytes each, about
-	// InitialCapacity of them, a power of two per shard) are mapped at
-	// Open. Entries that find both lines taken, larger ones, and those
-	// beyond InitialCapacity are stored as without it. Needs
-	// InitialCapacity and no MemoryLimit (else ErrInvalidArgument).
+	// value (48 with a TTL; a 16-byte key with a value of up to 40 bytes)
+	// in one of two cache lines chosen by its key's hash, when one is
+	// free, so that a Load or Store fetches the index slot and the entry
+	// at once rather than one after the other: on a table larger than the
+	// CPU's caches, one memory latency fewer. Batches gain nothing (they
+	// overlap those misses already), nor do tables the caches mostly hold.
+	// The lines (64 bytes each, about InitialCapacity of them, the nearest
+	// power of two per shard) are mapped at Open and counted in
+	// Stats.MappedBytes. Entries that find both their lines taken, and
+	// larger ones, are stored as without it; past InitialCapacity more and
+	// more find both taken. Needs InitialCapacity and no MemoryLimit (else
+	// ErrInvalidArgument).
 	PlaceRecordsByHash bool
 	// NoDirectReads sends every Load, LoadInto and AppendLoad through a cgo
 	// call to the engine instead of reading the engine's memory from Go

@@ -17,6 +17,8 @@
 //! * `misplace`         — `Config::misplace_memory`: memory on the next node (must still be
 //!   reported truthfully: pages counted against `memory_node`)
 //! * `delegate`         — `ExecMode::Delegate`: the owner threads do every allocation
+//! * `placed`           — `Config::place_records_by_hash`, sized for half of `--entries`: the
+//!   records' lines are one more region per shard, on its node like the rest
 //! * `synthetic:DESC`   — an hwloc synthetic topology (e.g. `pack:2 [numa] core:2 pu:1`):
 //!   binding cannot be applied, and every shard must say so
 //! * `mbind-race`       — no map: a thread per allowed CPU maps, binds and fills regions
@@ -61,7 +63,7 @@ struct Options {
 fn usage() -> ! {
     eprintln!(
         "usage: numa_check [--entries N] [--grow N] [--expect-nodes N] [--expect-node N] [--min-local PCT] \
-         [--lenient] SCENARIO...\n  scenarios: default | per-node:A,B,.. | misplace | delegate | synthetic:DESC | mbind-race"
+         [--lenient] SCENARIO...\n  scenarios: default | per-node:A,B,.. | misplace | delegate | placed | synthetic:DESC | mbind-race"
     );
     std::process::exit(2)
 }
@@ -539,6 +541,14 @@ impl Checker<'_> {
             }
         } else if name == "delegate" {
             cfg.exec_mode = ExecMode::Delegate;
+        } else if name == "placed" {
+            // Small records placed by hash: their lines are one more region
+            // per shard, which must be on the shard's node like the rest.
+            // Sized for half the load, so that the load doubles indexes
+            // (which starts the owners the checks look for) and places
+            // records past the capacity too.
+            cfg.initial_capacity = (self.opts.entries as usize / 2).max(1);
+            cfg.place_records_by_hash = true;
         } else if let Some(list) = name.strip_prefix("per-node:") {
             let counts: Vec<usize> = list.split(',').filter_map(|c| c.trim().parse().ok()).collect();
             cfg.shards_per_node = Some(counts.clone());

@@ -111,17 +111,21 @@ pub struct Config {
     /// smallest record), so a cache is never sized past its budget.
     pub initial_capacity: usize,
     /// Place small records by their key's hash (off by default). A record
-    /// of at most 64 bytes (8 of header, the key, the value: a 16-byte key
-    /// with a value of up to 40 bytes) goes to one of two lines of a region
-    /// addressed by its hash when one is free, so that a get or a put asks
-    /// for the index slot and the record at once instead of one after the
-    /// other: one memory latency fewer on a table larger than the caches.
-    /// Each shard's region holds about its share of `initial_capacity`
-    /// lines (a power of two; 64 bytes each), mapped when the map opens;
-    /// records that find both lines taken, larger ones, and those of a map
-    /// grown past the hint go where they would without it. Measured in
-    /// `bench/results/engine.md` ("records placed by hash"). Needs
-    /// `initial_capacity` and no `memory_limit`.
+    /// of at most 64 bytes (8 of header, the key, the value, and 8 for a
+    /// deadline: a 16-byte key with a value of up to 40 bytes, 32 with a
+    /// time to live) goes to one of two lines of a region addressed by its
+    /// hash when one is free, so that a single get or put asks for the
+    /// index slot and the record at once instead of one after the other:
+    /// one memory latency fewer on a table larger than the CPU's caches.
+    /// Batches gain nothing (they overlap those misses already), nor do
+    /// tables the caches mostly hold. Each shard's region holds about its
+    /// share of `initial_capacity` lines (the nearest power of two; 64
+    /// bytes each), mapped when the map opens and counted in its mapped
+    /// bytes. Records that find both their lines taken, and larger ones,
+    /// go where they would without it; past the hinted capacity more and
+    /// more find both taken. Measured in `bench/results/engine.md`
+    /// ("records placed by hash"). Needs `initial_capacity` and no
+    /// `memory_limit` (else `InvalidArgument`).
     pub place_records_by_hash: bool,
 }
 

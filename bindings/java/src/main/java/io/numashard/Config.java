@@ -358,13 +358,15 @@ public final class Config {
 
         /**
          * Place small records by their key's hash (off by default). A record of at most 64 bytes
-         * (8 of header, the key, the value: a 16-byte key with a value of up to 40 bytes) goes to
-         * one of two cache lines named by its key's hash when one is free, so that a single get or
-         * put fetches the index slot and the record at once instead of one after the other: one
-         * memory latency fewer on a table larger than the CPU caches. The lines, about
-         * {@link #initialCapacity(long) initialCapacity} of them per map (64 bytes each, a power of
-         * two per shard), are mapped at open. Records that find both lines taken, larger ones, and
-         * those beyond the initial capacity are stored as without it. Needs
+         * (8 of header, the key, the value, and 8 for a deadline: a 16-byte key with a value of up
+         * to 40 bytes, 32 with a time to live) goes to one of two cache lines named by its key's
+         * hash when one is free, so that a single get or put fetches the index slot and the record
+         * at once instead of one after the other: one memory latency fewer on a table larger than
+         * the CPU caches. Batches gain nothing (they overlap those misses already), nor do tables
+         * the caches mostly hold. The lines, about {@link #initialCapacity(long) initialCapacity}
+         * of them per map (64 bytes each, the nearest power of two per shard), are mapped at open.
+         * Records that find both their lines taken, and larger ones, are stored as without it;
+         * past the initial capacity more and more find both taken. Needs
          * {@link #initialCapacity(long)} and no {@link #memoryLimit(long) memory limit}, else
          * opening the map throws {@link NumaShardException} with {@link Status#INVALID_ARGUMENT}.
          *
