@@ -49,7 +49,7 @@
  * The version of the direct-read protocol and record layout this library
  * speaks. A reader built for another version must read through `ns_get`.
  */
-#define NS_DIRECT_READ_VERSION 2
+#define NS_DIRECT_READ_VERSION 3
 
 /**
  * Bytes before an entry's key in an `ns_iter_next_many` buffer: its key
@@ -496,6 +496,15 @@ typedef struct ns_config {
    * with version 1, which ends at `record_stats`, gets no hint.)
    */
   uint64_t initial_capacity;
+  /**
+   * Place records of at most 64 bytes (8 of header, key, value) by their
+   * key's hash, in a region sized from `initial_capacity` (needed, with
+   * no `memory_limit`), so that a get or put fetches the index slot and
+   * the record at once: see `Config::place_records_by_hash` in the Rust
+   * crate. (Added in version 3 of this struct: a caller compiled with
+   * version 2, which ends at `initial_capacity`, gets false.)
+   */
+  bool place_records_by_hash;
 } ns_config;
 
 /**
@@ -569,6 +578,12 @@ typedef struct ns_direct_shard {
    * count in the low 6 bits; 0 when none is published (closing).
    */
   const uint64_t *table;
+  /**
+   * The home lines of records placed by hash (`place_records_by_hash`):
+   * their page-aligned address, log2 of their count in the low 6 bits;
+   * 0 when the map places none. A prefetch hint (step 4), never read through.
+   */
+  const uint64_t *home;
   /**
    * 1 when a hit needs nothing but a copy; 0 when the map marks or counts
    * hits (cache mode, statistics): read such a shard through `ns_get`.
@@ -895,7 +910,8 @@ void ns_config_init(struct ns_config *cfg);
  *
  * Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (wrong `struct_size`,
  * unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
- * `initial_capacity` over 2^40,
+ * `initial_capacity` over 2^40, `place_records_by_hash` without an
+ * `initial_capacity` or with a `memory_limit`,
  * NULL array with a length, non-UTF-8 string, size limits out of range).
  */
 ns_status ns_config_check(const struct ns_config *cfg);
@@ -904,7 +920,7 @@ ns_status ns_config_check(const struct ns_config *cfg);
  * Fills `*layout` and the first `min(cap, layout->shards)` entries of
  * `shards` with where a direct reader finds the map's memory.
  *
- * A direct reader, for a key of `len` bytes (version 1):
+ * A direct reader, for a key of `len` bytes (version 3):
  * 1. hashes it (`hash_seed`); its shard is `((uint64_t)(uint32_t)h * shards) >> 32`;
  *    a shard whose `direct` is 0 is read through `ns_get`;
  * 2. enters the gate: `p = *epoch & 1` (acquire), then a locked add of 1
@@ -914,7 +930,12 @@ ns_status ns_config_check(const struct ns_config *cfg);
  *    `*closed`, leaves again and reads through `ns_get` (which answers closed);
  * 3. reads the shard's `seq` (`s1`); odd: retries (a write is in progress);
  * 4. reads `table`: 0 means read through `ns_get`; else `bits` = its low 6
- *    bits, the slots at `table & ~63`, `2^bits` of them;
+ *    bits, the slots at `table & ~63`, `2^bits` of them; optionally,
+ *    `*home` (0: none) names the lines where one-line records are placed
+ *    by hash: `hbits` = its low 6 bits, the lines at `*home & ~4095`; the
+ *    key's record may be at line `h >> (64 - hbits)` or the other line of
+ *    its 128-byte pair, and prefetching both with the home slot overlaps
+ *    the two misses (a hint only: never read through it);
  * 5. probes from slot `h >> (64 - bits)`, linearly and wrapping, at most
  *    `2^bits` slots: a slot is two u64s, a tag (`h | 1`; 0 = empty, which
  *    ends the probe: a miss) and a record address (mask its low 2 bits);
