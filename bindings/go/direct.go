@@ -140,7 +140,7 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 		d.shards[i] = directShard{
 			seq:    (*uint64)(unsafe.Pointer(c.seq)),
 			table:  (*uint64)(unsafe.Pointer(c.table)),
-			home:   (*uint64)(unsafe.Pointer(c.home)),
+			home:   homeWord(c),
 			direct: c.direct != 0,
 		}
 	}
@@ -234,14 +234,16 @@ func (d *directReader) leave(ctr *uint64, owned bool) {
 	atomic.AddUint64(ctr, ^uint64(0))
 }
 
-// prefetchRecord asks for the pair of lines where the record of hash h is
-// when the map places records by hash and it found one of them free
-// (Config.PlaceRecordsByHash; step 4's hint of the protocol), so that its
-// miss overlaps the home slot's. A hint only: nothing is read through it.
-func (sh *directShard) prefetchRecord(h uint64) {
-	if hw := atomic.LoadUint64(sh.home); hw != 0 {
-		prefetch.Pair(homeLine(hw, h))
+// noHome is the home word of a shard whose library names none: always 0.
+var noHome uint64
+
+// homeWord is the address of c's home word (home_offset bytes after its
+// table word), or of noHome when it names none.
+func homeWord(c C.ns_direct_shard) *uint64 {
+	if c.home_offset == 0 {
+		return &noHome
 	}
+	return (*uint64)(unsafe.Add(unsafe.Pointer(c.table), uintptr(c.home_offset)))
 }
 
 // homeLine is the address of hash h's home line in the lines a home word
@@ -254,7 +256,9 @@ func homeLine(hw, h uint64) uintptr {
 // attempts at a consistent probe.
 func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, directOutcome) {
 	tag := h | 1
-	sh.prefetchRecord(h)
+	if hw := atomic.LoadUint64(sh.home); hw != 0 {
+		prefetch.Pair(homeLine(hw, h)) // see fastGet
+	}
 	for range directRetries {
 		s1 := atomic.LoadUint64(sh.seq)
 		if s1&1 != 0 {
@@ -442,7 +446,8 @@ func (m *Map) directGet(key, buf []byte, owned bool) (int, Status, bool) {
 }
 
 // fastGet is get for the common case written as one function with no call
-// but the pin's: a key of 8 to 16 bytes, a value of up to directWordsSize
+// but the pin's (and, on a map that places records by hash, the
+// prefetch's): a key of 8 to 16 bytes, a value of up to directWordsSize
 // bytes, the P's own stripe. Everything else (and every retry) returns
 // directFallback for get to handle. out is written only with a whole,
 // validated value. The protocol is probe's, step for step (see its notes on
@@ -466,7 +471,14 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	if !sh.direct {
 		return 0, directFallback
 	}
-	sh.prefetchRecord(h)
+	if hw := atomic.LoadUint64(sh.home); hw != 0 {
+		// The map places records by hash (Config.PlaceRecordsByHash;
+		// step 4's hint): ask for the pair of lines where this key's
+		// record is if it found one free, so that its miss overlaps the
+		// home slot's. A hint only: nothing is read through it. (A map
+		// that places none pays a load of the shard's line and a branch.)
+		prefetch.Pair(homeLine(hw, h))
+	}
 	parity := uintptr(atomic.LoadUint64(d.epoch) & 1)
 	p := uint32(procPin())
 	if p >= d.nOwned {

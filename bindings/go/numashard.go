@@ -83,7 +83,8 @@ type Config struct {
 	// overlap those misses already), nor do tables the caches mostly hold.
 	// The lines (64 bytes each, about InitialCapacity of them, the nearest
 	// power of two per shard) are mapped at Open and counted in
-	// Stats.MappedBytes. Entries that find both their lines taken, and
+	// Stats.MappedBytes; entries land on them at random, so they are
+	// resident after a few entries per page, not in proportion to entries. Entries that find both their lines taken, and
 	// larger ones, are stored as without it; past InitialCapacity more and
 	// more find both taken. Needs InitialCapacity and no MemoryLimit (else
 	// ErrInvalidArgument).

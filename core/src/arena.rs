@@ -11,7 +11,7 @@
 //! chunk per class. Larger records get a region of their own.
 
 use crate::atomic_bytes;
-use crate::error::Result;
+use crate::error::{Error, Result, Status};
 use crate::numa::{self, NodeRegion, PageCount};
 use std::collections::HashMap;
 use std::ptr;
@@ -134,9 +134,10 @@ impl Home {
     #[inline(always)]
     fn give_back(&mut self, rec: *mut u8) -> bool {
         let off = (rec as usize).wrapping_sub(self.region.as_ptr() as usize);
-        if off >= self.region.len() {
+        if off >= LINE << self.bits {
             return false;
         }
+        debug_assert_eq!(off % LINE, 0, "a home record starts its line");
         let j = off / LINE;
         self.used[j / 64] &= !(1u64 << (j % 64));
         true
@@ -144,7 +145,7 @@ impl Home {
 }
 
 // SAFETY: the raw pointers point into regions the arena owns (`chunks`,
-// `large`); nothing else aliases them, so moving the arena to another thread
+// `large`, `home`); nothing else aliases them, so moving the arena to another thread
 // moves sole ownership with it.
 unsafe impl Send for Arena {}
 
@@ -169,7 +170,13 @@ impl Arena {
         if bits >= 1 {
             let region = NodeRegion::new(LINE << bits, node, true)?;
             a.all_bound &= region.bound() || node.is_none();
-            a.home = Some(Home { region, bits, used: vec![0; (1usize << bits).div_ceil(64)] });
+            // A bit per line: 1/512 of the region, which a failed
+            // allocation reports rather than aborts on.
+            let mut used = Vec::new();
+            used.try_reserve_exact((1usize << bits).div_ceil(64))
+                .map_err(|_| Error::with_detail(Status::Resource, "no memory for the home lines' bitmap"))?;
+            used.resize((1usize << bits).div_ceil(64), 0);
+            a.home = Some(Home { region, bits, used });
         }
         Ok(a)
     }
@@ -321,6 +328,8 @@ impl Arena {
             h.used.iter_mut().for_each(|w| *w = 0);
         }
         let old = std::mem::replace(self, Arena::new(self.node));
+        // The lines stay mapped, and bound or not as they were.
+        self.all_bound = home.as_ref().map_or(true, |h| h.region.bound() || self.node.is_none());
         self.home = home;
         garbage.extend(old.chunks);
         garbage.extend(old.large.into_values());

@@ -121,7 +121,9 @@ pub struct Config {
     /// tables the caches mostly hold. Each shard's region holds about its
     /// share of `initial_capacity` lines (the nearest power of two; 64
     /// bytes each), mapped when the map opens and counted in its mapped
-    /// bytes. Records that find both their lines taken, and larger ones,
+    /// bytes; records land on them at random, so the region is resident
+    /// after a few records per page (4 KiB, or 2 MiB with transparent huge
+    /// pages), not in proportion to the entries. Records that find both their lines taken, and larger ones,
     /// go where they would without it; past the hinted capacity more and
     /// more find both taken. Measured in `bench/results/engine.md`
     /// ("records placed by hash"). Needs `initial_capacity` and no

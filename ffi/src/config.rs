@@ -103,11 +103,11 @@ pub struct ns_config {
     /// limit can hold. (Added in version 2 of this struct: a caller compiled
     /// with version 1, which ends at `record_stats`, gets no hint.)
     pub initial_capacity: u64,
-    /// Place records of at most 64 bytes (8 of header, key, value) by their
-    /// key's hash, in a region sized from `initial_capacity` (needed, with
-    /// no `memory_limit`), so that a get or put fetches the index slot and
-    /// the record at once: see `Config::place_records_by_hash` in the Rust
-    /// crate. (Added in version 3 of this struct: a caller compiled with
+    /// Place records of at most 64 bytes (8 of header, key, value, and 8
+    /// for a deadline) by their key's hash, in a region sized from
+    /// `initial_capacity` (needed, with no `memory_limit`), so that a single
+    /// get or put fetches the index slot and the record at once: see
+    /// `Config::place_records_by_hash` in the Rust crate. (Added in version 3 of this struct: a caller compiled with
     /// version 2, which ends at `initial_capacity`, gets false.)
     pub place_records_by_hash: bool,
 }

@@ -59,15 +59,17 @@ pub struct ns_direct_shard {
     /// The published slot array: its 64-aligned address, log2 of its slot
     /// count in the low 6 bits; 0 when none is published (closing).
     pub table: *const u64,
-    /// The home lines of records placed by hash (`place_records_by_hash`):
-    /// their page-aligned address, log2 of their count in the low 6 bits;
-    /// 0 when the map places none. A prefetch hint (step 4), never read through.
-    pub home: *const u64,
     /// 1 when a hit needs nothing but a copy; 0 when the map marks or counts
     /// hits (cache mode, statistics): read such a shard through `ns_get`.
     pub direct: u32,
-    /// Zero.
-    pub reserved: u32,
+    /// Bytes from `table` to the shard's home word (a u64): the home lines
+    /// of records placed by hash (`place_records_by_hash`), their
+    /// page-aligned address with log2 of their count in the low 6 bits, 0
+    /// when the map places none (or is closed). A prefetch hint (step 4),
+    /// never read through. (Version 2 called this field `reserved`, zero:
+    /// the struct keeps its size, so a caller compiled against version 2
+    /// still passes room enough.)
+    pub home_offset: u32,
 }
 
 /// Fills `*layout` and the first `min(cap, layout->shards)` entries of
@@ -84,11 +86,12 @@ pub struct ns_direct_shard {
 /// 3. reads the shard's `seq` (`s1`); odd: retries (a write is in progress);
 /// 4. reads `table`: 0 means read through `ns_get`; else `bits` = its low 6
 ///    bits, the slots at `table & ~63`, `2^bits` of them; optionally,
-///    `*home` (0: none) names the lines where one-line records are placed
-///    by hash: `hbits` = its low 6 bits, the lines at `*home & ~4095`; the
-///    key's record may be at line `h >> (64 - hbits)` or the other line of
-///    its 128-byte pair, and prefetching both with the home slot overlaps
-///    the two misses (a hint only: never read through it);
+///    the home word (the u64 `home_offset` bytes after `table`; 0: none)
+///    names the lines where one-line records are placed by hash: `hbits`
+///    = its low 6 bits, the lines at `home & ~4095`; the key's record may
+///    be at line `h >> (64 - hbits)` or the other line of its 128-byte
+///    pair, and prefetching both with the home slot overlaps the two
+///    misses (a hint only: never read through it);
 /// 5. probes from slot `h >> (64 - bits)`, linearly and wrapping, at most
 ///    `2^bits` slots: a slot is two u64s, a tag (`h | 1`; 0 = empty, which
 ///    ends the probe: a miss) and a record address (mask its low 2 bits);
@@ -153,7 +156,10 @@ pub unsafe extern "C" fn ns_map_direct_read(
         // SAFETY: checked non-NULL; the caller's contract makes it writable.
         unsafe { layout.write(out) };
         for (i, s) in d.shards.iter().take(cap).enumerate() {
-            let e = ns_direct_shard { seq: s.seq, table: s.table, home: s.home, direct: s.direct as u32, reserved: 0 };
+            // Both words live in the shard's reader view, a few bytes apart.
+            let home_offset = (s.home as usize).wrapping_sub(s.table as usize) as u32;
+            debug_assert_eq!(s.table.wrapping_byte_add(home_offset as usize), s.home);
+            let e = ns_direct_shard { seq: s.seq, table: s.table, direct: s.direct as u32, home_offset };
             // SAFETY: i < cap, and `shards` points to `cap` writable entries.
             unsafe { shards.add(i).write(e) };
         }
@@ -195,16 +201,8 @@ mod tests {
 
     fn reader(m: *mut ns_map) -> Reader {
         let mut l = std::mem::MaybeUninit::<ns_direct_read>::uninit();
-        let mut shards = vec![
-            ns_direct_shard {
-                seq: std::ptr::null(),
-                table: std::ptr::null(),
-                home: std::ptr::null(),
-                direct: 0,
-                reserved: 0
-            };
-            64
-        ];
+        let mut shards =
+            vec![ns_direct_shard { seq: std::ptr::null(), table: std::ptr::null(), direct: 0, home_offset: 0 }; 64];
         // SAFETY: a live handle; writable outputs of the given sizes.
         let s = unsafe { ns_map_direct_read(m, l.as_mut_ptr(), shards.as_mut_ptr(), shards.len()) };
         assert_eq!(s, ns_status::NS_OK);
@@ -353,6 +351,11 @@ mod tests {
         }
     }
 
+    /// The shard's home word (step 4).
+    fn home_of(s: &ns_direct_shard) -> *const u64 {
+        s.table.wrapping_byte_add(s.home_offset as usize)
+    }
+
     fn open(cfg: Config) -> *mut ns_map {
         ns_map::register(Map::new(cfg).unwrap())
     }
@@ -372,13 +375,7 @@ mod tests {
     fn arguments_are_checked() {
         let m = open(Config { shards: 3, ..Config::default() });
         let mut l = std::mem::MaybeUninit::<ns_direct_read>::uninit();
-        let mut one = [ns_direct_shard {
-            seq: std::ptr::null(),
-            table: std::ptr::null(),
-            home: std::ptr::null(),
-            direct: 9,
-            reserved: 9,
-        }];
+        let mut one = [ns_direct_shard { seq: std::ptr::null(), table: std::ptr::null(), direct: 9, home_offset: 9 }];
         // SAFETY: NULL or live handles; outputs writable as passed.
         unsafe {
             assert_eq!(
@@ -399,7 +396,9 @@ mod tests {
             assert!(l.stripe_count >= 1 && l.stripe_stride >= 16 && !l.stripes.is_null());
             // Not NS_OK: the stripes a reader may own are not handed out.
             assert!(l.owned_count == 0 && l.owned_stripes.is_null() && l.plain_entry <= 1);
-            assert_eq!((one[0].direct, one[0].reserved), (1, 0));
+            // The home word follows the slot array's word; 0: nothing placed.
+            assert_eq!((one[0].direct, one[0].home_offset), (1, 8));
+            assert_eq!(*one[0].table.add(1), 0);
             assert_eq!(*one[0].seq & 1, 0);
             let mut l2 = std::mem::MaybeUninit::<ns_direct_read>::uninit();
             assert_eq!(ns_map_direct_read(m, l2.as_mut_ptr(), std::ptr::null_mut(), 0), ns_status::NS_BUFFER_TOO_SMALL);
@@ -453,29 +452,18 @@ mod tests {
         assert_eq!(r.get(&key(5)), Read::Engine);
     }
 
-    /// Step 4's hint: with records placed by hash, the home word names the
-    /// lines most one-line records are in (the key's line or its pair);
-    /// without, it is 0. Direct reads agree with the engine either way.
-    #[test]
-    fn home_lines_name_where_placed_records_are() {
-        let plain = reader(open(Config { shards: 2, ..Config::default() }));
-        // SAFETY: the map is alive; the word is a u64 of its memory.
-        assert!(plain.shards.iter().all(|s| unsafe { word(s.home) } == 0));
-        let m = open(Config { shards: 2, initial_capacity: 4096, place_records_by_hash: true, ..Config::default() });
-        let r = reader(m);
-        let key = |i: u64| [i.to_le_bytes(), (i * 31).to_le_bytes()].concat();
-        for i in 0..4096 {
-            map(m).put(&key(i), &[i as u8; 32]).unwrap();
-        }
-        let mut at_home = 0;
-        for i in 0..4096 {
-            let k = key(i);
-            assert_eq!(r.get(&k), Read::Hit(vec![i as u8; 32]), "key {i}");
+    /// How many of `keys` (present, with `value(i)` and no deadline) have
+    /// their record where the home word says: its line or the other of the
+    /// pair. Also checks each reads back directly.
+    fn at_home(r: &Reader, keys: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) -> usize {
+        let mut n = 0;
+        for (k, v) in keys {
+            assert_eq!(r.get(&k), Read::Hit(v), "key {k:?}");
             let h = foldhash::fast::FixedState::with_seed(r.l.hash_seed).hash_one(&k);
             let sh = &r.shards[(((h as u32) as u64 * r.l.shards as u64) >> 32) as usize];
             // SAFETY: the map is alive and quiet (no writer): its words and
             // slots are mapped and still.
-            let (hw, w) = unsafe { (word(sh.home), word(sh.table)) };
+            let (hw, w) = unsafe { (word(home_of(sh)), word(sh.table)) };
             assert_ne!(hw, 0);
             let line = (hw & !4095) + ((h >> (64 - (hw & 63))) << 6);
             let (slots, bits) = ((w & !63) as *const u64, (w & 63) as u32);
@@ -483,16 +471,69 @@ mod tests {
             // SAFETY: as above; the probe ends at the key's slot (it is present).
             let rec = unsafe {
                 while word(slots.add(2 * j as usize)) != (h | 1)
-                    || copy((word(slots.add(2 * j as usize + 1)) & !3) as *const u8, 8 + 16)[8..] != k[..]
+                    || copy((word(slots.add(2 * j as usize + 1)) & !3) as *const u8, 8 + k.len())[8..] != k[..]
                 {
                     j = (j + 1) & ((1 << bits) - 1);
                 }
                 word(slots.add(2 * j as usize + 1)) & !3
             };
-            at_home += usize::from(rec == line || rec == line ^ 64);
+            n += usize::from(rec == line || rec == line ^ 64);
         }
+        n
+    }
+
+    /// Step 4's hint: with records placed by hash, the home word names the
+    /// lines most one-line records are in (the key's line or its pair);
+    /// without, it is 0. It holds for the records of a `replace_all`, of a
+    /// map opened from a snapshot, and of puts after others expired (their
+    /// lines freed). Direct reads agree with the engine throughout.
+    #[test]
+    fn home_lines_name_where_placed_records_are() {
+        let plain = reader(open(Config { shards: 2, ..Config::default() }));
+        // SAFETY: the map is alive; the word is a u64 of its memory.
+        assert!(plain.shards.iter().all(|s| s.home_offset != 0 && unsafe { word(home_of(s)) } == 0));
+        let cfg = Config { shards: 2, initial_capacity: 4096, place_records_by_hash: true, ..Config::default() };
+        let m = open(cfg.clone());
+        let r = reader(m);
+        let gen = |from: u64| {
+            (from..from + 4096).map(|i| ([i.to_le_bytes(), (i * 31).to_le_bytes()].concat(), vec![i as u8; 32]))
+        };
         // 2^11 lines per shard for its ~2048 records: about 73% find one.
-        assert!(at_home > 2600, "{at_home} of 4096 records where the home word says");
+        let enough = 2600;
+        for (k, v) in gen(0) {
+            map(m).put(&k, &v).unwrap();
+        }
+        let n = at_home(&r, gen(0));
+        assert!(n > enough, "puts: {n} of 4096 records where the home word says");
+        // A replace_all builds new shards: their records are placed too.
+        map(m).replace_all(&gen(10_000).collect::<Vec<_>>()).unwrap();
+        let n = at_home(&reader(m), gen(10_000));
+        assert!(n > enough, "replace_all: {n} of 4096");
+        // A map opened from a snapshot of it.
+        let dir = std::env::temp_dir().join(format!("numashard-home-lines-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        map(m).save(&dir).unwrap();
+        let opened = ns_map::register(Map::open_snapshot(cfg, &dir).unwrap());
+        let n = at_home(&reader(opened), gen(10_000));
+        assert!(n > enough, "open_snapshot: {n} of 4096");
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Records with a deadline take lines too (8 + 16 + 32 + 8 bytes):
+        // once they expired and were reclaimed, the lines are free again.
+        map(m).clear().unwrap();
+        for (k, v) in gen(20_000) {
+            map(m).put_with_ttl(&k, &v, Duration::from_millis(1)).unwrap();
+        }
+        let t = std::time::Instant::now();
+        while map(m).stats().unwrap().expirations < 4096 {
+            assert!(t.elapsed() < Duration::from_secs(20), "the owners reclaimed no expired entry");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(map(m).len().unwrap(), 0);
+        for (k, v) in gen(30_000) {
+            map(m).put(&k, &v).unwrap();
+        }
+        let n = at_home(&reader(m), gen(30_000));
+        assert!(n > enough, "after expiry: {n} of 4096");
     }
 
     #[test]

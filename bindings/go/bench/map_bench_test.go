@@ -384,8 +384,10 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 // loads a GetBatch in one cgo call (its own map, the same entries; loads
 // only): what numashard and numashard-gets cost without direct reads.
 // numashard-placed is numashard with InitialCapacity set to the table's
-// entries and PlaceRecordsByHash (its own map).
-var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cgo", "numashard-cache", "numashard-placed", "syncmap", "rwmap",
+// entries and PlaceRecordsByHash (its own map); numashard-sized the same
+// without PlaceRecordsByHash, to tell the placement from the sizing.
+var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cgo", "numashard-cache", "numashard-placed",
+	"numashard-sized", "syncmap", "rwmap",
 	"sharded32", "xsync", "fastcache", "freecache", "bigcache", "otter"}
 
 // goHeapImpls keep their entries on the Go heap.
@@ -436,11 +438,11 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	defer debug.SetGCPercent(debug.SetGCPercent(800))
 	var m benchMap
 	switch shared {
-	case "numashard", "numashard-cache", "numashard-cgo", "numashard-placed":
+	case "numashard", "numashard-cache", "numashard-cgo", "numashard-placed", "numashard-sized":
 		cfg := numashard.Config{NoDirectReads: shared == "numashard-cgo"}
-		if shared == "numashard-placed" {
-			// Sized for the table, its small entries placed by hash.
-			cfg.InitialCapacity, cfg.PlaceRecordsByHash = n, true
+		if shared == "numashard-placed" || shared == "numashard-sized" {
+			// Sized for the table; its small entries placed by hash or not.
+			cfg.InitialCapacity, cfg.PlaceRecordsByHash = n, shared == "numashard-placed"
 		}
 		// NUMASHARD_BENCH_SHARDS: another shard count than the default (one per CPU).
 		cfg.Shards = envInt("NUMASHARD_BENCH_SHARDS", 0)

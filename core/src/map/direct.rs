@@ -100,6 +100,7 @@ pub struct DirectShard {
     /// The published slot array word (a u64; 0: none).
     pub table: *const u64,
     /// The home lines' word (a u64; 0: none): see step 4 of the protocol.
+    /// It follows `table` in memory (the C ABI gives its offset).
     pub home: *const u64,
     /// False when a hit has more to do than a copy (marks for eviction,
     /// hit counting): such a shard is read through the engine.

@@ -161,6 +161,7 @@ impl Map {
         match inner.cfg.exec_mode {
             ExecMode::Auto => {
                 if op.kind == OpKind::Get {
+                    shard.prefetch_home_line(op.hash);
                     if shard.read_get(op) {
                         return Ok(op.status);
                     }

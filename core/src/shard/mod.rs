@@ -192,6 +192,7 @@ impl Shard {
     /// Takes the state out (after close, when no reader is inside the gate).
     pub(crate) fn uninstall(&self) -> Option<ShardState> {
         self.view.table_word.store(0, Ordering::Release);
+        self.view.home_word.store(0, Ordering::Relaxed);
         self.state.lock().take()
     }
 

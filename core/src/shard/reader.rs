@@ -12,7 +12,10 @@ use crate::sync::AtomicUsize;
 use crate::table::{prefetch_record_lines, tag_of, TableView};
 use std::sync::atomic::Ordering;
 
-/// The seqlock and the published slot array of a shard.
+/// The seqlock and the published slot array of a shard. In C layout: the
+/// direct-read protocol names the home word by its offset from the slot
+/// array's word (`ns_direct_shard.home_offset`), which must be positive.
+#[repr(C)]
 pub(super) struct ReaderView {
     /// Odd while the lock holder changes the shard. Lock-free readers read,
     /// then check it did not move.
@@ -310,9 +313,11 @@ impl Shard {
     /// Hints the CPU to fetch the pair of home lines where `hash`'s record
     /// is when it is one line long and found one free (`arena::Home`), so
     /// that a single get or put waits for the slot's miss and the record's
-    /// together. Batches do not: their windows already overlap the
-    /// records' misses, and at 100k entries the extra lines cost them 5-10%
-    /// (`bench/results/engine.md`, "records placed by hash").
+    /// together: `Map::get_into` (through [`Shard::read_into`]), a single
+    /// get of `Map::run_one`, and every single write ([`Shard::lock_for`]).
+    /// Batches do not: their windows already overlap the records' misses,
+    /// and at 100k entries the pair cost their gets 10-19% (the home line
+    /// alone 5-10%; `bench/results/engine.md`, "records placed by hash").
     #[inline(always)]
     pub(crate) fn prefetch_home_line(&self, hash: u64) {
         let w = self.view.home_word.load(Ordering::Relaxed);
@@ -469,7 +474,6 @@ impl Shard {
     /// lock), where one more attempt would have succeeded.
     #[inline(always)]
     fn lookup(&self, hash: u64, key: &[u8], stage: &mut Stage, copy: impl Fn(usize) -> bool) -> Lookup {
-        self.prefetch_home_line(hash);
         for attempt in 0..24u32 {
             let Some(start) = self.try_read_start() else {
                 if self.published().is_none() {
@@ -531,6 +535,7 @@ impl Shard {
     /// `Large`: the value fits `out` but not the stage, read it under the lock.
     #[inline]
     pub(crate) fn read_into(&self, hash: u64, key: &[u8], out: &mut [u8]) -> Lookup {
+        self.prefetch_home_line(hash);
         let mut stage = Stage::new();
         let r = self.lookup(hash, key, &mut stage, |v| v <= out.len());
         if let Lookup::Found { len, copied: true, at } = r {

@@ -680,7 +680,7 @@ static void test_direct_read(void) {
   ns_map *m = open_map(8, 256, 0);
   ns_direct_read l;
   ns_direct_shard sh[3];
-  CHECK(sizeof(ns_direct_read) == 64 && sizeof(ns_direct_shard) == 32);
+  CHECK(sizeof(ns_direct_read) == 64 && sizeof(ns_direct_shard) == 24);
   memset(&l, 0, sizeof l);
   EXPECT(ns_map_direct_read(m, &l, sh, 1), NS_BUFFER_TOO_SMALL);
   CHECK(l.version == NS_DIRECT_READ_VERSION && l.shards == 2);
@@ -697,7 +697,8 @@ static void test_direct_read(void) {
   CHECK((uint8_t *)l.owned_stripes >= (uint8_t *)l.stripes + (size_t)l.stripe_count * l.stripe_stride);
   CHECK(sh[0].direct == 1 && sh[1].direct == 1 && sh[0].seq != sh[1].seq);
   CHECK(*sh[0].seq % 2 == 0 && *sh[0].table != 0);
-  CHECK(sh[0].home != NULL && *sh[0].home == 0); /* no records placed by hash */
+  /* The home word follows the table word; 0: no records placed by hash. */
+  CHECK(sh[0].home_offset == 8 && *(const uint64_t *)((const uint8_t *)sh[0].table + sh[0].home_offset) == 0);
   EXPECT(ns_map_direct_read(NULL, &l, sh, 3), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_direct_read(m, NULL, sh, 3), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_direct_read(m, &l, NULL, 3), NS_ERR_INVALID_ARGUMENT);
