@@ -497,11 +497,11 @@ typedef struct ns_config {
    */
   uint64_t initial_capacity;
   /**
-   * Place records of at most 64 bytes (8 of header, key, value) by their
-   * key's hash, in a region sized from `initial_capacity` (needed, with
-   * no `memory_limit`), so that a get or put fetches the index slot and
-   * the record at once: see `Config::place_records_by_hash` in the Rust
-   * crate. (Added in version 3 of this struct: a caller compiled with
+   * Place records of at most 64 bytes (8 of header, key, value, and 8
+   * for a deadline) by their key's hash, in a region sized from
+   * `initial_capacity` (needed, with no `memory_limit`), so that a single
+   * get or put fetches the index slot and the record at once: see
+   * `Config::place_records_by_hash` in the Rust crate. (Added in version 3 of this struct: a caller compiled with
    * version 2, which ends at `initial_capacity`, gets false.)
    */
   bool place_records_by_hash;
@@ -579,20 +579,20 @@ typedef struct ns_direct_shard {
    */
   const uint64_t *table;
   /**
-   * The home lines of records placed by hash (`place_records_by_hash`):
-   * their page-aligned address, log2 of their count in the low 6 bits;
-   * 0 when the map places none. A prefetch hint (step 4), never read through.
-   */
-  const uint64_t *home;
-  /**
    * 1 when a hit needs nothing but a copy; 0 when the map marks or counts
    * hits (cache mode, statistics): read such a shard through `ns_get`.
    */
   uint32_t direct;
   /**
-   * Zero.
+   * Bytes from `table` to the shard's home word (a u64): the home lines
+   * of records placed by hash (`place_records_by_hash`), their
+   * page-aligned address with log2 of their count in the low 6 bits, 0
+   * when the map places none (or is closed). A prefetch hint (step 4),
+   * never read through. (Version 2 called this field `reserved`, zero:
+   * the struct keeps its size, so a caller compiled against version 2
+   * still passes room enough.)
    */
-  uint32_t reserved;
+  uint32_t home_offset;
 } ns_direct_shard;
 
 /**
@@ -931,11 +931,12 @@ ns_status ns_config_check(const struct ns_config *cfg);
  * 3. reads the shard's `seq` (`s1`); odd: retries (a write is in progress);
  * 4. reads `table`: 0 means read through `ns_get`; else `bits` = its low 6
  *    bits, the slots at `table & ~63`, `2^bits` of them; optionally,
- *    `*home` (0: none) names the lines where one-line records are placed
- *    by hash: `hbits` = its low 6 bits, the lines at `*home & ~4095`; the
- *    key's record may be at line `h >> (64 - hbits)` or the other line of
- *    its 128-byte pair, and prefetching both with the home slot overlaps
- *    the two misses (a hint only: never read through it);
+ *    the home word (the u64 `home_offset` bytes after `table`; 0: none)
+ *    names the lines where one-line records are placed by hash: `hbits`
+ *    = its low 6 bits, the lines at `home & ~4095`; the key's record may
+ *    be at line `h >> (64 - hbits)` or the other line of its 128-byte
+ *    pair, and prefetching both with the home slot overlaps the two
+ *    misses (a hint only: never read through it);
  * 5. probes from slot `h >> (64 - bits)`, linearly and wrapping, at most
  *    `2^bits` slots: a slot is two u64s, a tag (`h | 1`; 0 = empty, which
  *    ends the probe: a miss) and a record address (mask its low 2 bits);
