@@ -4,7 +4,7 @@
 //!
 //! Two maps live across inputs (creating one starts threads): one without a
 //! memory limit on the real machine, whose small records are placed by hash
-//! in lines for 64 entries, one with a small limit (so that
+//! in 4 lines per shard, one with a small limit (so that
 //! `NS_ERR_FULL` happens) on a synthetic two-node topology. Each
 //! input clears the map it picked, runs its calls, and ends with a full
 //! comparison of the map's contents with the model. An input that closes its
@@ -873,9 +873,10 @@ fn open(limited: bool) -> *mut ns_map {
     // load than the real one, and a different placement path).
     cfg.topology = if limited { c"pack:2 [numa] core:1 pu:1".as_ptr() } else { null() };
     if !limited {
-        // The other map places its small records by hash, in lines for 64
-        // entries: inputs fill them, fall back past them and free them.
-        cfg.initial_capacity = 64;
+        // The other map places its small records by hash, in 4 lines per
+        // shard for the inputs' ~20 keys: they share lines, fill them,
+        // fall back past them and free them.
+        cfg.initial_capacity = 8;
         cfg.place_records_by_hash = true;
     }
     let mut m = null_mut();
