@@ -390,6 +390,10 @@ var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numa
 	"numashard-sized", "syncmap", "rwmap",
 	"sharded32", "xsync", "fastcache", "freecache", "bigcache", "otter"}
 
+// chainImpls copy a loaded value into the caller's buffer (LoadInto), which
+// the load-chain workload picks its next key from.
+var chainImpls = map[string]bool{"numashard": true, "numashard-cgo": true, "numashard-placed": true, "numashard-sized": true}
+
 // goHeapImpls keep their entries on the Go heap.
 var goHeapImpls = map[string]bool{"syncmap": true, "rwmap": true, "sharded32": true, "xsync": true, "otter": true}
 
@@ -539,21 +543,27 @@ func newRng() *rng {
 
 type workload struct {
 	name     string
-	storePct int // percent of ops that store
-	batch    int // 0 = single calls
+	storePct int  // percent of ops that store
+	batch    int  // 0 = single calls
+	chain    bool // each load's key comes from the value the one before read
 }
 
 var workloads = []workload{
-	{"load", 0, 0},
-	{"r90w10", 10, 0},
-	{"r50w50", 50, 0},
-	{"store", 100, 0},
-	{"batch16-load", 0, 16},
-	{"batch64-load", 0, 64},
-	{"batch256-load", 0, 256},
-	{"batch64-r90w10", 10, 64},
-	{"batch64-r50w50", 50, 64},
-	{"batch64-store", 100, 64},
+	{"load", 0, 0, false},
+	// Loads one after the other: the next key is picked from the bytes the
+	// last load copied out, so no load's misses can overlap the next one's
+	// (as when a request's next lookup depends on this one). numashard
+	// impls only: the Go maps' loads hand out their slice without copying.
+	{"load-chain", 0, 0, true},
+	{"r90w10", 10, 0, false},
+	{"r50w50", 50, 0, false},
+	{"store", 100, 0, false},
+	{"batch16-load", 0, 16, false},
+	{"batch64-load", 0, 64, false},
+	{"batch256-load", 0, 256, false},
+	{"batch64-r90w10", 10, 64, false},
+	{"batch64-r50w50", 50, 64, false},
+	{"batch64-store", 100, 64, false},
 }
 
 // BenchmarkMap runs every workload on every map, SMALL (and LARGE when
@@ -572,6 +582,9 @@ func BenchmarkMap(b *testing.B) {
 						}
 						if impl == "numashard-cgo" && w.storePct > 0 {
 							continue // only its loads differ from numashard
+						}
+						if w.chain && !chainImpls[impl] {
+							continue // its load copies nothing out to chain on
 						}
 						if heapOnly := os.Getenv("NUMASHARD_BENCH_HEAP_OPS"); heapOnly != "" && goHeapImpls[impl] &&
 							!regexp.MustCompile(heapOnly).MatchString(w.name) {
@@ -610,7 +623,19 @@ func runWorkload(b *testing.B, m benchMap, n int, w workload) {
 		buf := make([]byte, 64)
 		v := benchValue(r.intn(n))
 		miss := 0
-		if w.batch == 0 {
+		if w.chain {
+			i := r.intn(n)
+			for pb.Next() {
+				if !m.load(i, buf) {
+					miss++
+				}
+				// The next key from this value's first word, so that the
+				// next load waits for this one, mixed with the generator's
+				// next number (a function of the value alone would soon
+				// cycle through a few thousand keys the caches hold).
+				i = int((binary.LittleEndian.Uint64(buf) ^ uint64(r.intn(n))) % uint64(n))
+			}
+		} else if w.batch == 0 {
 			for pb.Next() {
 				i := r.intn(n)
 				if w.storePct > 0 && r.intn(100) < w.storePct {
