@@ -25,23 +25,20 @@ impl NumashardEngine {
 
     /// A map sized up front for `capacity` entries (`Config::initial_capacity`).
     pub fn with_capacity(mode: ExecMode, shards: usize, capacity: usize) -> numashard::Result<NumashardEngine> {
-        let misplace_memory = MISPLACE_MEMORY.load(Ordering::Relaxed);
-        let cfg = Config { exec_mode: mode, shards, misplace_memory, initial_capacity: capacity, ..Config::default() };
-        Ok(NumashardEngine { map: Map::new(cfg)? })
+        NumashardEngine::open(Config { exec_mode: mode, shards, initial_capacity: capacity, ..Config::default() })
     }
 
     /// A map (`Auto`) sized for `capacity` entries whose small records are
     /// placed by hash (`Config::place_records_by_hash`).
     pub fn placed(shards: usize, capacity: usize) -> numashard::Result<NumashardEngine> {
+        let cfg = Config { shards, initial_capacity: capacity, place_records_by_hash: true, ..Config::default() };
+        NumashardEngine::open(cfg)
+    }
+
+    /// A map of `cfg`, its memory misplaced when the run asks (`--misplace-memory`).
+    fn open(cfg: Config) -> numashard::Result<NumashardEngine> {
         let misplace_memory = MISPLACE_MEMORY.load(Ordering::Relaxed);
-        let cfg = Config {
-            shards,
-            misplace_memory,
-            initial_capacity: capacity,
-            place_records_by_hash: true,
-            ..Config::default()
-        };
-        Ok(NumashardEngine { map: Map::new(cfg)? })
+        Ok(NumashardEngine { map: Map::new(Config { misplace_memory, ..cfg })? })
     }
 
     /// The map.

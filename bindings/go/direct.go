@@ -140,7 +140,7 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 		d.shards[i] = directShard{
 			seq:    (*uint64)(unsafe.Pointer(c.seq)),
 			table:  (*uint64)(unsafe.Pointer(c.table)),
-			home:   homeWord(c),
+			home:   (*uint64)(unsafe.Add(unsafe.Pointer(c.table), uintptr(c.home_offset))),
 			direct: c.direct != 0,
 		}
 	}
@@ -232,18 +232,6 @@ func (d *directReader) leave(ctr *uint64, owned bool) {
 		return
 	}
 	atomic.AddUint64(ctr, ^uint64(0))
-}
-
-// noHome is the home word of a shard whose library names none: always 0.
-var noHome uint64
-
-// homeWord is the address of c's home word (home_offset bytes after its
-// table word), or of noHome when it names none.
-func homeWord(c C.ns_direct_shard) *uint64 {
-	if c.home_offset == 0 {
-		return &noHome
-	}
-	return (*uint64)(unsafe.Add(unsafe.Pointer(c.table), uintptr(c.home_offset)))
 }
 
 // homeLine is the address of hash h's home line in the lines a home word

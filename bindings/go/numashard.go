@@ -84,9 +84,10 @@ type Config struct {
 	// The lines (64 bytes each, about InitialCapacity of them, the nearest
 	// power of two per shard) are mapped at Open and counted in
 	// Stats.MappedBytes; entries land on them at random, so they are
-	// resident after a few entries per page, not in proportion to entries. Entries that find both their lines taken, and
-	// larger ones, are stored as without it; past InitialCapacity more and
-	// more find both taken. Needs InitialCapacity and no MemoryLimit (else
+	// resident after a few entries per page, not in proportion to
+	// entries. Entries that find both their lines taken, and larger ones,
+	// are stored as without it; past InitialCapacity more and more find
+	// both taken. Needs InitialCapacity and no MemoryLimit (else
 	// ErrInvalidArgument).
 	PlaceRecordsByHash bool
 	// NoDirectReads sends every Load, LoadInto and AppendLoad through a cgo

@@ -115,10 +115,24 @@ struct Home {
     used: Vec<u64>,
 }
 
+/// The index of `hash`'s home line among 2^`bits` (its hash's top bits,
+/// as the index's home slot).
+#[inline(always)]
+fn home_index(hash: u64, bits: u32) -> usize {
+    (hash >> (64 - bits)) as usize
+}
+
+/// The address of `hash`'s home line in the lines a home word names
+/// ([`Arena::home_word`], non-zero): what lookups prefetch.
+#[inline(always)]
+pub(crate) fn home_line(word: usize, hash: u64) -> usize {
+    (word & !4095).wrapping_add(home_index(hash, (word & 63) as u32) * LINE)
+}
+
 impl Home {
     #[inline(always)]
     fn take(&mut self, hash: u64) -> Option<*mut u8> {
-        let i = (hash >> (64 - self.bits)) as usize;
+        let i = home_index(hash, self.bits);
         for j in [i, i ^ 1] {
             let (w, b) = (j / 64, 1u64 << (j % 64));
             if self.used[w] & b == 0 {
@@ -181,7 +195,8 @@ impl Arena {
         Ok(a)
     }
 
-    /// The home lines' address and log2 count packed in one word (0: none).
+    /// The home lines' address and log2 count packed in one word (0: none;
+    /// the region is page-aligned, so the count fits below its address).
     pub(crate) fn home_word(&self) -> usize {
         self.home.as_ref().map_or(0, |h| h.region.as_ptr() as usize | h.bits as usize)
     }
@@ -804,6 +819,7 @@ mod tests {
         let base = a.home_word() & !4095;
         assert_eq!(a.home_word() & 63, 4);
         let hash = 5u64 << 60; // line 5; its pair is line 4
+        assert_eq!(home_line(a.home_word(), hash), base + 5 * LINE);
         let line = |p: *mut u8| (p as usize).wrapping_sub(base) / LINE;
         let r1 = a.alloc_record(16, 40, 0, hash).unwrap();
         let r2 = a.alloc_record(16, 32, 0, hash).unwrap();

@@ -1,6 +1,8 @@
 //! Map configuration.
 
 use crate::clock::Clock;
+use crate::error::{Error, Result, Status};
+use crate::map::MAX_SHARDS;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -123,12 +125,42 @@ pub struct Config {
     /// bytes each), mapped when the map opens and counted in its mapped
     /// bytes; records land on them at random, so the region is resident
     /// after a few records per page (4 KiB, or 2 MiB with transparent huge
-    /// pages), not in proportion to the entries. Records that find both their lines taken, and larger ones,
-    /// go where they would without it; past the hinted capacity more and
-    /// more find both taken. Measured in `bench/results/engine.md`
+    /// pages), not in proportion to the entries. Records that find both
+    /// their lines taken, and larger ones, go where they would without it;
+    /// past the hinted capacity more and more find both taken. Measured in `bench/results/engine.md`
     /// ("records placed by hash"). Needs `initial_capacity` and no
     /// `memory_limit` (else `InvalidArgument`).
     pub place_records_by_hash: bool,
+}
+
+impl Config {
+    /// The checks `Map::new` makes on the configuration itself, before it
+    /// looks at the machine's topology: `InvalidArgument` with the reason
+    /// for size limits out of range, more than `MAX_SHARDS` shards, an
+    /// `initial_capacity` over 2^40, `place_records_by_hash` without an
+    /// `initial_capacity` or with a `memory_limit`, eviction without a
+    /// `memory_limit`. (The C ABI's `ns_config_check` is this.)
+    pub fn check(&self) -> Result<()> {
+        let invalid = |why: String| Err(Error::with_detail(Status::InvalidArgument, why));
+        if self.max_key_len == 0 || self.max_key_len > MAX_LEN_CEILING || self.max_value_len > MAX_LEN_CEILING {
+            return invalid("max_key_len must be 1..=2^31-1, max_value_len <= 2^31-1".into());
+        }
+        if self.shards > MAX_SHARDS
+            || self.shards_per_node.as_ref().is_some_and(|v| v.iter().sum::<usize>() > MAX_SHARDS)
+        {
+            return invalid(format!("at most {MAX_SHARDS} shards"));
+        }
+        if self.initial_capacity > MAX_INITIAL_CAPACITY {
+            return invalid("initial_capacity must be at most 2^40".into());
+        }
+        if self.place_records_by_hash && (self.initial_capacity == 0 || self.memory_limit != 0) {
+            return invalid("place_records_by_hash needs an initial_capacity and no memory_limit".into());
+        }
+        if self.eviction != Eviction::None && self.memory_limit == 0 {
+            return invalid("eviction needs a memory_limit".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {

@@ -107,8 +107,9 @@ pub struct ns_config {
     /// for a deadline) by their key's hash, in a region sized from
     /// `initial_capacity` (needed, with no `memory_limit`), so that a single
     /// get or put fetches the index slot and the record at once: see
-    /// `Config::place_records_by_hash` in the Rust crate. (Added in version 3 of this struct: a caller compiled with
-    /// version 2, which ends at `initial_capacity`, gets false.)
+    /// `Config::place_records_by_hash` in the Rust crate. (Added in version
+    /// 3 of this struct: a caller compiled with version 2, which ends at
+    /// `initial_capacity`, gets false.)
     pub place_records_by_hash: bool,
 }
 
@@ -255,7 +256,8 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
 }
 
 /// Checks a configuration without creating a map: the same checks as
-/// `ns_map_new` makes on `cfg` itself (not the topology).
+/// `ns_map_new` makes on `cfg` itself (not the topology; the engine's
+/// `Config::check`).
 ///
 /// Ownership: `cfg` stays the caller's.
 ///
@@ -266,22 +268,14 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
 /// Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (wrong `struct_size`,
 /// unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
 /// `initial_capacity` over 2^40, `place_records_by_hash` without an
-/// `initial_capacity` or with a `memory_limit`,
+/// `initial_capacity` or with a `memory_limit`, more than 4096 shards,
 /// NULL array with a length, non-UTF-8 string, size limits out of range).
 #[no_mangle]
 pub unsafe extern "C" fn ns_config_check(cfg: *const ns_config) -> ns_status {
     guard(|| -> Outcome {
         // SAFETY: the caller's contract.
         let c = unsafe { read_config(cfg) }?;
-        let ceiling = numashard::config::MAX_LEN_CEILING;
-        if c.max_key_len == 0
-            || c.max_key_len > ceiling
-            || c.max_value_len > ceiling
-            || (c.eviction != Eviction::None && c.memory_limit == 0)
-            || (c.place_records_by_hash && (c.initial_capacity == 0 || c.memory_limit != 0))
-        {
-            return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
-        }
+        c.check()?;
         Ok(ns_status::NS_OK)
     })
 }
@@ -330,6 +324,10 @@ mod tests {
             // SAFETY: a valid config.
             assert_eq!(unsafe { ns_config_check(&bad) }, ns_status::NS_ERR_INVALID_ARGUMENT);
         }
+        // The engine's own checks (`Config::check`): more shards than it takes.
+        let many = ns_config { shards: numashard::MAX_SHARDS as u32 + 1, ..c };
+        // SAFETY: a valid config.
+        assert_eq!(unsafe { ns_config_check(&many) }, ns_status::NS_ERR_INVALID_ARGUMENT);
         let bad = ns_config { nodes_len: 2, ..c };
         // SAFETY: a valid config (its NULL array is what is rejected).
         assert_eq!(unsafe { ns_config_check(&bad) }, ns_status::NS_ERR_INVALID_ARGUMENT);

@@ -1,11 +1,10 @@
 //! Creating a map (topology, placement, shards, owner threads — started at
 //! once or on first need, see [`OwnerLife`]) and closing it.
 
-use super::MAX_SHARDS;
 use super::{Inner, Map};
 use crate::batch::duration_ns;
 use crate::cache::Policy;
-use crate::config::{Config, Eviction, ExecMode, MAX_INITIAL_CAPACITY, MAX_LEN_CEILING};
+use crate::config::{Config, Eviction, ExecMode};
 use crate::error::{Error, Result, Status};
 use crate::gate::Gate;
 use crate::numa;
@@ -77,28 +76,7 @@ impl Map {
     /// expire, a `replace_all` to build, an index to grow), so that opening a map starts no
     /// thread and costs well under a millisecond.
     pub fn new(cfg: Config) -> Result<Map> {
-        if cfg.max_key_len == 0 || cfg.max_key_len > MAX_LEN_CEILING || cfg.max_value_len > MAX_LEN_CEILING {
-            return Err(Error::with_detail(
-                Status::InvalidArgument,
-                "max_key_len must be 1..=2^31-1, max_value_len <= 2^31-1",
-            ));
-        }
-        if cfg.shards > MAX_SHARDS || cfg.shards_per_node.as_ref().is_some_and(|v| v.iter().sum::<usize>() > MAX_SHARDS)
-        {
-            return Err(Error::with_detail(Status::InvalidArgument, format!("at most {MAX_SHARDS} shards")));
-        }
-        if cfg.initial_capacity > MAX_INITIAL_CAPACITY {
-            return Err(Error::with_detail(Status::InvalidArgument, "initial_capacity must be at most 2^40"));
-        }
-        if cfg.place_records_by_hash && (cfg.initial_capacity == 0 || cfg.memory_limit != 0) {
-            return Err(Error::with_detail(
-                Status::InvalidArgument,
-                "place_records_by_hash needs an initial_capacity and no memory_limit",
-            ));
-        }
-        if cfg.eviction != Eviction::None && cfg.memory_limit == 0 {
-            return Err(Error::with_detail(Status::InvalidArgument, "eviction needs a memory_limit"));
-        }
+        cfg.check()?;
         let source = TopologySource::from_config(&cfg);
         let topology = load_topology(&source)?;
         let allowed = placement::allowed_cpus();

@@ -322,8 +322,7 @@ impl Shard {
     pub(crate) fn prefetch_home_line(&self, hash: u64) {
         let w = self.view.home_word.load(Ordering::Relaxed);
         if w != 0 {
-            let bits = (w & 63) as u32;
-            let p = (w & !4095).wrapping_add(((hash >> (64 - bits)) as usize) << 6);
+            let p = crate::arena::home_line(w, hash);
             crate::table::prefetch_addr(p as *const u8);
             crate::table::prefetch_addr((p ^ 64) as *const u8);
         }
