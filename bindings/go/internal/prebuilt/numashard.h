@@ -501,8 +501,9 @@ typedef struct ns_config {
    * for a deadline) by their key's hash, in a region sized from
    * `initial_capacity` (needed, with no `memory_limit`), so that a single
    * get or put fetches the index slot and the record at once: see
-   * `Config::place_records_by_hash` in the Rust crate. (Added in version 3 of this struct: a caller compiled with
-   * version 2, which ends at `initial_capacity`, gets false.)
+   * `Config::place_records_by_hash` in the Rust crate. (Added in version
+   * 3 of this struct: a caller compiled with version 2, which ends at
+   * `initial_capacity`, gets false.)
    */
   bool place_records_by_hash;
 } ns_config;
@@ -900,7 +901,8 @@ void ns_config_init(struct ns_config *cfg);
 
 /**
  * Checks a configuration without creating a map: the same checks as
- * `ns_map_new` makes on `cfg` itself (not the topology).
+ * `ns_map_new` makes on `cfg` itself (not the topology; the engine's
+ * `Config::check`).
  *
  * Ownership: `cfg` stays the caller's.
  *
@@ -911,7 +913,7 @@ void ns_config_init(struct ns_config *cfg);
  * Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (wrong `struct_size`,
  * unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
  * `initial_capacity` over 2^40, `place_records_by_hash` without an
- * `initial_capacity` or with a `memory_limit`,
+ * `initial_capacity` or with a `memory_limit`, more than 4096 shards,
  * NULL array with a length, non-UTF-8 string, size limits out of range).
  */
 ns_status ns_config_check(const struct ns_config *cfg);
