@@ -49,7 +49,31 @@
  * The version of the direct-read protocol and record layout this library
  * speaks. A reader built for another version must read through `ns_get`.
  */
-#define NS_DIRECT_READ_VERSION 3
+#define NS_DIRECT_READ_VERSION 4
+
+/**
+ * `ns_direct_shard.direct` flag: the shard may be read directly (else
+ * through `ns_get`).
+ */
+#define NS_DIRECT_READ 1
+
+/**
+ * `ns_direct_shard.direct` flag: a hit marks its entry (step 8).
+ */
+#define NS_DIRECT_MARK 2
+
+/**
+ * `ns_direct_shard.direct` flag: hits and misses are counted (step 8; the
+ * counters word is not 0).
+ */
+#define NS_DIRECT_COUNT 4
+
+/**
+ * `ns_direct_shard.direct` flag: deadlines are `CLOCK_MONOTONIC`
+ * nanoseconds, to compare with that clock (step 7); without it, read an
+ * entry with a deadline through `ns_get`.
+ */
+#define NS_DIRECT_CLOCK 8
 
 /**
  * Bytes before an entry's key in an `ns_iter_next_many` buffer: its key
@@ -580,8 +604,9 @@ typedef struct ns_direct_shard {
    */
   const uint64_t *table;
   /**
-   * 1 when a hit needs nothing but a copy; 0 when the map marks or counts
-   * hits (cache mode, statistics): read such a shard through `ns_get`.
+   * Flags: `NS_DIRECT_READ` (else read the shard through `ns_get`),
+   * `NS_DIRECT_MARK`, `NS_DIRECT_COUNT`, `NS_DIRECT_CLOCK`. (Version 3
+   * had 1 for shards read directly, 0 for those that mark or count.)
    */
   uint32_t direct;
   /**
@@ -591,7 +616,8 @@ typedef struct ns_direct_shard {
    * when the map places none (or is closed). A prefetch hint (step 4),
    * never read through. (Version 2 called this field `reserved`, zero:
    * the struct keeps its size, so a caller compiled against version 2
-   * still passes room enough.)
+   * still passes room enough.) The u64 8 bytes after the home word is
+   * the shard's counters word, and the u64 after that their shape (step 8).
    */
   uint32_t home_offset;
 } ns_direct_shard;
@@ -922,9 +948,9 @@ ns_status ns_config_check(const struct ns_config *cfg);
  * Fills `*layout` and the first `min(cap, layout->shards)` entries of
  * `shards` with where a direct reader finds the map's memory.
  *
- * A direct reader, for a key of `len` bytes (version 3):
+ * A direct reader, for a key of `len` bytes (version 4):
  * 1. hashes it (`hash_seed`); its shard is `((uint64_t)(uint32_t)h * shards) >> 32`;
- *    a shard whose `direct` is 0 is read through `ns_get`;
+ *    a shard whose `direct` lacks `NS_DIRECT_READ` is read through `ns_get`;
  * 2. enters the gate: `p = *epoch & 1` (acquire), then a locked add of 1
  *    to counter `p` of any shared stripe (a full barrier), or, in a stripe
  *    it owns (no other reader writes it meanwhile), a store of the counter
@@ -944,14 +970,28 @@ ns_status ns_config_check(const struct ns_config *cfg);
  *    ends the probe: a miss) and a record address (mask its low 2 bits);
  * 6. a miss holds if `seq` still reads `s1` (else retry from 3);
  * 7. for a slot with the key's tag, reads the record's first u64: two
- *    native u32s, the key length (bit 31 set: the entry has a deadline,
- *    read it through `ns_get`) and the value length; checks `seq == s1`
- *    before those lengths size any read; a different length or different
- *    key bytes (at record + 8) continue the probe; the value's bytes
- *    follow the key; copies them, then checks `seq == s1` again before
- *    using the copy (else retry from 3). Record blocks are 8-aligned and a
+ *    native u32s, the key length (bit 31 set: the entry has a deadline)
+ *    and the value length; checks `seq == s1` before those lengths size
+ *    any read; a different length or different key bytes (at record + 8)
+ *    continue the probe; the value's bytes follow the key; copies them,
+ *    and with bit 31 the deadline (a u64 at `record + ((8 + key length +
+ *    value length) rounded up to a multiple of 8)`), then checks `seq ==
+ *    s1` again before using either (else retry from 3). A deadline at or
+ *    before now is a miss, now being `CLOCK_MONOTONIC` in nanoseconds read
+ *    after that check, if the shard has `NS_DIRECT_CLOCK`; without it, the
+ *    entry is read through `ns_get`. Record blocks are 8-aligned and a
  *    multiple of 8 bytes, so these reads never leave the block;
- * 8. leaves: subtracts 1 from the same counter of the same stripe (an owned
+ * 8. notes the read as the shard asks: with `NS_DIRECT_MARK`, a hit whose
+ *    value was copied out (not one too large for the caller's buffer)
+ *    loads the slot's record word (slot + 8) and, unless its low two bits
+ *    are both set, compare-and-swaps it to itself plus 1, once; with
+ *    `NS_DIRECT_COUNT`, every hit and every miss (an expired entry is one)
+ *    adds 1, with an atomic add, to the hits (+8) or misses (+0) of any
+ *    one stripe of the shard's counters: the counters word (the u64 8
+ *    bytes after the home word) is the address of the first stripe, its
+ *    shape (the u64 after it) has the stripe count in its low 32 bits and
+ *    the bytes from one stripe to the next in its high 32;
+ * 9. leaves: subtracts 1 from the same counter of the same stripe (an owned
  *    one: a release store of the counter minus one).
  *
  * Ownership: the addresses stay valid until `ns_map_free(m)`; after

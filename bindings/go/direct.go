@@ -28,19 +28,22 @@ import (
 // readers inside, which keeps every slot array and record chunk they may
 // touch mapped), read the shard's seqlock sequence, probe the shard's
 // published slot array, and use what was read only if the sequence did not
-// move meanwhile (no write section opened). Every case it does not handle
-// goes to the engine through cgo, which stays the reference: a shard whose
-// hits must be counted or marked (cache mode, Config.RecordStats), an
-// entry with a deadline (expiry needs the engine's clock), a closed map, a
-// shard being written through every retry, a value too large for the
-// caller's buffer that must stay untouched. Config.NoDirectReads turns
-// direct reads off.
+// move meanwhile (no write section opened). It notes its reads as the
+// engine's own reader does (version 4): in cache mode a hit marks its
+// entry for eviction, with Config.RecordStats (and in cache mode) hits and
+// misses are counted in the shard's counters, and an entry whose deadline
+// passed is a miss, by CLOCK_MONOTONIC (runtime.nanotime), the clock the
+// engine's deadlines are on. Every case it does not handle goes to the
+// engine through cgo, which stays the reference: a closed map, a shard
+// being written through every retry, a value too large for the caller's
+// buffer that must stay untouched, a map on a manual clock (Rust tests).
+// Config.NoDirectReads turns direct reads off.
 
 // directReadVersion is the version of ns_map_direct_read's protocol this
 // file implements; a library speaking another gets no direct reads.
 // TestDirectReadVersion fails when the header moves on, so that the
 // protocol is reviewed before the number is.
-const directReadVersion = 3
+const directReadVersion = 4
 
 // headerDirectReadVersion is NS_DIRECT_READ_VERSION of the header this
 // package was built with (TestDirectReadVersion).
@@ -87,13 +90,31 @@ type directReader struct {
 	shards []directShard
 }
 
-// directShard is one shard's seqlock and published slot array word.
+// directShard is one shard's seqlock and published slot array word, and
+// what a read of it must note.
 type directShard struct {
-	seq    *uint64
-	table  *uint64 // slot array address | log2(capacity); 0 = none (closing)
-	home   *uint64 // records placed by hash: their lines' address | log2(count); 0 = none
-	direct bool    // false: a hit needs the engine (counting, marking)
+	seq   *uint64
+	table *uint64 // slot array address | log2(capacity); 0 = none (closing)
+	home  *uint64 // records placed by hash: their lines' address | log2(count); 0 = none
+	flags uint32  // C.NS_DIRECT_READ, _MARK, _COUNT, _CLOCK
+	// notes: the flags a hit or miss has work for (mark, count); 0 on a
+	// shard that only needs copies, so that the common read tests one word.
+	notes uint32
+	// The shard's read counters (NS_DIRECT_COUNT): the first stripe, the
+	// bytes from one to the next, how many. A stripe is two u64s: misses,
+	// then hits.
+	counters unsafe.Pointer
+	cstride  uintptr
+	ccount   uint32
 }
+
+// The flags of ns_direct_shard.direct (version 4).
+const (
+	directRead  = uint32(C.NS_DIRECT_READ)  // may be read directly
+	directMark  = uint32(C.NS_DIRECT_MARK)  // a hit marks its entry
+	directCount = uint32(C.NS_DIRECT_COUNT) // hits and misses are counted
+	directClock = uint32(C.NS_DIRECT_CLOCK) // deadlines are CLOCK_MONOTONIC ns
+)
 
 // directOutcome is how a direct read ended.
 type directOutcome uint8
@@ -137,12 +158,25 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 		d.owned, d.nOwned = unsafe.Pointer(l.owned_stripes), uint32(l.owned_count)
 	}
 	for i, c := range cs {
-		d.shards[i] = directShard{
-			seq:    (*uint64)(unsafe.Pointer(c.seq)),
-			table:  (*uint64)(unsafe.Pointer(c.table)),
-			home:   (*uint64)(unsafe.Add(unsafe.Pointer(c.table), uintptr(c.home_offset))),
-			direct: c.direct != 0,
+		sh := directShard{
+			seq:   (*uint64)(unsafe.Pointer(c.seq)),
+			table: (*uint64)(unsafe.Pointer(c.table)),
+			home:  (*uint64)(unsafe.Add(unsafe.Pointer(c.table), uintptr(c.home_offset))),
+			flags: uint32(c.direct),
 		}
+		sh.notes = sh.flags & (directMark | directCount)
+		if sh.flags&directCount != 0 {
+			// The counters word and its shape follow the home word; both
+			// are set before the map is shared and never change.
+			at := *(*uint64)(unsafe.Add(unsafe.Pointer(sh.home), 8))
+			shape := *(*uint64)(unsafe.Add(unsafe.Pointer(sh.home), 16))
+			if at == 0 || uint32(shape) == 0 {
+				return nil // a library that says it counts but names no counters
+			}
+			sh.counters = engineAddr(unsafe.Pointer(sh.home), at)
+			sh.cstride, sh.ccount = uintptr(shape>>32), uint32(shape)
+		}
+		d.shards[i] = sh
 	}
 	return d
 }
@@ -167,7 +201,7 @@ func (d *directReader) get(key, out []byte, scratch bool) (int, directOutcome) {
 	}
 	h := keyHash(d.seed, key)
 	sh := d.shardOf(h)
-	if !sh.direct {
+	if sh.flags&directRead == 0 {
 		return 0, directFallback
 	}
 	ctr, owned := d.enter()
@@ -260,16 +294,66 @@ func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, dir
 		slots := engineAddr(unsafe.Pointer(sh.table), word&^63)
 		mask := uint64(1)<<bits - 1
 		i := h >> (64 - bits)
-		n, r, consistent := probe(sh.seq, s1, slots, mask, i, tag, key, out, scratch)
+		n, r, slot, consistent := probe(sh.seq, s1, slots, mask, i, tag, key, out, scratch, sh.flags&directClock != 0)
 		if consistent {
+			if sh.notes != 0 {
+				sh.note(r, slot, uint32(h))
+			}
 			return n, r
 		}
 	}
 	return 0, directFallback
 }
 
-// probe runs one attempt from home slot i: the outcome, and false when the
-// sequence moved (s1 no longer holds: start over).
+// note does what the shard asks of a read (step 8 of the protocol): a hit
+// (a value copied out) marks its slot, a hit or a miss is counted; a value
+// the caller's buffer was too small for is neither (the caller's retry
+// with room is). slot is the hit's slot, in an array the caller's gate
+// pass keeps mapped; any stripe of the counters will do (pick names one).
+func (sh *directShard) note(r directOutcome, slot unsafe.Pointer, pick uint32) {
+	if r != directHit && r != directMiss {
+		return
+	}
+	if r == directHit && sh.flags&directMark != 0 {
+		// The record word's low two bits count accesses, up to 3. One
+		// attempt, as the engine's readers make: a lost race loses a mark.
+		w := (*uint64)(unsafe.Add(slot, 8))
+		if x := atomic.LoadUint64(w); x&3 != 3 {
+			atomic.CompareAndSwapUint64(w, x, x+1)
+		}
+	}
+	if sh.counters != nil {
+		hit := uintptr(0)
+		if r == directHit {
+			hit = 8
+		}
+		atomic.AddUint64((*uint64)(unsafe.Add(sh.counters, uintptr(pick%sh.ccount)*sh.cstride+hit)), 1)
+	}
+}
+
+// nanotime is CLOCK_MONOTONIC in nanoseconds: the clock the engine's
+// deadlines are on when a shard has NS_DIRECT_CLOCK. The runtime keeps it
+// reachable by linkname (see runtime/time_nofake.go).
+//
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
+
+// expired says whether deadline dl (0: none) is at or before now.
+func expired(dl uint64) bool {
+	return dl != 0 && dl <= uint64(nanotime())
+}
+
+// deadlineOf is the deadline word of a record whose header says it has one:
+// the u64 at the first multiple of 8 at or after the value's end.
+func deadlineOf(rec unsafe.Pointer, keyLen, valueLen int) uint64 {
+	return atomic.LoadUint64((*uint64)(unsafe.Add(rec, (8+keyLen+valueLen+7)&^7)))
+}
+
+// probe runs one attempt from home slot i: the outcome, the slot of a hit
+// (for its mark), and false when the sequence moved (s1 no longer holds:
+// start over). clock says the shard's deadlines are CLOCK_MONOTONIC
+// (NS_DIRECT_CLOCK): an entry with one is then read here, a miss once it
+// passed; without, the engine reads it.
 //
 // Soundness of the reads: the gate pass keeps the slot array and every
 // record chunk mapped; a slot's record word always points to a record
@@ -278,7 +362,7 @@ func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, dir
 // length L and value length v spans [rec, rec+8+L+v) within its chunk.
 // Everything read from the engine's memory may be changing: nothing is
 // handed out before the sequence confirms it.
-func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, key, out []byte, scratch bool) (int, directOutcome, bool) {
+func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, key, out []byte, scratch, clock bool) (int, directOutcome, unsafe.Pointer, bool) {
 	for left := mask; ; left-- {
 		slot := unsafe.Add(slots, uintptr(i)*16)
 		t := atomic.LoadUint64((*uint64)(slot))
@@ -291,40 +375,62 @@ func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, ke
 				rec := engineAddr(slots, rw)
 				hdr := atomic.LoadUint64((*uint64)(rec))
 				if atomic.LoadUint64(seq) != s1 {
-					return 0, 0, false
+					return 0, 0, nil, false
 				}
 				// Two native u32s: the key length word (its top bit flags a
 				// deadline), then the value length.
 				kw, v := uint32(hdr), int(hdr>>32)
 				if int(kw&^hasDeadline) == len(key) && keyEqual(unsafe.Add(rec, 8), key) {
+					var dl uint64
 					if kw&hasDeadline != 0 {
-						return 0, directFallback, true // expiry needs the engine's clock
+						if !clock {
+							return 0, directFallback, nil, true // the engine's clock decides
+						}
+						dl = deadlineOf(rec, len(key), v)
 					}
 					if v > len(out) {
-						return v, directTooSmall, atomic.LoadUint64(seq) == s1
+						if atomic.LoadUint64(seq) != s1 {
+							return 0, 0, nil, false
+						}
+						if expired(dl) {
+							return 0, directMiss, nil, true
+						}
+						return v, directTooSmall, nil, true
 					}
 					src := unsafe.Add(rec, 8+len(key))
 					switch {
 					case v <= directWordsSize:
 						w := loadWords(src, v)
 						if atomic.LoadUint64(seq) != s1 {
-							return 0, 0, false
+							return 0, 0, nil, false
+						}
+						if expired(dl) {
+							return 0, directMiss, nil, true
 						}
 						storeWords(out, w, v)
-						return v, directHit, true
+						return v, directHit, slot, true
 					case scratch:
 						copy(out, unsafe.Slice((*byte)(src), v))
-						return v, directHit, atomic.LoadUint64(seq) == s1
+						if atomic.LoadUint64(seq) != s1 {
+							return 0, 0, nil, false
+						}
+						if expired(dl) {
+							return 0, directMiss, nil, true
+						}
+						return v, directHit, slot, true
 					case v <= directStageSize:
 						var stage [directStageSize]byte
 						copy(stage[:v], unsafe.Slice((*byte)(src), v))
 						if atomic.LoadUint64(seq) != s1 {
-							return 0, 0, false
+							return 0, 0, nil, false
+						}
+						if expired(dl) {
+							return 0, directMiss, nil, true
 						}
 						copy(out, stage[:v])
-						return v, directHit, true
+						return v, directHit, slot, true
 					}
-					return 0, directFallback, true // fits out but not the stage
+					return 0, directFallback, nil, true // fits out but not the stage
 				}
 			}
 		}
@@ -333,7 +439,7 @@ func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, ke
 		}
 		i = (i + 1) & mask
 	}
-	return 0, directMiss, atomic.LoadUint64(seq) == s1
+	return 0, directMiss, nil, atomic.LoadUint64(seq) == s1
 }
 
 // keyEqual says whether the n = len(key) bytes at p equal key. Keys of 8 to
@@ -456,7 +562,7 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	// keyHash for 8..16 bytes, inlined: hashShort's two words, then finish.
 	h := foldMul(uint64(n)^foldMul(bits.RotateLeft64(d.seed^khSeedMix, -n)^k0, khExpand0^k1), khFold)
 	sh := d.shardOf(h)
-	if !sh.direct {
+	if sh.flags&directRead == 0 {
 		return 0, directFallback
 	}
 	if hw := atomic.LoadUint64(sh.home); hw != 0 {
@@ -477,6 +583,8 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	*ctr++
 	v, r := 0, directFallback
 	var w words
+	var dl uint64          // the hit's deadline (0: none)
+	var hit unsafe.Pointer // the hit's slot (for its mark)
 	if *d.closed == 0 {
 		if s1 := atomic.LoadUint64(sh.seq); s1&1 == 0 {
 			if word := atomic.LoadUint64(sh.table); word != 0 {
@@ -505,18 +613,21 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 							break
 						}
 						kw := uint32(hdr)
-						if int(kw) == n && *(*uint64)(unsafe.Add(rec, 8)) == k0 && *(*uint64)(unsafe.Add(rec, n)) == k1 {
+						if kw&^hasDeadline == uint32(n) && *(*uint64)(unsafe.Add(rec, 8)) == k0 && *(*uint64)(unsafe.Add(rec, n)) == k1 {
 							v = int(hdr >> 32)
 							if v > len(out) || v > directWordsSize {
 								r = directFallback
 								break
 							}
+							if kw != uint32(n) {
+								if sh.flags&directClock == 0 {
+									r = directFallback // the engine's clock decides
+									break
+								}
+								dl = deadlineOf(rec, n, v)
+							}
 							w = loadWords(unsafe.Add(rec, 8+n), v)
-							r = directHit
-							break
-						}
-						if kw == uint32(n)|hasDeadline {
-							r = directFallback // a deadline: the engine's clock decides
+							r, hit = directHit, slot
 							break
 						}
 					}
@@ -527,9 +638,14 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 				}
 				if atomic.LoadUint64(sh.seq) != s1 {
 					r = directFallback
+				} else if dl != 0 && expired(dl) {
+					r = directMiss // expired: absent from its deadline on
 				}
 			}
 		}
+	}
+	if sh.notes != 0 {
+		sh.note(r, hit, p) // inside the gate: the hit's slot stays mapped
 	}
 	*ctr--
 	procUnpin()

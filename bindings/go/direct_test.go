@@ -290,10 +290,11 @@ func TestDirectGrowth(t *testing.T) {
 	check(n, func(i int) bool { return i%2 == 1 })
 }
 
-// TestDirectFallbacks: what the direct path must leave to the engine
-// answers as the engine does — entries with a deadline (live and expired),
-// maps that count hits (cache mode, RecordStats), keys over MaxKeyLen,
-// values too large for LoadInto's stage, a closed map.
+// TestDirectFallbacks: entries with a deadline (live and expired) and
+// maps that count or mark hits (cache mode, RecordStats), which the direct
+// path reads as the engine does (protocol version 4); and what it must
+// leave to the engine: keys over MaxKeyLen, values too large for
+// LoadInto's stage, a closed map.
 func TestDirectFallbacks(t *testing.T) {
 	t.Run("ttl", func(t *testing.T) {
 		m := openMap(t, Config{})
@@ -302,8 +303,8 @@ func TestDirectFallbacks(t *testing.T) {
 		noErr(t, m.StoreTTL([]byte("short"), []byte("v2"), time.Millisecond))
 		noErr(t, m.Store([]byte("plain"), []byte("v3")))
 		out := make([]byte, 16)
-		if _, r := d.get([]byte("live"), out, true); r != directFallback {
-			t.Fatalf("an entry with a deadline: outcome %d, want the engine", r)
+		if n, r := d.get([]byte("live"), out, true); r != directHit || string(out[:n]) != "v1" {
+			t.Fatalf("an entry with a deadline ahead: outcome %d, want a direct hit", r)
 		}
 		checkBothPaths(t, m, []byte("live"), []byte("v1"))
 		checkBothPaths(t, m, []byte("plain"), []byte("v3"))
@@ -323,7 +324,22 @@ func TestDirectFallbacks(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		checkBothPaths(t, m, []byte("short"), nil)
-		// Persist drops the deadline: the direct path takes the entry again.
+		if _, r := d.get([]byte("short"), out, true); r != directMiss {
+			t.Fatalf("an expired entry: outcome %d, want a direct miss", r)
+		}
+		// The same through fastGet (keys of 8 to 16 bytes): read until its
+		// deadline, a miss from then on, with no call to the engine.
+		k16 := patternKey(3, 16)
+		noErr(t, m.StoreTTL(k16, []byte("v4"), 20*time.Millisecond))
+		stored := time.Now()
+		if n, r := d.fastGet(k16, out); (r != directHit || string(out[:n]) != "v4") && time.Since(stored) < 15*time.Millisecond {
+			t.Fatalf("fastGet before the deadline: outcome %d", r)
+		}
+		time.Sleep(25 * time.Millisecond)
+		if _, r := d.fastGet(k16, out); r != directMiss {
+			t.Fatalf("fastGet after the deadline: outcome %d, want a miss", r)
+		}
+		// Persist drops the deadline: the direct path still reads it.
 		found, err := m.Persist([]byte("live"))
 		noErr(t, err)
 		if !found {
@@ -344,13 +360,22 @@ func TestDirectFallbacks(t *testing.T) {
 				noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32)))
 			}
 			out := make([]byte, 64)
-			for i := 0; i < 100; i++ {
-				if _, r := d.get(patternKey(i, 16), out, true); r != directFallback {
-					t.Fatalf("a map that counts hits: outcome %d, want the engine", r)
-				}
-			}
 			before, err := m.Stats()
 			noErr(t, err)
+			for i := 0; i < 100; i++ {
+				if _, r := d.get(patternKey(i, 16), out, true); r != directHit {
+					t.Fatalf("a map that counts hits: outcome %d, want a direct hit", r)
+				}
+				if _, r := d.fastGet(patternKey(i+1000, 16), out); r != directMiss {
+					t.Fatalf("a map that counts hits, absent key: outcome %d, want a direct miss", r)
+				}
+			}
+			mid, err := m.Stats()
+			noErr(t, err)
+			if hits, misses := mid.Hits-before.Hits, mid.Misses-before.Misses; hits != 100 || misses != 100 {
+				t.Fatalf("direct reads counted %d hits, %d misses; want 100 and 100", hits, misses)
+			}
+			before = mid
 			for i := 0; i < 100; i++ {
 				checkBothPaths(t, m, patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32))
 				checkBothPaths(t, m, patternKey(i+1000, 16), nil)
@@ -939,8 +964,8 @@ func TestDirectFastGet(t *testing.T) {
 		}
 	}
 	out := make([]byte, 64)
-	if _, r := d.fastGet(ttlKey, out); r != directFallback {
-		t.Fatalf("an entry with a deadline: outcome %d, want the engine's", r)
+	if n, r := d.fastGet(ttlKey, out); r != directHit || string(out[:n]) != "expires" {
+		t.Fatalf("an entry with a deadline ahead: outcome %d, want a hit", r)
 	}
 	if n, ok, err := m.LoadInto(ttlKey, out); err != nil || !ok || string(out[:n]) != "expires" {
 		t.Fatalf("LoadInto of an entry with a deadline: %q, %v, %v", out[:n], ok, err)
@@ -992,5 +1017,48 @@ func TestDirectHomeLineNamesPlacedRecords(t *testing.T) {
 	// 2^11 lines per shard for its ~2048 records: about 73% find one.
 	if atHome < 2600 {
 		t.Fatalf("%d of %d records where the home line says", atHome, n)
+	}
+}
+
+// TestDirectHitsMarkForEviction: in cache mode a direct hit marks its entry
+// as an engine read does (protocol step 8), so S3-FIFO keeps what was read
+// directly through a flood of new keys; a map whose hot keys were not read
+// loses them. (Without the mark, both maps lose them.)
+func TestDirectHitsMarkForEviction(t *testing.T) {
+	survivors := func(read bool) int {
+		m := openMap(t, Config{Shards: 1, MemoryLimit: 1 << 20, Eviction: EvictionS3FIFO})
+		d := directOf(t, m)
+		out := make([]byte, 64)
+		for i := 0; i < 100; i++ {
+			noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32)))
+		}
+		if read {
+			for i := 0; i < 100; i++ {
+				if _, r := d.fastGet(patternKey(i, 16), out); r != directHit {
+					t.Fatalf("hot key %d: outcome %d, want a direct hit", i, r)
+				}
+			}
+		}
+		for i := 1000; i < 60_000; i++ { // about 4 MiB of entries through 1 MiB
+			noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32)))
+		}
+		st, err := m.Stats()
+		noErr(t, err)
+		if st.Evictions < 40_000 {
+			t.Fatalf("only %d evictions: the flood did not churn the cache", st.Evictions)
+		}
+		left := 0
+		for i := 0; i < 100; i++ {
+			if _, r := d.fastGet(patternKey(i, 16), out); r == directHit {
+				left++
+			}
+		}
+		return left
+	}
+	if kept := survivors(true); kept < 90 {
+		t.Fatalf("%d of 100 keys read directly survived the flood; want at least 90", kept)
+	}
+	if kept := survivors(false); kept > 10 {
+		t.Fatalf("%d of 100 keys never read survived the flood; want at most 10", kept)
 	}
 }

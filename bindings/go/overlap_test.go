@@ -27,8 +27,9 @@ func TestOverlappingBuffers(t *testing.T) {
 		{"direct", Config{Shards: 2}, 0, 32, true},
 		{"direct, staged value", Config{Shards: 2}, 0, 200, true},
 		{"cgo: NoDirectReads", Config{Shards: 2, NoDirectReads: true}, 0, 32, false},
-		{"cgo: entry with a TTL", Config{Shards: 2}, time.Hour, 32, false},
-		{"cgo: cache mode", cacheConfig(), 0, 32, false},
+		{"direct: entry with a TTL", Config{Shards: 2}, time.Hour, 32, true},
+		{"direct: cache mode", cacheConfig(), 0, 32, true},
+		{"cgo: cache mode, NoDirectReads", noDirect(cacheConfig()), 0, 32, false},
 		{"cgo: value beyond the stage", Config{Shards: 2}, 0, 300, false},
 	}
 	for _, c := range cases {
@@ -198,4 +199,10 @@ func TestBatchKeysFromItsOwnValues(t *testing.T) {
 			}
 		}
 	}
+}
+
+// noDirect is c with direct reads off.
+func noDirect(c Config) Config {
+	c.NoDirectReads = true
+	return c
 }

@@ -1,10 +1,13 @@
-//! The clock expiry deadlines are measured on: monotonic nanoseconds since
-//! the map opened (never 0, which means "no deadline"), or a manual clock
-//! that tests move by hand.
+//! The clock expiry deadlines are measured on: the system's monotonic clock
+//! (`CLOCK_MONOTONIC`) in nanoseconds (never 0, which means "no deadline"),
+//! or a manual clock that tests move by hand. The monotonic clock has no
+//! base of its own, so that a direct reader in another runtime (the Go
+//! binding: `runtime.nanotime`) compares deadlines with the same clock
+//! (`ns_map_direct_read`, flag `NS_DIRECT_CLOCK`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of "now" for expiry. Cloning shares the clock.
 #[derive(Clone)]
@@ -12,14 +15,14 @@ pub struct Clock(Kind);
 
 #[derive(Clone)]
 enum Kind {
-    Monotonic(Instant),
+    Monotonic,
     Manual(Arc<AtomicU64>),
 }
 
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            Kind::Monotonic(_) => f.write_str("Clock::Monotonic"),
+            Kind::Monotonic => f.write_str("Clock::Monotonic"),
             Kind::Manual(t) => write!(f, "Clock::Manual({} ns)", t.load(Ordering::Relaxed)),
         }
     }
@@ -32,9 +35,17 @@ impl Default for Clock {
 }
 
 impl Clock {
-    /// The system's monotonic clock (`CLOCK_MONOTONIC`), counted from now.
+    /// The system's monotonic clock (`CLOCK_MONOTONIC`, the clock of
+    /// `std::time::Instant`), in nanoseconds from its own start.
     pub fn monotonic() -> Clock {
-        Clock(Kind::Monotonic(Instant::now()))
+        Clock(Kind::Monotonic)
+    }
+
+    /// True for [`Clock::monotonic`]: deadlines are `CLOCK_MONOTONIC`
+    /// nanoseconds, which another reader of the map's memory can compare
+    /// with its own reading of that clock.
+    pub fn is_monotonic(&self) -> bool {
+        matches!(self.0, Kind::Monotonic)
     }
 
     /// A clock that stands still until [`Clock::advance`] moves it: for
@@ -54,7 +65,7 @@ impl Clock {
     #[inline]
     pub fn now_ns(&self) -> u64 {
         match &self.0 {
-            Kind::Monotonic(base) => base.elapsed().as_nanos() as u64 + 1,
+            Kind::Monotonic => monotonic_ns(),
             Kind::Manual(t) => t.load(Ordering::SeqCst),
         }
     }
@@ -90,6 +101,18 @@ impl Clock {
     }
 }
 
+/// `CLOCK_MONOTONIC` in nanoseconds, at least 1.
+#[inline]
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration;
+    // CLOCK_MONOTONIC exists on every Linux, so the call cannot fail (and
+    // on failure `ts` stays zeroed: the result is then 1, never a deadline
+    // in the past of a real reading).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +137,6 @@ mod tests {
         let a = m.now_ns();
         std::thread::sleep(Duration::from_millis(2));
         assert!(m.now_ns() >= a + 2_000_000);
+        assert!(m.is_monotonic() && !c.is_monotonic());
     }
 }

@@ -9,7 +9,20 @@ use crate::status::ns_status;
 
 /// The version of the direct-read protocol and record layout this library
 /// speaks. A reader built for another version must read through `ns_get`.
-pub const NS_DIRECT_READ_VERSION: u32 = 3;
+pub const NS_DIRECT_READ_VERSION: u32 = 4;
+
+/// `ns_direct_shard.direct` flag: the shard may be read directly (else
+/// through `ns_get`).
+pub const NS_DIRECT_READ: u32 = 1;
+/// `ns_direct_shard.direct` flag: a hit marks its entry (step 8).
+pub const NS_DIRECT_MARK: u32 = 2;
+/// `ns_direct_shard.direct` flag: hits and misses are counted (step 8; the
+/// counters word is not 0).
+pub const NS_DIRECT_COUNT: u32 = 4;
+/// `ns_direct_shard.direct` flag: deadlines are `CLOCK_MONOTONIC`
+/// nanoseconds, to compare with that clock (step 7); without it, read an
+/// entry with a deadline through `ns_get`.
+pub const NS_DIRECT_CLOCK: u32 = 8;
 
 // The header states the version as a literal: it must be the engine's.
 const _: () = assert!(NS_DIRECT_READ_VERSION == numashard::DIRECT_READ_VERSION);
@@ -59,8 +72,9 @@ pub struct ns_direct_shard {
     /// The published slot array: its 64-aligned address, log2 of its slot
     /// count in the low 6 bits; 0 when none is published (closing).
     pub table: *const u64,
-    /// 1 when a hit needs nothing but a copy; 0 when the map marks or counts
-    /// hits (cache mode, statistics): read such a shard through `ns_get`.
+    /// Flags: `NS_DIRECT_READ` (else read the shard through `ns_get`),
+    /// `NS_DIRECT_MARK`, `NS_DIRECT_COUNT`, `NS_DIRECT_CLOCK`. (Version 3
+    /// had 1 for shards read directly, 0 for those that mark or count.)
     pub direct: u32,
     /// Bytes from `table` to the shard's home word (a u64): the home lines
     /// of records placed by hash (`place_records_by_hash`), their
@@ -68,16 +82,17 @@ pub struct ns_direct_shard {
     /// when the map places none (or is closed). A prefetch hint (step 4),
     /// never read through. (Version 2 called this field `reserved`, zero:
     /// the struct keeps its size, so a caller compiled against version 2
-    /// still passes room enough.)
+    /// still passes room enough.) The u64 8 bytes after the home word is
+    /// the shard's counters word, and the u64 after that their shape (step 8).
     pub home_offset: u32,
 }
 
 /// Fills `*layout` and the first `min(cap, layout->shards)` entries of
 /// `shards` with where a direct reader finds the map's memory.
 ///
-/// A direct reader, for a key of `len` bytes (version 3):
+/// A direct reader, for a key of `len` bytes (version 4):
 /// 1. hashes it (`hash_seed`); its shard is `((uint64_t)(uint32_t)h * shards) >> 32`;
-///    a shard whose `direct` is 0 is read through `ns_get`;
+///    a shard whose `direct` lacks `NS_DIRECT_READ` is read through `ns_get`;
 /// 2. enters the gate: `p = *epoch & 1` (acquire), then a locked add of 1
 ///    to counter `p` of any shared stripe (a full barrier), or, in a stripe
 ///    it owns (no other reader writes it meanwhile), a store of the counter
@@ -97,14 +112,28 @@ pub struct ns_direct_shard {
 ///    ends the probe: a miss) and a record address (mask its low 2 bits);
 /// 6. a miss holds if `seq` still reads `s1` (else retry from 3);
 /// 7. for a slot with the key's tag, reads the record's first u64: two
-///    native u32s, the key length (bit 31 set: the entry has a deadline,
-///    read it through `ns_get`) and the value length; checks `seq == s1`
-///    before those lengths size any read; a different length or different
-///    key bytes (at record + 8) continue the probe; the value's bytes
-///    follow the key; copies them, then checks `seq == s1` again before
-///    using the copy (else retry from 3). Record blocks are 8-aligned and a
+///    native u32s, the key length (bit 31 set: the entry has a deadline)
+///    and the value length; checks `seq == s1` before those lengths size
+///    any read; a different length or different key bytes (at record + 8)
+///    continue the probe; the value's bytes follow the key; copies them,
+///    and with bit 31 the deadline (a u64 at `record + ((8 + key length +
+///    value length) rounded up to a multiple of 8)`), then checks `seq ==
+///    s1` again before using either (else retry from 3). A deadline at or
+///    before now is a miss, now being `CLOCK_MONOTONIC` in nanoseconds read
+///    after that check, if the shard has `NS_DIRECT_CLOCK`; without it, the
+///    entry is read through `ns_get`. Record blocks are 8-aligned and a
 ///    multiple of 8 bytes, so these reads never leave the block;
-/// 8. leaves: subtracts 1 from the same counter of the same stripe (an owned
+/// 8. notes the read as the shard asks: with `NS_DIRECT_MARK`, a hit whose
+///    value was copied out (not one too large for the caller's buffer)
+///    loads the slot's record word (slot + 8) and, unless its low two bits
+///    are both set, compare-and-swaps it to itself plus 1, once; with
+///    `NS_DIRECT_COUNT`, every hit and every miss (an expired entry is one)
+///    adds 1, with an atomic add, to the hits (+8) or misses (+0) of any
+///    one stripe of the shard's counters: the counters word (the u64 8
+///    bytes after the home word) is the address of the first stripe, its
+///    shape (the u64 after it) has the stripe count in its low 32 bits and
+///    the bytes from one stripe to the next in its high 32;
+/// 9. leaves: subtracts 1 from the same counter of the same stripe (an owned
 ///    one: a release store of the counter minus one).
 ///
 /// Ownership: the addresses stay valid until `ns_map_free(m)`; after
@@ -159,7 +188,13 @@ pub unsafe extern "C" fn ns_map_direct_read(
             // Both words live in the shard's reader view, a few bytes apart.
             let home_offset = (s.home as usize).wrapping_sub(s.table as usize) as u32;
             debug_assert_eq!(s.table.wrapping_byte_add(home_offset as usize), s.home);
-            let e = ns_direct_shard { seq: s.seq, table: s.table, direct: s.direct as u32, home_offset };
+            debug_assert_eq!(s.home.wrapping_add(1), s.counters);
+            let direct = if s.direct { NS_DIRECT_READ } else { 0 }
+                | if s.mark_hits { NS_DIRECT_MARK } else { 0 }
+                // SAFETY: the counters word lives in the shard, as long as the map.
+                | if unsafe { s.counters.read() } != 0 { NS_DIRECT_COUNT } else { 0 }
+                | if s.monotonic_deadlines { NS_DIRECT_CLOCK } else { 0 };
+            let e = ns_direct_shard { seq: s.seq, table: s.table, direct, home_offset };
             // SAFETY: i < cap, and `shards` points to `cap` writable entries.
             unsafe { shards.add(i).write(e) };
         }
@@ -191,6 +226,16 @@ mod tests {
     struct Reader {
         l: ns_direct_read,
         shards: Vec<ns_direct_shard>,
+        /// The record word of the slot the last hit was found in (step 8's mark).
+        last_slot: AtomicU64,
+    }
+
+    /// CLOCK_MONOTONIC in nanoseconds (step 7's now).
+    fn monotonic_now() -> u64 {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: a valid, writable timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
     }
 
     // SAFETY: the addresses name the map's memory, which any thread may read
@@ -209,7 +254,7 @@ mod tests {
         // SAFETY: NS_OK wrote it.
         let l = unsafe { l.assume_init() };
         shards.truncate(l.shards as usize);
-        Reader { l, shards }
+        Reader { l, shards, last_slot: AtomicU64::new(0) }
     }
 
     /// A u64 word of the map's memory.
@@ -246,12 +291,36 @@ mod tests {
             self.get_on(key, None)
         }
 
+        /// Step 8: marks a hit, counts a hit or a miss, as the shard asks.
+        ///
+        /// # Safety
+        /// Inside the gate (the slot's array stays mapped).
+        unsafe fn note(&self, sh: &ns_direct_shard, r: &Read, key_len: usize) {
+            if matches!(r, Read::Hit(_)) && sh.direct & NS_DIRECT_MARK != 0 {
+                // SAFETY: the record word of a slot of an array the gate keeps mapped.
+                let w = unsafe { &*(self.last_slot.load(Relaxed) as *const AtomicU64) };
+                let x = w.load(Relaxed);
+                if x & 3 != 3 {
+                    let _ = w.compare_exchange(x, x + 1, Relaxed, Relaxed);
+                }
+            }
+            if sh.direct & NS_DIRECT_COUNT != 0 && !matches!(r, Read::Engine) {
+                // SAFETY: the counters word and its shape follow the home word.
+                let (at, shape) = unsafe { (word(home_of(sh).add(1)), word(home_of(sh).add(2))) };
+                let (count, stride) = (shape & 0xffff_ffff, shape >> 32);
+                let stripe = at + stride * (key_len as u64 % count);
+                let hit = matches!(r, Read::Hit(_)) as u64;
+                // SAFETY: a stripe of the shard's counters, two u64s, as the shape says.
+                unsafe { &*((stripe + 8 * hit) as *const AtomicU64) }.fetch_add(1, Relaxed);
+            }
+        }
+
         /// A read counted in shared stripe `len % count`, or in owned stripe
         /// `j` (the caller's alone).
         fn get_on(&self, key: &[u8], owned: Option<usize>) -> Read {
             let h = foldhash::fast::FixedState::with_seed(self.l.hash_seed).hash_one(key);
             let sh = &self.shards[(((h as u32) as u64 * self.l.shards as u64) >> 32) as usize];
-            if sh.direct == 0 {
+            if sh.direct & NS_DIRECT_READ == 0 {
                 return Read::Engine;
             }
             // SAFETY: the layout's addresses are valid while the handle is
@@ -279,6 +348,7 @@ mod tests {
                 } else {
                     (0..16).find_map(|_| self.attempt(sh, h, key)).unwrap_or(Read::Engine)
                 };
+                self.note(sh, &r, key.len());
                 if owned.is_some() {
                     counter.store(counter.load(Relaxed) - 1, Release);
                 } else {
@@ -328,11 +398,12 @@ mod tests {
                     if !valid() {
                         return None;
                     }
-                    if kw & (1 << 31) != 0 {
-                        return Some(Read::Engine);
-                    }
-                    if kw as usize != key.len() {
+                    let has_deadline = kw & (1 << 31) != 0;
+                    if (kw & !(1 << 31)) as usize != key.len() {
                         continue;
+                    }
+                    if has_deadline && sh.direct & NS_DIRECT_CLOCK == 0 {
+                        return Some(Read::Engine);
                     }
                     // Atomic copies: the owner may be rewriting the record;
                     // the check after each drops a torn one.
@@ -344,7 +415,19 @@ mod tests {
                         continue;
                     }
                     let value = copy(rec.add(8 + key.len()), v);
-                    return valid().then_some(Read::Hit(value));
+                    let deadline = if has_deadline {
+                        word(rec.add((8 + key.len() + v).next_multiple_of(8)) as *const u64)
+                    } else {
+                        0
+                    };
+                    if !valid() {
+                        return None;
+                    }
+                    if deadline != 0 && deadline <= monotonic_now() {
+                        return Some(Read::Miss);
+                    }
+                    self.last_slot.store(slots.add(2 * (i.wrapping_sub(1) & mask) as usize + 1) as u64, Relaxed);
+                    return Some(Read::Hit(value));
                 }
                 valid().then_some(Read::Miss)
             }
@@ -397,7 +480,7 @@ mod tests {
             // Not NS_OK: the stripes a reader may own are not handed out.
             assert!(l.owned_count == 0 && l.owned_stripes.is_null() && l.plain_entry <= 1);
             // The home word follows the slot array's word; 0: nothing placed.
-            assert_eq!((one[0].direct, one[0].home_offset), (1, 8));
+            assert_eq!((one[0].direct, one[0].home_offset), (NS_DIRECT_READ | NS_DIRECT_CLOCK, 8));
             assert_eq!(*one[0].table.add(1), 0);
             assert_eq!(*one[0].seq & 1, 0);
             let mut l2 = std::mem::MaybeUninit::<ns_direct_read>::uninit();
@@ -431,8 +514,13 @@ mod tests {
         for i in (0..n).step_by(3) {
             map(m).delete(&key(i)).unwrap();
         }
-        map(m).put_with_ttl(b"expiring", b"v", Duration::from_secs(3600)).unwrap();
-        assert_eq!(r.get(b"expiring"), Read::Engine);
+        // Deadlines are CLOCK_MONOTONIC: one ahead reads, one past is a miss.
+        map(m).put_with_ttl(b"expiring", b"value", Duration::from_secs(3600)).unwrap();
+        assert_eq!(r.get(b"expiring"), Read::Hit(b"value".to_vec()));
+        map(m).put_with_ttl(b"expired", b"value", Duration::from_millis(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+        assert_eq!(r.get(b"expired"), Read::Miss);
+        assert_eq!(map(m).get(b"expired").unwrap(), None);
         let mut hits = 0;
         for i in 0..n + 100 {
             let want = map(m).get(&key(i)).unwrap();
@@ -536,13 +624,66 @@ mod tests {
         assert!(n > enough, "after expiry: {n} of 4096");
     }
 
+    /// Step 8 against the engine's own notes: a map that counts reads sees
+    /// the direct reader's hits and misses in its stats, exactly; a cache
+    /// marks what a direct hit found (so eviction keeps it as if the engine
+    /// had read it); a map on a manual clock reads entries with a deadline
+    /// through the engine.
     #[test]
-    fn maps_that_note_hits_are_not_read_directly() {
+    fn direct_reads_are_noted_as_the_engine_notes_its_own() {
         let m = open(Config { shards: 2, record_stats: true, ..Config::default() });
         let r = reader(m);
-        assert!(r.shards.iter().all(|s| s.direct == 0));
-        map(m).put(b"k", b"v").unwrap();
-        assert_eq!(r.get(b"k"), Read::Engine);
+        assert!(r.shards.iter().all(|s| s.direct == NS_DIRECT_READ | NS_DIRECT_COUNT | NS_DIRECT_CLOCK));
+        for i in 0..100u64 {
+            map(m).put(&key(i), b"v").unwrap();
+        }
+        let before = map(m).stats().unwrap();
+        let (mut hits, mut misses) = (0, 0);
+        for i in 0..300u64 {
+            match r.get(&key(i)) {
+                Read::Hit(_) => hits += 1,
+                Read::Miss => misses += 1,
+                Read::Engine => panic!("key {i} needs no engine"),
+            }
+        }
+        let after = map(m).stats().unwrap();
+        let stored: std::collections::HashSet<Vec<u8>> = (0..100u64).map(key).collect();
+        let want = (0..300u64).filter(|&i| stored.contains(&key(i))).count() as u64;
+        assert_eq!((hits, misses), (want, 300 - want));
+        assert_eq!((after.hits - before.hits, after.misses - before.misses), (hits, misses));
+
+        // Cache mode: a direct hit raises the slot's access count, as an
+        // engine read does (the low two bits of the slot's record word).
+        let cache = open(Config {
+            shards: 1,
+            memory_limit: 64 << 20,
+            eviction: numashard::Eviction::S3Fifo,
+            ..Config::default()
+        });
+        let r = reader(cache);
+        assert!(r.shards[0].direct & (NS_DIRECT_READ | NS_DIRECT_MARK) == NS_DIRECT_READ | NS_DIRECT_MARK);
+        map(cache).put(b"hot", b"v").unwrap();
+        let marks = || {
+            // SAFETY: the slot found by the last hit, in a quiet map.
+            (unsafe { word(r.last_slot.load(Relaxed) as *const u64) }) & 3
+        };
+        assert_eq!(r.get(b"hot"), Read::Hit(b"v".to_vec()));
+        let first = marks();
+        assert_eq!(r.get(b"hot"), Read::Hit(b"v".to_vec()));
+        assert_eq!(marks(), (first + 1).min(3), "a hit raises the count");
+        for _ in 0..4 {
+            r.get(b"hot");
+        }
+        assert_eq!(marks(), 3, "and it saturates at 3");
+
+        // A manual clock: deadlines are not CLOCK_MONOTONIC.
+        let manual = open(Config { shards: 1, clock: Some(numashard::Clock::manual()), ..Config::default() });
+        let r = reader(manual);
+        assert_eq!(r.shards[0].direct, NS_DIRECT_READ);
+        map(manual).put_with_ttl(b"ttl", b"v", Duration::from_secs(5)).unwrap();
+        map(manual).put(b"plain", b"v").unwrap();
+        assert_eq!(r.get(b"ttl"), Read::Engine);
+        assert_eq!(r.get(b"plain"), Read::Hit(b"v".to_vec()));
     }
 
     /// Readers racing writers that overwrite, delete, grow the tables and

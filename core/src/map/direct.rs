@@ -10,8 +10,7 @@
 //!
 //! 1. `h` = the key hash ([`DirectRead::hash_seed`]); its shard is
 //!    `((h as u32 as u64) * shards) >> 32`. A shard whose
-//!    [`DirectShard::direct`] is false (hits are marked or counted) is read
-//!    through the engine.
+//!    [`DirectShard::direct`] is false is read through the engine.
 //! 2. Enter the gate: `p = epoch & 1` (an acquire load), then count
 //!    yourself in counter `p` of a stripe: of a shared stripe (any) with a
 //!    locked add of 1 (a full barrier: the reclaimer's and closer's fences
@@ -38,14 +37,29 @@
 //!    two bits are access counts, to be masked off).
 //! 6. A miss holds if the sequence still reads `s1`; else retry.
 //! 7. A slot with the key's tag: the record's first u64 holds two native
-//!    u32s, the key length (bit 31: the entry has a deadline; read through
-//!    the engine, whose clock decides) and the value length. Validate (the
-//!    sequence still `s1`) before those lengths size any read. Another
-//!    length or other key bytes (at offset 8): probe on. The value follows
-//!    the key; copy it, then validate again before handing it out. A record
-//!    block is 8-aligned and a multiple of 8 bytes long, so every read of
-//!    its header, key and value stays inside it.
-//! 8. Leave: subtract 1 from the same counter of the same stripe (an
+//!    u32s, the key length (bit 31: the entry has a deadline) and the value
+//!    length. Validate (the sequence still `s1`) before those lengths size
+//!    any read. Another length or other key bytes (at offset 8): probe on.
+//!    The value follows the key; copy it, and the deadline, a u64 at the
+//!    first multiple of 8 at or after the value's end (offsets from the
+//!    record's start), when bit 31 says there is one; then validate again
+//!    before using either. An entry whose deadline is at or before now is
+//!    absent (a miss): now is `CLOCK_MONOTONIC` in nanoseconds, read after
+//!    the validation, when [`DirectShard::monotonic_deadlines`]; otherwise
+//!    read such an entry through the engine. A record block is 8-aligned
+//!    and a multiple of 8 bytes long, so every read of its header, key,
+//!    value and deadline stays inside it.
+//! 8. Note the read, as the shard asks: a hit whose value was copied out
+//!    (not one the caller's buffer was too small for) marks its entry when
+//!    [`DirectShard::mark_hits`]: load the slot's record word (the u64 8
+//!    bytes into the slot) and, unless its low two bits are both set,
+//!    compare-and-swap it to itself plus 1, once (a lost race loses a
+//!    mark, which is a hint).
+//!    When the shard counts reads (its counters word is not 0), add 1
+//!    (an atomic add) to the hits (the stripe's second u64) or misses (its
+//!    first) of any one of its stripes, for every hit and every miss handed
+//!    out (an expired entry is a miss).
+//! 9. Leave: subtract 1 from the same counter of the same stripe (an
 //!    owned one: store the counter minus one, with release ordering).
 //!
 //! The addresses stay valid until the map's memory is released (for the C
@@ -60,7 +74,7 @@ use super::Map;
 use crate::error::{Result, Status};
 
 /// The version of the direct-read protocol and record layout (see the module).
-pub const DIRECT_READ_VERSION: u32 = 3;
+pub const DIRECT_READ_VERSION: u32 = 4;
 
 /// Where a direct reader finds a map's memory ([`Map::direct_read`]).
 #[derive(Debug)]
@@ -102,9 +116,23 @@ pub struct DirectShard {
     /// The home lines' word (a u64; 0: none): see step 4 of the protocol.
     /// It follows `table` in memory (the C ABI gives its offset).
     pub home: *const u64,
-    /// False when a hit has more to do than a copy (marks for eviction,
-    /// hit counting): such a shard is read through the engine.
+    /// False when the shard must be read through the engine. (Every shard
+    /// of this version may be read directly; version 3 said false for the
+    /// shards that mark or count reads, which now say so below.)
     pub direct: bool,
+    /// A hit must mark its entry as accessed (cache mode's eviction): step 8.
+    pub mark_hits: bool,
+    /// The shard's read-counters word (a u64: the address of the first of
+    /// its counter stripes, 0 when reads are not counted), followed by
+    /// their shape word (the stripe count in the low 32 bits, the bytes from
+    /// one stripe to the next in the high 32): step 8. It follows `home` in
+    /// memory (the C ABI: 8 bytes after it).
+    pub counters: *const u64,
+    /// Deadlines are `CLOCK_MONOTONIC` nanoseconds (the map's clock is the
+    /// system's): a reader may compare them with its own reading of that
+    /// clock (step 7). False (a manual clock, tests): an entry with a
+    /// deadline is read through the engine.
+    pub monotonic_deadlines: bool,
 }
 
 // The words a direct reader loads are u64s: the engine's are usize.

@@ -147,9 +147,15 @@ impl Shard {
         receivers: Vec<Receiver<Msg>>,
         policy: &Policy,
     ) -> Shard {
+        let counters = Counters::shared();
+        #[cfg(not(loom))]
+        let (stripes, stride, count) = counters.read_stripes();
+        #[cfg(loom)]
+        let (stripes, stride, count) = (0, 0, 0);
+        let (counted_at, counted_shape) = if policy.record_stats { (stripes, stride << 32 | count) } else { (0, 0) };
         Shard {
             next_expiry: AtomicU64::new(u64::MAX),
-            counters: Counters::shared(),
+            counters,
             clock: policy.clock.clone(),
             mark_reads: policy.shard_limit.is_some(),
             count_reads: policy.record_stats,
@@ -176,6 +182,8 @@ impl Shard {
                 seq: SeqLock::new(),
                 table_word: AtomicUsize::new(0),
                 home_word: AtomicUsize::new(0),
+                counters: counted_at,
+                counters_shape: counted_shape,
             }),
         }
     }

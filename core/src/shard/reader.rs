@@ -25,6 +25,13 @@ pub(super) struct ReaderView {
     /// The arena's home lines (`Arena::home_word`; 0: none): a hint only,
     /// never dereferenced, so a stale one costs a useless prefetch.
     pub(super) home_word: AtomicUsize,
+    /// Where a direct reader counts its reads: the first stripe of the
+    /// shard's hit and miss counters (`Counters::read_stripes`), 0 when the
+    /// shard counts none. Set once, before the shard is shared.
+    pub(super) counters: usize,
+    /// Their shape: the stripe count in the low 32 bits, the bytes from one
+    /// stripe to the next in the high 32.
+    pub(super) counters_shape: usize,
 }
 
 /// Bytes a lock-free read copies through the stack at most; larger values
@@ -298,7 +305,10 @@ impl Shard {
             seq: self.view.seq.as_ptr(),
             table: self.view.table_word.as_ptr() as *const u64,
             home: self.view.home_word.as_ptr() as *const u64,
-            direct: !self.notes_reads,
+            direct: true,
+            mark_hits: self.mark_reads,
+            counters: &self.view.counters as *const usize as *const u64,
+            monotonic_deadlines: self.clock.is_monotonic(),
         }
     }
 

@@ -695,10 +695,13 @@ static void test_direct_read(void) {
     CHECK(l2.owned_count == 0 && l2.owned_stripes == NULL && l2.stripes == l.stripes);
   }
   CHECK((uint8_t *)l.owned_stripes >= (uint8_t *)l.stripes + (size_t)l.stripe_count * l.stripe_stride);
-  CHECK(sh[0].direct == 1 && sh[1].direct == 1 && sh[0].seq != sh[1].seq);
+  /* Flags: read directly, deadlines on CLOCK_MONOTONIC; nothing to mark or count. */
+  CHECK(sh[0].direct == (NS_DIRECT_READ | NS_DIRECT_CLOCK) && sh[1].direct == sh[0].direct && sh[0].seq != sh[1].seq);
   CHECK(*sh[0].seq % 2 == 0 && *sh[0].table != 0);
   /* The home word follows the table word; 0: no records placed by hash. */
   CHECK(sh[0].home_offset == 8 && *(const uint64_t *)((const uint8_t *)sh[0].table + sh[0].home_offset) == 0);
+  /* The counters word follows it: 0, this map counts no reads. */
+  CHECK(*(const uint64_t *)((const uint8_t *)sh[0].table + sh[0].home_offset + 8) == 0);
   EXPECT(ns_map_direct_read(NULL, &l, sh, 3), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_direct_read(m, NULL, sh, 3), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_direct_read(m, &l, NULL, 3), NS_ERR_INVALID_ARGUMENT);
