@@ -379,23 +379,25 @@ func (s *nsCopyBench) load(i int, _ []byte) bool {
 
 // numashard-cache is numashard in cache mode (S3-FIFO eviction, hit and
 // miss counting) with a limit that holds every entry: what cache mode costs
-// when nothing is evicted (every load must still hit). numashard-cgo is
+// when nothing is evicted (every load must still hit); numashard-cache-ttl
+// the same with a default TTL of an hour, so that every entry carries a
+// deadline every load checks (otter-ttl is its peer). numashard-cgo is
 // numashard with Config.NoDirectReads: every load a cgo call, batches of
 // loads a GetBatch in one cgo call (its own map, the same entries; loads
 // only): what numashard and numashard-gets cost without direct reads.
 // numashard-placed is numashard with InitialCapacity set to the table's
 // entries and PlaceRecordsByHash (its own map); numashard-sized the same
 // without PlaceRecordsByHash, to tell the placement from the sizing.
-var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cgo", "numashard-cache", "numashard-placed",
-	"numashard-sized", "syncmap", "rwmap",
-	"sharded32", "xsync", "fastcache", "freecache", "bigcache", "otter"}
+var benchImpls = []string{"numashard", "numashard-copy", "numashard-gets", "numashard-cgo", "numashard-cache",
+	"numashard-cache-ttl", "numashard-placed", "numashard-sized", "syncmap", "rwmap",
+	"sharded32", "xsync", "fastcache", "freecache", "bigcache", "otter", "otter-ttl"}
 
 // chainImpls copy a loaded value into the caller's buffer (LoadInto), which
 // the load-chain workload picks its next key from.
 var chainImpls = map[string]bool{"numashard": true, "numashard-cgo": true, "numashard-placed": true, "numashard-sized": true}
 
 // goHeapImpls keep their entries on the Go heap.
-var goHeapImpls = map[string]bool{"syncmap": true, "rwmap": true, "sharded32": true, "xsync": true, "otter": true}
+var goHeapImpls = map[string]bool{"syncmap": true, "rwmap": true, "sharded32": true, "xsync": true, "otter": true, "otter-ttl": true}
 
 type benchCacheKey struct {
 	n    int
@@ -442,7 +444,7 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	defer debug.SetGCPercent(debug.SetGCPercent(800))
 	var m benchMap
 	switch shared {
-	case "numashard", "numashard-cache", "numashard-cgo", "numashard-placed", "numashard-sized":
+	case "numashard", "numashard-cache", "numashard-cache-ttl", "numashard-cgo", "numashard-placed", "numashard-sized":
 		cfg := numashard.Config{NoDirectReads: shared == "numashard-cgo"}
 		if shared == "numashard-placed" || shared == "numashard-sized" {
 			// Sized for the table; its small entries placed by hash or not.
@@ -450,9 +452,12 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 		}
 		// NUMASHARD_BENCH_SHARDS: another shard count than the default (one per CPU).
 		cfg.Shards = envInt("NUMASHARD_BENCH_SHARDS", 0)
-		if shared == "numashard-cache" {
+		if shared == "numashard-cache" || shared == "numashard-cache-ttl" {
 			// Room for every entry (~100 B each) several times over.
 			cfg.MemoryLimit, cfg.Eviction = uint64(n)*512, numashard.EvictionS3FIFO
+		}
+		if shared == "numashard-cache-ttl" {
+			cfg.DefaultTTL = time.Hour
 		}
 		nm, err := numashard.Open(cfg)
 		if err != nil {
@@ -494,7 +499,9 @@ func populated(b *testing.B, n int, impl string) (benchMap, *benchKeys) {
 	case "bigcache":
 		m = loops{newBigcache(keys, n)}
 	case "otter":
-		m = loops{newOtter(keys, n)}
+		m = loops{newOtter(keys, n, 0)}
+	case "otter-ttl":
+		m = loops{newOtter(keys, n, time.Hour)}
 	case "xsync":
 		x := &xsyncBench{m: xsync.NewMap[string, []byte](xsync.WithPresize(n)), k: keys}
 		for i := 0; i < n; i++ {

@@ -3,24 +3,36 @@ package bench
 // otter (v2), a Go cache with S3-FIFO eviction like numashard's cache
 // mode: the peer of impl=numashard-cache. Bounded at twice the entries, so
 // nothing is evicted and every load hits. Its entries live on the Go heap.
+// otter-ttl, the peer of numashard-cache-ttl, gives every entry a time to
+// live from its write.
 
-import "github.com/maypok86/otter/v2"
+import (
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
 
 type otterBench struct {
 	c *otter.Cache[string, []byte]
 	k *benchKeys
 }
 
-func newOtter(k *benchKeys, n int) *otterBench {
-	c, err := otter.New(&otter.Options[string, []byte]{MaximumSize: 2 * n, InitialCapacity: n})
+// newOtter fills an otter cache with n entries; ttl > 0 gives each that
+// time to live from its write.
+func newOtter(k *benchKeys, n int, ttl time.Duration) *otterBench {
+	o := &otter.Options[string, []byte]{MaximumSize: 2 * n, InitialCapacity: n}
+	if ttl > 0 {
+		o.ExpiryCalculator = otter.ExpiryWriting[string, []byte](ttl)
+	}
+	c, err := otter.New(o)
 	if err != nil {
 		panic(err)
 	}
-	o := &otterBench{c: c, k: k}
+	b := &otterBench{c: c, k: k}
 	for i := 0; i < n; i++ {
-		o.store(i, benchValue(i))
+		b.store(i, benchValue(i))
 	}
-	return o
+	return b
 }
 
 func (o *otterBench) load(i int, _ []byte) bool {
