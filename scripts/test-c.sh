@@ -49,7 +49,10 @@ for std in c99 c11; do
 done
 
 step "exports = the header's functions, every one tested"
-declared=$(grep -oE '^(const )?[a-z_0-9]+ \*?ns_[a-z_]+\(' include/numashard.h | sed -E 's/.*(ns_[a-z_]+)\($/\1/' | sort)
+# ns_config_init: exported for programs built against versions 1-3 of the
+# header; the header's own is an inline function (see ffi/src/config.rs).
+declared=$( (grep -oE '^(const )?[a-z_0-9]+ \*?ns_[a-z_]+\(' include/numashard.h | sed -E 's/.*(ns_[a-z_]+)\($/\1/'
+  echo ns_config_init) | sort)
 exported=$(nm -D --defined-only target/release/libnumashard.so | awk '{print $3}' | sort)
 if [ "$declared" != "$exported" ]; then
   echo "the .so exports differ from the header's functions:"

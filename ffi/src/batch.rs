@@ -278,12 +278,16 @@ fn set_result(op: &mut ns_op, status: ns_status, out_len: usize, out_counter: i6
 /// `NS_ERR_INVALID_ARGUMENT` for an unknown kind or a NULL pointer with a
 /// length, `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`,
 /// `NS_ERR_NOT_A_COUNTER`), or for the call as a whole
-/// `NS_ERR_INVALID_ARGUMENT` (`m` NULL, `ops` NULL with `n` > 0),
-/// `NS_ERR_CLOSED`.
+/// `NS_ERR_INVALID_ARGUMENT` (`m` NULL, `ops` NULL with `n` > 0, `n` over
+/// 2^32 - 1), `NS_ERR_RESOURCE` (no memory for the call's own copy of the
+/// ops), `NS_ERR_CLOSED`. With `ops` NULL, `n` over 2^32 - 1 or
+/// `NS_ERR_RESOURCE` no op is written.
 #[no_mangle]
 pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> ns_status {
     guard(|| -> Outcome {
-        if n > 0 && (ops.is_null() || n > isize::MAX as usize / std::mem::size_of::<ns_op>()) {
+        // The engine runs at most 2^32 - 1 ops per batch: refused before
+        // anything is allocated for them.
+        if n > 0 && (ops.is_null() || n > u32::MAX as usize) {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
         let c_ops: &mut [ns_op] = if n == 0 {
@@ -306,8 +310,11 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
         let scratch = Scratch::take();
         // `Vec<BatchOp<'static>>` is a `Vec<BatchOp<'a>>` (covariance).
         let (mut engine_ops, mut origin): (Vec<BatchOp<'_>>, Vec<usize>) = (scratch.ops, scratch.origin);
-        engine_ops.reserve(n);
-        origin.reserve(n);
+        if engine_ops.try_reserve(n).is_err() || origin.try_reserve(n).is_err() {
+            // Nothing decoded, nothing written: a batch too large for this
+            // memory would be as large to fill with statuses.
+            return Err(ns_status::NS_ERR_RESOURCE);
+        }
         for (i, op) in c_ops.iter_mut().enumerate() {
             // SAFETY: the caller's contract.
             match unsafe { decode(map, op) } {
@@ -531,6 +538,28 @@ mod tests {
         let seen = (s.ops.capacity(), s.origin.capacity(), s.ops.as_ptr() as usize);
         SCRATCH.with(|c| c.set(s));
         seen
+    }
+
+    /// Counts past the engine's 2^32 - 1 are refused before the library
+    /// allocates anything for them (it used to reserve 120 bytes per op
+    /// first: an abort when that memory was refused) or reads an op.
+    #[test]
+    fn counts_past_the_engines_limit_are_refused_before_any_allocation() {
+        let m = ns_map::register(Map::new(Config { shards: 2, ..Config::default() }).unwrap());
+        let mut ops = vec![add_op(b"k", 1), add_op(b"k", 1)];
+        let entries = [crate::iter::ns_entry { key: b"k".as_ptr(), key_len: 1, value: b"v".as_ptr(), value_len: 1 }];
+        for n in [u32::MAX as usize + 1, usize::MAX] {
+            // SAFETY: a live handle; both calls refuse `n` before reading any element.
+            unsafe {
+                assert_eq!(ns_batch(m, ops.as_mut_ptr(), n), ns_status::NS_ERR_INVALID_ARGUMENT);
+                assert_eq!(crate::iter::ns_replace_all(m, entries.as_ptr(), n), ns_status::NS_ERR_INVALID_ARGUMENT);
+            }
+            assert!(ops.iter().all(|o| o.status == -1), "no op written");
+        }
+        // SAFETY: a live handle; two valid ops.
+        assert_eq!(unsafe { ns_batch(m, ops.as_mut_ptr(), 2) }, ns_status::NS_OK);
+        // SAFETY: a live handle.
+        assert_eq!(unsafe { ns_map::get(m) }.unwrap().len().unwrap(), 1);
     }
 
     #[test]

@@ -119,46 +119,98 @@ const CONFIG_SIZE_V1: usize = std::mem::offset_of!(ns_config, initial_capacity);
 /// `sizeof(ns_config)` of version 2, which ends at `initial_capacity`.
 const CONFIG_SIZE_V2: usize = std::mem::offset_of!(ns_config, place_records_by_hash);
 
-/// Fills `*cfg` with the defaults: one shard per allowed CPU on the real
-/// machine, no memory limit, keys up to 4 KiB, values up to 4 MiB.
+/// Fills the first `size` bytes of `*cfg` with the defaults (one shard per
+/// allowed CPU on the real machine, no memory limit, keys up to 4 KiB,
+/// values up to 4 MiB) and sets `struct_size` to `size`: `size` is
+/// `sizeof(ns_config)` as the caller was compiled, so that a program built
+/// against an older, shorter version of the struct is never written past
+/// its end. The header's `ns_config_init(cfg)` calls this with
+/// `sizeof(ns_config)`.
 ///
 /// Ownership: the caller owns `*cfg`; nothing is allocated.
 ///
 /// # Safety
-/// `cfg` must be NULL (then nothing happens) or point to a writable `ns_config`.
+/// `cfg` must be NULL or point to `size` writable bytes.
+///
+/// Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (NULL `cfg`, or `size` not
+/// the size of a version of `ns_config` this library knows; nothing written).
+#[no_mangle]
+pub unsafe extern "C" fn ns_config_init_sized(cfg: *mut ns_config, size: usize) -> ns_status {
+    guard(|| -> Outcome {
+        if cfg.is_null() || !known_size(size) {
+            return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
+        }
+        // SAFETY: `cfg` points to `size` writable bytes (the contract);
+        // `size` is a known version's size.
+        unsafe { write_defaults(cfg, size) };
+        Ok(ns_status::NS_OK)
+    })
+}
+
+/// The symbol programs compiled against versions 1-3 of the header call
+/// (the header now makes `ns_config_init` an inline call of
+/// `ns_config_init_sized` with the caller's `sizeof`). Their struct may be
+/// as short as version 1, so this fills version 1 only, as such a caller
+/// sees it: a program of version 2 or 3 that sets a later field through it
+/// has that field ignored (`struct_size` says version 1), never a write
+/// past its struct. Not in the header.
+///
+/// # Safety
+/// `cfg` must be NULL (then nothing happens) or point to a writable
+/// `ns_config` of version 1 or later.
 #[no_mangle]
 pub unsafe extern "C" fn ns_config_init(cfg: *mut ns_config) {
     guard_void(|| {
-        if cfg.is_null() {
-            return;
+        if !cfg.is_null() {
+            // SAFETY: every version of the struct has version 1's bytes.
+            unsafe { write_defaults(cfg, CONFIG_SIZE_V1) };
         }
-        let d = Config::default();
-        let c = ns_config {
-            struct_size: std::mem::size_of::<ns_config>() as u32,
-            shards: 0,
-            memory_limit: 0,
-            max_key_len: DEFAULT_MAX_KEY_LEN,
-            max_value_len: DEFAULT_MAX_VALUE_LEN,
-            topology: std::ptr::null(),
-            topology_xml: std::ptr::null(),
-            nodes: std::ptr::null(),
-            nodes_len: 0,
-            shards_per_node: std::ptr::null(),
-            shards_per_node_len: 0,
-            hash_seed: d.hash_seed,
-            worker_spin_us: -1,
-            exec_mode: ns_exec_mode::NS_EXEC_AUTO as i32,
-            batch_delegate_min: d.batch_delegate_min as u32,
-            misplace_memory: d.misplace_memory,
-            eviction: ns_eviction::NS_EVICTION_NONE as i32,
-            default_ttl_ms: 0,
-            record_stats: false,
-            initial_capacity: 0,
-            place_records_by_hash: false,
-        };
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { cfg.write(c) };
     })
+}
+
+/// A size of `ns_config` this library reads: versions 1, 2 and 3.
+fn known_size(size: usize) -> bool {
+    size == std::mem::size_of::<ns_config>() || size == CONFIG_SIZE_V1 || size == CONFIG_SIZE_V2
+}
+
+/// Writes the defaults into the fields of `*cfg` that end within `size`
+/// bytes, field by field (so that no byte past `size`, and no padding, is
+/// touched), and `size` into `struct_size`.
+///
+/// # Safety
+/// `cfg` points to `size` writable bytes; `size` is a known version's size.
+unsafe fn write_defaults(cfg: *mut ns_config, size: usize) {
+    let d = Config::default();
+    macro_rules! put {
+        ($f:ident, $v:expr) => {{
+            let v = $v;
+            if std::mem::offset_of!(ns_config, $f) + std::mem::size_of_val(&v) <= size {
+                // SAFETY: the field lies within the caller's `size` bytes.
+                unsafe { std::ptr::addr_of_mut!((*cfg).$f).write(v) };
+            }
+        }};
+    }
+    put!(struct_size, size as u32);
+    put!(shards, 0u32);
+    put!(memory_limit, 0u64);
+    put!(max_key_len, DEFAULT_MAX_KEY_LEN);
+    put!(max_value_len, DEFAULT_MAX_VALUE_LEN);
+    put!(topology, std::ptr::null::<c_char>());
+    put!(topology_xml, std::ptr::null::<c_char>());
+    put!(nodes, std::ptr::null::<u32>());
+    put!(nodes_len, 0usize);
+    put!(shards_per_node, std::ptr::null::<u32>());
+    put!(shards_per_node_len, 0usize);
+    put!(hash_seed, d.hash_seed);
+    put!(worker_spin_us, -1i64);
+    put!(exec_mode, ns_exec_mode::NS_EXEC_AUTO as i32);
+    put!(batch_delegate_min, d.batch_delegate_min as u32);
+    put!(misplace_memory, d.misplace_memory);
+    put!(eviction, ns_eviction::NS_EVICTION_NONE as i32);
+    put!(default_ttl_ms, 0u64);
+    put!(record_stats, false);
+    put!(initial_capacity, 0u64);
+    put!(place_records_by_hash, false);
 }
 
 /// Copies a C string; NULL = None; invalid UTF-8 is an invalid argument.
@@ -171,12 +223,14 @@ unsafe fn text(p: *const c_char) -> Result<Option<String>, ns_status> {
     s.to_str().map(|s| Some(s.to_owned())).map_err(|_| ns_status::NS_ERR_INVALID_ARGUMENT)
 }
 
-/// Copies a `(p, len)` array of u32; `(NULL, 0)` = None.
+/// Copies a `(p, len)` array of u32; `(NULL, 0)` = None. Longer than
+/// `MAX_SHARDS` (nodes or shards per node: one entry each at most) is an
+/// invalid argument, refused before anything is copied.
 unsafe fn list(p: *const u32, len: usize) -> Result<Option<Vec<u32>>, ns_status> {
     if p.is_null() {
         return if len == 0 { Ok(None) } else { Err(ns_status::NS_ERR_INVALID_ARGUMENT) };
     }
-    if len > isize::MAX as usize / 4 {
+    if len > numashard::MAX_SHARDS {
         return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
     }
     // SAFETY: the caller guarantees `len` readable u32s.
@@ -269,7 +323,10 @@ pub(crate) unsafe fn read_config(cfg: *const ns_config) -> Result<Config, ns_sta
 /// unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
 /// `initial_capacity` over 2^40, `place_records_by_hash` without an
 /// `initial_capacity` or with a `memory_limit`, more than 4096 shards,
-/// NULL array with a length, non-UTF-8 string, size limits out of range).
+/// NULL array with a length, an empty `nodes` list (non-NULL, length 0), a
+/// node listed twice, `shards_per_node` asking for no shard or with another
+/// length than `nodes`, an array longer than 4096, non-UTF-8 string, size
+/// limits out of range).
 #[no_mangle]
 pub unsafe extern "C" fn ns_config_check(cfg: *const ns_config) -> ns_status {
     guard(|| -> Outcome {
@@ -287,9 +344,9 @@ mod tests {
     #[test]
     fn init_then_read_gives_the_engine_defaults() {
         let mut c = std::mem::MaybeUninit::<ns_config>::uninit();
-        // SAFETY: a writable local; then fully initialised by ns_config_init.
+        // SAFETY: a writable local; then fully initialised by ns_config_init_sized.
         let c = unsafe {
-            ns_config_init(c.as_mut_ptr());
+            assert_eq!(ns_config_init_sized(c.as_mut_ptr(), std::mem::size_of::<ns_config>()), ns_status::NS_OK);
             c.assume_init()
         };
         // SAFETY: a valid, initialised config.
@@ -336,9 +393,9 @@ mod tests {
     #[test]
     fn a_version_1_struct_is_read_without_its_missing_field() {
         let mut c = std::mem::MaybeUninit::<ns_config>::uninit();
-        // SAFETY: a writable local; then fully initialised by ns_config_init.
+        // SAFETY: a writable local; then fully initialised by ns_config_init_sized.
         let c = unsafe {
-            ns_config_init(c.as_mut_ptr());
+            assert_eq!(ns_config_init_sized(c.as_mut_ptr(), std::mem::size_of::<ns_config>()), ns_status::NS_OK);
             c.assume_init()
         };
         assert_eq!(c.struct_size as usize, std::mem::size_of::<ns_config>());
@@ -359,5 +416,96 @@ mod tests {
             // SAFETY: a valid config.
             assert_eq!(unsafe { ns_config_check(&odd) }, ns_status::NS_ERR_INVALID_ARGUMENT, "size {size}");
         }
+    }
+
+    /// What `ns_map_new` refuses from the configuration alone,
+    /// `ns_config_check` refuses too (it used to pass these three).
+    #[test]
+    fn check_refuses_what_map_new_refuses_from_the_config() {
+        let mut c = std::mem::MaybeUninit::<ns_config>::uninit();
+        // SAFETY: a writable local; then fully initialised.
+        let c = unsafe {
+            assert_eq!(ns_config_init_sized(c.as_mut_ptr(), std::mem::size_of::<ns_config>()), ns_status::NS_OK);
+            c.assume_init()
+        };
+        let (twice, zero, one) = ([0u32, 0], [0u32], [1u32]);
+        for (what, bad) in [
+            ("a node twice", ns_config { nodes: twice.as_ptr(), nodes_len: 2, ..c }),
+            ("no shard", ns_config { shards_per_node: zero.as_ptr(), shards_per_node_len: 1, ..c }),
+            ("an empty list of nodes", ns_config { nodes: one.as_ptr(), nodes_len: 0, ..c }),
+            (
+                "shards_per_node of another length",
+                ns_config {
+                    nodes: one.as_ptr(),
+                    nodes_len: 1,
+                    shards_per_node: twice.as_ptr(),
+                    shards_per_node_len: 2,
+                    ..c
+                },
+            ),
+            ("a list over 4096", ns_config { nodes: one.as_ptr(), nodes_len: 4097, ..c }),
+        ] {
+            // SAFETY: the arrays are readable for their lengths, except the
+            // last, which is refused by its length before it is read.
+            assert_eq!(unsafe { ns_config_check(&bad) }, ns_status::NS_ERR_INVALID_ARGUMENT, "{what}");
+            let mut m = std::ptr::null_mut();
+            // SAFETY: as above; `m` is writable.
+            let s = unsafe { crate::lifecycle::ns_map_new(&bad, &mut m) };
+            assert_eq!((s, m.is_null()), (ns_status::NS_ERR_INVALID_ARGUMENT, true), "{what}: ns_map_new");
+        }
+        // SAFETY: a valid config.
+        assert_eq!(unsafe { ns_config_check(&ns_config { nodes: one.as_ptr(), nodes_len: 1, ..c }) }, ns_status::NS_OK);
+    }
+
+    /// A 256-byte, 8-aligned buffer of 0xA5 for an init to write into, and
+    /// how far the init wrote (the end of the last byte changed).
+    fn written_by(init: impl FnOnce(*mut ns_config)) -> ([u8; 256], usize) {
+        let mut words = [0xA5A5_A5A5_A5A5_A5A5u64; 32];
+        init(words.as_mut_ptr() as *mut ns_config);
+        let mut buf = [0u8; 256];
+        for (i, w) in words.iter().enumerate() {
+            buf[8 * i..8 * i + 8].copy_from_slice(&w.to_ne_bytes());
+        }
+        let end = buf.iter().rposition(|&b| b != 0xA5).map_or(0, |i| i + 1);
+        (buf, end)
+    }
+
+    /// The defaults go into as many bytes as the caller's version of the
+    /// struct has, never one more: the legacy symbol fills version 1's.
+    #[test]
+    fn init_writes_no_byte_past_the_callers_struct() {
+        let full = std::mem::size_of::<ns_config>();
+        assert!(full <= 256);
+        for (size, ok) in [(CONFIG_SIZE_V1, true), (CONFIG_SIZE_V2, true), (full, true), (full + 8, false), (8, false)]
+        {
+            let mut status = ns_status::NS_OK;
+            let (buf, end) = written_by(|p| {
+                // SAFETY: 256 writable, 8-aligned bytes, more than `size`.
+                status = unsafe { ns_config_init_sized(p, size) }
+            });
+            assert_eq!(status == ns_status::NS_OK, ok, "size {size}");
+            if !ok {
+                assert_eq!(end, 0, "size {size}: a refused size writes nothing");
+                continue;
+            }
+            assert!(end <= size, "size {size}: wrote up to byte {end}");
+            assert_eq!(u32::from_ne_bytes(buf[..4].try_into().unwrap()) as usize, size);
+            // What was written reads back as the engine's defaults.
+            let mut words = [0u64; 32];
+            for (i, w) in words.iter_mut().enumerate() {
+                *w = u64::from_ne_bytes(buf[8 * i..8 * i + 8].try_into().unwrap());
+            }
+            // SAFETY: a config of a known size whose fields within it were
+            // initialised (bytes past it are the 0xA5 filler, never read).
+            let read = unsafe { read_config(words.as_ptr() as *const ns_config) }.unwrap();
+            assert_eq!((read.max_key_len, read.initial_capacity), (Config::default().max_key_len, 0), "size {size}");
+        }
+        // The legacy symbol: version 1's bytes only.
+        // SAFETY: 256 writable, 8-aligned bytes.
+        let (buf, end) = written_by(|p| unsafe { ns_config_init(p) });
+        assert!(end <= CONFIG_SIZE_V1, "the legacy init wrote up to byte {end}");
+        assert_eq!(u32::from_ne_bytes(buf[..4].try_into().unwrap()) as usize, CONFIG_SIZE_V1);
+        // SAFETY: NULL is allowed.
+        assert_eq!(unsafe { ns_config_init_sized(std::ptr::null_mut(), full) }, ns_status::NS_ERR_INVALID_ARGUMENT);
     }
 }

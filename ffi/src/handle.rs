@@ -26,8 +26,10 @@ const FREED: u8 = 2;
 
 /// An opaque handle to a map, created by `ns_map_new` and released by
 /// `ns_map_free`.
-// Not repr(C), so that cbindgen emits it opaque. An `ns_iter` passed as a
-// map still fails the magic check: it is larger, so the read stays in bounds.
+// In C layout with the magic word first, as `ns_iter`: a handle of either
+// kind passed as the other fails the magic check with a read of its own
+// first 8 bytes. The header declares both opaque (ffi/cbindgen.toml).
+#[repr(C)]
 pub struct ns_map {
     magic: u64,
     state: AtomicU8,
@@ -70,11 +72,13 @@ impl ns_map {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
         // SAFETY: handles are never freed, so a pointer from ns_map_new is
-        // always readable.
-        let h = unsafe { &*m };
-        if h.magic != MAP_MAGIC {
+        // always readable; every handle (map or iterator) starts with its
+        // u64 magic word, read before the pointer is taken for a map's.
+        if unsafe { (m as *const u64).read() } != MAP_MAGIC {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
+        // SAFETY: a map handle (its magic), readable as above.
+        let h = unsafe { &*m };
         if h.state.load(Ordering::Acquire) != LIVE {
             return Err(ns_status::NS_ERR_CLOSED);
         }
@@ -92,9 +96,13 @@ impl ns_map {
         if m.is_null() {
             return false;
         }
-        // SAFETY: as in `get`.
+        // SAFETY: as in `get`: the magic word first, then the map's fields.
+        if unsafe { (m as *const u64).read() } != MAP_MAGIC {
+            return false;
+        }
+        // SAFETY: a map handle (its magic), never freed.
         let h = unsafe { &*m };
-        if h.magic != MAP_MAGIC || h.state.compare_exchange(LIVE, FREED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        if h.state.compare_exchange(LIVE, FREED, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return false;
         }
         // SAFETY: we won the LIVE → FREED transition, so we are the only one
@@ -106,6 +114,7 @@ impl ns_map {
 
 /// An opaque iterator over a map, created by `ns_iter_new` and released by
 /// `ns_iter_free`. Use one iterator from one thread at a time.
+#[repr(C)]
 pub struct ns_iter {
     magic: u64,
     pub(crate) it: Iter,
@@ -157,12 +166,14 @@ impl ns_iter {
         if it.is_null() {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
-        // SAFETY: the caller's contract.
-        let h = unsafe { &mut *it };
-        if h.magic != ITER_MAGIC {
+        // SAFETY: the caller's contract: a live handle, whose first 8 bytes
+        // are its magic word (a map handle's too), read before the pointer
+        // is taken for an iterator's.
+        if unsafe { (it as *const u64).read() } != ITER_MAGIC {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
-        Ok(h)
+        // SAFETY: an iterator handle (its magic), used by this thread only.
+        Ok(unsafe { &mut *it })
     }
 
     /// Frees an iterator handle; NULL and non-iterators are ignored.

@@ -250,22 +250,27 @@ pub struct ns_entry {
 /// field docs.
 ///
 /// Returns `NS_OK`, or with nothing changed: `NS_ERR_INVALID_ARGUMENT` (`m`
-/// NULL, `entries` NULL with `n` > 0, an entry with a NULL pointer and a
-/// length), `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`
-/// (the new contents exceed the memory limit), `NS_ERR_CLOSED`.
+/// NULL, `entries` NULL with `n` > 0, `n` over 2^32 - 1, an entry with a
+/// NULL pointer and a length), `NS_ERR_KEY_TOO_LARGE`,
+/// `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL` (the new contents exceed the
+/// memory limit), `NS_ERR_RESOURCE` (memory or threads refused),
+/// `NS_ERR_CLOSED`.
 #[no_mangle]
 pub unsafe extern "C" fn ns_replace_all(m: *mut ns_map, entries: *const ns_entry, n: usize) -> ns_status {
     guard(|| -> Outcome {
         // SAFETY: `m` is NULL or a handle from `ns_map_new`, and no `ns_map_free` of it runs
         // meanwhile (that must be the last call on `m`); `get` rejects NULL and freed handles.
         let map = unsafe { ns_map::get(m) }?;
-        if n > 0 && (entries.is_null() || n > isize::MAX as usize / std::mem::size_of::<ns_entry>()) {
+        // The engine takes at most 2^32 - 1 entries: refused before
+        // anything is allocated for them.
+        if n > 0 && (entries.is_null() || n > u32::MAX as usize) {
             return Err(ns_status::NS_ERR_INVALID_ARGUMENT);
         }
-        // SAFETY: for `n` > 0, `entries` is non-NULL and `n` ns_entry values fit the address space
-        // (both checked just above), and it points to `n` readable, initialised entries by the contract.
+        // SAFETY: for `n` > 0, `entries` is non-NULL (checked just above) and points to `n`
+        // readable, initialised entries by the contract (so they fit the address space).
         let src: &[ns_entry] = if n == 0 { &[] } else { unsafe { std::slice::from_raw_parts(entries, n) } };
-        let mut pairs: Vec<(&[u8], &[u8])> = Vec::with_capacity(n);
+        let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
+        pairs.try_reserve_exact(n).map_err(|_| ns_status::NS_ERR_RESOURCE)?;
         for e in src {
             // SAFETY: each entry's `key` points to `key_len` readable bytes or is NULL with length 0
             // (the field docs the contract points to); `key()` rejects NULL with a length.

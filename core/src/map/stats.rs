@@ -51,10 +51,11 @@ impl Map {
 
     /// One shard's placement and counters (asks the kernel where its pages are).
     pub fn shard_stats(&self, shard: usize) -> Result<ShardStats> {
-        let _pass = self.enter()?;
+        // An argument error first, as every call reports them before `Closed`.
         if shard >= self.inner.shards.len() {
             return Err(Error::with_detail(Status::InvalidArgument, "shard index out of range"));
         }
+        let _pass = self.enter()?;
         self.shard_stats_locked(shard)
     }
 

@@ -860,9 +860,9 @@ fn ns_status_from(v: i32) -> ns_status {
 
 fn open(limited: bool) -> *mut ns_map {
     let mut cfg = std::mem::MaybeUninit::<ns_config>::uninit();
-    // SAFETY: ns_config_init fills the whole struct.
+    // SAFETY: ns_config_init_sized fills the whole struct.
     let mut cfg = unsafe {
-        ns_config_init(cfg.as_mut_ptr());
+        assert_eq!(ns_config_init_sized(cfg.as_mut_ptr(), std::mem::size_of::<ns_config>()), ns_status::NS_OK);
         cfg.assume_init()
     };
     cfg.shards = 2;

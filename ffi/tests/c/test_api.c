@@ -59,6 +59,49 @@ static void test_status_str(void) {
   CHECK(strcmp(ns_status_str((ns_status)INT32_MIN), "unknown status") == 0);
 }
 
+/* The symbol programs built against versions 1-3 of the header call for
+ * ns_config_init (now an inline function of the header). */
+extern void ns_config_init_legacy(ns_config *cfg) __asm__("ns_config_init");
+
+/* ns_config_init writes no byte past the caller's struct: the header's
+ * inline passes sizeof(ns_config) to ns_config_init_sized; an older
+ * program's struct (version 1: up to record_stats) gets its own bytes only,
+ * through either symbol; unknown sizes are refused, nothing written. */
+static void test_config_init_sizes(void) {
+  const size_t v1 = offsetof(ns_config, initial_capacity), v2 = offsetof(ns_config, place_records_by_hash);
+  union {
+    ns_config c;
+    unsigned char b[sizeof(ns_config) + 32];
+  } u;
+  size_t sizes[3], i, j;
+  sizes[0] = v1;
+  sizes[1] = v2;
+  sizes[2] = sizeof(ns_config);
+  for (i = 0; i < 3; i++) {
+    memset(u.b, 0xCD, sizeof u.b);
+    EXPECT(ns_config_init_sized(&u.c, sizes[i]), NS_OK);
+    CHECK(u.c.struct_size == sizes[i] && u.c.max_key_len >= 1024);
+    for (j = sizes[i]; j < sizeof u.b; j++) {
+      if (u.b[j] != 0xCD) {
+        CHECK(!"ns_config_init_sized wrote past the size given");
+        break;
+      }
+    }
+    EXPECT(ns_config_check(&u.c), NS_OK);
+  }
+  memset(u.b, 0xCD, sizeof u.b);
+  EXPECT(ns_config_init_sized(&u.c, v1 + 4), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_config_init_sized(&u.c, sizeof(ns_config) + 8), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_config_init_sized(NULL, sizeof(ns_config)), NS_ERR_INVALID_ARGUMENT);
+  CHECK(u.b[0] == 0xCD && u.b[sizeof(ns_config) - 1] == 0xCD);
+  /* The legacy symbol fills version 1 only. */
+  memset(u.b, 0xCD, sizeof u.b);
+  ns_config_init_legacy(&u.c);
+  CHECK(u.c.struct_size == v1 && u.b[v1] == 0xCD && u.b[sizeof(ns_config) - 1] == 0xCD);
+  EXPECT(ns_config_check(&u.c), NS_OK);
+  ns_config_init_legacy(NULL);
+}
+
 static void test_config(void) {
   ns_config cfg;
   ns_map *m = NULL, *sentinel = (ns_map *)&cfg;
@@ -904,6 +947,11 @@ static void test_stats(void) {
   free(text);
   EXPECT(ns_topology_describe(m, small, sizeof small, NULL), NS_ERR_INVALID_ARGUMENT);
   EXPECT(ns_map_shard_count(m, NULL), NS_ERR_INVALID_ARGUMENT);
+  /* Closed: an argument error is still reported before NS_ERR_CLOSED. */
+  EXPECT(ns_map_close(m), NS_OK);
+  EXPECT(ns_shard_stats_get(m, 2, &ss), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_shard_stats_get_sized(m, 2, &ss, sizeof ss), NS_ERR_INVALID_ARGUMENT);
+  EXPECT(ns_shard_stats_get(m, 0, &ss), NS_ERR_CLOSED);
   ns_map_free(m);
 }
 
@@ -937,6 +985,12 @@ static void test_iter_replace(void) {
   for (i = 0; i < 40; i++) CHECK(seen[i] == 1);
   EXPECT(ns_iter_next(it, &k, &kl, &v, &vl), NS_NOT_FOUND); /* stays at the end */
   EXPECT(ns_iter_next(it, NULL, &kl, &v, &vl), NS_ERR_INVALID_ARGUMENT);
+  /* A handle of one kind passed as the other: refused by its magic word,
+   * read within the handle (valgrind checks the read). */
+  EXPECT(ns_iter_next((ns_iter *)(void *)m, &k, &kl, &v, &vl), NS_ERR_INVALID_ARGUMENT);
+  ns_iter_free((ns_iter *)(void *)m); /* not an iterator: ignored */
+  EXPECT(ns_put((ns_map *)(void *)it, S("x"), S("1")), NS_ERR_INVALID_ARGUMENT);
+  ns_map_free((ns_map *)(void *)it); /* not a map: ignored */
   EXPECT(ns_iter_next(it, &k, &kl, &v, NULL), NS_ERR_INVALID_ARGUMENT);
   ns_iter_free(it);
   ns_iter_free(NULL);
@@ -1462,6 +1516,7 @@ static void test_ttl_and_eviction(void) {
 int main(void) {
   test_version();
   test_status_str();
+  test_config_init_sizes();
   test_config();
   test_get_put();
   test_owned();

@@ -44,6 +44,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+/** An opaque handle to a map (ns_map_new, ns_map_free). */
+typedef struct ns_map ns_map;
+/** An opaque iterator over a map (ns_iter_new, ns_iter_free). */
+typedef struct ns_iter ns_iter;
+
 
 /**
  * The version of the direct-read protocol and record layout this library
@@ -336,18 +341,6 @@ typedef enum ns_eviction ns_eviction;
 typedef int32_t ns_eviction;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
-
-/**
- * An opaque iterator over a map, created by `ns_iter_new` and released by
- * `ns_iter_free`. Use one iterator from one thread at a time.
- */
-typedef struct ns_iter ns_iter;
-
-/**
- * An opaque handle to a map, created by `ns_map_new` and released by
- * `ns_map_free`.
- */
-typedef struct ns_map ns_map;
 
 /**
  * One operation of a batch: inputs set by the caller, results written by
@@ -861,10 +854,12 @@ extern "C" {
  * `NS_ERR_INVALID_ARGUMENT` for an unknown kind or a NULL pointer with a
  * length, `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`,
  * `NS_ERR_NOT_A_COUNTER`), or for the call as a whole
- * `NS_ERR_INVALID_ARGUMENT` (`m` NULL, `ops` NULL with `n` > 0),
- * `NS_ERR_CLOSED`.
+ * `NS_ERR_INVALID_ARGUMENT` (`m` NULL, `ops` NULL with `n` > 0, `n` over
+ * 2^32 - 1), `NS_ERR_RESOURCE` (no memory for the call's own copy of the
+ * ops), `NS_ERR_CLOSED`. With `ops` NULL, `n` over 2^32 - 1 or
+ * `NS_ERR_RESOURCE` no op is written.
  */
-ns_status ns_batch(struct ns_map *m, struct ns_op *ops, size_t n);
+ns_status ns_batch(ns_map *m, struct ns_op *ops, size_t n);
 
 /**
  * Gets `n` keys in one call, without an `ns_op` per key: the all-get
@@ -905,7 +900,7 @@ ns_status ns_batch(struct ns_map *m, struct ns_op *ops, size_t n);
  * is that status too, when `statuses` is not NULL, and `value_lens[i]` 0
  * when `value_lens` is not NULL.
  */
-ns_status ns_get_many(struct ns_map *m,
+ns_status ns_get_many(ns_map *m,
                       size_t n,
                       const uint8_t *keys,
                       const size_t *key_lens,
@@ -915,15 +910,23 @@ ns_status ns_get_many(struct ns_map *m,
                       ns_status *statuses);
 
 /**
- * Fills `*cfg` with the defaults: one shard per allowed CPU on the real
- * machine, no memory limit, keys up to 4 KiB, values up to 4 MiB.
+ * Fills the first `size` bytes of `*cfg` with the defaults (one shard per
+ * allowed CPU on the real machine, no memory limit, keys up to 4 KiB,
+ * values up to 4 MiB) and sets `struct_size` to `size`: `size` is
+ * `sizeof(ns_config)` as the caller was compiled, so that a program built
+ * against an older, shorter version of the struct is never written past
+ * its end. The header's `ns_config_init(cfg)` calls this with
+ * `sizeof(ns_config)`.
  *
  * Ownership: the caller owns `*cfg`; nothing is allocated.
  *
  * # Safety
- * `cfg` must be NULL (then nothing happens) or point to a writable `ns_config`.
+ * `cfg` must be NULL or point to `size` writable bytes.
+ *
+ * Returns `NS_OK`, or `NS_ERR_INVALID_ARGUMENT` (NULL `cfg`, or `size` not
+ * the size of a version of `ns_config` this library knows; nothing written).
  */
-void ns_config_init(struct ns_config *cfg);
+ns_status ns_config_init_sized(struct ns_config *cfg, size_t size);
 
 /**
  * Checks a configuration without creating a map: the same checks as
@@ -940,7 +943,10 @@ void ns_config_init(struct ns_config *cfg);
  * unknown `exec_mode` or `eviction`, eviction without a `memory_limit`,
  * `initial_capacity` over 2^40, `place_records_by_hash` without an
  * `initial_capacity` or with a `memory_limit`, more than 4096 shards,
- * NULL array with a length, non-UTF-8 string, size limits out of range).
+ * NULL array with a length, an empty `nodes` list (non-NULL, length 0), a
+ * node listed twice, `shards_per_node` asking for no shard or with another
+ * length than `nodes`, an array longer than 4096, non-UTF-8 string, size
+ * limits out of range).
  */
 ns_status ns_config_check(const struct ns_config *cfg);
 
@@ -1012,7 +1018,7 @@ ns_status ns_config_check(const struct ns_config *cfg);
  * count (`*layout` filled, `layout->shards` says how many); `NS_ERR_CLOSED`;
  * `NS_ERR_INVALID_ARGUMENT` (NULL `m` or `layout`, NULL `shards` with `cap` > 0).
  */
-ns_status ns_map_direct_read(const struct ns_map *m,
+ns_status ns_map_direct_read(const ns_map *m,
                              struct ns_direct_read *layout,
                              struct ns_direct_shard *shards,
                              size_t cap);
@@ -1033,7 +1039,7 @@ ns_status ns_map_direct_read(const struct ns_map *m,
  * Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`m` or `out`
  * NULL), `NS_ERR_CLOSED`. `*out` is written only on `NS_OK`.
  */
-ns_status ns_iter_new(struct ns_map *m, struct ns_iter **out);
+ns_status ns_iter_new(ns_map *m, ns_iter **out);
 
 /**
  * Advances the iterator to the next entry. Calls of `ns_iter_next_many`
@@ -1051,7 +1057,7 @@ ns_status ns_iter_new(struct ns_map *m, struct ns_iter **out);
  * `NS_ERR_CLOSED` (the map was closed or freed), `NS_ERR_INVALID_ARGUMENT`
  * (`it` or an output NULL). Outputs are written only on `NS_OK`.
  */
-ns_status ns_iter_next(struct ns_iter *it,
+ns_status ns_iter_next(ns_iter *it,
                        const uint8_t **key,
                        size_t *key_len,
                        const uint8_t **value,
@@ -1094,7 +1100,7 @@ ns_status ns_iter_next(struct ns_iter *it,
  * meets the end or the error again. `*n_entries` is written only on `NS_OK`,
  * `*used` only on `NS_OK` and `NS_BUFFER_TOO_SMALL`.
  */
-ns_status ns_iter_next_many(struct ns_iter *it,
+ns_status ns_iter_next_many(ns_iter *it,
                             uint8_t *buf,
                             size_t buf_cap,
                             size_t *n_entries,
@@ -1110,7 +1116,7 @@ ns_status ns_iter_next_many(struct ns_iter *it,
  * `it` must be NULL (a no-op) or a live iterator from `ns_iter_new`, not
  * used during or after the call.
  */
-void ns_iter_free(struct ns_iter *it);
+void ns_iter_free(ns_iter *it);
 
 /**
  * Atomically replaces the whole contents with `entries` (the "hot reload"):
@@ -1126,11 +1132,13 @@ void ns_iter_free(struct ns_iter *it);
  * field docs.
  *
  * Returns `NS_OK`, or with nothing changed: `NS_ERR_INVALID_ARGUMENT` (`m`
- * NULL, `entries` NULL with `n` > 0, an entry with a NULL pointer and a
- * length), `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`
- * (the new contents exceed the memory limit), `NS_ERR_CLOSED`.
+ * NULL, `entries` NULL with `n` > 0, `n` over 2^32 - 1, an entry with a
+ * NULL pointer and a length), `NS_ERR_KEY_TOO_LARGE`,
+ * `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL` (the new contents exceed the
+ * memory limit), `NS_ERR_RESOURCE` (memory or threads refused),
+ * `NS_ERR_CLOSED`.
  */
-ns_status ns_replace_all(struct ns_map *m, const struct ns_entry *entries, size_t n);
+ns_status ns_replace_all(ns_map *m, const struct ns_entry *entries, size_t n);
 
 /**
  * Copies the value of a key into the caller's buffer.
@@ -1151,7 +1159,7 @@ ns_status ns_replace_all(struct ns_map *m, const struct ns_entry *entries, size_
  * `NS_ERR_CLOSED`. `*value_len` is written only on `NS_OK` and
  * `NS_BUFFER_TOO_SMALL`.
  */
-ns_status ns_get(struct ns_map *m,
+ns_status ns_get(ns_map *m,
                  const uint8_t *key,
                  size_t key_len,
                  uint8_t *buf,
@@ -1174,7 +1182,7 @@ ns_status ns_get(struct ns_map *m,
  * `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
  * Outputs are written only on `NS_OK`.
  */
-ns_status ns_get_owned(struct ns_map *m,
+ns_status ns_get_owned(ns_map *m,
                        const uint8_t *key,
                        size_t key_len,
                        uint8_t **value,
@@ -1204,7 +1212,7 @@ void ns_bytes_free(uint8_t *p, size_t len);
  * `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL` (memory limit; nothing changed),
  * `NS_ERR_CLOSED`.
  */
-ns_status ns_put(struct ns_map *m,
+ns_status ns_put(ns_map *m,
                  const uint8_t *key,
                  size_t key_len,
                  const uint8_t *value,
@@ -1222,7 +1230,7 @@ ns_status ns_put(struct ns_map *m,
  * `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`,
  * `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`, `NS_ERR_CLOSED`.
  */
-ns_status ns_put_if_absent(struct ns_map *m,
+ns_status ns_put_if_absent(ns_map *m,
                            const uint8_t *key,
                            size_t key_len,
                            const uint8_t *value,
@@ -1247,7 +1255,7 @@ ns_status ns_put_if_absent(struct ns_map *m,
  * `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`,
  * `NS_ERR_CLOSED`.
  */
-ns_status ns_get_or_put(struct ns_map *m,
+ns_status ns_get_or_put(ns_map *m,
                         const uint8_t *key,
                         size_t key_len,
                         const uint8_t *value,
@@ -1268,7 +1276,7 @@ ns_status ns_get_or_put(struct ns_map *m,
  * Returns `NS_OK` (removed), `NS_NOT_FOUND`, `NS_ERR_INVALID_ARGUMENT`,
  * `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
  */
-ns_status ns_delete(struct ns_map *m, const uint8_t *key, size_t key_len);
+ns_status ns_delete(ns_map *m, const uint8_t *key, size_t key_len);
 
 /**
  * Removes a key and copies its value into the caller's buffer (Go's
@@ -1285,7 +1293,7 @@ ns_status ns_delete(struct ns_map *m, const uint8_t *key, size_t key_len);
  * `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`. `*value_len` is written only on
  * `NS_OK` and `NS_BUFFER_TOO_SMALL`.
  */
-ns_status ns_take(struct ns_map *m,
+ns_status ns_take(ns_map *m,
                   const uint8_t *key,
                   size_t key_len,
                   uint8_t *buf,
@@ -1303,7 +1311,7 @@ ns_status ns_take(struct ns_map *m,
  * Returns `NS_OK` (removed; `*value`, `*value_len` set), `NS_NOT_FOUND`,
  * `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
  */
-ns_status ns_take_owned(struct ns_map *m,
+ns_status ns_take_owned(ns_map *m,
                         const uint8_t *key,
                         size_t key_len,
                         uint8_t **value,
@@ -1324,7 +1332,7 @@ ns_status ns_take_owned(struct ns_map *m,
  * `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`,
  * `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`, `NS_ERR_CLOSED`.
  */
-ns_status ns_compare_and_swap(struct ns_map *m,
+ns_status ns_compare_and_swap(ns_map *m,
                               const uint8_t *key,
                               size_t key_len,
                               const uint8_t *expected,
@@ -1353,7 +1361,7 @@ ns_status ns_compare_and_swap(struct ns_map *m,
  * `NS_ERR_VALUE_TOO_LARGE`, `NS_ERR_FULL`, `NS_ERR_CLOSED`. `*prev_len` is
  * written only on `NS_OK` and `NS_BUFFER_TOO_SMALL`.
  */
-ns_status ns_swap(struct ns_map *m,
+ns_status ns_swap(ns_map *m,
                   const uint8_t *key,
                   size_t key_len,
                   const uint8_t *value,
@@ -1378,7 +1386,7 @@ ns_status ns_swap(struct ns_map *m,
  * nothing changed), `NS_NOT_FOUND` (absent), `NS_ERR_INVALID_ARGUMENT`,
  * `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
  */
-ns_status ns_compare_and_delete(struct ns_map *m,
+ns_status ns_compare_and_delete(ns_map *m,
                                 const uint8_t *key,
                                 size_t key_len,
                                 const uint8_t *expected,
@@ -1401,11 +1409,7 @@ ns_status ns_compare_and_delete(struct ns_map *m,
  * `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_VALUE_TOO_LARGE` (max_value_len < 8),
  * `NS_ERR_FULL`, `NS_ERR_CLOSED`.
  */
-ns_status ns_add(struct ns_map *m,
-                 const uint8_t *key,
-                 size_t key_len,
-                 int64_t delta,
-                 int64_t *new_value);
+ns_status ns_add(ns_map *m, const uint8_t *key, size_t key_len, int64_t delta, int64_t *new_value);
 
 /**
  * Creates a map: loads the topology (once per process), plans the
@@ -1426,7 +1430,7 @@ ns_status ns_add(struct ns_map *m,
  * loaded, impossible placement), `NS_ERR_RESOURCE` (threads or memory
  * refused). `*out` is written only on `NS_OK`.
  */
-ns_status ns_map_new(const struct ns_config *cfg, struct ns_map **out);
+ns_status ns_map_new(const struct ns_config *cfg, ns_map **out);
 
 /**
  * Closes a map: lets the calls in progress finish, drains queued work,
@@ -1443,7 +1447,7 @@ ns_status ns_map_new(const struct ns_config *cfg, struct ns_map **out);
  * Returns `NS_OK` (this call closed the map), `NS_ERR_CLOSED` (it was
  * already closed, or a racing close did it), `NS_ERR_INVALID_ARGUMENT` (`m` NULL).
  */
-ns_status ns_map_close(struct ns_map *m);
+ns_status ns_map_close(ns_map *m);
 
 /**
  * Closes the map if needed and releases it. Later calls on the same pointer
@@ -1457,7 +1461,7 @@ ns_status ns_map_close(struct ns_map *m);
  * `m` must be NULL (a no-op) or a handle from `ns_map_new`, and this must be
  * the last call on `m`: no other call on `m` may run concurrently with it.
  */
-void ns_map_free(struct ns_map *m);
+void ns_map_free(ns_map *m);
 
 /**
  * The number of shards.
@@ -1470,7 +1474,7 @@ void ns_map_free(struct ns_map *m);
  * Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`m` or `out`
  * NULL), `NS_ERR_CLOSED`.
  */
-ns_status ns_map_shard_count(struct ns_map *m, uint32_t *out);
+ns_status ns_map_shard_count(ns_map *m, uint32_t *out);
 
 /**
  * The shard `key` is routed to (0 ..= shard count - 1); its placement is in
@@ -1485,7 +1489,7 @@ ns_status ns_map_shard_count(struct ns_map *m, uint32_t *out);
  * Returns `NS_OK` (`*shard` set), `NS_ERR_INVALID_ARGUMENT`,
  * `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
  */
-ns_status ns_shard_of_key(struct ns_map *m, const uint8_t *key, size_t key_len, uint32_t *shard);
+ns_status ns_shard_of_key(ns_map *m, const uint8_t *key, size_t key_len, uint32_t *shard);
 
 /**
  * The exact number of entries (every shard's count, each read at one moment).
@@ -1498,7 +1502,7 @@ ns_status ns_shard_of_key(struct ns_map *m, const uint8_t *key, size_t key_len, 
  * Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`m` or `out`
  * NULL), `NS_ERR_CLOSED`.
  */
-ns_status ns_len(struct ns_map *m, uint64_t *out);
+ns_status ns_len(ns_map *m, uint64_t *out);
 
 /**
  * Removes every entry, shard by shard (not atomic across shards; use
@@ -1511,7 +1515,7 @@ ns_status ns_len(struct ns_map *m, uint64_t *out);
  *
  * Returns `NS_OK`, `NS_ERR_INVALID_ARGUMENT` (`m` NULL), `NS_ERR_CLOSED`.
  */
-ns_status ns_clear(struct ns_map *m);
+ns_status ns_clear(ns_map *m);
 
 /**
  * Describes the topology the map was placed on and where every shard lives,
@@ -1529,7 +1533,7 @@ ns_status ns_clear(struct ns_map *m);
  * NUL included; `buf` untouched), `NS_ERR_INVALID_ARGUMENT` (`m` or `len`
  * NULL, `buf` NULL with `cap` > 0), `NS_ERR_CLOSED`.
  */
-ns_status ns_topology_describe(struct ns_map *m, char *buf, size_t cap, size_t *len);
+ns_status ns_topology_describe(ns_map *m, char *buf, size_t cap, size_t *len);
 
 /**
  * Saves the whole map into the directory `dir` (created if needed) as a
@@ -1558,7 +1562,7 @@ ns_status ns_topology_describe(struct ns_map *m, char *buf, size_t cap, size_t *
  * `NS_ERR_INVALID_ARGUMENT`, `msg` receives the reason (truncated to fit,
  * NUL-terminated) and `*report` is untouched.
  */
-ns_status ns_map_save(struct ns_map *m,
+ns_status ns_map_save(ns_map *m,
                       const char *dir,
                       struct ns_save_report *report,
                       char *msg,
@@ -1590,7 +1594,7 @@ ns_status ns_map_save(struct ns_map *m,
  */
 ns_status ns_map_open_snapshot(const struct ns_config *cfg,
                                const char *dir,
-                               struct ns_map **out,
+                               ns_map **out,
                                char *msg,
                                size_t msg_cap);
 
@@ -1605,7 +1609,7 @@ ns_status ns_map_open_snapshot(const struct ns_config *cfg,
  * Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`m` or `out`
  * NULL), `NS_ERR_CLOSED`.
  */
-ns_status ns_stats_get(struct ns_map *m, struct ns_stats *out);
+ns_status ns_stats_get(ns_map *m, struct ns_stats *out);
 
 /**
  * One shard's placement and counters: the fields of version 1 of
@@ -1622,7 +1626,7 @@ ns_status ns_stats_get(struct ns_map *m, struct ns_stats *out);
  * Returns `NS_OK` (`*out` set), `NS_ERR_INVALID_ARGUMENT` (`m` or `out`
  * NULL, `shard` >= the shard count), `NS_ERR_CLOSED`.
  */
-ns_status ns_shard_stats_get(struct ns_map *m, uint32_t shard, struct ns_shard_stats *out);
+ns_status ns_shard_stats_get(ns_map *m, uint32_t shard, struct ns_shard_stats *out);
 
 /**
  * One shard's placement and counters, every field the caller's struct has:
@@ -1640,7 +1644,7 @@ ns_status ns_shard_stats_get(struct ns_map *m, uint32_t shard, struct ns_shard_s
  * `NS_ERR_INVALID_ARGUMENT` (`m` or `out` NULL, `shard` >= the shard
  * count, `size` smaller than version 1 of the struct), `NS_ERR_CLOSED`.
  */
-ns_status ns_shard_stats_get_sized(struct ns_map *m,
+ns_status ns_shard_stats_get_sized(ns_map *m,
                                    uint32_t shard,
                                    struct ns_shard_stats *out,
                                    size_t size);
@@ -1661,7 +1665,7 @@ ns_status ns_shard_stats_get_sized(struct ns_map *m,
  * loop; `buf` untouched), `NS_ERR_INVALID_ARGUMENT` (`m` or `len` NULL,
  * `buf` NULL with `cap` > 0), `NS_ERR_CLOSED`.
  */
-ns_status ns_stats_prometheus(struct ns_map *m, char *buf, size_t cap, size_t *len);
+ns_status ns_stats_prometheus(ns_map *m, char *buf, size_t cap, size_t *len);
 
 /**
  * A short, readable, English description of `status`.
@@ -1710,7 +1714,7 @@ uint32_t ns_version_number(void);
  * Returns as `ns_put`. `ttl_ms` 0 = the map's `default_ttl_ms`,
  * `NS_NO_EXPIRY` = never.
  */
-ns_status ns_put_ttl(struct ns_map *m,
+ns_status ns_put_ttl(ns_map *m,
                      const uint8_t *key,
                      size_t key_len,
                      const uint8_t *value,
@@ -1727,7 +1731,7 @@ ns_status ns_put_ttl(struct ns_map *m,
  *
  * Returns as `ns_put_if_absent`.
  */
-ns_status ns_put_if_absent_ttl(struct ns_map *m,
+ns_status ns_put_if_absent_ttl(ns_map *m,
                                const uint8_t *key,
                                size_t key_len,
                                const uint8_t *value,
@@ -1747,7 +1751,7 @@ ns_status ns_put_if_absent_ttl(struct ns_map *m,
  * `NS_ERR_INVALID_ARGUMENT`, `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_FULL` (an
  * entry that gains a deadline grows by 8 bytes), `NS_ERR_CLOSED`.
  */
-ns_status ns_expire(struct ns_map *m, const uint8_t *key, size_t key_len, uint64_t ttl_ms);
+ns_status ns_expire(ns_map *m, const uint8_t *key, size_t key_len, uint64_t ttl_ms);
 
 /**
  * Makes a key never expire (`ns_expire` with `NS_NO_EXPIRY`).
@@ -1757,7 +1761,7 @@ ns_status ns_expire(struct ns_map *m, const uint8_t *key, size_t key_len, uint64
  *
  * Returns as `ns_expire`.
  */
-ns_status ns_persist(struct ns_map *m, const uint8_t *key, size_t key_len);
+ns_status ns_persist(ns_map *m, const uint8_t *key, size_t key_len);
 
 /**
  * A key's remaining time to live, in milliseconds rounded up (-1 = it
@@ -1771,10 +1775,26 @@ ns_status ns_persist(struct ns_map *m, const uint8_t *key, size_t key_len);
  * Returns `NS_OK`, `NS_NOT_FOUND`, `NS_ERR_INVALID_ARGUMENT` (`ttl_ms`
  * NULL), `NS_ERR_KEY_TOO_LARGE`, `NS_ERR_CLOSED`.
  */
-ns_status ns_ttl(struct ns_map *m, const uint8_t *key, size_t key_len, int64_t *ttl_ms);
+ns_status ns_ttl(ns_map *m, const uint8_t *key, size_t key_len, int64_t *ttl_ms);
 
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* NUMASHARD_H */
+
+#ifndef NUMASHARD_CONFIG_INIT
+#define NUMASHARD_CONFIG_INIT
+/**
+ * Fills *cfg with the defaults: one shard per allowed CPU on the real
+ * machine, no memory limit, keys up to 4 KiB, values up to 4 MiB; sets
+ * struct_size to this header's sizeof(ns_config), so that the library
+ * never writes or reads past the struct the program was compiled with
+ * (ns_config_init_sized). NULL: nothing happens.
+ */
+static inline void ns_config_init(ns_config *cfg) {
+  if (cfg != NULL) {
+    (void)ns_config_init_sized(cfg, sizeof(ns_config));
+  }
+}
+#endif
