@@ -9,6 +9,7 @@ package numashard
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -152,6 +153,8 @@ func (b *Batch) bytes(p []byte) span {
 }
 
 func (b *Batch) add(op batchOp) int {
+	// Not run yet: no outcome to report (Run writes every op's status).
+	op.status = StatusInvalidArgument
 	b.ops = append(b.ops, op)
 	return len(b.ops) - 1
 }
@@ -235,7 +238,8 @@ func (b *Batch) CompareAndDeleteString(key string, old []byte) int {
 // AddString is Add with a string key.
 func (b *Batch) AddString(key string, delta int64) int { return b.Add(stringBytes(key), delta) }
 
-// Status is the raw outcome of op i after Run.
+// Status is the raw outcome of op i after Run; StatusInvalidArgument for
+// an op added since the last Run (as GetBatch answers).
 func (b *Batch) Status(i int) Status { return b.ops[i].status }
 
 // OK reports whether op i did what it asks: the key was found (get, take,
@@ -277,11 +281,11 @@ func ptrAt(buf []byte, s span) *C.uint8_t {
 // errors are read with Status, OK, Err, Value and Counter.
 func (m *Map) Run(b *Batch) error {
 	if len(b.ops) == 0 {
-		return nil
+		return m.closedError("Run")
 	}
-	hint := b.ValueSizeHint
-	if hint <= 0 {
-		hint = defaultValueSizeHint
+	hint, err := m.roomPerValue(b.ValueSizeHint, len(b.ops), "Run")
+	if err != nil {
+		return err
 	}
 	// Reserve output room for gets and takes.
 	total := 0
@@ -302,7 +306,6 @@ func (m *Map) Run(b *Batch) error {
 		b.out = make([]byte, total)
 	}
 	b.out = b.out[:total]
-	var err error
 	if gets {
 		err = m.runGets(b, hint, keyEnd)
 	} else {
@@ -488,4 +491,18 @@ func putBatch(pool *sync.Pool, b *Batch) {
 	if cap(b.out)+cap(b.data) <= pooledBatchKeep {
 		pool.Put(b)
 	}
+}
+
+// roomPerValue is the room a batch of n ops reserves per value for a
+// ValueSizeHint of hint: 64 bytes for 0 or less, never more than the
+// map's largest value; ErrInvalidArgument when n of them overflow.
+func (m *Map) roomPerValue(hint, n int, op string) (int, error) {
+	if hint <= 0 {
+		hint = defaultValueSizeHint
+	}
+	hint = min(hint, max(m.maxValue, 1))
+	if n > 0 && hint > math.MaxInt/n {
+		return 0, errorOf(op, StatusInvalidArgument)
+	}
+	return hint, nil
 }

@@ -40,11 +40,13 @@
 // value too large for its room) read the engine's memory from Go with the
 // engine's own lock-free protocol (a gate that keeps the memory mapped, a
 // seqlock that validates every value before it is handed out), and make no
-// cgo call for an entry without a time to live in a map that does not
-// count hits (no eviction, no RecordStats). Everything else (entries with
-// a TTL, cache mode, a value too large for LoadInto's or AppendLoad's
-// 256-byte stage, a shard written through every retry) is read by the
-// engine through cgo, with the same results. Config.NoDirectReads sends
+// cgo call. They note each read as the engine's own reads do: in cache mode
+// a hit marks its entry for eviction, a map that counts hits (cache mode,
+// RecordStats) counts hits and misses, and an entry past its time to live
+// is a miss (by CLOCK_MONOTONIC, the clock the engine's deadlines are on).
+// What is left (a value too large for LoadInto's or AppendLoad's 256-byte
+// stage, a shard written through every retry) is read by the engine
+// through cgo, with the same results. Config.NoDirectReads sends
 // every read through cgo, as every read goes on other architectures than
 // amd64 (the validation needs loads kept in order, which amd64 guarantees
 // and Go's atomics elsewhere do not).

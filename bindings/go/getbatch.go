@@ -121,11 +121,11 @@ func (g *GetBatch) Value(i int) (value []byte, ok bool) {
 func (m *Map) RunGets(g *GetBatch) error {
 	n := len(g.klens)
 	if n == 0 {
-		return nil
+		return m.closedError("RunGets")
 	}
-	stride := g.ValueSizeHint
-	if stride <= 0 {
-		stride = defaultValueSizeHint
+	stride, err := m.roomPerValue(g.ValueSizeHint, n, "RunGets")
+	if err != nil {
+		return err
 	}
 	g.stride = stride
 	if cap(g.out) < n*stride {

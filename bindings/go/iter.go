@@ -25,7 +25,9 @@ import (
 //
 // key and value are valid only until f returns (later entries reuse their
 // memory); copy them (bytes.Clone) to keep them. The error is ErrClosed if
-// the map is or gets closed. Range allocates nothing.
+// the map is or gets closed. Range allocates nothing once warm: an entry
+// larger than 64 KiB grows its buffer on a first pass, and buffers of up
+// to 16 MiB are kept for the passes after.
 func (m *Map) Range(f func(key, value []byte) bool) error {
 	return m.iterate(f)
 }
@@ -48,18 +50,48 @@ func (m *Map) All() iter.Seq2[[]byte, []byte] {
 const rangeBufSize = 64 << 10
 
 // rangeBufs recycles the buffers of finished iterations, so that Range
-// over a small map does not allocate 64 KiB per call. A grown buffer is
-// never put back: only the rangeBufSize one each iteration took.
+// over a small map does not allocate 64 KiB per call.
 var rangeBufs = sync.Pool{New: func() any { b := make([]byte, rangeBufSize); return &b }}
 
-// endIteration frees the engine iterator and returns the buffer. It is a
+// rangeGrownBufs recycles the buffers entries larger than rangeBufSize grew,
+// of up to rangeGrownMax bytes, so that ranging over a map that holds such
+// entries allocates on a first pass only.
+var rangeGrownBufs sync.Pool
+
+// rangeGrownMax is the largest grown buffer kept for the next iterations.
+const rangeGrownMax = 16 << 20
+
+// rangeBuffers are an iteration's buffers, returned to their pools when it
+// ends.
+type rangeBuffers struct {
+	pooled *[]byte // from rangeBufs
+	grown  *[]byte // from rangeGrownBufs or new; nil: none needed
+}
+
+// endIteration frees the engine iterator and returns the buffers. It is a
 // plain function deferred with its arguments (no closure), so the defer
 // costs no allocation.
-func endIteration(m *Map, it *C.ns_iter, pooled *[]byte) {
+func endIteration(m *Map, it *C.ns_iter, bufs *rangeBuffers) {
 	C.ns_iter_free(it)
-	rangeBufs.Put(pooled)
+	rangeBufs.Put(bufs.pooled)
+	if bufs.grown != nil && cap(*bufs.grown) <= rangeGrownMax {
+		rangeGrownBufs.Put(bufs.grown)
+	}
 	// Keep m reachable until here: its cleanup would close the map.
 	runtime.KeepAlive(m)
+}
+
+// grow is a buffer of at least need bytes for an entry larger than the
+// iteration's buffer: a kept one when it is large enough, else a new one.
+func (b *rangeBuffers) grow(need int) []byte {
+	if b.grown == nil {
+		b.grown, _ = rangeGrownBufs.Get().(*[]byte)
+	}
+	if b.grown == nil || len(*b.grown) < need {
+		g := make([]byte, need)
+		b.grown = &g
+	}
+	return *b.grown
 }
 
 // iterate runs one pass, calling yield for each entry until it returns false.
@@ -71,12 +103,12 @@ func (m *Map) iterate(yield func(key, value []byte) bool) error {
 	}
 	// The iterator holds its own reference to the engine's map, so it stays
 	// valid whatever happens to m; it is freed however the loop ends.
-	pooled := rangeBufs.Get().(*[]byte)
-	defer endIteration(m, it, pooled)
+	bufs := rangeBuffers{pooled: rangeBufs.Get().(*[]byte)}
+	defer endIteration(m, it, &bufs)
 	// Entries are copied into Go memory (pointer-free, so it may be handed
 	// to C for the call) and reused for every chunk: a slice the caller
 	// keeps by mistake sees later bytes, but never freed memory.
-	buf := *pooled
+	buf := *bufs.pooled
 	for {
 		var n, used C.size_t
 		s := Status(C.ns_iter_next_many(it, bytesPtr(buf), C.size_t(len(buf)), &n, &used))
@@ -87,7 +119,7 @@ func (m *Map) iterate(yield func(key, value []byte) bool) error {
 		case StatusBufferTooSmall:
 			// The next entry alone needs `used` bytes; it was not consumed,
 			// so the next call returns it.
-			buf = make([]byte, max(int(used), 2*len(buf)))
+			buf = bufs.grow(max(int(used), 2*len(buf)))
 			continue
 		default:
 			return errorOf("Range", s)

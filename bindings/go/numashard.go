@@ -11,6 +11,7 @@ import "C"
 import (
 	"math"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -116,6 +117,8 @@ type Map struct {
 	// direct reads values without cgo (direct.go); nil: every read goes
 	// through cgo (Config.NoDirectReads, or a library without the protocol).
 	direct *directReader
+	// maxValue is the map's MaxValueLen: no batch reserves more per value.
+	maxValue int
 }
 
 // freeHandle is the backstop run by the garbage collector when a Map is
@@ -140,7 +143,8 @@ func openWith(cfg Config, op string, create func(*C.ns_config, **C.ns_map) Statu
 	var c C.ns_config
 	C.ns_config_init(&c)
 	if cfg.Shards < 0 || cfg.Shards > math.MaxUint32 || cfg.MaxKeyLen < 0 || cfg.MaxValueLen < 0 ||
-		cfg.BatchDelegateMin > math.MaxUint32 || cfg.DefaultTTL < 0 || cfg.InitialCapacity < 0 {
+		cfg.BatchDelegateMin > math.MaxUint32 || cfg.DefaultTTL < 0 || cfg.InitialCapacity < 0 ||
+		hasNUL(cfg.Topology) || hasNUL(cfg.TopologyXML) {
 		return nil, &Error{Status: StatusInvalidArgument, Op: op}
 	}
 	c.shards = C.uint32_t(cfg.Shards)
@@ -203,7 +207,7 @@ func openWith(cfg Config, op string, create func(*C.ns_config, **C.ns_map) Statu
 	if s := create(&c, &h); s != StatusOK {
 		return nil, errorOf(op, s)
 	}
-	m := &Map{h: h}
+	m := &Map{h: h, maxValue: int(min(uint64(c.max_value_len), math.MaxInt32))}
 	if !cfg.NoDirectReads {
 		m.direct = newDirectReader(h, int(c.max_key_len))
 	}
@@ -643,3 +647,20 @@ func statusText(s Status) string {
 // cgoCallCost is an empty crossing (ns_version returns a static string), for
 // the benchmark that measures what one cgo call costs on this machine.
 func cgoCallCost() bool { return C.ns_version() != nil }
+
+// hasNUL says whether s holds a NUL byte, which C would take for its end:
+// such a string (a path, a topology) is refused, as Go's own file calls
+// refuse such a path, rather than cut short.
+func hasNUL(s string) bool {
+	return strings.IndexByte(s, 0) >= 0
+}
+
+// closedError is ErrClosed (for op) once the map is closed, else nil: the
+// answer of a call with nothing to do, which reaches no C call that would
+// say so ("after Close, every method returns ErrClosed").
+func (m *Map) closedError(op string) error {
+	if m.closed.Load() {
+		return errorOf(op, StatusClosed)
+	}
+	return nil
+}

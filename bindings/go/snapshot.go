@@ -89,7 +89,7 @@ func snapshotError(op string, s Status, msg []C.char) error {
 // last, so a crash at any moment leaves the previous snapshot or this one.
 // Errors: ErrIO (the previous snapshot stays), ErrSnapshotBusy, ErrClosed.
 func (m *Map) Save(dir string) (SaveReport, error) {
-	if dir == "" {
+	if dir == "" || hasNUL(dir) {
 		return SaveReport{}, &Error{Status: StatusInvalidArgument, Op: "Save"}
 	}
 	cdir := C.CString(dir)
@@ -122,7 +122,7 @@ func (m *Map) Save(dir string) (SaveReport, error) {
 // ErrSnapshotCorrupt, ErrIO, ErrKeyTooLarge / ErrValueTooLarge (entries above
 // cfg's limits), ErrFull (over cfg.MemoryLimit without eviction), and Open's.
 func OpenSnapshot(dir string, cfg Config) (*Map, error) {
-	if dir == "" {
+	if dir == "" || hasNUL(dir) {
 		return nil, &Error{Status: StatusInvalidArgument, Op: "OpenSnapshot"}
 	}
 	cdir := C.CString(dir)

@@ -249,12 +249,14 @@ func (t *TypedMap[K, V]) Store(key K, value V) error {
 }
 
 // LoadOrStore returns the existing value for key if present (loaded=true);
-// otherwise it stores value and returns it, in one atomic step.
+// otherwise it stores value and returns it, in one atomic step. If the
+// existing value does not decode, loaded is true (nothing was stored) and
+// err wraps ErrDecode.
 func (t *TypedMap[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool, err error) {
 	v, s, err := t.read(readGetOrPut, key, value)
 	switch {
 	case err != nil:
-		return v, false, err
+		return v, s == StatusExists, err
 	case s == StatusOK:
 		return value, false, nil
 	case s == StatusExists:
@@ -404,6 +406,9 @@ func (t *TypedMap[K, V]) LoadMany(keys []K, values []V, found []bool) (n int, er
 	if len(values) < len(keys) || len(found) < len(keys) {
 		return 0, errorOf("LoadMany", StatusInvalidArgument)
 	}
+	if len(keys) == 0 {
+		return 0, t.m.closedError("LoadMany")
+	}
 	sc := getScratch()
 	defer putScratch(sc)
 	g := typedGets.Get().(*GetBatch)
@@ -450,6 +455,9 @@ func (t *TypedMap[K, V]) LoadMany(keys []K, values []V, found []bool) (n int, er
 func (t *TypedMap[K, V]) StoreMany(keys []K, values []V) error {
 	if len(values) != len(keys) {
 		return errorOf("StoreMany", StatusInvalidArgument)
+	}
+	if len(keys) == 0 {
+		return t.m.closedError("StoreMany")
 	}
 	sc := getScratch()
 	defer putScratch(sc)

@@ -132,7 +132,12 @@ func ms(d time.Duration) C.uint32_t {
 func Open(cfg Config) (*Cache, error) {
 	var c C.nsr_config
 	C.nsr_config_init(&c)
-	servers := C.CString(strings.Join(cfg.Servers, ","))
+	joined := strings.Join(cfg.Servers, ",")
+	if strings.IndexByte(joined, 0) >= 0 {
+		// C would take the NUL for the end of the list: refused, not cut.
+		return nil, &Error{Status: StatusInvalidArgument, Op: "Open", Detail: "a server address holds a NUL byte"}
+	}
+	servers := C.CString(joined)
 	defer C.free(unsafe.Pointer(servers))
 	c.servers = servers
 	c.cluster = C.bool(cfg.Cluster)
