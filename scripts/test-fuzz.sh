@@ -6,6 +6,10 @@
 # toolchain (RUSTC_BOOTSTRAP=1), falling back to --sanitizer none when the
 # ASan runtime is missing.
 #   NUMASHARD_FUZZ_SECONDS (default 60): how long to fuzz.
+# Then fuzzes snapshot loading the same way: hostile but checksummed
+# snapshots through ns_map_open_snapshot (ffi/fuzz/fuzz_targets/snapshot.rs),
+# its log and failing inputs in target/fuzz-artifacts/snapshot-<UTC time>/.
+#   NUMASHARD_FUZZ_SNAPSHOT_SECONDS (default 30): how long.
 # Called by scripts/test.sh; runs alone too.
 #
 # Every run keeps its whole log and any failing input in
@@ -125,4 +129,55 @@ fi
 echo "fuzz c_api ($sanitizer sanitizer): ${runs:-?} executions in $took s, ${rate:-?} exec/s, peak RSS ${rss:-?} MB," \
   "corpus $(find fuzz/corpus/c_api -type f | wc -l) inputs; $exit_check"
 echo "--- whole log: $shown/fuzz.log"
-echo "fuzz: 1 passed, 0 failed"
+
+# Snapshot loading: each input is a program that mutates a small saved
+# snapshot (fields set to lies or extremes, entries, blocks and files
+# dropped, duplicated, moved; bytes changed), then fixes every crc32c so the
+# content reaches the parser. The target prints how often each status and
+# reason occurred ("snapshot: ..." lines in the log); a run that never loaded
+# a snapshot did not get past the checksums, and fails.
+cargo fuzz build --sanitizer "$sanitizer" snapshot
+mkdir -p fuzz/corpus/snapshot
+ssecs=${NUMASHARD_FUZZ_SNAPSHOT_SECONDS:-30}
+sart="$root/target/fuzz-artifacts/snapshot-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$sart"
+slog="$sart/fuzz.log"
+sshown=${sart#"$root"/}
+echo "fuzz snapshot: $ssecs s, whole log and failing inputs in $sshown/"
+t0=$SECONDS
+# -max_len/-len_control=0: programs of several operations from the start.
+# -timeout: a load that takes a minute hangs. -detect_leaks=0: a map loaded
+# and freed leaves its small handle, kept on purpose (ffi/src/handle.rs),
+# so libFuzzer would check its first 1,000 such inputs for leaks at a
+# quarter of the speed; LeakSanitizer's exit check still runs (no map is
+# open then).
+status=0
+NUMASHARD_FUZZ_ARTIFACTS="$sart" cargo fuzz run --sanitizer "$sanitizer" snapshot fuzz/corpus/snapshot -- \
+  -max_total_time="$ssecs" -rss_limit_mb=4096 -timeout=60 -max_len=512 -len_control=0 -detect_leaks=0 \
+  -print_final_stats=1 -artifact_prefix="$sart/" >"$slog" 2>&1 || status=$?
+took=$((SECONDS - t0))
+runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$slog")
+rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$slog")
+rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$slog")
+counts=$(grep '^snapshot: [0-9]* inputs' "$slog" | tail -n 1 || true)
+if [ "$status" -eq 0 ] && ! [[ "$counts" =~ inputs,\ [1-9][0-9]*\ loaded ]]; then
+  echo "test-fuzz: no snapshot was loaded (${counts:-no counts}): the mutations stop at the checksums"
+  status=1
+fi
+if [ "$status" -ne 0 ]; then
+  echo "test-fuzz: the snapshot fuzzer failed (exit status $status) after $took s, ${runs:-?} executions"
+  awk '/==[0-9]+== ?(ERROR|WARNING)|ERROR: libFuzzer|panicked at|INFO: a leak has been found/ { on = 1 }
+       on { print; if (++n >= 200 || /^SUMMARY:/) exit }' "$slog"
+  echo "--- whole log: $sshown/fuzz.log ($(wc -l <"$slog") lines)"
+  for f in $(find "$sart" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' -o -name 'timeout-*' \) | sort); do
+    echo "--- failing input: ${f#"$root"/} ($(wc -c <"$f") bytes); replay (NUMASHARD_FUZZ_SNAPSHOT_KEEP=<dir> also writes its snapshot there):"
+    echo "    (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run snapshot ../$sshown/${f##*/})"
+  done
+  echo "fuzz: 1 passed, 1 failed"
+  exit 1
+fi
+echo "fuzz snapshot ($sanitizer sanitizer): ${runs:-?} executions in $took s, ${rate:-?} exec/s, peak RSS ${rss:-?} MB," \
+  "corpus $(find fuzz/corpus/snapshot -type f | wc -l) inputs"
+echo "${counts#snapshot: }"
+echo "--- whole log: $sshown/fuzz.log"
+echo "fuzz: 2 passed, 0 failed"

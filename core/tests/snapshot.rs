@@ -320,6 +320,115 @@ fn a_bit_flip_in_any_block_is_detected() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// CRC-32C (Castagnoli, reflected), bit by bit: to rewrite a manifest's
+/// fields with a checksum that holds, as a crafted file would.
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// The manifest of `dir` with `edit` applied and its checksum recomputed.
+fn rewrite_manifest(dir: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
+    let path = dir.join(MANIFEST);
+    let mut b = std::fs::read(&path).unwrap();
+    edit(&mut b);
+    let n = b.len();
+    let crc = crc32c(&b[..n - 4]);
+    b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, &b).unwrap();
+}
+
+fn put64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn add64(b: &mut [u8], at: usize, delta: u64) {
+    let v = get64(b, at).wrapping_add(delta);
+    put64(b, at, v);
+}
+
+/// A manifest whose checksum holds but whose counts lie is refused as
+/// corrupt before any index is sized from them (it used to map up to 16 TiB
+/// for a claimed 2^40 entries, answer `Resource`, or, with counts whose sum
+/// wraps, pass the "add up" check); a claimed last generation stops the
+/// next save instead of wrapping to 0.
+#[test]
+fn crafted_counts_are_refused_before_anything_is_sized() {
+    // Manifest offsets: total entries at 48, per shard (24 bytes each from
+    // 72): entries, file bytes, blocks.
+    let (dir, model) = saved(3000, 24);
+    let good = std::fs::read(dir.join(MANIFEST)).unwrap();
+    type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "2^40 entries in shard 0",
+            Box::new(|b| {
+                let extra = (1u64 << 40) - get64(b, 72);
+                put64(b, 72, 1 << 40);
+                add64(b, 48, extra);
+            }),
+        ),
+        (
+            "2^32-1 entries in shard 0",
+            Box::new(|b| {
+                let extra = u32::MAX as u64 - get64(b, 72);
+                put64(b, 72, u32::MAX as u64);
+                add64(b, 48, extra);
+            }),
+        ),
+        (
+            "counts whose sum wraps",
+            Box::new(|b| {
+                add64(b, 72, 1 << 63);
+                add64(b, 96, 1 << 63);
+            }),
+        ),
+        (
+            "more blocks than bytes",
+            Box::new(|b| {
+                let bytes = get64(b, 72 + 8);
+                put64(b, 72 + 16, bytes);
+            }),
+        ),
+        (
+            "more entries than their blocks can hold, bytes to match",
+            Box::new(|b| {
+                add64(b, 72 + 8, 1 << 30);
+                add64(b, 72, 1 << 28);
+                add64(b, 48, 1 << 28);
+            }),
+        ),
+    ];
+    for (what, edit) in &cases {
+        std::fs::write(dir.join(MANIFEST), &good).unwrap();
+        rewrite_manifest(&dir, edit);
+        let t = std::time::Instant::now();
+        for n in [1, 2, 3] {
+            let e = Map::open_snapshot(shards(n), &dir).map(|_| ()).expect_err(what);
+            assert_eq!(e.status(), Status::SnapshotCorrupt, "{what}, {n} shards: {e}");
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{what}: refused only after {:?}", t.elapsed());
+    }
+    std::fs::write(dir.join(MANIFEST), &good).unwrap();
+    let back = Map::open_snapshot(shards(2), &dir).unwrap();
+    assert_eq!(contents(&back), model);
+    // The last generation: the next save has no number to take.
+    rewrite_manifest(&dir, |b| put64(b, 24, u64::MAX));
+    let e = back.save(&dir).expect_err("a save after generation 2^64-1");
+    assert_eq!(e.status(), Status::SnapshotCorrupt, "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn truncation_wrong_version_foreign_and_missing_files_are_refused() {
     let (dir, model) = saved(5000, 24);

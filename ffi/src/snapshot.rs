@@ -61,14 +61,20 @@ fn put_message(msg: &mut [u8], text: &str) {
 /// Runs a snapshot call: an engine error also leaves its message (which
 /// names the file and the reason) in `msg`.
 fn with_message(msg: &mut [u8], body: impl FnOnce() -> Result<(), Error>) -> Outcome {
-    match body() {
-        Ok(()) => {
+    // A panic is caught here too (the boundary's guard would catch it, but
+    // leave `msg` unwritten), so that every error has its reason.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(())) => {
             put_message(msg, "");
             Ok(ns_status::NS_OK)
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             put_message(msg, &e.to_string());
             Err(e.into())
+        }
+        Err(_) => {
+            put_message(msg, "internal error: a panic inside the library (a bug; please report it)");
+            Err(ns_status::NS_ERR_PANIC)
         }
     }
 }

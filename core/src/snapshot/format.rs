@@ -65,6 +65,10 @@ pub(crate) const BLOCK_TARGET: usize = 256 * 1024;
 /// Most shards a manifest may describe (bounds what a corrupt one allocates).
 const MAX_FILE_SHARDS: u32 = 1 << 16;
 
+/// The fewest bytes an entry takes in a block: its flags and two one-byte
+/// lengths (an empty key and value).
+const MIN_ENTRY_BYTES: u64 = 3;
+
 /// One shard file as the manifest describes it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShardFile {
@@ -74,6 +78,18 @@ pub struct ShardFile {
     pub bytes: u64,
     /// Blocks in the file.
     pub blocks: u64,
+}
+
+impl ShardFile {
+    /// Whether its entries and blocks can fit its bytes: a data header,
+    /// a header per block, at least [`MIN_ENTRY_BYTES`] per entry.
+    fn fits(&self) -> bool {
+        let room = self
+            .bytes
+            .checked_sub(DATA_HEADER as u64)
+            .and_then(|r| r.checked_sub(self.blocks.checked_mul(BLOCK_HEADER as u64)?));
+        room.is_some_and(|r| self.entries <= r / MIN_ENTRY_BYTES)
+    }
 }
 
 /// What a snapshot's manifest says (see [`crate::snapshot::inspect`]).
@@ -179,7 +195,19 @@ impl Manifest {
                 })
                 .collect(),
         };
-        if m.shards.iter().map(|s| s.entries).sum::<u64>() != m.entries {
+        // Every claim is bounded by the bytes that must hold it, so that a
+        // manifest whose checksum holds but whose counts lie is refused
+        // before anything is sized from them (a load sizes each index from
+        // its count; the files' lengths are checked against `bytes` before).
+        for (i, s) in m.shards.iter().enumerate() {
+            if !s.fits() {
+                return Err(corrupt(&format!(
+                    "shard {i}: {} entries in {} blocks cannot fit {} bytes",
+                    s.entries, s.blocks, s.bytes
+                )));
+            }
+        }
+        if m.shards.iter().try_fold(0u64, |sum, s| sum.checked_add(s.entries)) != Some(m.entries) {
             return Err(corrupt("per-shard entries do not add up"));
         }
         Ok(m)
@@ -385,6 +413,37 @@ pub(crate) struct BlockReader {
 }
 
 impl BlockReader {
+    /// Checks that shard `shard`'s data file has the length the manifest
+    /// gives it, without reading it: what a load checks of every file it
+    /// will read before it sizes anything from the manifest's counts (which
+    /// [`ShardFile::fits`] bounds by those lengths).
+    pub(crate) fn check_length(dir: &Path, generation: u64, shard: usize, expect: ShardFile) -> Result<()> {
+        let name = data_file_name(generation, shard);
+        let path = dir.join(&name);
+        let len = std::fs::metadata(&path)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Error::with_detail(Status::SnapshotCorrupt, format!("{name} is missing"))
+                } else {
+                    io_error(&path, "stat", e)
+                }
+            })?
+            .len();
+        if len != expect.bytes {
+            // A file that is not a data file at all says so, as a read would.
+            let mut magic = [0u8; 8];
+            let ours = File::open(&path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == DATA_MAGIC;
+            if !ours && len >= DATA_MAGIC.len() as u64 {
+                return Err(Error::with_detail(Status::NotASnapshot, format!("{name}: no numashard data-file magic")));
+            }
+            return Err(Error::with_detail(
+                Status::SnapshotCorrupt,
+                format!("{name}: {len} bytes, the manifest says {} (truncated or extended)", expect.bytes),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn open(dir: &Path, generation: u64, shard: usize, expect: ShardFile) -> Result<BlockReader> {
         let name = data_file_name(generation, shard);
         let path = dir.join(&name);

@@ -121,16 +121,24 @@ fn build_shard(
     now_unix_ms: u64,
 ) -> Result<ShardState> {
     let n = inner.shards.len();
+    let sources: Vec<usize> = if same_layout { vec![s] } else { (0..manifest.shards.len()).collect() };
+    // The counts below size the index: they were bounded by the files'
+    // lengths when the manifest was read, and those lengths are checked
+    // now, before anything is sized (a lying count is found out only once
+    // every entry was read).
+    for &src in &sources {
+        BlockReader::check_length(dir, manifest.generation, src, manifest.shards[src])?;
+    }
     let expected = if same_layout {
         manifest.shards[s].entries
     } else {
         // Routing spreads keys evenly; a little room avoids a late doubling.
-        manifest.entries / n as u64 + manifest.entries / n as u64 / 16 + 64
+        let share = manifest.entries / n as u64;
+        share.saturating_add(share / 16).saturating_add(64)
     };
     let expected = expected.min(usize::MAX as u64 / 2) as usize;
     let mut st = ShardState::with_capacity(node, &inner.policy, inner.shards[s].counters.clone(), expected)?;
     let unlimited = Budget::new(0);
-    let sources: Vec<usize> = if same_layout { vec![s] } else { (0..manifest.shards.len()).collect() };
     for src in sources {
         let mut reader = BlockReader::open(dir, manifest.generation, src, manifest.shards[src])?;
         let mut misrouted = false;

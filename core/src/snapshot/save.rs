@@ -190,7 +190,11 @@ fn next_generation(dir: &Path, previous: Option<&Manifest>) -> Result<u64> {
             gen = gen.max(g);
         }
     }
-    Ok(gen + 1)
+    // Only a damaged or crafted directory names the last generation; the
+    // next would wrap to 0 and could be renamed over a live file.
+    gen.checked_add(1).ok_or_else(|| {
+        Error::with_detail(Status::SnapshotCorrupt, format!("{} names generation 2^64-1: no next one", dir.display()))
+    })
 }
 
 /// Installs a capture in every shard while holding every lock: the moment.
