@@ -310,6 +310,10 @@ func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, dir
 // the caller's buffer was too small for is neither (the caller's retry
 // with room is). slot is the hit's slot, in an array the caller's gate
 // pass keeps mapped; any stripe of the counters will do (pick names one).
+// Out of line: a read of a shard that notes nothing pays only the test of
+// sh.notes.
+//
+//go:noinline
 func (sh *directShard) note(r directOutcome, slot unsafe.Pointer, pick uint32) {
 	if r != directHit && r != directMiss {
 		return
@@ -329,6 +333,37 @@ func (sh *directShard) note(r directOutcome, slot unsafe.Pointer, pick uint32) {
 		}
 		atomic.AddUint64((*uint64)(unsafe.Add(sh.counters, uintptr(pick%sh.ccount)*sh.cstride+hit)), 1)
 	}
+}
+
+// directOther is ttlHit's answer for a record of another key.
+const directOther directOutcome = 255
+
+// ttlHit is fastGet's read of a record whose validated header says it has
+// a deadline, a key of the caller's length n (k0, k1: the key's two words)
+// and a value of v bytes: the value's length and words and directHit while
+// the deadline is ahead, directMiss once it passed, directOther for another
+// key (the probe goes on), directFallback when the engine must read it (no
+// NS_DIRECT_CLOCK, a value fastGet does not hold, the sequence moved).
+// room is the caller's buffer's length. Out of line: fastGet's common path
+// stays as short as before entries with a deadline were read directly.
+//
+//go:noinline
+func ttlHit(sh *directShard, s1 uint64, rec unsafe.Pointer, n int, k0, k1 uint64, v, room int) (int, words, directOutcome) {
+	if *(*uint64)(unsafe.Add(rec, 8)) != k0 || *(*uint64)(unsafe.Add(rec, n)) != k1 {
+		return 0, words{}, directOther
+	}
+	if sh.flags&directClock == 0 || v > room || v > directWordsSize {
+		return 0, words{}, directFallback
+	}
+	w := loadWords(unsafe.Add(rec, 8+n), v)
+	dl := deadlineOf(rec, n, v)
+	if atomic.LoadUint64(sh.seq) != s1 {
+		return 0, words{}, directFallback
+	}
+	if expired(dl) {
+		return 0, words{}, directMiss // absent from its deadline on
+	}
+	return v, w, directHit
 }
 
 // nanotime is CLOCK_MONOTONIC in nanoseconds: the clock the engine's
@@ -583,7 +618,6 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	*ctr++
 	v, r := 0, directFallback
 	var w words
-	var dl uint64          // the hit's deadline (0: none)
 	var hit unsafe.Pointer // the hit's slot (for its mark)
 	if *d.closed == 0 {
 		if s1 := atomic.LoadUint64(sh.seq); s1&1 == 0 {
@@ -613,22 +647,26 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 							break
 						}
 						kw := uint32(hdr)
-						if kw&^hasDeadline == uint32(n) && *(*uint64)(unsafe.Add(rec, 8)) == k0 && *(*uint64)(unsafe.Add(rec, n)) == k1 {
+						if int(kw) == n && *(*uint64)(unsafe.Add(rec, 8)) == k0 && *(*uint64)(unsafe.Add(rec, n)) == k1 {
 							v = int(hdr >> 32)
 							if v > len(out) || v > directWordsSize {
 								r = directFallback
 								break
 							}
-							if kw != uint32(n) {
-								if sh.flags&directClock == 0 {
-									r = directFallback // the engine's clock decides
-									break
-								}
-								dl = deadlineOf(rec, n, v)
-							}
 							w = loadWords(unsafe.Add(rec, 8+n), v)
 							r, hit = directHit, slot
 							break
+						}
+						if kw == uint32(n)|hasDeadline {
+							// An entry with a deadline: off the common path,
+							// validated here before its deadline is used.
+							if v, w, r = ttlHit(sh, s1, rec, n, k0, k1, int(hdr>>32), len(out)); r != directOther {
+								if r == directHit {
+									hit = slot
+								}
+								break // found (live or expired), or left to the engine
+							}
+							r = directMiss // another key: the probe goes on
 						}
 					}
 					if left == 0 {
@@ -638,8 +676,6 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 				}
 				if atomic.LoadUint64(sh.seq) != s1 {
 					r = directFallback
-				} else if dl != 0 && expired(dl) {
-					r = directMiss // expired: absent from its deadline on
 				}
 			}
 		}
