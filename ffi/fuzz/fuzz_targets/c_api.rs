@@ -163,20 +163,11 @@ fn leak_window(data: &[u8]) {
 
 type Model = HashMap<Vec<u8>, Vec<u8>>;
 
-struct Input<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
+#[path = "input.rs"]
+mod input;
+use input::Input;
 
 impl Input<'_> {
-    fn byte(&mut self) -> u8 {
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
-    }
-    fn done(&self) -> bool {
-        self.pos >= self.data.len()
-    }
     fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.byte()).collect()
     }

@@ -687,20 +687,11 @@ fn base() -> &'static Base {
 // ---------------------------------------------------------------------------
 // The mutation program.
 
-struct Input<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
+#[path = "input.rs"]
+mod input;
+use input::Input;
 
 impl Input<'_> {
-    fn byte(&mut self) -> u8 {
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
-    }
-    fn done(&self) -> bool {
-        self.pos >= self.data.len()
-    }
     fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.byte(), self.byte()])
     }
