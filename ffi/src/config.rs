@@ -341,14 +341,19 @@ pub unsafe extern "C" fn ns_config_check(cfg: *const ns_config) -> ns_status {
 mod tests {
     use super::*;
 
-    #[test]
-    fn init_then_read_gives_the_engine_defaults() {
+    /// A config as the header's `ns_config_init` makes it.
+    fn defaults() -> ns_config {
         let mut c = std::mem::MaybeUninit::<ns_config>::uninit();
-        // SAFETY: a writable local; then fully initialised by ns_config_init_sized.
-        let c = unsafe {
+        // SAFETY: a writable local, then fully initialised (its own size).
+        unsafe {
             assert_eq!(ns_config_init_sized(c.as_mut_ptr(), std::mem::size_of::<ns_config>()), ns_status::NS_OK);
             c.assume_init()
-        };
+        }
+    }
+
+    #[test]
+    fn init_then_read_gives_the_engine_defaults() {
+        let c = defaults();
         // SAFETY: a valid, initialised config.
         let read = unsafe { read_config(&c) }.unwrap();
         let d = Config::default();
@@ -392,12 +397,7 @@ mod tests {
 
     #[test]
     fn a_version_1_struct_is_read_without_its_missing_field() {
-        let mut c = std::mem::MaybeUninit::<ns_config>::uninit();
-        // SAFETY: a writable local; then fully initialised by ns_config_init_sized.
-        let c = unsafe {
-            assert_eq!(ns_config_init_sized(c.as_mut_ptr(), std::mem::size_of::<ns_config>()), ns_status::NS_OK);
-            c.assume_init()
-        };
+        let c = defaults();
         assert_eq!(c.struct_size as usize, std::mem::size_of::<ns_config>());
         // A version-1 caller's struct ends before `initial_capacity`; what
         // lies there is not theirs, so it must not be read.
@@ -422,12 +422,7 @@ mod tests {
     /// `ns_config_check` refuses too (it used to pass these three).
     #[test]
     fn check_refuses_what_map_new_refuses_from_the_config() {
-        let mut c = std::mem::MaybeUninit::<ns_config>::uninit();
-        // SAFETY: a writable local; then fully initialised.
-        let c = unsafe {
-            assert_eq!(ns_config_init_sized(c.as_mut_ptr(), std::mem::size_of::<ns_config>()), ns_status::NS_OK);
-            c.assume_init()
-        };
+        let c = defaults();
         let (twice, zero, one) = ([0u32, 0], [0u32], [1u32]);
         for (what, bad) in [
             ("a node twice", ns_config { nodes: twice.as_ptr(), nodes_len: 2, ..c }),
