@@ -481,7 +481,7 @@ func (m *Map) LoadMany(keys [][]byte) (values [][]byte, err error) {
 // putGetBatch returns g to pool unless its room for values outgrew
 // pooledBatchKeep (a call with many keys, or a ValueSizeHint set high).
 func putGetBatch(pool *sync.Pool, g *GetBatch) {
-	if cap(g.out)+cap(g.over) <= pooledBatchKeep {
+	if cap(g.out)+cap(g.over)+cap(g.keys) <= pooledBatchKeep {
 		pool.Put(g)
 	}
 }

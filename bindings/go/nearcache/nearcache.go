@@ -112,6 +112,17 @@ type Cache struct {
 
 func freeHandle(h *C.nsr_cache) { C.nsr_cache_free(h) }
 
+// ttlMs is a positive time to live in milliseconds, rounded up as the
+// numashard package rounds its TTLs (1.5 ms lives 2 ms, never less than
+// asked; 1 ns lives 1 ms).
+func ttlMs(d time.Duration) int64 {
+	m := int64(d / time.Millisecond)
+	if d%time.Millisecond != 0 {
+		m++
+	}
+	return m
+}
+
 func ms(d time.Duration) C.uint32_t {
 	if d <= 0 {
 		return 0
@@ -148,7 +159,7 @@ func Open(cfg Config) (*Cache, error) {
 		c.eviction = C.NSR_EVICTION_NONE
 	}
 	if cfg.DefaultTTL > 0 {
-		c.default_ttl_ms = C.uint64_t(max(cfg.DefaultTTL.Milliseconds(), 1))
+		c.default_ttl_ms = C.uint64_t(ttlMs(cfg.DefaultTTL))
 	}
 	c.shards = C.uint32_t(cfg.Shards)
 	if cfg.MaxKeyLen > 0 {
@@ -271,7 +282,7 @@ func (c *Cache) SetTTL(key, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		return &Error{Status: StatusInvalidArgument, Op: "SetTTL", Detail: "a TTL must be positive"}
 	}
-	return c.set("SetTTL", key, value, max(ttl.Milliseconds(), 1))
+	return c.set("SetTTL", key, value, ttlMs(ttl))
 }
 
 func (c *Cache) set(op string, key, value []byte, ttlMs int64) error {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -566,5 +567,21 @@ func TestGetIntoKeyOverlapsBuffer(t *testing.T) {
 	buf := append(make([]byte, 0, 64), absent...)
 	if n, ok, err := c.GetInto(buf[:len(absent)], buf[:64]); ok || err != nil || n != 0 {
 		t.Errorf("GetInto(absent) = %d %v %v", n, ok, err)
+	}
+}
+
+// TestTTLsRoundUp: a TTL lives at least as long as asked, in the C ABI's
+// milliseconds, as the numashard package rounds its own.
+func TestTTLsRoundUp(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want int64
+	}{
+		{time.Nanosecond, 1}, {time.Millisecond, 1}, {1500 * time.Microsecond, 2},
+		{time.Second, 1000}, {time.Duration(math.MaxInt64), math.MaxInt64/int64(time.Millisecond) + 1},
+	} {
+		if got := ttlMs(c.d); got != c.want {
+			t.Errorf("ttlMs(%v) = %d, want %d", c.d, got, c.want)
+		}
 	}
 }
