@@ -297,7 +297,7 @@ func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, dir
 		n, r, slot, consistent := probe(sh.seq, s1, slots, mask, i, tag, key, out, scratch, sh.flags&directClock != 0)
 		if consistent {
 			if sh.notes != 0 {
-				sh.note(r, slot, uint32(h))
+				sh.note(r, slot, rand.Uint32()) // any stripe: not the key's, which a hot key would make one line
 			}
 			return n, r
 		}

@@ -27,7 +27,8 @@ import (
 // memory); copy them (bytes.Clone) to keep them. The error is ErrClosed if
 // the map is or gets closed. Range allocates nothing once warm: an entry
 // larger than 64 KiB grows its buffer on a first pass, and buffers of up
-// to 16 MiB are kept for the passes after.
+// to 16 MiB are kept for the passes after (in a sync.Pool: a garbage
+// collection may drop them, and the next pass grows one again).
 func (m *Map) Range(f func(key, value []byte) bool) error {
 	return m.iterate(f)
 }

@@ -380,10 +380,10 @@ func TestNoAllocationsAcrossConfigs(t *testing.T) {
 	}
 }
 
-// TestRangeOverLargeEntriesAllocatesOnceWarm: "Range allocates nothing", but a
-// pass over a map holding one entry larger than the 64 KiB pooled buffer
-// allocates a new buffer (at least 128 KiB, or the entry's size) on every
-// call: the grown buffer is never kept or pooled (iter.go).
+// TestRangeOverLargeEntriesAllocatesOnceWarm: a pass over a map holding an
+// entry larger than Range's 64 KiB buffer grows the buffer; the grown one
+// is kept for the next passes (iter.go), so once warm a pass allocates
+// nothing. (It used to allocate at least 128 KiB on every pass.)
 func TestRangeOverLargeEntriesAllocatesOnceWarm(t *testing.T) {
 	if raceEnabled {
 		t.Skip("race")

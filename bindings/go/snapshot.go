@@ -87,7 +87,8 @@ func snapshotError(op string, s Status, msg []C.char) error {
 // is written in parallel by a thread on its CPU; files go to temporary names,
 // are fsynced and renamed, and the manifest is renamed over the previous one
 // last, so a crash at any moment leaves the previous snapshot or this one.
-// Errors: ErrIO (the previous snapshot stays), ErrSnapshotBusy, ErrClosed.
+// Errors: ErrIO (the previous snapshot stays), ErrSnapshotBusy,
+// ErrSnapshotCorrupt (the directory names generation 2^64-1), ErrClosed.
 func (m *Map) Save(dir string) (SaveReport, error) {
 	if dir == "" || hasNUL(dir) {
 		return SaveReport{}, &Error{Status: StatusInvalidArgument, Op: "Save"}

@@ -43,7 +43,11 @@ pub type ns_exec_mode_in = i32;
 /// Everything a map is created with. Always start from `ns_config_init`,
 /// then change fields: `struct_size` tells the library which version of this
 /// struct the caller was compiled with, and a struct that was not initialised
-/// is rejected.
+/// is rejected. A caller that does not compile this header (ctypes, cffi's
+/// ABI mode, JNA, Java's FFM, dlsym) calls `ns_config_init_sized(cfg,
+/// sizeof(ns_config))`: the exported symbol named `ns_config_init` fills
+/// version 1 of the struct only, for programs built against its first
+/// versions.
 #[repr(C)]
 #[derive(Debug)]
 pub struct ns_config {

@@ -101,6 +101,7 @@ fn with_message(msg: &mut [u8], body: impl FnOnce() -> Result<(), Error>) -> Out
 /// `msg` NULL with `msg_cap` > 0, `msg` overlapping another argument),
 /// `NS_ERR_IO` (e.g. no space left: the previous snapshot stays),
 /// `NS_ERR_SNAPSHOT_BUSY` (another save into this map or directory),
+/// `NS_ERR_SNAPSHOT_CORRUPT` (the directory names generation 2^64-1),
 /// `NS_ERR_CLOSED`. On an error other than
 /// `NS_ERR_INVALID_ARGUMENT`, `msg` receives the reason (truncated to fit,
 /// NUL-terminated) and `*report` is untouched.

@@ -122,7 +122,8 @@ impl Map {
     ///
     /// Errors: `Io` (the detail names the file and the OS error, e.g. no
     /// space left; the previous snapshot stays), `SnapshotBusy` (another save
-    /// into this map or directory), `Closed`.
+    /// into this map or directory), `SnapshotCorrupt` (the directory names
+    /// generation 2^64-1, which has no next), `Closed`.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<SaveReport> {
         self.save_with(dir.as_ref(), &|_, _| {})
     }

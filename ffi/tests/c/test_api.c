@@ -60,8 +60,9 @@ static void test_status_str(void) {
 }
 
 /* The symbol programs built against versions 1-3 of the header call for
- * ns_config_init (now an inline function of the header). */
-extern void ns_config_init_legacy(ns_config *cfg) __asm__("ns_config_init");
+ * ns_config_init (now an inline function of the header), called from
+ * another translation unit (legacy_config_init.c). */
+void legacy_config_init(void *cfg);
 
 /* ns_config_init writes no byte past the caller's struct: the header's
  * inline passes sizeof(ns_config) to ns_config_init_sized; an older
@@ -96,10 +97,10 @@ static void test_config_init_sizes(void) {
   CHECK(u.b[0] == 0xCD && u.b[sizeof(ns_config) - 1] == 0xCD);
   /* The legacy symbol fills version 1 only. */
   memset(u.b, 0xCD, sizeof u.b);
-  ns_config_init_legacy(&u.c);
+  legacy_config_init(&u.c);
   CHECK(u.c.struct_size == v1 && u.b[v1] == 0xCD && u.b[sizeof(ns_config) - 1] == 0xCD);
   EXPECT(ns_config_check(&u.c), NS_OK);
-  ns_config_init_legacy(NULL);
+  legacy_config_init(NULL);
 }
 
 static void test_config(void) {

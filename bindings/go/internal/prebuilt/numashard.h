@@ -414,7 +414,11 @@ typedef struct ns_op {
  * Everything a map is created with. Always start from `ns_config_init`,
  * then change fields: `struct_size` tells the library which version of this
  * struct the caller was compiled with, and a struct that was not initialised
- * is rejected.
+ * is rejected. A caller that does not compile this header (ctypes, cffi's
+ * ABI mode, JNA, Java's FFM, dlsym) calls `ns_config_init_sized(cfg,
+ * sizeof(ns_config))`: the exported symbol named `ns_config_init` fills
+ * version 1 of the struct only, for programs built against its first
+ * versions.
  */
 typedef struct ns_config {
   /**
@@ -1558,6 +1562,7 @@ ns_status ns_topology_describe(ns_map *m, char *buf, size_t cap, size_t *len);
  * `msg` NULL with `msg_cap` > 0, `msg` overlapping another argument),
  * `NS_ERR_IO` (e.g. no space left: the previous snapshot stays),
  * `NS_ERR_SNAPSHOT_BUSY` (another save into this map or directory),
+ * `NS_ERR_SNAPSHOT_CORRUPT` (the directory names generation 2^64-1),
  * `NS_ERR_CLOSED`. On an error other than
  * `NS_ERR_INVALID_ARGUMENT`, `msg` receives the reason (truncated to fit,
  * NUL-terminated) and `*report` is untouched.
@@ -1793,8 +1798,10 @@ ns_status ns_ttl(ns_map *m, const uint8_t *key, size_t key_len, int64_t *ttl_ms)
  * (ns_config_init_sized). NULL: nothing happens.
  */
 static inline void ns_config_init(ns_config *cfg) {
-  if (cfg != NULL) {
-    (void)ns_config_init_sized(cfg, sizeof(ns_config));
+  if (cfg != NULL && ns_config_init_sized(cfg, sizeof(ns_config)) != NS_OK) {
+    /* A library older than this header: a struct_size of 0 makes
+     * ns_map_new refuse the config rather than read it uninitialised. */
+    cfg->struct_size = 0;
   }
 }
 #endif

@@ -72,9 +72,9 @@ extern "C" {
 
 fn open(limited: bool) -> *mut ns_map {
     let mut cfg = std::mem::MaybeUninit::<ns_config>::uninit();
-    // SAFETY: ns_config_init fills the whole struct.
+    // SAFETY: ns_config_init_sized with the struct's own size fills all of it.
     let mut cfg = unsafe {
-        ns_config_init(cfg.as_mut_ptr());
+        assert_eq!(ns_config_init_sized(cfg.as_mut_ptr(), std::mem::size_of::<ns_config>()), ns_status::NS_OK);
         cfg.assume_init()
     };
     cfg.shards = 2;
