@@ -268,6 +268,17 @@ func (d *directReader) leave(ctr *uint64, owned bool) {
 	atomic.AddUint64(ctr, ^uint64(0))
 }
 
+// prefetchHome asks for the pair of lines where the record of hash h is
+// when the map places records by hash and it found one of them free
+// (Config.PlaceRecordsByHash; step 4's hint of the protocol), so that its
+// miss overlaps the home slot's. A hint only: nothing is read through it.
+// (A map that places none pays a load of the shard's line and a branch.)
+func (sh *directShard) prefetchHome(h uint64) {
+	if hw := atomic.LoadUint64(sh.home); hw != 0 {
+		prefetch.Pair(homeLine(hw, h))
+	}
+}
+
 // homeLine is the address of hash h's home line in the lines a home word
 // names (their page-aligned address, log2 of their count in the low 6 bits).
 func homeLine(hw, h uint64) uintptr {
@@ -278,9 +289,7 @@ func homeLine(hw, h uint64) uintptr {
 // attempts at a consistent probe.
 func (sh *directShard) lookup(h uint64, key, out []byte, scratch bool) (int, directOutcome) {
 	tag := h | 1
-	if hw := atomic.LoadUint64(sh.home); hw != 0 {
-		prefetch.Pair(homeLine(hw, h)) // see fastGet
-	}
+	sh.prefetchHome(h)
 	for range directRetries {
 		s1 := atomic.LoadUint64(sh.seq)
 		if s1&1 != 0 {
@@ -416,21 +425,23 @@ func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, ke
 				// deadline), then the value length.
 				kw, v := uint32(hdr), int(hdr>>32)
 				if int(kw&^hasDeadline) == len(key) && keyEqual(unsafe.Add(rec, 8), key) {
-					var dl uint64
 					if kw&hasDeadline != 0 {
 						if !clock {
 							return 0, directFallback, nil, true // the engine's clock decides
 						}
-						dl = deadlineOf(rec, len(key), v)
-					}
-					if v > len(out) {
+						// Validated with the header it was read after: an
+						// entry whose deadline passed is absent, whatever room
+						// the caller has.
+						dl := deadlineOf(rec, len(key), v)
 						if atomic.LoadUint64(seq) != s1 {
 							return 0, 0, nil, false
 						}
 						if expired(dl) {
 							return 0, directMiss, nil, true
 						}
-						return v, directTooSmall, nil, true
+					}
+					if v > len(out) {
+						return v, directTooSmall, nil, atomic.LoadUint64(seq) == s1
 					}
 					src := unsafe.Add(rec, 8+len(key))
 					switch {
@@ -439,9 +450,6 @@ func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, ke
 						if atomic.LoadUint64(seq) != s1 {
 							return 0, 0, nil, false
 						}
-						if expired(dl) {
-							return 0, directMiss, nil, true
-						}
 						storeWords(out, w, v)
 						return v, directHit, slot, true
 					case scratch:
@@ -449,18 +457,12 @@ func probe(seq *uint64, s1 uint64, slots unsafe.Pointer, mask, i, tag uint64, ke
 						if atomic.LoadUint64(seq) != s1 {
 							return 0, 0, nil, false
 						}
-						if expired(dl) {
-							return 0, directMiss, nil, true
-						}
 						return v, directHit, slot, true
 					case v <= directStageSize:
 						var stage [directStageSize]byte
 						copy(stage[:v], unsafe.Slice((*byte)(src), v))
 						if atomic.LoadUint64(seq) != s1 {
 							return 0, 0, nil, false
-						}
-						if expired(dl) {
-							return 0, directMiss, nil, true
 						}
 						copy(out, stage[:v])
 						return v, directHit, slot, true
@@ -600,12 +602,9 @@ func (d *directReader) fastGet(key, out []byte) (int, directOutcome) {
 	if sh.flags&directRead == 0 {
 		return 0, directFallback
 	}
+	// sh.prefetchHome(h), written out: over the inliner's budget, it would
+	// cost this function a call.
 	if hw := atomic.LoadUint64(sh.home); hw != 0 {
-		// The map places records by hash (Config.PlaceRecordsByHash;
-		// step 4's hint): ask for the pair of lines where this key's
-		// record is if it found one free, so that its miss overlaps the
-		// home slot's. A hint only: nothing is read through it. (A map
-		// that places none pays a load of the shard's line and a branch.)
 		prefetch.Pair(homeLine(hw, h))
 	}
 	parity := uintptr(atomic.LoadUint64(d.epoch) & 1)

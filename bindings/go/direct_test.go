@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1072,4 +1073,75 @@ func fastRead(d *directReader, key, out []byte) (int, directOutcome) {
 		return d.fastGet(key, out)
 	}
 	return d.get(key, out, true)
+}
+
+// TestProbeAndTTLHitExpireByTheClock: the two direct reads of an entry with
+// a deadline (probe for the general path, ttlHit for fastGet's), on a
+// record laid out as the engine lays it (header, key, value, the deadline
+// at the next multiple of 8) in memory of the test's own, so that no owner
+// thread reclaims the entry first: a deadline ahead is a hit, one passed
+// a miss (whatever room the caller has), and without NS_DIRECT_CLOCK the
+// engine reads it.
+func TestProbeAndTTLHitExpireByTheClock(t *testing.T) {
+	key := []byte("sixteen-byte-key")
+	value := []byte("a value of 20 bytes.")
+	for _, c := range []struct {
+		name     string
+		deadline uint64
+		clock    bool
+		want     directOutcome
+	}{
+		{"ahead", uint64(nanotime()) + uint64(time.Hour), true, directHit},
+		{"passed", uint64(nanotime()) - 1, true, directMiss},
+		{"no clock", uint64(nanotime()) + uint64(time.Hour), false, directFallback},
+	} {
+		// The record: 8 + 16 + 20 = 44 bytes, the deadline at 48.
+		rec := make([]uint64, 7)
+		rb := unsafe.Slice((*byte)(unsafe.Pointer(&rec[0])), 56)
+		binary.NativeEndian.PutUint32(rb[0:], uint32(len(key))|hasDeadline)
+		binary.NativeEndian.PutUint32(rb[4:], uint32(len(value)))
+		copy(rb[8:], key)
+		copy(rb[24:], value)
+		rec[6] = c.deadline
+		const h = uint64(0x9e3779b97f4a7c15)
+		// Two slots; the hash's top bit is 1, so the key's home is slot 1.
+		slots := make([]uint64, 4)
+		slots[2], slots[3] = h|1, uint64(uintptr(unsafe.Pointer(&rec[0])))
+		var seq uint64
+		out := make([]byte, 32)
+		n, r, slot, ok := probe(&seq, 0, unsafe.Pointer(&slots[0]), 1, h>>63, h|1, key, out, false, c.clock)
+		if !ok || r != c.want {
+			t.Fatalf("%s: probe answered %d (consistent %v), want %d", c.name, r, ok, c.want)
+		}
+		if r == directHit && (string(out[:n]) != string(value) || slot != unsafe.Pointer(&slots[2])) {
+			t.Fatalf("%s: probe read %q from slot %p", c.name, out[:n], slot)
+		}
+		if c.want != directFallback {
+			// Too small a buffer: the size when live, a miss when expired.
+			_, r, _, _ = probe(&seq, 0, unsafe.Pointer(&slots[0]), 1, h>>63, h|1, key, out[:4], false, c.clock)
+			if want := map[directOutcome]directOutcome{directHit: directTooSmall, directMiss: directMiss}[c.want]; r != want {
+				t.Fatalf("%s: probe into 4 bytes answered %d, want %d", c.name, r, want)
+			}
+		}
+		sh := &directShard{seq: &seq, flags: directRead}
+		if c.clock {
+			sh.flags |= directClock
+		}
+		k0 := binary.NativeEndian.Uint64(key)
+		k1 := binary.NativeEndian.Uint64(key[8:])
+		n, w, r := ttlHit(sh, 0, unsafe.Pointer(&rec[0]), len(key), k0, k1, len(value), len(out))
+		if r != c.want {
+			t.Fatalf("%s: ttlHit answered %d, want %d", c.name, r, c.want)
+		}
+		if r == directHit {
+			storeWords(out, w, n)
+			if string(out[:n]) != string(value) {
+				t.Fatalf("%s: ttlHit read %q", c.name, out[:n])
+			}
+		}
+		if _, _, r := ttlHit(sh, 0, unsafe.Pointer(&rec[0]), len(key), k0+1, k1, len(value), len(out)); r != directOther {
+			t.Fatalf("%s: ttlHit of another key answered %d", c.name, r)
+		}
+		runtime.KeepAlive(rec)
+	}
 }

@@ -96,7 +96,6 @@ impl Counters {
     /// protocol): the first stripe's address, the bytes from one stripe to
     /// the next, and how many there are. A stripe is two u64s: misses, then
     /// hits; any stripe may be added to, with an atomic add.
-    #[cfg(not(loom))]
     pub(crate) fn read_stripes(&self) -> (usize, usize, usize) {
         (self.stripes.as_ptr() as usize, std::mem::size_of::<CachePadded<[AtomicU64; 2]>>(), STRIPES)
     }

@@ -136,7 +136,9 @@ pub struct Config {
 impl Config {
     /// The checks `Map::new` makes on the configuration itself, before it
     /// looks at the machine's topology: `InvalidArgument` with the reason
-    /// for size limits out of range, more than `MAX_SHARDS` shards, an
+    /// for size limits out of range, a list of nodes or of counts per node
+    /// that no topology could take (`placement::check_lists`), more than
+    /// `MAX_SHARDS` shards, an
     /// `initial_capacity` over 2^40, `place_records_by_hash` without an
     /// `initial_capacity` or with a `memory_limit`, eviction without a
     /// `memory_limit`. (The C ABI's `ns_config_check` is this.)
@@ -145,25 +147,11 @@ impl Config {
         if self.max_key_len == 0 || self.max_key_len > MAX_LEN_CEILING || self.max_value_len > MAX_LEN_CEILING {
             return invalid("max_key_len must be 1..=2^31-1, max_value_len <= 2^31-1".into());
         }
-        if let Some(nodes) = &self.nodes {
-            if nodes.is_empty() {
-                return invalid("the list of nodes to use is empty".into());
-            }
-            if let Some(twice) = nodes.iter().enumerate().find_map(|(i, n)| nodes[..i].contains(n).then_some(n)) {
-                return invalid(format!("node {twice} is listed twice"));
-            }
-        }
-        if let Some(per_node) = &self.shards_per_node {
-            if let Some(nodes) = self.nodes.as_ref().filter(|n| n.len() != per_node.len()) {
-                return invalid(format!("shards_per_node has {} entries for {} nodes", per_node.len(), nodes.len()));
-            }
-            match per_node.iter().try_fold(0usize, |sum, &n| sum.checked_add(n)) {
-                Some(0) => return invalid("shards_per_node asks for no shard at all".into()),
-                Some(total) if total <= MAX_SHARDS => {}
-                _ => return invalid(format!("at most {MAX_SHARDS} shards")),
-            }
-        }
-        if self.shards > MAX_SHARDS {
+        crate::placement::check_lists(self.nodes.as_deref(), self.shards_per_node.as_deref())?;
+        // The counts per node add up without overflow (checked just above).
+        if self.shards > MAX_SHARDS
+            || self.shards_per_node.as_ref().is_some_and(|v| v.iter().sum::<usize>() > MAX_SHARDS)
+        {
             return invalid(format!("at most {MAX_SHARDS} shards"));
         }
         if self.initial_capacity > MAX_INITIAL_CAPACITY {

@@ -76,6 +76,7 @@ pub fn plan(
     shards_per_node: Option<&[usize]>,
     misplace_memory: bool,
 ) -> Result<Vec<ShardPlacement>> {
+    check_lists(nodes, shards_per_node)?;
     let usable = usable_cpus(topo, allowed)?;
     let used = used_nodes(topo, &usable, nodes)?;
     let counts = shard_counts(&used, shards, shards_per_node)?;
@@ -131,6 +132,33 @@ fn usable_cpus(topo: &Topology, allowed: &[u32]) -> Result<Vec<u32>> {
     Ok(usable)
 }
 
+/// The checks of `nodes` and `shards_per_node` that need no topology (the
+/// configuration's own, `Config::check`, and the start of [`plan`]): a list
+/// of nodes that is empty or names a node twice, counts per node of another
+/// length than the nodes listed, or asking for no shard (or more than a
+/// `usize` can count) are `InvalidArgument`.
+pub(crate) fn check_lists(nodes: Option<&[u32]>, shards_per_node: Option<&[usize]>) -> Result<()> {
+    if let Some(nodes) = nodes {
+        if nodes.is_empty() {
+            return Err(invalid("the list of nodes to use is empty"));
+        }
+        if let Some(twice) = nodes.iter().enumerate().find_map(|(i, n)| nodes[..i].contains(n).then_some(n)) {
+            return Err(invalid(format!("node {twice} is listed twice")));
+        }
+    }
+    if let Some(per_node) = shards_per_node {
+        if let Some(nodes) = nodes.filter(|n| n.len() != per_node.len()) {
+            return Err(invalid(format!("shards_per_node has {} entries for {} nodes", per_node.len(), nodes.len())));
+        }
+        match per_node.iter().try_fold(0usize, |sum, &n| sum.checked_add(n)) {
+            Some(0) => return Err(invalid("shards_per_node asks for no shard at all")),
+            None => return Err(invalid("shards_per_node overflows")),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 fn used_nodes(topo: &Topology, usable: &[u32], nodes: Option<&[u32]>) -> Result<Vec<UsedNode>> {
     let usable_on =
         |cpus: &[u32]| -> Vec<u32> { cpus.iter().copied().filter(|c| usable.binary_search(c).is_ok()).collect() };
@@ -142,14 +170,8 @@ fn used_nodes(topo: &Topology, usable: &[u32], nodes: Option<&[u32]>) -> Result<
             .filter(|n| !n.cpus.is_empty())
             .collect());
     };
-    if wanted.is_empty() {
-        return Err(invalid("the list of nodes to use is empty"));
-    }
     let mut used: Vec<UsedNode> = Vec::with_capacity(wanted.len());
     for &id in wanted {
-        if used.iter().any(|u| u.node == id) {
-            return Err(invalid(format!("node {id} is listed twice")));
-        }
         let known: Vec<u32> = topo.nodes.iter().map(|n| n.os_index).collect();
         let node = topo.nodes.iter().find(|n| n.os_index == id).ok_or_else(|| {
             topology_error(format!("unknown NUMA node {id}; the topology has nodes {}", cpu_list(&known)))
@@ -175,12 +197,7 @@ fn shard_counts(used: &[UsedNode], shards: usize, shards_per_node: Option<&[usiz
                 used.len()
             )));
         }
-        let total = per_node.iter().try_fold(0usize, |sum, &n| sum.checked_add(n));
-        return match total {
-            Some(0) => Err(invalid("shards_per_node asks for no shard at all")),
-            Some(_) => Ok(per_node.to_vec()),
-            None => Err(invalid("shards_per_node overflows")),
-        };
+        return Ok(per_node.to_vec()); // its sum was checked (check_lists)
     }
     let weights: Vec<usize> = used.iter().map(|n| n.cpus.len()).collect();
     if shards == 0 {

@@ -148,10 +148,7 @@ impl Shard {
         policy: &Policy,
     ) -> Shard {
         let counters = Counters::shared();
-        #[cfg(not(loom))]
         let (stripes, stride, count) = counters.read_stripes();
-        #[cfg(loom)]
-        let (stripes, stride, count) = (0, 0, 0);
         let (counted_at, counted_shape) = if policy.record_stats { (stripes, stride << 32 | count) } else { (0, 0) };
         Shard {
             next_expiry: AtomicU64::new(u64::MAX),
