@@ -445,16 +445,12 @@ impl BlockReader {
     }
 
     pub(crate) fn open(dir: &Path, generation: u64, shard: usize, expect: ShardFile) -> Result<BlockReader> {
+        // There, with the length the manifest gives it (or a clear reason).
+        Self::check_length(dir, generation, shard, expect)?;
+        let len = expect.bytes;
         let name = data_file_name(generation, shard);
         let path = dir.join(&name);
-        let mut file = File::open(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::with_detail(Status::SnapshotCorrupt, format!("{name} is missing"))
-            } else {
-                io_error(&path, "open", e)
-            }
-        })?;
-        let len = file.metadata().map_err(|e| io_error(&path, "stat", e))?.len();
+        let mut file = File::open(&path).map_err(|e| io_error(&path, "open", e))?;
         // The file is read once, front to back: ask for large read-ahead and
         // for all of it to be fetched now, so the disk works while blocks are parsed.
         // SAFETY: advice on a descriptor we own; no memory is passed.
@@ -484,9 +480,6 @@ impl BlockReader {
         }
         if get32(&h, 12) as usize != shard || get64(&h, 16) != generation {
             return Err(corrupt("belongs to another shard or generation"));
-        }
-        if len != expect.bytes {
-            return Err(corrupt(&format!("{len} bytes, the manifest says {} (truncated or extended)", expect.bytes)));
         }
         Ok(BlockReader {
             file,
