@@ -325,7 +325,7 @@ func TestDirectFallbacks(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		checkBothPaths(t, m, []byte("short"), nil)
-		if _, r := d.get([]byte("short"), out, true); r != directMiss {
+		if _, r := answered(func() (int, directOutcome) { return d.get([]byte("short"), out, true) }); r != directMiss {
 			t.Fatalf("an expired entry: outcome %d, want a direct miss", r)
 		}
 		// The same through fastGet (keys of 8 to 16 bytes): read until its
@@ -333,11 +333,11 @@ func TestDirectFallbacks(t *testing.T) {
 		k16 := patternKey(3, 16)
 		noErr(t, m.StoreTTL(k16, []byte("v4"), 20*time.Millisecond))
 		stored := time.Now()
-		if n, r := fastRead(d, k16, out); (r != directHit || string(out[:n]) != "v4") && time.Since(stored) < 15*time.Millisecond {
+		if n, r := answered(func() (int, directOutcome) { return fastRead(d, k16, out) }); (r != directHit || string(out[:n]) != "v4") && time.Since(stored) < 15*time.Millisecond {
 			t.Fatalf("fastGet before the deadline: outcome %d", r)
 		}
 		time.Sleep(25 * time.Millisecond)
-		if _, r := fastRead(d, k16, out); r != directMiss {
+		if _, r := answered(func() (int, directOutcome) { return fastRead(d, k16, out) }); r != directMiss {
 			t.Fatalf("fastGet after the deadline: outcome %d, want a miss", r)
 		}
 		// Persist drops the deadline: the direct path still reads it.
@@ -1144,4 +1144,15 @@ func TestProbeAndTTLHitExpireByTheClock(t *testing.T) {
 		}
 		runtime.KeepAlive(rec)
 	}
+}
+
+// answered is read's answer once it is not a fallback (at most 100 tries):
+// an owner reclaiming expired entries writes in sections of its own, and a
+// direct read that meets one leaves the key to the engine.
+func answered(read func() (int, directOutcome)) (int, directOutcome) {
+	n, r := read()
+	for try := 1; try < 100 && r == directFallback; try++ {
+		n, r = read()
+	}
+	return n, r
 }
