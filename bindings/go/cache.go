@@ -121,6 +121,7 @@ func (m *Map) StoreTTL(key, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		return &Error{Status: StatusInvalidArgument, Op: "StoreTTL"}
 	}
+	m.prefetchWrite(key)
 	s := Status(C.ns_put_ttl(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)),
 		C.uint64_t(ttlMillis(ttl))))
 	runtime.KeepAlive(m)
@@ -134,6 +135,7 @@ func (m *Map) StoreIfAbsentTTL(key, value []byte, ttl time.Duration) (stored boo
 	if ttl <= 0 {
 		return false, &Error{Status: StatusInvalidArgument, Op: "StoreIfAbsentTTL"}
 	}
+	m.prefetchWrite(key)
 	s := Status(C.ns_put_if_absent_ttl(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value),
 		C.size_t(len(value)), C.uint64_t(ttlMillis(ttl))))
 	runtime.KeepAlive(m)

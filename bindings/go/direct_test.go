@@ -1021,6 +1021,71 @@ func TestDirectHomeLineNamesPlacedRecords(t *testing.T) {
 	}
 }
 
+// TestWriteLinesNameTheKeysSlotAndLine: the lines a write prefetches
+// (Map.prefetchWrite) are the key's home slot, where the probe for it
+// starts, and on a map that places records its record's home line. A
+// hint that names other lines costs the prefetch and gains nothing, and no
+// other test would notice: here a slot off by one, or a home line of
+// another shift, fails.
+func TestWriteLinesNameTheKeysSlotAndLine(t *testing.T) {
+	for _, placed := range []bool{false, true} {
+		m := openMap(t, Config{Shards: 2, InitialCapacity: 1 << 15, PlaceRecordsByHash: placed})
+		d := directOf(t, m)
+		const n = 1 << 15
+		for i := 0; i < n; i++ {
+			noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 1, 32)))
+		}
+		if bits := atomic.LoadUint64(d.shards[0].table) & 63; bits < prefetchMinBits {
+			t.Fatalf("%d slots per shard: the test needs a map prefetchWrite prefetches for", 1<<bits)
+		}
+		atSlot, atLine := 0, 0
+		for i := 0; i < n; i++ {
+			key := patternKey(i, 16)
+			slot, line := d.writeLines(key)
+			h := keyHash(d.seed, key)
+			word := atomic.LoadUint64(d.shardOf(h).table)
+			base := uintptr(word &^ 63)
+			if slot < base || slot >= base+16<<(word&63) || (slot-base)%16 != 0 {
+				t.Fatalf("key %d: slot %#x is not a slot of its shard's array", i, slot)
+			}
+			// The map is quiet: probe from the slot named for the key's tag.
+			mask := uint64(1)<<(word&63) - 1
+			j := uint64(slot-base) / 16
+			var rec uintptr
+			for steps := 0; ; steps++ {
+				s := engineAddr(unsafe.Pointer(d.shardOf(h).table), uint64(base)+j*16)
+				if atomic.LoadUint64((*uint64)(s)) == h|1 {
+					rec = uintptr(atomic.LoadUint64((*uint64)(unsafe.Add(s, 8))) &^ 3)
+					if steps == 0 {
+						atSlot++
+					}
+					break
+				}
+				if steps > 64 {
+					t.Fatalf("key %d: not within 64 slots of the slot named", i)
+				}
+				j = (j + 1) & mask
+			}
+			if !placed {
+				if line != slot {
+					t.Fatalf("key %d: line %#x on a map that places nothing, want the slot %#x", i, line, slot)
+				}
+				continue
+			}
+			if rec == line || rec == line^64 {
+				atLine++
+			}
+		}
+		// A load of about 0.5: most keys sit in their home slot.
+		if atSlot < n/2 {
+			t.Fatalf("placed=%v: %d of %d keys in the slot named", placed, atSlot, n)
+		}
+		if placed && atLine < n/2 {
+			t.Fatalf("%d of %d records on the line named", atLine, n)
+		}
+	}
+}
+
 // TestDirectHitsMarkForEviction: in cache mode a direct hit marks its entry
 // as an engine read does (protocol step 8), so S3-FIFO keeps what was read
 // directly through a flood of new keys; a map whose hot keys were not read

@@ -326,10 +326,13 @@ func (m *Map) readC(op readOp, key, value, buf []byte) (int, Status) {
 	case readGet, readGetOwned:
 		s = C.ns_get(m.h, k, kn, out, outCap, &n)
 	case readGetOrPut:
+		m.prefetchWrite(key)
 		s = C.ns_get_or_put(m.h, k, kn, v, vn, out, outCap, &n)
 	case readTake:
+		m.prefetchWrite(key)
 		s = C.ns_take(m.h, k, kn, out, outCap, &n)
 	case readSwap:
+		m.prefetchWrite(key)
 		s = C.ns_swap(m.h, k, kn, v, vn, out, outCap, &n)
 	case readStatsText:
 		s = C.ns_stats_prometheus(m.h, (*C.char)(unsafe.Pointer(out)), outCap, &n)
@@ -434,6 +437,7 @@ func (m *Map) AppendLoad(dst, key []byte) ([]byte, bool, error) {
 // Store sets the value for key (a copy of value is stored; value may be
 // reused at once).
 func (m *Map) Store(key, value []byte) error {
+	m.prefetchWrite(key)
 	s := Status(C.ns_put(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value))))
 	runtime.KeepAlive(m)
 	return errorOf("Store", s)
@@ -442,6 +446,7 @@ func (m *Map) Store(key, value []byte) error {
 // StoreIfAbsent stores value only if key is absent; stored reports whether
 // it did. Unlike LoadOrStore it never copies the existing value out.
 func (m *Map) StoreIfAbsent(key, value []byte) (stored bool, err error) {
+	m.prefetchWrite(key)
 	s := Status(C.ns_put_if_absent(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value))))
 	runtime.KeepAlive(m)
 	switch s {
@@ -471,6 +476,7 @@ func (m *Map) LoadOrStore(key, value []byte) (actual []byte, loaded bool, err er
 
 // Delete removes key; deleted reports whether it was present.
 func (m *Map) Delete(key []byte) (deleted bool, err error) {
+	m.prefetchWrite(key)
 	s := Status(C.ns_delete(m.h, bytesPtr(key), C.size_t(len(key))))
 	runtime.KeepAlive(m)
 	switch s {
@@ -514,6 +520,7 @@ func (m *Map) Swap(key, value []byte) (previous []byte, loaded bool, err error) 
 // CompareAndSwap stores new under key only if the current value equals old
 // (byte for byte); swapped is false when it differs or the key is absent.
 func (m *Map) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
+	m.prefetchWrite(key)
 	s := Status(C.ns_compare_and_swap(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(old), C.size_t(len(old)),
 		bytesPtr(new), C.size_t(len(new))))
 	runtime.KeepAlive(m)
@@ -531,6 +538,7 @@ func (m *Map) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 // for byte), atomically, like sync.Map's; deleted is false when the value
 // differs or the key is absent.
 func (m *Map) CompareAndDelete(key, old []byte) (deleted bool, err error) {
+	m.prefetchWrite(key)
 	s := Status(C.ns_compare_and_delete(m.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(old), C.size_t(len(old))))
 	runtime.KeepAlive(m)
 	switch s {
@@ -550,6 +558,7 @@ func (m *Map) CompareAndDelete(key, old []byte) (deleted bool, err error) {
 // goroutines add at once.
 func (m *Map) Add(key []byte, delta int64) (int64, error) {
 	var out C.int64_t
+	m.prefetchWrite(key)
 	s := Status(C.ns_add(m.h, bytesPtr(key), C.size_t(len(key)), C.int64_t(delta), &out))
 	runtime.KeepAlive(m)
 	if s != StatusOK {

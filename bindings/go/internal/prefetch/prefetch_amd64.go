@@ -6,3 +6,8 @@ package prefetch
 //
 //go:noescape
 func pair(addr uintptr)
+
+// three is PREFETCHT0 of a, b and b^64 (prefetch_amd64.s).
+//
+//go:noescape
+func three(a, b uintptr)

@@ -3,3 +3,5 @@
 package prefetch
 
 func pair(addr uintptr) {}
+
+func three(a, b uintptr) {}
