@@ -559,3 +559,51 @@ fn deadlines_survive_and_expired_entries_are_not_loaded() {
     assert!(small.stats().unwrap().bytes <= 40_000);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a version-1 file never holds is refused, with its checksums intact:
+/// a key stored twice (a data file whose first block appears again, the
+/// manifest's counts made to match) would have loaded with one value
+/// silently lost; a manifest flag names a later writer's feature
+/// (`SnapshotVersion`); a data file's reserved word lies outside its
+/// header's checksum. Every loading shard count reads each file.
+#[test]
+fn a_key_stored_twice_flags_and_reserved_words_are_refused() {
+    let (dir, model) = saved(5000, 24);
+    let files = data_files(&dir);
+    let good_data = std::fs::read(&files[0]).unwrap();
+    let good_manifest = std::fs::read(dir.join(MANIFEST)).unwrap();
+
+    // The file's first block, once more at its end.
+    let payload = get64(&good_data, 32) as usize;
+    let entries = u32::from_le_bytes(good_data[32 + 8..32 + 12].try_into().unwrap()) as u64;
+    assert!(entries > 0 && 32 + 16 + payload <= good_data.len());
+    let mut twice = good_data.clone();
+    twice.extend_from_slice(&good_data[32..32 + 16 + payload]);
+    std::fs::write(&files[0], &twice).unwrap();
+    rewrite_manifest(&dir, |b| {
+        add64(b, 48, entries); // total entries
+        add64(b, 72, entries); // shard 0: entries, bytes, blocks
+        add64(b, 80, 16 + payload as u64);
+        add64(b, 88, 1);
+    });
+    for n in [1, 2, 3] {
+        let e = Map::open_snapshot(shards(n), &dir).map(|_| ()).expect_err("a key stored twice");
+        assert_eq!(e.status(), Status::SnapshotCorrupt, "{n} shards: {e}");
+        assert!(e.to_string().contains("twice"), "{e}");
+    }
+    std::fs::write(&files[0], &good_data).unwrap();
+    std::fs::write(dir.join(MANIFEST), &good_manifest).unwrap();
+
+    rewrite_manifest(&dir, |b| b[20] = 1);
+    assert_eq!(load_err(&dir), Status::SnapshotVersion);
+    std::fs::write(dir.join(MANIFEST), &good_manifest).unwrap();
+
+    let mut reserved = good_data.clone();
+    reserved[28] = 1;
+    std::fs::write(&files[0], &reserved).unwrap();
+    assert_eq!(load_err(&dir), Status::SnapshotCorrupt);
+    std::fs::write(&files[0], &good_data).unwrap();
+
+    assert_eq!(contents(&Map::open_snapshot(shards(3), &dir).unwrap()), model);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -646,9 +646,12 @@ impl ShardState {
         self.upsert(budget, found, hash, key, value, deadline)
     }
 
-    /// A put with an explicit deadline on the map's clock (0 = none), the
-    /// policy's default TTL not applied: how a snapshot load inserts.
-    pub(crate) fn put_with_deadline(
+    /// Inserts an entry read from a snapshot, with an explicit deadline on
+    /// the map's clock (0 = none; the policy's default TTL not applied):
+    /// `SnapshotCorrupt`, nothing changed, when its key is already here (a
+    /// save writes each key once, so a second copy means a damaged or made
+    /// file, and loading it would lose one of the values).
+    pub(crate) fn insert_loaded(
         &mut self,
         budget: &Budget,
         hash: u64,
@@ -657,8 +660,10 @@ impl ShardState {
         deadline: u64,
     ) -> Status {
         self.ops += 1;
-        let found = self.find_live(budget, hash, key, true);
-        self.upsert(budget, found, hash, key, value, deadline)
+        match self.find_live(budget, hash, key, true) {
+            None => self.insert_new(budget, hash, key, value, deadline),
+            Some(_) => Status::SnapshotCorrupt,
+        }
     }
 
     /// Inserts `key` (not `found`) or overwrites the entry at slot `found`.

@@ -10,7 +10,7 @@
 //!  8  version               u32 (1)
 //! 12  manifest length       u32 (every byte, checksum included)
 //! 16  shards                u32 (data files, = shard count of the saving map)
-//! 20  flags                 u32 (0)
+//! 20  flags                 u32 (0; a load refuses any other: SnapshotVersion)
 //! 24  generation            u64 (names the data files)
 //! 32  created               u64 (ms since the Unix epoch)
 //! 40  hash seed             u64 (of the saving map: same seed and shard count
@@ -30,7 +30,7 @@
 //! 12  shard                 u32
 //! 16  generation            u64
 //! 24  crc32c                u32 of bytes 0..24
-//! 28  reserved              u32 (0)
+//! 28  reserved              u32 (0; a load refuses any other)
 //! ```
 //! Block: `payload length u64, entries u32, crc32c u32` (the checksum covers
 //! the first 12 header bytes and the payload), then the payload: per entry
@@ -177,6 +177,15 @@ impl Manifest {
         }
         if crc32c(0, &b[..len - 4]) != get32(b, len - 4) {
             return Err(corrupt("checksum mismatch"));
+        }
+        // Version 1 defines no flag: a set one, under a checksum that holds,
+        // names a feature of a later writer that this build would misread.
+        let flags = get32(b, 20);
+        if flags != 0 {
+            return Err(Error::with_detail(
+                Status::SnapshotVersion,
+                format!("{MANIFEST}: flags {flags:#x}; this build reads version {FORMAT_VERSION} without flags"),
+            ));
         }
         let m = Manifest {
             version,
@@ -480,6 +489,10 @@ impl BlockReader {
         }
         if get32(&h, 12) as usize != shard || get64(&h, 16) != generation {
             return Err(corrupt("belongs to another shard or generation"));
+        }
+        // Written as 0 and outside the header's checksum: anything else is damage.
+        if get32(&h, 28) != 0 {
+            return Err(corrupt("reserved header word is not 0"));
         }
         Ok(BlockReader {
             file,

@@ -157,6 +157,7 @@ fn build_shard(
             }
             match super::load_entry(&mut st, &unlimited, hash, key, value, deadline) {
                 Status::Ok => Ok(()),
+                Status::SnapshotCorrupt => Err(Error::with_detail(Status::SnapshotCorrupt, "a key appears twice")),
                 status => Err(Error::new(status)),
             }
         })? {}

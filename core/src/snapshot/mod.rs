@@ -76,7 +76,8 @@ pub(crate) fn entry_deadline_unix_ms(clock: &Clock, record: *const u8) -> u64 {
 /// Inserts one loaded entry into a shard being built, with its deadline
 /// moved onto this map's clock (0 stays "never": the loading map's default
 /// TTL is not applied to entries the snapshot says never expire). Entries
-/// whose deadline has passed are skipped (`Ok`, nothing stored).
+/// whose deadline has passed are skipped (`Ok`, nothing stored); a key
+/// already loaded is `SnapshotCorrupt`.
 #[inline]
 fn load_entry(
     st: &mut ShardState,
@@ -87,7 +88,7 @@ fn load_entry(
     deadline_unix_ms: u64,
 ) -> Status {
     match st.policy.clock.deadline_from_unix_ms(deadline_unix_ms) {
-        Some(deadline) => st.put_with_deadline(budget, hash, key, value, deadline),
+        Some(deadline) => st.insert_loaded(budget, hash, key, value, deadline),
         None => Status::Ok,
     }
 }
