@@ -1585,6 +1585,29 @@ fn held_entries(files: &[(String, Vec<u8>)]) -> Held {
     held
 }
 
+/// After a load that succeeded: the data files its manifest names held no
+/// key twice among entries alive at the load (a save writes each key once,
+/// and a load refuses a key it reads twice rather than keep one of the
+/// values). Entries within a minute of their deadline are left out: the
+/// load may have found them expired.
+fn assert_no_key_twice(files: &[(String, Vec<u8>)]) {
+    let Some((_, m)) = files.iter().find(|(name, _)| name == MANIFEST) else {
+        panic!("a load succeeded without a manifest");
+    };
+    let (shards, generation) = (le32(m, 16) as usize, le64(m, 24));
+    let named: Vec<String> = (0..shards).map(|i| data_file_name(generation, i)).collect();
+    let read: Vec<(String, Vec<u8>)> = files.iter().filter(|(name, _)| named.contains(name)).cloned().collect();
+    let alive_after = now_unix_ms() + 60_000;
+    let mut copies: HashMap<&[u8], usize> = HashMap::new();
+    let held = held_entries(&read);
+    for ((k, _), deadlines) in &held {
+        *copies.entry(k).or_default() += deadlines.iter().filter(|&&d| d == 0 || d > alive_after).count();
+    }
+    if let Some((k, n)) = copies.iter().find(|&(_, &n)| n > 1) {
+        panic!("a load succeeded from files that hold a key of {} bytes {n} times", k.len());
+    }
+}
+
 /// Checks a loaded map (see the module docs); returns whether the checks
 /// were exact (false: an entry expired meanwhile), and its contents.
 fn check_loaded(m: *mut ns_map, load: &Load, held: &Held, cap: usize) -> (bool, BTreeMap<Vec<u8>, Vec<u8>>) {
@@ -1777,6 +1800,7 @@ fuzz_target!(|data: &[u8]| {
             let cap = if d & 4 != 0 { 64 } else { 0 };
             // Every entry the data files hold, as the loader would parse them.
             let held = held_entries(&files);
+            assert_no_key_twice(&files);
             let (was_exact, seen) = check_loaded(out, &load, &held, cap);
             (exact, loaded) = (was_exact, seen.len());
             if ops == 0 && exact && !load.limited {
