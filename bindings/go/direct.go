@@ -88,6 +88,12 @@ type directReader struct {
 	owned  unsafe.Pointer
 	nOwned uint32
 	shards []directShard
+	// shardBits is log2 of the shard count, rounded up (prefetchWrite's
+	// estimate of the whole map's slots from one shard's).
+	shardBits uint64
+	// writesHere says single writes run on the calling thread (not
+	// Config.Delegate), where prefetchWrite's lines are wanted.
+	writesHere bool
 }
 
 // directShard is one shard's seqlock and published slot array word, and
@@ -153,6 +159,10 @@ func newDirectReader(h *C.ns_map, maxKey int) *directReader {
 		stride:   uintptr(l.stripe_stride),
 		nStripes: uint32(l.stripe_count),
 		shards:   make([]directShard, len(cs)),
+		// Writes run on the calling thread unless the map delegates them
+		// (Open clears it then).
+		writesHere: true,
+		shardBits:  uint64(bits.Len(uint(len(cs) - 1))),
 	}
 	if l.plain_entry != 0 && l.owned_stripes != nil {
 		d.owned, d.nOwned = unsafe.Pointer(l.owned_stripes), uint32(l.owned_count)
@@ -699,41 +709,43 @@ var prefetchWrites = true
 // of lines, so that their misses overlap the cgo call that follows instead
 // of following it (the engine hashes the key again: it is in the cache by
 // then). A hint only: nothing is read through the addresses. Without a
-// direct reader (another protocol version, DisableDirectReads) it does
-// nothing.
+// direct reader (another protocol version, NoDirectReads), on a map whose
+// writes run on the shards' owner threads (Config.Delegate: the lines
+// would be fetched into the wrong CPU's cache), or on a map whose slot
+// arrays together hold fewer than 2^prefetchMinBits slots (the caches
+// hold them; judged from the key's own shard, whose line the write reads
+// anyway) it asks for nothing.
 func (m *Map) prefetchWrite(key []byte) {
 	d := m.direct
-	if d == nil || len(key) > d.maxKey || !prefetchWrites {
+	if d == nil || len(key) > d.maxKey || !d.writesHere || !prefetchWrites {
 		return
 	}
-	// A map whose (first) shard has fewer than 2^prefetchMinBits slots
-	// sits in the caches: the lines would be there anyway, and the hash
-	// would be computed twice for nothing.
-	if atomic.LoadUint64(d.shards[0].table)&63 < prefetchMinBits {
+	h := keyHash(d.seed, key)
+	word := atomic.LoadUint64(d.shardOf(h).table)
+	if word&63+d.shardBits < prefetchMinBits {
 		return
 	}
-	prefetch.Three(d.writeLines(key))
+	prefetch.Three(d.writeLines(h, word))
 }
 
-// prefetchMinBits is log2 of the fewest slots per shard for which
-// prefetchWrite asks for lines: 2^14 slots are 256 KiB, the size past which
-// its gain showed (BenchmarkStorePrefetch: at 1,000 entries the prefetch
-// cost a Store 8-10%; at 100k it gained 1-6%, at 1M 4-9%).
-const prefetchMinBits = 14
+// prefetchMinBits is log2 of the fewest slots, all shards together, for
+// which prefetchWrite asks for lines: 2^15 slots are 512 KiB. Below it, the
+// prefetch cost a 1k-entry Store 8-10% (BenchmarkStorePrefetch, before the
+// threshold); from 100k entries up it gained 3-8% (bench/results/go.md,
+// run 25). A variable so that the benchmark can measure it at any size.
+var prefetchMinBits uint64 = 15
 
-// writeLines are the addresses of key's home slot and of its record's home
+// writeLines are the addresses of the home slot of hash h in the slot array
+// that word (its shard's published word) names, and of its record's home
 // line (the slot again on a map that places no records). It reads only the
-// shard's published words, which live as long as the map: the slot array
-// they name may be replaced meanwhile, and a prefetch of its old address
+// shard's home word, which lives as long as the map: the slot array the
+// word names may be replaced meanwhile, and a prefetch of its old address
 // is harmless (a prefetch never faults). A closing shard's word is 0, and
 // so is the slot's address then.
-func (d *directReader) writeLines(key []byte) (slot, line uintptr) {
-	h := keyHash(d.seed, key)
-	sh := d.shardOf(h)
-	word := atomic.LoadUint64(sh.table)
+func (d *directReader) writeLines(h, word uint64) (slot, line uintptr) {
 	slot = uintptr(word&^63) + uintptr(h>>(64-word&63))<<4
 	line = slot
-	if hw := atomic.LoadUint64(sh.home); hw != 0 {
+	if hw := atomic.LoadUint64(d.shardOf(h).home); hw != 0 {
 		line = homeLine(hw, h)
 	}
 	return slot, line

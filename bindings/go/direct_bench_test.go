@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -155,17 +156,21 @@ func directBenchMapWith(b *testing.B, cfg Config, n int, each func(k, v []byte))
 
 // BenchmarkStorePrefetch measures what Map.prefetchWrite gains a Store: in
 // one process on one map (16-byte keys, 32-byte values, uniform random
-// keys, every Store an overwrite, 2 shards, one goroutine), chunks of
-// 20,000 Stores alternate with the prefetch off and on, so that the
-// machine's drift falls on both alike. Reported: off-ns/op, on-ns/op and
-// on/off (wall time per Store). Maps: plain (not sized) and placed
-// (InitialCapacity = entries, PlaceRecordsByHash). Sizes 1k, 100k and 1M;
-// NUMASHARD_BENCH_LARGE=1 adds 10M.
+// keys, every Store an overwrite, 2 shards), chunks of up to 20,000 Stores
+// alternate with the prefetch off and on (the first arm alternating from
+// one run to the next), so that the machine's drift falls on both alike;
+// with g=2, two goroutines share each chunk. Reported: off-ns/op, on-ns/op
+// and on/off (wall time per Store). Maps: plain (not sized) and placed
+// (InitialCapacity = entries, PlaceRecordsByHash). Sizes 1k (under
+// prefetchMinBits: the on arm hashes the key, then asks for nothing, so the
+// row is the threshold's own cost), 100k and 1M; NUMASHARD_BENCH_LARGE=1
+// adds 10M.
 func BenchmarkStorePrefetch(b *testing.B) {
 	sizes := []int{1000, 100_000, 1_000_000}
 	if os.Getenv("NUMASHARD_BENCH_LARGE") != "" {
 		sizes = append(sizes, 10_000_000)
 	}
+	first := 0
 	for _, n := range sizes {
 		for _, kind := range []string{"plain", "placed"} {
 			cfg := Config{Shards: 2}
@@ -174,35 +179,46 @@ func BenchmarkStorePrefetch(b *testing.B) {
 			}
 			m, _, keys := directBenchMapWith(b, cfg, n, nil)
 			value := make([]byte, 32)
-			b.Run("size="+strconv.Itoa(n)+"/map="+kind, func(b *testing.B) {
-				defer func() { prefetchWrites = true }()
-				const chunk = 20_000
-				var spent [2]time.Duration
-				var done [2]int
-				x := uint64(1)
-				for i := 0; i < b.N; i += chunk {
-					on := (i / chunk) & 1
-					prefetchWrites = on == 1
-					c := min(chunk, b.N-i)
-					t0 := time.Now()
-					for range c {
-						x = x*6364136223846793005 + 1442695040888963407
-						j := int((x >> 33) % uint64(n))
-						if err := m.Store(keys[16*j:16*j+16], value); err != nil {
-							b.Fatal(err)
+			for _, gs := range []int{1, 2} {
+				b.Run("size="+strconv.Itoa(n)+"/map="+kind+"/g="+strconv.Itoa(gs), func(b *testing.B) {
+					defer func() { prefetchWrites = true }()
+					first ^= 1
+					chunk := max(gs, min(20_000, b.N/2))
+					var spent [2]time.Duration
+					var done [2]int
+					for i := 0; i < b.N; i += chunk {
+						on := (i/chunk + first) & 1
+						prefetchWrites = on == 1
+						c := min(chunk, b.N-i)
+						t0 := time.Now()
+						var wg sync.WaitGroup
+						for g := range gs {
+							wg.Add(1)
+							go func(x uint64) {
+								defer wg.Done()
+								for range c / gs {
+									x = x*6364136223846793005 + 1442695040888963407
+									j := int((x >> 33) % uint64(n))
+									if err := m.Store(keys[16*j:16*j+16], value); err != nil {
+										b.Error(err)
+										return
+									}
+								}
+							}(uint64(i*gs + g + 1))
 						}
+						wg.Wait()
+						spent[on] += time.Since(t0)
+						done[on] += c / gs * gs
 					}
-					spent[on] += time.Since(t0)
-					done[on] += c
-				}
-				if done[0] > 0 && done[1] > 0 {
-					off := float64(spent[0].Nanoseconds()) / float64(done[0])
-					on := float64(spent[1].Nanoseconds()) / float64(done[1])
-					b.ReportMetric(off, "off-ns/op")
-					b.ReportMetric(on, "on-ns/op")
-					b.ReportMetric(on/off, "on/off")
-				}
-			})
+					if done[0] > 0 && done[1] > 0 {
+						off := float64(spent[0].Nanoseconds()) / float64(done[0])
+						on := float64(spent[1].Nanoseconds()) / float64(done[1])
+						b.ReportMetric(off, "off-ns/op")
+						b.ReportMetric(on, "on-ns/op")
+						b.ReportMetric(on/off, "on/off")
+					}
+				})
+			}
 			m.Close()
 		}
 	}

@@ -1035,15 +1035,15 @@ func TestWriteLinesNameTheKeysSlotAndLine(t *testing.T) {
 		for i := 0; i < n; i++ {
 			noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 1, 32)))
 		}
-		if bits := atomic.LoadUint64(d.shards[0].table) & 63; bits < prefetchMinBits {
+		if bits := atomic.LoadUint64(d.shards[0].table) & 63; bits+d.shardBits < prefetchMinBits {
 			t.Fatalf("%d slots per shard: the test needs a map prefetchWrite prefetches for", 1<<bits)
 		}
 		atSlot, atLine := 0, 0
 		for i := 0; i < n; i++ {
 			key := patternKey(i, 16)
-			slot, line := d.writeLines(key)
 			h := keyHash(d.seed, key)
 			word := atomic.LoadUint64(d.shardOf(h).table)
+			slot, line := d.writeLines(h, word)
 			base := uintptr(word &^ 63)
 			if slot < base || slot >= base+16<<(word&63) || (slot-base)%16 != 0 {
 				t.Fatalf("key %d: slot %#x is not a slot of its shard's array", i, slot)
@@ -1083,6 +1083,24 @@ func TestWriteLinesNameTheKeysSlotAndLine(t *testing.T) {
 		if placed && atLine < n/2 {
 			t.Fatalf("%d of %d records on the line named", atLine, n)
 		}
+	}
+}
+
+// TestPrefetchWriteAsksOnlyWhereItHelps: prefetchWrite's gates. It judges a
+// map's size from one shard's slots and log2 of the shard count, rounded
+// up; and a map that delegates its writes to the owner threads asks for no
+// lines in the caller's cache.
+func TestPrefetchWriteAsksOnlyWhereItHelps(t *testing.T) {
+	for shards, want := range map[int]uint64{1: 0, 2: 1, 3: 2, 4: 2, 5: 3} {
+		if got := directOf(t, openMap(t, Config{Shards: shards})).shardBits; got != want {
+			t.Errorf("%d shards: shardBits %d, want %d", shards, got, want)
+		}
+	}
+	if !directOf(t, openMap(t, Config{Shards: 2})).writesHere {
+		t.Error("a map that runs writes on the caller says it does not")
+	}
+	if directOf(t, openMap(t, Config{Shards: 2, Delegate: true})).writesHere {
+		t.Error("a map that delegates its writes says they run here")
 	}
 }
 

@@ -210,6 +210,9 @@ func openWith(cfg Config, op string, create func(*C.ns_config, **C.ns_map) Statu
 	m := &Map{h: h, maxValue: int(min(uint64(c.max_value_len), math.MaxInt32))}
 	if !cfg.NoDirectReads {
 		m.direct = newDirectReader(h, int(c.max_key_len))
+		if m.direct != nil {
+			m.direct.writesHere = !cfg.Delegate
+		}
 	}
 	m.cleanup = runtime.AddCleanup(m, freeHandle, h)
 	return m, nil

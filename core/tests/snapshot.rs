@@ -589,7 +589,7 @@ fn a_key_stored_twice_flags_and_reserved_words_are_refused() {
     for n in [1, 2, 3] {
         let e = Map::open_snapshot(shards(n), &dir).map(|_| ()).expect_err("a key stored twice");
         assert_eq!(e.status(), Status::SnapshotCorrupt, "{n} shards: {e}");
-        assert!(e.to_string().contains("twice"), "{e}");
+        assert!(e.to_string().contains("twice") && e.to_string().contains(".nss"), "names the file: {e}");
     }
     std::fs::write(&files[0], &good_data).unwrap();
     std::fs::write(dir.join(MANIFEST), &good_manifest).unwrap();

@@ -157,7 +157,10 @@ fn build_shard(
             }
             match super::load_entry(&mut st, &unlimited, hash, key, value, deadline) {
                 Status::Ok => Ok(()),
-                Status::SnapshotCorrupt => Err(Error::with_detail(Status::SnapshotCorrupt, "a key appears twice")),
+                Status::SnapshotCorrupt => Err(Error::with_detail(
+                    Status::SnapshotCorrupt,
+                    format!("{}: a key appears twice", format::data_file_name(manifest.generation, src)),
+                )),
                 status => Err(Error::new(status)),
             }
         })? {}

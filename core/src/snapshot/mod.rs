@@ -77,7 +77,8 @@ pub(crate) fn entry_deadline_unix_ms(clock: &Clock, record: *const u8) -> u64 {
 /// moved onto this map's clock (0 stays "never": the loading map's default
 /// TTL is not applied to entries the snapshot says never expire). Entries
 /// whose deadline has passed are skipped (`Ok`, nothing stored); a key
-/// already loaded is `SnapshotCorrupt`.
+/// already loaded is `SnapshotCorrupt` (unless its first copy is gone: a
+/// cache that evicted it, or expired meanwhile, cannot tell).
 #[inline]
 fn load_entry(
     st: &mut ShardState,
