@@ -94,6 +94,9 @@ type directReader struct {
 	// writesHere says single writes run on the calling thread (not
 	// Config.Delegate), where prefetchWrite's lines are wanted.
 	writesHere bool
+	// large: the last write prefetchWrite looked at found the map past
+	// prefetchMinBits (written only when that changes).
+	large atomic.Bool
 }
 
 // directShard is one shard's seqlock and published slot array word, and
@@ -709,23 +712,54 @@ var prefetchWrites = true
 // of lines, so that their misses overlap the cgo call that follows instead
 // of following it (the engine hashes the key again: it is in the cache by
 // then). A hint only: nothing is read through the addresses. Without a
-// direct reader (another protocol version, NoDirectReads), on a map whose
-// writes run on the shards' owner threads (Config.Delegate: the lines
-// would be fetched into the wrong CPU's cache), or on a map whose slot
-// arrays together hold fewer than 2^prefetchMinBits slots (the caches
-// hold them; judged from the key's own shard, whose line the write reads
-// anyway) it asks for nothing.
+// direct reader (another protocol version, NoDirectReads) or on a map
+// whose writes run on the shards' owner threads (Config.Delegate: the
+// lines would be fetched into the wrong CPU's cache) it asks for nothing;
+// nor on a map whose slot arrays together hold fewer than
+// 2^prefetchMinBits slots (the caches hold them), which the key's own
+// shard says (its line is the one the write reads anyway). A map known to
+// be that small asks again only for one key in 64 (sampled; d.large), so
+// that a small map pays a test and a multiply, not the hash. (A map whose
+// writes only ever meet unsampled keys stays unprefetched: a handful of
+// keys written again and again are in the caches anyway.)
 func (m *Map) prefetchWrite(key []byte) {
 	d := m.direct
 	if d == nil || len(key) > d.maxKey || !d.writesHere || !prefetchWrites {
 		return
 	}
-	h := keyHash(d.seed, key)
-	word := atomic.LoadUint64(d.shardOf(h).table)
-	if word&63+d.shardBits < prefetchMinBits {
+	if !d.large.Load() && !sampled(key) {
 		return
 	}
-	prefetch.Three(d.writeLines(h, word))
+	var h uint64
+	if n := len(key); n >= 8 && n <= 16 {
+		// keyHash for 8..16 bytes, written out as in fastGet.
+		kp := unsafe.Pointer(unsafe.SliceData(key))
+		k0, k1 := *(*uint64)(kp), *(*uint64)(unsafe.Add(kp, n-8))
+		h = foldMul(uint64(n)^foldMul(bits.RotateLeft64(d.seed^khSeedMix, -n)^k0, khExpand0^k1), khFold)
+	} else {
+		h = keyHash(d.seed, key)
+	}
+	word := atomic.LoadUint64(d.shardOf(h).table)
+	large := word&63+d.shardBits >= prefetchMinBits
+	if large != d.large.Load() {
+		d.large.Store(large) // only when it changes: the word stays shared
+	}
+	if large {
+		prefetch.Three(d.writeLines(h, word))
+	}
+}
+
+// sampled picks one key in 64 by its first bytes (the first word, or for a
+// key of fewer than 8 bytes its first byte and length): a multiply and a
+// shift, no state to share between goroutines.
+func sampled(key []byte) bool {
+	var w uint64
+	if len(key) >= 8 {
+		w = *(*uint64)(unsafe.Pointer(unsafe.SliceData(key)))
+	} else if len(key) > 0 {
+		w = uint64(key[0]) | uint64(len(key))<<8
+	}
+	return (w*0x9e3779b97f4a7c15)>>58 == 0
 }
 
 // prefetchMinBits is log2 of the fewest slots, all shards together, for

@@ -1102,6 +1102,33 @@ func TestPrefetchWriteAsksOnlyWhereItHelps(t *testing.T) {
 	if directOf(t, openMap(t, Config{Shards: 2, Delegate: true})).writesHere {
 		t.Error("a map that delegates its writes says they run here")
 	}
+	// One key in 64 is sampled, whatever its length.
+	for _, n := range []int{3, 8, 16, 40} {
+		hits := 0
+		for i := 0; i < 64_000; i++ {
+			if sampled(patternKey(i, n)) {
+				hits++
+			}
+		}
+		if hits < 500 || hits > 1600 {
+			t.Errorf("%d-byte keys: %d of 64,000 sampled, want about 1,000", n, hits)
+		}
+	}
+	// A small map stays known small; a large one is found large by the
+	// writes of sampled keys (the first in 64 or so sees it).
+	for _, c := range []struct {
+		cfg   Config
+		large bool
+	}{{Config{Shards: 2}, false}, {Config{Shards: 2, InitialCapacity: 1 << 16}, true}} {
+		m := openMap(t, c.cfg)
+		d := directOf(t, m)
+		for i := 0; i < 1000; i++ {
+			noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32)))
+		}
+		if d.large.Load() != c.large {
+			t.Errorf("capacity %d: large %v after 1,000 writes, want %v", c.cfg.InitialCapacity, d.large.Load(), c.large)
+		}
+	}
 }
 
 // TestDirectHitsMarkForEviction: in cache mode a direct hit marks its entry
