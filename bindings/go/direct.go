@@ -730,15 +730,7 @@ func (m *Map) prefetchWrite(key []byte) {
 	if !d.large.Load() && !sampled(key) {
 		return
 	}
-	var h uint64
-	if n := len(key); n >= 8 && n <= 16 {
-		// keyHash for 8..16 bytes, written out as in fastGet.
-		kp := unsafe.Pointer(unsafe.SliceData(key))
-		k0, k1 := *(*uint64)(kp), *(*uint64)(unsafe.Add(kp, n-8))
-		h = foldMul(uint64(n)^foldMul(bits.RotateLeft64(d.seed^khSeedMix, -n)^k0, khExpand0^k1), khFold)
-	} else {
-		h = keyHash(d.seed, key)
-	}
+	h := quickHash(d.seed, key)
 	word := atomic.LoadUint64(d.shardOf(h).table)
 	large := word&63+d.shardBits >= prefetchMinBits
 	if large != d.large.Load() {
@@ -762,12 +754,23 @@ func sampled(key []byte) bool {
 	return (w*0x9e3779b97f4a7c15)>>58 == 0
 }
 
+// quickHash is keyHash with the common 8..16-byte case written out: one
+// call where keyHash makes two.
+func quickHash(seed uint64, key []byte) uint64 {
+	if n := len(key); n >= 8 && n <= 16 {
+		kp := unsafe.Pointer(unsafe.SliceData(key))
+		k0, k1 := *(*uint64)(kp), *(*uint64)(unsafe.Add(kp, n-8))
+		return foldMul(uint64(n)^foldMul(bits.RotateLeft64(seed^khSeedMix, -n)^k0, khExpand0^k1), khFold)
+	}
+	return keyHash(seed, key)
+}
+
 // prefetchMinBits is log2 of the fewest slots, all shards together, for
 // which prefetchWrite asks for lines: 2^15 slots are 512 KiB. Below it, the
 // prefetch cost a 1k-entry Store 8-10% (BenchmarkStorePrefetch, before the
-// threshold); from 100k entries up it gained 3-8% (bench/results/go.md,
-// run 25). A variable so that the benchmark can measure it at any size.
-var prefetchMinBits uint64 = 15
+// threshold); from 100k entries up it gains 1-9% (bench/results/go.md,
+// run 25).
+const prefetchMinBits = 15
 
 // writeLines are the addresses of the home slot of hash h in the slot array
 // that word (its shard's published word) names, and of its record's home

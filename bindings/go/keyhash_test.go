@@ -90,3 +90,18 @@ func BenchmarkKeyHash16(b *testing.B) {
 }
 
 var keyHashSink uint64
+
+// TestQuickHashIsKeyHash: the inlined short case equals the hash, at every
+// length around it.
+func TestQuickHashIsKeyHash(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		for i := 0; i < 200; i++ {
+			key := patternKey(i, n)
+			for _, seed := range []uint64{0, 1, 0x9e3779b97f4a7c15} {
+				if q, k := quickHash(seed, key), keyHash(seed, key); q != k {
+					t.Fatalf("%d-byte key %d, seed %#x: quickHash %#x, keyHash %#x", n, i, seed, q, k)
+				}
+			}
+		}
+	}
+}
