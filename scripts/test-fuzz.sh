@@ -34,6 +34,26 @@ secs=${NUMASHARD_FUZZ_SECONDS:-60}
 # The suites place maps on the real machine unless they ask otherwise.
 unset NUMASHARD_TOPOLOGY NUMASHARD_TOPOLOGY_XML HWLOC_SYNTHETIC HWLOC_XMLFILE
 
+# new_run TARGET: a fresh directory for TARGET's log and failing inputs;
+# sets art (its path), log (the log's) and shown (art relative to the root).
+new_run() {
+  art="$root/target/fuzz-artifacts/$1-$(date -u +%Y%m%dT%H%M%SZ)"
+  mkdir -p "$art"
+  log="$art/fuzz.log"
+  shown=${art#"$root"/}
+}
+# read_stats: libFuzzer's final stats in $log; sets runs, rate and rss.
+read_stats() {
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
+}
+# show_report: $log from its first error line to the sanitizer's summary.
+show_report() {
+  awk '/==[0-9]+== ?(ERROR|WARNING)|ERROR: libFuzzer|panicked at|INFO: a leak has been found/ { on = 1 }
+       on { print; if (++n >= 200 || /^SUMMARY:/) exit }' "$log"
+}
+
 if ! cargo fuzz --version 2>/dev/null | grep -c "$CARGO_FUZZ_VERSION" >/dev/null; then
   echo "test-fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION"
   cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
@@ -47,10 +67,7 @@ if ! cargo fuzz build --sanitizer "$sanitizer" c_api; then
 fi
 
 mkdir -p fuzz/corpus/c_api
-art="$root/target/fuzz-artifacts/c_api-$(date -u +%Y%m%dT%H%M%SZ)"
-mkdir -p "$art"
-log="$art/fuzz.log"
-shown=${art#"$root"/}
+new_run c_api
 echo "fuzz c_api: $secs s, whole log and failing inputs in $shown/"
 t0=$SECONDS
 # -rss_limit_mb: the maps keep their threads and memory across inputs.
@@ -61,9 +78,7 @@ NUMASHARD_FUZZ_ARTIFACTS="$art" cargo fuzz run --sanitizer "$sanitizer" c_api fu
   -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 \
   -artifact_prefix="$art/" >"$log" 2>&1 || status=$?
 took=$((SECONDS - t0))
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
+read_stats
 inputs=$(find "$art" -maxdepth 1 -type f ! -name fuzz.log | sort)
 
 # With ASan the target closes and frees its maps at exit, before
@@ -82,9 +97,7 @@ fi
 
 if [ "$status" -ne 0 ]; then
   echo "test-fuzz: the fuzzer failed (exit status $status) after $took s, ${runs:-?} executions"
-  # The report: from the first error line to the sanitizer's summary.
-  awk '/==[0-9]+== ?(ERROR|WARNING)|ERROR: libFuzzer|panicked at|INFO: a leak has been found/ { on = 1 }
-       on { print; if (++n >= 200 || /^SUMMARY:/) exit }' "$log"
+  show_report
   echo "--- whole log: $shown/fuzz.log ($(wc -l <"$log") lines)"
   if [ -d "$art/leak-window" ]; then
     echo "--- the inputs run since the last clean leak check: $shown/leak-window/ ($(find "$art/leak-window" -type f | wc -l) inputs); replay:"
@@ -139,11 +152,8 @@ echo "--- whole log: $shown/fuzz.log"
 cargo fuzz build --sanitizer "$sanitizer" snapshot
 mkdir -p fuzz/corpus/snapshot
 ssecs=${NUMASHARD_FUZZ_SNAPSHOT_SECONDS:-30}
-sart="$root/target/fuzz-artifacts/snapshot-$(date -u +%Y%m%dT%H%M%SZ)"
-mkdir -p "$sart"
-slog="$sart/fuzz.log"
-sshown=${sart#"$root"/}
-echo "fuzz snapshot: $ssecs s, whole log and failing inputs in $sshown/"
+new_run snapshot
+echo "fuzz snapshot: $ssecs s, whole log and failing inputs in $shown/"
 t0=$SECONDS
 # -max_len/-len_control=0: programs of several operations from the start.
 # -timeout: a load that takes a minute hangs. -detect_leaks=0: a map loaded
@@ -152,26 +162,23 @@ t0=$SECONDS
 # quarter of the speed; LeakSanitizer's exit check still runs (no map is
 # open then).
 status=0
-NUMASHARD_FUZZ_ARTIFACTS="$sart" cargo fuzz run --sanitizer "$sanitizer" snapshot fuzz/corpus/snapshot -- \
+NUMASHARD_FUZZ_ARTIFACTS="$art" cargo fuzz run --sanitizer "$sanitizer" snapshot fuzz/corpus/snapshot -- \
   -max_total_time="$ssecs" -rss_limit_mb=4096 -timeout=60 -max_len=512 -len_control=0 -detect_leaks=0 \
-  -print_final_stats=1 -artifact_prefix="$sart/" >"$slog" 2>&1 || status=$?
+  -print_final_stats=1 -artifact_prefix="$art/" >"$log" 2>&1 || status=$?
 took=$((SECONDS - t0))
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$slog")
-rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$slog")
-rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$slog")
-counts=$(grep '^snapshot: [0-9]* inputs' "$slog" | tail -n 1 || true)
+read_stats
+counts=$(grep '^snapshot: [0-9]* inputs' "$log" | tail -n 1 || true)
 if [ "$status" -eq 0 ] && ! [[ "$counts" =~ inputs,\ [1-9][0-9]*\ loaded ]]; then
   echo "test-fuzz: no snapshot was loaded (${counts:-no counts}): the mutations stop at the checksums"
   status=1
 fi
 if [ "$status" -ne 0 ]; then
   echo "test-fuzz: the snapshot fuzzer failed (exit status $status) after $took s, ${runs:-?} executions"
-  awk '/==[0-9]+== ?(ERROR|WARNING)|ERROR: libFuzzer|panicked at|INFO: a leak has been found/ { on = 1 }
-       on { print; if (++n >= 200 || /^SUMMARY:/) exit }' "$slog"
-  echo "--- whole log: $sshown/fuzz.log ($(wc -l <"$slog") lines)"
-  for f in $(find "$sart" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' -o -name 'timeout-*' \) | sort); do
+  show_report
+  echo "--- whole log: $shown/fuzz.log ($(wc -l <"$log") lines)"
+  for f in $(find "$art" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' -o -name 'timeout-*' \) | sort); do
     echo "--- failing input: ${f#"$root"/} ($(wc -c <"$f") bytes); replay (NUMASHARD_FUZZ_SNAPSHOT_KEEP=<dir> also writes its snapshot there):"
-    echo "    (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run snapshot ../$sshown/${f##*/})"
+    echo "    (cd ffi && RUSTC_BOOTSTRAP=1 cargo fuzz run snapshot ../$shown/${f##*/})"
   done
   echo "fuzz: 1 passed, 1 failed"
   exit 1
@@ -179,5 +186,5 @@ fi
 echo "fuzz snapshot ($sanitizer sanitizer): ${runs:-?} executions in $took s, ${rate:-?} exec/s, peak RSS ${rss:-?} MB," \
   "corpus $(find fuzz/corpus/snapshot -type f | wc -l) inputs"
 echo "${counts#snapshot: }"
-echo "--- whole log: $sshown/fuzz.log"
+echo "--- whole log: $shown/fuzz.log"
 echo "fuzz: 2 passed, 0 failed"
