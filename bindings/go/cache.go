@@ -199,6 +199,7 @@ func (m *Map) putIfAbsentOut(key, value []byte, ttlMs uint64, out []byte) (int, 
 		out_cap:   C.size_t(len(out)),
 		ttl_ms:    C.uint64_t(ttlMs),
 	}
+	m.prefetchWrite(key)
 	s := Status(C.ns_batch(m.h, &op, 1))
 	runtime.KeepAlive(m)
 	if s != StatusOK {
@@ -214,6 +215,7 @@ func (m *Map) putIfAbsentOut(key, value []byte, ttlMs uint64, out []byte) (int, 
 // (nothing changed). ErrFull is possible without eviction: an entry that
 // gains a deadline grows by 8 bytes.
 func (m *Map) Expire(key []byte, ttl time.Duration) (found bool, err error) {
+	m.prefetchWrite(key)
 	s := Status(C.ns_expire(m.h, bytesPtr(key), C.size_t(len(key)), C.uint64_t(ttlMillis(ttl))))
 	runtime.KeepAlive(m)
 	return foundOf("Expire", s)
@@ -222,6 +224,7 @@ func (m *Map) Expire(key []byte, ttl time.Duration) (found bool, err error) {
 // Persist removes the deadline of key's entry: it never expires. found is
 // false when key is absent or already expired.
 func (m *Map) Persist(key []byte) (found bool, err error) {
+	m.prefetchWrite(key)
 	s := Status(C.ns_persist(m.h, bytesPtr(key), C.size_t(len(key))))
 	runtime.KeepAlive(m)
 	return foundOf("Persist", s)

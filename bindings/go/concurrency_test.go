@@ -117,7 +117,13 @@ func TestConcurrentMixed(t *testing.T) {
 // Close every call returns ErrClosed.
 func TestCloseRacesCalls(t *testing.T) {
 	for round := 0; round < scale(20); round++ {
-		m, err := Open(Config{Shards: 3})
+		// Every other round on a map large enough for prefetchWrite to
+		// look up its lines while Close runs.
+		cfg := Config{Shards: 3}
+		if round%2 == 1 {
+			cfg.InitialCapacity = 1 << 16
+		}
+		m, err := Open(cfg)
 		noErr(t, err)
 		for i := 0; i < 200; i++ {
 			m.StoreString(fmt.Sprint(i), []byte("v"))

@@ -8,6 +8,7 @@ package numashard
 import "C"
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -94,8 +95,7 @@ type directReader struct {
 	// writesHere says single writes run on the calling thread (not
 	// Config.Delegate), where prefetchWrite's lines are wanted.
 	writesHere bool
-	// large: the last write prefetchWrite looked at found the map past
-	// prefetchMinBits (written only when that changes).
+	// large: a write found the map past prefetchMinBits (set once).
 	large atomic.Bool
 }
 
@@ -717,49 +717,47 @@ var prefetchWrites = true
 // lines would be fetched into the wrong CPU's cache) it asks for nothing;
 // nor on a map whose slot arrays together hold fewer than
 // 2^prefetchMinBits slots (the caches hold them), which the key's own
-// shard says (its line is the one the write reads anyway). A map known to
-// be that small asks again only for one key in 64 (sampled; d.large), so
-// that a small map pays a test and a multiply, not the hash. (A map whose
-// writes only ever meet unsampled keys stays unprefetched: a handful of
-// keys written again and again are in the caches anyway.)
+// shard says (its line is the one the write reads anyway). Until a write
+// has found the map that large (d.large), only one write in 64 looks
+// (sampled), so that a small map's write pays a test and a random number,
+// not the hash.
 func (m *Map) prefetchWrite(key []byte) {
 	d := m.direct
 	if d == nil || len(key) > d.maxKey || !d.writesHere || !prefetchWrites {
 		return
 	}
-	if !d.large.Load() && !sampled(key) {
+	if !d.large.Load() && !sampled() {
 		return
 	}
 	h := quickHash(d.seed, key)
 	word := atomic.LoadUint64(d.shardOf(h).table)
-	large := word&63+d.shardBits >= prefetchMinBits
-	if large != d.large.Load() {
-		d.large.Store(large) // only when it changes: the word stays shared
+	if word&63+d.shardBits < prefetchMinBits {
+		return
 	}
-	if large {
-		prefetch.Three(d.writeLines(h, word))
+	if !d.large.Load() {
+		// Set once, never cleared: a flag that flipped with the shards of a
+		// map at the threshold would make every read's line a written one.
+		d.large.Store(true)
 	}
+	prefetch.Three(d.writeLines(h, word))
 }
 
-// sampled picks one key in 64 by its first bytes (the first word, or for a
-// key of fewer than 8 bytes its first byte and length): a multiply and a
-// shift, no state to share between goroutines.
-func sampled(key []byte) bool {
-	var w uint64
-	if len(key) >= 8 {
-		w = *(*uint64)(unsafe.Pointer(unsafe.SliceData(key)))
-	} else if len(key) > 0 {
-		w = uint64(key[0]) | uint64(len(key))<<8
-	}
-	return (w*0x9e3779b97f4a7c15)>>58 == 0
-}
+// sampled says yes to one call in 64, at random (the runtime's per-thread
+// generator: no state shared between goroutines, and whatever the keys).
+func sampled() bool { return cheaprand()&63 == 0 }
+
+// cheaprand is the runtime's fast per-thread random number, kept reachable
+// by linkname for packages outside the standard library (go.dev/issue/67401;
+// runtime/rand.go).
+//
+//go:linkname cheaprand runtime.cheaprand
+func cheaprand() uint32
 
 // quickHash is keyHash with the common 8..16-byte case written out: one
 // call where keyHash makes two.
 func quickHash(seed uint64, key []byte) uint64 {
 	if n := len(key); n >= 8 && n <= 16 {
-		kp := unsafe.Pointer(unsafe.SliceData(key))
-		k0, k1 := *(*uint64)(kp), *(*uint64)(unsafe.Add(kp, n-8))
+		k0, k1 := binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[n-8:])
 		return foldMul(uint64(n)^foldMul(bits.RotateLeft64(seed^khSeedMix, -n)^k0, khExpand0^k1), khFold)
 	}
 	return keyHash(seed, key)

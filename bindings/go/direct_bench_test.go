@@ -154,23 +154,28 @@ func directBenchMapWith(b *testing.B, cfg Config, n int, each func(k, v []byte))
 	return m, d, keys
 }
 
+// storePrefetchRuns counts BenchmarkStorePrefetch's runs (one per -count):
+// which arm goes first alternates with it.
+var storePrefetchRuns int
+
 // BenchmarkStorePrefetch measures what Map.prefetchWrite gains a Store: in
 // one process on one map (16-byte keys, 32-byte values, uniform random
 // keys, every Store an overwrite, 2 shards), chunks of up to 20,000 Stores
 // alternate with the prefetch off and on (the first arm alternating from
-// one run to the next), so that the machine's drift falls on both alike;
-// with g=2, two goroutines share each chunk. Reported: off-ns/op, on-ns/op
-// and on/off (wall time per Store). Maps: plain (not sized) and placed
-// (InitialCapacity = entries, PlaceRecordsByHash). Sizes 1k (under
-// prefetchMinBits: the on arm hashes the key, then asks for nothing, so the
-// row is the threshold's own cost), 100k and 1M; NUMASHARD_BENCH_LARGE=1
-// adds 10M.
+// one -count to the next), after an untimed chunk, so that the machine's
+// drift falls on both alike; with g=2, two goroutines share each chunk.
+// Reported: off-ns/op, on-ns/op and on/off (wall time per Store). Maps:
+// plain (not sized) and placed (InitialCapacity = entries,
+// PlaceRecordsByHash). Sizes 1k (under prefetchMinBits: the on arm only
+// samples, so the row is the gate's own cost), 100k and 1M;
+// NUMASHARD_BENCH_LARGE=1 adds 10M.
 func BenchmarkStorePrefetch(b *testing.B) {
 	sizes := []int{1000, 100_000, 1_000_000}
 	if os.Getenv("NUMASHARD_BENCH_LARGE") != "" {
 		sizes = append(sizes, 10_000_000)
 	}
-	first := 0
+	storePrefetchRuns++
+	first := storePrefetchRuns & 1
 	for _, n := range sizes {
 		for _, kind := range []string{"plain", "placed"} {
 			cfg := Config{Shards: 2}
@@ -182,15 +187,8 @@ func BenchmarkStorePrefetch(b *testing.B) {
 			for _, gs := range []int{1, 2} {
 				b.Run("size="+strconv.Itoa(n)+"/map="+kind+"/g="+strconv.Itoa(gs), func(b *testing.B) {
 					defer func() { prefetchWrites = true }()
-					first ^= 1
 					chunk := max(gs, min(20_000, b.N/2))
-					var spent [2]time.Duration
-					var done [2]int
-					for i := 0; i < b.N; i += chunk {
-						on := (i/chunk + first) & 1
-						prefetchWrites = on == 1
-						c := min(chunk, b.N-i)
-						t0 := time.Now()
+					run := func(c int, seed uint64) {
 						var wg sync.WaitGroup
 						for g := range gs {
 							wg.Add(1)
@@ -204,9 +202,21 @@ func BenchmarkStorePrefetch(b *testing.B) {
 										return
 									}
 								}
-							}(uint64(i*gs + g + 1))
+							}(seed + uint64(g))
 						}
 						wg.Wait()
+					}
+					b.StopTimer()
+					run(chunk, 1<<40) // warm-up, neither arm's
+					b.StartTimer()
+					var spent [2]time.Duration
+					var done [2]int
+					for i := 0; i < b.N; i += chunk {
+						on := (i/chunk + first) & 1
+						prefetchWrites = on == 1
+						c := min(chunk, b.N-i)
+						t0 := time.Now()
+						run(c, uint64(i*gs+1))
 						spent[on] += time.Since(t0)
 						done[on] += c / gs * gs
 					}

@@ -1102,31 +1102,42 @@ func TestPrefetchWriteAsksOnlyWhereItHelps(t *testing.T) {
 	if directOf(t, openMap(t, Config{Shards: 2, Delegate: true})).writesHere {
 		t.Error("a map that delegates its writes says they run here")
 	}
-	// One key in 64 is sampled, whatever its length.
-	for _, n := range []int{3, 8, 16, 40} {
-		hits := 0
-		for i := 0; i < 64_000; i++ {
-			if sampled(patternKey(i, n)) {
-				hits++
-			}
-		}
-		if hits < 500 || hits > 1600 {
-			t.Errorf("%d-byte keys: %d of 64,000 sampled, want about 1,000", n, hits)
+	// One call in 64 is sampled, whatever the keys.
+	hits := 0
+	for range 64_000 {
+		if sampled() {
+			hits++
 		}
 	}
-	// A small map stays known small; a large one is found large by the
-	// writes of sampled keys (the first in 64 or so sees it).
+	if hits < 700 || hits > 1300 {
+		t.Errorf("%d of 64,000 calls sampled, want about 1,000", hits)
+	}
+	// The gate: a map is found large by a write once its slots, all shards
+	// together, reach 2^prefetchMinBits (2^14 per shard of 2 here), and not
+	// before; keys that share a long prefix are found so too; a map that
+	// delegates its writes is never looked at.
 	for _, c := range []struct {
-		cfg   Config
-		large bool
-	}{{Config{Shards: 2}, false}, {Config{Shards: 2, InitialCapacity: 1 << 16}, true}} {
+		cfg    Config
+		prefix string
+		bits   uint64 // slots per shard the test expects, log2
+		large  bool
+	}{
+		{Config{Shards: 2, InitialCapacity: 1 << 13}, "k", 13, false},
+		{Config{Shards: 2, InitialCapacity: 1 << 14}, "k", 14, true},
+		{Config{Shards: 2, InitialCapacity: 1 << 14}, "session:", 14, true},
+		{Config{Shards: 2, InitialCapacity: 1 << 14, Delegate: true}, "k", 14, false},
+	} {
 		m := openMap(t, c.cfg)
 		d := directOf(t, m)
-		for i := 0; i < 1000; i++ {
-			noErr(t, m.Store(patternKey(i, 16), patternValue(patternKey(i, 16), 0, 32)))
+		if bits := atomic.LoadUint64(d.shards[0].table) & 63; bits != c.bits {
+			t.Fatalf("capacity %d: %d bits per shard, the test expects %d", c.cfg.InitialCapacity, bits, c.bits)
+		}
+		for i := 0; i < 2000; i++ {
+			key := []byte(fmt.Sprintf("%s%08d", c.prefix, i))
+			noErr(t, m.Store(key, patternValue(key, 0, 32)))
 		}
 		if d.large.Load() != c.large {
-			t.Errorf("capacity %d: large %v after 1,000 writes, want %v", c.cfg.InitialCapacity, d.large.Load(), c.large)
+			t.Errorf("%+v, keys %q...: large %v after 2,000 writes, want %v", c.cfg, c.prefix, d.large.Load(), c.large)
 		}
 	}
 }
