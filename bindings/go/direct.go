@@ -766,7 +766,7 @@ func quickHash(seed uint64, key []byte) uint64 {
 // prefetchMinBits is log2 of the fewest slots, all shards together, for
 // which prefetchWrite asks for lines: 2^15 slots are 512 KiB. Below it, the
 // prefetch cost a 1k-entry Store 8-10% (BenchmarkStorePrefetch, before the
-// threshold); from 100k entries up it gains 1-9% (bench/results/go.md,
+// threshold); from 100k entries up it gains about 5% (bench/results/go.md,
 // run 25).
 const prefetchMinBits = 15
 
