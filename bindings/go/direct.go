@@ -8,7 +8,6 @@ package numashard
 import "C"
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -729,7 +728,7 @@ func (m *Map) prefetchWrite(key []byte) {
 	if !d.large.Load() && !sampled() {
 		return
 	}
-	h := quickHash(d.seed, key)
+	h := keyHash(d.seed, key)
 	word := atomic.LoadUint64(d.shardOf(h).table)
 	if word&63+d.shardBits < prefetchMinBits {
 		return
@@ -752,16 +751,6 @@ func sampled() bool { return cheaprand()&63 == 0 }
 //
 //go:linkname cheaprand runtime.cheaprand
 func cheaprand() uint32
-
-// quickHash is keyHash with the common 8..16-byte case written out: one
-// call where keyHash makes two.
-func quickHash(seed uint64, key []byte) uint64 {
-	if n := len(key); n >= 8 && n <= 16 {
-		k0, k1 := binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[n-8:])
-		return foldMul(uint64(n)^foldMul(bits.RotateLeft64(seed^khSeedMix, -n)^k0, khExpand0^k1), khFold)
-	}
-	return keyHash(seed, key)
-}
 
 // prefetchMinBits is log2 of the fewest slots, all shards together, for
 // which prefetchWrite asks for lines: 2^15 slots are 512 KiB. Below it, the

@@ -44,6 +44,12 @@ func keyHash(seed uint64, key []byte) uint64 {
 	// until finish, so it has not touched the state yet).
 	base := bits.RotateLeft64(acc, -n)
 	switch {
+	case n >= 8 && n <= 16:
+		// hashShort's common case written out: one call fewer for the
+		// usual keys (Map.prefetchWrite hashes before every large map's
+		// write).
+		return foldMul(uint64(n)^foldMul(base^binary.LittleEndian.Uint64(key),
+			khExpand0^binary.LittleEndian.Uint64(key[n-8:])), khFold)
 	case n <= 16:
 		acc = hashShort(key, base)
 	case n < 256:

@@ -825,6 +825,15 @@ fn block_mut(s: &mut Snapshot, (f, b): (usize, usize)) -> &mut Block {
     &mut s.files[f].as_mut().expect("picked an existing file").blocks[b]
 }
 
+/// Inserts `entry` at a picked place of a picked block (of the block at
+/// `from` when none is picked): the second half of duplicating or moving one.
+fn insert_somewhere(s: &mut Snapshot, inp: &mut Input, entry: Entry, from: (usize, usize)) {
+    let to = pick_block(s, inp).unwrap_or(from);
+    let block = block_mut(s, to);
+    let at = inp.index(block.entries.len() + 1).min(block.entries.len());
+    block.entries.insert(at, entry);
+}
+
 /// Lays every entry out as a map of `k` shards would save it: by its
 /// shard in such a map (base keys; others round robin), one block per
 /// file, with a manifest of `k` shards.
@@ -944,10 +953,7 @@ fn apply(s: &mut Snapshot, p: &mut Program, inp: &mut Input, base: &Base, now_ms
         7 => {
             let Some((f, b, e)) = pick_entry(s, inp) else { return };
             let entry = block_mut(s, (f, b)).entries[e].clone();
-            let to = pick_block(s, inp).unwrap_or((f, b));
-            let block = block_mut(s, to);
-            let at = inp.index(block.entries.len() + 1).min(block.entries.len());
-            block.entries.insert(at, entry);
+            insert_somewhere(s, inp, entry, (f, b));
         }
         // Duplicate a block, within its file or into another.
         8 => {
@@ -1004,10 +1010,7 @@ fn apply(s: &mut Snapshot, p: &mut Program, inp: &mut Input, base: &Base, now_ms
         12 => {
             let Some((f, b, e)) = pick_entry(s, inp) else { return };
             let entry = block_mut(s, (f, b)).entries.remove(e);
-            let to = pick_block(s, inp).unwrap_or((f, b));
-            let block = block_mut(s, to);
-            let at = inp.index(block.entries.len() + 1).min(block.entries.len());
-            block.entries.insert(at, entry);
+            insert_somewhere(s, inp, entry, (f, b));
         }
         // Split a block at an entry, or merge it with the next.
         13 => {
