@@ -635,12 +635,13 @@ impl<'a> TableView<'a> {
         64 - self.shift
     }
 
-    /// True when the slot array has at most 2^15 slots (512 KiB): its slots
-    /// and records mostly sit in the caller's caches, and a batch reads them
-    /// without the prefetch stages (which would only add instructions there).
+    /// True when `shards` slot arrays of this one's size hold at most 2^15
+    /// slots (512 KiB) together: the map's slots and records then mostly
+    /// sit in the caller's caches, and a batch may read them without the
+    /// prefetch stages.
     #[inline(always)]
-    pub(crate) fn is_cache_sized(&self) -> bool {
-        self.bits() <= 15
+    pub(crate) fn map_is_cache_sized(&self, shards: usize) -> bool {
+        self.bits() + shards.next_power_of_two().trailing_zeros() <= 15
     }
 
     #[inline(always)]

@@ -171,9 +171,11 @@ impl Map {
                         // bounds, not sent to an owner): a shared read of an
                         // op that no other thread writes meanwhile.
                         let hash = |i: u32| unsafe { (*base.add(i as usize)).hash };
-                        // A shard whose slots fit the caches is read straight:
-                        // the stages would only add instructions there.
-                        let staged = !shard.is_cache_sized();
+                        // A map whose slots all fit the caches is read
+                        // straight: the stages would only add instructions
+                        // there (judged by the whole map: with many shards,
+                        // each one's share is small long after the map is not).
+                        let staged = !shard.map_is_cache_sized(n);
                         if staged {
                             part.iter().take(W).for_each(|&i| shard.prefetch(hash(i)));
                         }
@@ -241,8 +243,9 @@ impl Map {
     /// whole window, whatever the shards, before the next starts — hash and
     /// fetch the home slots; probe and fetch the records; read — so that the
     /// window's misses are all in flight at once and no stage waits on a
-    /// line it could have asked for earlier. When every shard's slots fit
-    /// the caches, one pass without stages. Each shard's sequence and
+    /// line it could have asked for earlier, however small the map (a pass
+    /// without stages for shards whose slots fit the caches, as before,
+    /// took up to 2.8 times as long: run 26 in `bench/results/go.md`). Each shard's sequence and
     /// published array are read once for the window (once per key when the
     /// map has more than [`WINDOW`] shards, or more shards than the window
     /// has keys); a read that finds the sequence moved, a write section
@@ -282,9 +285,6 @@ impl Map {
                 start.write(shard.read_start());
             }
         }
-        // SAFETY: per shard, starts[..shards.len()] were written just above.
-        let one_pass =
-            PER_SHARD && starts[..shards.len()].iter().all(|s| unsafe { s.assume_init_ref() }.is_cache_sized());
         for j in 0..w {
             let key = sink.key(j);
             if key.len() > max_key_len {
@@ -301,18 +301,10 @@ impl Map {
             // SAFETY: starts[k] was written: shards s < shards.len() <=
             // WINDOW above (per shard), or just now.
             let start = unsafe { starts[k].assume_init_ref() };
-            if one_pass {
-                // Every shard's slots fit the caches: no stages.
-                sink.finish(self, j, start, start.probe(hash), hash, key);
-                continue;
-            }
             keys[j] = key;
             hashes[j] = hash;
             at[j] = k as u8;
             start.prefetch_home(hash);
-        }
-        if one_pass {
-            return;
         }
         for j in 0..w {
             if at[j] != SKIP {

@@ -118,12 +118,6 @@ impl<'a> ReadStart<'a> {
         b
     }
 
-    /// [`TableView::is_cache_sized`] of this start's slot array.
-    #[inline(always)]
-    pub(crate) fn is_cache_sized(&self) -> bool {
-        self.view.is_cache_sized()
-    }
-
     /// True when no write section opened since this start: everything
     /// read in between belongs to one state.
     #[inline(always)]
@@ -338,11 +332,12 @@ impl Shard {
         }
     }
 
-    /// [`TableView::is_cache_sized`] of the published slot array (true
-    /// when none is published: the map is closing).
+    /// [`TableView::map_is_cache_sized`] of the published slot array, for
+    /// a map of `shards` shards (true when none is published: the map is
+    /// closing).
     #[inline]
-    pub(crate) fn is_cache_sized(&self) -> bool {
-        self.published().map_or(true, |v| v.is_cache_sized())
+    pub(crate) fn map_is_cache_sized(&self, shards: usize) -> bool {
+        self.published().map_or(true, |v| v.map_is_cache_sized(shards))
     }
 
     /// Hints the CPU to fetch the record of `hash`'s key (see
