@@ -296,3 +296,21 @@ fn find_tag_agrees_with_the_probe() {
     // A tag in the cluster's homes that is not there: the probe ends at the first empty slot.
     assert_eq!(view.find_tag(tag_at(cap - 2, bits, 7)), (0, std::ptr::null_mut()));
 }
+
+/// A batch skips its prefetch stages only when the whole map's slots fit
+/// the caches: one shard's share of 2^15 slots is not enough when there
+/// are several (with 8 shards of 2^14 slots, the unstaged read took 2.8
+/// times as long: bench/results/batch-stages-run26.txt).
+#[test]
+fn cache_sized_is_judged_by_the_whole_map() {
+    let t = Table::with_capacity(None, 0, 14).unwrap();
+    let view = t.view();
+    assert_eq!(view.bits(), 14);
+    assert!(view.map_is_cache_sized(1));
+    assert!(view.map_is_cache_sized(2));
+    assert!(!view.map_is_cache_sized(3), "3 shards round up to 4: 2^16 slots");
+    assert!(!view.map_is_cache_sized(8));
+    let small = Table::with_capacity(None, 0, 10).unwrap();
+    assert!(small.view().map_is_cache_sized(32));
+    assert!(!small.view().map_is_cache_sized(33));
+}

@@ -245,13 +245,14 @@ impl Map {
     /// window's misses are all in flight at once and no stage waits on a
     /// line it could have asked for earlier, however small the map (a pass
     /// without stages for shards whose slots fit the caches, as before,
-    /// took up to 2.8 times as long: run 26 in `bench/results/go.md`). Each shard's sequence and
-    /// published array are read once for the window (once per key when the
-    /// map has more than [`WINDOW`] shards, or more shards than the window
-    /// has keys); a read that finds the sequence moved, a write section
-    /// open, or a case the lean second stage leaves out takes the whole
-    /// lock-free read, and then its shard's lock when that found no
-    /// consistent moment ([`GetSink::finish`]).
+    /// took up to 2.8 times as long: run 26 in `bench/results/go.md`).
+    /// Each shard's sequence and published array are read once for the
+    /// window (once per key when the map has more than [`WINDOW`] shards,
+    /// or more shards than the window has keys); a read that finds the
+    /// sequence moved, a write section open, or a case the lean second
+    /// stage leaves out takes the whole lock-free read, and then its
+    /// shard's lock when that found no consistent moment
+    /// ([`GetSink::finish`]).
     fn read_gets<'k>(&self, w: usize, sink: impl GetSink<'k>) {
         debug_assert!(w <= WINDOW);
         // Few shards and at least as many keys: their starts are read once,
