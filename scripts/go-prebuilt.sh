@@ -167,10 +167,6 @@ refresh | check)
     pick "$w"
     "$1"
   done
-  if [ "$1" = refresh ]; then
-    # Go's build cache does not see a changed C library (go-dev-stamp.sh).
-    "$(dirname "$0")/go-dev-stamp.sh"
-  fi
   ;;
 *)
   echo "usage: $0 refresh|check" >&2

@@ -29,9 +29,6 @@ cargo build --release --quiet -p numashard-ffi -p numashard-redis-ffi
 
 section "prebuilt library of the Go module: built from this commit's sources"
 ./scripts/go-prebuilt.sh check
-# Go's build cache does not see a changed C library: stamp the packages
-# with the libraries just built, so that nothing below links an older one.
-./scripts/go-dev-stamp.sh
 
 root="$PWD"
 cd bindings/go

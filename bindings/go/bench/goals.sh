@@ -23,7 +23,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
 
-(cd "$root" && cargo build --release --quiet -p numashard-ffi && ./scripts/go-dev-stamp.sh)
+(cd "$root" && cargo build --release --quiet -p numashard-ffi)
 cd "$here"
 go test -tags numashard_dev -c -o "$out/nsbench.test" .
 impls='numashard|numashard-cgo|numashard-gets|numashard-placed|syncmap|rwmap|sharded32|xsync|fastcache'
