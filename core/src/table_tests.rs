@@ -297,10 +297,12 @@ fn find_tag_agrees_with_the_probe() {
     assert_eq!(view.find_tag(tag_at(cap - 2, bits, 7)), (0, std::ptr::null_mut()));
 }
 
-/// A batch skips its prefetch stages only when the whole map's slots fit
-/// the caches: one shard's share of 2^15 slots is not enough when there
-/// are several (with 8 shards of 2^14 slots, the unstaged read took 2.8
-/// times as long: bench/results/batch-stages-run26.txt).
+/// The general batch (the parts no owner takes, with batch_delegate_min)
+/// skips its prefetch stages only when the whole map's slots fit the
+/// caches: one shard's share of 2^15 slots is not enough when there are
+/// several (the same per-shard test in the batch get path left a 100k-entry
+/// map on 8 shards of 2^14 slots unprefetched, 2.8 times as slow:
+/// bench/results/batch-stages-run26.txt).
 #[test]
 fn cache_sized_is_judged_by_the_whole_map() {
     let t = Table::with_capacity(None, 0, 14).unwrap();

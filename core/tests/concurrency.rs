@@ -494,9 +494,8 @@ fn lock_free_reads_are_never_torn_under_churn_with_records_placed_by_hash() {
 }
 
 /// The same on shards whose slot arrays are too large for the caches from
-/// the start (2^17 slots each), so batch gets take the prefetch stages
-/// (each shard's sequence read once per window) rather than the one-pass
-/// read of cache-sized shards.
+/// the start (2^17 slots each), so that batch gets' prefetch stages overlap
+/// real misses (each shard's sequence read once per window).
 #[test]
 fn lock_free_reads_are_never_torn_under_churn_on_a_large_table() {
     reads_are_never_torn_under_churn(120_000, false);

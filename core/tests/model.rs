@@ -378,8 +378,10 @@ fn grows_through_many_resizes() {
 /// value, not found, or buffer too small with the true length.
 #[test]
 fn all_get_batches_of_every_size_match_single_gets() {
-    // Two shards of 4096 slots (read straight) and one of 65,536 (read in
-    // prefetch stages): both ways a batch may take.
+    // Two shards of 4096 slots and one of 65,536: a table the caches hold
+    // and one they do not (both read in prefetch stages since run 26 of
+    // bench/results/go.md; the general batch's unstaged arm, with
+    // batch_delegate_min, is tested in get_many.rs).
     all_get_batches_match(2, 6_000);
     all_get_batches_match(1, 30_000);
 }

@@ -7,10 +7,11 @@
 //! - `cache`: the same on a map that evicts (S3-FIFO, a limit that holds
 //!   every entry), counts hits, and gives every entry a TTL;
 //! - `batch`: `ops` gets in batches of 64 ([`Map::batch`]);
-//! - `batch-staged`: the same on 100,000 entries, whose slot array is too
-//!   large for the one-pass read of cache-sized shards (the batch path's
-//!   prefetch stages run, as on any large map; the instructions still
-//!   count as if every line were in the cache);
+//! - `batch-staged`: the same on 100,000 entries, a table past the caches
+//!   (both modes run the batch path's prefetch stages since run 26 of
+//!   bench/results/go.md, which removed the one-pass read of cache-sized
+//!   shards; the instructions still count as if every line were in the
+//!   cache);
 //! - `ceiling`: `ops` gets in batches of 64 on the ceiling engine (the
 //!   probe's layout, no concurrency control), for comparison;
 //! - `ceiling-inline`: the same on the ceiling with entries inline in the index.

@@ -172,9 +172,14 @@ impl Map {
                         // op that no other thread writes meanwhile.
                         let hash = |i: u32| unsafe { (*base.add(i as usize)).hash };
                         // A map whose slots all fit the caches is read
-                        // straight: the stages would only add instructions
-                        // there (judged by the whole map: with many shards,
-                        // each one's share is small long after the map is not).
+                        // straight (judged by the whole map: with many
+                        // shards, each one's share is small long after the
+                        // map is not). Measured with 2 and 8 shards: the
+                        // stages took 1.10-1.21 times as long where this
+                        // reads in one pass (1k-10k entries), and saved 23%
+                        // at 30k entries on 2 shards, where the test of one
+                        // shard's slots read in one pass (run 26 in
+                        // `bench/results/go.md`).
                         let staged = !shard.map_is_cache_sized(n);
                         if staged {
                             part.iter().take(W).for_each(|&i| shard.prefetch(hash(i)));
@@ -243,9 +248,11 @@ impl Map {
     /// whole window, whatever the shards, before the next starts — hash and
     /// fetch the home slots; probe and fetch the records; read — so that the
     /// window's misses are all in flight at once and no stage waits on a
-    /// line it could have asked for earlier, however small the map (a pass
-    /// without stages for shards whose slots fit the caches, as before,
-    /// took up to 2.8 times as long: run 26 in `bench/results/go.md`).
+    /// line it could have asked for earlier. Always: a pass without stages
+    /// for shards of at most 2^15 slots, as before, left maps of up to
+    /// 200k entries (8 shards) unprefetched, 2.8 times as slow at 100k,
+    /// where on the smallest maps the stages cost at most 4% (run 26 in
+    /// `bench/results/go.md`).
     /// Each shard's sequence and published array are read once for the
     /// window (once per key when the map has more than [`WINDOW`] shards,
     /// or more shards than the window has keys); a read that finds the

@@ -101,21 +101,15 @@ impl<'a> ReadStart<'a> {
     }
 
     /// The first half of a lock-free get: probe for the first slot with
-    /// `hash`'s tag. Nothing it reads is trusted before the second half
-    /// ([`ReadStart::finish_get`]) validates it.
-    #[inline(always)]
-    pub(crate) fn probe(&self, hash: u64) -> Begun {
-        let (slot, rec) = self.view.find_tag(hash);
-        Begun { slot, rec }
-    }
-
-    /// [`ReadStart::probe`], then ask for the record's lines (for a batch
-    /// whose second halves run once the whole window has begun).
+    /// `hash`'s tag, then ask for its record's lines (for a batch whose
+    /// second halves run once the whole window has begun). Nothing it
+    /// reads is trusted before the second half ([`ReadStart::finish_get`])
+    /// validates it.
     #[inline(always)]
     pub(crate) fn begin(&self, hash: u64) -> Begun {
-        let b = self.probe(hash);
-        prefetch_record_lines(b.rec);
-        b
+        let (slot, rec) = self.view.find_tag(hash);
+        prefetch_record_lines(rec);
+        Begun { slot, rec }
     }
 
     /// True when no write section opened since this start: everything
