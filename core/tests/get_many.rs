@@ -1,8 +1,8 @@
 //! `Map::get_many_into`, the flat-array batch get under the C ABI's
 //! `ns_get_many`: every key's status, length and bytes against a model, on
-//! small and large tables, in every execution mode, with keys too large, values too
-//! large for their room, entries with deadlines, expired ones and keys that
-//! share nothing with the map.
+//! small and large tables, in every execution mode, with keys too large,
+//! values too large for their room, entries with deadlines, expired ones
+//! and keys that share nothing with the map.
 
 use numashard::{BatchOp, Config, ExecMode, Map, Status};
 use proptest::prelude::*;
@@ -101,8 +101,8 @@ fn load(map: &Map, n: u64) -> (Model, Vec<Vec<u8>>) {
     (model, (0..2 * n).map(key).collect())
 }
 
-/// A large table (1 shard, 70,000 entries: 2^17 slots), a small one, and one of more shards than a window has keys (a
-/// start per key), in batches of 1 to 200 keys (windows of 64 and their
+/// A large table (1 shard, 70,000 entries: 2^17 slots), a small one, and
+/// one of more shards than a window has keys (a start per key), in batches of 1 to 200 keys (windows of 64 and their
 /// edges), rooms of 0 to 640 bytes, present, absent, expired and too-large
 /// keys mixed, in every execution mode; `Map::batch` of the same gets
 /// agrees.

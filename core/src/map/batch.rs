@@ -252,13 +252,12 @@ impl Map {
     /// for shards of at most 2^15 slots, as before, left maps of up to
     /// 200k entries (8 shards) unprefetched, 2.8 times as slow at 100k,
     /// where on the smallest maps the stages cost at most 4% (run 26 in
-    /// `bench/results/go.md`).
-    /// Each shard's sequence and published array are read once for the
-    /// window (once per key when the map has more than [`WINDOW`] shards,
-    /// or more shards than the window has keys); a read that finds the
-    /// sequence moved, a write section open, or a case the lean second
-    /// stage leaves out takes the whole lock-free read, and then its
-    /// shard's lock when that found no consistent moment
+    /// `bench/results/go.md`). Each shard's sequence and published array
+    /// are read once for the window (once per key when the map has more
+    /// than [`WINDOW`] shards, or more shards than the window has keys); a
+    /// read that finds the sequence moved, a write section open, or a case
+    /// the lean second stage leaves out takes the whole lock-free read, and
+    /// then its shard's lock when that found no consistent moment
     /// ([`GetSink::finish`]).
     fn read_gets<'k>(&self, w: usize, sink: impl GetSink<'k>) {
         debug_assert!(w <= WINDOW);
