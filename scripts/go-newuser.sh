@@ -10,7 +10,8 @@
 # would from the real one (a tag bindings/go/vX.Y.Z selects the module in
 # the subdirectory; the module zip holds what go get fetches: no nested
 # module such as bindings/go/bench, nothing outside bindings/go).
-# Also checked: `go mod vendor` keeps the prebuilt library, and the
+# Also checked: the same programs built for linux/arm64 run (under
+# qemu-user), `go mod vendor` keeps the prebuilt library, and the
 # in-repository tag (numashard_dev) names the command that builds the
 # library it links. Committed state only: commit before running it.
 set -euo pipefail
@@ -101,6 +102,16 @@ GO
 newuser go build -o newuser-near ./near
 ./newuser-near | grep -q '^newuser nearcache: OK'
 echo "nearcache beside numashard: OK"
+
+# The same two programs for linux/arm64, cross-built (Debian's aarch64 gcc)
+# and run under qemu-user: the module's arm64 libraries, as a user on such a
+# machine gets them.
+newuser env CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -o newuser-arm64 .
+newuser env CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -o newuser-near-arm64 ./near
+readelf -h newuser-arm64 | grep -q 'Machine:.*AArch64' || { echo "go-newuser: newuser-arm64 is not an arm64 program"; exit 1; }
+qemu-aarch64 ./newuser-arm64 | grep -q '^newuser: OK'
+qemu-aarch64 ./newuser-near-arm64 | grep -q '^newuser nearcache: OK'
+echo "linux/arm64 (qemu-user): both programs OK"
 
 # go mod vendor keeps the library (it lives in an imported package's directory).
 newuser go mod vendor

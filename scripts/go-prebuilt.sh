@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# The prebuilt static library the Go module carries, so that `go get` of
-# bindings/go builds with no Rust toolchain:
-#   bindings/go/internal/prebuilt/libnumashard_linux_amd64.a  the engine, stripped
-#   bindings/go/internal/prebuilt/numashard.h                 a copy of include/numashard.h
-#   bindings/go/internal/prebuilt/linux_amd64.inputs          what it was built from
+# The prebuilt static libraries the Go module carries, so that `go get` of
+# bindings/go builds with no Rust toolchain, for each platform P of
+# linux_amd64 and linux_arm64:
+#   bindings/go/internal/prebuilt/libnumashard_P.a   the engine, stripped
+#   bindings/go/internal/prebuilt/numashard.h        a copy of include/numashard.h
+#   bindings/go/internal/prebuilt/P.inputs           what it was built from
 # and the same for package nearcache (the near cache in front of Redis, a
 # library of its own so that the main package never links redis-rs):
-#   bindings/go/nearcache/internal/prebuilt/libnumashard_redis_linux_amd64.a
-#   bindings/go/nearcache/internal/prebuilt/numashard_redis.h, linux_amd64.inputs
+#   bindings/go/nearcache/internal/prebuilt/libnumashard_redis_P.a
+#   bindings/go/nearcache/internal/prebuilt/numashard_redis.h, P.inputs
 # Its global symbols other than nsr_* are made local (objcopy), so that one
 # program may link both libraries (each carries its own copy of the Rust
 # runtime; only compiler-builtins stay global, identical in both).
 #
-#   scripts/go-prebuilt.sh refresh   rebuild, strip and record both (commit both directories)
+#   scripts/go-prebuilt.sh refresh   rebuild, strip and record every library (commit both directories)
 #   scripts/go-prebuilt.sh check     prove the committed files belong to this commit's
 #                                    sources: the recorded input hash matches, the header
 #                                    is the same, the library is stripped and names no
@@ -25,15 +26,25 @@
 # panic strategy (unwind: the C ABI catches panics), paths remapped
 # (--remap-path-prefix) so that neither the checkout nor the cargo home
 # directory is embedded, and strip -D (deterministic archive headers).
-# Only linux/amd64 is built: this project's machines have no cross toolchain.
+# linux_arm64 is cross-built: rustup's aarch64-unknown-linux-gnu target and
+# Debian's binutils-aarch64-linux-gnu (scripts/setup.sh installs both; a
+# staticlib links nothing, so no arm64 C library is needed to build it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-platform=linux_amd64
-triple=x86_64-unknown-linux-gnu
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+platforms="linux_amd64 linux_arm64"
+
+# platform P: its Rust target and the binutils that read and strip its objects.
+platform() {
+  platform="$1"
+  case "$platform" in
+  linux_amd64) triple=x86_64-unknown-linux-gnu bin="" ;;
+  linux_arm64) triple=aarch64-unknown-linux-gnu bin=aarch64-linux-gnu- ;;
+  esac
+}
 
 # pick engine|near: the library's crate, files and inputs.
 pick() {
@@ -76,7 +87,14 @@ inputs_hash() {
     sha256sum | cut -d' ' -f1
 }
 
-toolchain() { echo "$(rustc -V), host $(rustc -vV | sed -n 's/^host: //p'), $(strip -V | head -1)"; }
+toolchain() { echo "$(rustc -V), host $(rustc -vV | sed -n 's/^host: //p'), $("${bin}strip" -V | head -1)"; }
+
+# Whether this machine can build for the platform: the Rust target's
+# standard library and the binutils.
+can_build() {
+  command -v "${bin}strip" >/dev/null && command -v "${bin}objcopy" >/dev/null &&
+    [ -d "$(rustc --print sysroot)/lib/rustlib/$triple/lib" ]
+}
 
 # build OUT: builds the stripped library into OUT (a scratch target dir under target/).
 build() {
@@ -89,23 +107,27 @@ build() {
   local a="$target/$triple/release/$built"
   if [ "$which" = near ]; then
     # Globals of the Rust objects other than the API become local.
-    nm -g --defined-only -A "$a" 2>/dev/null |
+    "${bin}nm" -g --defined-only -A "$a" 2>/dev/null |
       awk -F: '$2 !~ /^compiler_builtins-/ {n = split($NF, f, " "); if (n == 3 && f[3] !~ /^nsr_/) print f[3]}' |
       sort -u >"$out.localize"
-    objcopy -D --localize-symbols="$out.localize" "$a" "$out.tmp"
+    "${bin}objcopy" -D --localize-symbols="$out.localize" "$a" "$out.tmp"
     rm -f "$out.localize"
     a="$out.tmp"
   fi
   # Twice: GNU strip's first pass also reorders the section-name tables; the
   # second is a fixpoint, which lets check prove the library is stripped.
-  strip -D --strip-unneeded "$a" -o "$out"
-  strip -D --strip-unneeded "$out"
+  "${bin}strip" -D --strip-unneeded "$a" -o "$out"
+  "${bin}strip" -D --strip-unneeded "$out"
   rm -f "$out.tmp"
 }
 
 field() { sed -n "s/^$1: //p" "$manifest"; }
 
 refresh() {
+  can_build || {
+    echo "go-prebuilt refresh: cannot build for $platform here (rustup target add $triple; ${bin}strip from binutils): run scripts/setup.sh" >&2
+    exit 1
+  }
   mkdir -p "$dir"
   build "$lib"
   cp "$src_header" "$header"
@@ -130,9 +152,10 @@ check() {
   # Stripped: stripping it again changes nothing, and no debug section is left.
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
-  strip -D --strip-unneeded "$lib" -o "$tmp/restripped.a"
+  command -v "${bin}strip" >/dev/null || fail "${bin}strip (binutils for $platform) is missing: run scripts/setup.sh"
+  "${bin}strip" -D --strip-unneeded "$lib" -o "$tmp/restripped.a"
   cmp -s "$lib" "$tmp/restripped.a" || fail "the library is not stripped"
-  ! objdump -h "$lib" | grep -q '\.debug_' || fail "the library has debug sections"
+  ! "${bin}objdump" -h "$lib" | grep -q '\.debug_' || fail "the library has debug sections"
   # No path of the building machine (remapped ones start /numashard, /cargo, /rustc).
   if strings -a "$lib" | grep -E '(^|[^A-Za-z0-9_])/(root|home|work|tmp|builds?)/' >"$tmp/paths"; then
     head -5 "$tmp/paths" >&2
@@ -140,14 +163,16 @@ check() {
   fi
   if [ "$which" = near ]; then
     # Only the API and compiler-builtins are global, so it links beside libnumashard.
-    if nm -g --defined-only -A "$lib" 2>/dev/null |
+    if "${bin}nm" -g --defined-only -A "$lib" 2>/dev/null |
       awk -F: '$2 !~ /^compiler_builtins-/ {n = split($NF, f, " "); if (n == 3 && f[3] !~ /^nsr_/) print f[3]}' |
       grep . >"$tmp/globals"; then
       head -5 "$tmp/globals" >&2
       fail "the library has global symbols other than nsr_*"
     fi
   fi
-  if [ "$(field toolchain)" = "$(toolchain)" ]; then
+  if ! can_build; then
+    echo "go-prebuilt check: no Rust target $triple here: byte comparison skipped"
+  elif [ "$(field toolchain)" = "$(toolchain)" ]; then
     if [ "${NUMASHARD_PREBUILT_REBUILD:-1}" = 1 ]; then
       build "$tmp/rebuilt.a"
       cmp -s "$lib" "$tmp/rebuilt.a" || fail "a rebuild from this commit's sources differs from the committed library"
@@ -163,9 +188,12 @@ check() {
 
 case "${1:-}" in
 refresh | check)
-  for w in engine near; do
-    pick "$w"
-    "$1"
+  for p in $platforms; do
+    platform "$p"
+    for w in engine near; do
+      pick "$w"
+      "$1"
+    done
   done
   ;;
 *)

@@ -10,7 +10,8 @@
 # (bench/cmd/goals, bench/goals.sh on a tiny table), the
 # examples (checking what they print), the build failures a user may meet
 # (no cgo), the prebuilt library's check
-# (scripts/go-prebuilt.sh check) and the module tried as a new user would:
+# (scripts/go-prebuilt.sh check, both platforms), the tests for
+# linux/arm64 under qemu-user, and the module tried as a new user would:
 # `go get` from a clone of this commit, outside the repository, with no Rust
 # toolchain (scripts/go-newuser/).
 # NUMASHARD_GO_FUZZTIME sets the fuzz budget (default 20000x executions,
@@ -109,6 +110,24 @@ section "clear failures: a build without cgo says numashard needs it"
 out="$(CGO_ENABLED=0 go build . 2>&1 || true)"
 echo "$out"
 grep -q 'numashard_needs_cgo' <<<"$out" || { echo "CGO_ENABLED=0: the error does not say numashard needs cgo"; exit 1; }
+
+section "linux/arm64: the tests against the prebuilt arm64 library, under qemu-user"
+# Cross-built with Debian's aarch64 gcc and run by qemu-user (scripts/setup.sh
+# installs both, and arm64 libhwloc); qemu finds the arm64 loader and
+# libraries in their multiarch directories. Direct reads are amd64 only
+# (release_other.go), so their tests skip here; the race detector is not
+# run under emulation. Package nearcache is linked (its tests need a
+# redis-server: scripts/test-redis.sh).
+arm64_test=/tmp/numashard-go-arm64.test
+GOFLAGS= CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go test -c -o "$arm64_test" .
+GOFLAGS= CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go test -c -o "$arm64_test.near" ./nearcache
+for b in "$arm64_test" "$arm64_test.near"; do
+  readelf -h "$b" | grep -q 'Machine:.*AArch64' || { readelf -h "$b"; echo "$b is not an arm64 program"; exit 1; }
+done
+qemu-aarch64 "$arm64_test" -test.count=1 -test.v >/tmp/numashard-go-arm64.txt 2>&1 || {
+  tail -40 /tmp/numashard-go-arm64.txt; echo "the Go tests failed on linux/arm64 (qemu-user)"; exit 1; }
+echo "linux/arm64: $(grep -c '^--- PASS' /tmp/numashard-go-arm64.txt) tests passed, $(grep -c '^--- SKIP' /tmp/numashard-go-arm64.txt) skipped (direct reads)"
+rm -f "$arm64_test" "$arm64_test.near" /tmp/numashard-go-arm64.txt
 
 section "as a new user: go get outside the repository, no Rust toolchain"
 NUMASHARD_TEST_COMMIT="$(git -C "$root" rev-parse HEAD)" "$root/scripts/go-newuser.sh"
