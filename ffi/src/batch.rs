@@ -365,7 +365,9 @@ pub unsafe extern "C" fn ns_batch(m: *mut ns_map, ops: *mut ns_op, n: usize) -> 
 /// (`value_lens[i]` = the value's length; nothing copied: read it again with
 /// room, for example with `ns_get`), `NS_ERR_KEY_TOO_LARGE`, or possibly
 /// `NS_ERR_PANIC` (the key's shard was poisoned by an earlier panic);
-/// `value_lens[i]` is 0 unless `NS_OK` or `NS_BUFFER_TOO_SMALL`.
+/// `value_lens[i]` is 0 unless `NS_OK` or `NS_BUFFER_TOO_SMALL`. A key's
+/// room is written only for `NS_OK` (its `value_lens[i]` bytes, the rest
+/// of the room untouched); for any other status it is left as it was.
 ///
 /// Ownership: all arrays stay the caller's; nothing is allocated for the caller.
 ///

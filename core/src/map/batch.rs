@@ -344,8 +344,9 @@ impl Map {
     /// goes to the `stride` bytes of `out` from `i * stride`, and
     /// `done(i, status, len)` is called once per key: `Ok` with the
     /// value's length; `NotFound` (0); `BufferTooSmall` with the length
-    /// needed (the room is left as it was); `KeyTooLarge` (0); it may be
-    /// `Panic` (0) for a key whose shard an earlier panic poisoned.
+    /// needed; `KeyTooLarge` (0); it may be `Panic` (0) for a key whose
+    /// shard an earlier panic poisoned. A key's room is written only for
+    /// `Ok` (its value's bytes); for any other status it is left as it was.
     ///
     /// The reads of an all-get [`Map::batch`] without an operation record
     /// per key: the keys' hashes, home slots and records are asked for a
