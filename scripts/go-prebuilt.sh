@@ -98,7 +98,7 @@ can_build() {
 
 # build OUT: builds the stripped library into OUT (a scratch target dir under target/).
 build() {
-  local out="$1" target="$root/target/go-prebuilt"
+  local out="$1" target="$root/target/go-prebuilt-$platform"
   CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
     CARGO_PROFILE_RELEASE_STRIP=none \
     RUSTFLAGS="--remap-path-prefix=$root=/numashard --remap-path-prefix=$cargo_home=/cargo" \
@@ -188,13 +188,29 @@ check() {
 
 case "${1:-}" in
 refresh | check)
+  # The platforms build at once, each in a target directory of its own
+  # (a fat-LTO link uses one core); their output shows in order.
+  logs="$(mktemp -d)"
+  pids=()
   for p in $platforms; do
-    platform "$p"
-    for w in engine near; do
-      pick "$w"
-      "$1"
-    done
+    (
+      platform "$p"
+      for w in engine near; do
+        pick "$w"
+        "$1"
+      done
+    ) >"$logs/$p" 2>&1 &
+    pids+=($!)
   done
+  status=0
+  i=0
+  for p in $platforms; do
+    wait "${pids[$i]}" || status=1
+    i=$((i + 1))
+    cat "$logs/$p"
+  done
+  rm -rf "$logs"
+  exit "$status"
   ;;
 *)
   echo "usage: $0 refresh|check" >&2
