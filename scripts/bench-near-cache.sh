@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
-./scripts/setup.sh
+NUMASHARD_SETUP_ARM64=0 ./scripts/setup.sh
 cargo build --quiet --release -p numashard-redis --example near_bench
 (cd bindings/go/bench && go build -o ../../../target/release/near-bench-go ./cmd/nearbench)
 ./target/release/examples/near_bench --go-bench target/release/near-bench-go "$@"

@@ -12,7 +12,7 @@ export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
 entries=${1:-10000000}
 out=${2:-target/bench-results/snapshot}
 mkdir -p "$out"
-NUMASHARD_SETUP_VM=0 ./scripts/setup.sh
+NUMASHARD_SETUP_VM=0 NUMASHARD_SETUP_ARM64=0 ./scripts/setup.sh
 if ! command -v redis-server >/dev/null; then
   echo "bench-snapshot: installing redis-server"
   SUDO=""

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-NUMASHARD_SETUP_VM=0 ./scripts/setup.sh
+NUMASHARD_SETUP_VM=0 NUMASHARD_SETUP_ARM64=0 ./scripts/setup.sh
 cargo build --quiet --release -p numashard-bench
 if [ $# -gt 0 ]; then
   args=("$@")

@@ -109,8 +109,8 @@ echo "nearcache beside numashard: OK"
 newuser env CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -o newuser-arm64 .
 newuser env CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -o newuser-near-arm64 ./near
 readelf -h newuser-arm64 | grep -q 'Machine:.*AArch64' || { echo "go-newuser: newuser-arm64 is not an arm64 program"; exit 1; }
-qemu-aarch64 ./newuser-arm64 | grep -q '^newuser: OK'
-qemu-aarch64 ./newuser-near-arm64 | grep -q '^newuser nearcache: OK'
+timeout -k 10 5m qemu-aarch64 ./newuser-arm64 | grep -q '^newuser: OK'
+timeout -k 10 5m qemu-aarch64 ./newuser-near-arm64 | grep -q '^newuser nearcache: OK'
 echo "linux/arm64 (qemu-user): both programs OK"
 
 # go mod vendor keeps the library (it lives in an imported package's directory).

@@ -155,7 +155,8 @@ check() {
   command -v "${bin}strip" >/dev/null || fail "${bin}strip (binutils for $platform) is missing: run scripts/setup.sh"
   "${bin}strip" -D --strip-unneeded "$lib" -o "$tmp/restripped.a"
   cmp -s "$lib" "$tmp/restripped.a" || fail "the library is not stripped"
-  ! "${bin}objdump" -h "$lib" | grep -q '\.debug_' || fail "the library has debug sections"
+  "${bin}objdump" -h "$lib" >"$tmp/sections"
+  ! grep -q '\.debug_' "$tmp/sections" || fail "the library has debug sections"
   # No path of the building machine (remapped ones start /numashard, /cargo, /rustc).
   if strings -a "$lib" | grep -E '(^|[^A-Za-z0-9_])/(root|home|work|tmp|builds?)/' >"$tmp/paths"; then
     head -5 "$tmp/paths" >&2
@@ -171,7 +172,7 @@ check() {
     fi
   fi
   if ! can_build; then
-    echo "go-prebuilt check: no Rust target $triple here: byte comparison skipped"
+    echo "go-prebuilt check: cannot build for $platform here (Rust target $triple, ${bin}objcopy): byte comparison skipped"
   elif [ "$(field toolchain)" = "$(toolchain)" ]; then
     if [ "${NUMASHARD_PREBUILT_REBUILD:-1}" = 1 ]; then
       build "$tmp/rebuilt.a"
@@ -192,6 +193,8 @@ refresh | check)
   # (a fat-LTO link uses one core); their output shows in order.
   logs="$(mktemp -d)"
   pids=()
+  # Background jobs ignore Ctrl-C: stop them with this script.
+  trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$logs"; exit 130' INT TERM
   for p in $platforms; do
     (
       platform "$p"
@@ -209,6 +212,7 @@ refresh | check)
     i=$((i + 1))
     cat "$logs/$p"
   done
+  trap - INT TERM
   rm -rf "$logs"
   exit "$status"
   ;;

@@ -5,8 +5,9 @@
 # the pinned cbindgen, and what the Go module's linux/arm64 library needs:
 # Debian's arm64 cross binutils and gcc, qemu-user and arm64 libhwloc (to
 # run the Go tests for arm64 on this amd64 machine), and rustup's
-# aarch64-unknown-linux-gnu target (to rebuild that library; NUMASHARD_SETUP_ARM64=0
-# skips all of these). Idempotent: installs only what is missing.
+# aarch64-unknown-linux-gnu target (to rebuild that library). The Go
+# tests need these; NUMASHARD_SETUP_ARM64=0 skips them (the demo and the
+# benchmark scripts do). Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -114,20 +114,23 @@ grep -q 'numashard_needs_cgo' <<<"$out" || { echo "CGO_ENABLED=0: the error does
 section "linux/arm64: the tests against the prebuilt arm64 library, under qemu-user"
 # Cross-built with Debian's aarch64 gcc and run by qemu-user (scripts/setup.sh
 # installs both, and arm64 libhwloc); qemu finds the arm64 loader and
-# libraries in their multiarch directories. Direct reads are amd64 only
-# (release_other.go), so their tests skip here; the race detector is not
-# run under emulation. Package nearcache is linked (its tests need a
-# redis-server: scripts/test-redis.sh).
-arm64_test=/tmp/numashard-go-arm64.test
-GOFLAGS= CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go test -c -o "$arm64_test" .
-GOFLAGS= CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go test -c -o "$arm64_test.near" ./nearcache
-for b in "$arm64_test" "$arm64_test.near"; do
+# libraries in their multiarch directories. Package numashard's tests and
+# internal/prefetch's run; direct reads are amd64 only (release_other.go),
+# so their tests skip here; the race detector is not run under emulation.
+# Package nearcache is linked (its tests need a redis-server:
+# scripts/test-redis.sh).
+arm64_dir="$(mktemp -d)"
+GOFLAGS= CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go test -c -o "$arm64_dir/" . ./internal/prefetch ./nearcache
+for b in "$arm64_dir"/*.test; do
   readelf -h "$b" | grep -q 'Machine:.*AArch64' || { readelf -h "$b"; echo "$b is not an arm64 program"; exit 1; }
 done
-qemu-aarch64 "$arm64_test" -test.count=1 -test.v >/tmp/numashard-go-arm64.txt 2>&1 || {
-  tail -40 /tmp/numashard-go-arm64.txt; echo "the Go tests failed on linux/arm64 (qemu-user)"; exit 1; }
-echo "linux/arm64: $(grep -c '^--- PASS' /tmp/numashard-go-arm64.txt) tests passed, $(grep -c '^--- SKIP' /tmp/numashard-go-arm64.txt) skipped (direct reads)"
-rm -f "$arm64_test" "$arm64_test.near" /tmp/numashard-go-arm64.txt
+# go test -c names each binary after its directory: go.test is package numashard's.
+for b in "$arm64_dir/go.test" "$arm64_dir/prefetch.test"; do
+  timeout -k 10 15m qemu-aarch64 "$b" -test.count=1 -test.timeout=10m -test.v >"$b.txt" 2>&1 || {
+    tail -40 "$b.txt"; echo "$(basename "$b"): the Go tests failed (or hung) on linux/arm64 (qemu-user)"; exit 1; }
+  echo "linux/arm64, $(basename "$b"): $(grep -c '^--- PASS' "$b.txt") tests passed, $(grep -c '^--- SKIP' "$b.txt") skipped (direct reads)"
+done
+rm -rf "$arm64_dir"
 
 section "as a new user: go get outside the repository, no Rust toolchain"
 NUMASHARD_TEST_COMMIT="$(git -C "$root" rev-parse HEAD)" "$root/scripts/go-newuser.sh"

@@ -68,10 +68,10 @@
 // Platforms: Linux only (the engine uses mbind, move_pages, membarrier),
 // with cgo and libhwloc 2.x (Debian, Ubuntu: apt-get install libhwloc-dev).
 // On linux/amd64 and linux/arm64 the module carries the engine prebuilt
-// and links it statically: no Rust toolchain is needed. Elsewhere build the library from
-// the repository and use -tags numashard_shared (pkg-config); inside the
-// repository, -tags numashard_dev links the library built from the working
-// tree. A build without cgo, or for another OS, stops with an error saying
+// and links it statically: no Rust toolchain is needed. Elsewhere build
+// the library from the repository and use -tags numashard_shared
+// (pkg-config); inside the repository, -tags numashard_dev links the
+// library built from the working tree. A build without cgo, or for another OS, stops with an error saying
 // so.
 //
 // Cost of a map: the machine's topology is read once per process, and with

@@ -1,12 +1,12 @@
-//go:build linux && (amd64 || arm64) && cgo && !numashard_dev && !numashard_shared
+//go:build linux && !android && (amd64 || arm64) && cgo && !numashard_dev && !numashard_shared
 
 package numashard
 
 // Default linking on linux/amd64 and linux/arm64: the prebuilt engine this
 // module carries for each (internal/prebuilt, built from the same commit's
 // sources by scripts/go-prebuilt.sh and checked by the repository's tests),
-// so that `go get` needs no Rust toolchain. The system needs libhwloc (2.x) and a C
-// compiler, as for any cgo package.
+// so that `go get` needs no Rust toolchain. The system needs libhwloc
+// (2.x) and a C compiler, as for any cgo package.
 //
 // Other ways to link: -tags numashard_shared (libnumashard.so through
 // pkg-config, link_shared.go) and, inside the repository, -tags

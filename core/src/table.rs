@@ -579,13 +579,15 @@ pub(crate) fn prefetch_addr(p: *const u8) {
     unsafe {
         std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
     }
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: PRFM is a hint: it never faults, whatever the address, and
-    // reads or writes no register or memory the program sees.
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
+    // SAFETY: PRFM is a hint: it never faults, whatever the address; it
+    // reads only its address operand and writes no register, flag, stack
+    // or memory (`readonly` rather than `nomem` keeps the compiler from
+    // moving it above earlier stores).
     unsafe {
         std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, preserves_flags, readonly));
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", not(miri)))))]
     let _ = p;
 }
 

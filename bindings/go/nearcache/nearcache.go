@@ -17,8 +17,8 @@
 //
 // It is a package of its own, over libnumashard_redis (the tier's C ABI,
 // include/numashard_redis.h), so programs that import only package
-// numashard never link a Redis client. On linux/amd64 it links the prebuilt
-// library in internal/prebuilt; inside the repository -tags numashard_dev
+// numashard never link a Redis client. On linux/amd64 and linux/arm64 it
+// links the prebuilt library in internal/prebuilt; inside the repository -tags numashard_dev
 // links target/release/libnumashard_redis.a.
 package nearcache
 
