@@ -71,8 +71,8 @@
 // and links it statically: no Rust toolchain is needed. Elsewhere build
 // the library from the repository and use -tags numashard_shared
 // (pkg-config); inside the repository, -tags numashard_dev links the
-// library built from the working tree. A build without cgo, or for another OS, stops with an error saying
-// so.
+// library built from the working tree. A build without cgo, or for another
+// OS, stops with an error saying so.
 //
 // Cost of a map: the machine's topology is read once per process, and with
 // the default Config Open starts no thread (BenchmarkOpen); a shard's

@@ -140,7 +140,8 @@ impl Config {
     /// that no topology could take (`placement::check_lists`), more than
     /// `MAX_SHARDS` shards, an `initial_capacity` over 2^40,
     /// `place_records_by_hash` without an `initial_capacity` or with a
-    /// `memory_limit`, eviction without a `memory_limit`. (The C ABI's `ns_config_check` is this.)
+    /// `memory_limit`, eviction without a `memory_limit`. (The C ABI's
+    /// `ns_config_check` is this.)
     pub fn check(&self) -> Result<()> {
         let invalid = |why: String| Err(Error::with_detail(Status::InvalidArgument, why));
         if self.max_key_len == 0 || self.max_key_len > MAX_LEN_CEILING || self.max_value_len > MAX_LEN_CEILING {

@@ -102,8 +102,8 @@ fn load(map: &Map, n: u64) -> (Model, Vec<Vec<u8>>) {
 }
 
 /// A large table (1 shard, 70,000 entries: 2^17 slots), a small one, and
-/// one of more shards than a window has keys (a start per key), in batches of 1 to 200 keys (windows of 64 and their
-/// edges), rooms of 0 to 640 bytes, present, absent, expired and too-large
+/// one of more shards than a window has keys (a start per key), in batches
+/// of 1 to 200 keys (windows of 64 and their edges), rooms of 0 to 640 bytes, present, absent, expired and too-large
 /// keys mixed, in every execution mode; `Map::batch` of the same gets
 /// agrees.
 #[test]

@@ -18,8 +18,8 @@
 // It is a package of its own, over libnumashard_redis (the tier's C ABI,
 // include/numashard_redis.h), so programs that import only package
 // numashard never link a Redis client. On linux/amd64 and linux/arm64 it
-// links the prebuilt library in internal/prebuilt; inside the repository -tags numashard_dev
-// links target/release/libnumashard_redis.a.
+// links the prebuilt library in internal/prebuilt; inside the repository
+// -tags numashard_dev links target/release/libnumashard_redis.a.
 package nearcache
 
 // No nsr_ function keeps a pointer it is given past its return or calls

@@ -248,11 +248,11 @@ impl Map {
     /// whole window, whatever the shards, before the next starts — hash and
     /// fetch the home slots; probe and fetch the records; read — so that the
     /// window's misses are all in flight at once and no stage waits on a
-    /// line it could have asked for earlier. Always: a pass without stages
-    /// for shards of at most 2^15 slots, as before, left maps of up to
-    /// 200k entries (8 shards) unprefetched, 2.8 times as slow at 100k,
-    /// where on the smallest maps the stages cost at most 4% (run 26 in
-    /// `bench/results/go.md`). Each shard's sequence and published array
+    /// line it could have asked for earlier, however small the map: the
+    /// pass without stages this once took for shards of at most 2^15 slots
+    /// left maps of up to 200k entries (8 shards) unprefetched, 2.8 times
+    /// as slow at 100k, where on the smallest maps the stages cost at most
+    /// 4% (run 26 in `bench/results/go.md`). Each shard's sequence and published array
     /// are read once for the window (once per key when the map has more
     /// than [`WINDOW`] shards, or more shards than the window has keys); a
     /// read that finds the sequence moved, a write section open, or a case
